@@ -1,1 +1,2 @@
-//! placeholder
+//! A ZooKeeper-compatible replicated ensemble for tests (work in progress).
+pub mod storage;
