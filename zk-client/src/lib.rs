@@ -1,1 +1,4 @@
-//! placeholder
+//! Async Apache ZooKeeper client (work in progress).
+#![deny(missing_docs)]
+
+pub mod proto;
