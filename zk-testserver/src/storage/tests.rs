@@ -631,9 +631,36 @@ fn a_failed_write_makes_the_store_refuse_further_calls() {
 // Agreement between the backends
 // ---------------------------------------------------------------------------
 
-/// Runs one random history against both backends, comparing every result and
-/// the recovered state after reopening. Panics with the seed and step.
-fn agree(seed: u64, steps: usize, fsync: bool) {
+/// How often each operation succeeded and was refused, over a whole run.
+#[derive(Default)]
+struct Coverage {
+    ops: std::collections::BTreeMap<&'static str, [u32; 2]>,
+    /// Most log segments seen at once.
+    max_segments: usize,
+    /// Reopens that recovered a snapshot and a non-empty log.
+    rich_reopens: u32,
+}
+
+/// Asserts that both results are equal values or errors of the same kind;
+/// true if they are values.
+fn same<T: PartialEq + std::fmt::Debug>(context: &str, m: io::Result<T>, d: io::Result<T>) -> bool {
+    match (m, d) {
+        (Ok(m), Ok(d)) => {
+            assert_eq!(m, d, "{context}");
+            true
+        }
+        (Err(m), Err(d)) => {
+            assert_eq!(m.kind(), d.kind(), "{context}: {m} / {d}");
+            false
+        }
+        (m, d) => panic!("{context}: memory {m:?}, dir {d:?}"),
+    }
+}
+
+/// Runs one random history against both backends, comparing every result,
+/// the introspection counters, and the recovered state after reopening.
+/// Panics with the seed and step, so a failure replays.
+fn agree(seed: u64, steps: usize, fsync: bool, coverage: &mut Coverage) {
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = TestDir::new("agree");
     let options = DirOptions::default()
@@ -643,24 +670,6 @@ fn agree(seed: u64, steps: usize, fsync: bool) {
     let memory = MemoryStorage::new();
     let mut mem = memory.clone();
     let mut disk = DirStorage::open(dir.path(), options.clone()).unwrap();
-
-    fn same<T: PartialEq + std::fmt::Debug>(
-        what: &str,
-        seed: u64,
-        step: usize,
-        m: io::Result<T>,
-        d: io::Result<T>,
-    ) {
-        match (m, d) {
-            (Ok(m), Ok(d)) => assert_eq!(m, d, "seed {seed} step {step}: {what}"),
-            (Err(m), Err(d)) => assert_eq!(
-                m.kind(),
-                d.kind(),
-                "seed {seed} step {step}: {what}: {m} / {d}"
-            ),
-            (m, d) => panic!("seed {seed} step {step}: {what}: memory {m:?}, dir {d:?}"),
-        }
-    }
 
     let payload = |rng: &mut StdRng| {
         let mut bytes = vec![0u8; rng.random_range(0..48)];
@@ -672,10 +681,8 @@ fn agree(seed: u64, steps: usize, fsync: bool) {
         let last = memory.last_zxid();
         let newest = memory.snapshot_zxid();
         let roll = rng.random_range(0..100);
-        let what;
-        match roll {
+        let (what, ok) = match roll {
             0..=39 => {
-                what = "append";
                 let mut zxid = if rng.random_bool(0.05) {
                     last // refused: not increasing
                 } else if rng.random_bool(0.1) {
@@ -691,84 +698,85 @@ fn agree(seed: u64, steps: usize, fsync: bool) {
                     });
                     zxid += rng.random_range(1..=2);
                 }
-                same(what, seed, step, mem.append(&batch), disk.append(&batch));
+                let context = format!("seed {seed} step {step}: append {:?}", zxids(&batch));
+                (
+                    "append",
+                    same(&context, mem.append(&batch), disk.append(&batch)),
+                )
             }
             40..=54 => {
-                what = "flush";
-                same(what, seed, step, mem.flush(), disk.flush());
+                let context = format!("seed {seed} step {step}: flush");
+                ("flush", same(&context, mem.flush(), disk.flush()))
             }
             55..=61 => {
-                what = "truncate_after";
                 let zxid = if rng.random_bool(0.15) {
                     newest.unwrap_or(0) - 1
                 } else {
                     (last - rng.random_range(0..=8)).max(0)
                 };
-                same(
-                    what,
-                    seed,
-                    step,
+                let context = format!("seed {seed} step {step}: truncate_after({zxid})");
+                let ok = same(
+                    &context,
                     mem.truncate_after(zxid),
                     disk.truncate_after(zxid),
                 );
+                ("truncate_after", ok)
             }
             62..=66 => {
-                what = "save_epochs";
                 let epochs = Epochs {
                     accepted: rng.random_range(0..10),
                     current: rng.random_range(0..10),
                 };
-                same(
-                    what,
-                    seed,
-                    step,
-                    mem.save_epochs(epochs),
-                    disk.save_epochs(epochs),
-                );
+                let context = format!("seed {seed} step {step}: save_epochs");
+                let ok = same(&context, mem.save_epochs(epochs), disk.save_epochs(epochs));
+                ("save_epochs", ok)
             }
             67..=74 => {
-                what = "save_snapshot";
                 let low = newest.unwrap_or(0) - 1;
-                let zxid = rng.random_range(low..=last + 1);
                 let s = Snapshot {
-                    zxid,
+                    zxid: rng.random_range(low..=last + 1),
                     data: payload(&mut rng),
                 };
-                same(
-                    what,
-                    seed,
-                    step,
-                    mem.save_snapshot(&s),
-                    disk.save_snapshot(&s),
-                );
+                let context = format!("seed {seed} step {step}: save_snapshot({})", s.zxid);
+                let ok = same(&context, mem.save_snapshot(&s), disk.save_snapshot(&s));
+                ("save_snapshot", ok)
             }
             75..=77 => {
-                what = "install_snapshot";
                 let s = Snapshot {
-                    zxid: rng.random_range(-1..=last + 20),
+                    zxid: if rng.random_bool(0.1) {
+                        -1 // refused
+                    } else {
+                        rng.random_range((last - 20).max(0)..=last + 20)
+                    },
                     data: payload(&mut rng),
                 };
-                same(
-                    what,
-                    seed,
-                    step,
+                let context = format!("seed {seed} step {step}: install_snapshot({})", s.zxid);
+                let ok = same(
+                    &context,
                     mem.install_snapshot(&s),
                     disk.install_snapshot(&s),
                 );
+                ("install_snapshot", ok)
             }
             78..=87 => {
-                what = "recover";
-                same(what, seed, step, mem.recover(), disk.recover());
+                let context = format!("seed {seed} step {step}: recover");
+                ("recover", same(&context, mem.recover(), disk.recover()))
             }
             _ => {
-                what = "crash and reopen";
                 memory.crash();
                 drop(disk);
                 disk = DirStorage::open(dir.path(), options.clone())
                     .unwrap_or_else(|e| panic!("seed {seed} step {step}: reopen: {e}"));
-                same(what, seed, step, mem.recover(), disk.recover());
+                let (m, d) = (mem.recover(), disk.recover());
+                if matches!(&m, Ok(r) if r.snapshot.is_some() && !r.log.is_empty()) {
+                    coverage.rich_reopens += 1;
+                }
+                let context = format!("seed {seed} step {step}: crash, reopen, recover");
+                ("reopen", same(&context, m, d))
             }
-        }
+        };
+        coverage.ops.entry(what).or_default()[usize::from(!ok)] += 1;
+        coverage.max_segments = coverage.max_segments.max(disk.segment_count());
         assert_eq!(
             (
                 memory.last_zxid(),
@@ -776,23 +784,48 @@ fn agree(seed: u64, steps: usize, fsync: bool) {
                 memory.unflushed_len()
             ),
             (disk.last_zxid(), disk.durable_zxid(), disk.unflushed_len()),
-            "seed {seed} step {step} after {what}"
+            "seed {seed} step {step}: counters after {what}"
         );
     }
     memory.crash();
     drop(disk);
     let mut disk = DirStorage::open(dir.path(), options).unwrap();
-    same("final", seed, steps, mem.recover(), disk.recover());
+    same(
+        &format!("seed {seed}: final reopen"),
+        mem.recover(),
+        disk.recover(),
+    );
 }
 
 #[test]
 fn backends_agree_on_random_histories() {
+    let mut coverage = Coverage::default();
     for seed in 0..40 {
-        agree(seed, 300, false);
+        agree(seed, 300, false, &mut coverage);
     }
+    eprintln!(
+        "coverage: {:?}, max segments {}, reopens with snapshot and log {}",
+        coverage.ops, coverage.max_segments, coverage.rich_reopens
+    );
+    // The histories must reach the interesting cases, or the test proves little.
+    let count =
+        |op: &str, refused: bool| coverage.ops.get(op).map_or(0, |c| c[usize::from(refused)]);
+    for op in ["append", "truncate_after", "save_snapshot"] {
+        assert!(
+            count(op, false) >= 100,
+            "{op} succeeded {}",
+            count(op, false)
+        );
+        assert!(count(op, true) >= 20, "{op} refused {}", count(op, true));
+    }
+    assert!(count("install_snapshot", false) >= 50);
+    assert!(count("install_snapshot", true) >= 2);
+    assert!(count("reopen", false) >= 200);
+    assert!(coverage.rich_reopens >= 50, "{}", coverage.rich_reopens);
+    assert!(coverage.max_segments >= 5, "{}", coverage.max_segments);
 }
 
 #[test]
 fn backends_agree_with_fsync() {
-    agree(1_000, 120, true);
+    agree(1_000, 120, true, &mut Coverage::default());
 }
