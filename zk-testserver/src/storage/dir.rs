@@ -247,7 +247,14 @@ impl DirStorage {
     /// damaged or missing.
     pub fn open(path: impl AsRef<Path>, options: DirOptions) -> io::Result<Self> {
         let root = path.as_ref().to_path_buf();
-        fs::create_dir_all(&root)?;
+        if !root.is_dir() {
+            fs::create_dir_all(&root)?;
+            // Make the new directory's own entry durable too.
+            let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
+            if let (true, Some(parent)) = (options.fsync, parent) {
+                sync_dir(parent)?;
+            }
+        }
         let mut store = DirStorage {
             gen_dir: root.join(codec::generation_name(0)),
             root,

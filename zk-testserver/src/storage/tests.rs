@@ -246,6 +246,43 @@ fn torn_tail_at_every_offset_of_the_last_record() {
 }
 
 #[test]
+fn torn_new_segment_at_every_offset() {
+    // One record per segment: a crash while starting the last segment, cut
+    // anywhere in its header or its first record.
+    let options = fast().segment_size(1);
+    let size = codec::SEGMENT_HEADER_LEN as u64 + record_len(3);
+    for cut in 0..size {
+        let dir = TestDir::new("tornseg");
+        let mut s = DirStorage::open(dir.path(), options.clone()).unwrap();
+        for z in 1..=3 {
+            s.append(&[e(z)]).unwrap();
+            s.flush().unwrap();
+        }
+        drop(s);
+        let segments = files(dir.path(), "log");
+        assert_eq!(segments.len(), 3);
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&segments[2])
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+
+        let mut s = DirStorage::open(dir.path(), options.clone()).unwrap();
+        assert_eq!(zxids(&s.recover().unwrap().log), [1, 2], "cut {cut}");
+        assert_eq!(files(dir.path(), "log").len(), 2, "cut {cut}");
+        s.append(&entries([3, 4])).unwrap();
+        s.flush().unwrap();
+        drop(s);
+        let r = DirStorage::open(dir.path(), options.clone())
+            .unwrap()
+            .recover()
+            .unwrap();
+        assert_eq!(r.log, entries(1..=4), "cut {cut}");
+    }
+}
+
+#[test]
 fn flipped_byte_in_the_last_record_recovers_the_prefix() {
     let last_len = record_len(4);
     for i in 0..last_len {
@@ -558,7 +595,11 @@ fn install_snapshot_replaces_everything() {
     // Only the new generation is left, holding one snapshot and one segment.
     assert!(gen_dir(dir.path()).ends_with(codec::generation_name(1)));
     assert_eq!(files(dir.path(), "snap").len(), 1);
-    assert_eq!(files(dir.path(), "log").len(), 1);
+    let segments = files(dir.path(), "log");
+    assert_eq!(segments.len(), 1);
+    // The new log continues from the installed snapshot.
+    let header = fs::read(&segments[0]).unwrap();
+    assert_eq!(header[8..16], 20i64.to_be_bytes());
 }
 
 /// Copies every file of directory `from` into a new directory `to`.
