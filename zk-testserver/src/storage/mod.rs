@@ -7,9 +7,41 @@
 //! an in-memory store that outlives a member inside one `Ensemble` (so a killed
 //! member can be restarted with its history), and a directory store (txn log files
 //! with group commit and fsync, periodic snapshots, torn-tail detection).
+//!
+//! - [`MemoryStorage`]: a shared handle; [`MemoryStorage::crash`] drops what was
+//!   appended but not flushed, so "acknowledge only after logging" is testable.
+//! - [`DirStorage`]: a directory; the on-disk format, recovery rules and the
+//!   crash-safety argument are in the docs of module [`dir`].
+//!
+//! Both backends accept and refuse the same calls and recover the same state
+//! from the same sequence of calls (a randomized test checks it):
+//!
+//! - `append` needs zxids strictly increasing after the last logged zxid (or the
+//!   snapshot's, or 0);
+//! - `truncate_after(z)` with `z` below the newest snapshot is refused (a
+//!   snapshot cannot be un-applied; the member needs a SNAP sync instead);
+//! - `save_snapshot` needs a zxid between the newest snapshot's and the last
+//!   appended one; it flushes buffered appends first, as `truncate_after` does;
+//! - `recover` reports the durable state and leaves unflushed appends buffered.
+//!
+//! A refused call returns [`io::ErrorKind::InvalidInput`] and changes nothing.
+//! Damaged data that cannot be repaired without losing acknowledged entries is
+//! [`io::ErrorKind::InvalidData`].
 
 use bytes::Bytes;
 use std::io;
+
+mod codec;
+mod crc32c;
+pub mod dir;
+mod fsutil;
+pub mod memory;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+pub use dir::{DirOptions, DirStorage};
+pub use memory::MemoryStorage;
 
 /// A ZooKeeper transaction id: epoch in the high 32 bits, counter in the low 32.
 pub type Zxid = i64;
