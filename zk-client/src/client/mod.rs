@@ -1,0 +1,321 @@
+//! The [`Client`] handle: cheap to clone, talking over a channel to the one
+//! task that owns the session's connection.
+
+mod builder;
+mod nodes;
+mod watches;
+
+pub use builder::ClientBuilder;
+
+use crate::connect_string::Chroot;
+use crate::error::{Error, Result};
+use crate::proto::{AuthPacket, Request, Response};
+use crate::retry::{idempotence, Idempotence, RetryPolicy};
+use crate::session::driver::{Command, ReplySender, SessionInfo, Shared, WatchSender};
+use crate::session::{ConnectionState, Reply, WatchRequest};
+use crate::watch::{WatchKind, WatcherId};
+use bytes::Bytes;
+use futures::Stream;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// A ZooKeeper client: one session, shared by every clone of the handle.
+///
+/// Cloning is cheap (an `Arc`); all clones share the session, its watches
+/// and its connection, and requests from all of them are pipelined on one
+/// socket. The session is closed when [`Client::close`] is called or the
+/// last clone is dropped.
+///
+/// Calls retry connection losses according to the client's
+/// [`RetryPolicy`] when the request is safe to repeat
+/// (see [`crate::retry`]), and can be bounded with
+/// [`Client::with_deadline`].
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    policy: Arc<dyn RetryPolicy>,
+    deadline: Option<Duration>,
+}
+
+struct Inner {
+    commands: mpsc::UnboundedSender<Command>,
+    unwatch: mpsc::UnboundedSender<WatcherId>,
+    shared: Arc<Shared>,
+    info: watch::Receiver<SessionInfo>,
+    chroot: Chroot,
+    next_watcher: AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let info = *self.inner.info.borrow();
+        f.debug_struct("Client")
+            .field("session_id", &format_args!("{:#x}", info.session_id))
+            .field("state", &info.state)
+            .field("chroot", &self.inner.chroot.prefix())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts building a client for `connect_string`
+    /// (`host:port[,host:port...][/chroot]`).
+    pub fn builder(connect_string: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(connect_string)
+    }
+
+    /// Connects with default settings.
+    pub async fn connect(connect_string: impl Into<String>) -> Result<Client> {
+        ClientBuilder::new(connect_string).connect().await
+    }
+
+    /// A handle on the same session whose calls give up after `deadline`
+    /// (retries included) with a [`crate::ErrorKind::Timeout`] error.
+    pub fn with_deadline(&self, deadline: Duration) -> Client {
+        Client {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
+    }
+
+    /// A handle on the same session that retries with `policy`.
+    pub fn with_retry(&self, policy: impl RetryPolicy + 'static) -> Client {
+        Client {
+            policy: Arc::new(policy),
+            ..self.clone()
+        }
+    }
+
+    /// The current session id (0 before the first handshake).
+    pub fn session_id(&self) -> i64 {
+        self.inner.info.borrow().session_id
+    }
+
+    /// The current session's password (together with the id, enough to
+    /// reattach to the session from another client).
+    pub fn session_password(&self) -> Bytes {
+        self.inner
+            .shared
+            .password
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// The session timeout the server granted.
+    pub fn session_timeout(&self) -> Duration {
+        self.inner.info.borrow().timeout
+    }
+
+    /// The address of the server the session is connected to, if connected.
+    pub fn connected_server(&self) -> Option<std::net::SocketAddr> {
+        self.inner.info.borrow().server
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.info.borrow().state
+    }
+
+    /// The highest zxid this client has seen.
+    pub fn last_zxid(&self) -> i64 {
+        self.inner.shared.last_zxid.load(Ordering::Relaxed)
+    }
+
+    /// The chroot prefix, if the connect string had one.
+    pub fn chroot(&self) -> Option<&str> {
+        self.inner.chroot.prefix()
+    }
+
+    /// The connection's state transitions, starting with the current state.
+    /// A subscriber that falls far behind skips to the current state.
+    pub fn state_stream(&self) -> impl Stream<Item = ConnectionState> + Send + Unpin + 'static {
+        let rx = self.inner.shared.transitions.subscribe();
+        let current = self.state();
+        let info = self.inner.info.clone();
+        let tail = futures::stream::unfold((rx, info), |(mut rx, info)| async move {
+            let state = match rx.recv().await {
+                Ok(state) => state,
+                // Fell behind: skip to the present.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => info.borrow().state,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((state, (rx, info)))
+        });
+        Box::pin(futures::StreamExt::chain(
+            futures::stream::iter([current]),
+            tail,
+        ))
+    }
+
+    /// Waits until the state satisfies `pred` (checked on the current state
+    /// first) and returns it.
+    pub async fn wait_for_state(&self, pred: impl Fn(ConnectionState) -> bool) -> ConnectionState {
+        let mut info = self.inner.info.clone();
+        let result = info.wait_for(|i| pred(i.state)).await;
+        match result {
+            Ok(i) => i.state,
+            // The connection task is gone: the client is closed.
+            Err(_) => ConnectionState::Closed,
+        }
+    }
+
+    /// Adds credentials to the session (`digest` with `user:password`, ...).
+    /// They are re-sent after every reconnect. Credentials are never logged.
+    pub async fn add_auth(&self, scheme: &str, auth: impl Into<Bytes>) -> Result<()> {
+        let (reply, rx) = ReplySender::new();
+        let packet = AuthPacket {
+            auth_type: 0,
+            scheme: scheme.to_string(),
+            auth: auth.into(),
+        };
+        self.inner
+            .commands
+            .send(Command::AddAuth { packet, reply })
+            .map_err(|_| Error::closed())?;
+        let fut = async { rx.await.unwrap_or_else(|_| Err(Error::closed())) };
+        self.bounded(fut).await.map(|_| ())
+    }
+
+    /// Closes the session: the server deletes its ephemerals and watches
+    /// end with [`crate::WatchEvent::Closed`]. Requests still in flight are
+    /// answered first. Other clones of this handle stop working.
+    pub async fn close(&self) -> Result<()> {
+        let (reply, rx) = ReplySender::new();
+        if self.inner.commands.send(Command::Close { reply }).is_err() {
+            return Ok(());
+        }
+        match rx.await {
+            Ok(Ok(_)) | Err(_) => Ok(()),
+            Ok(Err(e)) if e.is_closed() => Ok(()),
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    /// After the session was lost ([`ConnectionState::Lost`]), starts a
+    /// fresh one; waits until it is established. (Clients built with
+    /// [`ClientBuilder::renew_session_on_expiry`] do this by themselves.)
+    pub async fn start_new_session(&self) -> Result<()> {
+        self.inner
+            .commands
+            .send(Command::NewSession)
+            .map_err(|_| Error::closed())?;
+        let fut = async {
+            let state = self
+                .wait_for_state(|s| {
+                    s.is_connected()
+                        || matches!(s, ConnectionState::Closed | ConnectionState::AuthFailed)
+                })
+                .await;
+            if state.is_connected() {
+                Ok(())
+            } else {
+                Err(Error::closed())
+            }
+        };
+        self.bounded(fut).await
+    }
+
+    /// Sends a raw request and returns the raw reply, with no path mapping,
+    /// validation or retry. For tools and tests that need exact control of
+    /// the wire (server paths, odd opcodes).
+    pub async fn raw_request(&self, request: Request) -> Result<(i64, Response)> {
+        let reply = self.bounded(self.submit(request, None)).await?;
+        Ok((reply.zxid, reply.response))
+    }
+
+    // ----- plumbing shared by the operations -----
+
+    fn server_path(&self, path: &str) -> String {
+        self.inner.chroot.to_server(path)
+    }
+
+    fn client_path(&self, path: &str) -> String {
+        self.inner.chroot.to_client(path)
+    }
+
+    fn next_watcher_id(&self) -> WatcherId {
+        self.inner.next_watcher.fetch_add(1, Ordering::Relaxed)
+    }
+
+    async fn submit(
+        &self,
+        request: Request,
+        watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
+    ) -> Result<Reply> {
+        let (reply, rx) = ReplySender::new();
+        self.inner
+            .commands
+            .send(Command::Submit {
+                request,
+                watch,
+                reply,
+            })
+            .map_err(|_| Error::closed())?;
+        rx.await.unwrap_or_else(|_| Err(Error::closed()))
+    }
+
+    async fn bounded<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        match self.deadline {
+            Some(d) => tokio::time::timeout(d, fut)
+                .await
+                .unwrap_or_else(|_| Err(Error::timeout())),
+            None => fut.await,
+        }
+    }
+
+    /// Sends `request` and retries it per policy. Returns the reply and
+    /// whether an earlier attempt was lost (so it may have been applied).
+    async fn call(&self, request: Request) -> Result<(Reply, bool)> {
+        let idem = idempotence(&request);
+        self.retrying(idem, || self.submit(request.clone(), None))
+            .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails with an error the policy does
+    /// not retry, or the deadline passes.
+    async fn retrying<T, F, Fut>(&self, idem: Idempotence, mut attempt: F) -> Result<(T, bool)>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let deadline = self.deadline.map(|d| Instant::now() + d);
+        let mut schedule = None;
+        let mut retried = false;
+        loop {
+            let result = match deadline {
+                Some(at) => tokio::time::timeout_at(at, attempt())
+                    .await
+                    .unwrap_or_else(|_| Err(Error::timeout())),
+                None => attempt().await,
+            };
+            let err = match result {
+                Ok(v) => return Ok((v, retried)),
+                Err(e) => e,
+            };
+            if !self.policy.should_retry(&err, idem) {
+                return Err(if retried { err.mark_after_retry() } else { err });
+            }
+            let delay = schedule
+                .get_or_insert_with(|| self.policy.schedule())
+                .next_backoff();
+            let Some(delay) = delay else {
+                return Err(if retried { err.mark_after_retry() } else { err });
+            };
+            if deadline.is_some_and(|at| Instant::now() + delay >= at) {
+                return Err(Error::timeout().with_message(format!("last error: {err}")));
+            }
+            tracing::debug!(error = %err, delay_ms = delay.as_millis() as u64, "retrying");
+            tokio::time::sleep(delay).await;
+            retried = true;
+        }
+    }
+}
+
+fn unexpected(response: Response) -> Error {
+    Error::protocol(format!("unexpected reply body {response:?}"))
+}

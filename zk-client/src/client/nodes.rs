@@ -1,0 +1,483 @@
+//! Node operations: create, delete, read, write, ACLs, children, multi.
+
+use super::{unexpected, Client};
+use crate::error::{Error, Result};
+use crate::ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
+use crate::proto::path::{validate_create_path, validate_path};
+use crate::proto::{
+    Acl, CheckVersionRequest, ClientInfo, CreateRequest, CreateTtlRequest, DeleteRequest,
+    ErrorCode, MultiResult, PathRequest, PathWatchRequest, Request, Response, SetAclRequest,
+    SetDataRequest, Stat, MAX_TTL_MS,
+};
+use crate::retry::Idempotence;
+use bytes::Bytes;
+
+/// Path of ZooKeeper's dynamic configuration node.
+pub const CONFIG_NODE: &str = "/zookeeper/config";
+
+impl Client {
+    /// Creates a node and returns its path (with the sequence suffix for
+    /// sequential modes) and stat.
+    ///
+    /// `options` is a [`crate::CreateMode`] or a [`CreateOptions`] (ACL,
+    /// TTL). Containers are created with createContainer, TTL nodes with
+    /// createTTL, everything else with create2.
+    ///
+    /// Non-sequential creates are retried after a connection loss; if the
+    /// retry finds the node already there and it is an ephemeral owned by
+    /// this session, the first attempt created it and the call succeeds.
+    /// Sequential creates are never retried (see [`crate::retry`]).
+    pub async fn create(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+        options: impl Into<CreateOptions>,
+    ) -> Result<(String, Stat)> {
+        let options = options.into();
+        let request = self.create_request(path, data.into(), &options)?;
+        match self.call(request).await {
+            Ok((reply, _)) => match reply.response {
+                Response::Create2(r) => Ok((self.client_path(&r.path), r.stat)),
+                other => Err(unexpected(other)),
+            },
+            Err(e) if e.is_node_exists() && e.after_retry() && options.mode.is_ephemeral() => {
+                // Did the lost first attempt create it? Only if it is ours.
+                match self.exists(path).await? {
+                    Some(stat) if stat.ephemeral_owner == self.session_id() => {
+                        Ok((path.to_string(), stat))
+                    }
+                    _ => Err(e.with_path(path)),
+                }
+            }
+            Err(e) => Err(e.with_path(path)),
+        }
+    }
+
+    fn create_request(&self, path: &str, data: Bytes, options: &CreateOptions) -> Result<Request> {
+        let mode = options.mode;
+        validate_create_path(path, mode.is_sequential())?;
+        let server_path = self.server_path(path);
+        if mode.is_ttl() {
+            let ttl = options
+                .ttl
+                .ok_or_else(|| Error::invalid_argument("TTL mode needs a ttl"))?;
+            let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+            if !(1..=MAX_TTL_MS).contains(&ttl) {
+                return Err(Error::invalid_argument(format!(
+                    "ttl {ttl} ms outside 1..={MAX_TTL_MS}"
+                )));
+            }
+            return Ok(Request::CreateTtl(CreateTtlRequest {
+                path: server_path,
+                data: Some(data),
+                acl: options.acl.clone(),
+                flags: mode.flags(),
+                ttl,
+            }));
+        }
+        if options.ttl.is_some() {
+            return Err(Error::invalid_argument("ttl given for a mode without TTL"));
+        }
+        let req = CreateRequest {
+            path: server_path,
+            data: Some(data),
+            acl: options.acl.clone(),
+            flags: mode.flags(),
+        };
+        Ok(if mode.is_container() {
+            Request::CreateContainer(req)
+        } else {
+            Request::Create2(req)
+        })
+    }
+
+    /// Creates `path` and any missing ancestors as persistent nodes with
+    /// empty data (`options` applies to `path` itself); an existing node is
+    /// left as it is. Returns the stat of `path`.
+    pub async fn create_all(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+        options: impl Into<CreateOptions>,
+    ) -> Result<Stat> {
+        let options = options.into();
+        validate_path(path)?;
+        let data = data.into();
+        let mut prefix = String::new();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        for (i, segment) in segments.iter().enumerate() {
+            prefix.push('/');
+            prefix.push_str(segment);
+            let last = i + 1 == segments.len();
+            let result = if last {
+                self.create(&prefix, data.clone(), options.clone()).await
+            } else {
+                let parent_options = CreateOptions {
+                    mode: crate::proto::CreateMode::Persistent,
+                    acl: options.acl.clone(),
+                    ttl: None,
+                };
+                self.create(&prefix, Bytes::new(), parent_options).await
+            };
+            match result {
+                Ok((_, stat)) if last => return Ok(stat),
+                Ok(_) => {}
+                Err(e) if e.is_node_exists() => {
+                    if last {
+                        return self.exists(&prefix).await?.ok_or(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // `path` was "/".
+        self.exists("/")
+            .await?
+            .ok_or_else(|| Error::code_error(ErrorCode::NoNode))
+    }
+
+    /// Deletes a node; `version` is the expected data version (`None`: any).
+    ///
+    /// Retried after a connection loss; a retry that finds the node gone
+    /// counts as success (the lost attempt deleted it, or someone else did).
+    pub async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {
+        validate_path(path)?;
+        let request = Request::Delete(DeleteRequest {
+            path: self.server_path(path),
+            version: version.unwrap_or(-1),
+        });
+        match self.call(request).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_no_node() && e.after_retry() => Ok(()),
+            Err(e) => Err(e.with_path(path)),
+        }
+    }
+
+    /// The node's stat, or `None` if it does not exist.
+    pub async fn exists(&self, path: &str) -> Result<Option<Stat>> {
+        validate_path(path)?;
+        let request = Request::Exists(PathWatchRequest {
+            path: self.server_path(path),
+            watch: false,
+        });
+        match self.call(request).await {
+            Ok((reply, _)) => match reply.response {
+                Response::Stat(s) => Ok(Some(s.stat)),
+                other => Err(unexpected(other)),
+            },
+            Err(e) if e.is_no_node() => Ok(None),
+            Err(e) => Err(e.with_path(path)),
+        }
+    }
+
+    /// The node's data and stat.
+    pub async fn get_data(&self, path: &str) -> Result<(Bytes, Stat)> {
+        validate_path(path)?;
+        let request = Request::GetData(PathWatchRequest {
+            path: self.server_path(path),
+            watch: false,
+        });
+        let (reply, _) = self.call(request).await.map_err(|e| e.with_path(path))?;
+        match reply.response {
+            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Replaces the node's data; `version` is the expected data version
+    /// (`None`: any). Returns the new stat.
+    pub async fn set_data(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+        version: Option<i32>,
+    ) -> Result<Stat> {
+        validate_path(path)?;
+        let request = Request::SetData(SetDataRequest {
+            path: self.server_path(path),
+            data: Some(data.into()),
+            version: version.unwrap_or(-1),
+        });
+        let (reply, _) = self.call(request).await.map_err(|e| e.with_path(path))?;
+        match reply.response {
+            Response::Stat(s) => Ok(s.stat),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The node's ACL and stat.
+    pub async fn get_acl(&self, path: &str) -> Result<(Vec<Acl>, Stat)> {
+        validate_path(path)?;
+        let request = Request::GetAcl(PathRequest {
+            path: self.server_path(path),
+        });
+        let (reply, _) = self.call(request).await.map_err(|e| e.with_path(path))?;
+        match reply.response {
+            Response::GetAcl(r) => Ok((r.acl, r.stat)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Replaces the node's ACL; `version` is the expected ACL version
+    /// (`aversion`, `None`: any). Returns the new stat.
+    pub async fn set_acl(&self, path: &str, acl: Vec<Acl>, version: Option<i32>) -> Result<Stat> {
+        validate_path(path)?;
+        let request = Request::SetAcl(SetAclRequest {
+            path: self.server_path(path),
+            acl,
+            version: version.unwrap_or(-1),
+        });
+        let (reply, _) = self.call(request).await.map_err(|e| e.with_path(path))?;
+        match reply.response {
+            Response::Stat(s) => Ok(s.stat),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The names of the node's children (unordered, as the server lists them).
+    pub async fn get_children(&self, path: &str) -> Result<Vec<String>> {
+        validate_path(path)?;
+        let request = Request::GetChildren(PathWatchRequest {
+            path: self.server_path(path),
+            watch: false,
+        });
+        let (reply, _) = self.call(request).await.map_err(|e| e.with_path(path))?;
+        match reply.response {
+            Response::GetChildren(r) => Ok(r.children),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The names of the node's children and the node's stat.
+    pub async fn get_children2(&self, path: &str) -> Result<(Vec<String>, Stat)> {
+        validate_path(path)?;
+        let request = Request::GetChildren2(PathWatchRequest {
+            path: self.server_path(path),
+            watch: false,
+        });
+        let (reply, _) = self.call(request).await.map_err(|e| e.with_path(path))?;
+        match reply.response {
+            Response::GetChildren2(r) => Ok((r.children, r.stat)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The number of descendants of the node (children, grandchildren, ...).
+    pub async fn get_all_children_number(&self, path: &str) -> Result<i32> {
+        validate_path(path)?;
+        let request = Request::GetAllChildrenNumber(PathRequest {
+            path: self.server_path(path),
+        });
+        let (reply, _) = self.call(request).await.map_err(|e| e.with_path(path))?;
+        match reply.response {
+            Response::AllChildrenNumber(r) => Ok(r.total_number),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Paths of this session's ephemeral nodes whose path starts with
+    /// `prefix` (a string prefix, not only a subtree; `"/"` for all).
+    pub async fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>> {
+        let request = Request::GetEphemerals(PathRequest {
+            path: self.server_path(prefix),
+        });
+        let (reply, _) = self.call(request).await.map_err(|e| e.with_path(prefix))?;
+        match reply.response {
+            Response::Ephemerals(r) => {
+                Ok(r.ephemerals.iter().map(|p| self.client_path(p)).collect())
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Waits until the server this client is connected to has applied every
+    /// write the leader committed before the call.
+    pub async fn sync(&self, path: &str) -> Result<()> {
+        validate_path(path)?;
+        let request = Request::Sync(PathRequest {
+            path: self.server_path(path),
+        });
+        self.call(request).await.map_err(|e| e.with_path(path))?;
+        Ok(())
+    }
+
+    /// The identities this connection has (`ip`, `digest`, `super`, ...).
+    pub async fn who_am_i(&self) -> Result<Vec<ClientInfo>> {
+        let (reply, _) = self.call(Request::WhoAmI).await?;
+        match reply.response {
+            Response::WhoAmI(r) => Ok(r.client_info),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The ensemble's dynamic configuration (the data of `/zookeeper/config`,
+    /// read without the chroot).
+    pub async fn get_config(&self) -> Result<(Bytes, Stat)> {
+        let request = Request::GetData(PathWatchRequest {
+            path: CONFIG_NODE.to_string(),
+            watch: false,
+        });
+        let (reply, _) = self.call(request).await?;
+        match reply.response {
+            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Applies `ops` atomically: all succeed or none is applied.
+    ///
+    /// On failure the error's [`Error::code`] is the failing op's code and
+    /// [`Error::multi_results`] holds every op's outcome (`Ok` before the
+    /// failing op, RuntimeInconsistency after it). Not retried after a
+    /// connection loss (see [`crate::retry`]).
+    pub async fn multi(&self, ops: Vec<Op>) -> Result<Vec<OpResult>> {
+        let mut requests = Vec::with_capacity(ops.len());
+        for op in &ops {
+            requests.push(self.op_request(op)?);
+        }
+        let (reply, _) = self.call(Request::Multi(requests)).await?;
+        let results = match reply.response {
+            Response::Multi(results) => results,
+            other => return Err(unexpected(other)),
+        };
+        if let Some(failed) = first_failure(&results) {
+            let path = ops
+                .iter()
+                .zip(&results)
+                .find(|(_, r)| r.error() == Some(failed))
+                .map(|(op, _)| op_path(op).to_string());
+            let mut err = Error::from_code(failed).with_multi_results(results);
+            if let Some(path) = path {
+                err = err.with_path(path);
+            }
+            return Err(err);
+        }
+        results
+            .into_iter()
+            .map(|r| match r {
+                MultiResult::Create(c) => Ok(OpResult::Create {
+                    path: self.client_path(&c.path),
+                    stat: Stat::default(),
+                }),
+                MultiResult::Create2(c) => Ok(OpResult::Create {
+                    path: self.client_path(&c.path),
+                    stat: c.stat,
+                }),
+                MultiResult::Delete => Ok(OpResult::Delete),
+                MultiResult::SetData(s) => Ok(OpResult::SetData(s.stat)),
+                MultiResult::Check => Ok(OpResult::Check),
+                other => Err(Error::protocol(format!(
+                    "unexpected multi result {other:?}"
+                ))),
+            })
+            .collect()
+    }
+
+    fn op_request(&self, op: &Op) -> Result<Request> {
+        Ok(match op {
+            Op::Create {
+                path,
+                data,
+                options,
+            } => self.create_request(path, data.clone(), options)?,
+            Op::Delete { path, version } => {
+                validate_path(path)?;
+                Request::Delete(DeleteRequest {
+                    path: self.server_path(path),
+                    version: version.unwrap_or(-1),
+                })
+            }
+            Op::SetData {
+                path,
+                data,
+                version,
+            } => {
+                validate_path(path)?;
+                Request::SetData(SetDataRequest {
+                    path: self.server_path(path),
+                    data: Some(data.clone()),
+                    version: version.unwrap_or(-1),
+                })
+            }
+            Op::Check { path, version } => {
+                validate_path(path)?;
+                Request::Check(CheckVersionRequest {
+                    path: self.server_path(path),
+                    version: version.unwrap_or(-1),
+                })
+            }
+        })
+    }
+
+    /// Runs several reads in one round trip. Each read succeeds or fails on
+    /// its own.
+    pub async fn multi_read(&self, ops: Vec<ReadOp>) -> Result<Vec<Result<ReadResult>>> {
+        let mut requests = Vec::with_capacity(ops.len());
+        for op in &ops {
+            let (ReadOp::GetData(path) | ReadOp::GetChildren(path)) = op;
+            validate_path(path)?;
+            let req = PathWatchRequest {
+                path: self.server_path(path),
+                watch: false,
+            };
+            requests.push(match op {
+                ReadOp::GetData(_) => Request::GetData(req),
+                ReadOp::GetChildren(_) => Request::GetChildren(req),
+            });
+        }
+        let idem = Idempotence::Safe;
+        let request = Request::MultiRead(requests);
+        let (reply, _) = self
+            .retrying(idem, || self.submit(request.clone(), None))
+            .await?;
+        let results = match reply.response {
+            Response::Multi(results) => results,
+            other => return Err(unexpected(other)),
+        };
+        Ok(results
+            .into_iter()
+            .zip(&ops)
+            .map(|(r, op)| {
+                let path = match op {
+                    ReadOp::GetData(p) | ReadOp::GetChildren(p) => p,
+                };
+                match r {
+                    MultiResult::GetData(d) => {
+                        Ok(ReadResult::Data(d.data.unwrap_or_default(), d.stat))
+                    }
+                    MultiResult::GetChildren(c) => Ok(ReadResult::Children(c.children)),
+                    MultiResult::Error(code) => Err(Error::from_code(code).with_path(path)),
+                    other => Err(Error::protocol(format!(
+                        "unexpected multiRead result {other:?}"
+                    ))),
+                }
+            })
+            .collect())
+    }
+}
+
+/// The code of the op that failed a multi: the first result that is an
+/// error other than Ok and RuntimeInconsistency (which mark the ops before
+/// and after it).
+fn first_failure(results: &[MultiResult]) -> Option<i32> {
+    let errors: Vec<i32> = results.iter().filter_map(MultiResult::error).collect();
+    if errors.is_empty() {
+        return None;
+    }
+    let ok = ErrorCode::Ok.code();
+    let after = ErrorCode::RuntimeInconsistency.code();
+    errors
+        .iter()
+        .copied()
+        .find(|&c| c != ok && c != after)
+        .or(Some(after))
+}
+
+fn op_path(op: &Op) -> &str {
+    match op {
+        Op::Create { path, .. }
+        | Op::Delete { path, .. }
+        | Op::SetData { path, .. }
+        | Op::Check { path, .. } => path,
+    }
+}

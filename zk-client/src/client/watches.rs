@@ -1,0 +1,175 @@
+//! Watch operations: one-shot watches returned as futures, persistent watches
+//! as streams, and watch removal.
+
+use super::{unexpected, Client};
+use crate::error::{Error, Result};
+use crate::proto::path::validate_path;
+use crate::proto::{
+    AddWatchMode, AddWatchRequest, PathWatchRequest, Request, Response, Stat, WatcherType,
+    WatchesRequest,
+};
+use crate::retry::Idempotence;
+use crate::session::driver::WatchSender;
+use crate::session::{Reply, WatchRequest};
+use crate::watch::{OneshotWatch, PersistentWatch, WatchKind};
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+impl Client {
+    /// Sends a watch-registering read; a fresh watcher per attempt, so a
+    /// retried request registers exactly one. Returns the reply (or the
+    /// error, for exists on a missing node, which still registers) and the
+    /// watch handle.
+    async fn watched(
+        &self,
+        request: Request,
+        kind: WatchKind,
+        path: &str,
+    ) -> Result<(Result<Reply>, OneshotWatch)> {
+        let (outcome, _) = self
+            .retrying(Idempotence::Safe, || {
+                let request = request.clone();
+                async move {
+                    let (tx, rx) = oneshot::channel();
+                    let id = self.next_watcher_id();
+                    let watch = WatchRequest {
+                        id,
+                        sink: WatchSender::OneShot(Some(tx)),
+                    };
+                    let handle = OneshotWatch::new(rx, id, self.inner.unwatch.clone());
+                    match self.submit(request, Some((kind, watch))).await {
+                        Ok(reply) => Ok((Ok(reply), handle)),
+                        Err(e) if kind == WatchKind::Exist && e.is_no_node() => {
+                            Ok((Err(e), handle))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .await
+            .map_err(|e| e.with_path(path))?;
+        Ok(outcome)
+    }
+
+    fn watch_request(&self, path: &str) -> Result<PathWatchRequest> {
+        validate_path(path)?;
+        Ok(PathWatchRequest {
+            path: self.server_path(path),
+            watch: true,
+        })
+    }
+
+    /// Like [`Client::exists`], and leaves a one-shot watch that fires when
+    /// the node is created, changed or deleted.
+    pub async fn exists_watch(&self, path: &str) -> Result<(Option<Stat>, OneshotWatch)> {
+        let request = Request::Exists(self.watch_request(path)?);
+        let (reply, watch) = self.watched(request, WatchKind::Exist, path).await?;
+        match reply {
+            Ok(reply) => match reply.response {
+                Response::Stat(s) => Ok((Some(s.stat), watch)),
+                other => Err(unexpected(other)),
+            },
+            Err(_) => Ok((None, watch)),
+        }
+    }
+
+    /// Like [`Client::get_data`], and leaves a one-shot watch that fires when
+    /// the node's data changes or the node is deleted.
+    pub async fn get_data_watch(&self, path: &str) -> Result<(Bytes, Stat, OneshotWatch)> {
+        let request = Request::GetData(self.watch_request(path)?);
+        let (reply, watch) = self.watched(request, WatchKind::Data, path).await?;
+        match reply?.response {
+            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat, watch)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Like [`Client::get_children`], and leaves a one-shot watch that fires
+    /// when the child list changes or the node is deleted.
+    pub async fn get_children_watch(&self, path: &str) -> Result<(Vec<String>, OneshotWatch)> {
+        let request = Request::GetChildren(self.watch_request(path)?);
+        let (reply, watch) = self.watched(request, WatchKind::Child, path).await?;
+        match reply?.response {
+            Response::GetChildren(r) => Ok((r.children, watch)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Like [`Client::get_children2`], with a one-shot child watch.
+    pub async fn get_children2_watch(
+        &self,
+        path: &str,
+    ) -> Result<(Vec<String>, Stat, OneshotWatch)> {
+        let request = Request::GetChildren2(self.watch_request(path)?);
+        let (reply, watch) = self.watched(request, WatchKind::Child, path).await?;
+        match reply?.response {
+            Response::GetChildren2(r) => Ok((r.children, r.stat, watch)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Adds a persistent watch (`AddWatchMode::Persistent`: the node's
+    /// creation, deletion, data and child-list changes) or a persistent
+    /// recursive one (`AddWatchMode::PersistentRecursive`: creation,
+    /// deletion and data changes of the node and every descendant). The
+    /// node need not exist.
+    pub async fn add_watch(&self, path: &str, mode: AddWatchMode) -> Result<PersistentWatch> {
+        validate_path(path)?;
+        let kind = match mode {
+            AddWatchMode::Persistent => WatchKind::Persistent,
+            AddWatchMode::PersistentRecursive => WatchKind::PersistentRecursive,
+        };
+        let request = Request::AddWatch(AddWatchRequest {
+            path: self.server_path(path),
+            mode: mode.code(),
+        });
+        let (watch, _) = self
+            .retrying(Idempotence::Safe, || {
+                let request = request.clone();
+                async move {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let id = self.next_watcher_id();
+                    let sink = WatchRequest {
+                        id,
+                        sink: WatchSender::Stream(tx),
+                    };
+                    let handle = PersistentWatch::new(rx, id, self.inner.unwatch.clone());
+                    self.submit(request, Some((kind, sink))).await?;
+                    Ok(handle)
+                }
+            })
+            .await
+            .map_err(|e| e.with_path(path))?;
+        Ok(watch)
+    }
+
+    /// Removes every watch of `watcher_type` this client has on `path`,
+    /// locally and on the server; each removed watch receives
+    /// [`crate::WatchEvent::Removed`]. Fails with `NoWatcher` if there is none.
+    pub async fn remove_watches(&self, path: &str, watcher_type: WatcherType) -> Result<()> {
+        validate_path(path)?;
+        let request = Request::RemoveWatches(WatchesRequest {
+            path: self.server_path(path),
+            watcher_type: watcher_type.code(),
+        });
+        match self.call(request).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.after_retry() && e.is(crate::proto::ErrorCode::NoWatcher) => Ok(()),
+            Err(e) => Err(e.with_path(path)),
+        }
+    }
+
+    /// Whether watches of `watcher_type` exist on `path`, here and on the
+    /// server. Fails with `NoWatcher` if not.
+    pub async fn check_watches(&self, path: &str, watcher_type: WatcherType) -> Result<()> {
+        validate_path(path)?;
+        let request = Request::CheckWatches(WatchesRequest {
+            path: self.server_path(path),
+            watcher_type: watcher_type.code(),
+        });
+        self.call(request)
+            .await
+            .map(|_| ())
+            .map_err(|e: Error| e.with_path(path))
+    }
+}

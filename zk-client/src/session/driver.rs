@@ -1,0 +1,438 @@
+//! The tokio task that runs one [`SessionMachine`]: it owns the socket,
+//! moves bytes and time into the machine, writes what the machine wants
+//! sent, and connects to the next server when the machine asks for a
+//! transport.
+
+use super::hosts::HostList;
+use super::machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchRequest};
+use super::state::ConnectionState;
+use crate::error::Error;
+use crate::proto::{AuthPacket, Request, WatchesRequest};
+use crate::watch::{WatchEvent, WatchKind, WatchSink, WatcherId};
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+/// Delivers a request's outcome to the task awaiting it.
+pub(crate) struct ReplySender(Option<oneshot::Sender<Result<Reply, Error>>>);
+
+impl ReplySender {
+    pub(crate) fn new() -> (ReplySender, oneshot::Receiver<Result<Reply, Error>>) {
+        let (tx, rx) = oneshot::channel();
+        (ReplySender(Some(tx)), rx)
+    }
+
+    /// A sink for requests whose outcome nobody awaits.
+    pub(crate) fn ignore() -> ReplySender {
+        ReplySender(None)
+    }
+}
+
+impl ReplySink for ReplySender {
+    fn complete(self, result: Result<Reply, Error>) {
+        if let Some(tx) = self.0 {
+            // The caller may have stopped waiting (deadline, dropped future).
+            let _ = tx.send(result);
+        }
+    }
+}
+
+/// Delivers watch events to a one-shot future or a persistent stream.
+pub(crate) enum WatchSender {
+    /// Resolves a [`crate::watch::OneshotWatch`].
+    OneShot(Option<oneshot::Sender<WatchEvent>>),
+    /// Feeds a [`crate::watch::PersistentWatch`].
+    Stream(mpsc::UnboundedSender<WatchEvent>),
+}
+
+impl WatchSink for WatchSender {
+    fn deliver(&mut self, event: WatchEvent) -> bool {
+        match self {
+            WatchSender::OneShot(tx) => {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(event);
+                }
+                false
+            }
+            WatchSender::Stream(tx) => tx.send(event).is_ok(),
+        }
+    }
+}
+
+/// A request from a [`crate::Client`] handle to its connection task.
+pub(crate) enum Command {
+    Submit {
+        request: Request,
+        watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
+        reply: ReplySender,
+    },
+    AddAuth {
+        packet: AuthPacket,
+        reply: ReplySender,
+    },
+    Close {
+        reply: ReplySender,
+    },
+    NewSession,
+}
+
+/// What the connection task publishes for the handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SessionInfo {
+    pub(crate) state: ConnectionState,
+    pub(crate) session_id: i64,
+    pub(crate) timeout: Duration,
+    pub(crate) server: Option<SocketAddr>,
+}
+
+/// State shared between the handles and the connection task.
+pub(crate) struct Shared {
+    pub(crate) info: watch::Sender<SessionInfo>,
+    pub(crate) transitions: broadcast::Sender<ConnectionState>,
+    pub(crate) last_zxid: AtomicI64,
+    pub(crate) password: std::sync::Mutex<bytes::Bytes>,
+}
+
+/// Settings the task needs besides the machine's.
+pub(crate) struct DriverConfig {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) renew_session_on_expiry: bool,
+}
+
+type ConnectFuture = Pin<Box<dyn std::future::Future<Output = ConnectOutcome> + Send>>;
+
+struct ConnectOutcome {
+    result: std::io::Result<(TcpStream, SocketAddr)>,
+    host: String,
+}
+
+/// The connection task.
+pub(crate) struct Driver {
+    machine: SessionMachine<ReplySender, WatchSender>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    unwatch: mpsc::UnboundedReceiver<WatcherId>,
+    hosts: HostList,
+    shared: Arc<Shared>,
+    config: DriverConfig,
+    reader: Option<OwnedReadHalf>,
+    writer: Option<OwnedWriteHalf>,
+    write_buf: BytesMut,
+    read_buf: BytesMut,
+    connecting: Option<ConnectFuture>,
+    server: Option<SocketAddr>,
+    failed_attempts: u32,
+    commands_closed: bool,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        machine: SessionMachine<ReplySender, WatchSender>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        unwatch: mpsc::UnboundedReceiver<WatcherId>,
+        hosts: HostList,
+        shared: Arc<Shared>,
+        config: DriverConfig,
+    ) -> Driver {
+        Driver {
+            machine,
+            commands,
+            unwatch,
+            hosts,
+            shared,
+            config,
+            reader: None,
+            writer: None,
+            write_buf: BytesMut::with_capacity(64 * 1024),
+            read_buf: BytesMut::with_capacity(64 * 1024),
+            connecting: None,
+            server: None,
+            failed_attempts: 0,
+            commands_closed: false,
+        }
+    }
+
+    fn now() -> std::time::Instant {
+        Instant::now().into_std()
+    }
+
+    /// Runs until the session is closed (or every handle is gone and the
+    /// session ended).
+    pub(crate) async fn run(mut self) {
+        loop {
+            self.drain_machine();
+            if self.machine.is_ended()
+                && (self.machine.state() == ConnectionState::Closed || self.commands_closed)
+            {
+                self.flush_best_effort().await;
+                return;
+            }
+            if self.machine.wants_transport() && self.reader.is_none() && self.connecting.is_none()
+            {
+                self.start_connect();
+            }
+            let deadline = self.machine.poll_timeout().map(Instant::from_std);
+            let has_output = !self.write_buf.is_empty();
+            tokio::select! {
+                cmd = self.commands.recv(), if !self.commands_closed => match cmd {
+                    Some(cmd) => {
+                        self.apply(cmd);
+                        // Take everything already queued so it goes out in one write.
+                        while let Ok(cmd) = self.commands.try_recv() {
+                            self.apply(cmd);
+                        }
+                    }
+                    None => {
+                        self.commands_closed = true;
+                        self.machine.close(Self::now(), ReplySender::ignore());
+                    }
+                },
+                id = self.unwatch.recv() => {
+                    if let Some(id) = id {
+                        self.machine.remove_watcher(id);
+                    }
+                }
+                n = read_some(&mut self.reader, &mut self.read_buf) => {
+                    let now = Self::now();
+                    match n {
+                        Ok(0) => {
+                            tracing::debug!("server closed the connection");
+                            self.drop_transport();
+                            self.machine.transport_closed(now);
+                        }
+                        Ok(_) => {
+                            self.machine.handle_bytes(now, &self.read_buf);
+                            self.read_buf.clear();
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "read failed");
+                            self.drop_transport();
+                            self.machine.transport_closed(now);
+                        }
+                    }
+                }
+                w = write_some(&mut self.writer, &mut self.write_buf), if has_output => {
+                    if let Err(e) = w {
+                        tracing::debug!(error = %e, "write failed");
+                        self.drop_transport();
+                        self.machine.transport_closed(Self::now());
+                    }
+                }
+                outcome = poll_connect(&mut self.connecting) => {
+                    self.connecting = None;
+                    self.finish_connect(outcome);
+                }
+                _ = sleep_until(deadline) => {
+                    self.machine.handle_timeout(Self::now());
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        let now = Self::now();
+        match cmd {
+            Command::Submit {
+                request,
+                watch,
+                reply,
+            } => self.machine.submit(now, request, watch, reply),
+            Command::AddAuth { packet, reply } => self.machine.add_auth(now, packet, reply),
+            Command::Close { reply } => self.machine.close(now, reply),
+            Command::NewSession => self.machine.start_new_session(now),
+        }
+    }
+
+    /// Moves the machine's output into the write buffer and acts on its events.
+    fn drain_machine(&mut self) {
+        loop {
+            while let Some(frame) = self.machine.poll_transmit() {
+                if self.writer.is_some() {
+                    self.write_buf.extend_from_slice(&frame);
+                }
+            }
+            let Some(event) = self.machine.poll_event() else {
+                break;
+            };
+            match event {
+                SessionEvent::State(state) => self.publish_state(state),
+                SessionEvent::Disconnect(reason) => {
+                    tracing::debug!(%reason, "closing connection");
+                    self.drop_transport();
+                    // The machine already knows; this is idempotent for it.
+                    self.machine.transport_closed(Self::now());
+                }
+                SessionEvent::Unwatch { path, watcher_type } => {
+                    let request = Request::RemoveWatches(WatchesRequest {
+                        path,
+                        watcher_type: watcher_type.code(),
+                    });
+                    self.machine
+                        .submit(Self::now(), request, None, ReplySender::ignore());
+                }
+            }
+        }
+        self.shared
+            .last_zxid
+            .store(self.machine.last_zxid(), Ordering::Relaxed);
+    }
+
+    fn publish_state(&mut self, state: ConnectionState) {
+        tracing::info!(
+            ?state,
+            session_id = format_args!("{:#x}", self.machine.session_id()),
+            "connection state"
+        );
+        if state.is_connected() {
+            self.failed_attempts = 0;
+            if let Ok(mut pw) = self.shared.password.lock() {
+                *pw = self.machine.password().clone();
+            }
+        }
+        self.shared.info.send_replace(SessionInfo {
+            state,
+            session_id: self.machine.session_id(),
+            timeout: self.machine.negotiated_timeout(),
+            server: if state.is_connected() {
+                self.server
+            } else {
+                None
+            },
+        });
+        let _ = self.shared.transitions.send(state);
+        if state == ConnectionState::Lost && self.config.renew_session_on_expiry {
+            self.machine.start_new_session(Self::now());
+        }
+    }
+
+    fn drop_transport(&mut self) {
+        self.reader = None;
+        self.writer = None;
+        self.write_buf.clear();
+        self.read_buf.clear();
+    }
+
+    fn start_connect(&mut self) {
+        let (host, port) = self.hosts.next_host();
+        // Once every host failed in a row, back off before each further try
+        // (10 ms doubling per round, at most 1 s).
+        let hosts = self.hosts.len().max(1) as u32;
+        let delay = if self.failed_attempts >= hosts {
+            let round = self.failed_attempts / hosts;
+            Duration::from_millis(10u64 << round.min(7)).min(Duration::from_secs(1))
+        } else {
+            Duration::ZERO
+        };
+        let timeout = self.config.connect_timeout;
+        self.connecting = Some(Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            ConnectOutcome {
+                result: connect_host(&host, port, timeout).await,
+                host: format!("{host}:{port}"),
+            }
+        }));
+    }
+
+    fn finish_connect(&mut self, outcome: ConnectOutcome) {
+        match outcome.result {
+            Ok((stream, addr)) => {
+                tracing::debug!(%addr, "connected");
+                let _ = stream.set_nodelay(true);
+                let (r, w) = stream.into_split();
+                self.reader = Some(r);
+                self.writer = Some(w);
+                self.server = Some(addr);
+                // Counted as failed until the handshake succeeds.
+                self.failed_attempts += 1;
+                self.machine.transport_connected(Self::now());
+            }
+            Err(e) => {
+                tracing::debug!(host = %outcome.host, error = %e, "connect failed");
+                self.failed_attempts += 1;
+            }
+        }
+    }
+
+    async fn flush_best_effort(&mut self) {
+        while let Some(frame) = self.machine.poll_transmit() {
+            self.write_buf.extend_from_slice(&frame);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            let _ = tokio::time::timeout(Duration::from_millis(100), w.write_all(&self.write_buf))
+                .await;
+        }
+    }
+}
+
+async fn read_some(
+    reader: &mut Option<OwnedReadHalf>,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    match reader {
+        Some(r) => {
+            buf.reserve(16 * 1024);
+            r.read_buf(buf).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn write_some(
+    writer: &mut Option<OwnedWriteHalf>,
+    buf: &mut BytesMut,
+) -> std::io::Result<()> {
+    match writer {
+        Some(w) => {
+            let n = w.write_buf(buf).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            Ok(())
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> ConnectOutcome {
+    match connecting {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves `host` afresh and tries each of its addresses in turn.
+async fn connect_host(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    let mut last_err =
+        std::io::Error::new(std::io::ErrorKind::NotFound, "host resolved to no address");
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok((stream, addr)),
+            Ok(Err(e)) => last_err = e,
+            Err(_) => {
+                last_err = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            }
+        }
+    }
+    Err(last_err)
+}

@@ -1,0 +1,20 @@
+//! Sessions: the pure [`SessionMachine`] and the tokio task that drives it.
+//!
+//! The machine implements the protocol (handshake, pipelined requests
+//! matched by xid, notifications, pings, dead-connection detection,
+//! reconnection with the same session, expiry) and is tested with a fake
+//! clock; the driver only moves bytes and time.
+
+mod config;
+pub(crate) mod driver;
+pub(crate) mod hosts;
+mod machine;
+mod state;
+mod timers;
+
+pub use config::SessionConfig;
+pub use machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchRequest};
+pub use state::ConnectionState;
+
+#[cfg(test)]
+mod tests;

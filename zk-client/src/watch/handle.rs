@@ -1,0 +1,134 @@
+//! The handles users hold for their watches.
+
+use super::event::WatchEvent;
+use super::registry::WatcherId;
+use futures::Stream;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::{mpsc, oneshot};
+
+/// Unregisters a watcher when its handle is dropped before it finished.
+#[derive(Debug)]
+struct Registration {
+    id: WatcherId,
+    unwatch: mpsc::UnboundedSender<WatcherId>,
+    done: bool,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if !self.done {
+            // The connection task may be gone already; nothing left to clean.
+            let _ = self.unwatch.send(self.id);
+        }
+    }
+}
+
+/// A one-shot watch: resolves with the first event on the node (or a
+/// terminal event if the watch can no longer fire). Dropping it unregisters
+/// the watcher locally.
+///
+/// ```no_run
+/// # async fn demo(client: zk_client::Client) -> Result<(), zk_client::Error> {
+/// let (data, _stat, watch) = client.get_data_watch("/config").await?;
+/// println!("now: {data:?}");
+/// let event = watch.await;
+/// println!("changed: {event:?}");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a watch does nothing unless awaited"]
+pub struct OneshotWatch {
+    rx: oneshot::Receiver<WatchEvent>,
+    registration: Registration,
+}
+
+impl OneshotWatch {
+    pub(crate) fn new(
+        rx: oneshot::Receiver<WatchEvent>,
+        id: WatcherId,
+        unwatch: mpsc::UnboundedSender<WatcherId>,
+    ) -> OneshotWatch {
+        OneshotWatch {
+            rx,
+            registration: Registration {
+                id,
+                unwatch,
+                done: false,
+            },
+        }
+    }
+}
+
+impl Future for OneshotWatch {
+    type Output = WatchEvent;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<WatchEvent> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                self.registration.done = true;
+                // The connection task ended without a word: the client is gone.
+                Poll::Ready(result.unwrap_or(WatchEvent::Closed))
+            }
+        }
+    }
+}
+
+/// A persistent (optionally recursive) watch: a stream of every event on the
+/// node (and, if recursive, its descendants) until the session ends or the
+/// watch is removed. After a reconnect the stream yields
+/// [`WatchEvent::Resync`]. The stream ends after a terminal event. Dropping
+/// it unregisters the watcher, and the server-side watch once no other
+/// handle needs it.
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct PersistentWatch {
+    rx: mpsc::UnboundedReceiver<WatchEvent>,
+    registration: Registration,
+    ended: bool,
+}
+
+impl PersistentWatch {
+    pub(crate) fn new(
+        rx: mpsc::UnboundedReceiver<WatchEvent>,
+        id: WatcherId,
+        unwatch: mpsc::UnboundedSender<WatcherId>,
+    ) -> PersistentWatch {
+        PersistentWatch {
+            rx,
+            registration: Registration {
+                id,
+                unwatch,
+                done: false,
+            },
+            ended: false,
+        }
+    }
+}
+
+impl Stream for PersistentWatch {
+    type Item = WatchEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchEvent>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(event)) => {
+                if event.is_terminal() {
+                    self.ended = true;
+                    self.registration.done = true;
+                }
+                Poll::Ready(Some(event))
+            }
+            Poll::Ready(None) => {
+                self.ended = true;
+                self.registration.done = true;
+                Poll::Ready(Some(WatchEvent::Closed))
+            }
+        }
+    }
+}

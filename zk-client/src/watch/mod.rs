@@ -1,0 +1,19 @@
+//! Watches: the client-side registry and the handles users hold.
+//!
+//! One-shot watches (`exists_watch`, `get_data_watch`, `get_children_watch`)
+//! resolve once, as futures ([`OneshotWatch`]). Persistent and persistent
+//! recursive watches (`add_watch`) are [`PersistentWatch`] streams. Both
+//! survive reconnects: the client re-registers every live watch with the
+//! last zxid it saw, so one-shot watches still fire for changes made while
+//! disconnected; persistent streams yield [`WatchEvent::Resync`] because
+//! the server does not replay what they missed. When the session ends, every
+//! watch receives a terminal event ([`WatchEvent::Expired`],
+//! [`WatchEvent::Closed`], ...).
+
+mod event;
+mod handle;
+mod registry;
+
+pub use event::{WatchEvent, WatchedEvent};
+pub use handle::{OneshotWatch, PersistentWatch};
+pub use registry::{WatchKind, WatchRegistry, WatchSink, WatcherId};
