@@ -1,0 +1,12 @@
+//! The client integration suite: every operation and error path against a
+//! live ensemble (real ZooKeeper or zk-testserver).
+
+mod common;
+
+mod acl;
+mod bad_server;
+mod faults;
+mod multi;
+mod nodes;
+mod session;
+mod watches;
