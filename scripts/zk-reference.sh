@@ -67,7 +67,8 @@ Commands:
   mode <member>          print the member's mode (standalone|leader|follower) or "down"
   4lw <member> <word>    send a four-letter word (ruok, srvr, mntr, ...) and print the answer
   cli <name|member> [zkCli args]
-                         run ZooKeeper's own CLI (ZooKeeperMain) against it
+                         run ZooKeeper's own CLI (ZooKeeperMain) against it; it waits
+                         for the connection (session timeout ZK_REF_CLI_TIMEOUT ms, 10000)
   logs [name]            print the tail of each member's server log (ZK_REF_LOG_LINES lines)
   pids                   print the pids of every running member
   super-auth             print the digest credentials of the super user (user:password)
@@ -644,7 +645,7 @@ cmd_cli() {
     require_installed
     # slf4j-nop: the CLI prints its own output; no logging noise
     "$JAVA" -cp "$CONF_DIR:$JAR_DIR/zookeeper.jar:$JAR_DIR/slf4j-nop.jar" org.apache.zookeeper.ZooKeeperMain \
-        -server "$(connect_string "$target")" "$@"
+        -server "$(connect_string "$target")" -waitforconnection -timeout "${ZK_REF_CLI_TIMEOUT:-10000}" "$@"
 }
 
 cmd_pids() {
