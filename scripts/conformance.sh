@@ -11,6 +11,14 @@
 # runs (and fails the run by failing) or calls `skip "<reason>"`. Reference
 # servers are stopped after every step and when the script exits, whatever
 # happens; on failure the tail of their logs is printed.
+#
+# Contract with the suites: they read ZK_CONNECT (connect string), ZK_REFERENCE
+# (standalone|ensemble), ZK_REFERENCE_SCRIPT (this repo's zk-reference.sh, for
+# kill/restart/leader/wait-ready of ensemble members), ZK_REFERENCE_TICK_TIME and
+# ZK_REFERENCE_SUPER_AUTH ("super:<password>", digest credentials of the super
+# user). `cargo test --workspace` (in .ci/run) builds and runs the same test
+# targets without these variables, so a suite must skip itself when ZK_CONNECT
+# is unset (or run against an in-process zk-testserver instead).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,6 +59,7 @@ has_test_target() {
 # Start a reference server (standalone|ensemble) and export what the suites read.
 start_reference() {
     local name=$1
+    LAST_REFERENCE=$name
     ZK_CONNECT=$("$REF" start "$name")
     export ZK_CONNECT
     export ZK_REFERENCE=$name
@@ -116,13 +125,14 @@ step_client_ensemble() { run_client_integration ensemble; }
 # ---------------------------------------------------------------------------
 
 CURRENT_STEP=""
+LAST_REFERENCE=""
 RESULTS=()
 
 on_exit() {
     local rc=$?
     if ((rc != 0)); then
         note "FAILED in step '${CURRENT_STEP:-setup}' (exit $rc); reference server logs follow"
-        "$REF" logs all || true
+        "$REF" logs "${LAST_REFERENCE:-all}" || true
     fi
     "$REF" stop all || true
     exit "$rc"

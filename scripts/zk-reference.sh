@@ -111,7 +111,7 @@ validate_settings() {
         INIT_LIMIT SYNC_LIMIT CONTAINER_CHECK_MS READY_TIMEOUT STOP_TIMEOUT LOG_LINES; do
         is_uint "${!v}" || die "ZK_REF_$v must be a non-negative integer, got '${!v}'"
     done
-    ((ENSEMBLE_SIZE >= 1 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 1..9"
+    ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
     [[ $FORCE_SYNC == yes || $FORCE_SYNC == no ]] || die "ZK_REF_FORCE_SYNC must be yes or no"
     [[ -z $MIN_SESSION_TIMEOUT ]] || is_uint "$MIN_SESSION_TIMEOUT" ||
         die "ZK_REF_MIN_SESSION_TIMEOUT must be an integer"
@@ -264,7 +264,7 @@ member_pid() {
     [[ -r $dir/pid ]] || return 0
     pid=$(<"$dir/pid")
     is_uint "$pid" || return 0
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "QuorumPeerMain $dir/zoo.cfg"; then
+    if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "QuorumPeerMain $dir/zoo.cfg"; then
         echo "$pid"
     fi
 }
@@ -284,7 +284,7 @@ stray_pids() {
     for f in /proc/[0-9]*/cmdline; do
         pid=${f#/proc/}
         pid=${pid%/cmdline}
-        cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+        cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
         if [[ $cmd == *"QuorumPeerMain $STATE_DIR/"*"/zoo.cfg"* ]]; then echo "$pid"; fi
     done
 }
@@ -394,6 +394,8 @@ launch_member() {
     local deadline=$((SECONDS + 10))
     while [[ -z $(member_pid "$m") ]]; do
         if ! process_alive "$pid" || ((SECONDS >= deadline)); then
+            kill -KILL "$pid" 2>/dev/null || true
+            rm -f "$dir/pid"
             print_logs "$m" >&2 || true
             die "$(member_label "$m") did not start (java exited; logs above)"
         fi
