@@ -65,7 +65,8 @@ Commands:
                          e.g. $HOST:$((CLIENT_BASE + 1)),$HOST:$((CLIENT_BASE + 2)),$HOST:$((CLIENT_BASE + 3))
   leader                 print the member id of the ensemble's current leader
   mode <member>          print the member's mode (standalone|leader|follower) or "down"
-  4lw <member> <word>    send a four-letter word (ruok, srvr, mntr, ...) and print the answer
+  4lw <member> <word>    send a four-letter word (ruok, srvr, mntr, ...) and print the
+                         answer's exact bytes
   cli <name|member> [zkCli args]
                          run ZooKeeper's own CLI (ZooKeeperMain) against it; it waits
                          for the connection (session timeout ZK_REF_CLI_TIMEOUT ms, 10000)
@@ -633,11 +634,22 @@ cmd_mode() {
     echo "${mode:-not-serving}"
 }
 
+# Print the exact bytes of the answer (no newline added or removed).
 cmd_4lw() {
-    local m=${1:-} word=${2:-}
+    local m=${1:-} word=${2:-} tmp
     [[ -n $m && -n $word ]] || die "usage: 4lw <member> <word>"
     check_member "$m"
-    four_letter "$(client_port "$m")" "$word" || die "no answer from $(member_label "$m") to '$word'"
+    tmp=$(mktemp)
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    timeout "${ZK_REF_4LW_TIMEOUT:-5}" bash -c \
+        'exec 3<>"/dev/tcp/$0/$1" && printf "%s" "$2" >&3 && cat <&3' \
+        "$HOST" "$(client_port "$m")" "$word" >"$tmp" 2>/dev/null || true
+    if [[ ! -s $tmp ]]; then
+        rm -f "$tmp"
+        die "no answer from $(member_label "$m") to '$word'"
+    fi
+    cat "$tmp"
+    rm -f "$tmp"
 }
 
 cmd_cli() {

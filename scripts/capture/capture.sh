@@ -56,12 +56,6 @@ port_open() {
     timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null
 }
 
-# The exact bytes of a four-letter word's answer (no newline added or removed).
-raw_4lw() {
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "%s" "$1" >&3 && cat <&3' "$1" "$2"
-}
-
 main() {
     "$REF" install --with-jdk
     command -v javac >/dev/null || die "javac not found (scripts/zk-reference.sh install --with-jdk)"
@@ -125,7 +119,7 @@ main() {
     for m in "$leader" "$follower"; do
         if [[ $m == "$leader" ]]; then role=leader; else role=follower; fi
         for word in srvr mntr stat conf; do
-            raw_4lw "$(("${ZK_REF_ENSEMBLE_CLIENT_BASE:-22280}" + m))" "$word" >"$OUT/4lw/ensemble-$role-$word.txt"
+            "$REF" 4lw "$m" "$word" >"$OUT/4lw/ensemble-$role-$word.txt"
         done
     done
     "$REF" stop ensemble
