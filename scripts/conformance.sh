@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Conformance run against the real Apache ZooKeeper server (see
+# scripts/zk-reference.sh): the client integration suite against a standalone
+# server, then against a 3-member ensemble (with fault tests that kill and
+# restart members), then whatever further steps are listed in STEPS below.
+#
+# Usage: scripts/conformance.sh [step ...]     (default: every step, in order)
+#        scripts/conformance.sh --list
+#
+# Each step is a function `step_<name>` (dashes become underscores) that either
+# runs (and fails the run by failing) or calls `skip "<reason>"`. Reference
+# servers are stopped after every step and when the script exits, whatever
+# happens; on failure the tail of their logs is printed.
+#
+# Contract with the suites: they read ZK_CONNECT (connect string), ZK_REFERENCE
+# (standalone|ensemble), ZK_REFERENCE_SCRIPT (this repo's zk-reference.sh, for
+# kill/restart/leader/wait-ready of ensemble members), ZK_REFERENCE_TICK_TIME and
+# ZK_REFERENCE_SUPER_AUTH ("super:<password>", digest credentials of the super
+# user). `cargo test --workspace` (in .ci/run) builds and runs the same test
+# targets without these variables, so a suite must skip itself when ZK_CONNECT
+# is unset (or run against an in-process zk-testserver instead).
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+REF="$SCRIPT_DIR/zk-reference.sh"
+cd "$REPO_ROOT"
+
+# Steps in the order they run. Add new suites here and as step_<name> below.
+STEPS=(
+    reference-smoke
+    client-standalone
+    client-ensemble
+    # recipes-standalone      (zk-recipes suite against real ZooKeeper)
+    # recipes-ensemble
+    # differential            (same operation log against real ZooKeeper and zk-testserver, compare replies)
+    # zkcli-testserver        (ZooKeeper's own zkCli.sh against our zk-testserver)
+)
+
+section() { printf '\n===== conformance: %s =====\n' "$*"; }
+note() { printf 'conformance: %s\n' "$*"; }
+
+# A step calls `skip "reason"` (and returns) when it has nothing to run yet.
+SKIPPED=""
+skip() {
+    note "SKIPPED $CURRENT_STEP: $*"
+    SKIPPED=yes
+}
+
+# Has the package a test target of that name (tests/<t>.rs, tests/<t>/main.rs
+# or a [[test]] entry in its Cargo.toml)?
+has_test_target() {
+    local crate=$1 target=$2
+    [[ -f $crate/tests/$target.rs || -f $crate/tests/$target/main.rs ]] && return 0
+    grep -Eq "^[[:space:]]*name[[:space:]]*=[[:space:]]*\"$target\"" "$crate/Cargo.toml" 2>/dev/null &&
+        grep -q '^\[\[test\]\]' "$crate/Cargo.toml"
+}
+
+# Start a reference server (standalone|ensemble) and export what the suites read.
+start_reference() {
+    local name=$1
+    LAST_REFERENCE=$name
+    ZK_CONNECT=$("$REF" start "$name")
+    export ZK_CONNECT
+    export ZK_REFERENCE=$name
+    export ZK_REFERENCE_SCRIPT=$REF
+    export ZK_REFERENCE_TICK_TIME=${ZK_REF_TICK_TIME:-200}
+    ZK_REFERENCE_SUPER_AUTH=$("$REF" super-auth)
+    export ZK_REFERENCE_SUPER_AUTH
+    note "ZK_REFERENCE=$ZK_REFERENCE ZK_CONNECT=$ZK_CONNECT"
+}
+
+stop_reference() {
+    "$REF" stop all
+    unset ZK_CONNECT ZK_REFERENCE ZK_REFERENCE_SCRIPT ZK_REFERENCE_TICK_TIME ZK_REFERENCE_SUPER_AUTH
+}
+
+# ---------------------------------------------------------------------------
+# Steps
+
+# The reference servers themselves work here: a TTL node (extended types), the
+# super user, and a write through a follower of the ensemble.
+step_reference_smoke() {
+    local name out
+    for name in standalone ensemble; do
+        start_reference "$name"
+        [[ $("$REF" 4lw "$(first_member "$name")" ruok) == imok ]] || {
+            note "ruok did not answer imok"
+            return 1
+        }
+        out=$("$REF" cli "$name" create -t 60000 /conformance-smoke-ttl x 2>&1) || true
+        grep -q 'Created /conformance-smoke-ttl' <<<"$out" || {
+            printf '%s\n' "$out"
+            note "zkCli could not create a TTL node on $name"
+            return 1
+        }
+        stop_reference
+    done
+}
+
+first_member() {
+    if [[ $1 == standalone ]]; then echo standalone; else echo 1; fi
+}
+
+run_client_integration() {
+    local name=$1
+    if ! has_test_target zk-client integration; then
+        skip "zk-client has no 'integration' test target yet (zk-client/tests/integration.rs or" \
+            "zk-client/tests/integration/main.rs); nothing to run against the $name reference server"
+        return 0
+    fi
+    start_reference "$name"
+    cargo test -p zk-client --test integration -- --test-threads=1
+    stop_reference
+}
+
+step_client_standalone() { run_client_integration standalone; }
+
+step_client_ensemble() { run_client_integration ensemble; }
+
+# step_recipes_standalone() { ... start_reference standalone; cargo test -p zk-recipes --test integration ...; }
+# step_differential() { ... }
+# step_zkcli_testserver() { ... }
+
+# ---------------------------------------------------------------------------
+
+CURRENT_STEP=""
+LAST_REFERENCE=""
+RESULTS=()
+
+on_exit() {
+    local rc=$?
+    if ((rc != 0)); then
+        note "FAILED in step '${CURRENT_STEP:-setup}' (exit $rc); reference server logs follow"
+        "$REF" logs "${LAST_REFERENCE:-all}" || true
+    fi
+    "$REF" stop all || true
+    exit "$rc"
+}
+
+main() {
+    local steps=() step fn
+    if [[ ${1:-} == --list ]]; then
+        printf '%s\n' "${STEPS[@]}"
+        return 0
+    fi
+    if (($# > 0)); then steps=("$@"); else steps=("${STEPS[@]}"); fi
+    for step in "${steps[@]}"; do
+        declare -F "step_${step//-/_}" >/dev/null || {
+            printf 'conformance: unknown step %s (steps: %s)\n' "$step" "${STEPS[*]}" >&2
+            exit 2
+        }
+    done
+    trap on_exit EXIT
+    "$REF" install
+    for step in "${steps[@]}"; do
+        CURRENT_STEP=$step
+        SKIPPED=""
+        fn="step_${step//-/_}"
+        section "$step"
+        "$fn"
+        "$REF" stop all
+        if [[ -n $SKIPPED ]]; then RESULTS+=("$step=skipped"); else RESULTS+=("$step=ok"); fi
+    done
+    CURRENT_STEP=""
+    section "summary"
+    note "${RESULTS[*]}"
+}
+
+main "$@"

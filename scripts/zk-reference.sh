@@ -1,0 +1,716 @@
+#!/usr/bin/env bash
+# Run the real Apache ZooKeeper server (Debian's package, 3.8.x) on loopback for
+# tests: one standalone server and/or a 3-member ensemble, with kill/restart of
+# single members for client fault tests. No service scripts are used: each
+# member is `java ... QuorumPeerMain zoo.cfg` with its own config, data and logs
+# under <repo>/.zk-reference/.
+#
+# Run `scripts/zk-reference.sh help` for the subcommands and settings.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+
+STATE_DIR=${ZK_REF_STATE_DIR:-$REPO_ROOT/.zk-reference}
+HOST=127.0.0.1
+STANDALONE_PORT=${ZK_REF_STANDALONE_PORT:-22181}
+ENSEMBLE_SIZE=${ZK_REF_ENSEMBLE_SIZE:-3}
+CLIENT_BASE=${ZK_REF_ENSEMBLE_CLIENT_BASE:-22280}
+QUORUM_BASE=${ZK_REF_ENSEMBLE_QUORUM_BASE:-22380}
+ELECTION_BASE=${ZK_REF_ENSEMBLE_ELECTION_BASE:-22480}
+TICK_TIME=${ZK_REF_TICK_TIME:-200}
+INIT_LIMIT=${ZK_REF_INIT_LIMIT:-50}
+SYNC_LIMIT=${ZK_REF_SYNC_LIMIT:-20}
+MIN_SESSION_TIMEOUT=${ZK_REF_MIN_SESSION_TIMEOUT:-}
+MAX_SESSION_TIMEOUT=${ZK_REF_MAX_SESSION_TIMEOUT:-}
+FORCE_SYNC=${ZK_REF_FORCE_SYNC:-no}
+CONTAINER_CHECK_MS=${ZK_REF_CONTAINER_CHECK_MS:-1000}
+READY_TIMEOUT=${ZK_REF_READY_TIMEOUT:-60}
+STOP_TIMEOUT=${ZK_REF_STOP_TIMEOUT:-15}
+JVM_OPTS=${ZK_REF_JVM_OPTS:--Xms32m -Xmx256m -XX:+UseSerialGC}
+SUPER_PASSWORD=${ZK_REF_SUPER_PASSWORD:-superpw}
+LOG_LINES=${ZK_REF_LOG_LINES:-150}
+JAVA=${ZK_REF_JAVA:-java}
+JAR_DIR=${ZK_REF_JAR_DIR:-/usr/share/java}
+CONF_DIR=${ZK_REF_CONF_DIR:-/etc/zookeeper/conf}
+
+PROG=zk-reference
+
+usage() {
+    cat <<EOF
+Usage: scripts/zk-reference.sh <command> [args]
+
+Real Apache ZooKeeper (Debian package) on $HOST, state under $STATE_DIR.
+Names: standalone | ensemble.  Members: standalone | 1 .. $ENSEMBLE_SIZE (ensemble member ids).
+
+Commands:
+  install [--with-jdk]   apt-get install zookeeper (+ default-jdk-headless, python3 with
+                         --with-jdk, for the fixture capture) unless already present
+  start standalone|ensemble
+                         stop that name if running, wipe its data, start it fresh, wait
+                         until ready, print its connect string on stdout
+  stop [standalone|ensemble|all]
+                         SIGTERM (then SIGKILL after ${STOP_TIMEOUT}s) every member; default all;
+                         data and logs stay until the next start
+  kill <member>          SIGKILL one member (data kept)
+  stop-member <member>   SIGTERM one member (data kept)
+  start-member <member>  start a stopped/killed member with its data, wait until ready
+  restart <member>       kill (SIGKILL) if running, then start-member
+  kill-all-members       SIGKILL every ensemble member (data kept)
+  start-all-members      start every stopped ensemble member with its data, wait until ready
+  wait-ready [name]      wait until the server / every running member serves and the
+                         ensemble has one leader (timeout ZK_REF_READY_TIMEOUT s)
+  status                 one line per member: name, state, pid, client address, mode
+  connect-string <name|member>
+                         e.g. $HOST:$((CLIENT_BASE + 1)),$HOST:$((CLIENT_BASE + 2)),$HOST:$((CLIENT_BASE + 3))
+  leader                 print the member id of the ensemble's current leader
+  mode <member>          print the member's mode (standalone|leader|follower) or "down"
+  4lw <member> <word>    send a four-letter word (ruok, srvr, mntr, ...) and print the
+                         answer's exact bytes
+  cli <name|member> [zkCli args]
+                         run ZooKeeper's own CLI (ZooKeeperMain) against it; it waits
+                         for the connection (session timeout ZK_REF_CLI_TIMEOUT ms, 10000)
+  logs [name]            print the tail of each member's server log (ZK_REF_LOG_LINES lines)
+  pids                   print the pids of every running member
+  super-auth             print the digest credentials of the super user (user:password)
+  help
+
+Settings (environment):
+  ZK_REF_STATE_DIR               state directory          [$STATE_DIR]
+  ZK_REF_STANDALONE_PORT         standalone client port   [$STANDALONE_PORT]
+  ZK_REF_ENSEMBLE_SIZE           ensemble members         [$ENSEMBLE_SIZE]
+  ZK_REF_ENSEMBLE_CLIENT_BASE    member i client port = base + i   [$CLIENT_BASE]
+  ZK_REF_ENSEMBLE_QUORUM_BASE    member i quorum port = base + i   [$QUORUM_BASE]
+  ZK_REF_ENSEMBLE_ELECTION_BASE  member i election port = base + i [$ELECTION_BASE]
+  ZK_REF_TICK_TIME               tickTime in ms           [$TICK_TIME]
+  ZK_REF_INIT_LIMIT              initLimit in ticks       [$INIT_LIMIT]
+  ZK_REF_SYNC_LIMIT              syncLimit in ticks       [$SYNC_LIMIT]
+  ZK_REF_MIN_SESSION_TIMEOUT     minSessionTimeout ms     [2 x tickTime]
+  ZK_REF_MAX_SESSION_TIMEOUT     maxSessionTimeout ms     [20 x tickTime]
+  ZK_REF_FORCE_SYNC              forceSync yes|no         [$FORCE_SYNC]
+  ZK_REF_CONTAINER_CHECK_MS      how often empty containers / expired TTL nodes are
+                                 deleted (znode.container.checkIntervalMs) [$CONTAINER_CHECK_MS]
+  ZK_REF_READY_TIMEOUT           seconds to wait for readiness [$READY_TIMEOUT]
+  ZK_REF_STOP_TIMEOUT            seconds before SIGTERM becomes SIGKILL [$STOP_TIMEOUT]
+  ZK_REF_JVM_OPTS                JVM options              [$JVM_OPTS]
+  ZK_REF_SUPER_PASSWORD          password of digest user "super" (superuser) [$SUPER_PASSWORD]
+  ZK_REF_JAVA, ZK_REF_JAR_DIR, ZK_REF_CONF_DIR   java binary, jar and conf directories
+EOF
+}
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() {
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    exit 1
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+validate_settings() {
+    local v
+    for v in STANDALONE_PORT ENSEMBLE_SIZE CLIENT_BASE QUORUM_BASE ELECTION_BASE TICK_TIME \
+        INIT_LIMIT SYNC_LIMIT CONTAINER_CHECK_MS READY_TIMEOUT STOP_TIMEOUT LOG_LINES; do
+        is_uint "${!v}" || die "ZK_REF_$v must be a non-negative integer, got '${!v}'"
+    done
+    ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
+    [[ $FORCE_SYNC == yes || $FORCE_SYNC == no ]] || die "ZK_REF_FORCE_SYNC must be yes or no"
+    [[ -z $MIN_SESSION_TIMEOUT ]] || is_uint "$MIN_SESSION_TIMEOUT" ||
+        die "ZK_REF_MIN_SESSION_TIMEOUT must be an integer"
+    [[ -z $MAX_SESSION_TIMEOUT ]] || is_uint "$MAX_SESSION_TIMEOUT" ||
+        die "ZK_REF_MAX_SESSION_TIMEOUT must be an integer"
+}
+
+# ---------------------------------------------------------------------------
+# Installation
+
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        die "need root (or sudo) to run: $*"
+    fi
+}
+
+classpath() {
+    # zookeeper.jar's manifest Class-Path brings jute, netty, slf4j-api, jetty, ...
+    # slf4j-api alone logs nothing, so add the log4j 1.2 binding Debian ships
+    # (libslf4j-java, liblog4j1.2-java are dependencies of libzookeeper-java).
+    printf '%s' "$CONF_DIR:$JAR_DIR/zookeeper.jar:$JAR_DIR/slf4j-log4j12.jar:$JAR_DIR/log4j-1.2.jar"
+}
+
+missing_parts() {
+    local f
+    command -v "$JAVA" >/dev/null 2>&1 || echo "java"
+    for f in zookeeper.jar zookeeper-jute.jar slf4j-api.jar slf4j-log4j12.jar log4j-1.2.jar; do
+        [[ -r $JAR_DIR/$f ]] || echo "$JAR_DIR/$f"
+    done
+}
+
+require_installed() {
+    local missing
+    missing=$(missing_parts)
+    [[ -z $missing ]] || die "ZooKeeper is not installed (missing: $(echo "$missing" | tr '\n' ' '));" \
+        "run: scripts/zk-reference.sh install"
+}
+
+cmd_install() {
+    local with_jdk=no pkgs=()
+    case "${1:-}" in
+    "") ;;
+    --with-jdk) with_jdk=yes ;;
+    *) die "install: unknown option '$1'" ;;
+    esac
+    [[ -z $(missing_parts) ]] || pkgs+=(zookeeper)
+    if [[ $with_jdk == yes ]]; then
+        command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
+        command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+    fi
+    if ((${#pkgs[@]} == 0)); then
+        log "already installed: $(zk_version)"
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install ${pkgs[*]} by hand"
+    log "installing ${pkgs[*]} with apt-get"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+    require_installed
+    log "installed: $(zk_version)"
+}
+
+zk_version() {
+    "$JAVA" -cp "$JAR_DIR/zookeeper.jar" org.apache.zookeeper.version.VersionInfoMain 2>/dev/null ||
+        echo "ZooKeeper (version unknown)"
+}
+
+super_digest() {
+    # base64(sha1("super:<password>")), coreutils only
+    local hex bytes="" i
+    hex=$(printf 'super:%s' "$SUPER_PASSWORD" | sha1sum | cut -d' ' -f1)
+    for ((i = 0; i < ${#hex}; i += 2)); do bytes+="\\x${hex:i:2}"; done
+    printf '%b' "$bytes" | base64
+}
+
+# ---------------------------------------------------------------------------
+# Members
+
+all_members() {
+    local i
+    echo standalone
+    for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
+}
+
+members_of() {
+    case "$1" in
+    standalone) echo standalone ;;
+    ensemble)
+        local i
+        for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
+        ;;
+    all) all_members ;;
+    *)
+        if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE)); then
+            die "unknown name '$1' (expected standalone, ensemble, all or a member 1..$ENSEMBLE_SIZE)"
+        fi
+        echo "$1"
+        ;;
+    esac
+}
+
+check_member() {
+    local m=$1
+    if [[ $m == standalone ]]; then return 0; fi
+    if ! is_uint "$m" || ((m < 1 || m > ENSEMBLE_SIZE)); then
+        die "unknown member '$m' (expected standalone or 1..$ENSEMBLE_SIZE)"
+    fi
+}
+
+member_dir() {
+    if [[ $1 == standalone ]]; then
+        echo "$STATE_DIR/standalone"
+    else
+        echo "$STATE_DIR/ensemble/member$1"
+    fi
+}
+
+member_label() {
+    if [[ $1 == standalone ]]; then echo standalone; else echo "ensemble member $1"; fi
+}
+
+client_port() {
+    if [[ $1 == standalone ]]; then echo "$STANDALONE_PORT"; else echo $((CLIENT_BASE + $1)); fi
+}
+
+connect_string() {
+    local name=$1 out="" m
+    case "$name" in
+    standalone | ensemble)
+        for m in $(members_of "$name"); do out+="${out:+,}$HOST:$(client_port "$m")"; done
+        ;;
+    *)
+        check_member "$name"
+        out="$HOST:$(client_port "$name")"
+        ;;
+    esac
+    echo "$out"
+}
+
+# pid of a running member, or nothing. The pid file is trusted only while that
+# process is still QuorumPeerMain with this member's config (no pid reuse, and
+# an unreaped zombie has an empty command line).
+member_pid() {
+    local dir pid
+    dir=$(member_dir "$1")
+    [[ -r $dir/pid ]] || return 0
+    pid=$(<"$dir/pid")
+    is_uint "$pid" || return 0
+    if { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "QuorumPeerMain $dir/zoo.cfg"; then
+        echo "$pid"
+    fi
+}
+
+# True while pid exists and is not a zombie.
+process_alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat:0:1} != Z ]]
+}
+
+# Processes started from this state directory whose pid file is gone (e.g. a
+# lost state); matched on the exact config path, never on a broad name.
+stray_pids() {
+    local f pid cmd
+    for f in /proc/[0-9]*/cmdline; do
+        pid=${f#/proc/}
+        pid=${pid%/cmdline}
+        cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
+        if [[ $cmd == *"QuorumPeerMain $STATE_DIR/"*"/zoo.cfg"* ]]; then echo "$pid"; fi
+    done
+}
+
+# Is something accepting connections on HOST:port?
+port_open() {
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
+}
+
+# Print the answer to a four-letter word; fail if there is none. A server that
+# is not serving yet may answer without closing the socket, so the read is
+# bounded and what arrived before the bound still counts.
+four_letter() {
+    local port=$1 word=$2 out
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    out=$(timeout "${ZK_REF_4LW_TIMEOUT:-2}" bash -c \
+        'exec 3<>"/dev/tcp/$0/$1" && printf "%s" "$2" >&3 && cat <&3' \
+        "$HOST" "$port" "$word" 2>/dev/null) || true
+    [[ -n $out ]] || return 1
+    printf '%s\n' "$out"
+}
+
+member_mode() {
+    local out
+    out=$(four_letter "$(client_port "$1")" srvr) || true
+    sed -n 's/^Mode: //p' <<<"$out"
+}
+
+write_log4j() {
+    cat >"$STATE_DIR/log4j.properties" <<'EOF'
+# Written by scripts/zk-reference.sh: server log of each member in its logs/ dir.
+log4j.rootLogger=INFO, FILE
+log4j.appender.FILE=org.apache.log4j.FileAppender
+log4j.appender.FILE.File=${zookeeper.log.dir}/zookeeper.log
+log4j.appender.FILE.Append=true
+log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
+EOF
+}
+
+write_config() {
+    local m=$1 dir i
+    dir=$(member_dir "$m")
+    mkdir -p "$dir/data" "$dir/logs"
+    {
+        echo "# Written by scripts/zk-reference.sh ($(member_label "$m"))"
+        echo "tickTime=$TICK_TIME"
+        echo "initLimit=$INIT_LIMIT"
+        echo "syncLimit=$SYNC_LIMIT"
+        [[ -z $MIN_SESSION_TIMEOUT ]] || echo "minSessionTimeout=$MIN_SESSION_TIMEOUT"
+        [[ -z $MAX_SESSION_TIMEOUT ]] || echo "maxSessionTimeout=$MAX_SESSION_TIMEOUT"
+        echo "dataDir=$dir/data"
+        echo "forceSync=$FORCE_SYNC"
+        echo "preAllocSize=1024"
+        echo "maxClientCnxns=0"
+        echo "admin.enableServer=false"
+        echo "4lw.commands.whitelist=*"
+        # Unknown keys become system properties "zookeeper.<key>": this is
+        # zookeeper.extendedTypesEnabled (TTL nodes).
+        echo "extendedTypesEnabled=true"
+        echo "localSessionsEnabled=false"
+        echo "localSessionsUpgradingEnabled=false"
+        if [[ $m == standalone ]]; then
+            echo "clientPortAddress=$HOST"
+            echo "clientPort=$STANDALONE_PORT"
+        else
+            echo "$m" >"$dir/data/myid"
+            for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do
+                echo "server.$i=$HOST:$((QUORUM_BASE + i)):$((ELECTION_BASE + i));$HOST:$((CLIENT_BASE + i))"
+            done
+        fi
+    } >"$dir/zoo.cfg"
+}
+
+launch_member() {
+    local m=$1 dir pid port
+    dir=$(member_dir "$m")
+    [[ -r $dir/zoo.cfg ]] || die "$(member_label "$m") has no configuration; run: start $(name_of "$m")"
+    [[ -z $(member_pid "$m") ]] || {
+        log "$(member_label "$m") already running (pid $(member_pid "$m"))"
+        return 0
+    }
+    for port in $(member_ports "$m"); do
+        ! port_open "$port" || die "port $HOST:$port needed by $(member_label "$m") is already in use" \
+            "(another server? see 'scripts/zk-reference.sh status'; ports are set by ZK_REF_* variables)"
+    done
+    mkdir -p "$dir/logs"
+    {
+        echo "===== $(date -u '+%Y-%m-%dT%H:%M:%SZ') start $(member_label "$m")"
+    } >>"$dir/console.log"
+    # shellcheck disable=SC2086 # JVM_OPTS is a list of options
+    nohup "$JAVA" $JVM_OPTS \
+        -Djava.net.preferIPv4Stack=true \
+        "-Dzookeeper.log.dir=$dir/logs" \
+        "-Dlog4j.configuration=file:$STATE_DIR/log4j.properties" \
+        -Dzookeeper.jmx.log4j.disable=true \
+        "-Dznode.container.checkIntervalMs=$CONTAINER_CHECK_MS" \
+        "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:$(super_digest)" \
+        -cp "$(classpath)" \
+        org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
+        >>"$dir/console.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$dir/pid"
+    # The background job becomes java after nohup's exec; wait for that so that
+    # member_pid (which checks the command line) recognises it.
+    local deadline=$((SECONDS + 10))
+    while [[ -z $(member_pid "$m") ]]; do
+        if ! process_alive "$pid" || ((SECONDS >= deadline)); then
+            kill -KILL "$pid" 2>/dev/null || true
+            rm -f "$dir/pid"
+            print_logs "$m" >&2 || true
+            die "$(member_label "$m") did not start (java exited; logs above)"
+        fi
+        sleep 0.02
+    done
+    log "started $(member_label "$m") (pid $pid, client port $(client_port "$m"))"
+}
+
+member_ports() {
+    if [[ $1 == standalone ]]; then
+        echo "$STANDALONE_PORT"
+    else
+        echo "$((CLIENT_BASE + $1)) $((QUORUM_BASE + $1)) $((ELECTION_BASE + $1))"
+    fi
+}
+
+name_of() {
+    if [[ $1 == standalone ]]; then echo standalone; else echo ensemble; fi
+}
+
+# Send sig to a member and wait until its process is gone. With TERM, escalate
+# to KILL after STOP_TIMEOUT seconds.
+signal_member() {
+    local m=$1 sig=$2 pid deadline
+    pid=$(member_pid "$m")
+    if [[ -z $pid ]]; then
+        rm -f "$(member_dir "$m")/pid"
+        return 0
+    fi
+    kill "-$sig" "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while [[ -n $(member_pid "$m") ]]; do
+        if ((SECONDS >= deadline)); then
+            if [[ $sig == KILL ]]; then
+                die "$(member_label "$m") (pid $pid) did not exit after SIGKILL"
+            fi
+            log "$(member_label "$m") (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            sig=KILL
+            deadline=$((SECONDS + STOP_TIMEOUT))
+        fi
+        sleep 0.05
+    done
+    rm -f "$(member_dir "$m")/pid"
+    log "$(member_label "$m") (pid $pid) stopped with SIG$sig"
+}
+
+# Members that are meant to run: those with a pid file (kill/stop remove it).
+up_members() {
+    local name=$1 m
+    for m in $(members_of "$name"); do
+        if [[ -e $(member_dir "$m")/pid ]]; then echo "$m"; fi
+    done
+}
+
+print_logs() {
+    local name=${1:-all} m dir
+    for m in $(members_of "$name"); do
+        dir=$(member_dir "$m")
+        [[ -d $dir ]] || continue
+        echo "----- $(member_label "$m"): $dir/logs/zookeeper.log (last $LOG_LINES lines)"
+        tail -n "$LOG_LINES" "$dir/logs/zookeeper.log" 2>/dev/null || echo "(no log)"
+        if [[ -s $dir/console.log ]]; then
+            echo "----- $(member_label "$m"): $dir/console.log (last 40 lines)"
+            tail -n 40 "$dir/console.log"
+        fi
+    done
+}
+
+# Wait until every member of the name that is meant to run serves clients and
+# (ensemble) exactly one of them is the leader.
+wait_ready() {
+    local name=$1 deadline m pid mode up n_up leaders report quorum
+    mapfile -t up < <(up_members "$name")
+    n_up=${#up[@]}
+    if ((n_up == 0)); then
+        die "$name is not running (start it with: scripts/zk-reference.sh start $name)"
+    fi
+    if [[ $name == ensemble ]]; then
+        quorum=$((ENSEMBLE_SIZE / 2 + 1))
+        ((n_up >= quorum)) || die "only $n_up of $ENSEMBLE_SIZE ensemble members are running" \
+            "(members ${up[*]}); a quorum needs $quorum, so no leader can be elected"
+    fi
+    deadline=$((SECONDS + READY_TIMEOUT))
+    while :; do
+        leaders=0
+        report=""
+        local ready=yes
+        for m in "${up[@]}"; do
+            pid=$(member_pid "$m")
+            if [[ -z $pid ]]; then
+                print_logs "$m" >&2 || true
+                die "$(member_label "$m") exited while starting (logs above, in $(member_dir "$m")/logs)"
+            fi
+            mode=$(member_mode "$m")
+            report+=" $(member_label "$m"): ${mode:-not serving};"
+            case "$mode" in
+            leader)
+                leaders=$((leaders + 1))
+                ;;
+            standalone | follower) ;;
+            *) ready=no ;;
+            esac
+        done
+        if [[ $ready == yes && ($name == standalone || $leaders -eq 1) ]]; then
+            log "$name ready:${report%;}"
+            return 0
+        fi
+        if ((SECONDS >= deadline)); then
+            print_logs "$name" >&2 || true
+            die "$name not ready after ${READY_TIMEOUT}s:${report%;} (logs above)"
+        fi
+        sleep 0.1
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Commands
+
+cmd_start() {
+    local name=${1:-} m
+    [[ $name == standalone || $name == ensemble ]] || die "usage: start standalone|ensemble"
+    require_installed
+    cmd_stop "$name" 2>/dev/null
+    if [[ $name == standalone ]]; then
+        rm -rf "$STATE_DIR/standalone"
+    else
+        rm -rf "$STATE_DIR/ensemble"
+    fi
+    mkdir -p "$STATE_DIR"
+    write_log4j
+    for m in $(members_of "$name"); do write_config "$m"; done
+    for m in $(members_of "$name"); do launch_member "$m"; done
+    wait_ready "$name"
+    connect_string "$name"
+}
+
+cmd_stop() {
+    local name=${1:-all} m pid
+    for m in $(members_of "$name"); do signal_member "$m" TERM; done
+    if [[ $name == all ]]; then
+        for pid in $(stray_pids); do
+            log "stopping stray ZooKeeper process $pid (started from $STATE_DIR)"
+            kill -KILL "$pid" 2>/dev/null || true
+        done
+    fi
+}
+
+cmd_start_member() {
+    local m=${1:-}
+    [[ -n $m ]] || die "usage: start-member <member>"
+    check_member "$m"
+    require_installed
+    launch_member "$m"
+    wait_ready "$(name_of "$m")"
+}
+
+cmd_restart() {
+    local m=${1:-}
+    [[ -n $m ]] || die "usage: restart <member>"
+    check_member "$m"
+    signal_member "$m" KILL
+    cmd_start_member "$m"
+}
+
+cmd_kill_all_members() {
+    local m
+    for m in $(members_of ensemble); do signal_member "$m" KILL; done
+}
+
+cmd_start_all_members() {
+    local m
+    require_installed
+    for m in $(members_of ensemble); do
+        [[ -r $(member_dir "$m")/zoo.cfg ]] || die "the ensemble was never started; run: start ensemble"
+    done
+    for m in $(members_of ensemble); do launch_member "$m"; done
+    wait_ready ensemble
+}
+
+cmd_wait_ready() {
+    local name=${1:-} n
+    if [[ -n $name ]]; then
+        wait_ready "$name"
+        return
+    fi
+    n=0
+    for name in standalone ensemble; do
+        if [[ -n $(up_members "$name") ]]; then
+            wait_ready "$name"
+            n=$((n + 1))
+        fi
+    done
+    ((n > 0)) || die "nothing is running (start with: scripts/zk-reference.sh start standalone|ensemble)"
+}
+
+cmd_status() {
+    local m pid state mode
+    printf '%-12s %-8s %-8s %-17s %s\n' MEMBER STATE PID ADDRESS MODE
+    for m in $(all_members); do
+        [[ -d $(member_dir "$m") ]] || continue
+        pid=$(member_pid "$m")
+        if [[ -n $pid ]]; then
+            state=running
+            mode=$(member_mode "$m")
+        else
+            state=down
+            mode=-
+        fi
+        printf '%-12s %-8s %-8s %-17s %s\n' "$m" "$state" "${pid:--}" \
+            "$HOST:$(client_port "$m")" "${mode:-not serving}"
+    done
+}
+
+cmd_leader() {
+    local m
+    for m in $(members_of ensemble); do
+        if [[ -n $(member_pid "$m") && $(member_mode "$m") == leader ]]; then
+            echo "$m"
+            return 0
+        fi
+    done
+    die "the ensemble has no leader now"
+}
+
+cmd_mode() {
+    local m=${1:-} mode
+    [[ -n $m ]] || die "usage: mode <member>"
+    check_member "$m"
+    if [[ -z $(member_pid "$m") ]]; then
+        echo down
+        return 0
+    fi
+    mode=$(member_mode "$m")
+    echo "${mode:-not-serving}"
+}
+
+# Print the exact bytes of the answer (no newline added or removed).
+cmd_4lw() {
+    local m=${1:-} word=${2:-} tmp
+    [[ -n $m && -n $word ]] || die "usage: 4lw <member> <word>"
+    check_member "$m"
+    tmp=$(mktemp)
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    timeout "${ZK_REF_4LW_TIMEOUT:-5}" bash -c \
+        'exec 3<>"/dev/tcp/$0/$1" && printf "%s" "$2" >&3 && cat <&3' \
+        "$HOST" "$(client_port "$m")" "$word" >"$tmp" 2>/dev/null || true
+    if [[ ! -s $tmp ]]; then
+        rm -f "$tmp"
+        die "no answer from $(member_label "$m") to '$word'"
+    fi
+    cat "$tmp"
+    rm -f "$tmp"
+}
+
+cmd_cli() {
+    local target=${1:-}
+    [[ -n $target ]] || die "usage: cli <name|member> [zkCli arguments]"
+    shift
+    require_installed
+    # slf4j-nop: the CLI prints its own output; no logging noise
+    "$JAVA" -cp "$CONF_DIR:$JAR_DIR/zookeeper.jar:$JAR_DIR/slf4j-nop.jar" org.apache.zookeeper.ZooKeeperMain \
+        -server "$(connect_string "$target")" -waitforconnection -timeout "${ZK_REF_CLI_TIMEOUT:-10000}" "$@"
+}
+
+cmd_pids() {
+    local m pid
+    for m in $(all_members); do
+        pid=$(member_pid "$m")
+        if [[ -n $pid ]]; then echo "$pid"; fi
+    done
+}
+
+main() {
+    local cmd=${1:-help}
+    shift || true
+    validate_settings
+    case "$cmd" in
+    install) cmd_install "$@" ;;
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    kill)
+        [[ -n ${1:-} ]] || die "usage: kill <member>"
+        check_member "$1"
+        signal_member "$1" KILL
+        ;;
+    stop-member)
+        [[ -n ${1:-} ]] || die "usage: stop-member <member>"
+        check_member "$1"
+        signal_member "$1" TERM
+        ;;
+    start-member) cmd_start_member "$@" ;;
+    restart) cmd_restart "$@" ;;
+    kill-all-members) cmd_kill_all_members ;;
+    start-all-members) cmd_start_all_members ;;
+    wait-ready) cmd_wait_ready "$@" ;;
+    status) cmd_status ;;
+    connect-string)
+        [[ -n ${1:-} ]] || die "usage: connect-string <name|member>"
+        connect_string "$1"
+        ;;
+    leader) cmd_leader ;;
+    mode) cmd_mode "$@" ;;
+    4lw) cmd_4lw "$@" ;;
+    cli) cmd_cli "$@" ;;
+    logs) print_logs "${1:-all}" ;;
+    pids) cmd_pids ;;
+    super-auth) echo "super:$SUPER_PASSWORD" ;;
+    help | -h | --help) usage ;;
+    *)
+        usage >&2
+        die "unknown command '$cmd'"
+        ;;
+    esac
+}
+
+main "$@"
