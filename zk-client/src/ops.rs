@@ -136,12 +136,14 @@ impl Op {
 /// The result of one op of a successful [`crate::Client::multi`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
-    /// The created node's path (with any sequence suffix) and stat.
+    /// The created node's path (with any sequence suffix), and its stat
+    /// when the server reports one (containers and TTL nodes; a plain
+    /// create inside multi reports only the path).
     Create {
         /// Path (client-relative).
         path: String,
-        /// The new node's stat.
-        stat: Stat,
+        /// The new node's stat, if reported.
+        stat: Option<Stat>,
     },
     /// The node was deleted.
     Delete,

@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     deadline: Option<Duration>,
     renew_session_on_expiry: bool,
     max_frame: usize,
+    attach: Option<(i64, Bytes)>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -70,6 +71,7 @@ impl ClientBuilder {
             deadline: None,
             renew_session_on_expiry: false,
             max_frame: DEFAULT_MAX_BUFFER,
+            attach: None,
         }
     }
 
@@ -126,6 +128,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Attaches to an existing session (from [`Client::session_id`] and
+    /// [`Client::session_password`] of another client) instead of starting a
+    /// new one. The server moves the session to this client's connection;
+    /// if the session is gone, `connect` fails with `SessionExpired`.
+    pub fn attach_session(mut self, session_id: i64, password: impl Into<Bytes>) -> Self {
+        self.attach = Some((session_id, password.into()));
+        self
+    }
+
     /// Starts the connection task and waits for the first session.
     ///
     /// Fails with a timeout if no server completes a handshake within the
@@ -151,16 +162,20 @@ impl ClientBuilder {
                 read_only: self.read_only,
                 chroot: chroot.clone(),
                 max_frame: self.max_frame,
+                attach: self.attach,
             },
             now,
         );
+        let mut auth_replies = Vec::new();
         for (scheme, auth) in self.auth {
             let packet = AuthPacket {
                 auth_type: 0,
                 scheme,
                 auth,
             };
-            machine.add_auth(now, packet, ReplySender::ignore());
+            let (reply, rx) = ReplySender::new();
+            machine.add_auth(now, packet, reply);
+            auth_replies.push(rx);
         }
         let (info_tx, info_rx) = watch::channel(SessionInfo {
             state: ConnectionState::Connecting,
@@ -201,14 +216,28 @@ impl ClientBuilder {
             policy: self.retry,
             deadline: self.deadline,
         };
-        let waited = tokio::time::timeout(
-            self.connect_timeout,
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let waited = tokio::time::timeout_at(
+            deadline,
             client.wait_for_state(|s| s.is_connected() || s.is_terminal()),
         )
         .await;
         match waited {
-            Ok(s) if s.is_connected() => Ok(client),
+            Ok(s) if s.is_connected() => {
+                // Credentials are answered right after the handshake; a
+                // rejected one fails the connect.
+                for rx in auth_replies {
+                    match tokio::time::timeout_at(deadline, rx).await {
+                        Ok(Ok(Ok(_))) => {}
+                        Ok(Ok(Err(e))) => return Err(e),
+                        Ok(Err(_)) => return Err(Error::closed()),
+                        Err(_) => return Err(Error::timeout()),
+                    }
+                }
+                Ok(client)
+            }
             Ok(ConnectionState::AuthFailed) => Err(Error::auth_failed()),
+            Ok(ConnectionState::Lost) => Err(Error::session_expired()),
             Ok(_) => Err(Error::closed()),
             Err(_) => {
                 let (reply, _) = ReplySender::new();

@@ -357,11 +357,11 @@ impl Client {
             .map(|r| match r {
                 MultiResult::Create(c) => Ok(OpResult::Create {
                     path: self.client_path(&c.path),
-                    stat: Stat::default(),
+                    stat: None,
                 }),
                 MultiResult::Create2(c) => Ok(OpResult::Create {
                     path: self.client_path(&c.path),
-                    stat: c.stat,
+                    stat: Some(c.stat),
                 }),
                 MultiResult::Delete => Ok(OpResult::Delete),
                 MultiResult::SetData(s) => Ok(OpResult::SetData(s.stat)),
@@ -379,7 +379,12 @@ impl Client {
                 path,
                 data,
                 options,
-            } => self.create_request(path, data.clone(), options)?,
+            } => match self.create_request(path, data.clone(), options)? {
+                // Inside multi a plain create uses opcode 1, as ZooKeeper's
+                // own client sends it (servers answer it with the path only).
+                Request::Create2(r) => Request::Create(r),
+                other => other,
+            },
             Op::Delete { path, version } => {
                 validate_path(path)?;
                 Request::Delete(DeleteRequest {

@@ -159,6 +159,35 @@ impl Client {
         }
     }
 
+    /// Removes this client's watches of `watcher_type` on `path` without
+    /// contacting the server (like ZooKeeper's `local` removal): each
+    /// receives [`crate::WatchEvent::Removed`] at once, and the server-side
+    /// watch stays until it fires (a persistent one until the session
+    /// ends). Useful while disconnected, and for persistent watches on
+    /// ZooKeeper 3.8, whose servers cannot remove them. Fails with
+    /// `NoWatcher` if there is none.
+    pub async fn remove_watches_locally(
+        &self,
+        path: &str,
+        watcher_type: WatcherType,
+    ) -> Result<()> {
+        validate_path(path)?;
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(crate::session::driver::Command::RemoveLocalWatches {
+                path: self.server_path(path),
+                watcher_type,
+                reply,
+            })
+            .map_err(|_| Error::closed())?;
+        match rx.await {
+            Ok(0) => Err(Error::code_error(crate::proto::ErrorCode::NoWatcher).with_path(path)),
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::closed()),
+        }
+    }
+
     /// Whether watches of `watcher_type` exist on `path`, here and on the
     /// server. Fails with `NoWatcher` if not.
     pub async fn check_watches(&self, path: &str, watcher_type: WatcherType) -> Result<()> {

@@ -17,6 +17,9 @@ pub struct SessionConfig {
     pub chroot: Chroot,
     /// Largest frame accepted from a server (jute.maxbuffer).
     pub max_frame: usize,
+    /// An existing session to attach to (id and password) instead of
+    /// starting a new one.
+    pub attach: Option<(i64, bytes::Bytes)>,
 }
 
 impl Default for SessionConfig {
@@ -27,6 +30,7 @@ impl Default for SessionConfig {
             read_only: false,
             chroot: Chroot::default(),
             max_frame: DEFAULT_MAX_BUFFER,
+            attach: None,
         }
     }
 }

@@ -81,6 +81,11 @@ pub(crate) enum Command {
     Close {
         reply: ReplySender,
     },
+    RemoveLocalWatches {
+        path: String,
+        watcher_type: crate::proto::WatcherType,
+        reply: oneshot::Sender<usize>,
+    },
     NewSession,
 }
 
@@ -246,6 +251,14 @@ impl Driver {
             } => self.machine.submit(now, request, watch, reply),
             Command::AddAuth { packet, reply } => self.machine.add_auth(now, packet, reply),
             Command::Close { reply } => self.machine.close(now, reply),
+            Command::RemoveLocalWatches {
+                path,
+                watcher_type,
+                reply,
+            } => {
+                let n = self.machine.remove_local_watches(&path, watcher_type);
+                let _ = reply.send(n);
+            }
             Command::NewSession => self.machine.start_new_session(now),
         }
     }

@@ -141,12 +141,16 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
     /// A machine that will open a new session on the first transport.
     pub fn new(config: SessionConfig, now: Instant) -> Self {
         let max_frame = config.max_frame;
+        let (session_id, password) = config
+            .attach
+            .clone()
+            .unwrap_or((0, Bytes::from_static(&[0; PASSWORD_LEN])));
         SessionMachine {
             config,
             phase: Phase::Disconnected,
             state: ConnectionState::Connecting,
-            session_id: 0,
-            password: Bytes::from_static(&[0; PASSWORD_LEN]),
+            session_id,
+            password,
             negotiated: Duration::ZERO,
             last_zxid: 0,
             next_xid: 1,
@@ -409,6 +413,14 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
                     .push_back(SessionEvent::Unwatch { path, watcher_type });
             }
         }
+    }
+
+    /// Removes this client's watchers of `watcher_type` on a server path
+    /// without asking the server (each receives
+    /// [`WatchEvent::Removed`]); the server-side watch, if any, stays until
+    /// it fires. Returns how many were removed.
+    pub fn remove_local_watches(&mut self, server_path: &str, watcher_type: WatcherType) -> usize {
+        self.watches.remove_matching(server_path, watcher_type)
     }
 
     /// Ends the session: sends closeSession after everything already

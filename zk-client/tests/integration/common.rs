@@ -18,6 +18,7 @@ pub struct Target {
 impl Target {
     /// The target, or `None` (with a message) when none is available.
     pub async fn get() -> Option<Target> {
+        init_tracing();
         match std::env::var("ZK_CONNECT") {
             Ok(connect) if !connect.is_empty() => Some(Target { connect }),
             _ => {
@@ -108,4 +109,15 @@ macro_rules! ns {
             None => return,
         }
     };
+}
+
+/// Logs to the test's output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    });
 }

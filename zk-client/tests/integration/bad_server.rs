@@ -1,0 +1,156 @@
+//! Misbehaving servers: the client reports a clear error and never panics
+//! or hangs. These run without any ZooKeeper (a fake server in the test).
+
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use zk_client::proto::{encode_record, ConnectResponse, Record, RequestHeader};
+use zk_client::{Client, ErrorKind};
+
+/// What the fake server does after a good handshake, on the first request.
+#[derive(Clone, Copy)]
+enum Misbehaviour {
+    Garbage,
+    Oversized,
+    WrongXid,
+    Silence,
+}
+
+async fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let len = s.read_i32().await.ok()?;
+    let mut buf = vec![0; usize::try_from(len).ok()?];
+    s.read_exact(&mut buf).await.ok()?;
+    Some(buf)
+}
+
+/// Serves handshakes properly, then misbehaves. Returns its address.
+async fn fake_server(how: Misbehaviour) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                if read_frame(&mut s).await.is_none() {
+                    return;
+                }
+                let resp = ConnectResponse {
+                    protocol_version: 0,
+                    timeout_ms: 3000,
+                    session_id: 0x77,
+                    password: vec![1; 16].into(),
+                    read_only: Some(false),
+                };
+                let _ = s.write_all(&encode_record(&resp)).await;
+                while let Some(frame) = read_frame(&mut s).await {
+                    let Ok(h) = RequestHeader::from_bytes(frame[..8].to_vec().into()) else {
+                        return;
+                    };
+                    if h.xid < 0 {
+                        continue;
+                    }
+                    let bytes: Vec<u8> = match how {
+                        Misbehaviour::Garbage => vec![0, 0, 0, 5, 0xde, 0xad, 0xbe, 0xef, 0],
+                        Misbehaviour::Oversized => 0x7fff_fff0i32.to_be_bytes().to_vec(),
+                        Misbehaviour::WrongXid => {
+                            let mut v = vec![0, 0, 0, 16];
+                            v.extend_from_slice(&(h.xid + 1000).to_be_bytes());
+                            v.extend_from_slice(&1i64.to_be_bytes());
+                            v.extend_from_slice(&0i32.to_be_bytes());
+                            v
+                        }
+                        Misbehaviour::Silence => continue,
+                    };
+                    let _ = s.write_all(&bytes).await;
+                }
+            });
+        }
+    });
+    addr.to_string()
+}
+
+async fn first_request_error(how: Misbehaviour) -> zk_client::Error {
+    let addr = fake_server(how).await;
+    let c = Client::builder(&addr)
+        .retry(zk_client::retry::NoRetry)
+        .connect()
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), c.get_data("/x"))
+        .await
+        .expect("no hang")
+        .unwrap_err();
+    c.close().await.unwrap();
+    err
+}
+
+#[tokio::test]
+async fn garbage_frame_is_a_clear_connection_loss() {
+    let err = first_request_error(Misbehaviour::Garbage).await;
+    assert!(err.is_connection_loss(), "{err}");
+    assert!(err.to_string().contains("bad reply header"), "{err}");
+}
+
+#[tokio::test]
+async fn oversized_frame_is_refused_before_buffering() {
+    let err = first_request_error(Misbehaviour::Oversized).await;
+    assert!(err.is_connection_loss(), "{err}");
+    assert!(err.to_string().contains("exceeds"), "{err}");
+}
+
+#[tokio::test]
+async fn out_of_order_reply_is_a_clear_connection_loss() {
+    let err = first_request_error(Misbehaviour::WrongXid).await;
+    assert!(err.is_connection_loss(), "{err}");
+    assert!(err.to_string().contains("out of order"), "{err}");
+}
+
+#[tokio::test]
+async fn silent_server_is_detected_as_dead() {
+    // Negotiated 3 s: dead after 2 s of silence, then the request fails.
+    let err = first_request_error(Misbehaviour::Silence).await;
+    assert!(err.is_connection_loss(), "{err}");
+}
+
+#[tokio::test]
+async fn garbage_handshake_never_connects_and_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s
+                .write_all(&[0, 0, 0, 2, 9, 9, 0xff, 0xff, 0xff, 0xff])
+                .await;
+        }
+    });
+    let err = Client::builder(addr.to_string())
+        .connect_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+}
+
+#[tokio::test]
+async fn unreachable_ensemble_times_out() {
+    // A bound but never accepting socket: connections hang in the backlog.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let err = Client::builder(format!("{addr},127.0.0.1:1"))
+        .connect_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    drop(listener);
+}
+
+#[tokio::test]
+async fn bad_connect_strings_are_refused() {
+    for bad in ["", "h:notaport", "h:1/bad/"] {
+        let err = Client::connect(bad).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
+    }
+}

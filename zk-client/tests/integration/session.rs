@@ -1,0 +1,152 @@
+//! Sessions: negotiation, states, reattaching, expiry.
+
+use crate::common::within;
+use crate::ns;
+use futures::StreamExt;
+use std::time::Duration;
+use zk_client::{ConnectionState, CreateMode, ErrorKind, WatchEvent};
+
+/// The server's tick, when the environment says (the reference scripts do).
+fn tick() -> Option<Duration> {
+    std::env::var("ZK_REFERENCE_TICK_TIME")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .map(Duration::from_millis)
+}
+
+#[tokio::test]
+async fn timeout_is_negotiated_within_tick_bounds() {
+    let ns = ns!();
+    let short = ns
+        .builder()
+        .session_timeout(Duration::from_millis(1))
+        .connect()
+        .await
+        .unwrap();
+    let long = ns
+        .builder()
+        .session_timeout(Duration::from_secs(3600))
+        .connect()
+        .await
+        .unwrap();
+    assert!(short.session_timeout() > Duration::from_millis(1));
+    assert!(long.session_timeout() < Duration::from_secs(3600));
+    if let Some(tick) = tick() {
+        assert_eq!(short.session_timeout(), tick * 2);
+        assert_eq!(long.session_timeout(), tick * 20);
+    }
+    assert_ne!(short.session_id(), 0);
+    assert_ne!(short.session_id(), long.session_id());
+}
+
+#[tokio::test]
+async fn state_stream_reports_connected_then_closed() {
+    let ns = ns!();
+    let c = ns.client().await;
+    assert_eq!(c.state(), ConnectionState::Connected);
+    assert!(c.connected_server().is_some());
+    let mut states = c.state_stream();
+    assert_eq!(states.next().await, Some(ConnectionState::Connected));
+    c.close().await.unwrap();
+    assert_eq!(
+        within("closed", states.next()).await,
+        Some(ConnectionState::Closed)
+    );
+    assert_eq!(c.get_data("/").await.unwrap_err().kind(), ErrorKind::Closed);
+    // Closing twice is fine.
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn another_client_can_take_over_a_session() {
+    let ns = ns!();
+    let a = ns.client().await;
+    a.create("/eph", "", CreateMode::Ephemeral).await.unwrap();
+    let b = ns
+        .builder()
+        .attach_session(a.session_id(), a.session_password())
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(b.session_id(), a.session_id());
+    let (_, st) = b.get_data("/eph").await.unwrap();
+    assert_eq!(st.ephemeral_owner, b.session_id());
+    // A wrong password is refused as expired.
+    let err = ns
+        .builder()
+        .attach_session(a.session_id(), vec![0u8; 16])
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(err.is_session_expired(), "{err}");
+}
+
+#[tokio::test]
+async fn expiry_is_reported_and_terminal_then_a_new_session_can_start() {
+    let ns = ns!();
+    let a = ns.client().await;
+    let observer = ns.client().await;
+    a.create("/eph", "", CreateMode::Ephemeral).await.unwrap();
+    let (_, _, watch) = a.get_data_watch("/eph").await.unwrap();
+    let persistent = a
+        .add_watch("/", zk_client::AddWatchMode::PersistentRecursive)
+        .await
+        .unwrap();
+    let (_, gone) = observer.exists_watch("/eph").await.unwrap();
+    let old_id = a.session_id();
+    // Expire a's session: take it over and close it.
+    let thief = ns
+        .builder()
+        .attach_session(old_id, a.session_password())
+        .connect()
+        .await
+        .unwrap();
+    thief.close().await.unwrap();
+    within("ephemeral deleted", gone).await;
+    // a notices on its next reconnect attempt.
+    assert_eq!(
+        within("lost", a.wait_for_state(|s| s.is_terminal())).await,
+        ConnectionState::Lost
+    );
+    assert_eq!(within("watch end", watch).await, WatchEvent::Expired);
+    let tail: Vec<WatchEvent> = within("stream end", persistent.collect::<Vec<_>>()).await;
+    assert_eq!(tail.last(), Some(&WatchEvent::Expired));
+    let err = a.get_data("/").await.unwrap_err();
+    assert!(err.is_session_expired(), "{err}");
+    a.start_new_session().await.unwrap();
+    assert_ne!(a.session_id(), old_id);
+    assert_eq!(a.state(), ConnectionState::Connected);
+    a.get_data("/").await.unwrap();
+}
+
+#[tokio::test]
+async fn renewing_client_starts_a_new_session_by_itself() {
+    let ns = ns!();
+    let a = ns
+        .builder()
+        .renew_session_on_expiry(true)
+        .connect()
+        .await
+        .unwrap();
+    let old_id = a.session_id();
+    let mut states = a.state_stream();
+    let thief = ns
+        .builder()
+        .attach_session(old_id, a.session_password())
+        .connect()
+        .await
+        .unwrap();
+    thief.close().await.unwrap();
+    let mut seen = Vec::new();
+    within("renewal", async {
+        while let Some(s) = states.next().await {
+            seen.push(s);
+            if s == ConnectionState::Connected && seen.contains(&ConnectionState::Lost) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert_ne!(a.session_id(), old_id);
+    a.create("/after", "", CreateMode::Ephemeral).await.unwrap();
+}
