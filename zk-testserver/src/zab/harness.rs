@@ -1,0 +1,581 @@
+//! Deterministic simulation of an ensemble for tests: N members in one thread,
+//! a simulated clock, a seeded network (per-link FIFO with delay, drops, cuts),
+//! model storage (instant or delayed flush, crash keeping or losing it) and a
+//! model data tree per member (the sequence of applied entries).
+//!
+//! Every random choice comes from one seeded RNG, so a seed replays a run.
+//! Safety checks run on every output: applied sequences are prefixes of one
+//! another, at most one leader is established per epoch, a new leader holds
+//! every entry acknowledged to a client, NEWLEADER is acked only after the
+//! synced history and epoch are durable, and a snapshot is sent from a tree
+//! at exactly its zxid.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::{Member, MemberId, Output, Role, ZabConfig, ZabMessage};
+use crate::storage::{Epochs, LogEntry, Recovered, Snapshot, Zxid};
+
+/// Durable state of one member.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Store {
+    pub epochs: Epochs,
+    pub snapshot: Option<Snapshot>,
+    pub log: Vec<LogEntry>,
+}
+
+impl Store {
+    /// The last durable zxid (log tail, else snapshot).
+    pub fn last(&self) -> Zxid {
+        self.log
+            .last()
+            .map(|e| e.zxid)
+            .or(self.snapshot.as_ref().map(|s| s.zxid))
+            .unwrap_or(0)
+    }
+}
+
+struct Flush {
+    due: Instant,
+    entries: Vec<LogEntry>,
+    report: Zxid,
+}
+
+/// One simulated member: its machine (None while crashed), storage, tree.
+pub(crate) struct Node {
+    pub member: Option<Member>,
+    pub store: Store,
+    flushes: VecDeque<Flush>,
+    /// Applied entries, in order (the model data tree).
+    pub tree: Vec<(Zxid, Bytes)>,
+    /// Flush delay range for this member's storage.
+    pub flush_delay: (Duration, Duration),
+    /// Completed sync tokens.
+    pub syncs_done: Vec<u64>,
+    /// Application payloads delivered, with sender.
+    pub delivered: Vec<(MemberId, Bytes)>,
+}
+
+impl Node {
+    pub fn m(&self) -> &Member {
+        self.member.as_ref().expect("member is down")
+    }
+
+    pub fn tree_zxid(&self) -> Zxid {
+        self.tree.last().map_or(0, |e| e.0)
+    }
+}
+
+/// Simulation parameters.
+#[derive(Clone, Debug)]
+pub(crate) struct SimConfig {
+    pub tick: Duration,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub diff_retention: usize,
+    pub net_delay: (Duration, Duration),
+    pub drop_prob: f64,
+    pub flush_delay: (Duration, Duration),
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            tick: Duration::from_millis(100),
+            init_limit: 10,
+            sync_limit: 5,
+            diff_retention: 500,
+            net_delay: (Duration::from_millis(1), Duration::from_millis(10)),
+            drop_prob: 0.0,
+            flush_delay: (Duration::ZERO, Duration::from_millis(5)),
+        }
+    }
+}
+
+/// The simulated ensemble.
+pub(crate) struct Sim {
+    pub seed: u64,
+    pub cfg: SimConfig,
+    pub base: Instant,
+    pub now: Instant,
+    pub rng: Xoshiro256PlusPlus,
+    pub ids: Vec<MemberId>,
+    pub nodes: BTreeMap<MemberId, Node>,
+    links: BTreeMap<(MemberId, MemberId), VecDeque<(Instant, ZabMessage)>>,
+    cut: BTreeSet<(MemberId, MemberId)>,
+    /// Messages delivered, by (receiver, kind).
+    pub delivered: BTreeMap<(MemberId, &'static str), usize>,
+    /// The one sequence every member's tree must be a prefix of.
+    pub global: Vec<(Zxid, Bytes)>,
+    /// Entries a serving leader reported committed (acknowledged to clients).
+    pub acked: BTreeMap<Zxid, Bytes>,
+    /// The member established as leader of each epoch.
+    pub leaders: BTreeMap<u32, MemberId>,
+    restarts: u64,
+}
+
+impl Sim {
+    pub fn new(n: u64, seed: u64, cfg: SimConfig) -> Sim {
+        Sim::with_stores(n, seed, cfg, |_| Store::default())
+    }
+
+    /// A simulation whose members start from the given storage.
+    pub fn with_stores(n: u64, seed: u64, cfg: SimConfig, mut store: impl FnMut(MemberId) -> Store) -> Sim {
+        let base = Instant::now();
+        let ids: Vec<MemberId> = (1..=n).collect();
+        let mut sim = Sim {
+            seed,
+            cfg,
+            base,
+            now: base,
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            ids: ids.clone(),
+            nodes: BTreeMap::new(),
+            links: BTreeMap::new(),
+            cut: BTreeSet::new(),
+            delivered: BTreeMap::new(),
+            global: Vec::new(),
+            acked: BTreeMap::new(),
+            leaders: BTreeMap::new(),
+            restarts: 0,
+        };
+        for &id in &ids {
+            let flush_delay = sim.cfg.flush_delay;
+            sim.nodes.insert(
+                id,
+                Node {
+                    member: None,
+                    store: store(id),
+                    flushes: VecDeque::new(),
+                    tree: Vec::new(),
+                    flush_delay,
+                    syncs_done: Vec::new(),
+                    delivered: Vec::new(),
+                },
+            );
+        }
+        for &id in &ids {
+            sim.start(id);
+        }
+        sim
+    }
+
+    /// Simulated time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.base
+    }
+
+    fn zab_config(&mut self, id: MemberId) -> ZabConfig {
+        self.restarts += 1;
+        ZabConfig {
+            tick: self.cfg.tick,
+            init_limit: self.cfg.init_limit,
+            sync_limit: self.cfg.sync_limit,
+            diff_retention: self.cfg.diff_retention,
+            seed: self.seed.wrapping_mul(1000).wrapping_add(self.restarts),
+            ..ZabConfig::new(id, self.ids.clone())
+        }
+    }
+
+    /// Starts (or restarts) member `id` from its storage.
+    pub fn start(&mut self, id: MemberId) {
+        let cfg = self.zab_config(id);
+        let node = self.nodes.get_mut(&id).expect("node");
+        assert!(node.member.is_none(), "member {id} already running");
+        let recovered = Recovered {
+            epochs: node.store.epochs,
+            snapshot: node.store.snapshot.clone(),
+            log: node.store.log.clone(),
+        };
+        node.tree = node.store.snapshot.as_ref().map(|s| decode_tree(&s.data)).unwrap_or_default();
+        node.member = Some(Member::new(cfg, recovered, self.now).expect("config"));
+        self.drain();
+    }
+
+    /// Crashes member `id`: unflushed appends and in-flight messages are lost.
+    /// With `wipe`, its storage is lost too.
+    pub fn crash(&mut self, id: MemberId, wipe: bool) {
+        let node = self.nodes.get_mut(&id).expect("node");
+        node.member = None;
+        node.flushes.clear();
+        node.tree.clear();
+        if wipe {
+            node.store = Store::default();
+        }
+        for ((from, to), q) in self.links.iter_mut() {
+            if *from == id || *to == id {
+                q.clear();
+            }
+        }
+    }
+
+    pub fn is_up(&self, id: MemberId) -> bool {
+        self.nodes[&id].member.is_some()
+    }
+
+    /// Saves a snapshot of `id`'s applied tree (as a driver does periodically).
+    pub fn take_snapshot(&mut self, id: MemberId) {
+        let node = self.nodes.get_mut(&id).expect("node");
+        if node.member.is_none() {
+            return;
+        }
+        let zxid = node.tree_zxid();
+        node.store.snapshot = Some(Snapshot { zxid, data: encode_tree(&node.tree) });
+        node.store.log.retain(|e| e.zxid > zxid);
+    }
+
+    // ----- network faults -----
+
+    /// Cuts every link between different groups (members in no group are isolated).
+    pub fn partition(&mut self, groups: &[&[MemberId]]) {
+        let group_of =
+            |id: MemberId| groups.iter().position(|g| g.contains(&id)).map_or(usize::MAX - id as usize, |g| g);
+        for &a in &self.ids.clone() {
+            for &b in &self.ids.clone() {
+                if a != b && group_of(a) != group_of(b) {
+                    self.cut_one_way(a, b);
+                }
+            }
+        }
+    }
+
+    /// Cuts the link from `from` to `to` (messages in flight are lost).
+    pub fn cut_one_way(&mut self, from: MemberId, to: MemberId) {
+        self.cut.insert((from, to));
+        if let Some(q) = self.links.get_mut(&(from, to)) {
+            q.clear();
+        }
+    }
+
+    /// Isolates `id` from everyone.
+    pub fn isolate(&mut self, id: MemberId) {
+        for other in self.ids.clone() {
+            if other != id {
+                self.cut_one_way(id, other);
+                self.cut_one_way(other, id);
+            }
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    fn send(&mut self, from: MemberId, to: MemberId, msg: ZabMessage) {
+        if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
+            return;
+        }
+        if self.cfg.drop_prob > 0.0 && self.rng.random_bool(self.cfg.drop_prob) {
+            return;
+        }
+        let (lo, hi) = self.cfg.net_delay;
+        let delay = if hi > lo { self.rng.random_range(lo..=hi) } else { lo };
+        let q = self.links.entry((from, to)).or_default();
+        let at = q.back().map_or(self.now + delay, |&(t, _)| t.max(self.now + delay));
+        q.push_back((at, msg));
+    }
+
+    // ----- client operations -----
+
+    /// The serving leader, if exactly one member claims to be one.
+    pub fn leader(&self) -> Option<MemberId> {
+        let mut serving = self.nodes.iter().filter(|(_, n)| {
+            n.member.as_ref().is_some_and(|m| m.role() == Role::Leading && m.is_serving())
+        });
+        let first = serving.next().map(|(&id, _)| id);
+        first.filter(|_| serving.next().is_none())
+    }
+
+    /// Proposes `payload` at member `id`; the zxid if it accepted.
+    pub fn propose_at(&mut self, id: MemberId, payload: &str) -> Option<Zxid> {
+        let now = self.now;
+        let member = self.nodes.get_mut(&id)?.member.as_mut()?;
+        let zxid = member.propose(now, Bytes::copy_from_slice(payload.as_bytes())).ok();
+        self.drain();
+        zxid
+    }
+
+    /// Proposes at the serving leader.
+    pub fn propose(&mut self, payload: &str) -> Option<Zxid> {
+        let leader = self.leader()?;
+        self.propose_at(leader, payload)
+    }
+
+    /// Calls sync on member `id`.
+    pub fn sync(&mut self, id: MemberId, token: u64) -> bool {
+        let now = self.now;
+        let ok = self.nodes.get_mut(&id).and_then(|n| n.member.as_mut()).is_some_and(|m| m.sync(now, token).is_ok());
+        self.drain();
+        ok
+    }
+
+    // ----- running -----
+
+    /// Carries out every pending output of every member.
+    pub fn drain(&mut self) {
+        loop {
+            let mut any = false;
+            for id in self.ids.clone() {
+                while let Some(out) =
+                    self.nodes.get_mut(&id).and_then(|n| n.member.as_mut()).and_then(Member::poll_output)
+                {
+                    any = true;
+                    self.carry_out(id, out);
+                }
+            }
+            if !any {
+                return;
+            }
+        }
+    }
+
+    fn carry_out(&mut self, id: MemberId, out: Output) {
+        match out {
+            Output::Send { to, msg } => {
+                if let ZabMessage::AckNewLeader { epoch } = msg {
+                    self.check_ack_new_leader(id, epoch);
+                }
+                self.send(id, to, msg);
+            }
+            Output::SendSnapshot { to, zxid } => {
+                let node = &self.nodes[&id];
+                assert_eq!(node.tree_zxid(), zxid, "seed {}: member {id} snapshot not at {zxid:#x}", self.seed);
+                let data = encode_tree(&node.tree);
+                self.send(id, to, ZabMessage::Snap { zxid, data });
+            }
+            Output::Append(entries) => {
+                let (lo, hi) = self.nodes[&id].flush_delay;
+                let delay = if hi > lo { self.rng.random_range(lo..=hi) } else { lo };
+                let now = self.now;
+                let node = self.nodes.get_mut(&id).expect("node");
+                let report = entries.last().map_or(0, |e| e.zxid);
+                let due = node.flushes.back().map_or(now + delay, |f| f.due.max(now + delay));
+                node.flushes.push_back(Flush { due, entries, report });
+            }
+            Output::Truncate(zxid) => {
+                let node = self.nodes.get_mut(&id).expect("node");
+                node.store.log.retain(|e| e.zxid <= zxid);
+                for f in node.flushes.iter_mut() {
+                    f.entries.retain(|e| e.zxid <= zxid);
+                }
+            }
+            Output::SaveEpochs(epochs) => {
+                self.nodes.get_mut(&id).expect("node").store.epochs = epochs;
+            }
+            Output::InstallSnapshot(snapshot) => {
+                let node = self.nodes.get_mut(&id).expect("node");
+                node.tree = decode_tree(&snapshot.data);
+                node.store.snapshot = Some(snapshot);
+                node.store.log.clear();
+                node.flushes.clear();
+                let tree = node.tree.clone();
+                for (i, entry) in tree.iter().enumerate() {
+                    self.check_applied(id, i, entry);
+                }
+            }
+            Output::Commit(entry) => {
+                let node = self.nodes.get_mut(&id).expect("node");
+                assert!(
+                    entry.zxid > node.tree_zxid(),
+                    "seed {}: member {id} commit {:#x} out of order",
+                    self.seed,
+                    entry.zxid
+                );
+                node.tree.push((entry.zxid, entry.payload.clone()));
+                let i = node.tree.len() - 1;
+                let leading = node.m().role() == Role::Leading && node.m().is_serving();
+                self.check_applied(id, i, &(entry.zxid, entry.payload.clone()));
+                if leading {
+                    self.acked.insert(entry.zxid, entry.payload);
+                }
+            }
+            Output::RoleChanged { role, epoch, serving, .. } => {
+                if role == Role::Leading && serving {
+                    if let Some(prev) = self.leaders.insert(epoch, id) {
+                        panic!("seed {}: epoch {epoch} established by {prev} and {id}", self.seed);
+                    }
+                    let tree: BTreeMap<Zxid, Bytes> = self.nodes[&id].tree.iter().cloned().collect();
+                    for (z, p) in &self.acked {
+                        assert_eq!(
+                            tree.get(z),
+                            Some(p),
+                            "seed {}: new leader {id} (epoch {epoch}) lost acknowledged {z:#x}",
+                            self.seed
+                        );
+                    }
+                }
+            }
+            Output::SyncDone(token) => self.nodes.get_mut(&id).expect("node").syncs_done.push(token),
+            Output::Deliver { from, payload } => {
+                self.nodes.get_mut(&id).expect("node").delivered.push((from, payload))
+            }
+        }
+    }
+
+    fn check_applied(&mut self, id: MemberId, i: usize, entry: &(Zxid, Bytes)) {
+        match self.global.get(i) {
+            Some(g) => assert_eq!(g, entry, "seed {}: member {id} applied a divergent entry at {i}", self.seed),
+            None => {
+                assert_eq!(i, self.global.len(), "seed {}: member {id} applied past the global history", self.seed);
+                self.global.push(entry.clone());
+            }
+        }
+    }
+
+    fn check_ack_new_leader(&self, id: MemberId, epoch: u32) {
+        let node = &self.nodes[&id];
+        let m = node.m();
+        assert_eq!(node.store.epochs.current, epoch, "seed {}: member {id} acked NEWLEADER before saving currentEpoch", self.seed);
+        assert!(
+            node.store.last() >= m.last_logged_zxid(),
+            "seed {}: member {id} acked NEWLEADER with {:#x} logged but only {:#x} durable",
+            self.seed,
+            m.last_logged_zxid(),
+            node.store.last()
+        );
+    }
+
+    fn next_event(&self) -> Option<(Instant, Event)> {
+        let mut best: Option<(Instant, Event)> = None;
+        let mut consider = |t: Instant, e: Event| {
+            if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
+                best = Some((t, e));
+            }
+        };
+        for (&(from, to), q) in &self.links {
+            if let Some(&(t, _)) = q.front() {
+                consider(t, Event::Deliver(from, to));
+            }
+        }
+        for (&id, node) in &self.nodes {
+            if let Some(f) = node.flushes.front() {
+                consider(f.due, Event::Flush(id));
+            }
+            if let Some(t) = node.member.as_ref().and_then(Member::poll_timeout) {
+                consider(t, Event::Timeout(id));
+            }
+        }
+        best
+    }
+
+    /// Processes the next event if it is due by `until`; false if none is.
+    pub fn step(&mut self, until: Instant) -> bool {
+        let Some((t, event)) = self.next_event() else {
+            self.now = self.now.max(until);
+            return false;
+        };
+        if t > until {
+            self.now = self.now.max(until);
+            return false;
+        }
+        self.now = self.now.max(t);
+        let now = self.now;
+        match event {
+            Event::Deliver(from, to) => {
+                let msg = self.links.get_mut(&(from, to)).and_then(VecDeque::pop_front);
+                if let (Some((_, msg)), Some(m)) = (msg, self.nodes.get_mut(&to).and_then(|n| n.member.as_mut())) {
+                    *self.delivered.entry((to, msg.kind())).or_default() += 1;
+                    m.step(now, from, msg);
+                }
+            }
+            Event::Flush(id) => {
+                let node = self.nodes.get_mut(&id).expect("node");
+                if let Some(f) = node.flushes.pop_front() {
+                    node.store.log.extend(f.entries);
+                    if let Some(m) = node.member.as_mut() {
+                        m.persisted(now, f.report);
+                    }
+                }
+            }
+            Event::Timeout(id) => {
+                if let Some(m) = self.nodes.get_mut(&id).and_then(|n| n.member.as_mut()) {
+                    m.handle_timeout(now);
+                }
+            }
+        }
+        self.drain();
+        true
+    }
+
+    /// Runs for `d` of simulated time.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        while self.step(until) {}
+    }
+
+    /// Runs until `pred` holds (checked after every event) or `max` passes.
+    pub fn run_until(&mut self, max: Duration, pred: impl Fn(&Sim) -> bool) -> bool {
+        let until = self.now + max;
+        loop {
+            if pred(self) {
+                return true;
+            }
+            if !self.step(until) {
+                return pred(self);
+            }
+        }
+    }
+
+    /// Runs until a single serving leader exists and every live member serves.
+    pub fn settle(&mut self, max: Duration) -> bool {
+        self.run_until(max, |s| {
+            s.leader().is_some()
+                && s.nodes.values().all(|n| n.member.as_ref().is_none_or(Member::is_serving))
+        })
+    }
+
+    /// True if every live member serves and has applied the same entries as the
+    /// leader, with the leader's whole log committed.
+    pub fn converged(&self) -> bool {
+        let Some(l) = self.leader() else { return false };
+        let leader = &self.nodes[&l];
+        let lm = leader.m();
+        lm.last_committed_zxid() == lm.last_logged_zxid()
+            && self.nodes.values().all(|n| {
+                n.member.as_ref().is_some_and(|m| m.is_serving()) && n.tree == leader.tree
+            })
+    }
+
+    /// Number of messages of `kind` member `to` received.
+    pub fn count(&self, to: MemberId, kind: &'static str) -> usize {
+        self.delivered.get(&(to, kind)).copied().unwrap_or(0)
+    }
+
+    /// Payloads of member `id`'s tree, as strings.
+    pub fn payloads(&self, id: MemberId) -> Vec<String> {
+        self.nodes[&id].tree.iter().map(|(_, p)| String::from_utf8_lossy(p).into_owned()).collect()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    Deliver(MemberId, MemberId),
+    Flush(MemberId),
+    Timeout(MemberId),
+}
+
+/// Serializes a model tree: (zxid, length, payload)*.
+pub(crate) fn encode_tree(tree: &[(Zxid, Bytes)]) -> Bytes {
+    let mut buf = BytesMut::new();
+    for (zxid, payload) in tree {
+        buf.put_i64(*zxid);
+        buf.put_u32(payload.len() as u32);
+        buf.put_slice(payload);
+    }
+    buf.freeze()
+}
+
+pub(crate) fn decode_tree(data: &Bytes) -> Vec<(Zxid, Bytes)> {
+    let mut data = data.clone();
+    let mut tree = Vec::new();
+    while data.remaining() >= 12 {
+        let zxid = data.get_i64();
+        let len = data.get_u32() as usize;
+        tree.push((zxid, data.split_to(len)));
+    }
+    tree
+}

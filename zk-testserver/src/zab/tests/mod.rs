@@ -1,0 +1,5 @@
+//! Deterministic tests of the ZAB member, driven by the simulation harness.
+
+mod basic;
+mod faults;
+mod random;
