@@ -46,13 +46,16 @@ pub(crate) struct Follower {
     leader: MemberId,
     stage: Stage,
     last_heard: Instant,
+    /// The sync must be complete (UPTODATE received) by then.
+    sync_deadline: Instant,
     acked_sent: Zxid,
 }
 
 impl Follower {
     pub(crate) fn start(core: &mut Core, leader: MemberId, now: Instant) -> Follower {
+        let sync_deadline = now + core.cfg.ticks(core.cfg.init_limit);
         core.timers.clear();
-        core.timers.set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
+        core.timers.set(Timer::Deadline, sync_deadline);
         core.send(
             leader,
             ZabMessage::FollowerInfo {
@@ -60,7 +63,7 @@ impl Follower {
                 last_zxid: core.log.last(),
             },
         );
-        Follower { leader, stage: Stage::Connecting, last_heard: now, acked_sent: 0 }
+        Follower { leader, stage: Stage::Connecting, last_heard: now, sync_deadline, acked_sent: 0 }
     }
 
     pub(crate) fn leader(&self) -> MemberId {
@@ -233,9 +236,12 @@ impl Follower {
             return Next::Stay;
         }
         let limit = if self.is_serving() { core.cfg.sync_limit } else { core.cfg.init_limit };
-        let expires = self.last_heard + core.cfg.ticks(limit);
+        let mut expires = self.last_heard + core.cfg.ticks(limit);
+        if !self.is_serving() {
+            expires = expires.min(self.sync_deadline);
+        }
         if now >= expires {
-            tracing::debug!(id = core.id(), leader = self.leader, "leader silent; LOOKING");
+            tracing::debug!(id = core.id(), leader = self.leader, "leader silent or sync too slow; LOOKING");
             return Next::Look;
         }
         core.timers.set(Timer::Deadline, expires);

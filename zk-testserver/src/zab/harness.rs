@@ -579,3 +579,30 @@ pub(crate) fn decode_tree(data: &Bytes) -> Vec<(Zxid, Bytes)> {
     }
     tree
 }
+
+impl Sim {
+    /// One line per member, for failure messages.
+    pub fn describe(&self) -> String {
+        let mut s = format!("t={:?} seed={}\n", self.elapsed(), self.seed);
+        for (id, n) in &self.nodes {
+            match &n.member {
+                None => s += &format!("  {id}: down store_last={:#x}\n", n.store.last()),
+                Some(m) => {
+                    s += &format!(
+                        "  {id}: {:?} leader={:?} serving={} epochs={:?} logged={:#x} durable={:#x} committed={:#x} tree={} store_last={:#x}\n",
+                        m.role(),
+                        m.leader(),
+                        m.is_serving(),
+                        m.epochs(),
+                        m.last_logged_zxid(),
+                        m.last_durable_zxid(),
+                        m.last_committed_zxid(),
+                        n.tree.len(),
+                        n.store.last()
+                    )
+                }
+            }
+        }
+        s
+    }
+}

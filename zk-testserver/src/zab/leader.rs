@@ -39,6 +39,8 @@ enum Stage {
 #[derive(Debug)]
 struct Learner {
     stage: Stage,
+    /// When the follower connected (FOLLOWERINFO); it must be synced within init_limit.
+    since: Instant,
     last_heard: Instant,
     /// Durable point reported by the follower (Broadcast only).
     acked: Zxid,
@@ -159,7 +161,12 @@ impl Leader {
         from: MemberId,
         accepted_epoch: u32,
     ) -> Next {
-        let mut learner = Learner { stage: Stage::Info { accepted_epoch }, last_heard: now, acked: 0 };
+        let mut learner = Learner {
+            stage: Stage::Info { accepted_epoch },
+            since: now,
+            last_heard: now,
+            acked: 0,
+        };
         if let Some(epoch) = self.epoch {
             core.send(from, ZabMessage::LeaderInfo { epoch });
             learner.stage = Stage::EpochSent;
@@ -452,8 +459,11 @@ impl Leader {
     fn heartbeat(&mut self, core: &mut Core, now: Instant) -> Next {
         let (init, sync) = (core.cfg.ticks(core.cfg.init_limit), core.cfg.ticks(core.cfg.sync_limit));
         self.learners.retain(|id, l| {
-            let limit = if l.stage == Stage::Broadcast { sync } else { init };
-            let alive = now < l.last_heard + limit;
+            let alive = if l.stage == Stage::Broadcast {
+                now < l.last_heard + sync
+            } else {
+                now < l.since + init
+            };
             if !alive {
                 tracing::debug!(id, "learner timed out; dropped");
             }

@@ -309,11 +309,17 @@ impl Member {
                 }
                 Next::Stay
             }
-            (State::Following(_), ZabMessage::Vote(n)) => {
-                if n.state == Ps::Looking {
+            (State::Following(f), ZabMessage::Vote(n)) => {
+                if n.state != Ps::Looking {
+                    Next::Stay
+                } else if from == f.leader() {
+                    // Our leader gave up (ZooKeeper sees its socket close).
+                    tracing::debug!(from, "leader is LOOKING; rejoining the election");
+                    Next::Look
+                } else {
                     self.answer_looking(from, Ps::Following);
+                    Next::Stay
                 }
-                Next::Stay
             }
             (State::Leading(l), msg) => l.on_message(&mut self.core, now, from, msg),
             (State::Following(f), msg) => f.on_message(&mut self.core, now, from, msg),
