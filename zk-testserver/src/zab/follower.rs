@@ -151,9 +151,14 @@ impl Follower {
                 });
                 Next::Stay
             }
-            (stage, ZabMessage::Ping { committed }) => {
+            (stage, ZabMessage::Ping { last, committed }) => {
                 if stage.aligned() {
-                    core.commit_to(committed.min(core.log.last()));
+                    if last.max(committed) > core.log.last() {
+                        // Every proposal was sent before this ping: we lost some.
+                        tracing::debug!(last, ours = core.log.last(), "missing proposals");
+                        return Next::Look;
+                    }
+                    core.commit_to(committed);
                 }
                 let acked = if stage.acked() { core.log.durable() } else { 0 };
                 core.send(from, ZabMessage::PingReply { acked });

@@ -469,10 +469,11 @@ impl Leader {
             }
             alive
         });
-        let committed = core.log.committed();
+        let (last, committed) = (core.log.last(), core.log.committed());
         for (&id, l) in &self.learners {
             if !matches!(l.stage, Stage::Info { .. }) {
-                core.out.push_back(Output::Send { to: id, msg: ZabMessage::Ping { committed } });
+                let msg = ZabMessage::Ping { last, committed };
+                core.out.push_back(Output::Send { to: id, msg });
             }
         }
         if self.established {

@@ -137,8 +137,11 @@ pub enum ZabMessage {
     UpToDate,
     /// Follower → leader: every entry up to and including this zxid is durable.
     Ack(Zxid),
-    /// Leader → follower heartbeat, carrying the leader's commit point.
+    /// Leader → follower heartbeat, carrying the leader's log tail and commit
+    /// point (a synced follower behind `last` lost a proposal and rejoins).
     Ping {
+        /// The leader's last proposed zxid.
+        last: Zxid,
         /// The leader's last committed zxid.
         committed: Zxid,
     },
