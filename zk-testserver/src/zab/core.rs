@@ -38,7 +38,12 @@ impl Core {
     /// Every member but this one.
     pub(crate) fn others(&self) -> Vec<MemberId> {
         let me = self.id();
-        self.cfg.members.iter().copied().filter(|&m| m != me).collect()
+        self.cfg
+            .members
+            .iter()
+            .copied()
+            .filter(|&m| m != me)
+            .collect()
     }
 
     pub(crate) fn send(&mut self, to: MemberId, msg: ZabMessage) {
@@ -51,7 +56,11 @@ impl Core {
 
     /// The vote for this member itself.
     pub(crate) fn self_vote(&self) -> Vote {
-        Vote { leader: self.id(), zxid: self.log.last(), epoch: self.epochs.current }
+        Vote {
+            leader: self.id(),
+            zxid: self.log.last(),
+            epoch: self.epochs.current,
+        }
     }
 
     pub(crate) fn save_epochs(&mut self) {

@@ -51,7 +51,11 @@ impl Election {
     }
 
     fn own(&self, core: &Core) -> Notification {
-        Notification { vote: self.proposal, round: core.round, state: PeerState::Looking }
+        Notification {
+            vote: self.proposal,
+            round: core.round,
+            state: PeerState::Looking,
+        }
     }
 
     fn record_own(&mut self, core: &Core) {
@@ -67,7 +71,8 @@ impl Election {
 
     fn arm_retry(&mut self, core: &mut Core, now: Instant) {
         let jitter: f64 = core.rng.random_range(0.8..1.2);
-        core.timers.set(Timer::Heartbeat, now + self.retry.mul_f64(jitter));
+        core.timers
+            .set(Timer::Heartbeat, now + self.retry.mul_f64(jitter));
     }
 
     /// Adopts `vote` as this member's proposal and re-broadcasts it.
@@ -96,7 +101,13 @@ impl Election {
         }
     }
 
-    fn on_looking(&mut self, core: &mut Core, now: Instant, from: MemberId, n: Notification) -> Next {
+    fn on_looking(
+        &mut self,
+        core: &mut Core,
+        now: Instant,
+        from: MemberId,
+        n: Notification,
+    ) -> Next {
         if n.round > core.round {
             core.round = n.round;
             self.recv.clear();
@@ -122,7 +133,8 @@ impl Election {
             }
         }
         self.decided.insert(from, n);
-        if agree(&self.decided, n.vote, Some(n.round), core) && self.leader_confirmed(core, &n, false)
+        if agree(&self.decided, n.vote, Some(n.round), core)
+            && self.leader_confirmed(core, &n, false)
         {
             core.round = n.round;
             return decide(core, n.vote);
@@ -136,12 +148,21 @@ impl Election {
         if n.vote.leader == core.id() {
             return n.round == core.round;
         }
-        let map = if this_round { &self.recv } else { &self.decided };
-        map.get(&n.vote.leader).is_some_and(|l| l.state == PeerState::Leading)
+        let map = if this_round {
+            &self.recv
+        } else {
+            &self.decided
+        };
+        map.get(&n.vote.leader)
+            .is_some_and(|l| l.state == PeerState::Leading)
     }
 
     fn check_quorum(&mut self, core: &mut Core, now: Instant) -> Next {
-        let agreeing = self.recv.values().filter(|n| n.vote == self.proposal).count();
+        let agreeing = self
+            .recv
+            .values()
+            .filter(|n| n.vote == self.proposal)
+            .count();
         if !agree(&self.recv, self.proposal, None, core) {
             core.timers.stop(Timer::Finalize);
             return Next::Stay;
@@ -150,7 +171,10 @@ impl Election {
             return decide(core, self.proposal);
         }
         if core.timers.get(Timer::Finalize).is_none() {
-            core.timers.set(Timer::Finalize, now + core.cfg.ticks(core.cfg.finalize_ticks));
+            core.timers.set(
+                Timer::Finalize,
+                now + core.cfg.ticks(core.cfg.finalize_ticks),
+            );
         }
         Next::Stay
     }
@@ -192,7 +216,12 @@ fn agree(
 }
 
 fn decide(core: &mut Core, vote: Vote) -> Next {
-    tracing::debug!(id = core.id(), leader = vote.leader, round = core.round, "election decided");
+    tracing::debug!(
+        id = core.id(),
+        leader = vote.leader,
+        round = core.round,
+        "election decided"
+    );
     core.decided = Some((vote, core.round));
     core.timers.clear();
     if vote.leader == core.id() {

@@ -63,7 +63,13 @@ impl Follower {
                 last_zxid: core.log.last(),
             },
         );
-        Follower { leader, stage: Stage::Connecting, last_heard: now, sync_deadline, acked_sent: 0 }
+        Follower {
+            leader,
+            stage: Stage::Connecting,
+            last_heard: now,
+            sync_deadline,
+            acked_sent: 0,
+        }
     }
 
     pub(crate) fn leader(&self) -> MemberId {
@@ -92,10 +98,16 @@ impl Follower {
         self.last_heard = now;
         let kind = msg.kind();
         match (self.stage, msg) {
-            (Stage::Connecting, ZabMessage::LeaderInfo { epoch }) => self.on_leader_info(core, epoch),
+            (Stage::Connecting, ZabMessage::LeaderInfo { epoch }) => {
+                self.on_leader_info(core, epoch)
+            }
             (Stage::EpochAcked { epoch }, ZabMessage::Diff { zxid }) => {
                 if zxid != core.log.last() {
-                    tracing::debug!(zxid, last = core.log.last(), "DIFF from a point we are not at");
+                    tracing::debug!(
+                        zxid,
+                        last = core.log.last(),
+                        "DIFF from a point we are not at"
+                    );
                     return Next::Look;
                 }
                 self.stage = Stage::Syncing { epoch };
@@ -136,13 +148,17 @@ impl Follower {
                 Next::Stay
             }
             (Stage::Syncing { epoch }, ZabMessage::NewLeader { epoch: e }) if e == epoch => {
-                self.stage = Stage::AwaitDurable { epoch, target: core.log.last() };
+                self.stage = Stage::AwaitDurable {
+                    epoch,
+                    target: core.log.last(),
+                };
                 self.check_durable(core);
                 Next::Stay
             }
             (Stage::Acked { epoch }, ZabMessage::UpToDate) => {
                 self.stage = Stage::Serving { epoch };
-                core.timers.set(Timer::Deadline, now + core.cfg.ticks(core.cfg.sync_limit));
+                core.timers
+                    .set(Timer::Deadline, now + core.cfg.ticks(core.cfg.sync_limit));
                 core.emit(Output::RoleChanged {
                     role: Role::Following,
                     leader: Some(self.leader),
@@ -184,7 +200,11 @@ impl Follower {
             }
             std::cmp::Ordering::Equal => false,
             std::cmp::Ordering::Less => {
-                tracing::debug!(epoch, accepted = core.epochs.accepted, "leader epoch too old");
+                tracing::debug!(
+                    epoch,
+                    accepted = core.epochs.accepted,
+                    "leader epoch too old"
+                );
                 return Next::Look;
             }
         };
@@ -240,13 +260,21 @@ impl Follower {
         if timer != Timer::Deadline {
             return Next::Stay;
         }
-        let limit = if self.is_serving() { core.cfg.sync_limit } else { core.cfg.init_limit };
+        let limit = if self.is_serving() {
+            core.cfg.sync_limit
+        } else {
+            core.cfg.init_limit
+        };
         let mut expires = self.last_heard + core.cfg.ticks(limit);
         if !self.is_serving() {
             expires = expires.min(self.sync_deadline);
         }
         if now >= expires {
-            tracing::debug!(id = core.id(), leader = self.leader, "leader silent or sync too slow; LOOKING");
+            tracing::debug!(
+                id = core.id(),
+                leader = self.leader,
+                "leader silent or sync too slow; LOOKING"
+            );
             return Next::Look;
         }
         core.timers.set(Timer::Deadline, expires);

@@ -125,7 +125,12 @@ impl Sim {
     }
 
     /// A simulation whose members start from the given storage.
-    pub fn with_stores(n: u64, seed: u64, cfg: SimConfig, mut store: impl FnMut(MemberId) -> Store) -> Sim {
+    pub fn with_stores(
+        n: u64,
+        seed: u64,
+        cfg: SimConfig,
+        mut store: impl FnMut(MemberId) -> Store,
+    ) -> Sim {
         let base = Instant::now();
         let ids: Vec<MemberId> = (1..=n).collect();
         let mut sim = Sim {
@@ -193,7 +198,12 @@ impl Sim {
             snapshot: node.store.snapshot.clone(),
             log: node.store.log.clone(),
         };
-        node.tree = node.store.snapshot.as_ref().map(|s| decode_tree(&s.data)).unwrap_or_default();
+        node.tree = node
+            .store
+            .snapshot
+            .as_ref()
+            .map(|s| decode_tree(&s.data))
+            .unwrap_or_default();
         node.member = Some(Member::new(cfg, recovered, self.now).expect("config"));
         self.drain();
     }
@@ -226,7 +236,10 @@ impl Sim {
             return;
         }
         let zxid = node.tree_zxid();
-        node.store.snapshot = Some(Snapshot { zxid, data: encode_tree(&node.tree) });
+        node.store.snapshot = Some(Snapshot {
+            zxid,
+            data: encode_tree(&node.tree),
+        });
         node.store.log.retain(|e| e.zxid > zxid);
     }
 
@@ -234,8 +247,12 @@ impl Sim {
 
     /// Cuts every link between different groups (members in no group are isolated).
     pub fn partition(&mut self, groups: &[&[MemberId]]) {
-        let group_of =
-            |id: MemberId| groups.iter().position(|g| g.contains(&id)).map_or(usize::MAX - id as usize, |g| g);
+        let group_of = |id: MemberId| {
+            groups
+                .iter()
+                .position(|g| g.contains(&id))
+                .map_or(usize::MAX - id as usize, |g| g)
+        };
         for &a in &self.ids.clone() {
             for &b in &self.ids.clone() {
                 if a != b && group_of(a) != group_of(b) {
@@ -276,9 +293,15 @@ impl Sim {
             return;
         }
         let (lo, hi) = self.cfg.net_delay;
-        let delay = if hi > lo { self.rng.random_range(lo..=hi) } else { lo };
+        let delay = if hi > lo {
+            self.rng.random_range(lo..=hi)
+        } else {
+            lo
+        };
         let q = self.links.entry((from, to)).or_default();
-        let at = q.back().map_or(self.now + delay, |&(t, _)| t.max(self.now + delay));
+        let at = q
+            .back()
+            .map_or(self.now + delay, |&(t, _)| t.max(self.now + delay));
         q.push_back((at, msg));
     }
 
@@ -287,7 +310,9 @@ impl Sim {
     /// The serving leader, if exactly one member claims to be one.
     pub fn leader(&self) -> Option<MemberId> {
         let mut serving = self.nodes.iter().filter(|(_, n)| {
-            n.member.as_ref().is_some_and(|m| m.role() == Role::Leading && m.is_serving())
+            n.member
+                .as_ref()
+                .is_some_and(|m| m.role() == Role::Leading && m.is_serving())
         });
         let first = serving.next().map(|(&id, _)| id);
         first.filter(|_| serving.next().is_none())
@@ -297,7 +322,9 @@ impl Sim {
     pub fn propose_at(&mut self, id: MemberId, payload: &str) -> Option<Zxid> {
         let now = self.now;
         let member = self.nodes.get_mut(&id)?.member.as_mut()?;
-        let zxid = member.propose(now, Bytes::copy_from_slice(payload.as_bytes())).ok();
+        let zxid = member
+            .propose(now, Bytes::copy_from_slice(payload.as_bytes()))
+            .ok();
         self.drain();
         zxid
     }
@@ -311,7 +338,11 @@ impl Sim {
     /// Calls sync on member `id`.
     pub fn sync(&mut self, id: MemberId, token: u64) -> bool {
         let now = self.now;
-        let ok = self.nodes.get_mut(&id).and_then(|n| n.member.as_mut()).is_some_and(|m| m.sync(now, token).is_ok());
+        let ok = self
+            .nodes
+            .get_mut(&id)
+            .and_then(|n| n.member.as_mut())
+            .is_some_and(|m| m.sync(now, token).is_ok());
         self.drain();
         ok
     }
@@ -323,8 +354,11 @@ impl Sim {
         loop {
             let mut any = false;
             for id in self.ids.clone() {
-                while let Some(out) =
-                    self.nodes.get_mut(&id).and_then(|n| n.member.as_mut()).and_then(Member::poll_output)
+                while let Some(out) = self
+                    .nodes
+                    .get_mut(&id)
+                    .and_then(|n| n.member.as_mut())
+                    .and_then(Member::poll_output)
                 {
                     any = true;
                     self.carry_out(id, out);
@@ -346,18 +380,34 @@ impl Sim {
             }
             Output::SendSnapshot { to, zxid } => {
                 let node = &self.nodes[&id];
-                assert_eq!(node.tree_zxid(), zxid, "seed {}: member {id} snapshot not at {zxid:#x}", self.seed);
+                assert_eq!(
+                    node.tree_zxid(),
+                    zxid,
+                    "seed {}: member {id} snapshot not at {zxid:#x}",
+                    self.seed
+                );
                 let data = encode_tree(&node.tree);
                 self.send(id, to, ZabMessage::Snap { zxid, data });
             }
             Output::Append(entries) => {
                 let (lo, hi) = self.nodes[&id].flush_delay;
-                let delay = if hi > lo { self.rng.random_range(lo..=hi) } else { lo };
+                let delay = if hi > lo {
+                    self.rng.random_range(lo..=hi)
+                } else {
+                    lo
+                };
                 let now = self.now;
                 let node = self.nodes.get_mut(&id).expect("node");
                 let report = entries.last().map_or(0, |e| e.zxid);
-                let due = node.flushes.back().map_or(now + delay, |f| f.due.max(now + delay));
-                node.flushes.push_back(Flush { due, entries, report });
+                let due = node
+                    .flushes
+                    .back()
+                    .map_or(now + delay, |f| f.due.max(now + delay));
+                node.flushes.push_back(Flush {
+                    due,
+                    entries,
+                    report,
+                });
             }
             Output::Truncate(zxid) => {
                 let node = self.nodes.get_mut(&id).expect("node");
@@ -396,12 +446,21 @@ impl Sim {
                     self.acked.insert(entry.zxid, entry.payload);
                 }
             }
-            Output::RoleChanged { role, epoch, serving, .. } => {
+            Output::RoleChanged {
+                role,
+                epoch,
+                serving,
+                ..
+            } => {
                 if role == Role::Leading && serving {
                     if let Some(prev) = self.leaders.insert(epoch, id) {
-                        panic!("seed {}: epoch {epoch} established by {prev} and {id}", self.seed);
+                        panic!(
+                            "seed {}: epoch {epoch} established by {prev} and {id}",
+                            self.seed
+                        );
                     }
-                    let tree: BTreeMap<Zxid, Bytes> = self.nodes[&id].tree.iter().cloned().collect();
+                    let tree: BTreeMap<Zxid, Bytes> =
+                        self.nodes[&id].tree.iter().cloned().collect();
                     for (z, p) in &self.acked {
                         assert_eq!(
                             tree.get(z),
@@ -412,18 +471,35 @@ impl Sim {
                     }
                 }
             }
-            Output::SyncDone(token) => self.nodes.get_mut(&id).expect("node").syncs_done.push(token),
-            Output::Deliver { from, payload } => {
-                self.nodes.get_mut(&id).expect("node").delivered.push((from, payload))
-            }
+            Output::SyncDone(token) => self
+                .nodes
+                .get_mut(&id)
+                .expect("node")
+                .syncs_done
+                .push(token),
+            Output::Deliver { from, payload } => self
+                .nodes
+                .get_mut(&id)
+                .expect("node")
+                .delivered
+                .push((from, payload)),
         }
     }
 
     fn check_applied(&mut self, id: MemberId, i: usize, entry: &(Zxid, Bytes)) {
         match self.global.get(i) {
-            Some(g) => assert_eq!(g, entry, "seed {}: member {id} applied a divergent entry at {i}", self.seed),
+            Some(g) => assert_eq!(
+                g, entry,
+                "seed {}: member {id} applied a divergent entry at {i}",
+                self.seed
+            ),
             None => {
-                assert_eq!(i, self.global.len(), "seed {}: member {id} applied past the global history", self.seed);
+                assert_eq!(
+                    i,
+                    self.global.len(),
+                    "seed {}: member {id} applied past the global history",
+                    self.seed
+                );
                 self.global.push(entry.clone());
             }
         }
@@ -482,8 +558,13 @@ impl Sim {
         let now = self.now;
         match event {
             Event::Deliver(from, to) => {
-                let msg = self.links.get_mut(&(from, to)).and_then(VecDeque::pop_front);
-                if let (Some((_, msg)), Some(m)) = (msg, self.nodes.get_mut(&to).and_then(|n| n.member.as_mut())) {
+                let msg = self
+                    .links
+                    .get_mut(&(from, to))
+                    .and_then(VecDeque::pop_front);
+                if let (Some((_, msg)), Some(m)) =
+                    (msg, self.nodes.get_mut(&to).and_then(|n| n.member.as_mut()))
+                {
                     *self.delivered.entry((to, msg.kind())).or_default() += 1;
                     if let ZabMessage::NewLeader { .. } = msg {
                         self.nl_target.insert(to, m.last_logged_zxid());
@@ -533,7 +614,9 @@ impl Sim {
     pub fn settle(&mut self, max: Duration) -> bool {
         self.run_until(max, |s| {
             s.leader().is_some()
-                && s.nodes.values().all(|n| n.member.as_ref().is_none_or(Member::is_serving))
+                && s.nodes
+                    .values()
+                    .all(|n| n.member.as_ref().is_none_or(Member::is_serving))
         })
     }
 
@@ -544,9 +627,10 @@ impl Sim {
         let leader = &self.nodes[&l];
         let lm = leader.m();
         lm.last_committed_zxid() == lm.last_logged_zxid()
-            && self.nodes.values().all(|n| {
-                n.member.as_ref().is_some_and(|m| m.is_serving()) && n.tree == leader.tree
-            })
+            && self
+                .nodes
+                .values()
+                .all(|n| n.member.as_ref().is_some_and(|m| m.is_serving()) && n.tree == leader.tree)
     }
 
     /// Number of messages of `kind` member `to` received.
@@ -556,7 +640,11 @@ impl Sim {
 
     /// Payloads of member `id`'s tree, as strings.
     pub fn payloads(&self, id: MemberId) -> Vec<String> {
-        self.nodes[&id].tree.iter().map(|(_, p)| String::from_utf8_lossy(p).into_owned()).collect()
+        self.nodes[&id]
+            .tree
+            .iter()
+            .map(|(_, p)| String::from_utf8_lossy(p).into_owned())
+            .collect()
     }
 }
 

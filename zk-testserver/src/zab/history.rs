@@ -39,7 +39,10 @@ impl History {
         let mut last = base;
         for entry in log {
             if entry.zxid <= last {
-                tracing::debug!(zxid = entry.zxid, "recovered log entry out of order, ignored");
+                tracing::debug!(
+                    zxid = entry.zxid,
+                    "recovered log entry out of order, ignored"
+                );
                 continue;
             }
             last = entry.zxid;
@@ -195,7 +198,10 @@ mod tests {
     use bytes::Bytes;
 
     fn e(zxid: Zxid) -> LogEntry {
-        LogEntry { zxid, payload: Bytes::from(zxid.to_string()) }
+        LogEntry {
+            zxid,
+            payload: Bytes::from(zxid.to_string()),
+        }
     }
 
     #[test]

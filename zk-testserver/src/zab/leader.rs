@@ -88,7 +88,8 @@ impl Leader {
         };
         core.timers.clear();
         core.timers.set(Timer::Heartbeat, now + core.cfg.tick);
-        core.timers.set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
+        core.timers
+            .set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
         let next = leader.try_decide_epoch(core, now);
         (leader, next)
     }
@@ -98,7 +99,11 @@ impl Leader {
     }
 
     fn forwarding(&self) -> Vec<MemberId> {
-        self.learners.iter().filter(|(_, l)| l.forwarding()).map(|(&id, _)| id).collect()
+        self.learners
+            .iter()
+            .filter(|(_, l)| l.forwarding())
+            .map(|(&id, _)| id)
+            .collect()
     }
 
     /// A LOOKING member is no longer following us, whatever we thought.
@@ -122,9 +127,11 @@ impl Leader {
             ZabMessage::FollowerInfo { accepted_epoch, .. } => {
                 self.on_follower_info(core, now, from, accepted_epoch)
             }
-            ZabMessage::AckEpoch { current_epoch, fresh, last_zxid } => {
-                self.on_ack_epoch(core, now, from, (current_epoch, last_zxid), fresh)
-            }
+            ZabMessage::AckEpoch {
+                current_epoch,
+                fresh,
+                last_zxid,
+            } => self.on_ack_epoch(core, now, from, (current_epoch, last_zxid), fresh),
             ZabMessage::AckNewLeader { epoch } => self.on_ack_new_leader(core, from, epoch),
             ZabMessage::Ack(zxid) | ZabMessage::PingReply { acked: zxid } => {
                 self.on_ack(core, from, zxid);
@@ -161,6 +168,15 @@ impl Leader {
         from: MemberId,
         accepted_epoch: u32,
     ) -> Next {
+        if self.established && self.epoch.is_some_and(|e| accepted_epoch >= e) {
+            // The follower promised a later epoch (to a leader that failed) and
+            // would refuse ours forever. Give way to an election with a higher
+            // epoch; raising our own promise is always safe.
+            tracing::debug!(from, accepted_epoch, "follower accepted a later epoch; stepping down");
+            core.epochs.accepted = core.epochs.accepted.max(accepted_epoch);
+            core.save_epochs();
+            return Next::Look;
+        }
         let mut learner = Learner {
             stage: Stage::Info { accepted_epoch },
             since: now,
@@ -190,7 +206,10 @@ impl Leader {
         if !is_quorum(&connected, &core.cfg.members) {
             return Next::Stay;
         }
-        let Some(epoch) = max_accepted.checked_add(1).filter(|&e| e <= i32::MAX as u32) else {
+        let Some(epoch) = max_accepted
+            .checked_add(1)
+            .filter(|&e| e <= i32::MAX as u32)
+        else {
             tracing::debug!("epoch space exhausted");
             return Next::Look;
         };
@@ -200,12 +219,16 @@ impl Leader {
         core.save_epochs();
         for (&id, l) in self.learners.iter_mut() {
             if matches!(l.stage, Stage::Info { .. }) {
-                core.out.push_back(Output::Send { to: id, msg: ZabMessage::LeaderInfo { epoch } });
+                core.out.push_back(Output::Send {
+                    to: id,
+                    msg: ZabMessage::LeaderInfo { epoch },
+                });
                 l.stage = Stage::EpochSent;
             }
         }
         self.epoch_acks.insert(core.id());
-        core.timers.set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
+        core.timers
+            .set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
         self.try_finish_election(core, now)
     }
 
@@ -244,7 +267,8 @@ impl Leader {
     fn try_finish_election(&mut self, core: &mut Core, now: Instant) -> Next {
         if !self.election_finished && is_quorum(&self.epoch_acks, &core.cfg.members) {
             self.election_finished = true;
-            core.timers.set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
+            core.timers
+                .set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
             let waiting: Vec<(MemberId, Zxid)> = self
                 .learners
                 .iter()
@@ -262,7 +286,9 @@ impl Leader {
 
     /// The leader acknowledges its own NEWLEADER once its history is durable.
     fn maybe_self_ack(&mut self, core: &mut Core) -> Next {
-        let Some(epoch) = self.epoch else { return Next::Stay };
+        let Some(epoch) = self.epoch else {
+            return Next::Stay;
+        };
         if !self.election_finished
             || self.nl_acks.contains(&core.id())
             || core.log.durable() < core.log.last()
@@ -291,7 +317,10 @@ impl Leader {
             common
         } else {
             tracing::debug!(to, fz, committed, "sync by SNAP");
-            core.emit(Output::SendSnapshot { to, zxid: committed });
+            core.emit(Output::SendSnapshot {
+                to,
+                zxid: committed,
+            });
             committed
         };
         let mut prev = start;
@@ -309,7 +338,9 @@ impl Leader {
     }
 
     fn on_ack_new_leader(&mut self, core: &mut Core, from: MemberId, epoch: u32) -> Next {
-        let Some(l) = self.learners.get_mut(&from) else { return Next::Stay };
+        let Some(l) = self.learners.get_mut(&from) else {
+            return Next::Stay;
+        };
         let Stage::Syncing { nl_zxid } = l.stage else {
             tracing::debug!(from, "unexpected ACK of NEWLEADER ignored");
             return Next::Stay;
@@ -340,15 +371,25 @@ impl Leader {
         }
         self.established = true;
         core.timers.stop(Timer::Deadline);
-        tracing::debug!(id = core.id(), epoch = core.epochs.current, "leader established");
+        tracing::debug!(
+            id = core.id(),
+            epoch = core.epochs.current,
+            "leader established"
+        );
         core.commit_to(core.log.last());
         let committed = core.log.committed();
         for (&id, l) in &self.learners {
             if l.forwarding() {
-                core.out.push_back(Output::Send { to: id, msg: ZabMessage::Commit(committed) });
+                core.out.push_back(Output::Send {
+                    to: id,
+                    msg: ZabMessage::Commit(committed),
+                });
             }
             if l.stage == Stage::Broadcast {
-                core.out.push_back(Output::Send { to: id, msg: ZabMessage::UpToDate });
+                core.out.push_back(Output::Send {
+                    to: id,
+                    msg: ZabMessage::UpToDate,
+                });
             }
         }
         core.emit(Output::RoleChanged {
@@ -376,9 +417,14 @@ impl Leader {
         }
         let mut marks = vec![core.log.durable()];
         marks.extend(
-            self.learners.values().filter(|l| l.stage == Stage::Broadcast).map(|l| l.acked),
+            self.learners
+                .values()
+                .filter(|l| l.stage == Stage::Broadcast)
+                .map(|l| l.acked),
         );
-        let Some(mark) = watermark(marks, core.cfg.quorum()) else { return };
+        let Some(mark) = watermark(marks, core.cfg.quorum()) else {
+            return;
+        };
         if mark <= core.log.committed() {
             return;
         }
@@ -391,8 +437,14 @@ impl Leader {
     }
 
     fn complete_syncs(&mut self, core: &mut Core) {
-        while self.syncs.front().is_some_and(|s| s.target <= core.log.committed()) {
-            let Some(s) = self.syncs.pop_front() else { break };
+        while self
+            .syncs
+            .front()
+            .is_some_and(|s| s.target <= core.log.committed())
+        {
+            let Some(s) = self.syncs.pop_front() else {
+                break;
+            };
             match s.requester {
                 None => core.emit(Output::SyncDone(s.token)),
                 Some(id) if self.learners.get(&id).is_some_and(Learner::forwarding) => {
@@ -423,7 +475,13 @@ impl Leader {
             return None;
         }
         for id in self.forwarding() {
-            core.send(id, ZabMessage::Proposal { prev, entry: entry.clone() });
+            core.send(
+                id,
+                ZabMessage::Proposal {
+                    prev,
+                    entry: entry.clone(),
+                },
+            );
         }
         Some(zxid)
     }
@@ -437,7 +495,11 @@ impl Leader {
         if !self.established {
             return false;
         }
-        self.syncs.push_back(PendingSync { target: core.log.last(), requester: None, token });
+        self.syncs.push_back(PendingSync {
+            target: core.log.last(),
+            requester: None,
+            token,
+        });
         self.complete_syncs(core);
         true
     }
@@ -457,7 +519,10 @@ impl Leader {
     }
 
     fn heartbeat(&mut self, core: &mut Core, now: Instant) -> Next {
-        let (init, sync) = (core.cfg.ticks(core.cfg.init_limit), core.cfg.ticks(core.cfg.sync_limit));
+        let (init, sync) = (
+            core.cfg.ticks(core.cfg.init_limit),
+            core.cfg.ticks(core.cfg.sync_limit),
+        );
         self.learners.retain(|id, l| {
             let alive = if l.stage == Stage::Broadcast {
                 now < l.last_heard + sync

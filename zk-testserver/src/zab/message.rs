@@ -205,7 +205,11 @@ mod tests {
 
     #[test]
     fn vote_order_is_epoch_then_zxid_then_id() {
-        let v = |leader, zxid, epoch| Vote { leader, zxid, epoch };
+        let v = |leader, zxid, epoch| Vote {
+            leader,
+            zxid,
+            epoch,
+        };
         assert!(v(1, 5, 2).beats(&v(3, 100, 1)));
         assert!(v(1, 100, 1).beats(&v(3, 5, 1)));
         assert!(v(3, 5, 1).beats(&v(1, 5, 1)));

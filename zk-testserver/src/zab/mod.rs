@@ -50,9 +50,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 pub use config::{ConfigError, ZabConfig};
-pub use message::{
-    make_zxid, zxid_counter, zxid_epoch, Notification, PeerState, Vote, ZabMessage,
-};
+pub use message::{make_zxid, zxid_counter, zxid_epoch, Notification, PeerState, Vote, ZabMessage};
 
 use crate::storage::{Epochs, LogEntry, Recovered, Snapshot, Zxid};
 use core::{Core, History};
@@ -218,7 +216,10 @@ impl Member {
             decided: None,
         };
         let (election, next) = Election::start(&mut core, now);
-        let mut member = Member { core, state: State::Looking(election) };
+        let mut member = Member {
+            core,
+            state: State::Looking(election),
+        };
         member.transition(now, next);
         Ok(member)
     }
@@ -369,14 +370,18 @@ impl Member {
     /// once a quorum has it durable.
     pub fn propose(&mut self, now: Instant, payload: Bytes) -> Result<Zxid, NotLeader> {
         let State::Leading(l) = &mut self.state else {
-            return Err(NotLeader { leader: self.leader() });
+            return Err(NotLeader {
+                leader: self.leader(),
+            });
         };
         if l.exhausted() {
             // The zxid counter is spent: a new epoch is needed (as ZooKeeper does).
             self.transition(now, Next::Look);
             return Err(NotLeader { leader: None });
         }
-        l.propose(&mut self.core, payload).ok_or(NotLeader { leader: Some(self.core.id()) })
+        l.propose(&mut self.core, payload).ok_or(NotLeader {
+            leader: Some(self.core.id()),
+        })
     }
 
     /// Asks for [`Output::SyncDone`]`(token)` once every proposal the leader
@@ -429,7 +434,8 @@ impl Member {
 
     fn answer_looking(&mut self, to: MemberId, state: Ps) {
         if let Some((vote, round)) = self.core.decided {
-            self.core.send(to, ZabMessage::Vote(Notification { vote, round, state }));
+            self.core
+                .send(to, ZabMessage::Vote(Notification { vote, round, state }));
         }
     }
 
@@ -463,6 +469,11 @@ impl Member {
 
     fn role_changed(&mut self, role: Role, leader: Option<MemberId>, serving: bool) {
         let epoch = self.core.epochs.current;
-        self.core.emit(Output::RoleChanged { role, leader, epoch, serving });
+        self.core.emit(Output::RoleChanged {
+            role,
+            leader,
+            epoch,
+            serving,
+        });
     }
 }

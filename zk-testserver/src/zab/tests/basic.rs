@@ -12,11 +12,17 @@ const MS: Duration = Duration::from_millis(1);
 
 fn store(epoch: u32, entries: &[(u32, u32)]) -> Store {
     Store {
-        epochs: Epochs { accepted: epoch, current: epoch },
+        epochs: Epochs {
+            accepted: epoch,
+            current: epoch,
+        },
         snapshot: None,
         log: entries
             .iter()
-            .map(|&(e, c)| LogEntry { zxid: make_zxid(e, c), payload: Bytes::from(format!("{e}.{c}")) })
+            .map(|&(e, c)| LogEntry {
+                zxid: make_zxid(e, c),
+                payload: Bytes::from(format!("{e}.{c}")),
+            })
             .collect(),
     }
 }
@@ -57,7 +63,10 @@ fn five_members_elect_and_commit() {
     let epoch = sim.nodes[&5].m().epoch();
     for id in 1..=4 {
         let m = sim.nodes[&id].m();
-        assert_eq!((m.role(), m.leader(), m.epoch()), (Role::Following, Some(5), epoch));
+        assert_eq!(
+            (m.role(), m.leader(), m.epoch()),
+            (Role::Following, Some(5), epoch)
+        );
     }
     for i in 0..20 {
         sim.propose(&format!("w{i}"));
@@ -75,9 +84,17 @@ fn vote_order_epoch_beats_zxid() {
         _ => store(1, &epoch1(2)),
     });
     assert!(sim.settle(5 * S));
-    assert_eq!(sim.leader(), Some(1), "higher currentEpoch wins over a longer log");
+    assert_eq!(
+        sim.leader(),
+        Some(1),
+        "higher currentEpoch wins over a longer log"
+    );
     assert!(sim.run_until(5 * S, Sim::converged));
-    assert_eq!(sim.payloads(2), ["1.1", "1.2", "2.1"], "member 2's extra entries are truncated");
+    assert_eq!(
+        sim.payloads(2),
+        ["1.1", "1.2", "2.1"],
+        "member 2's extra entries are truncated"
+    );
     assert!(sim.count(2, "Trunc") >= 1);
 }
 
@@ -101,7 +118,11 @@ fn vote_order_id_breaks_ties() {
         _ => store(1, &epoch1(3)),
     });
     assert!(sim.settle(5 * S));
-    assert_eq!(sim.leader(), Some(4), "equal epoch and zxid: the higher id wins");
+    assert_eq!(
+        sim.leader(),
+        Some(4),
+        "equal epoch and zxid: the higher id wins"
+    );
 }
 
 #[test]
@@ -111,7 +132,11 @@ fn new_leader_zxids_start_a_new_epoch() {
     let zxid = sim.propose("x").expect("serving leader");
     assert_eq!(zxid, make_zxid(4, 1));
     assert!(sim.run_until(5 * S, Sim::converged));
-    assert_eq!(sim.payloads(1), ["3.1", "x"], "recovered history is committed by the new leader");
+    assert_eq!(
+        sim.payloads(1),
+        ["3.1", "x"],
+        "recovered history is committed by the new leader"
+    );
 }
 
 #[test]
@@ -128,11 +153,17 @@ fn sync_waits_for_outstanding_commits() {
     assert!(sim.sync(follower, 7));
     assert!(sim.sync(leader, 8));
     sim.run_for(50 * MS);
-    assert!(sim.nodes[&follower].syncs_done.is_empty(), "sync answered before the write committed");
+    assert!(
+        sim.nodes[&follower].syncs_done.is_empty(),
+        "sync answered before the write committed"
+    );
     assert!(sim.nodes[&leader].syncs_done.is_empty());
     assert!(sim.run_until(5 * S, |s| !s.nodes[&follower].syncs_done.is_empty()));
     assert_eq!(sim.nodes[&follower].syncs_done, [7]);
-    assert!(sim.nodes[&follower].tree_zxid() >= zxid, "SyncDone before the commit was applied");
+    assert!(
+        sim.nodes[&follower].tree_zxid() >= zxid,
+        "SyncDone before the commit was applied"
+    );
     assert!(sim.run_until(S, |s| s.nodes[&leader].syncs_done == [8]));
 }
 
@@ -144,7 +175,11 @@ fn sync_and_app_refused_when_not_serving() {
     sim.isolate(3);
     sim.run_for(S);
     let now = sim.now;
-    let m = sim.nodes.get_mut(&1).and_then(|n| n.member.as_mut()).expect("member");
+    let m = sim
+        .nodes
+        .get_mut(&1)
+        .and_then(|n| n.member.as_mut())
+        .expect("member");
     assert_eq!(m.role(), Role::Looking);
     assert!(m.sync(now, 1).is_err());
     assert!(m.propose(now, Bytes::new()).is_err());
@@ -155,7 +190,11 @@ fn sync_and_app_refused_when_not_serving() {
 fn app_messages_reach_the_leader() {
     let mut sim = Sim::new(3, 9, SimConfig::default());
     assert!(sim.settle(5 * S));
-    let m = sim.nodes.get_mut(&1).and_then(|n| n.member.as_mut()).expect("member");
+    let m = sim
+        .nodes
+        .get_mut(&1)
+        .and_then(|n| n.member.as_mut())
+        .expect("member");
     assert_eq!(m.send_to_leader(Bytes::from_static(b"fwd")), Ok(3));
     sim.drain();
     sim.run_for(100 * MS);

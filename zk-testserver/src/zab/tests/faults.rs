@@ -10,7 +10,10 @@ const MS: Duration = Duration::from_millis(1);
 
 fn write(sim: &mut Sim, prefix: &str, n: usize) {
     for i in 0..n {
-        assert!(sim.propose(&format!("{prefix}{i}")).is_some(), "no serving leader for {prefix}{i}");
+        assert!(
+            sim.propose(&format!("{prefix}{i}")).is_some(),
+            "no serving leader for {prefix}{i}"
+        );
         sim.run_for(2 * MS);
     }
 }
@@ -62,7 +65,11 @@ fn partitioned_minority_stops_and_majority_goes_on() {
     let before = sim.nodes[&old].tree.len();
     write(&mut sim, "b", 10);
     sim.run_for(S);
-    assert_eq!(sim.nodes[&old].tree.len(), before, "minority applied nothing new");
+    assert_eq!(
+        sim.nodes[&old].tree.len(),
+        before,
+        "minority applied nothing new"
+    );
     for &id in &majority {
         assert_eq!(sim.payloads(id).len(), 15);
     }
@@ -82,23 +89,37 @@ fn uncommitted_proposal_is_truncated_on_rejoin() {
     assert!(sim.run_until(5 * S, Sim::converged));
     let old = sim.leader().expect("leader");
     sim.isolate(old);
-    let lost = sim.propose_at(old, "lost").expect("isolated leader still accepts for a moment");
-    assert!(sim.run_until(S, |s| s.nodes[&old].store.last() == lost), "proposal logged");
+    let lost = sim
+        .propose_at(old, "lost")
+        .expect("isolated leader still accepts for a moment");
+    assert!(
+        sim.run_until(S, |s| s.nodes[&old].store.last() == lost),
+        "proposal logged"
+    );
     assert!(sim.run_until(10 * S, |s| s.leader().is_some_and(|l| l != old)));
     write(&mut sim, "b", 3);
     sim.heal();
     assert!(sim.run_until(15 * S, Sim::converged));
     assert!(sim.count(old, "Trunc") >= 1, "rejoined by TRUNC");
     for id in 1..=3 {
-        assert!(!sim.payloads(id).contains(&"lost".to_string()), "member {id} applied the lost write");
+        assert!(
+            !sim.payloads(id).contains(&"lost".to_string()),
+            "member {id} applied the lost write"
+        );
         assert_eq!(sim.payloads(id).len(), 6);
     }
-    assert!(sim.nodes[&old].store.log.iter().all(|e| e.zxid != lost), "lost entry still in storage");
+    assert!(
+        sim.nodes[&old].store.log.iter().all(|e| e.zxid != lost),
+        "lost entry still in storage"
+    );
 }
 
 #[test]
 fn member_away_past_retention_catches_up_by_snap() {
-    let cfg = SimConfig { diff_retention: 5, ..SimConfig::default() };
+    let cfg = SimConfig {
+        diff_retention: 5,
+        ..SimConfig::default()
+    };
     let mut sim = settled(13, 3, cfg);
     write(&mut sim, "a", 3);
     assert!(sim.run_until(5 * S, Sim::converged));
@@ -113,9 +134,14 @@ fn member_away_past_retention_catches_up_by_snap() {
     // Its storage now holds the snapshot; a restart recovers from it.
     sim.crash(away, false);
     sim.start(away);
-    assert_eq!(sim.nodes[&away].tree.len(), sim.nodes[&away].store.snapshot.as_ref().map_or(0, |s| {
-        crate::zab::harness::decode_tree(&s.data).len()
-    }));
+    assert_eq!(
+        sim.nodes[&away].tree.len(),
+        sim.nodes[&away]
+            .store
+            .snapshot
+            .as_ref()
+            .map_or(0, |s| { crate::zab::harness::decode_tree(&s.data).len() })
+    );
     assert!(sim.run_until(10 * S, Sim::converged));
     write(&mut sim, "c", 2);
     assert!(sim.run_until(5 * S, Sim::converged));
@@ -149,14 +175,26 @@ fn restarted_ensemble_recovers_logs_and_snapshots() {
     for id in 1..=3 {
         sim.start(id);
         let m: &Member = sim.nodes[&id].m();
-        assert_eq!(m.last_logged_zxid(), sim.nodes[&id].store.last(), "member {id} recovered its log");
+        assert_eq!(
+            m.last_logged_zxid(),
+            sim.nodes[&id].store.last(),
+            "member {id} recovered its log"
+        );
         assert!(
             m.last_committed_zxid() == sim.nodes[&id].tree_zxid(),
             "nothing committed before sync beyond the snapshot"
         );
     }
-    assert_eq!(sim.payloads(1).len(), 10, "member 1 restarted from its snapshot");
-    assert_eq!(sim.payloads(2).len(), 0, "member 2 applies nothing until synced");
+    assert_eq!(
+        sim.payloads(1).len(),
+        10,
+        "member 1 restarted from its snapshot"
+    );
+    assert_eq!(
+        sim.payloads(2).len(),
+        0,
+        "member 2 applies nothing until synced"
+    );
     assert!(sim.run_until(10 * S, Sim::converged));
     assert_eq!(sim.payloads(2), before);
     write(&mut sim, "c", 3);
@@ -181,12 +219,20 @@ fn newleader_ack_waits_for_persistence() {
     sim.start(slow);
     assert!(sim.run_until(5 * S, |s| s.count(slow, "NewLeader") > seen));
     let m = sim.nodes[&slow].m();
-    assert!(m.last_durable_zxid() < m.last_logged_zxid(), "scenario must leave the sync undurable\n{}", sim.describe());
+    assert!(
+        m.last_durable_zxid() < m.last_logged_zxid(),
+        "scenario must leave the sync undurable\n{}",
+        sim.describe()
+    );
     assert!(!m.is_serving());
     let leader = sim.leader().expect("leader");
     let acks_before = sim.count(leader, "AckNewLeader");
     sim.run_for(500 * MS);
-    assert_eq!(sim.count(leader, "AckNewLeader"), acks_before, "acked before the flush completed");
+    assert_eq!(
+        sim.count(leader, "AckNewLeader"),
+        acks_before,
+        "acked before the flush completed"
+    );
     assert!(sim.run_until(10 * S, Sim::converged));
     assert_eq!(sim.payloads(slow).len(), 22);
 }
@@ -196,7 +242,10 @@ fn newleader_ack_waits_for_persistence() {
 /// (ZOOKEEPER-3642 acked a SNAP sync whose state was not yet on disk).
 #[test]
 fn newleader_ack_after_snap_waits_for_persistence() {
-    let cfg = SimConfig { diff_retention: 3, ..SimConfig::default() };
+    let cfg = SimConfig {
+        diff_retention: 3,
+        ..SimConfig::default()
+    };
     let mut sim = settled(17, 3, cfg);
     let leader = sim.leader().expect("leader");
     let slow = if leader == 1 { 2 } else { 1 };
@@ -213,7 +262,11 @@ fn newleader_ack_after_snap_waits_for_persistence() {
     assert!(sim.run_until(S, |s| s.count(slow, "NewLeader") > seen));
     assert!(sim.count(slow, "Snap") >= 1);
     let m = sim.nodes[&slow].m();
-    assert!(m.last_durable_zxid() < m.last_logged_zxid(), "proposals must follow the snapshot\n{}", sim.describe());
+    assert!(
+        m.last_durable_zxid() < m.last_logged_zxid(),
+        "proposals must follow the snapshot\n{}",
+        sim.describe()
+    );
     assert!(sim.run_until(10 * S, Sim::converged));
     assert_eq!(sim.payloads(slow).len(), 12);
 }
@@ -225,7 +278,10 @@ fn one_way_cut_from_leader_makes_follower_rejoin() {
     let leader = sim.leader().expect("leader");
     let f = if leader == 1 { 2 } else { 1 };
     sim.cut_one_way(leader, f);
-    assert!(sim.run_until(5 * S, |s| s.nodes[&f].m().role() == Role::Looking || !s.nodes[&f].m().is_serving()));
+    assert!(
+        sim.run_until(5 * S, |s| s.nodes[&f].m().role() == Role::Looking
+            || !s.nodes[&f].m().is_serving())
+    );
     write(&mut sim, "b", 3);
     sim.heal();
     assert!(sim.run_until(15 * S, Sim::converged));
@@ -234,7 +290,10 @@ fn one_way_cut_from_leader_makes_follower_rejoin() {
 
 #[test]
 fn lossy_network_still_converges() {
-    let cfg = SimConfig { drop_prob: 0.02, ..SimConfig::default() };
+    let cfg = SimConfig {
+        drop_prob: 0.02,
+        ..SimConfig::default()
+    };
     let mut sim = settled(19, 5, cfg);
     for i in 0..50 {
         sim.propose(&format!("w{i}"));
