@@ -147,7 +147,11 @@ impl Follower {
                 core.commit_to(zxid);
                 Next::Stay
             }
-            (Stage::Syncing { epoch }, ZabMessage::NewLeader { epoch: e }) if e == epoch => {
+            (Stage::Syncing { epoch }, ZabMessage::NewLeader { epoch: e, last }) if e == epoch => {
+                if last != core.log.last() {
+                    tracing::debug!(last, ours = core.log.last(), "sync incomplete at NEWLEADER");
+                    return Next::Look;
+                }
                 self.stage = Stage::AwaitDurable {
                     epoch,
                     target: core.log.last(),

@@ -117,6 +117,8 @@ pub(crate) struct Sim {
     /// Each member's last logged zxid when it last received NEWLEADER.
     nl_target: BTreeMap<MemberId, Zxid>,
     restarts: u64,
+    /// Print every event (set `ZAB_TRACE=1`).
+    trace: bool,
 }
 
 impl Sim {
@@ -149,6 +151,7 @@ impl Sim {
             leaders: BTreeMap::new(),
             nl_target: BTreeMap::new(),
             restarts: 0,
+            trace: std::env::var_os("ZAB_TRACE").is_some(),
         };
         for &id in &ids {
             let flush_delay = sim.cfg.flush_delay;
@@ -169,6 +172,12 @@ impl Sim {
             sim.start(id);
         }
         sim
+    }
+
+    fn log(&self, what: impl FnOnce() -> String) {
+        if self.trace {
+            eprintln!("{:>10.3?} {}", self.elapsed(), what());
+        }
     }
 
     /// Simulated time since the start.
@@ -205,12 +214,14 @@ impl Sim {
             .map(|s| decode_tree(&s.data))
             .unwrap_or_default();
         node.member = Some(Member::new(cfg, recovered, self.now).expect("config"));
+        self.log(|| format!("START {id}"));
         self.drain();
     }
 
     /// Crashes member `id`: unflushed appends and in-flight messages are lost.
     /// With `wipe`, its storage is lost too.
     pub fn crash(&mut self, id: MemberId, wipe: bool) {
+        self.log(|| format!("CRASH {id} wipe={wipe}"));
         let node = self.nodes.get_mut(&id).expect("node");
         node.member = None;
         node.flushes.clear();
@@ -247,6 +258,7 @@ impl Sim {
 
     /// Cuts every link between different groups (members in no group are isolated).
     pub fn partition(&mut self, groups: &[&[MemberId]]) {
+        self.log(|| format!("PARTITION {groups:?}"));
         let group_of = |id: MemberId| {
             groups
                 .iter()
@@ -264,6 +276,7 @@ impl Sim {
 
     /// Cuts the link from `from` to `to` (messages in flight are lost).
     pub fn cut_one_way(&mut self, from: MemberId, to: MemberId) {
+        self.log(|| format!("CUT {from}->{to}"));
         self.cut.insert((from, to));
         if let Some(q) = self.links.get_mut(&(from, to)) {
             q.clear();
@@ -282,6 +295,7 @@ impl Sim {
 
     /// Restores every link.
     pub fn heal(&mut self) {
+        self.log(|| "HEAL".to_string());
         self.cut.clear();
     }
 
@@ -371,6 +385,17 @@ impl Sim {
     }
 
     fn carry_out(&mut self, id: MemberId, out: Output) {
+        match &out {
+            Output::Send {
+                to,
+                msg: ZabMessage::Ping { .. } | ZabMessage::PingReply { .. },
+            } => {
+                let _ = to;
+            }
+            Output::Send { to, msg } => self.log(|| format!("{id}->{to} {msg:?}")),
+            Output::Commit(e) => self.log(|| format!("{id} COMMIT {:#x}", e.zxid)),
+            other => self.log(|| format!("{id} {other:?}")),
+        }
         match out {
             Output::Send { to, msg } => {
                 if let ZabMessage::AckNewLeader { epoch } = msg {

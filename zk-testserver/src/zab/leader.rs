@@ -172,7 +172,11 @@ impl Leader {
             // The follower promised a later epoch (to a leader that failed) and
             // would refuse ours forever. Give way to an election with a higher
             // epoch; raising our own promise is always safe.
-            tracing::debug!(from, accepted_epoch, "follower accepted a later epoch; stepping down");
+            tracing::debug!(
+                from,
+                accepted_epoch,
+                "follower accepted a later epoch; stepping down"
+            );
             core.epochs.accepted = core.epochs.accepted.max(accepted_epoch);
             core.save_epochs();
             return Next::Look;
@@ -331,7 +335,7 @@ impl Leader {
             prev = zxid;
         }
         core.send(to, ZabMessage::Commit(committed));
-        core.send(to, ZabMessage::NewLeader { epoch });
+        core.send(to, ZabMessage::NewLeader { epoch, last });
         if let Some(l) = self.learners.get_mut(&to) {
             l.stage = Stage::Syncing { nl_zxid: last };
         }

@@ -127,6 +127,9 @@ pub enum ZabMessage {
     NewLeader {
         /// The leader's epoch.
         epoch: u32,
+        /// The last zxid of the synced history; a follower whose log does not
+        /// end there lost part of the sync and must not acknowledge.
+        last: Zxid,
     },
     /// Follower → leader: the synced history and the new epoch are durable.
     AckNewLeader {

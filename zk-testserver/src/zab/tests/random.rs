@@ -41,7 +41,11 @@ fn run(seed: u64) -> Coverage {
     );
     sim.cfg.diff_retention = sim.rng.random_range(3..40);
     sim.cfg.drop_prob = if sim.rng.random_bool(0.3) { 0.01 } else { 0.0 };
-    let slow = if sim.rng.random_bool(0.2) { sim.rng.random_range(50..300) } else { sim.rng.random_range(0..20) };
+    let slow = if sim.rng.random_bool(0.2) {
+        sim.rng.random_range(50..300)
+    } else {
+        sim.rng.random_range(0..20)
+    };
     sim.cfg.net_delay = (MS, (1 + sim.rng.random_range(0..30)) * MS);
     for node in sim.nodes.values_mut() {
         node.flush_delay = (Duration::ZERO, slow * MS);
@@ -152,7 +156,10 @@ fn randomized_faults_keep_zab_safe() {
     let seeds: Vec<u64> = match std::env::var("ZAB_SEED").ok().and_then(|s| s.parse().ok()) {
         Some(seed) => vec![seed],
         None => {
-            let n = std::env::var("ZAB_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(SEEDS);
+            let n = std::env::var("ZAB_SEEDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(SEEDS);
             (1..=n).collect()
         }
     };
