@@ -128,33 +128,44 @@ impl Election {
     fn on_decided(&mut self, core: &mut Core, from: MemberId, n: Notification) -> Next {
         if n.round == core.round {
             self.recv.insert(from, n);
-            if agree(&self.recv, n.vote, None, core) && self.leader_confirmed(core, &n, true) {
+            if agree(&self.recv, n.vote, &core.cfg.members) && self.leader_confirmed(core, &n) {
                 return decide(core, n.vote);
             }
         }
         self.decided.insert(from, n);
-        if agree(&self.decided, n.vote, Some(n.round), core)
-            && self.leader_confirmed(core, &n, false)
-        {
-            core.round = n.round;
-            return decide(core, n.vote);
+        // Members that joined at different times may report different votes
+        // for the same leader (ZooKeeper compares only the leader here too): a
+        // quorum naming the leader, and the leader's own word, suffice.
+        let leader = n.vote.leader;
+        let backers: BTreeSet<MemberId> = self
+            .decided
+            .iter()
+            .filter(|(_, d)| d.vote.leader == leader)
+            .map(|(&id, _)| id)
+            .collect();
+        if !is_quorum(&backers, &core.cfg.members) {
+            return Next::Stay;
         }
-        Next::Stay
+        if leader == core.id() {
+            return if n.round == core.round { decide(core, n.vote) } else { Next::Stay };
+        }
+        match self.decided.get(&leader) {
+            Some(l) if l.state == PeerState::Leading => {
+                let (vote, round) = (l.vote, l.round);
+                core.round = round;
+                decide(core, vote)
+            }
+            _ => Next::Stay,
+        }
     }
 
-    /// The leader named in `n` must itself have said it leads (or, if it is
-    /// this member, the round must be ours).
-    fn leader_confirmed(&self, core: &Core, n: &Notification, this_round: bool) -> bool {
+    /// The leader named in `n` must itself have said, in this round, that it
+    /// leads (or, if it is this member, the round must be ours).
+    fn leader_confirmed(&self, core: &Core, n: &Notification) -> bool {
         if n.vote.leader == core.id() {
             return n.round == core.round;
         }
-        let map = if this_round {
-            &self.recv
-        } else {
-            &self.decided
-        };
-        map.get(&n.vote.leader)
-            .is_some_and(|l| l.state == PeerState::Leading)
+        self.recv.get(&n.vote.leader).is_some_and(|l| l.state == PeerState::Leading)
     }
 
     fn check_quorum(&mut self, core: &mut Core, now: Instant) -> Next {
@@ -163,7 +174,7 @@ impl Election {
             .values()
             .filter(|n| n.vote == self.proposal)
             .count();
-        if !agree(&self.recv, self.proposal, None, core) {
+        if !agree(&self.recv, self.proposal, &core.cfg.members) {
             core.timers.stop(Timer::Finalize);
             return Next::Stay;
         }
@@ -189,7 +200,7 @@ impl Election {
                 Next::Stay
             }
             Timer::Finalize => {
-                if agree(&self.recv, self.proposal, None, core) {
+                if agree(&self.recv, self.proposal, &core.cfg.members) {
                     decide(core, self.proposal)
                 } else {
                     Next::Stay
@@ -200,19 +211,11 @@ impl Election {
     }
 }
 
-/// True if a quorum of `votes` equals `vote` (and, if given, was decided in `round`).
-fn agree(
-    votes: &BTreeMap<MemberId, Notification>,
-    vote: Vote,
-    round: Option<u64>,
-    core: &Core,
-) -> bool {
-    let set: BTreeSet<MemberId> = votes
-        .iter()
-        .filter(|(_, n)| n.vote == vote && round.is_none_or(|r| n.round == r))
-        .map(|(&id, _)| id)
-        .collect();
-    is_quorum(&set, &core.cfg.members)
+/// True if the members whose notification holds `vote` form a quorum.
+fn agree(votes: &BTreeMap<MemberId, Notification>, vote: Vote, members: &[MemberId]) -> bool {
+    let set: BTreeSet<MemberId> =
+        votes.iter().filter(|(_, n)| n.vote == vote).map(|(&id, _)| id).collect();
+    is_quorum(&set, members)
 }
 
 fn decide(core: &mut Core, vote: Vote) -> Next {
