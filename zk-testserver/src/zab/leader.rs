@@ -168,7 +168,7 @@ impl Leader {
         from: MemberId,
         accepted_epoch: u32,
     ) -> Next {
-        if self.established && self.epoch.is_some_and(|e| accepted_epoch >= e) {
+        if self.established && self.epoch.is_some_and(|e| accepted_epoch > e) {
             // The follower promised a later epoch (to a leader that failed) and
             // would refuse ours forever. Give way to an election with a higher
             // epoch; raising our own promise is always safe.
