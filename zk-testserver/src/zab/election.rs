@@ -147,7 +147,11 @@ impl Election {
             return Next::Stay;
         }
         if leader == core.id() {
-            return if n.round == core.round { decide(core, n.vote) } else { Next::Stay };
+            return if n.round == core.round {
+                decide(core, n.vote)
+            } else {
+                Next::Stay
+            };
         }
         match self.decided.get(&leader) {
             Some(l) if l.state == PeerState::Leading => {
@@ -165,7 +169,9 @@ impl Election {
         if n.vote.leader == core.id() {
             return n.round == core.round;
         }
-        self.recv.get(&n.vote.leader).is_some_and(|l| l.state == PeerState::Leading)
+        self.recv
+            .get(&n.vote.leader)
+            .is_some_and(|l| l.state == PeerState::Leading)
     }
 
     fn check_quorum(&mut self, core: &mut Core, now: Instant) -> Next {
@@ -213,8 +219,11 @@ impl Election {
 
 /// True if the members whose notification holds `vote` form a quorum.
 fn agree(votes: &BTreeMap<MemberId, Notification>, vote: Vote, members: &[MemberId]) -> bool {
-    let set: BTreeSet<MemberId> =
-        votes.iter().filter(|(_, n)| n.vote == vote).map(|(&id, _)| id).collect();
+    let set: BTreeSet<MemberId> = votes
+        .iter()
+        .filter(|(_, n)| n.vote == vote)
+        .map(|(&id, _)| id)
+        .collect();
     is_quorum(&set, members)
 }
 

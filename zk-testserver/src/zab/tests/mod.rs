@@ -3,3 +3,4 @@
 mod basic;
 mod faults;
 mod random;
+mod robust;
