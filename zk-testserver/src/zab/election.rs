@@ -34,7 +34,7 @@ impl Election {
     /// Starts a new round voting for this member; may decide at once (a
     /// single-member ensemble).
     pub(crate) fn start(core: &mut Core, now: Instant) -> (Election, Next) {
-        core.round += 1;
+        core.round = core.round.saturating_add(1);
         core.timers.clear();
         let mut election = Election {
             proposal: core.self_vote(),
@@ -201,7 +201,10 @@ impl Election {
         match timer {
             Timer::Heartbeat => {
                 self.broadcast(core);
-                self.retry = (self.retry * 2).min(core.cfg.ticks(MAX_RETRY_TICKS));
+                self.retry = self
+                    .retry
+                    .saturating_mul(2)
+                    .min(core.cfg.ticks(MAX_RETRY_TICKS));
                 self.arm_retry(core, now);
                 Next::Stay
             }
