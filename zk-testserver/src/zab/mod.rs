@@ -7,6 +7,18 @@
 //! and every effect is an [`Output`] the driver carries out. The same member
 //! therefore runs under a tokio driver and under a deterministic simulator.
 //!
+//! # Differences from ZooKeeper's wire protocol
+//!
+//! Member links may drop messages without resetting (ZooKeeper relies on TCP
+//! resets), so a few messages carry more than ZooKeeper's do:
+//! [`ZabMessage::Proposal`] names the previous zxid, [`ZabMessage::NewLeader`]
+//! the last zxid of the sync, and [`ZabMessage::Ping`] the leader's tail and
+//! commit point; a follower that detects a gap rejoins. [`ZabMessage::Commit`]
+//! and [`ZabMessage::Ack`] are cumulative (equivalent, since both happen in
+//! order), and a follower may learn the commit point from pings. A restarted
+//! member does not apply its log on startup: it applies only what it learns is
+//! committed, so the data tree never needs rolling back after TRUNC.
+//!
 //! ```
 //! use std::time::Instant;
 //! use bytes::Bytes;
