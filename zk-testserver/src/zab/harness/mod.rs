@@ -10,64 +10,20 @@
 //! synced history and epoch are durable, and a snapshot is sent from a tree
 //! at exactly its zxid.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+mod effects;
+mod net;
+mod node;
+
+pub(crate) use node::{decode_tree, encode_tree, Node, Store};
+
+use bytes::Bytes;
 use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::{Member, MemberId, Output, Role, ZabConfig, ZabMessage};
-use crate::storage::{Epochs, LogEntry, Recovered, Snapshot, Zxid};
-
-/// Durable state of one member.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Store {
-    pub epochs: Epochs,
-    pub snapshot: Option<Snapshot>,
-    pub log: Vec<LogEntry>,
-}
-
-impl Store {
-    /// The last durable zxid (log tail, else snapshot).
-    pub fn last(&self) -> Zxid {
-        self.log
-            .last()
-            .map(|e| e.zxid)
-            .or(self.snapshot.as_ref().map(|s| s.zxid))
-            .unwrap_or(0)
-    }
-}
-
-struct Flush {
-    due: Instant,
-    entries: Vec<LogEntry>,
-    report: Zxid,
-}
-
-/// One simulated member: its machine (None while crashed), storage, tree.
-pub(crate) struct Node {
-    pub member: Option<Member>,
-    pub store: Store,
-    flushes: VecDeque<Flush>,
-    /// Applied entries, in order (the model data tree).
-    pub tree: Vec<(Zxid, Bytes)>,
-    /// Flush delay range for this member's storage.
-    pub flush_delay: (Duration, Duration),
-    /// Completed sync tokens.
-    pub syncs_done: Vec<u64>,
-    /// Application payloads delivered, with sender.
-    pub delivered: Vec<(MemberId, Bytes)>,
-}
-
-impl Node {
-    pub fn m(&self) -> &Member {
-        self.member.as_ref().expect("member is down")
-    }
-
-    pub fn tree_zxid(&self) -> Zxid {
-        self.tree.last().map_or(0, |e| e.0)
-    }
-}
+use super::{Member, MemberId, Role, ZabConfig, ZabMessage};
+use crate::storage::{Recovered, Snapshot, Zxid};
 
 /// Simulation parameters.
 #[derive(Clone, Debug)]
@@ -254,73 +210,6 @@ impl Sim {
         node.store.log.retain(|e| e.zxid > zxid);
     }
 
-    // ----- network faults -----
-
-    /// Cuts every link between different groups (members in no group are isolated).
-    pub fn partition(&mut self, groups: &[&[MemberId]]) {
-        self.log(|| format!("PARTITION {groups:?}"));
-        let group_of = |id: MemberId| {
-            groups
-                .iter()
-                .position(|g| g.contains(&id))
-                .map_or(usize::MAX - id as usize, |g| g)
-        };
-        for &a in &self.ids.clone() {
-            for &b in &self.ids.clone() {
-                if a != b && group_of(a) != group_of(b) {
-                    self.cut_one_way(a, b);
-                }
-            }
-        }
-    }
-
-    /// Cuts the link from `from` to `to` (messages in flight are lost).
-    pub fn cut_one_way(&mut self, from: MemberId, to: MemberId) {
-        self.log(|| format!("CUT {from}->{to}"));
-        self.cut.insert((from, to));
-        if let Some(q) = self.links.get_mut(&(from, to)) {
-            q.clear();
-        }
-    }
-
-    /// Isolates `id` from everyone.
-    pub fn isolate(&mut self, id: MemberId) {
-        for other in self.ids.clone() {
-            if other != id {
-                self.cut_one_way(id, other);
-                self.cut_one_way(other, id);
-            }
-        }
-    }
-
-    /// Restores every link.
-    pub fn heal(&mut self) {
-        self.log(|| "HEAL".to_string());
-        self.cut.clear();
-    }
-
-    fn send(&mut self, from: MemberId, to: MemberId, msg: ZabMessage) {
-        if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
-            return;
-        }
-        if self.cfg.drop_prob > 0.0 && self.rng.random_bool(self.cfg.drop_prob) {
-            return;
-        }
-        let (lo, hi) = self.cfg.net_delay;
-        let delay = if hi > lo {
-            self.rng.random_range(lo..=hi)
-        } else {
-            lo
-        };
-        let q = self.links.entry((from, to)).or_default();
-        let at = q
-            .back()
-            .map_or(self.now + delay, |&(t, _)| t.max(self.now + delay));
-        q.push_back((at, msg));
-    }
-
-    // ----- client operations -----
-
     /// The serving leader, if exactly one member claims to be one.
     pub fn leader(&self) -> Option<MemberId> {
         let mut serving = self.nodes.iter().filter(|(_, n)| {
@@ -382,168 +271,6 @@ impl Sim {
                 return;
             }
         }
-    }
-
-    fn carry_out(&mut self, id: MemberId, out: Output) {
-        match &out {
-            Output::Send {
-                to,
-                msg: ZabMessage::Ping { .. } | ZabMessage::PingReply { .. },
-            } => {
-                let _ = to;
-            }
-            Output::Send { to, msg } => self.log(|| format!("{id}->{to} {msg:?}")),
-            Output::Commit(e) => self.log(|| format!("{id} COMMIT {:#x}", e.zxid)),
-            other => self.log(|| format!("{id} {other:?}")),
-        }
-        match out {
-            Output::Send { to, msg } => {
-                if let ZabMessage::AckNewLeader { epoch } = msg {
-                    self.check_ack_new_leader(id, epoch);
-                }
-                self.send(id, to, msg);
-            }
-            Output::SendSnapshot { to, zxid } => {
-                let node = &self.nodes[&id];
-                assert_eq!(
-                    node.tree_zxid(),
-                    zxid,
-                    "seed {}: member {id} snapshot not at {zxid:#x}",
-                    self.seed
-                );
-                let data = encode_tree(&node.tree);
-                self.send(id, to, ZabMessage::Snap { zxid, data });
-            }
-            Output::Append(entries) => {
-                let (lo, hi) = self.nodes[&id].flush_delay;
-                let delay = if hi > lo {
-                    self.rng.random_range(lo..=hi)
-                } else {
-                    lo
-                };
-                let now = self.now;
-                let node = self.nodes.get_mut(&id).expect("node");
-                let report = entries.last().map_or(0, |e| e.zxid);
-                let due = node
-                    .flushes
-                    .back()
-                    .map_or(now + delay, |f| f.due.max(now + delay));
-                node.flushes.push_back(Flush {
-                    due,
-                    entries,
-                    report,
-                });
-            }
-            Output::Truncate(zxid) => {
-                let node = self.nodes.get_mut(&id).expect("node");
-                node.store.log.retain(|e| e.zxid <= zxid);
-                for f in node.flushes.iter_mut() {
-                    f.entries.retain(|e| e.zxid <= zxid);
-                }
-            }
-            Output::SaveEpochs(epochs) => {
-                self.nodes.get_mut(&id).expect("node").store.epochs = epochs;
-            }
-            Output::InstallSnapshot(snapshot) => {
-                let node = self.nodes.get_mut(&id).expect("node");
-                node.tree = decode_tree(&snapshot.data);
-                node.store.snapshot = Some(snapshot);
-                node.store.log.clear();
-                node.flushes.clear();
-                let tree = node.tree.clone();
-                for (i, entry) in tree.iter().enumerate() {
-                    self.check_applied(id, i, entry);
-                }
-            }
-            Output::Commit(entry) => {
-                let node = self.nodes.get_mut(&id).expect("node");
-                assert!(
-                    entry.zxid > node.tree_zxid(),
-                    "seed {}: member {id} commit {:#x} out of order",
-                    self.seed,
-                    entry.zxid
-                );
-                node.tree.push((entry.zxid, entry.payload.clone()));
-                let i = node.tree.len() - 1;
-                let leading = node.m().role() == Role::Leading && node.m().is_serving();
-                self.check_applied(id, i, &(entry.zxid, entry.payload.clone()));
-                if leading {
-                    self.acked.insert(entry.zxid, entry.payload);
-                }
-            }
-            Output::RoleChanged {
-                role,
-                epoch,
-                serving,
-                ..
-            } => {
-                if role == Role::Leading && serving {
-                    if let Some(prev) = self.leaders.insert(epoch, id) {
-                        panic!(
-                            "seed {}: epoch {epoch} established by {prev} and {id}",
-                            self.seed
-                        );
-                    }
-                    let tree: BTreeMap<Zxid, Bytes> =
-                        self.nodes[&id].tree.iter().cloned().collect();
-                    for (z, p) in &self.acked {
-                        assert_eq!(
-                            tree.get(z),
-                            Some(p),
-                            "seed {}: new leader {id} (epoch {epoch}) lost acknowledged {z:#x}",
-                            self.seed
-                        );
-                    }
-                }
-            }
-            Output::SyncDone(token) => self
-                .nodes
-                .get_mut(&id)
-                .expect("node")
-                .syncs_done
-                .push(token),
-            Output::Deliver { from, payload } => self
-                .nodes
-                .get_mut(&id)
-                .expect("node")
-                .delivered
-                .push((from, payload)),
-        }
-    }
-
-    fn check_applied(&mut self, id: MemberId, i: usize, entry: &(Zxid, Bytes)) {
-        match self.global.get(i) {
-            Some(g) => assert_eq!(
-                g, entry,
-                "seed {}: member {id} applied a divergent entry at {i}",
-                self.seed
-            ),
-            None => {
-                assert_eq!(
-                    i,
-                    self.global.len(),
-                    "seed {}: member {id} applied past the global history",
-                    self.seed
-                );
-                self.global.push(entry.clone());
-            }
-        }
-    }
-
-    fn check_ack_new_leader(&self, id: MemberId, epoch: u32) {
-        let node = &self.nodes[&id];
-        let target = self.nl_target.get(&id).copied().unwrap_or(0);
-        assert_eq!(
-            node.store.epochs.current, epoch,
-            "seed {}: member {id} acked NEWLEADER before saving currentEpoch",
-            self.seed
-        );
-        assert!(
-            node.store.last() >= target,
-            "seed {}: member {id} acked NEWLEADER with {target:#x} received but only {:#x} durable",
-            self.seed,
-            node.store.last()
-        );
     }
 
     fn next_event(&self) -> Option<(Instant, Event)> {
@@ -678,28 +405,6 @@ enum Event {
     Deliver(MemberId, MemberId),
     Flush(MemberId),
     Timeout(MemberId),
-}
-
-/// Serializes a model tree: (zxid, length, payload)*.
-pub(crate) fn encode_tree(tree: &[(Zxid, Bytes)]) -> Bytes {
-    let mut buf = BytesMut::new();
-    for (zxid, payload) in tree {
-        buf.put_i64(*zxid);
-        buf.put_u32(payload.len() as u32);
-        buf.put_slice(payload);
-    }
-    buf.freeze()
-}
-
-pub(crate) fn decode_tree(data: &Bytes) -> Vec<(Zxid, Bytes)> {
-    let mut data = data.clone();
-    let mut tree = Vec::new();
-    while data.remaining() >= 12 {
-        let zxid = data.get_i64();
-        let len = data.get_u32() as usize;
-        tree.push((zxid, data.split_to(len)));
-    }
-    tree
 }
 
 impl Sim {
