@@ -1,0 +1,6 @@
+//! Deterministic tests of the ZAB member, driven by the simulation harness.
+
+mod basic;
+mod faults;
+mod random;
+mod robust;
