@@ -383,6 +383,7 @@ launch_member() {
         "-Dzookeeper.log.dir=$dir/logs" \
         "-Dlog4j.configuration=file:$STATE_DIR/log4j.properties" \
         -Dzookeeper.jmx.log4j.disable=true \
+        -Dreadonlymode.enabled=true \
         "-Dznode.container.checkIntervalMs=$CONTAINER_CHECK_MS" \
         "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:$(super_digest)" \
         -cp "$(classpath)" \

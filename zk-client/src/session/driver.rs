@@ -114,6 +114,13 @@ pub(crate) struct DriverConfig {
 
 type ConnectFuture = Pin<Box<dyn std::future::Future<Output = ConnectOutcome> + Send>>;
 
+type ProbeFuture = Pin<Box<dyn std::future::Future<Output = Option<(String, u16)>> + Send>>;
+
+/// First and largest pause between probes for a read-write server while
+/// connected to a read-only one.
+const PROBE_FIRST: Duration = Duration::from_millis(100);
+const PROBE_MAX: Duration = Duration::from_secs(10);
+
 struct ConnectOutcome {
     result: std::io::Result<(TcpStream, SocketAddr)>,
     host: String,
@@ -135,6 +142,9 @@ pub(crate) struct Driver {
     server: Option<SocketAddr>,
     failed_attempts: u32,
     commands_closed: bool,
+    probe: Option<ProbeFuture>,
+    probe_delay: Duration,
+    preferred: Option<(String, u16)>,
 }
 
 impl Driver {
@@ -161,6 +171,9 @@ impl Driver {
             server: None,
             failed_attempts: 0,
             commands_closed: false,
+            probe: None,
+            probe_delay: PROBE_FIRST,
+            preferred: None,
         }
     }
 
@@ -182,6 +195,9 @@ impl Driver {
             if self.machine.wants_transport() && self.reader.is_none() && self.connecting.is_none()
             {
                 self.start_connect();
+            }
+            if self.machine.state() == ConnectionState::ReadOnly && self.probe.is_none() {
+                self.start_probe();
             }
             let deadline = self.machine.poll_timeout().map(Instant::from_std);
             let has_output = !self.write_buf.is_empty();
@@ -233,6 +249,10 @@ impl Driver {
                 outcome = poll_connect(&mut self.connecting) => {
                     self.connecting = None;
                     self.finish_connect(outcome);
+                }
+                found = poll_probe(&mut self.probe) => {
+                    self.probe = None;
+                    self.finish_probe(found);
                 }
                 _ = sleep_until(deadline) => {
                     self.machine.handle_timeout(Self::now());
@@ -305,6 +325,10 @@ impl Driver {
         );
         if state.is_connected() {
             self.failed_attempts = 0;
+            if state != ConnectionState::ReadOnly {
+                self.probe = None;
+                self.probe_delay = PROBE_FIRST;
+            }
             if let Ok(mut pw) = self.shared.password.lock() {
                 *pw = self.machine.password().clone();
             }
@@ -333,7 +357,10 @@ impl Driver {
     }
 
     fn start_connect(&mut self) {
-        let (host, port) = self.hosts.next_host();
+        let (host, port) = match self.preferred.take() {
+            Some(found) => found,
+            None => self.hosts.next_host(),
+        };
         // Once every host failed in a row, back off before each further try
         // (10 ms doubling per round, at most 1 s).
         let hosts = self.hosts.len().max(1) as u32;
@@ -373,6 +400,41 @@ impl Driver {
                 self.failed_attempts += 1;
             }
         }
+    }
+
+    /// While on a read-only server, asks the next host whether it serves
+    /// read-write (`isro`), backing off between rounds as ZooKeeper's client does.
+    fn start_probe(&mut self) {
+        let (host, port) = self.hosts.next_host();
+        let delay = self.probe_delay;
+        self.probe_delay = (self.probe_delay * 2).min(PROBE_MAX);
+        let current = self.server;
+        let timeout = self.config.connect_timeout;
+        self.probe = Some(Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            let (stream, addr) = connect_host(&host, port, timeout).await.ok()?;
+            if Some(addr) == current {
+                return None;
+            }
+            let answer = tokio::time::timeout(timeout, ask_isro(stream))
+                .await
+                .ok()??;
+            (answer == "rw").then_some((host, port))
+        }));
+    }
+
+    fn finish_probe(&mut self, found: Option<(String, u16)>) {
+        let Some((host, port)) = found else {
+            return;
+        };
+        if self.machine.state() != ConnectionState::ReadOnly {
+            return;
+        }
+        tracing::info!(%host, port, "found a read-write server; leaving the read-only one");
+        self.preferred = Some((host, port));
+        self.probe_delay = PROBE_FIRST;
+        self.drop_transport();
+        self.machine.transport_closed(Self::now());
     }
 
     async fn flush_best_effort(&mut self) {
@@ -420,6 +482,21 @@ async fn poll_connect(connecting: &mut Option<ConnectFuture>) -> ConnectOutcome 
         Some(f) => f.await,
         None => std::future::pending().await,
     }
+}
+
+async fn poll_probe(probe: &mut Option<ProbeFuture>) -> Option<(String, u16)> {
+    match probe {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends the `isro` four-letter word and returns the answer (`ro` or `rw`).
+async fn ask_isro(mut stream: TcpStream) -> Option<String> {
+    stream.write_all(b"isro").await.ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.ok()?;
+    String::from_utf8(answer).ok().map(|s| s.trim().to_string())
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -120,6 +120,12 @@ pub struct SessionMachine<R, W> {
     password: Bytes,
     negotiated: Duration,
     last_zxid: i64,
+    /// Whether the session was ever confirmed by a read-write server. A
+    /// session handed out by a read-only server is local to it, so it is
+    /// not offered to other servers (as ZooKeeper's client does).
+    seen_rw: bool,
+    /// The session id the current handshake offered (0: asked for a new one).
+    offered_session: i64,
     next_xid: i32,
     queued: VecDeque<Outgoing<R, W>>,
     pending: VecDeque<Pending<R, W>>,
@@ -153,6 +159,8 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             password,
             negotiated: Duration::ZERO,
             last_zxid: 0,
+            seen_rw: session_id != 0,
+            offered_session: 0,
             next_xid: 1,
             queued: VecDeque::new(),
             pending: VecDeque::new(),
@@ -229,12 +237,18 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         self.decoder.clear();
         self.transmit.clear();
         self.phase = Phase::Handshaking;
+        let (session_id, password) = if self.seen_rw {
+            (self.session_id, self.password.clone())
+        } else {
+            (0, Bytes::from_static(&[0; PASSWORD_LEN]))
+        };
+        self.offered_session = session_id;
         let request = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: self.last_zxid,
             timeout_ms: millis_i32(self.config.session_timeout),
-            session_id: self.session_id,
-            password: self.password.clone(),
+            session_id,
+            password,
             read_only: Some(self.config.read_only),
         };
         self.send(now, encode_record(&request));
@@ -475,6 +489,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         }
         self.phase = Phase::Disconnected;
         self.session_id = 0;
+        self.seen_rw = false;
         self.password = Bytes::from_static(&[0; PASSWORD_LEN]);
         self.negotiated = Duration::ZERO;
         self.last_heard = None;
@@ -648,10 +663,19 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
     }
 
     fn handle_connect_response(&mut self, now: Instant, frame: Bytes) {
-        let response = match ConnectResponse::from_bytes(frame) {
+        let response = match ConnectResponse::from_bytes(frame.clone()) {
             Ok(r) => r,
             Err(e) => {
-                self.protocol_violation(now, format!("bad handshake reply: {e}"));
+                // A server that cannot create the session (a read-only
+                // member without local sessions) answers with a bare reply
+                // header carrying the error instead.
+                let message = match decode_reply_header(frame) {
+                    Ok((h, rest)) if rest.is_empty() && h.err != 0 => {
+                        format!("server refused the session: {}", Error::from_code(h.err))
+                    }
+                    _ => format!("bad handshake reply: {e}"),
+                };
+                self.protocol_violation(now, message);
                 return;
             }
         };
@@ -666,7 +690,16 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
                 .push_back(SessionEvent::Disconnect("session expired".into()));
             return;
         }
-        let resumed = self.session_id != 0;
+        let read_only = response.read_only == Some(true);
+        let resumed = self.offered_session != 0 && self.offered_session == response.session_id;
+        if self.session_id != 0 && !resumed {
+            // The read-only server's local session is not carried over: the
+            // read-write server started a fresh one.
+            tracing::info!("left a read-only server's local session for a new one");
+        }
+        if !read_only {
+            self.seen_rw = true;
+        }
         self.session_id = response.session_id;
         self.password = response.password;
         self.negotiated = Duration::from_millis(response.timeout_ms as u64);
@@ -696,7 +729,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         while let Some(out) = self.queued.pop_front() {
             self.send_outgoing(now, out);
         }
-        let state = if response.read_only == Some(true) {
+        let state = if read_only {
             ConnectionState::ReadOnly
         } else if resumed {
             ConnectionState::Reconnected

@@ -1,5 +1,6 @@
-//! Misbehaving servers: the client reports a clear error and never panics
-//! or hangs. These run without any ZooKeeper (a fake server in the test).
+//! Scripted fake servers: misbehaving ones (the client reports a clear
+//! error and never panics or hangs) and read-only members. These run without
+//! any ZooKeeper.
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -153,4 +154,95 @@ async fn bad_connect_strings_are_refused() {
         let err = Client::connect(bad).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
     }
+}
+
+/// A minimal server for the read-only switch: answers handshakes (as a
+/// read-only or read-write member), `isro`, and pings; refuses connections
+/// while `up` is false.
+async fn member(read_only: bool, up: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut next_session = if read_only { 0x100 } else { 0x200 };
+        while let Ok((mut s, _)) = listener.accept().await {
+            if !up.load(Ordering::SeqCst) {
+                continue; // dropped: connection closed
+            }
+            next_session += 1;
+            let session = next_session;
+            tokio::spawn(async move {
+                let mut first = [0u8; 4];
+                if s.read_exact(&mut first).await.is_err() {
+                    return;
+                }
+                if &first == b"isro" {
+                    let _ = s.write_all(if read_only { b"ro" } else { b"rw" }).await;
+                    return;
+                }
+                let len = i32::from_be_bytes(first) as usize;
+                let mut req = vec![0; len];
+                if s.read_exact(&mut req).await.is_err() {
+                    return;
+                }
+                let resp = ConnectResponse {
+                    protocol_version: 0,
+                    timeout_ms: 3000,
+                    session_id: session,
+                    password: vec![1; 16].into(),
+                    read_only: Some(read_only),
+                };
+                let _ = s.write_all(&encode_record(&resp)).await;
+                while let Some(frame) = read_frame(&mut s).await {
+                    let Ok(h) = RequestHeader::from_bytes(frame[..8].to_vec().into()) else {
+                        return;
+                    };
+                    // Reply with an empty success (pings and getChildren2-free requests).
+                    let mut v = vec![0, 0, 0, 16];
+                    v.extend_from_slice(&h.xid.to_be_bytes());
+                    v.extend_from_slice(&1i64.to_be_bytes());
+                    let err: i32 = if read_only && h.op == 2 { -119 } else { 0 };
+                    v.extend_from_slice(&err.to_be_bytes());
+                    let _ = s.write_all(&v).await;
+                }
+            });
+        }
+    });
+    addr.to_string()
+}
+
+#[tokio::test]
+async fn read_only_client_moves_to_a_read_write_member_when_one_appears() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let rw_up = Arc::new(AtomicBool::new(false));
+    let ro = member(true, Arc::new(AtomicBool::new(true))).await;
+    let rw = member(false, rw_up.clone()).await;
+    let c = Client::builder(format!("{ro},{rw}"))
+        .read_only(true)
+        .retry(zk_client::retry::NoRetry)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(c.state(), zk_client::ConnectionState::ReadOnly);
+    assert_eq!(c.session_id(), 0x101);
+    let err = c.delete("/x", None).await.unwrap_err();
+    assert!(err.is(zk_client::ErrorCode::NotReadOnly), "{err}");
+    rw_up.store(true, Ordering::SeqCst);
+    let state = tokio::time::timeout(
+        Duration::from_secs(20),
+        c.wait_for_state(|s| s == zk_client::ConnectionState::Connected),
+    )
+    .await
+    .expect("found the read-write member");
+    assert_eq!(state, zk_client::ConnectionState::Connected);
+    // The read-only member's local session is not carried over: a new one
+    // from the read-write member.
+    assert!(
+        (0x201..0x300).contains(&c.session_id()),
+        "{:#x}",
+        c.session_id()
+    );
+    assert_eq!(c.connected_server().unwrap().to_string(), rw);
+    c.delete("/x", None).await.unwrap();
 }
