@@ -1,2 +1,5 @@
-//! A ZooKeeper-compatible replicated ensemble for tests (work in progress).
+//! A ZooKeeper-compatible server for tests.
+#![deny(missing_docs)]
+
 pub mod storage;
+pub mod tree;
