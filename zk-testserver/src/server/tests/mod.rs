@@ -1,0 +1,7 @@
+//! Unit tests of the pure server pipeline, driven with a fake clock.
+
+mod acl;
+mod harness;
+mod ops;
+mod sessions;
+mod watches;
