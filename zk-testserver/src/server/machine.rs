@@ -706,6 +706,7 @@ impl Server {
             ephemerals_count: tree.ephemeral_count(),
             ephemerals: tree.ephemerals_by_session().into_iter().collect(),
             sessions: self.sessions(),
+            buckets: self.tracker.buckets(),
             data_size,
             tick_ms: self.config.tick_ms,
             min_session_timeout_ms: self.config.min_session_timeout_ms,

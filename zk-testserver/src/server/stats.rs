@@ -82,6 +82,8 @@ pub struct ServerStats {
     pub ephemerals: Vec<(i64, Vec<String>)>,
     /// Sessions with their timeouts.
     pub sessions: Vec<(i64, i32)>,
+    /// Expiry buckets: monotonic deadline (ms) and the sessions due then.
+    pub buckets: Vec<(u64, Vec<i64>)>,
     /// Approximate data size in bytes (paths and data).
     pub data_size: usize,
     /// Tick, ms.
