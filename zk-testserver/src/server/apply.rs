@@ -3,9 +3,10 @@
 
 use super::database::Database;
 use super::txn::{Txn, TxnBody, TxnHeader};
-use crate::tree::{Fired, NodeKind};
+use crate::tree::{DataTree, Fired, NodeKind};
 use zk_client::proto::{
-    Create2Response, CreateResponse, ErrorCode, MultiResult, OpCode, Stat, StatResponse,
+    Acl, Create2Response, CreateResponse, ErrorCode, EventType, MultiResult, OpCode, Stat,
+    StatResponse,
 };
 
 /// The outcome of one applied transaction (or one op of a multi).
@@ -63,12 +64,13 @@ pub fn apply(db: &mut Database, txn: &Txn) -> Applied {
                 }
             }
             for p in paths {
-                let owned = db
-                    .tree
-                    .get(&p)
-                    .is_some_and(|n| n.kind == NodeKind::Ephemeral(h.session_id));
-                if owned && db.tree.delete(&p, h.zxid).is_ok() {
-                    fired.extend(db.tree.watches.node_deleted(&p));
+                let acl = match db.tree.get(&p) {
+                    Some(n) if n.kind == NodeKind::Ephemeral(h.session_id) => n.acl.clone(),
+                    _ => continue,
+                };
+                if db.tree.delete(&p, h.zxid).is_ok() {
+                    let f = db.tree.watches.node_deleted(&p);
+                    fired.extend(stamp(&db.tree, f, &acl));
                 }
             }
             db.sessions.remove(&h.session_id);
@@ -128,16 +130,21 @@ fn apply_op(db: &mut Database, h: &TxnHeader, body: &TxnBody, fired: &mut Vec<Fi
                 h.time,
             )
             .map(|stat| {
-                fired.extend(tree.watches.node_created(path));
+                let f = tree.watches.node_created(path);
+                fired.extend(stamp(tree, f, acl));
                 TxnResult::Created {
                     path: path.clone(),
                     stat,
                 }
             }),
-        TxnBody::Delete { path } => tree.delete(path, h.zxid).map(|()| {
-            fired.extend(tree.watches.node_deleted(path));
-            TxnResult::Deleted
-        }),
+        TxnBody::Delete { path } => {
+            let acl = tree.get(path).map(|n| n.acl.clone()).unwrap_or_default();
+            tree.delete(path, h.zxid).map(|()| {
+                let f = tree.watches.node_deleted(path);
+                fired.extend(stamp(tree, f, &acl));
+                TxnResult::Deleted
+            })
+        }
         TxnBody::SetData {
             path,
             data,
@@ -145,7 +152,9 @@ fn apply_op(db: &mut Database, h: &TxnHeader, body: &TxnBody, fired: &mut Vec<Fi
         } => tree
             .set_data(path, data.clone(), *version, h.zxid, h.time)
             .map(|stat| {
-                fired.extend(tree.watches.data_changed(path));
+                let f = tree.watches.data_changed(path);
+                let acl = tree.get(path).map(|n| n.acl.clone()).unwrap_or_default();
+                fired.extend(stamp(tree, f, &acl));
                 TxnResult::Stat(stat)
             }),
         TxnBody::SetAcl {
@@ -162,6 +171,19 @@ fn apply_op(db: &mut Database, h: &TxnHeader, body: &TxnBody, fired: &mut Vec<Fi
         }
     };
     res.unwrap_or_else(|e| TxnResult::Error(e.code()))
+}
+
+/// Stamps fired events with the ACL that gates them: the node's own ACL
+/// (`node_acl`, taken before a delete), or its parent's for child events.
+fn stamp(tree: &DataTree, mut fired: Vec<Fired>, node_acl: &[Acl]) -> Vec<Fired> {
+    for f in &mut fired {
+        f.acl = if f.event == EventType::NodeChildrenChanged {
+            tree.get(&f.path).map(|n| n.acl.clone()).unwrap_or_default()
+        } else {
+            node_acl.to_vec()
+        };
+    }
+    fired
 }
 
 fn multi_result(op: i32, r: TxnResult) -> MultiResult {

@@ -24,14 +24,14 @@ use super::sessions::{initial_session_id, session_password, SessionTracker};
 use super::stats::{ConnectionInfo, Counters, ServerStats};
 use super::txn::Txn;
 use crate::storage::LogEntry;
-use crate::tree::acl::{authenticate, AuthOutcome};
+use crate::tree::acl::{self, authenticate, AuthOutcome};
 use crate::tree::AuthInfo;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use zk_client::proto::{
     decode_request_header, encode_notification, encode_record, encode_reply, xid, ConnectRequest,
-    ConnectResponse, Create2Response, CreateResponse, ErrorCode, OpCode, Reader, Record,
+    ConnectResponse, Create2Response, CreateResponse, ErrorCode, OpCode, Perms, Reader, Record,
     ReplyHeader, Request, Response, StatResponse, WatcherEvent,
 };
 
@@ -561,10 +561,17 @@ impl Server {
     fn dispatch(&mut self, applied: Applied, now: Time) {
         let h = applied.header;
         for f in applied.fired {
-            let frame = encode_notification(h.zxid, &WatcherEvent::node(f.event, f.path));
-            if self.conns.contains_key(&f.watcher) {
-                self.send(f.watcher, frame);
+            let Some(c) = self.conns.get(&f.watcher) else {
+                continue;
+            };
+            // Events are only delivered to connections that may read the node
+            // (the parent, for child events), as ZooKeeper does since the fix
+            // for CVE-2024-23944.
+            if acl::check(&f.acl, Perms::READ, &c.auth).is_err() {
+                continue;
             }
+            let frame = encode_notification(h.zxid, &WatcherEvent::node(f.event, f.path));
+            self.send(f.watcher, frame);
         }
         let conn = self.session_conns.get(&h.session_id).copied();
         match applied.result {

@@ -207,7 +207,7 @@ impl Preparer {
             let mut failure = None;
             for (i, sub) in ops.iter().enumerate() {
                 match prep_op(&mut view, cfg, &req, sub) {
-                    Ok(b) => bodies.push((sub.opcode().code(), b)),
+                    Ok(b) => bodies.push((multi_op_code(sub), b)),
                     Err(e) => {
                         failure = Some((i, e));
                         break;
@@ -316,6 +316,22 @@ impl Preparer {
         let local = std::mem::take(&mut view.local);
         self.commit_local(header.zxid, local);
         Txn { header, body }
+    }
+}
+
+/// The op type a multi result is reported under. ZooKeeper rebuilds create
+/// ops inside multi from their flags: containers and TTL nodes answer as
+/// create2 (path and stat), every other create as plain create (path only),
+/// whatever opcode the client used.
+fn multi_op_code(op: &Request) -> i32 {
+    let flags = match op {
+        Request::Create(c) | Request::Create2(c) | Request::CreateContainer(c) => c.flags,
+        Request::CreateTtl(c) => c.flags,
+        other => return other.opcode().code(),
+    };
+    match CreateMode::from_flags(flags) {
+        Ok(m) if m.is_container() || m.is_ttl() => OpCode::Create2.code(),
+        _ => OpCode::Create.code(),
     }
 }
 

@@ -138,8 +138,9 @@ impl WatchTable {
     }
 }
 
-/// A fired watch: which connection, what happened, where, and whether it was
-/// delivered through a recursive watch on an ancestor (ACL-filtered).
+/// A fired watch: which connection, what happened, where, and the ACL that
+/// decides whether the connection may see it (the node's, or the parent's
+/// for NodeChildrenChanged; filled in by apply, empty = visible to all).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fired {
     /// The connection to notify.
@@ -148,6 +149,8 @@ pub struct Fired {
     pub event: EventType,
     /// The node path the event is about.
     pub path: String,
+    /// READ on this ACL is needed to receive the event.
+    pub acl: Vec<zk_client::proto::Acl>,
 }
 
 /// The watch registry of one server.
@@ -204,6 +207,7 @@ impl WatchManager {
                 watcher,
                 event: EventType::NodeDeleted,
                 path: path.to_string(),
+                acl: Vec::new(),
             })
             .collect();
         out.extend(self.parent_changed(path));
@@ -246,6 +250,7 @@ impl WatchManager {
                 watcher,
                 event,
                 path: path.to_string(),
+                acl: Vec::new(),
             })
             .collect()
     }

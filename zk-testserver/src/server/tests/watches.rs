@@ -249,3 +249,45 @@ fn container_and_ttl_cleanup() {
     assert!(tree.get("/never").is_some());
     assert!(events_for(c.conn, &out).contains(&(EventType::NodeDeleted, "/c".to_string())));
 }
+
+#[test]
+fn events_need_read_on_the_node() {
+    let mut h = Harness::new();
+    let mut w = h.connect();
+    let mut c = h.connect();
+    h.call(
+        &mut w,
+        &Request::AddWatch(AddWatchRequest {
+            path: "/".into(),
+            mode: 1,
+        }),
+    );
+    h.call(&mut w, &Request::GetChildren(pw("/", true)));
+    let secret = vec![Acl::new(Perms::ALL, Id::digest("u", "p"))];
+    let (_, out) = h.send(&mut c, &create_acl("/secret", secret));
+    // NodeCreated for /secret is dropped; the child event on / is not.
+    assert_eq!(
+        events_for(w.conn, &out),
+        vec![(EventType::NodeChildrenChanged, "/".to_string())]
+    );
+}
+
+#[test]
+fn multi_create_results_follow_flags() {
+    let mut h = Harness::new();
+    let mut c = h.connect();
+    let r = h.call(
+        &mut c,
+        &Request::Multi(vec![
+            create("/a", 0),
+            create("/c", 4),
+            create_ttl("/t", 5, 100),
+        ]),
+    );
+    let Some(Response::Multi(results)) = r.body else {
+        panic!()
+    };
+    assert!(matches!(&results[0], MultiResult::Create(_)));
+    assert!(matches!(&results[1], MultiResult::Create2(_)));
+    assert!(matches!(&results[2], MultiResult::Create2(_)));
+}
