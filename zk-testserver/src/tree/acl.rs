@@ -56,19 +56,31 @@ pub enum AuthOutcome {
     Failed,
 }
 
-/// Handles an auth packet: `digest` with `user:password`; with a matching
-/// superuser digest (`super:<b64 sha1>`), the `super` identity too.
+/// Handles an auth packet. `digest` with `user:password` adds
+/// `digest:user:<b64 sha1(credentials)>` (like ZooKeeper, credentials without a
+/// colon are hashed whole under that name), plus `super` when it matches the
+/// superuser digest. `ip` succeeds without adding anything new (the connection
+/// already has its ip id). Any other scheme fails.
 pub fn authenticate(scheme: &str, auth: &[u8], super_digest: Option<&str>) -> AuthOutcome {
+    if scheme == "ip" {
+        return AuthOutcome::Added(Vec::new());
+    }
     if scheme != "digest" {
         return AuthOutcome::Failed;
     }
     let Ok(text) = std::str::from_utf8(auth) else {
         return AuthOutcome::Failed;
     };
-    let Some((user, password)) = text.split_once(':') else {
-        return AuthOutcome::Failed;
+    let id = match text.split_once(':') {
+        Some((user, password)) => zk_client::proto::digest_id(user, password),
+        None => {
+            use base64::Engine as _;
+            use sha1::Digest as _;
+            let hash = sha1::Sha1::digest(text.as_bytes());
+            let b64 = base64::engine::general_purpose::STANDARD.encode(hash);
+            format!("{text}:{b64}")
+        }
     };
-    let id = zk_client::proto::digest_id(user, password);
     let mut ids = Vec::new();
     if super_digest == Some(id.as_str()) {
         ids.push(Id::new("super", ""));
@@ -253,9 +265,14 @@ mod tests {
         assert!(s.is_super());
         assert!(check(&acl, Perms::ADMIN, &s).is_ok());
         assert_eq!(authenticate("foo", b"a:b", None), AuthOutcome::Failed);
-        assert_eq!(
+        // Like ZooKeeper: credentials without a colon are hashed whole.
+        assert!(matches!(
             authenticate("digest", b"nocolon", None),
-            AuthOutcome::Failed
+            AuthOutcome::Added(ids) if ids[0].id.starts_with("nocolon:")
+        ));
+        assert_eq!(
+            authenticate("ip", b"1.2.3.4", None),
+            AuthOutcome::Added(vec![])
         );
     }
 
