@@ -11,7 +11,7 @@ use std::time::Duration;
 use zk_testserver::Ensemble;
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--tick-ms T] \
-[--extended-types] [--super-digest super:<base64 sha1>]";
+[--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C]";
 
 struct Args {
     members: usize,
@@ -19,6 +19,7 @@ struct Args {
     tick_ms: u64,
     extended_types: bool,
     super_digest: Option<String>,
+    container_check_ms: Option<u64>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -28,6 +29,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         tick_ms: 2000,
         extended_types: false,
         super_digest: None,
+        container_check_ms: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -48,6 +50,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                     .map_err(|e| format!("--tick-ms: {e}"))?
             }
             "--extended-types" => a.extended_types = true,
+            "--container-check-ms" => {
+                a.container_check_ms = Some(
+                    value("--container-check-ms")?
+                        .parse()
+                        .map_err(|e| format!("--container-check-ms: {e}"))?,
+                )
+            }
             "--super-digest" => a.super_digest = Some(value("--super-digest")?),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -114,6 +123,9 @@ async fn main() -> ExitCode {
         .extended_types(args.extended_types);
     if let Some(d) = args.super_digest {
         builder = builder.super_digest(d);
+    }
+    if let Some(ms) = args.container_check_ms {
+        builder = builder.container_check_interval(Duration::from_millis(ms));
     }
     let mut zk = match builder.start().await {
         Ok(zk) => zk,
