@@ -3,5 +3,6 @@
 mod acl;
 mod harness;
 mod ops;
+mod pipeline;
 mod sessions;
 mod watches;
