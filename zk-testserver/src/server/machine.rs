@@ -393,6 +393,23 @@ impl Server {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(conn, %op, error = %e, "undecodable request body");
+                if op.is_write() {
+                    let txn = self.prep.failed(
+                        session,
+                        hxid,
+                        code,
+                        ErrorCode::MarshallingError,
+                        now.wall_ms,
+                    );
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.queue.push_back(Pending::Write {
+                            zxid: txn.header.zxid,
+                            start: now.mono_ms,
+                        });
+                    }
+                    self.propose(txn);
+                    return;
+                }
                 let hdr = ReplyHeader {
                     xid: hxid,
                     zxid: self.db.last_zxid,

@@ -249,6 +249,22 @@ impl Preparer {
         Txn { header, body }
     }
 
+    /// An error transaction for a write that failed before validation (an
+    /// undecodable body): it still consumes a zxid, as in ZooKeeper.
+    pub fn failed(
+        &mut self,
+        session_id: i64,
+        cxid: i32,
+        op: i32,
+        code: ErrorCode,
+        time: i64,
+    ) -> Txn {
+        Txn {
+            header: self.header(session_id, cxid, op, time),
+            body: TxnBody::Error { code: code.code() },
+        }
+    }
+
     /// A createSession transaction.
     pub fn create_session(&mut self, session_id: i64, timeout_ms: i32, time: i64) -> Txn {
         Txn {

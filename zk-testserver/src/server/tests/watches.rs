@@ -217,6 +217,21 @@ fn unknown_opcode_and_lone_check_close_the_connection() {
     assert_eq!(r[0].err(), -5);
     assert!(!closed(c.conn, &out));
     assert_eq!(h.call(&mut c, &Request::Ping).err(), 0);
+    // An undecodable write (a read op inside multi) fails the same way but
+    // consumes a zxid.
+    let before = h.server.last_zxid();
+    let mut f = bytes::BytesMut::new();
+    let body = encode_request(
+        9,
+        &Request::MultiRead(vec![Request::GetData(pw("/", false))]),
+    );
+    f.put_slice(&body[..4]);
+    f.put_i32(9);
+    f.put_i32(OpCode::Multi.code());
+    f.put_slice(&body[12..]);
+    let out = h.frame(c.conn, f.freeze());
+    let r = decode_for(c.conn, OpCode::Multi, out);
+    assert_eq!((r[0].err(), r[0].header.zxid), (-5, before + 1));
 }
 
 #[test]
