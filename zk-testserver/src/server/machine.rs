@@ -112,8 +112,21 @@ impl Server {
         replay: &[LogEntry],
         now: Time,
     ) -> Server {
-        let mut db = Database::default();
-        for entry in replay {
+        Server::recover(config, committer, Database::default(), replay, now)
+    }
+
+    /// A server starting from `db` (a decoded snapshot, see
+    /// [`Database::from_snapshot`]) with the newer `replay` entries applied on
+    /// top; entries at or below the snapshot's zxid are skipped.
+    pub fn recover(
+        config: ServerConfig,
+        committer: Box<dyn Committer>,
+        mut db: Database,
+        replay: &[LogEntry],
+        now: Time,
+    ) -> Server {
+        let base = db.last_zxid;
+        for entry in replay.iter().filter(|e| e.zxid > base) {
             match Txn::from_bytes(entry.payload.clone()) {
                 Ok(txn) => {
                     apply(&mut db, &txn);
@@ -160,6 +173,11 @@ impl Server {
     /// The applied state.
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// A snapshot of the applied state (tree, sessions, last zxid).
+    pub fn snapshot(&self) -> Bytes {
+        self.db.snapshot()
     }
 
     /// Live sessions with their timeouts (ms), sorted by id.

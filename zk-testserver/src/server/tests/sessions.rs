@@ -145,6 +145,23 @@ fn expire_session_control_and_restart_replay() {
         }
         let digest = s.digest();
         let entries = log.lock().unwrap().clone();
+        // Snapshot after the first two entries, then the rest replayed on top.
+        let mut partial = Server::new(
+            h.config.clone(),
+            Box::new(LocalCommitter::default()),
+            &entries[..2],
+            h.now,
+        );
+        let snap = crate::server::database::Database::from_snapshot(partial.snapshot()).unwrap();
+        partial = Server::recover(
+            h.config.clone(),
+            Box::new(LocalCommitter::default()),
+            snap,
+            &entries,
+            h.now,
+        );
+        assert_eq!(partial.digest(), digest);
+        assert_eq!(partial.sessions(), s.sessions());
         let again = Server::new(
             h.config.clone(),
             Box::new(LocalCommitter::new(log.clone())),
