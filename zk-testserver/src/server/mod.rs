@@ -13,7 +13,7 @@ pub mod sessions;
 pub mod stats;
 pub mod txn;
 
-pub use commit::{Committer, LocalCommitter, SharedLog};
+pub use commit::{Committer, ForwardedWrite, LocalCommitter, SharedLog};
 pub use config::ServerConfig;
 pub use machine::{ConnId, Output, Server, Time};
 pub use txn::{Txn, TxnBody, TxnHeader};

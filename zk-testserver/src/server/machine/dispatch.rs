@@ -68,7 +68,7 @@ impl Server {
                 self.tracker.remove(h.session_id);
                 let Some(conn) = conn else { return };
                 self.session_conns.remove(&h.session_id);
-                let is_reply = self.take_write(conn, h.zxid);
+                let is_reply = self.take_write(conn, h.cxid);
                 if let Some(start) = is_reply {
                     let hdr = ReplyHeader {
                         xid: h.cxid,
@@ -82,7 +82,7 @@ impl Server {
             }
             result => {
                 let Some(conn) = conn else { return };
-                let Some(start) = self.take_write(conn, h.zxid) else {
+                let Some(start) = self.take_write(conn, h.cxid) else {
                     return;
                 };
                 let (err, body) = reply_body(h.op, result);
@@ -98,14 +98,14 @@ impl Server {
         }
     }
 
-    /// Removes the pending write with `zxid` from the connection's queue
+    /// Removes the pending write with xid `cxid` from the connection's queue
     /// (normally its head); returns when it was received.
-    pub(super) fn take_write(&mut self, conn: ConnId, zxid: i64) -> Option<u64> {
+    pub(super) fn take_write(&mut self, conn: ConnId, cxid: i32) -> Option<u64> {
         let c = self.conns.get_mut(&conn)?;
         let pos = c
             .queue
             .iter()
-            .position(|p| matches!(p, Pending::Write { zxid: z, .. } if *z == zxid))?;
+            .position(|p| matches!(p, Pending::Write { cxid: x, .. } if *x == cxid))?;
         match c.queue.remove(pos) {
             Some(Pending::Write { start, .. }) => Some(start),
             _ => None,

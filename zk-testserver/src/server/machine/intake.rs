@@ -3,11 +3,14 @@
 
 use super::dispatch::connect_response;
 use super::{ConnId, Pending, Server, Time};
+use crate::server::commit::ForwardedWrite;
 use crate::server::prep::{PrepConfig, SessionState, WriteRequest};
 use crate::server::reads::{read, ReadCtx};
 use crate::server::sessions::session_password;
+use crate::server::txn::Txn;
 use crate::tree::acl::{authenticate, AuthOutcome};
-use bytes::Bytes;
+use crate::tree::AuthInfo;
+use bytes::{Bytes, BytesMut};
 use zk_client::proto::{
     decode_request_header, encode_record, encode_reply, xid, ConnectRequest, ConnectResponse,
     ErrorCode, OpCode, Reader, Record, ReplyHeader, Request, Response,
@@ -41,8 +44,18 @@ impl Server {
                 c.queue.push_back(Pending::Handshake { session_id: id });
             }
             self.session_conns.insert(id, conn);
-            let txn = self.prep.create_session(id, timeout, now.wall_ms);
-            self.propose(txn);
+            if self.committer.prepares_writes() {
+                let txn = self.prep.create_session(id, timeout, now.wall_ms);
+                self.propose(txn);
+            } else {
+                self.committer.forward(ForwardedWrite {
+                    session_id: id,
+                    cxid: 0,
+                    op: OpCode::CreateSession.code(),
+                    body: Bytes::copy_from_slice(&timeout.to_be_bytes()),
+                    auth: Vec::new(),
+                });
+            }
             return;
         }
         let id = req.session_id;
@@ -120,7 +133,7 @@ impl Server {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(conn, %op, error = %e, "undecodable request body");
-                if op.is_write() {
+                if op.is_write() && self.committer.prepares_writes() {
                     let txn = self.prep.failed(
                         session,
                         hxid,
@@ -130,7 +143,7 @@ impl Server {
                     );
                     if let Some(c) = self.conns.get_mut(&conn) {
                         c.queue.push_back(Pending::Write {
-                            zxid: txn.header.zxid,
+                            cxid: hxid,
                             start: now.mono_ms,
                         });
                     }
@@ -161,39 +174,33 @@ impl Server {
             c.last_op = op.name();
         }
         if op.is_write() {
-            let txn = if op == OpCode::CloseSession {
-                self.tracker.set_closing(session);
-                self.prep
-                    .close_session(&self.db.tree, session, hxid, now.wall_ms)
-            } else {
-                let state = if self.tracker.is_live(session) {
-                    SessionState::Live
-                } else if self.tracker.is_closing(session) {
-                    SessionState::Closing
-                } else {
-                    SessionState::Unknown
-                };
-                let Some(c) = self.conns.get(&conn) else {
-                    return;
-                };
-                let cfg = PrepConfig {
-                    extended_types: self.config.extended_types,
-                };
-                let wr = WriteRequest {
-                    session_id: session,
-                    cxid: hxid,
-                    request: &request,
-                    auth: &c.auth,
-                    session: state,
-                };
-                self.prep.prepare(&self.db.tree, cfg, wr, now.wall_ms)
-            };
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.queue.push_back(Pending::Write {
-                    zxid: txn.header.zxid,
+                    cxid: hxid,
                     start: now.mono_ms,
                 });
             }
+            if op == OpCode::CloseSession {
+                self.tracker.set_closing(session);
+            }
+            let auth = self
+                .conns
+                .get(&conn)
+                .map(|c| c.auth.clone())
+                .unwrap_or_default();
+            if !self.committer.prepares_writes() {
+                let mut body = BytesMut::new();
+                request.write_body(&mut body);
+                self.committer.forward(ForwardedWrite {
+                    session_id: session,
+                    cxid: hxid,
+                    op: code,
+                    body: body.freeze(),
+                    auth: auth.ids,
+                });
+                return;
+            }
+            let txn = self.prepare_write(session, hxid, &request, &auth, now);
             self.propose(txn);
         } else {
             self.enqueue_or_send(conn, hxid, Ok(request), now);
@@ -295,5 +302,80 @@ impl Server {
         if err != 0 {
             self.close(conn);
         }
+    }
+
+    /// Prepares a client write (closeSession included) for `session`.
+    pub(super) fn prepare_write(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        request: &Request,
+        auth: &AuthInfo,
+        now: Time,
+    ) -> Txn {
+        if let Request::CloseSession = request {
+            return self
+                .prep
+                .close_session(&self.db.tree, session, cxid, now.wall_ms);
+        }
+        let state = if self.tracker.is_live(session) {
+            SessionState::Live
+        } else if self.tracker.is_closing(session) {
+            SessionState::Closing
+        } else {
+            SessionState::Unknown
+        };
+        let cfg = PrepConfig {
+            extended_types: self.config.extended_types,
+        };
+        let wr = WriteRequest {
+            session_id: session,
+            cxid,
+            request,
+            auth,
+            session: state,
+        };
+        self.prep.prepare(&self.db.tree, cfg, wr, now.wall_ms)
+    }
+
+    /// A write forwarded by a follower (this member prepares writes): it is
+    /// prepared and proposed like a local one; the follower answers its client
+    /// once the transaction is committed and applied there.
+    pub fn handle_forwarded(&mut self, write: ForwardedWrite, now: Time) {
+        let txn = match OpCode::from_code(write.op) {
+            Some(OpCode::CreateSession) => {
+                let timeout = Reader::new(write.body).read_i32().unwrap_or(0);
+                if !self.tracker.is_live(write.session_id) {
+                    self.tracker.add(write.session_id, timeout, now.mono_ms);
+                }
+                self.prep
+                    .create_session(write.session_id, timeout, now.wall_ms)
+            }
+            Some(op) => match Request::read_body(op, &mut Reader::new(write.body)) {
+                Ok(request) => {
+                    if op == OpCode::CloseSession {
+                        self.tracker.set_closing(write.session_id);
+                    }
+                    let auth = AuthInfo { ids: write.auth };
+                    self.prepare_write(write.session_id, write.cxid, &request, &auth, now)
+                }
+                Err(_) => self.prep.failed(
+                    write.session_id,
+                    write.cxid,
+                    write.op,
+                    ErrorCode::MarshallingError,
+                    now.wall_ms,
+                ),
+            },
+            None => self.prep.failed(
+                write.session_id,
+                write.cxid,
+                write.op,
+                ErrorCode::Unimplemented,
+                now.wall_ms,
+            ),
+        };
+        self.propose(txn);
+        self.drain_commits(now);
     }
 }

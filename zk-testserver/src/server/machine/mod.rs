@@ -58,7 +58,7 @@ enum Pending {
         session_id: i64,
     },
     Write {
-        zxid: i64,
+        cxid: i32,
         start: u64,
     },
     Read {
