@@ -200,15 +200,20 @@ impl DataTree {
             .collect()
     }
 
-    /// Number of descendants of `path` (not counting it).
+    /// Number of descendants of `path` (not counting it). Iterative, so a
+    /// very deep tree cannot overflow the stack.
     pub fn descendant_count(&self, path: &str) -> usize {
-        let Some(node) = self.nodes.get(path) else {
-            return 0;
-        };
-        node.children
-            .iter()
-            .map(|c| 1 + self.descendant_count(&zkpath::join(path, c)))
-            .sum()
+        let mut count = 0;
+        let mut stack = vec![path.to_string()];
+        while let Some(p) = stack.pop() {
+            if let Some(node) = self.nodes.get(&p) {
+                for c in &node.children {
+                    count += 1;
+                    stack.push(zkpath::join(&p, c));
+                }
+            }
+        }
+        count
     }
 
     /// Containers and TTL nodes the server should delete now (ZooKeeper's
