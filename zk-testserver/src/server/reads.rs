@@ -141,13 +141,14 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
             let kind = match AddWatchMode::from_code(r.mode) {
                 Ok(AddWatchMode::Persistent) => WatchKind::Persistent,
                 Ok(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
-                Err(_) => return Err(ErrorCode::BadArguments),
+                // ZooKeeper fails to map the mode: a marshalling error.
+                Err(_) => return Err(ErrorCode::MarshallingError),
             };
             tree.watches.add(&r.path, ctx.conn, kind);
             Ok(Response::AddWatch(ErrorResponse { err: 0 }))
         }
         Request::CheckWatches(r) | Request::RemoveWatches(r) => {
-            let kind = RemoveKind::from_code(r.watcher_type).ok_or(ErrorCode::BadArguments)?;
+            let kind = RemoveKind::from_code(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
             let found = if matches!(req, Request::CheckWatches(_)) {
                 tree.watches.contains(&r.path, ctx.conn, kind)
             } else {
@@ -188,7 +189,6 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
                 .collect();
             Ok(Response::Multi(results))
         }
-        Request::Sasl(_) => Err(ErrorCode::Unimplemented),
         _ => Err(ErrorCode::Unimplemented),
     }
 }

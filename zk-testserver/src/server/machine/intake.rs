@@ -13,7 +13,7 @@ use crate::tree::AuthInfo;
 use bytes::{Bytes, BytesMut};
 use zk_client::proto::{
     decode_request_header, encode_record, encode_reply, xid, ConnectRequest, ConnectResponse,
-    ErrorCode, OpCode, Reader, Record, ReplyHeader, Request, Response,
+    ErrorCode, OpCode, Reader, Record, ReplyHeader, Request, Response, SaslPacket,
 };
 
 impl Server {
@@ -127,6 +127,18 @@ impl Server {
         let decoded = Request::read_body(op, &mut body);
         if op == OpCode::Auth {
             self.auth(conn, decoded);
+            return;
+        }
+        if op == OpCode::Sasl {
+            // No SASL here: like a ZooKeeper without a SASL server, answer at
+            // once with zxid 0 and a null token.
+            let hdr = ReplyHeader {
+                xid: hxid,
+                zxid: 0,
+                err: 0,
+            };
+            let body = Response::Sasl(SaslPacket { token: None });
+            self.send(conn, encode_reply(&hdr, &body));
             return;
         }
         let request = match decoded {

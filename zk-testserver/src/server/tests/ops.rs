@@ -318,4 +318,19 @@ fn reads_and_misc_ops() {
     assert_eq!(h.call(&mut c, &exists_nul).err(), -8);
     let reconfig = Request::Reconfig(ReconfigRequest::default());
     assert_eq!(h.call(&mut c, &reconfig).err(), -123);
+    // No SASL: zxid 0, OK, null token.
+    let r = h.call(&mut c, &Request::Sasl(SaslPacket { token: None }));
+    assert_eq!((r.header.zxid, r.err()), (0, 0));
+    assert_eq!(r.body, Some(Response::Sasl(SaslPacket { token: None })));
+    // Unknown watcher types and modes are marshalling errors.
+    let bad = Request::RemoveWatches(WatchesRequest {
+        path: "/a".into(),
+        watcher_type: 9,
+    });
+    assert_eq!(h.call(&mut c, &bad).err(), -5);
+    let bad = Request::AddWatch(AddWatchRequest {
+        path: "/a".into(),
+        mode: 5,
+    });
+    assert_eq!(h.call(&mut c, &bad).err(), -5);
 }
