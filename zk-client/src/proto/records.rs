@@ -298,8 +298,8 @@ jute_record! {
 jute_record! {
     /// SASL token exchange (both directions).
     pub struct SaslPacket {
-        /// The token.
-        pub token: Bytes,
+        /// The token (null when a server without SASL answers).
+        pub token: Option<Bytes>,
     }
 }
 
@@ -475,8 +475,9 @@ mod tests {
             cur_config_id: -1,
         });
         round_trip(SaslPacket {
-            token: Bytes::from_static(b"t"),
+            token: Some(Bytes::from_static(b"t")),
         });
+        round_trip(SaslPacket { token: None });
         round_trip(SetWatches {
             relative_zxid: 3,
             data_watches: vec!["/d".into()],

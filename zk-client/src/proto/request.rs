@@ -300,7 +300,7 @@ pub(crate) mod tests {
                 child_watches: vec!["/c".into()],
             }),
             Request::Sasl(SaslPacket {
-                token: Bytes::from_static(b"tok"),
+                token: Some(Bytes::from_static(b"tok")),
             }),
             Request::GetEphemerals(p.clone()),
             Request::GetAllChildrenNumber(p),

@@ -225,7 +225,7 @@ mod tests {
             (
                 OpCode::Sasl,
                 Response::Sasl(SaslPacket {
-                    token: Bytes::from_static(b"t"),
+                    token: Some(Bytes::from_static(b"t")),
                 }),
             ),
         ];

@@ -1,1 +1,144 @@
-fn main() {}
+//! Command-line ZooKeeper-compatible server.
+//!
+//! `zk-testserver --members 1 --port P [--tick-ms T] [--extended-types]
+//! [--super-digest super:<b64>]` prints the connect string as the first line
+//! of stdout once serving, logs to stderr (`RUST_LOG` filter), and runs until
+//! SIGINT or SIGTERM.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+use zk_testserver::Ensemble;
+
+const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--tick-ms T] \
+[--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C]";
+
+struct Args {
+    members: usize,
+    port: u16,
+    tick_ms: u64,
+    extended_types: bool,
+    super_digest: Option<String>,
+    container_check_ms: Option<u64>,
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args {
+        members: 1,
+        port: 0,
+        tick_ms: 2000,
+        extended_types: false,
+        super_digest: None,
+        container_check_ms: None,
+    };
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--members" => {
+                a.members = value("--members")?
+                    .parse()
+                    .map_err(|e| format!("--members: {e}"))?
+            }
+            "--port" => {
+                a.port = value("--port")?
+                    .parse()
+                    .map_err(|e| format!("--port: {e}"))?
+            }
+            "--tick-ms" => {
+                a.tick_ms = value("--tick-ms")?
+                    .parse()
+                    .map_err(|e| format!("--tick-ms: {e}"))?
+            }
+            "--extended-types" => a.extended_types = true,
+            "--container-check-ms" => {
+                a.container_check_ms = Some(
+                    value("--container-check-ms")?
+                        .parse()
+                        .map_err(|e| format!("--container-check-ms: {e}"))?,
+                )
+            }
+            "--super-digest" => a.super_digest = Some(value("--super-digest")?),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    if a.members == 0 {
+        return Err("--members must be at least 1".into());
+    }
+    if a.tick_ms == 0 {
+        return Err("--tick-ms must be positive".into());
+    }
+    Ok(a)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.members > 1 {
+        eprintln!(
+            "--members {}: replicated ensembles are not yet supported",
+            args.members
+        );
+        return ExitCode::from(2);
+    }
+    let mut builder = Ensemble::builder()
+        .members(args.members)
+        .port(args.port)
+        .tick(Duration::from_millis(args.tick_ms))
+        .extended_types(args.extended_types);
+    if let Some(d) = args.super_digest {
+        builder = builder.super_digest(d);
+    }
+    if let Some(ms) = args.container_check_ms {
+        builder = builder.container_check_interval(Duration::from_millis(ms));
+    }
+    let mut zk = match builder.start().await {
+        Ok(zk) => zk,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{}", zk.connect_string());
+    let _ = stdout.flush();
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    zk.stop().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,53 @@
+//! Server options.
+
+/// Options of one server (member).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Member id; the top byte of the session ids this server creates.
+    pub server_id: u8,
+    /// ZooKeeper's tickTime in ms: expiry bucket width and timeout unit.
+    pub tick_ms: u64,
+    /// Smallest negotiated session timeout, ms (default 2 ticks).
+    pub min_session_timeout_ms: i32,
+    /// Largest negotiated session timeout, ms (default 20 ticks).
+    pub max_session_timeout_ms: i32,
+    /// Whether TTL nodes are allowed (`zookeeper.extendedTypesEnabled`).
+    pub extended_types: bool,
+    /// Superuser digest id, `super:<base64 sha1>` (`DigestAuthenticationProvider.superDigest`).
+    pub super_digest: Option<String>,
+    /// Secret mixed into session passwords (equal on every member).
+    pub secret: u64,
+    /// How often empty containers and expired TTL nodes are looked for, ms.
+    pub container_check_ms: u64,
+}
+
+impl ServerConfig {
+    /// Defaults for a tick: timeouts clamped to [2, 20] ticks, containers
+    /// checked every 5 ticks.
+    pub fn with_tick(tick_ms: u64) -> ServerConfig {
+        let tick = i32::try_from(tick_ms).unwrap_or(i32::MAX);
+        ServerConfig {
+            server_id: 1,
+            tick_ms,
+            min_session_timeout_ms: tick.saturating_mul(2),
+            max_session_timeout_ms: tick.saturating_mul(20),
+            extended_types: false,
+            super_digest: None,
+            secret: 0x00B3_415C_0000_0000,
+            container_check_ms: tick_ms.saturating_mul(5).max(1),
+        }
+    }
+
+    /// Clamps a requested session timeout to [min, max].
+    pub fn negotiate_timeout(&self, requested: i32) -> i32 {
+        requested
+            .max(self.min_session_timeout_ms)
+            .min(self.max_session_timeout_ms)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig::with_tick(2000)
+    }
+}

@@ -1,0 +1,393 @@
+//! Intake: handshakes, auth packets and requests read from a connection,
+//! turned into transactions (writes) or answered from the tree (reads).
+
+use super::dispatch::connect_response;
+use super::{ConnId, Pending, Server, Time};
+use crate::server::commit::ForwardedWrite;
+use crate::server::prep::{PrepConfig, SessionState, WriteRequest};
+use crate::server::reads::{read, ReadCtx};
+use crate::server::sessions::session_password;
+use crate::server::txn::Txn;
+use crate::tree::acl::{authenticate, AuthOutcome};
+use crate::tree::AuthInfo;
+use bytes::{Bytes, BytesMut};
+use zk_client::proto::{
+    decode_request_header, encode_record, encode_reply, xid, ConnectRequest, ConnectResponse,
+    ErrorCode, OpCode, Reader, Record, ReplyHeader, Request, Response, SaslPacket,
+};
+
+impl Server {
+    pub(super) fn handshake(&mut self, conn: ConnId, frame: Bytes, now: Time) {
+        let mut r = Reader::new(frame);
+        let Ok(req) = ConnectRequest::read(&mut r) else {
+            tracing::debug!(conn, "malformed connect request");
+            self.close(conn);
+            return;
+        };
+        if req.last_zxid_seen > self.db.last_zxid {
+            tracing::info!(
+                conn,
+                client_zxid = format_args!("{:#x}", req.last_zxid_seen),
+                server_zxid = format_args!("{:#x}", self.db.last_zxid),
+                "refusing client that has seen a newer zxid"
+            );
+            self.close(conn);
+            return;
+        }
+        let timeout = self.config.negotiate_timeout(req.timeout_ms);
+        if req.session_id == 0 {
+            let id = self.tracker.next_id();
+            self.tracker.add(id, timeout, now.mono_ms);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.session = Some(id);
+                c.timeout_ms = timeout;
+                c.queue.push_back(Pending::Handshake { session_id: id });
+            }
+            self.session_conns.insert(id, conn);
+            if self.committer.prepares_writes() {
+                let txn = self.prep.create_session(id, timeout, now.wall_ms);
+                self.propose(txn);
+            } else {
+                self.committer.forward(ForwardedWrite {
+                    session_id: id,
+                    cxid: 0,
+                    op: OpCode::CreateSession.code(),
+                    body: Bytes::copy_from_slice(&timeout.to_be_bytes()),
+                    auth: Vec::new(),
+                });
+            }
+            return;
+        }
+        let id = req.session_id;
+        let password = session_password(id, self.config.secret);
+        if !self.tracker.is_live(id) || req.password.as_ref() != password.as_slice() {
+            tracing::info!(
+                conn,
+                session = format_args!("{id:#x}"),
+                "reattach refused: expired or wrong password"
+            );
+            self.send(conn, encode_record(&ConnectResponse::expired()));
+            self.close(conn);
+            return;
+        }
+        self.tracker.set_timeout(id, timeout, now.mono_ms);
+        if let Some(old) = self.session_conns.insert(id, conn) {
+            if old != conn {
+                self.close(old);
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(id);
+            c.timeout_ms = timeout;
+        }
+        self.send(conn, connect_response(id, timeout, password));
+    }
+
+    pub(super) fn request(&mut self, conn: ConnId, frame: Bytes, now: Time) {
+        let Ok(raw) = decode_request_header(frame) else {
+            self.close(conn);
+            return;
+        };
+        let (hxid, code) = (raw.header.xid, raw.header.op);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let session = c.session.unwrap_or(0);
+        if c.queue
+            .iter()
+            .all(|p| !matches!(p, Pending::Handshake { .. }))
+        {
+            self.tracker.touch(session, now.mono_ms);
+        }
+        let op = match OpCode::from_code(code) {
+            Some(op)
+                if !matches!(
+                    op,
+                    OpCode::Notification
+                        | OpCode::Error
+                        | OpCode::CreateSession
+                        | OpCode::DeleteContainer
+                ) =>
+            {
+                op
+            }
+            _ => {
+                tracing::debug!(conn, code, "unknown opcode");
+                let hdr = ReplyHeader {
+                    xid: hxid,
+                    zxid: -1,
+                    err: ErrorCode::Unimplemented.code(),
+                };
+                self.send(conn, encode_reply(&hdr, &Response::Empty));
+                self.close(conn);
+                return;
+            }
+        };
+        let mut body = raw.body;
+        let decoded = Request::read_body(op, &mut body);
+        if op == OpCode::Auth {
+            self.auth(conn, decoded);
+            return;
+        }
+        if op == OpCode::Sasl {
+            // No SASL here: like a ZooKeeper without a SASL server, answer at
+            // once with zxid 0 and a null token.
+            let hdr = ReplyHeader {
+                xid: hxid,
+                zxid: 0,
+                err: 0,
+            };
+            let body = Response::Sasl(SaslPacket { token: None });
+            self.send(conn, encode_reply(&hdr, &body));
+            return;
+        }
+        let request = match decoded {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(conn, %op, error = %e, "undecodable request body");
+                if op.is_write() && self.committer.prepares_writes() {
+                    let txn = self.prep.failed(
+                        session,
+                        hxid,
+                        code,
+                        ErrorCode::MarshallingError,
+                        now.wall_ms,
+                    );
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.queue.push_back(Pending::Write {
+                            cxid: hxid,
+                            start: now.mono_ms,
+                        });
+                    }
+                    self.propose(txn);
+                    return;
+                }
+                let hdr = ReplyHeader {
+                    xid: hxid,
+                    zxid: self.db.last_zxid,
+                    err: ErrorCode::MarshallingError.code(),
+                };
+                self.enqueue_or_send(conn, hxid, Err(hdr), now);
+                return;
+            }
+        };
+        if op == OpCode::Check {
+            // A lone check is only meaningful inside multi.
+            let hdr = ReplyHeader {
+                xid: hxid,
+                zxid: -1,
+                err: ErrorCode::Unimplemented.code(),
+            };
+            self.send(conn, encode_reply(&hdr, &Response::Empty));
+            self.close(conn);
+            return;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.last_op = op.name();
+        }
+        if op.is_write() {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.queue.push_back(Pending::Write {
+                    cxid: hxid,
+                    start: now.mono_ms,
+                });
+            }
+            if op == OpCode::CloseSession {
+                self.tracker.set_closing(session);
+            }
+            let auth = self
+                .conns
+                .get(&conn)
+                .map(|c| c.auth.clone())
+                .unwrap_or_default();
+            if !self.committer.prepares_writes() {
+                let mut body = BytesMut::new();
+                request.write_body(&mut body);
+                self.committer.forward(ForwardedWrite {
+                    session_id: session,
+                    cxid: hxid,
+                    op: code,
+                    body: body.freeze(),
+                    auth: auth.ids,
+                });
+                return;
+            }
+            let txn = self.prepare_write(session, hxid, &request, &auth, now);
+            self.propose(txn);
+        } else {
+            self.enqueue_or_send(conn, hxid, Ok(request), now);
+        }
+    }
+
+    /// Answers a read now if nothing is ahead of it, else queues it.
+    pub(super) fn enqueue_or_send(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        request: Result<Request, ReplyHeader>,
+        now: Time,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match request {
+            Err(hdr) if c.queue.is_empty() => {
+                self.send(conn, encode_reply(&hdr, &Response::Empty));
+            }
+            Err(hdr) => c.queue.push_back(Pending::Failed {
+                xid,
+                err: ErrorCode::from_code(hdr.err).unwrap_or(ErrorCode::MarshallingError),
+            }),
+            Ok(request) if c.queue.is_empty() => self.answer_read(conn, xid, &request, now.mono_ms),
+            Ok(request) => c.queue.push_back(Pending::Read {
+                xid,
+                request,
+                start: now.mono_ms,
+            }),
+        }
+    }
+
+    pub(super) fn answer_read(&mut self, conn: ConnId, xid: i32, request: &Request, start: u64) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let ctx = ReadCtx {
+            conn,
+            session_id: c.session.unwrap_or(0),
+            auth: &c.auth,
+        };
+        let auth = ctx.auth.clone();
+        let ctx = ReadCtx { auth: &auth, ..ctx };
+        let frames = read(&mut self.db, ctx, xid, request);
+        let zxid = self.db.last_zxid;
+        for f in frames {
+            self.send(conn, f);
+        }
+        self.finish_request(conn, xid, zxid, start, start);
+    }
+
+    pub(super) fn finish_request(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        start: u64,
+        now: u64,
+    ) {
+        let latency = now.saturating_sub(start);
+        self.counters.record(latency);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.counters.record(latency);
+            if xid >= 0 {
+                c.last_cxid = xid;
+            }
+            c.last_zxid = zxid;
+        }
+    }
+
+    pub(super) fn auth(
+        &mut self,
+        conn: ConnId,
+        decoded: Result<Request, zk_client::proto::DecodeError>,
+    ) {
+        let outcome = match decoded {
+            Ok(Request::Auth(p)) => {
+                authenticate(&p.scheme, &p.auth, self.config.super_digest.as_deref())
+            }
+            _ => AuthOutcome::Failed,
+        };
+        let err = match outcome {
+            AuthOutcome::Added(ids) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    ids.into_iter().for_each(|id| c.auth.add(id));
+                }
+                0
+            }
+            AuthOutcome::Failed => ErrorCode::AuthFailed.code(),
+        };
+        let hdr = ReplyHeader {
+            xid: xid::AUTH,
+            zxid: 0,
+            err,
+        };
+        self.send(conn, encode_reply(&hdr, &Response::Empty));
+        if err != 0 {
+            self.close(conn);
+        }
+    }
+
+    /// Prepares a client write (closeSession included) for `session`.
+    pub(super) fn prepare_write(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        request: &Request,
+        auth: &AuthInfo,
+        now: Time,
+    ) -> Txn {
+        if let Request::CloseSession = request {
+            return self
+                .prep
+                .close_session(&self.db.tree, session, cxid, now.wall_ms);
+        }
+        let state = if self.tracker.is_live(session) {
+            SessionState::Live
+        } else if self.tracker.is_closing(session) {
+            SessionState::Closing
+        } else {
+            SessionState::Unknown
+        };
+        let cfg = PrepConfig {
+            extended_types: self.config.extended_types,
+        };
+        let wr = WriteRequest {
+            session_id: session,
+            cxid,
+            request,
+            auth,
+            session: state,
+        };
+        self.prep.prepare(&self.db.tree, cfg, wr, now.wall_ms)
+    }
+
+    /// A write forwarded by a follower (this member prepares writes): it is
+    /// prepared and proposed like a local one; the follower answers its client
+    /// once the transaction is committed and applied there.
+    pub fn handle_forwarded(&mut self, write: ForwardedWrite, now: Time) {
+        let txn = match OpCode::from_code(write.op) {
+            Some(OpCode::CreateSession) => {
+                let timeout = Reader::new(write.body).read_i32().unwrap_or(0);
+                if !self.tracker.is_live(write.session_id) {
+                    self.tracker.add(write.session_id, timeout, now.mono_ms);
+                }
+                self.prep
+                    .create_session(write.session_id, timeout, now.wall_ms)
+            }
+            Some(op) => match Request::read_body(op, &mut Reader::new(write.body)) {
+                Ok(request) => {
+                    if op == OpCode::CloseSession {
+                        self.tracker.set_closing(write.session_id);
+                    }
+                    let auth = AuthInfo { ids: write.auth };
+                    self.prepare_write(write.session_id, write.cxid, &request, &auth, now)
+                }
+                Err(_) => self.prep.failed(
+                    write.session_id,
+                    write.cxid,
+                    write.op,
+                    ErrorCode::MarshallingError,
+                    now.wall_ms,
+                ),
+            },
+            None => self.prep.failed(
+                write.session_id,
+                write.cxid,
+                write.op,
+                ErrorCode::Unimplemented,
+                now.wall_ms,
+            ),
+        };
+        self.propose(txn);
+        self.drain_commits(now);
+    }
+}

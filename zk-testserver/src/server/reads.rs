@@ -1,0 +1,231 @@
+//! Reads and other requests answered from the applied tree without a
+//! transaction: exists/getData/getChildren*, getACL, sync, multiRead,
+//! getAllChildrenNumber, getEphemerals, whoAmI, watch management, SetWatches,
+//! ping.
+
+use super::database::Database;
+use crate::tree::{acl, AuthInfo, RemoveKind, WatchKind, WatcherId};
+use bytes::Bytes;
+use zk_client::proto::{
+    encode_notification, encode_reply, xid, AddWatchMode, ErrorCode, ErrorResponse, EventType,
+    GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse,
+    GetDataResponse, GetEphemeralsResponse, MultiResult, Perms, ReplyHeader, Request, Response,
+    SetWatches2, StatResponse, SyncResponse, WatcherEvent, WhoAmIResponse,
+};
+
+/// Who is reading.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadCtx<'a> {
+    /// The connection (watches are registered for it).
+    pub conn: WatcherId,
+    /// Its session.
+    pub session_id: i64,
+    /// Its identities.
+    pub auth: &'a AuthInfo,
+}
+
+/// Answers one read: the frames to send (SetWatches events first, then the reply).
+pub fn read(db: &mut Database, ctx: ReadCtx<'_>, xid: i32, req: &Request) -> Vec<Bytes> {
+    let mut frames = Vec::new();
+    let (reply_xid, result) = match req {
+        Request::Ping => (xid::PING, Ok(Response::Empty)),
+        Request::SetWatches(s) => {
+            let s2 = SetWatches2 {
+                relative_zxid: s.relative_zxid,
+                data_watches: s.data_watches.clone(),
+                exist_watches: s.exist_watches.clone(),
+                child_watches: s.child_watches.clone(),
+                ..SetWatches2::default()
+            };
+            set_watches(db, ctx, &s2, &mut frames);
+            (xid::SET_WATCHES, Ok(Response::Empty))
+        }
+        Request::SetWatches2(s) => {
+            set_watches(db, ctx, s, &mut frames);
+            (xid::SET_WATCHES, Ok(Response::Empty))
+        }
+        other => (xid, answer(db, ctx, other)),
+    };
+    let (err, body) = match result {
+        Ok(r) => (0, r),
+        Err(e) => (e.code(), Response::Empty),
+    };
+    frames.push(encode_reply(
+        &ReplyHeader {
+            xid: reply_xid,
+            zxid: db.last_zxid,
+            err,
+        },
+        &body,
+    ));
+    frames
+}
+
+fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response, ErrorCode> {
+    let tree = &mut db.tree;
+    match req {
+        Request::Exists(r) => {
+            if r.path.contains('\0') {
+                return Err(ErrorCode::BadArguments);
+            }
+            if r.watch {
+                tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
+            }
+            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            Ok(Response::Stat(StatResponse { stat: node.stat() }))
+        }
+        Request::GetData(r) => {
+            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            acl::check(&node.acl, Perms::READ, ctx.auth)?;
+            let resp = GetDataResponse {
+                data: node.data.clone(),
+                stat: node.stat(),
+            };
+            if r.watch {
+                tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
+            }
+            Ok(Response::GetData(resp))
+        }
+        Request::GetChildren(r) | Request::GetChildren2(r) => {
+            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            acl::check(&node.acl, Perms::READ, ctx.auth)?;
+            let children: Vec<String> = node.children.iter().cloned().collect();
+            let stat = node.stat();
+            if r.watch {
+                tree.watches.add(&r.path, ctx.conn, WatchKind::Child);
+            }
+            Ok(if matches!(req, Request::GetChildren(_)) {
+                Response::GetChildren(GetChildrenResponse { children })
+            } else {
+                Response::GetChildren2(GetChildren2Response { children, stat })
+            })
+        }
+        Request::GetAcl(r) => {
+            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            acl::check(&node.acl, Perms::READ | Perms::ADMIN, ctx.auth)?;
+            let acl = if acl::check(&node.acl, Perms::ADMIN, ctx.auth).is_ok() {
+                node.acl.clone()
+            } else {
+                acl::redact(&node.acl)
+            };
+            Ok(Response::GetAcl(GetAclResponse {
+                acl,
+                stat: node.stat(),
+            }))
+        }
+        Request::Sync(r) => Ok(Response::Sync(SyncResponse {
+            path: r.path.clone(),
+        })),
+        Request::GetAllChildrenNumber(r) => {
+            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            acl::check(&node.acl, Perms::READ, ctx.auth)?;
+            let n = tree.descendant_count(&r.path);
+            Ok(Response::AllChildrenNumber(GetAllChildrenNumberResponse {
+                total_number: i32::try_from(n).unwrap_or(i32::MAX),
+            }))
+        }
+        Request::GetEphemerals(r) => {
+            let prefix = r.path.trim();
+            let all = prefix.is_empty() || prefix == "/";
+            let ephemerals = tree
+                .ephemerals(ctx.session_id)
+                .into_iter()
+                .filter(|p| all || p.starts_with(r.path.as_str()))
+                .collect();
+            Ok(Response::Ephemerals(GetEphemeralsResponse { ephemerals }))
+        }
+        Request::WhoAmI => Ok(Response::WhoAmI(WhoAmIResponse {
+            client_info: ctx.auth.who_am_i(),
+        })),
+        Request::AddWatch(r) => {
+            let kind = match AddWatchMode::from_code(r.mode) {
+                Ok(AddWatchMode::Persistent) => WatchKind::Persistent,
+                Ok(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
+                // ZooKeeper fails to map the mode: a marshalling error.
+                Err(_) => return Err(ErrorCode::MarshallingError),
+            };
+            tree.watches.add(&r.path, ctx.conn, kind);
+            Ok(Response::AddWatch(ErrorResponse { err: 0 }))
+        }
+        Request::CheckWatches(r) | Request::RemoveWatches(r) => {
+            let kind = RemoveKind::from_code(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
+            let found = if matches!(req, Request::CheckWatches(_)) {
+                tree.watches.contains(&r.path, ctx.conn, kind)
+            } else {
+                tree.watches.remove(&r.path, ctx.conn, kind)
+            };
+            if found {
+                Ok(Response::Empty)
+            } else {
+                Err(ErrorCode::NoWatcher)
+            }
+        }
+        Request::MultiRead(ops) => {
+            let results = ops
+                .iter()
+                .map(|op| {
+                    let plain = match op {
+                        Request::GetData(r) => {
+                            Request::GetData(zk_client::proto::PathWatchRequest {
+                                path: r.path.clone(),
+                                watch: false,
+                            })
+                        }
+                        Request::GetChildren(r) => {
+                            Request::GetChildren(zk_client::proto::PathWatchRequest {
+                                path: r.path.clone(),
+                                watch: false,
+                            })
+                        }
+                        _ => return MultiResult::Error(ErrorCode::BadArguments.code()),
+                    };
+                    match answer(db, ctx, &plain) {
+                        Ok(Response::GetData(d)) => MultiResult::GetData(d),
+                        Ok(Response::GetChildren(c)) => MultiResult::GetChildren(c),
+                        Ok(_) => MultiResult::Error(ErrorCode::SystemError.code()),
+                        Err(e) => MultiResult::Error(e.code()),
+                    }
+                })
+                .collect();
+            Ok(Response::Multi(results))
+        }
+        _ => Err(ErrorCode::Unimplemented),
+    }
+}
+
+/// Re-registers watches after a reconnect; changes after `relative_zxid`
+/// fire at once (notification zxid -1).
+fn set_watches(db: &mut Database, ctx: ReadCtx<'_>, s: &SetWatches2, frames: &mut Vec<Bytes>) {
+    let rel = s.relative_zxid;
+    let tree = &mut db.tree;
+    let mut fire = |ev: EventType, p: &str| {
+        frames.push(encode_notification(-1, &WatcherEvent::node(ev, p)));
+    };
+    for p in &s.data_watches {
+        match tree.get(p) {
+            None => fire(EventType::NodeDeleted, p),
+            Some(n) if n.mzxid > rel => fire(EventType::NodeDataChanged, p),
+            Some(_) => tree.watches.add(p, ctx.conn, WatchKind::Data),
+        }
+    }
+    for p in &s.exist_watches {
+        match tree.get(p) {
+            Some(_) => fire(EventType::NodeCreated, p),
+            None => tree.watches.add(p, ctx.conn, WatchKind::Data),
+        }
+    }
+    for p in &s.child_watches {
+        match tree.get(p) {
+            None => fire(EventType::NodeDeleted, p),
+            Some(n) if n.pzxid > rel => fire(EventType::NodeChildrenChanged, p),
+            Some(_) => tree.watches.add(p, ctx.conn, WatchKind::Child),
+        }
+    }
+    for p in &s.persistent_watches {
+        tree.watches.add(p, ctx.conn, WatchKind::Persistent);
+    }
+    for p in &s.persistent_recursive_watches {
+        tree.watches
+            .add(p, ctx.conn, WatchKind::PersistentRecursive);
+    }
+}

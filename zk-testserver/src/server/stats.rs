@@ -1,0 +1,97 @@
+//! Counters the four-letter words report.
+
+/// Request latency and packet counters of the server or one connection.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    /// Packets received.
+    pub received: u64,
+    /// Packets sent.
+    pub sent: u64,
+    /// Smallest request latency, ms.
+    pub min_latency: u64,
+    /// Largest request latency, ms.
+    pub max_latency: u64,
+    /// Sum of latencies, ms.
+    pub total_latency: u64,
+    /// Requests measured.
+    pub count: u64,
+}
+
+impl Counters {
+    /// Records one answered request.
+    pub fn record(&mut self, latency_ms: u64) {
+        if self.count == 0 || latency_ms < self.min_latency {
+            self.min_latency = latency_ms;
+        }
+        self.max_latency = self.max_latency.max(latency_ms);
+        self.total_latency += latency_ms;
+        self.count += 1;
+    }
+
+    /// Average latency, ms.
+    pub fn avg_latency(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.total_latency as f64 / self.count as f64
+        }
+    }
+}
+
+/// One client connection as `cons` shows it.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// Peer address (`ip:port`).
+    pub peer: String,
+    /// Its session (0 before the handshake).
+    pub session_id: i64,
+    /// Negotiated timeout, ms.
+    pub timeout_ms: i32,
+    /// Requests queued or in flight.
+    pub queued: usize,
+    /// Counters.
+    pub counters: Counters,
+    /// Last xid answered.
+    pub last_cxid: i32,
+    /// Last zxid sent.
+    pub last_zxid: i64,
+    /// Name of the last operation.
+    pub last_op: &'static str,
+}
+
+/// Everything the four-letter words print, taken in one go.
+#[derive(Debug, Clone)]
+pub struct ServerStats {
+    /// Server-wide counters.
+    pub counters: Counters,
+    /// Open client connections.
+    pub connections: Vec<ConnectionInfo>,
+    /// Requests queued or in flight over all connections.
+    pub outstanding: usize,
+    /// Last applied zxid.
+    pub zxid: i64,
+    /// Number of znodes.
+    pub node_count: usize,
+    /// Number of watch registrations.
+    pub watch_count: usize,
+    /// Paths watched by each session (for wchc).
+    pub watches_by_session: Vec<(i64, Vec<String>)>,
+    /// Number of ephemeral nodes.
+    pub ephemerals_count: usize,
+    /// Ephemerals by session (for dump).
+    pub ephemerals: Vec<(i64, Vec<String>)>,
+    /// Sessions with their timeouts.
+    pub sessions: Vec<(i64, i32)>,
+    /// Expiry buckets: monotonic deadline (ms) and the sessions due then.
+    pub buckets: Vec<(u64, Vec<i64>)>,
+    /// Approximate data size in bytes (paths and data).
+    pub data_size: usize,
+    /// Tick, ms.
+    pub tick_ms: u64,
+    /// Session timeout bounds, ms.
+    pub min_session_timeout_ms: i32,
+    /// Session timeout bounds, ms.
+    pub max_session_timeout_ms: i32,
+    /// Server id.
+    pub server_id: u8,
+}

@@ -1,0 +1,320 @@
+//! ACL checks, ACL validation/expansion on create and setACL, and the
+//! identities of a connection.
+
+use std::net::IpAddr;
+use zk_client::proto::{Acl, ClientInfo, ErrorCode, Id, Perms};
+
+/// The identities a connection holds: its ip, digest logins, and whether a
+/// login matched the superuser digest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthInfo {
+    /// Every identity, in the order acquired (`ip` first).
+    pub ids: Vec<Id>,
+}
+
+impl AuthInfo {
+    /// A connection from `ip` with no logins yet.
+    pub fn from_ip(ip: &str) -> AuthInfo {
+        AuthInfo {
+            ids: vec![Id::new("ip", ip)],
+        }
+    }
+
+    /// Whether a login made this connection the superuser.
+    pub fn is_super(&self) -> bool {
+        self.ids.iter().any(|id| id.scheme == "super")
+    }
+
+    /// Adds an identity unless already held.
+    pub fn add(&mut self, id: Id) {
+        if !self.ids.contains(&id) {
+            self.ids.push(id);
+        }
+    }
+
+    /// What `whoAmI` reports: one entry per identity (digest: the user name).
+    pub fn who_am_i(&self) -> Vec<ClientInfo> {
+        self.ids
+            .iter()
+            .map(|id| ClientInfo {
+                auth_scheme: id.scheme.clone(),
+                user: match id.scheme.as_str() {
+                    "digest" => id.id.split(':').next().unwrap_or_default().to_string(),
+                    _ => id.id.clone(),
+                },
+            })
+            .collect()
+    }
+}
+
+/// Result of a digest `addAuth`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Identities to add to the connection.
+    Added(Vec<Id>),
+    /// Unknown scheme or malformed credentials (-115, then the server closes).
+    Failed,
+}
+
+/// Handles an auth packet. `digest` with `user:password` adds
+/// `digest:user:<b64 sha1(credentials)>` (like ZooKeeper, credentials without a
+/// colon are hashed whole under that name), plus `super` when it matches the
+/// superuser digest. `ip` succeeds without adding anything new (the connection
+/// already has its ip id). Any other scheme fails.
+pub fn authenticate(scheme: &str, auth: &[u8], super_digest: Option<&str>) -> AuthOutcome {
+    if scheme == "ip" {
+        return AuthOutcome::Added(Vec::new());
+    }
+    if scheme != "digest" {
+        return AuthOutcome::Failed;
+    }
+    let Ok(text) = std::str::from_utf8(auth) else {
+        return AuthOutcome::Failed;
+    };
+    let id = match text.split_once(':') {
+        Some((user, password)) => zk_client::proto::digest_id(user, password),
+        None => {
+            use base64::Engine as _;
+            use sha1::Digest as _;
+            let hash = sha1::Sha1::digest(text.as_bytes());
+            let b64 = base64::engine::general_purpose::STANDARD.encode(hash);
+            format!("{text}:{b64}")
+        }
+    };
+    let mut ids = Vec::new();
+    if super_digest == Some(id.as_str()) {
+        ids.push(Id::new("super", ""));
+    }
+    ids.push(Id::new("digest", id));
+    AuthOutcome::Added(ids)
+}
+
+/// Whether `auth` may do `perm` on a node with `acl`: empty ACLs and the
+/// superuser always may; otherwise some entry must grant a needed bit to a
+/// matching identity (`world:anyone` matches everyone).
+pub fn check(acl: &[Acl], perm: Perms, auth: &AuthInfo) -> Result<(), ErrorCode> {
+    if acl.is_empty() || auth.is_super() {
+        return Ok(());
+    }
+    for entry in acl {
+        if !entry.perms.intersects(perm) {
+            continue;
+        }
+        let id = &entry.id;
+        if id.scheme == "world" && id.id == "anyone" {
+            return Ok(());
+        }
+        for held in auth.ids.iter().filter(|h| h.scheme == id.scheme) {
+            let matched = match id.scheme.as_str() {
+                "digest" => held.id == id.id,
+                "ip" => ip_matches(&held.id, &id.id),
+                _ => false,
+            };
+            if matched {
+                return Ok(());
+            }
+        }
+    }
+    Err(ErrorCode::NoAuth)
+}
+
+/// Validates and expands an ACL for create/setACL: duplicates dropped, `auth`
+/// replaced by the caller's authenticated (digest) ids, every entry's scheme
+/// and id checked. Empty or invalid → InvalidACL.
+pub fn fixup(acl: &[Acl], auth: &AuthInfo) -> Result<Vec<Acl>, ErrorCode> {
+    let mut unique: Vec<&Acl> = Vec::with_capacity(acl.len());
+    for a in acl {
+        if !unique.contains(&a) {
+            unique.push(a);
+        }
+    }
+    if unique.is_empty() {
+        return Err(ErrorCode::InvalidAcl);
+    }
+    let mut out = Vec::with_capacity(unique.len());
+    for a in unique {
+        let id = &a.id;
+        if id.scheme == "world" && id.id == "anyone" {
+            out.push(a.clone());
+        } else if id.scheme == "auth" {
+            let mut any = false;
+            for held in auth.ids.iter().filter(|h| h.scheme == "digest") {
+                any = true;
+                out.push(Acl::new(a.perms, held.clone()));
+            }
+            if !any {
+                return Err(ErrorCode::InvalidAcl);
+            }
+        } else if valid_id(id) {
+            out.push(a.clone());
+        } else {
+            return Err(ErrorCode::InvalidAcl);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether an id is valid for its scheme (world: only `anyone`; digest: exactly
+/// two non-trailing-empty parts, as Java's `split(":")`; ip: an address with an
+/// optional prefix length).
+fn valid_id(id: &Id) -> bool {
+    match id.scheme.as_str() {
+        "world" => id.id == "anyone",
+        "digest" => {
+            let mut parts: Vec<&str> = id.id.split(':').collect();
+            while parts.last() == Some(&"") {
+                parts.pop();
+            }
+            parts.len() == 2
+        }
+        "ip" => parse_cidr(&id.id).is_some(),
+        _ => false,
+    }
+}
+
+fn parse_cidr(spec: &str) -> Option<(IpAddr, u32)> {
+    let (addr, bits) = match spec.split_once('/') {
+        Some((a, b)) => (a, Some(b.parse::<u32>().ok()?)),
+        None => (spec, None),
+    };
+    let addr: IpAddr = addr.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let bits = bits.unwrap_or(max);
+    (bits <= max).then_some((addr, bits))
+}
+
+/// Whether a connection address matches an `ip` ACL id (address or CIDR).
+fn ip_matches(client: &str, spec: &str) -> bool {
+    let (Ok(client), Some((net, bits))) = (client.parse::<IpAddr>(), parse_cidr(spec)) else {
+        return false;
+    };
+    match (client, net) {
+        (IpAddr::V4(c), IpAddr::V4(n)) => prefix_eq(&c.octets(), &n.octets(), bits),
+        (IpAddr::V6(c), IpAddr::V6(n)) => prefix_eq(&c.octets(), &n.octets(), bits),
+        _ => false,
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], bits: u32) -> bool {
+    let mut left = bits;
+    for (x, y) in a.iter().zip(b) {
+        if left == 0 {
+            return true;
+        }
+        let take = left.min(8);
+        let mask = (0xFFu16 << (8 - take)) as u8;
+        if x & mask != y & mask {
+            return false;
+        }
+        left -= take;
+    }
+    true
+}
+
+/// The ACL as `getACL` shows it to a caller without ADMIN: digest hashes hidden.
+pub fn redact(acl: &[Acl]) -> Vec<Acl> {
+    acl.iter()
+        .map(|a| {
+            if a.id.scheme == "digest" {
+                let user = a.id.id.split(':').next().unwrap_or_default();
+                Acl::new(a.perms, Id::new("digest", format!("{user}:x")))
+            } else {
+                a.clone()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zk_client::proto::digest_id;
+
+    fn digest_user(u: &str, p: &str) -> AuthInfo {
+        let mut a = AuthInfo::from_ip("127.0.0.1");
+        if let AuthOutcome::Added(ids) = authenticate("digest", format!("{u}:{p}").as_bytes(), None)
+        {
+            ids.into_iter().for_each(|i| a.add(i));
+        }
+        a
+    }
+
+    #[test]
+    fn world_digest_ip_and_super() {
+        let anon = AuthInfo::from_ip("10.1.2.3");
+        assert!(check(&Acl::open_unsafe(), Perms::WRITE, &anon).is_ok());
+        assert_eq!(
+            check(&Acl::read_unsafe(), Perms::WRITE, &anon),
+            Err(ErrorCode::NoAuth)
+        );
+        assert!(check(&[], Perms::ADMIN, &anon).is_ok());
+        let acl = vec![Acl::new(Perms::ALL, Id::digest("u", "p"))];
+        assert_eq!(check(&acl, Perms::READ, &anon), Err(ErrorCode::NoAuth));
+        assert!(check(&acl, Perms::READ, &digest_user("u", "p")).is_ok());
+        assert!(check(&acl, Perms::READ, &digest_user("u", "q")).is_err());
+        let ip = vec![Acl::new(Perms::READ, Id::new("ip", "10.0.0.0/8"))];
+        assert!(check(&ip, Perms::READ, &anon).is_ok());
+        assert!(check(&ip, Perms::READ, &AuthInfo::from_ip("11.0.0.1")).is_err());
+        let exact = vec![Acl::new(Perms::READ, Id::new("ip", "10.1.2.3"))];
+        assert!(check(&exact, Perms::READ, &anon).is_ok());
+        let sup = digest_id("super", "pw");
+        let mut s = AuthInfo::from_ip("1.1.1.1");
+        if let AuthOutcome::Added(ids) = authenticate("digest", b"super:pw", Some(&sup)) {
+            ids.into_iter().for_each(|i| s.add(i));
+        }
+        assert!(s.is_super());
+        assert!(check(&acl, Perms::ADMIN, &s).is_ok());
+        assert_eq!(authenticate("foo", b"a:b", None), AuthOutcome::Failed);
+        // Like ZooKeeper: credentials without a colon are hashed whole.
+        assert!(matches!(
+            authenticate("digest", b"nocolon", None),
+            AuthOutcome::Added(ids) if ids[0].id.starts_with("nocolon:")
+        ));
+        assert_eq!(
+            authenticate("ip", b"1.2.3.4", None),
+            AuthOutcome::Added(vec![])
+        );
+    }
+
+    #[test]
+    fn fixup_rules() {
+        let anon = AuthInfo::from_ip("127.0.0.1");
+        assert_eq!(fixup(&[], &anon), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup(&Acl::creator_all(), &anon),
+            Err(ErrorCode::InvalidAcl)
+        );
+        let user = digest_user("u", "p");
+        let fixed = fixup(&Acl::creator_all(), &user).unwrap();
+        assert_eq!(fixed, vec![Acl::new(Perms::ALL, Id::digest("u", "p"))]);
+        let dup = [Acl::open_unsafe(), Acl::open_unsafe()].concat();
+        assert_eq!(fixup(&dup, &anon).unwrap().len(), 1);
+        for bad in [
+            Id::new("digest", "nocolon"),
+            Id::new("digest", "a:b:c"),
+            Id::new("digest", "a:"),
+            Id::new("ip", "not-an-ip"),
+            Id::new("ip", "1.2.3.4/33"),
+            Id::new("world", "someone"),
+            Id::new("sasl", "x"),
+            Id::new("super", ""),
+        ] {
+            assert_eq!(
+                fixup(&[Acl::new(Perms::ALL, bad.clone())], &anon),
+                Err(ErrorCode::InvalidAcl),
+                "{bad:?}"
+            );
+        }
+        assert!(fixup(&[Acl::new(Perms::ALL, Id::new("digest", ":h"))], &anon).is_ok());
+        assert!(fixup(&[Acl::new(Perms::ALL, Id::new("ip", "::1"))], &anon).is_ok());
+    }
+
+    #[test]
+    fn redaction_and_who_am_i() {
+        let acl = vec![Acl::new(Perms::ALL, Id::digest("u", "p"))];
+        assert_eq!(redact(&acl)[0].id.id, "u:x");
+        let who = digest_user("u", "p").who_am_i();
+        assert_eq!(who[0].auth_scheme, "ip");
+        assert_eq!(who[1].user, "u");
+    }
+}

@@ -1,0 +1,12 @@
+//! The data tree and what lives beside it: nodes and their stats, ACL checks,
+//! and the server-side watch registry. Pure code: no I/O, no clock.
+
+pub mod acl;
+pub mod data_tree;
+pub mod node;
+pub mod watch;
+
+pub use acl::AuthInfo;
+pub use data_tree::DataTree;
+pub use node::{Node, NodeKind};
+pub use watch::{Fired, RemoveKind, WatchKind, WatchManager, WatcherId};

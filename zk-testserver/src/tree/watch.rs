@@ -1,0 +1,415 @@
+//! Server-side watch registry with ZooKeeper's trigger rules.
+//!
+//! Like ZooKeeper, there are two tables: data watches (getData/exists,
+//! persistent, persistent recursive) and child watches (getChildren,
+//! persistent). Each (path, watcher) holds a set of modes, so a standard and a
+//! persistent watch on the same path coexist (ZooKeeper 3.9 semantics).
+
+use std::collections::{BTreeSet, HashMap};
+use zk_client::proto::{path as zkpath, EventType};
+
+/// Who receives events: a connection id.
+pub type WatcherId = u64;
+
+const STANDARD: u8 = 1;
+const PERSISTENT: u8 = 2;
+const RECURSIVE: u8 = 4;
+
+/// Which table a watch lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// Data and exist watches.
+    Data,
+    /// Child watches.
+    Child,
+}
+
+/// Which watch to add, check or remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchKind {
+    /// One-shot data/exist watch.
+    Data,
+    /// One-shot child watch.
+    Child,
+    /// Persistent watch on the node (data and child tables).
+    Persistent,
+    /// Persistent recursive watch on the node and its descendants.
+    PersistentRecursive,
+}
+
+#[derive(Debug, Default, Clone)]
+struct WatchTable {
+    by_path: HashMap<String, HashMap<WatcherId, u8>>,
+}
+
+impl WatchTable {
+    fn add(&mut self, path: &str, w: WatcherId, mode: u8) {
+        *self
+            .by_path
+            .entry(path.to_string())
+            .or_default()
+            .entry(w)
+            .or_default() |= mode;
+    }
+
+    fn modes(&self, path: &str, w: WatcherId) -> u8 {
+        self.by_path
+            .get(path)
+            .and_then(|m| m.get(&w))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Clears `mask` bits; true if any was set.
+    fn remove(&mut self, path: &str, w: WatcherId, mask: u8) -> bool {
+        let Some(m) = self.by_path.get_mut(path) else {
+            return false;
+        };
+        let Some(bits) = m.get_mut(&w) else {
+            return false;
+        };
+        let had = *bits & mask != 0;
+        *bits &= !mask;
+        if *bits == 0 {
+            m.remove(&w);
+        }
+        if m.is_empty() {
+            self.by_path.remove(path);
+        }
+        had
+    }
+
+    fn remove_watcher(&mut self, w: WatcherId) {
+        self.by_path.retain(|_, m| {
+            m.remove(&w);
+            !m.is_empty()
+        });
+    }
+
+    fn has_recursive(&self) -> bool {
+        self.by_path
+            .values()
+            .any(|m| m.values().any(|b| b & RECURSIVE != 0))
+    }
+
+    /// Watchers to notify for `event` on `path`; standard watches fire once.
+    fn trigger(
+        &mut self,
+        path: &str,
+        event: EventType,
+        skip: &BTreeSet<WatcherId>,
+    ) -> BTreeSet<WatcherId> {
+        let mut out = BTreeSet::new();
+        if let Some(m) = self.by_path.get_mut(path) {
+            for (w, bits) in m.iter_mut() {
+                if skip.contains(w) {
+                    continue;
+                }
+                if *bits & (STANDARD | PERSISTENT) != 0
+                    || (*bits & RECURSIVE != 0 && event != EventType::NodeChildrenChanged)
+                {
+                    out.insert(*w);
+                }
+                *bits &= !STANDARD;
+            }
+            m.retain(|_, b| *b != 0);
+            if m.is_empty() {
+                self.by_path.remove(path);
+            }
+        }
+        if event != EventType::NodeChildrenChanged && self.has_recursive() {
+            let mut p = path;
+            while p != "/" {
+                p = zkpath::parent(p);
+                if let Some(m) = self.by_path.get(p) {
+                    for (w, bits) in m {
+                        if bits & RECURSIVE != 0 && !skip.contains(w) {
+                            out.insert(*w);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn count(&self) -> usize {
+        self.by_path.values().map(|m| m.len()).sum()
+    }
+}
+
+/// A fired watch: which connection, what happened, where, and the ACL that
+/// decides whether the connection may see it (the node's, or the parent's
+/// for NodeChildrenChanged; filled in by apply, empty = visible to all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fired {
+    /// The connection to notify.
+    pub watcher: WatcherId,
+    /// The event type.
+    pub event: EventType,
+    /// The node path the event is about.
+    pub path: String,
+    /// READ on this ACL is needed to receive the event.
+    pub acl: Vec<zk_client::proto::Acl>,
+}
+
+/// The watch registry of one server.
+#[derive(Debug, Default, Clone)]
+pub struct WatchManager {
+    data: WatchTable,
+    child: WatchTable,
+}
+
+impl WatchManager {
+    /// Registers a watch.
+    pub fn add(&mut self, path: &str, w: WatcherId, kind: WatchKind) {
+        match kind {
+            WatchKind::Data => self.data.add(path, w, STANDARD),
+            WatchKind::Child => self.child.add(path, w, STANDARD),
+            WatchKind::Persistent => {
+                self.data.add(path, w, PERSISTENT);
+                self.child.add(path, w, PERSISTENT);
+            }
+            WatchKind::PersistentRecursive => self.data.add(path, w, RECURSIVE),
+        }
+    }
+
+    /// Fires the watches for a change of `event` on `path`; `Table::Child` for
+    /// child-list events. Returns each watcher at most once.
+    fn fire(
+        &mut self,
+        table: Table,
+        path: &str,
+        event: EventType,
+        skip: &BTreeSet<WatcherId>,
+    ) -> BTreeSet<WatcherId> {
+        match table {
+            Table::Data => self.data.trigger(path, event, skip),
+            Table::Child => self.child.trigger(path, event, skip),
+        }
+    }
+
+    /// Events for the creation of `path`.
+    pub fn node_created(&mut self, path: &str) -> Vec<Fired> {
+        let mut out = self.events(Table::Data, path, EventType::NodeCreated, &BTreeSet::new());
+        out.extend(self.parent_changed(path));
+        out
+    }
+
+    /// Events for the deletion of `path`.
+    pub fn node_deleted(&mut self, path: &str) -> Vec<Fired> {
+        let data = self.fire(Table::Data, path, EventType::NodeDeleted, &BTreeSet::new());
+        let child = self.fire(Table::Child, path, EventType::NodeDeleted, &data);
+        let mut out: Vec<Fired> = data
+            .into_iter()
+            .chain(child)
+            .map(|watcher| Fired {
+                watcher,
+                event: EventType::NodeDeleted,
+                path: path.to_string(),
+                acl: Vec::new(),
+            })
+            .collect();
+        out.extend(self.parent_changed(path));
+        out
+    }
+
+    /// Events for a data change of `path`.
+    pub fn data_changed(&mut self, path: &str) -> Vec<Fired> {
+        self.events(
+            Table::Data,
+            path,
+            EventType::NodeDataChanged,
+            &BTreeSet::new(),
+        )
+    }
+
+    fn parent_changed(&mut self, path: &str) -> Vec<Fired> {
+        if path == "/" {
+            return Vec::new();
+        }
+        let parent = zkpath::parent(path);
+        self.events(
+            Table::Child,
+            parent,
+            EventType::NodeChildrenChanged,
+            &BTreeSet::new(),
+        )
+    }
+
+    fn events(
+        &mut self,
+        table: Table,
+        path: &str,
+        event: EventType,
+        skip: &BTreeSet<WatcherId>,
+    ) -> Vec<Fired> {
+        self.fire(table, path, event, skip)
+            .into_iter()
+            .map(|watcher| Fired {
+                watcher,
+                event,
+                path: path.to_string(),
+                acl: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Whether `w` has a watch of `kind` on `path` (checkWatches).
+    pub fn contains(&self, path: &str, w: WatcherId, kind: RemoveKind) -> bool {
+        let (d, c) = kind.masks();
+        self.data.modes(path, w) & d != 0 || self.child.modes(path, w) & c != 0
+    }
+
+    /// Removes watches of `kind`; true if any was removed (removeWatches).
+    pub fn remove(&mut self, path: &str, w: WatcherId, kind: RemoveKind) -> bool {
+        let (d, c) = kind.masks();
+        let a = self.data.remove(path, w, d);
+        let b = self.child.remove(path, w, c);
+        a || b
+    }
+
+    /// Drops every watch of a closed connection.
+    pub fn remove_watcher(&mut self, w: WatcherId) {
+        self.data.remove_watcher(w);
+        self.child.remove_watcher(w);
+    }
+
+    /// Number of (path, watcher) registrations in both tables (mntr `zk_watch_count`).
+    pub fn count(&self) -> usize {
+        self.data.count() + self.child.count()
+    }
+
+    /// Paths watched by each watcher (for `wchc`), and watchers of each path (`wchp`).
+    pub fn by_watcher(&self) -> HashMap<WatcherId, BTreeSet<String>> {
+        let mut out: HashMap<WatcherId, BTreeSet<String>> = HashMap::new();
+        for table in [&self.data, &self.child] {
+            for (p, m) in &table.by_path {
+                for w in m.keys() {
+                    out.entry(*w).or_default().insert(p.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Which watches checkWatches/removeWatches address (the wire's WatcherType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveKind {
+    /// Standard child watches.
+    Children,
+    /// Standard data/exist watches.
+    Data,
+    /// Every watch on the path.
+    Any,
+    /// Persistent watches.
+    Persistent,
+    /// Persistent recursive watches.
+    PersistentRecursive,
+}
+
+impl RemoveKind {
+    /// (data table mask, child table mask).
+    fn masks(self) -> (u8, u8) {
+        match self {
+            RemoveKind::Children => (0, STANDARD),
+            RemoveKind::Data => (STANDARD, 0),
+            RemoveKind::Any => (0xff, 0xff),
+            RemoveKind::Persistent => (PERSISTENT, PERSISTENT),
+            RemoveKind::PersistentRecursive => (RECURSIVE, 0),
+        }
+    }
+
+    /// Decodes the wire code (1..=5).
+    pub fn from_code(code: i32) -> Option<RemoveKind> {
+        Some(match code {
+            1 => RemoveKind::Children,
+            2 => RemoveKind::Data,
+            3 => RemoveKind::Any,
+            4 => RemoveKind::Persistent,
+            5 => RemoveKind::PersistentRecursive,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use EventType::*;
+
+    fn kinds(f: &[Fired]) -> Vec<(u64, EventType, &str)> {
+        let mut v: Vec<_> = f
+            .iter()
+            .map(|f| (f.watcher, f.event, f.path.as_str()))
+            .collect();
+        v.sort_by_key(|x| (x.0, x.1.code()));
+        v
+    }
+
+    #[test]
+    fn trigger_table() {
+        let mut m = WatchManager::default();
+        // 1: data on /a, 2: child on /a, 3: child on /, 4: persistent /a,
+        // 5: persistent /, 6: recursive /.
+        m.add("/a", 1, WatchKind::Data);
+        m.add("/a", 2, WatchKind::Child);
+        m.add("/", 3, WatchKind::Child);
+        m.add("/a", 4, WatchKind::Persistent);
+        m.add("/", 5, WatchKind::Persistent);
+        m.add("/", 6, WatchKind::PersistentRecursive);
+        let f = m.node_created("/a");
+        assert_eq!(
+            kinds(&f),
+            vec![
+                (1, NodeCreated, "/a"),
+                (3, NodeChildrenChanged, "/"),
+                (4, NodeCreated, "/a"),
+                (5, NodeChildrenChanged, "/"),
+                (6, NodeCreated, "/a"),
+            ]
+        );
+        // one-shot watches are gone; child watch on /a (2) untouched by create of /a.
+        let f = m.data_changed("/a");
+        assert_eq!(
+            kinds(&f),
+            vec![(4, NodeDataChanged, "/a"), (6, NodeDataChanged, "/a")]
+        );
+        m.add("/a", 1, WatchKind::Data);
+        let f = m.node_deleted("/a");
+        assert_eq!(
+            kinds(&f),
+            vec![
+                (1, NodeDeleted, "/a"),
+                (2, NodeDeleted, "/a"),
+                (4, NodeDeleted, "/a"),
+                (5, NodeChildrenChanged, "/"),
+                (6, NodeDeleted, "/a"),
+            ]
+        );
+        // Recursive watchers see deep changes but never NodeChildrenChanged.
+        let f = m.node_created("/x/y/z");
+        assert_eq!(kinds(&f), vec![(6, NodeCreated, "/x/y/z")]);
+    }
+
+    #[test]
+    fn one_event_per_watcher_and_removal() {
+        let mut m = WatchManager::default();
+        m.add("/a", 1, WatchKind::Data);
+        m.add("/a", 1, WatchKind::Child);
+        m.add("/a", 1, WatchKind::Persistent);
+        assert_eq!(m.node_deleted("/a").len(), 1);
+        // The persistent watch survived.
+        assert!(m.contains("/a", 1, RemoveKind::Persistent));
+        assert!(!m.contains("/a", 1, RemoveKind::Data));
+        assert!(m.remove("/a", 1, RemoveKind::Any));
+        assert!(!m.remove("/a", 1, RemoveKind::Any));
+        m.add("/b", 2, WatchKind::PersistentRecursive);
+        assert!(!m.remove("/b", 2, RemoveKind::Persistent));
+        assert!(m.remove("/b", 2, RemoveKind::PersistentRecursive));
+        m.add("/c", 3, WatchKind::Child);
+        m.remove_watcher(3);
+        assert_eq!(m.count(), 0);
+    }
+}
