@@ -9,7 +9,7 @@
 //!   streams ([`PersistentWatch`]); both are re-registered after reconnects.
 //! - Idempotence-aware retries ([`retry`]) and per-call deadlines.
 //!
-//! ```ignore
+//! ```
 //! use zk_client::{Client, CreateMode, WatchEvent};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -7,7 +7,7 @@ use super::txn::{Txn, TxnBody, TxnHeader};
 use crate::tree::acl;
 use crate::tree::{AuthInfo, DataTree, NodeKind};
 use std::collections::{HashMap, VecDeque};
-use zk_client::proto::path::{self as zkpath, validate_create_path, validate_path};
+use zk_client::proto::path::{self as zkpath, validate_path};
 use zk_client::proto::{
     Acl, CreateMode, CreateRequest, ErrorCode, OpCode, Perms, Request, MAX_TTL_MS,
 };
@@ -480,7 +480,12 @@ fn prep_create(
         return Err(ErrorCode::BadArguments);
     }
     check_session(req.session)?;
-    validate_create_path(&c.path, mode.is_sequential()).map_err(|_| ErrorCode::BadArguments)?;
+    // Only the basics before the parent lookup (a '/', no NUL); the full
+    // path rules apply to the final name, so a missing parent wins over a
+    // trailing '/' (as in ZooKeeper).
+    if !c.path.contains('/') || c.path.contains('\0') {
+        return Err(ErrorCode::BadArguments);
+    }
     let acl = acl::fixup(&c.acl, req.auth)?;
     if c.path == "/" && !mode.is_sequential() {
         return Err(ErrorCode::NodeExists);
