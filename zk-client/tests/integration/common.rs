@@ -1,7 +1,8 @@
 //! Where the integration suite runs, and per-test namespaces.
 //!
 //! `ZK_CONNECT` names an ensemble (real ZooKeeper in `.ci/run`); without it
-//! the suite starts an in-process `zk_testserver` ensemble. `ZK_REFERENCE`
+//! the suite starts an in-process `zk_testserver` ensemble (of
+//! `ZK_TEST_MEMBERS` members, default 1). `ZK_REFERENCE`
 //! says what `ZK_CONNECT` is (`standalone` or `ensemble`), and
 //! `ZK_REFERENCE_SCRIPT` points at `scripts/zk-reference.sh` so fault tests
 //! can stop and start real members.
@@ -36,7 +37,13 @@ impl Target {
                 embedded: None,
             }),
             _ => {
+                // ZK_TEST_MEMBERS=3 runs the suite on a replicated in-process ensemble.
+                let members = std::env::var("ZK_TEST_MEMBERS")
+                    .ok()
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(1);
                 let ensemble = zk_testserver::Ensemble::builder()
+                    .members(members)
                     .tick(EMBEDDED_TICK)
                     .extended_types(true)
                     .super_digest(format!(
