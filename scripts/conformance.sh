@@ -31,14 +31,15 @@ STEPS=(
     reference-smoke
     client-standalone
     client-ensemble
+    differential
+    zkcli-testserver
     # recipes-standalone      (zk-recipes suite against real ZooKeeper)
     # recipes-ensemble
-    # differential            (same operation log against real ZooKeeper and zk-testserver, compare replies)
-    # zkcli-testserver        (ZooKeeper's own zkCli.sh against our zk-testserver)
 )
 
 section() { printf '\n===== conformance: %s =====\n' "$*"; }
 note() { printf 'conformance: %s\n' "$*"; }
+die() { note "ERROR: $*"; exit 1; }
 
 # A step calls `skip "reason"` (and returns) when it has nothing to run yet.
 SKIPPED=""
@@ -118,9 +119,54 @@ step_client_standalone() { run_client_integration standalone; }
 
 step_client_ensemble() { run_client_integration ensemble; }
 
-# step_recipes_standalone() { ... start_reference standalone; cargo test -p zk-recipes --test integration ...; }
-# step_differential() { ... }
-# step_zkcli_testserver() { ... }
+# The same randomized operation sequences against real ZooKeeper (standalone)
+# and an in-process zk-testserver; every reply, Stat and watch event compared.
+step_differential() {
+    start_reference standalone
+    DIFF_SEEDS=${DIFF_SEEDS:-40} cargo test -p zk-testserver --test differential -- --nocapture
+    stop_reference
+}
+
+# ZooKeeper's own Java CLI against the zk-testserver binary.
+step_zkcli_testserver() {
+    local port=${ZK_TESTSERVER_CLI_PORT:-22590} out pid first
+    cargo build -q -p zk-testserver --bin zk-testserver
+    out=$(mktemp -d)
+    "$REPO_ROOT/target/debug/zk-testserver" --members 1 --port "$port" >"$out/stdout" 2>"$out/stderr" &
+    pid=$!
+    for _ in $(seq 1 100); do
+        first=$(head -n 1 "$out/stdout" 2>/dev/null || true)
+        [[ -n $first ]] && break
+        sleep 0.1
+    done
+    [[ $first == "127.0.0.1:$port" ]] || { kill "$pid" 2>/dev/null || true; cat "$out/stderr"; die "zk-testserver did not start (first line '$first')"; }
+    local target="127.0.0.1:$port" ok=1 result
+    zkcli() { "$REF" cli "$target" "$@" 2>&1; }
+    expect() { # expect <needle> <zkCli args...>
+        local needle=$1; shift
+        result=$(zkcli "$@") || true
+        if [[ $result != *"$needle"* ]]; then
+            note "zkCli $* printed:"; printf '%s\n' "$result"; note "expected to find: $needle"; ok=0
+        else
+            note "zkCli $* -> ok"
+        fi
+    }
+    expect "Created /zkcli-check" create /zkcli-check hello
+    expect "hello" get /zkcli-check
+    zkcli set /zkcli-check world >/dev/null
+    expect "world" get /zkcli-check
+    expect "zkcli-check" ls /
+    expect "dataLength = 5" stat /zkcli-check
+    expect "Created /zkcli-check/s-0000000000" create -s /zkcli-check/s- x
+    expect "[s-0000000000]" ls /zkcli-check
+    zkcli delete /zkcli-check/s-0000000000 >/dev/null
+    zkcli delete /zkcli-check >/dev/null
+    expect "Node does not exist" get /zkcli-check
+    kill -INT "$pid"
+    wait "$pid" || { note "zk-testserver exited with status $?"; ok=0; }
+    rm -rf "$out"
+    ((ok)) || die "zkCli against zk-testserver failed"
+}
 
 # ---------------------------------------------------------------------------
 

@@ -655,12 +655,15 @@ cmd_4lw() {
 
 cmd_cli() {
     local target=${1:-}
-    [[ -n $target ]] || die "usage: cli <name|member> [zkCli arguments]"
+    [[ -n $target ]] || die "usage: cli <name|member|host:port[,...]> [zkCli arguments]"
     shift
     require_installed
+    local server
+    # A literal connect string (any server, e.g. zk-testserver) or one of ours.
+    if [[ $target == *:* ]]; then server=$target; else server=$(connect_string "$target"); fi
     # slf4j-nop: the CLI prints its own output; no logging noise
     "$JAVA" -cp "$CONF_DIR:$JAR_DIR/zookeeper.jar:$JAR_DIR/slf4j-nop.jar" org.apache.zookeeper.ZooKeeperMain \
-        -server "$(connect_string "$target")" -waitforconnection -timeout "${ZK_REF_CLI_TIMEOUT:-10000}" "$@"
+        -server "$server" -waitforconnection -timeout "${ZK_REF_CLI_TIMEOUT:-10000}" "$@"
 }
 
 cmd_pids() {

@@ -42,6 +42,7 @@ struct Inner {
     message: Option<String>,
     path: Option<String>,
     multi: Option<Vec<MultiResult>>,
+    zxid: Option<i64>,
     after_retry: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -58,6 +59,7 @@ impl Error {
             message: None,
             path: None,
             multi: None,
+            zxid: None,
             after_retry: false,
             source: None,
         }))
@@ -135,6 +137,11 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_zxid(mut self, zxid: i64) -> Error {
+        self.0.zxid = Some(zxid);
+        self
+    }
+
     pub(crate) fn mark_after_retry(mut self) -> Error {
         self.0.after_retry = true;
         self
@@ -166,6 +173,13 @@ impl Error {
     /// code, RuntimeInconsistency after it).
     pub fn multi_results(&self) -> Option<&[MultiResult]> {
         self.0.multi.as_deref()
+    }
+
+    /// For an error the server answered: the zxid in its reply header (the
+    /// server's last applied zxid, which for a failed write is the zxid the
+    /// failure consumed).
+    pub fn zxid(&self) -> Option<i64> {
+        self.0.zxid
     }
 
     /// Whether this error was returned by a retried attempt, after an earlier
@@ -313,6 +327,7 @@ impl Clone for Error {
             },
             path: self.0.path.clone(),
             multi: self.0.multi.clone(),
+            zxid: self.0.zxid,
             after_retry: self.0.after_retry,
             source: None,
         }))

@@ -121,7 +121,8 @@ impl Client {
         self.inner.info.borrow().state
     }
 
-    /// The highest zxid this client has seen.
+    /// The highest zxid this client has seen; it covers at least every reply
+    /// already returned to a caller.
     pub fn last_zxid(&self) -> i64 {
         self.inner.shared.last_zxid.load(Ordering::Relaxed)
     }
@@ -256,7 +257,20 @@ impl Client {
                 reply,
             })
             .map_err(|_| Error::closed())?;
-        rx.await.unwrap_or_else(|_| Err(Error::closed()))
+        let result = rx.await.unwrap_or_else(|_| Err(Error::closed()));
+        // Visible to the caller as soon as it holds the reply (the
+        // connection task publishes its own view a moment later).
+        let zxid = match &result {
+            Ok(reply) => Some(reply.zxid),
+            Err(e) => e.zxid(),
+        };
+        if let Some(zxid) = zxid {
+            self.inner
+                .shared
+                .last_zxid
+                .fetch_max(zxid, Ordering::Relaxed);
+        }
+        result
     }
 
     async fn bounded<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {

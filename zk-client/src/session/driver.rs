@@ -314,7 +314,7 @@ impl Driver {
         }
         self.shared
             .last_zxid
-            .store(self.machine.last_zxid(), Ordering::Relaxed);
+            .fetch_max(self.machine.last_zxid(), Ordering::Relaxed);
     }
 
     fn publish_state(&mut self, state: ConnectionState) {

@@ -837,7 +837,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
                     self.watches.add(WatchKind::Exist, path, w.id, w.sink);
                 }
             }
-            p.sink.complete(Err(Error::from_code(err)));
+            p.sink.complete(Err(Error::from_code(err).with_zxid(zxid)));
             return;
         }
         let response = match Response::read_body(p.op, &mut body) {
