@@ -339,7 +339,7 @@ macro_rules! jute_record {
 }
 pub(crate) use jute_record;
 
-/// How one field of a [`jute_record!`] struct is encoded. Records encode
+/// How one field of a record struct is encoded. Records encode
 /// themselves; `Bytes` is a buffer (null read as empty), `Option<Bytes>` a
 /// nullable buffer, `Vec<T>` a vector (null read as empty).
 pub trait Field: Sized {
