@@ -73,6 +73,7 @@ pub fn apply(db: &mut Database, txn: &Txn) -> Applied {
                     fired.extend(stamp(&db.tree, f, &acl));
                 }
             }
+            db.tree.forget_session(h.session_id);
             db.sessions.remove(&h.session_id);
             TxnResult::SessionClosed
         }

@@ -277,21 +277,23 @@ impl Preparer {
     /// counting outstanding creates and deletes.
     pub fn close_session(&mut self, tree: &DataTree, session_id: i64, cxid: i32, time: i64) -> Txn {
         let header = self.header(session_id, cxid, OpCode::CloseSession.code(), time);
-        let mut paths = tree.ephemerals(session_id);
+        // ZooKeeper deletes them in the order of a copy of the session's
+        // hash set, adjusted by the outstanding changes in zxid order.
+        let mut set = tree.ephemeral_set(session_id);
         let mut outstanding: Vec<(&String, &ChangeRecord)> = self.changes.iter().collect();
         outstanding.sort_by_key(|(_, c)| c.zxid);
         for (path, c) in outstanding {
             match &c.node {
-                None => paths.retain(|p| p != path),
+                None => {
+                    set.remove(path);
+                }
                 Some(n) if n.kind == NodeKind::Ephemeral(session_id) => {
-                    if !paths.contains(path) {
-                        paths.push(path.clone());
-                    }
+                    set.insert(path.clone());
                 }
                 Some(_) => {}
             }
         }
-        paths.sort();
+        let paths = set.java_order();
         let mut view = View {
             tree,
             changes: &self.changes,

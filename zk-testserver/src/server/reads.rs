@@ -89,7 +89,7 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
         Request::GetChildren(r) | Request::GetChildren2(r) => {
             let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, Perms::READ, ctx.auth)?;
-            let children: Vec<String> = node.children.iter().cloned().collect();
+            let children = node.children.java_order();
             let stat = node.stat();
             if r.watch {
                 tree.watches.add(&r.path, ctx.conn, WatchKind::Child);

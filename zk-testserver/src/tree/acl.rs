@@ -32,10 +32,22 @@ impl AuthInfo {
         }
     }
 
+    /// The identities in the order ZooKeeper iterates them (its
+    /// `ConcurrentHashMap`-backed set), which whoAmI and `auth` ACL
+    /// expansion expose.
+    pub fn ordered_ids(&self) -> Vec<&Id> {
+        let keyed: Vec<(&Id, &str, &str)> = self
+            .ids
+            .iter()
+            .map(|id| (id, id.scheme.as_str(), id.id.as_str()))
+            .collect();
+        super::java_order::identity_order(&keyed)
+    }
+
     /// What `whoAmI` reports: one entry per identity (digest: the user name).
     pub fn who_am_i(&self) -> Vec<ClientInfo> {
-        self.ids
-            .iter()
+        self.ordered_ids()
+            .into_iter()
             .map(|id| ClientInfo {
                 auth_scheme: id.scheme.clone(),
                 user: match id.scheme.as_str() {
@@ -138,7 +150,11 @@ pub fn fixup(acl: &[Acl], auth: &AuthInfo) -> Result<Vec<Acl>, ErrorCode> {
             out.push(a.clone());
         } else if id.scheme == "auth" {
             let mut any = false;
-            for held in auth.ids.iter().filter(|h| h.scheme == "digest") {
+            for held in auth
+                .ordered_ids()
+                .into_iter()
+                .filter(|h| h.scheme == "digest")
+            {
                 any = true;
                 out.push(Acl::new(a.perms, held.clone()));
             }

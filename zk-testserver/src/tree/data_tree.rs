@@ -4,13 +4,17 @@
 //! Mutations take the transaction's zxid and time as arguments, so applying
 //! the same transactions in the same order gives the same tree everywhere.
 
-use super::node::{Node, NodeKind};
+use super::java_order::JavaHashSet;
+use super::node::{Node, NodeKind, CHILDREN_INITIAL_CAPACITY};
 use super::watch::WatchManager;
 use bytes::{BufMut, Bytes, BytesMut};
 use sha1::{Digest as _, Sha1};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use zk_client::proto::jute::JuteWrite;
 use zk_client::proto::{path as zkpath, Acl, DecodeError, ErrorCode, Reader, Stat};
+
+/// ZooKeeper keeps a session's ephemerals in a default `HashSet<String>`.
+const EPHEMERALS_INITIAL_CAPACITY: usize = 16;
 
 /// `/zookeeper`, the system subtree.
 pub const ZOOKEEPER: &str = "/zookeeper";
@@ -23,7 +27,7 @@ pub const CONFIG: &str = "/zookeeper/config";
 #[derive(Debug, Clone)]
 pub struct DataTree {
     nodes: HashMap<String, Node>,
-    ephemerals: HashMap<i64, BTreeSet<String>>,
+    ephemerals: HashMap<i64, JavaHashSet>,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
     /// Watches registered by this server's connections (not replicated).
@@ -107,7 +111,7 @@ impl DataTree {
             NodeKind::Ephemeral(s) => {
                 self.ephemerals
                     .entry(s)
-                    .or_default()
+                    .or_insert_with(|| JavaHashSet::with_capacity(EPHEMERALS_INITIAL_CAPACITY))
                     .insert(path.to_string());
             }
             NodeKind::Container => {
@@ -136,11 +140,10 @@ impl DataTree {
         }
         match node.kind {
             NodeKind::Ephemeral(s) => {
+                // Like ZooKeeper, the session's set stays (and keeps its
+                // table size) until the session ends.
                 if let Some(set) = self.ephemerals.get_mut(&s) {
                     set.remove(path);
-                    if set.is_empty() {
-                        self.ephemerals.remove(&s);
-                    }
                 }
             }
             NodeKind::Container => {
@@ -179,12 +182,24 @@ impl DataTree {
         Ok(node.stat())
     }
 
-    /// Ephemeral paths owned by `session`, sorted.
+    /// Ephemeral paths owned by `session`, in the order ZooKeeper lists
+    /// them (its getEphemerals iterates a clone of the session's hash set).
     pub fn ephemerals(&self, session: i64) -> Vec<String> {
+        self.ephemeral_set(session).java_order()
+    }
+
+    /// A copy of the session's ephemeral set as ZooKeeper copies it before
+    /// closing the session (the deletion order follows from it).
+    pub fn ephemeral_set(&self, session: i64) -> JavaHashSet {
         self.ephemerals
             .get(&session)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+            .map(JavaHashSet::java_clone)
+            .unwrap_or_else(|| JavaHashSet::with_capacity(EPHEMERALS_INITIAL_CAPACITY))
+    }
+
+    /// Drops what the tree remembers of a session that ended.
+    pub fn forget_session(&mut self, session: i64) {
+        self.ephemerals.remove(&session);
     }
 
     /// Total number of ephemeral nodes (mntr `zk_ephemerals_count`).
@@ -196,7 +211,8 @@ impl DataTree {
     pub fn ephemerals_by_session(&self) -> BTreeMap<i64, Vec<String>> {
         self.ephemerals
             .iter()
-            .map(|(s, p)| (*s, p.iter().cloned().collect()))
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(s, p)| (*s, p.java_order()))
             .collect()
     }
 
@@ -207,7 +223,7 @@ impl DataTree {
         let mut stack = vec![path.to_string()];
         while let Some(p) = stack.pop() {
             if let Some(node) = self.nodes.get(&p) {
-                for c in &node.children {
+                for c in node.children.iter() {
                     count += 1;
                     stack.push(zkpath::join(&p, c));
                 }
@@ -298,7 +314,7 @@ impl DataTree {
                 version: r.read_i32()?,
                 cversion: r.read_i32()?,
                 aversion: r.read_i32()?,
-                children: BTreeSet::new(),
+                children: JavaHashSet::with_capacity(CHILDREN_INITIAL_CAPACITY),
             };
             if path != "/" {
                 let parent = tree
@@ -309,7 +325,10 @@ impl DataTree {
             }
             match node.kind {
                 NodeKind::Ephemeral(s) => {
-                    tree.ephemerals.entry(s).or_default().insert(path.clone());
+                    tree.ephemerals
+                        .entry(s)
+                        .or_insert_with(|| JavaHashSet::with_capacity(EPHEMERALS_INITIAL_CAPACITY))
+                        .insert(path.clone());
                 }
                 NodeKind::Container => {
                     tree.containers.insert(path.clone());

@@ -3,6 +3,7 @@
 
 pub mod acl;
 pub mod data_tree;
+pub mod java_order;
 pub mod node;
 pub mod watch;
 

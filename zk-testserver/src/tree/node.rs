@@ -1,8 +1,12 @@
 //! One znode: data, ACL, stored stat fields and children.
 
+use super::java_order::JavaHashSet;
 use bytes::Bytes;
-use std::collections::BTreeSet;
 use zk_client::proto::{Acl, Stat};
+
+/// ZooKeeper keeps children in `new HashSet<String>(8)`: their listing order
+/// follows from it.
+pub const CHILDREN_INITIAL_CAPACITY: usize = 8;
 
 /// Stored `ephemeralOwner` marking a container node.
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -82,7 +86,7 @@ pub struct Node {
     /// ACL version.
     pub aversion: i32,
     /// Child names.
-    pub children: BTreeSet<String>,
+    pub children: JavaHashSet,
 }
 
 impl Node {
@@ -100,7 +104,7 @@ impl Node {
             version: 0,
             cversion: 0,
             aversion: 0,
-            children: BTreeSet::new(),
+            children: JavaHashSet::with_capacity(CHILDREN_INITIAL_CAPACITY),
         }
     }
 
