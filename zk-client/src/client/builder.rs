@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     deadline: Option<Duration>,
     renew_session_on_expiry: bool,
     max_frame: usize,
+    attach: Option<(i64, Bytes)>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -70,6 +71,7 @@ impl ClientBuilder {
             deadline: None,
             renew_session_on_expiry: false,
             max_frame: DEFAULT_MAX_BUFFER,
+            attach: None,
         }
     }
 
@@ -126,6 +128,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Attach to an existing session (its id and password, from
+    /// [`Client::session_id`] and [`Client::session_password`]) instead of
+    /// opening a new one. The server then serves the session to this client
+    /// and drops the other connection; closing this client ends the session
+    /// for both (the usual way for tests to force a session expiry). If the
+    /// session no longer exists, `connect` fails with a session-expired error.
+    pub fn attach_session(mut self, session_id: i64, password: impl Into<Bytes>) -> Self {
+        self.attach = Some((session_id, password.into()));
+        self
+    }
+
     /// Starts the connection task and waits for the first session.
     ///
     /// Fails with a timeout if no server completes a handshake within the
@@ -161,6 +174,9 @@ impl ClientBuilder {
                 auth,
             };
             machine.add_auth(now, packet, ReplySender::ignore());
+        }
+        if let Some((id, password)) = self.attach {
+            machine.attach(id, password);
         }
         let (info_tx, info_rx) = watch::channel(SessionInfo {
             state: ConnectionState::Connecting,
@@ -209,6 +225,7 @@ impl ClientBuilder {
         match waited {
             Ok(s) if s.is_connected() => Ok(client),
             Ok(ConnectionState::AuthFailed) => Err(Error::auth_failed()),
+            Ok(ConnectionState::Lost) => Err(Error::session_expired()),
             Ok(_) => Err(Error::closed()),
             Err(_) => {
                 let (reply, _) = ReplySender::new();

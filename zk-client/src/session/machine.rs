@@ -215,6 +215,17 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         self.phase == Phase::Ended
     }
 
+    /// Before the first transport: reattach to an existing session instead
+    /// of opening a new one (the first handshake then reports
+    /// [`ConnectionState::Reconnected`], or `Lost` if the session is gone).
+    /// Ignored once a handshake has been attempted.
+    pub fn attach(&mut self, session_id: i64, password: Bytes) {
+        if self.phase == Phase::Disconnected && self.last_heard.is_none() && self.session_id == 0 {
+            self.session_id = session_id;
+            self.password = password;
+        }
+    }
+
     // ----- transport lifecycle -----
 
     /// The driver connected a transport: send the handshake.

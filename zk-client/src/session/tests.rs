@@ -634,3 +634,28 @@ fn xids_wrap_before_the_special_range() {
     let xids: Vec<i32> = h.server_seen.iter().map(|(hdr, _)| hdr.xid).collect();
     assert_eq!(xids, vec![i32::MAX - 1, 1]);
 }
+
+#[test]
+fn attach_resumes_a_given_session() {
+    let mut h = Harness::new();
+    h.m.attach(0x77, Bytes::from_static(&[5; 16]));
+    h.open_transport();
+    let hs = h.handshakes.last().expect("a handshake").clone();
+    assert_eq!(hs.session_id, 0x77);
+    assert_eq!(&hs.password[..], &[5; 16]);
+    h.accept(0x77, 3000);
+    assert_eq!(
+        h.events(),
+        vec![SessionEvent::State(ConnectionState::Reconnected)]
+    );
+    // Too late once a handshake happened: the session stays.
+    h.m.attach(0x99, Bytes::from_static(&[1; 16]));
+    assert_eq!(h.m.session_id(), 0x77);
+
+    // Attaching to a dead session reports it lost.
+    let mut h = Harness::new();
+    h.m.attach(0x55, Bytes::from_static(&[5; 16]));
+    h.open_transport();
+    h.accept(0, 0);
+    assert_eq!(h.m.state(), ConnectionState::Lost);
+}
