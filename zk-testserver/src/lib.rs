@@ -1,2 +1,3 @@
 //! A ZooKeeper-compatible replicated ensemble for tests (work in progress).
+pub mod proxy;
 pub mod storage;
