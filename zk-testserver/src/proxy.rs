@@ -168,7 +168,7 @@ impl Injection {
         let mut rx = self.rule.fired.subscribe();
         let result = rx.wait_for(Option::is_some).await;
         match result {
-            Ok(seen) => seen.clone().unwrap_or_else(|| unreachable_observed()),
+            Ok(seen) => seen.clone().unwrap_or_else(unreachable_observed),
             // The sender lives in `self.rule`; it cannot be gone.
             Err(_) => unreachable_observed(),
         }
