@@ -213,6 +213,7 @@ impl ClientBuilder {
                 info: info_rx,
                 chroot,
                 next_watcher: AtomicU64::new(1),
+                renew_session_on_expiry: self.renew_session_on_expiry,
             }),
             policy: self.retry,
             deadline: self.deadline,
