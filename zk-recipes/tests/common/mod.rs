@@ -181,8 +181,10 @@ impl Env {
                         if pred(&[]) {
                             return Vec::new();
                         }
-                        let (_, watch) = client.exists_watch(path).await.expect("exists");
-                        let _ = watch.await;
+                        let (stat, watch) = client.exists_watch(path).await.expect("exists");
+                        if stat.is_none() {
+                            let _ = watch.await;
+                        }
                     }
                     Err(e) => panic!("get_children_watch {path}: {e}"),
                 }
