@@ -8,11 +8,17 @@ mod leader_election;
 mod leader_latch;
 mod lock;
 mod lock_core;
+mod multi_lock;
 mod nodes;
 mod policy;
+mod rwlock;
+mod semaphore;
 
 pub use error::{Error, LossReason, Result};
 pub use leader_election::{ElectionHandle, LeaderElection, Leadership};
 pub use leader_latch::{LeaderLatch, Participant};
 pub use lock::{Lock, LockGuard};
+pub use multi_lock::{MultiLock, MultiLockGuard};
 pub use policy::ConnectionPolicy;
+pub use rwlock::ReadWriteLock;
+pub use semaphore::{Lease, Semaphore};

@@ -81,7 +81,7 @@ impl Lock {
     /// Waits until the lock is held.
     pub async fn acquire(&self) -> Result<LockGuard> {
         match self.core.acquire(true).await? {
-            Some(hold) => Ok(LockGuard { hold }),
+            Some(hold) => Ok(LockGuard::new(hold)),
             None => Err(Error::Closed),
         }
     }
@@ -89,11 +89,7 @@ impl Lock {
     /// Takes the lock if nobody holds it or waits for it; `Ok(None)`
     /// otherwise (this contender's node is removed again).
     pub async fn try_acquire(&self) -> Result<Option<LockGuard>> {
-        Ok(self
-            .core
-            .acquire(false)
-            .await?
-            .map(|hold| LockGuard { hold }))
+        Ok(self.core.acquire(false).await?.map(LockGuard::new))
     }
 
     /// Like [`Lock::acquire`], giving up with [`Error::Timeout`] after
@@ -116,9 +112,52 @@ impl Lock {
 #[must_use = "dropping the guard releases the lock"]
 pub struct LockGuard {
     hold: Hold,
+    registered: Option<Registered>,
+}
+
+/// A node name registered in a set while the guard lives (the write nodes a
+/// read-write lock holds, which its own readers may pass).
+#[derive(Debug)]
+pub(crate) struct Registered {
+    set: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    name: String,
+}
+
+impl Registered {
+    pub(crate) fn new(
+        set: &std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+        name: String,
+    ) -> Registered {
+        if let Ok(mut s) = set.lock() {
+            s.insert(name.clone());
+        }
+        Registered {
+            set: set.clone(),
+            name,
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            s.remove(&self.name);
+        }
+    }
 }
 
 impl LockGuard {
+    pub(crate) fn new(hold: Hold) -> LockGuard {
+        LockGuard {
+            hold,
+            registered: None,
+        }
+    }
+
+    pub(crate) fn register(&mut self, registered: Registered) {
+        self.registered = Some(registered);
+    }
+
     /// The lock node's path.
     pub fn node_path(&self) -> &str {
         self.hold.path()
@@ -157,7 +196,9 @@ impl LockGuard {
     /// delete goes on in the background (until it succeeds or the session
     /// ends, which removes the node too) and this returns at once.
     pub async fn release(self) -> Result<()> {
-        self.hold.release().await;
+        let LockGuard { hold, registered } = self;
+        hold.release().await;
+        drop(registered);
         Ok(())
     }
 }
