@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod discovery;
 mod error;
 mod hold;
 mod leader_election;
@@ -14,6 +15,9 @@ mod policy;
 mod rwlock;
 mod semaphore;
 
+pub use discovery::{
+    ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance, ServiceProvider, ServiceType,
+};
 pub use error::{Error, LossReason, Result};
 pub use leader_election::{ElectionHandle, LeaderElection, Leadership};
 pub use leader_latch::{LeaderLatch, Participant};
