@@ -12,6 +12,7 @@ mod lock_core;
 mod multi_lock;
 mod nodes;
 mod policy;
+mod queue;
 mod rwlock;
 mod semaphore;
 
@@ -24,5 +25,6 @@ pub use leader_latch::{LeaderLatch, Participant};
 pub use lock::{Lock, LockGuard};
 pub use multi_lock::{MultiLock, MultiLockGuard};
 pub use policy::ConnectionPolicy;
+pub use queue::{Queue, QueueItem, QueueStats};
 pub use rwlock::ReadWriteLock;
 pub use semaphore::{Lease, Semaphore};
