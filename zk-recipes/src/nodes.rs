@@ -1,7 +1,7 @@
 //! Node-name helpers shared by the recipes: paths, sequence numbers,
 //! protected creates, cleanup of orphaned nodes.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::policy::wait_connected;
 use bytes::Bytes;
 use zk_client::retry::NoRetry;
@@ -304,11 +304,6 @@ impl Drop for CleanupGuard {
             );
         }
     }
-}
-
-/// Error for an argument check.
-pub(crate) fn invalid(message: impl Into<String>) -> Error {
-    Error::InvalidArgument(message.into())
 }
 
 #[cfg(test)]
