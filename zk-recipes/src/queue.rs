@@ -365,11 +365,13 @@ impl Queue {
     async fn wait_for_items(&self, locked: bool) -> Result<()> {
         let client = &self.inner.client;
         let counters = &self.inner.counters;
+        let mut items = Vec::new();
         let queue_watch = loop {
             match client.get_children_watch(&self.inner.path).await {
                 Ok((children, watch)) => {
                     counters.watches_set.fetch_add(1, AtomicOrdering::Relaxed);
-                    if !locked && !self.sort(children).is_empty() {
+                    items = self.sort(children);
+                    if !locked && !items.is_empty() {
                         return Ok(());
                     }
                     break Some(watch);
@@ -385,11 +387,21 @@ impl Queue {
         };
         let lock_watch = if locked {
             match client.get_children_watch(&self.inner.lock_path).await {
-                Ok((_, watch)) => {
+                Ok((locks, watch)) => {
                     counters.watches_set.fetch_add(1, AtomicOrdering::Relaxed);
+                    // A lock released between our last attempt and this
+                    // watch would never be reported: look now.
+                    if items.iter().any(|i| !locks.contains(i)) {
+                        return Ok(());
+                    }
                     Some(watch)
                 }
-                Err(e) if e.is_no_node() => None,
+                Err(e) if e.is_no_node() => {
+                    if !items.is_empty() {
+                        return Ok(());
+                    }
+                    None
+                }
                 Err(e) if e.is_session_expired() => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
