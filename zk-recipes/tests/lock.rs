@@ -51,13 +51,22 @@ async fn pitfall1_lost_create_reply_finds_own_node() {
     let Some(env) = env().await else { return };
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
+    // The directory exists, so the lock node's create succeeds on the server.
+    client
+        .create_all("/locks/p1", "", zk_client::CreateMode::Persistent)
+        .await
+        .unwrap();
     let lost = proxy.inject(
         Match::op(OpCode::Create2).path_contains("-lock-"),
         Fault::DropBeforeReply,
     );
     let lock = Lock::new(&client, "/locks/p1");
     let guard = within(PATIENCE, lock.acquire()).await.unwrap();
-    assert!(lost.has_triggered(), "the fault hit the lock's create");
+    let hit = lost.triggered().await;
+    assert!(
+        hit.path.unwrap_or_default().contains("-lock-"),
+        "the fault hit the lock's create"
+    );
     let children = env.children(&client, "/locks/p1").await;
     assert_eq!(children.len(), 1, "exactly one node: {children:?}");
     assert!(guard.node_path().ends_with(&children[0]));
