@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use std::collections::HashSet;
 use std::time::Duration;
+use zk_client::proto::OpCode;
 use zk_recipes::Queue;
 
 #[tokio::test]
@@ -84,7 +85,9 @@ async fn pitfall8_large_backlog_bounded_watches() {
     // 100 000 names do not fit ZooKeeper's default 1 MiB frame.
     let big = || env.builder().max_frame(16 << 20);
     let producer = big().connect().await.unwrap();
-    let consumer = big().connect().await.unwrap();
+    // The consumer goes through a proxy, which counts the watches it asks for.
+    let (proxy, builder) = env.proxied().await;
+    let consumer = builder.max_frame(16 << 20).connect().await.unwrap();
     let started = std::time::Instant::now();
     let q = Queue::new(&producer, "/q/big");
     q.put("first").await.unwrap();
@@ -140,6 +143,18 @@ async fn pitfall8_large_backlog_bounded_watches() {
     assert_eq!(stats.taken as usize, items + 1);
     assert!(stats.watches_set <= 2, "watches bounded: {stats:?}");
     assert!(stats.listings <= 4, "listings bounded: {stats:?}");
+    let requests = proxy.requests();
+    let watches = requests.iter().filter(|o| o.watch).count();
+    let listings = requests
+        .iter()
+        .filter(|o| matches!(o.op, OpCode::GetChildren | OpCode::GetChildren2))
+        .count();
+    eprintln!(
+        "consumer sent {} requests: {watches} watches, {listings} listings",
+        requests.len()
+    );
+    assert!(watches <= 2, "the server saw {watches} watch requests");
+    assert!(listings <= 4, "the server saw {listings} listings");
 }
 
 /// Pitfall 8b: a consumer blocked on an empty queue survives the expiry of
