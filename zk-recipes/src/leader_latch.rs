@@ -237,6 +237,8 @@ impl Inner {
 async fn run(inner: Arc<Inner>) {
     let client = inner.client.clone();
     let mut states = client.state_stream();
+    // The stream opens with the current state, which the loop reads itself.
+    let _ = states.next().await;
     let mut give_up_at: Option<Instant> = None;
     // Our node and the session that created it.
     let mut node: Option<(String, i64)> = None;

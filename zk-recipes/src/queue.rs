@@ -365,16 +365,15 @@ impl Queue {
     async fn wait_for_items(&self, locked: bool) -> Result<()> {
         let client = &self.inner.client;
         let counters = &self.inner.counters;
-        let mut items = Vec::new();
-        let queue_watch = loop {
+        let (items, queue_watch) = loop {
             match client.get_children_watch(&self.inner.path).await {
                 Ok((children, watch)) => {
                     counters.watches_set.fetch_add(1, AtomicOrdering::Relaxed);
-                    items = self.sort(children);
+                    let items = self.sort(children);
                     if !locked && !items.is_empty() {
                         return Ok(());
                     }
-                    break Some(watch);
+                    break (items, Some(watch));
                 }
                 Err(e) if e.is_no_node() => {
                     ensure_dir(client, &self.inner.path, false).await?;
