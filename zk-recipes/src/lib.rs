@@ -1,1 +1,124 @@
-//! placeholder
+//! Coordination recipes for Apache ZooKeeper on [`zk_client`]: locks,
+//! leader election, queues, barriers, service discovery, membership,
+//! typed configuration, caches and counters — with Curator's znode layouts,
+//! so Rust and JVM services can coordinate on one ensemble, and with a
+//! specified, tested behaviour under connection loss and session expiry.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use zk_recipes::{LeaderLatch, Lock};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Recipes expect a client that starts a new session after expiry.
+//! let client = zk_client::Client::builder("127.0.0.1:2181/my-app")
+//!     .session_timeout(Duration::from_secs(10))
+//!     .renew_session_on_expiry(true)
+//!     .connect()
+//!     .await?;
+//!
+//! // A mutex with a fencing token and a loss signal.
+//! let lock = Lock::new(&client, "/locks/reindex");
+//! let guard = lock.acquire().await?;
+//! println!("holding with token {}", guard.fencing_token());
+//! tokio::select! {
+//!     _ = tokio::time::sleep(Duration::from_millis(10)) => {} // the work
+//!     reason = guard.lost() => println!("stop: lock lost ({reason})"),
+//! }
+//! guard.release().await?;
+//!
+//! // Leader election.
+//! let latch = LeaderLatch::new(&client, "/leader", "node-1");
+//! latch.start();
+//! latch.await_leadership().await?;
+//! assert!(latch.is_leader());
+//! latch.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! (The examples of this crate are `no_run`: they need a ZooKeeper server.
+//! The integration tests run them against one, see `tests/`.)
+//!
+//! # Recipes and their connection-state policies
+//!
+//! A client whose connection drops is *suspended*: its session may still be
+//! alive, or the server may expire it after the session timeout and delete
+//! its ephemeral nodes. What a recipe does then is its policy; recipes that
+//! hold something exclusive take a [`ConnectionPolicy`] (default
+//! [`ConnectionPolicy::Session`]; see its docs for why it gives up before
+//! the server can expire the session).
+//!
+//! | Recipe | Znodes (Curator-compatible) | Suspended | Lost (session expired) |
+//! |---|---|---|---|
+//! | [`Lock`] | `<path>/_c_<uuid>-lock-<seq>` | guard kept; [`LockGuard::lost`] fires ¼ session timeout after the suspension (`Strict`: at once) unless reconnected | `lost()` fires; waiting acquirers start over in the new session |
+//! | [`ReadWriteLock`] | `_c_<uuid>-__READ__<seq>`, `_c_<uuid>-__WRIT__<seq>` | as `Lock` | as `Lock` |
+//! | [`Semaphore`] | `<path>/locks/…`, `<path>/leases/_c_<uuid>-lease-<seq>` | lease kept, [`Lease::lost`] as `Lock` | `lost()` fires |
+//! | [`MultiLock`] | those of its locks | lost when any member is | lost |
+//! | [`LeaderLatch`] | `<path>/_c_<uuid>-latch-<seq>` (data: id) | leadership kept ¼ session timeout (`Strict`: dropped at once) | leadership dropped; re-joins with a new node; a node of an old session never grants leadership |
+//! | [`LeaderElection`] | a `Lock` on `<path>` | task keeps running as for `Lock` | task cancelled; re-queued if `auto_requeue` |
+//! | [`Queue`] | `<path>/queue-<seq>`, priority `queue-<prio><seq>`, locks `<path>-locks/<item>` | consumers wait | consumers continue in the new session; locked items are delivered again |
+//! | [`Barrier`] | `<path>` | waiters wait | waiters wait |
+//! | [`DoubleBarrier`] | `<path>/<uuid>`, `<path>/ready` | members wait | an entering member re-enters |
+//! | [`ServiceDiscovery`] / [`ServiceCache`] | `<base>/<name>/<id>` with ServiceInstance JSON | nothing changes | instances re-registered with their latest data; cache re-read |
+//! | [`GroupMember`] | `<path>/<id>` (data: payload) | nothing changes | member node re-created with the latest payload |
+//! | [`ConfigNode`] / [`NodeCache`] / [`TreeCache`] | the watched node(s) | last value kept | re-watched and re-read |
+//! | [`SharedCounter`] | `<path>`, 4-byte big-endian | calls wait (client retries) | nothing held |
+//!
+//! In every recipe a lost session is only recovered if the client renews
+//! sessions ([`zk_client::ClientBuilder::renew_session_on_expiry`]);
+//! otherwise waits end with [`Error::SessionLost`].
+//!
+//! # What the recipes guarantee under faults
+//!
+//! - **Lost create replies**: sequential nodes are created in Curator's
+//!   *protected* form (`_c_<uuid>-…`); after a connection loss the node is
+//!   found again by its prefix, so exactly one node exists.
+//! - **Stale nodes**: a node found with our prefix but owned by an earlier
+//!   session is deleted, never adopted; locks and leadership are granted
+//!   only through a node owned by the current session.
+//! - **Partitioned holders**: `lost()` fires before the server can expire
+//!   the holder's session, so before a rival can acquire.
+//! - **Releases during a connection drop** go on in the background until
+//!   they succeed or the session ends.
+//! - **Dropped futures**: an acquire future dropped at any await point
+//!   leaves no node behind (a background cleanup removes it).
+//! - **No herd effect**: each waiter watches only the node ahead of it.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod barrier;
+mod config;
+mod counter;
+mod discovery;
+mod error;
+mod group;
+mod hold;
+mod leader_election;
+mod leader_latch;
+mod lock;
+mod lock_core;
+mod multi_lock;
+mod node_cache;
+mod nodes;
+mod policy;
+mod queue;
+mod rwlock;
+mod semaphore;
+
+pub use barrier::{Barrier, DoubleBarrier};
+pub use config::ConfigNode;
+pub use counter::{SharedCounter, Versioned};
+pub use discovery::{
+    ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance, ServiceProvider, ServiceType,
+};
+pub use error::{Error, LossReason, Result};
+pub use group::GroupMember;
+pub use leader_election::{ElectionHandle, LeaderElection, Leadership};
+pub use leader_latch::{LeaderLatch, Participant};
+pub use lock::{Lock, LockGuard};
+pub use multi_lock::{MultiLock, MultiLockGuard};
+pub use node_cache::{NodeCache, NodeData, TreeCache, TreeEvent};
+pub use policy::ConnectionPolicy;
+pub use queue::{Queue, QueueItem, QueueStats};
+pub use rwlock::ReadWriteLock;
+pub use semaphore::{Lease, Semaphore};

@@ -21,6 +21,7 @@
 
 pub mod ensemble;
 pub mod net;
+pub mod proxy;
 pub mod server;
 pub mod storage;
 pub mod tree;

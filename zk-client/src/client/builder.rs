@@ -128,10 +128,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Attaches to an existing session (from [`Client::session_id`] and
-    /// [`Client::session_password`] of another client) instead of starting a
-    /// new one. The server moves the session to this client's connection;
-    /// if the session is gone, `connect` fails with `SessionExpired`.
+    /// Attach to an existing session (its id and password, from
+    /// [`Client::session_id`] and [`Client::session_password`]) instead of
+    /// opening a new one. The server then serves the session to this client
+    /// and drops the other connection; closing this client ends the session
+    /// for both (the usual way for tests to force a session expiry). If the
+    /// session no longer exists, `connect` fails with a session-expired error.
     pub fn attach_session(mut self, session_id: i64, password: impl Into<Bytes>) -> Self {
         self.attach = Some((session_id, password.into()));
         self
@@ -212,6 +214,7 @@ impl ClientBuilder {
                 info: info_rx,
                 chroot,
                 next_watcher: AtomicU64::new(1),
+                renew_session_on_expiry: self.renew_session_on_expiry,
             }),
             policy: self.retry,
             deadline: self.deadline,

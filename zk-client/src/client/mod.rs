@@ -48,6 +48,7 @@ struct Inner {
     info: watch::Receiver<SessionInfo>,
     chroot: Chroot,
     next_watcher: AtomicU64,
+    renew_session_on_expiry: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -114,6 +115,12 @@ impl Client {
     /// The address of the server the session is connected to, if connected.
     pub fn connected_server(&self) -> Option<std::net::SocketAddr> {
         self.inner.info.borrow().server
+    }
+
+    /// Whether the client starts a fresh session by itself after the session
+    /// is lost (see [`ClientBuilder::renew_session_on_expiry`]).
+    pub fn renews_session_on_expiry(&self) -> bool {
+        self.inner.renew_session_on_expiry
     }
 
     /// The current connection state.

@@ -634,3 +634,36 @@ fn xids_wrap_before_the_special_range() {
     let xids: Vec<i32> = h.server_seen.iter().map(|(hdr, _)| hdr.xid).collect();
     assert_eq!(xids, vec![i32::MAX - 1, 1]);
 }
+
+#[test]
+fn attach_resumes_a_given_session() {
+    let attached = |id: i64, pw: u8| {
+        let now = Instant::now();
+        let config = SessionConfig {
+            session_timeout: TIMEOUT,
+            connect_timeout: Duration::from_millis(1000),
+            attach: Some((id, Bytes::from(vec![pw; 16]))),
+            ..SessionConfig::default()
+        };
+        let mut h = Harness::new();
+        h.m = SessionMachine::new(config, now);
+        h.now = now;
+        h
+    };
+    let mut h = attached(0x77, 5);
+    h.open_transport();
+    let hs = h.handshakes.last().expect("a handshake").clone();
+    assert_eq!(hs.session_id, 0x77);
+    assert_eq!(&hs.password[..], &[5; 16]);
+    h.accept(0x77, 3000);
+    assert_eq!(
+        h.events(),
+        vec![SessionEvent::State(ConnectionState::Reconnected)]
+    );
+
+    // Attaching to a dead session reports it lost.
+    let mut h = attached(0x55, 5);
+    h.open_transport();
+    h.accept(0, 0);
+    assert_eq!(h.m.state(), ConnectionState::Lost);
+}

@@ -1,0 +1,253 @@
+//! Barriers (Curator's `DistributedBarrier` and
+//! `DistributedDoubleBarrier` layouts).
+
+use crate::error::{Error, Result};
+use crate::nodes::{delete_quietly, ensure_dir, join};
+use crate::policy::wait_connected;
+use bytes::Bytes;
+use std::time::Duration;
+use zk_client::{Client, CreateMode, WatchEvent};
+
+/// A barrier: while its node exists, [`Barrier::wait`] blocks; removing the
+/// node releases every waiter.
+///
+/// **Connection policy**: waiters keep waiting through suspensions and
+/// session losses (the barrier node is persistent).
+///
+/// ```no_run
+/// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
+/// use zk_recipes::Barrier;
+/// let barrier = Barrier::new(&client, "/app/barrier");
+/// barrier.set().await?;
+/// // elsewhere: barrier.wait().await?;
+/// barrier.remove().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Barrier {
+    client: Client,
+    path: String,
+}
+
+impl Barrier {
+    /// A barrier at `path`.
+    pub fn new(client: &Client, path: impl Into<String>) -> Barrier {
+        Barrier {
+            client: client.clone(),
+            path: path.into(),
+        }
+    }
+
+    /// Sets the barrier (creates its node; already set is fine).
+    pub async fn set(&self) -> Result<()> {
+        match self
+            .client
+            .create_all(&self.path, Bytes::new(), CreateMode::Persistent)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_node_exists() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the barrier, releasing the waiters.
+    pub async fn remove(&self) -> Result<()> {
+        delete_quietly(&self.client, &self.path).await
+    }
+
+    /// Whether the barrier is set.
+    pub async fn is_set(&self) -> Result<bool> {
+        Ok(self.client.exists(&self.path).await?.is_some())
+    }
+
+    /// Waits until the barrier is not set.
+    pub async fn wait(&self) -> Result<()> {
+        loop {
+            let (stat, watch) = match self.client.exists_watch(&self.path).await {
+                Ok(v) => v,
+                Err(e) if e.is_session_expired() => {
+                    wait_connected(&self.client).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if stat.is_none() {
+                return Ok(());
+            }
+            match watch.await {
+                WatchEvent::Expired => {
+                    wait_connected(&self.client).await?;
+                }
+                WatchEvent::Closed | WatchEvent::AuthFailed => {
+                    return Err(Error::SessionLost(crate::LossReason::ClientClosed))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Like [`Barrier::wait`]; `false` if still set after `timeout`.
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
+        match tokio::time::timeout(timeout, self.wait()).await {
+            Ok(r) => r.map(|_| true),
+            Err(_) => Ok(false),
+        }
+    }
+}
+
+const READY: &str = "ready";
+
+/// A double barrier: [`DoubleBarrier::enter`] blocks until `members`
+/// participants have entered; [`DoubleBarrier::leave`] blocks until all of
+/// them have left.
+///
+/// Each participant is an ephemeral node `<path>/<uuid>`; the one that
+/// completes the group creates `<path>/ready`, which releases the others.
+/// Leaving follows Curator's scheme: the lowest participant waits for the
+/// highest to go, the others delete their node and wait for the lowest, so
+/// each waits on one node only.
+///
+/// **Connection policy**: a member whose session is lost while entering
+/// enters again with a new node; a member lost while inside has left as far
+/// as the others can tell.
+///
+/// ```no_run
+/// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
+/// use zk_recipes::DoubleBarrier;
+/// let barrier = DoubleBarrier::new(&client, "/app/phase", 3);
+/// barrier.enter().await?;
+/// // ... compute together ...
+/// barrier.leave().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct DoubleBarrier {
+    client: Client,
+    path: String,
+    members: usize,
+    id: String,
+}
+
+impl DoubleBarrier {
+    /// A double barrier at `path` for `members` participants.
+    pub fn new(client: &Client, path: impl Into<String>, members: usize) -> DoubleBarrier {
+        DoubleBarrier {
+            client: client.clone(),
+            path: path.into(),
+            members,
+            id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    fn ours(&self) -> String {
+        join(&self.path, &self.id)
+    }
+
+    /// Enters; returns once `members` participants have entered.
+    pub async fn enter(&self) -> Result<()> {
+        let ready = join(&self.path, READY);
+        loop {
+            wait_connected(&self.client).await?;
+            match self
+                .client
+                .create(&self.ours(), Bytes::new(), CreateMode::Ephemeral)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.is_node_exists() => {}
+                Err(e) if e.is_no_node() => {
+                    ensure_dir(&self.client, &self.path, false).await?;
+                    continue;
+                }
+                Err(e) if e.is_session_expired() => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let (stat, watch) = self.client.exists_watch(&ready).await?;
+            if stat.is_some() {
+                return Ok(());
+            }
+            let count = self
+                .client
+                .get_children(&self.path)
+                .await?
+                .iter()
+                .filter(|c| c.as_str() != READY)
+                .count();
+            if count >= self.members {
+                match self
+                    .client
+                    .create(&ready, Bytes::new(), CreateMode::Persistent)
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.is_node_exists() => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match watch.await {
+                WatchEvent::Closed | WatchEvent::AuthFailed => {
+                    return Err(Error::SessionLost(crate::LossReason::ClientClosed))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Like [`DoubleBarrier::enter`]; `false` (and this participant's node
+    /// removed) if the group was not complete within `timeout`.
+    pub async fn enter_timeout(&self, timeout: Duration) -> Result<bool> {
+        match tokio::time::timeout(timeout, self.enter()).await {
+            Ok(r) => r.map(|_| true),
+            Err(_) => {
+                delete_quietly(&self.client, &self.ours()).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Leaves; returns once every participant has left.
+    pub async fn leave(&self) -> Result<()> {
+        let ours = self.id.clone();
+        loop {
+            let mut children: Vec<String> = match self.client.get_children(&self.path).await {
+                Ok(c) => c.into_iter().filter(|c| c != READY).collect(),
+                Err(e) if e.is_no_node() => return Ok(()),
+                Err(e) if e.is_session_expired() => {
+                    wait_connected(&self.client).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            children.sort();
+            let (Some(lowest), Some(highest)) = (children.first(), children.last()) else {
+                // Everyone left: the last one out removes `ready`.
+                let _ = delete_quietly(&self.client, &join(&self.path, READY)).await;
+                let _ = self.client.delete(&self.path, None).await;
+                return Ok(());
+            };
+            let present = children.contains(&ours);
+            let target = if children.len() == 1 && present {
+                delete_quietly(&self.client, &self.ours()).await?;
+                continue;
+            } else if present && *lowest == ours {
+                highest.clone()
+            } else {
+                if present {
+                    delete_quietly(&self.client, &self.ours()).await?;
+                }
+                lowest.clone()
+            };
+            let (stat, watch) = self.client.exists_watch(&join(&self.path, &target)).await?;
+            if stat.is_none() {
+                continue;
+            }
+            match watch.await {
+                WatchEvent::Closed | WatchEvent::AuthFailed => {
+                    return Err(Error::SessionLost(crate::LossReason::ClientClosed))
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The recipes' error type.
+
+use std::fmt;
+
+/// Why a recipe call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A ZooKeeper operation failed (see [`zk_client::Error`] for the
+    /// details: connection loss, session expiry, server error codes).
+    #[error("zookeeper: {0}")]
+    Client(#[from] zk_client::Error),
+    /// The call's deadline passed.
+    #[error("timed out")]
+    Timeout,
+    /// The session ended and the client is not set to start a new one
+    /// (see [`zk_client::ClientBuilder::renew_session_on_expiry`]), or the
+    /// client was closed.
+    #[error("session lost ({0})")]
+    SessionLost(LossReason),
+    /// The recipe was closed or stopped.
+    #[error("recipe closed")]
+    Closed,
+    /// A node's data could not be decoded (it was written by something else,
+    /// or by an incompatible version).
+    #[error("bad data in {path}: {message}")]
+    BadData {
+        /// The node.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A value could not be encoded.
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    /// The arguments make no sense (a zero-lease semaphore, an empty lock
+    /// list, a path without a parent, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl Error {
+    /// Whether the underlying cause is a ZooKeeper connection loss.
+    pub fn is_connection_loss(&self) -> bool {
+        matches!(self, Error::Client(e) if e.is_connection_loss())
+    }
+
+    /// Whether the underlying cause is the end of the session.
+    pub fn is_session_lost(&self) -> bool {
+        match self {
+            Error::SessionLost(_) => true,
+            Error::Client(e) => e.is_session_expired() || e.is_closed(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn bad_data(path: impl Into<String>, message: impl fmt::Display) -> Error {
+        Error::BadData {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Result alias of the recipes.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why something held (a lock, a lease, leadership) was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LossReason {
+    /// The session expired (or the client started a new session).
+    SessionExpired,
+    /// The connection was suspended and the recipe's
+    /// [`ConnectionPolicy`](crate::ConnectionPolicy) gave up: either at once
+    /// (`Strict`) or because the session could have expired on the server
+    /// without this client hearing about it (`Session`).
+    Suspended,
+    /// The node that represented the hold was deleted (by someone else, or
+    /// by an administrator).
+    NodeDeleted,
+    /// The client was closed (or authentication failed).
+    ClientClosed,
+}
+
+impl fmt::Display for LossReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LossReason::SessionExpired => "session expired",
+            LossReason::Suspended => "connection suspended",
+            LossReason::NodeDeleted => "node deleted",
+            LossReason::ClientClosed => "client closed",
+        })
+    }
+}

@@ -1,0 +1,249 @@
+//! Group membership (Curator's `GroupMember`): each member is an ephemeral
+//! node `<path>/<id>` holding its payload, re-created after session loss.
+
+use crate::error::{Error, Result};
+use crate::node_cache::TreeCache;
+use crate::nodes::{basename, delete_quietly, ensure_dir, join};
+use crate::policy::{wait_connected, writable};
+use bytes::Bytes;
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use zk_client::{Client, CreateMode, EventType, WatchEvent};
+
+/// A member of a group.
+///
+/// [`GroupMember::start`] creates the member node and keeps it: after a
+/// session loss (when the client renews sessions) or if someone deletes it,
+/// it is created again with the latest payload. [`GroupMember::members`]
+/// reads the group; [`GroupMember::watch_members`] follows it.
+///
+/// **Connection policy**: Suspended changes nothing (the node lives as long
+/// as the session); after Lost the node is re-created in the new session.
+///
+/// ```no_run
+/// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
+/// use zk_recipes::GroupMember;
+/// let me = GroupMember::new(&client, "/app/members", "node-1", "10.0.0.5:8080");
+/// me.start().await?;
+/// let members = me.members().await?;
+/// println!("{} members", members.len());
+/// me.close().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct GroupMember {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    path: String,
+    id: String,
+    payload: Mutex<Bytes>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    present: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for GroupMember {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupMember")
+            .field("path", &self.inner.path)
+            .field("id", &self.inner.id)
+            .finish()
+    }
+}
+
+impl GroupMember {
+    /// A member `id` of the group at `path` with `payload`.
+    pub fn new(
+        client: &Client,
+        path: impl Into<String>,
+        id: impl Into<String>,
+        payload: impl Into<Bytes>,
+    ) -> GroupMember {
+        GroupMember {
+            inner: Arc::new(Inner {
+                client: client.clone(),
+                path: path.into(),
+                id: id.into(),
+                payload: Mutex::new(payload.into()),
+                task: Mutex::new(None),
+                present: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    fn node(&self) -> String {
+        join(&self.inner.path, &self.inner.id)
+    }
+
+    /// Joins the group (waits until the member node exists) and keeps the
+    /// membership in the background.
+    pub async fn start(&self) -> Result<()> {
+        {
+            let Ok(mut task) = self.inner.task.lock() else {
+                return Err(Error::Closed);
+            };
+            if task.is_none() {
+                *task = Some(tokio::spawn(keep(self.inner.clone())));
+            }
+        }
+        let mut present = self.inner.present.subscribe();
+        present
+            .wait_for(|p| *p)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Changes this member's payload.
+    pub async fn set_payload(&self, payload: impl Into<Bytes>) -> Result<()> {
+        let payload = payload.into();
+        if let Ok(mut p) = self.inner.payload.lock() {
+            *p = payload.clone();
+        }
+        match self
+            .inner
+            .client
+            .set_data(&self.node(), payload, None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // The keeper writes the latest payload when it re-creates the node.
+            Err(e) if e.is_no_node() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The group's members: id → payload.
+    pub async fn members(&self) -> Result<BTreeMap<String, Bytes>> {
+        let client = &self.inner.client;
+        let children = match client.get_children(&self.inner.path).await {
+            Ok(c) => c,
+            Err(e) if e.is_no_node() => return Ok(BTreeMap::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = BTreeMap::new();
+        for child in children {
+            match client.get_data(&join(&self.inner.path, &child)).await {
+                Ok((data, _)) => {
+                    out.insert(child, data);
+                }
+                Err(e) if e.is_no_node() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Follows the group: a watch channel of id → payload, kept current by a
+    /// [`TreeCache`] of the group path (dropped with the returned cache).
+    pub async fn watch_members(
+        &self,
+    ) -> Result<(TreeCache, watch::Receiver<BTreeMap<String, Bytes>>)> {
+        let tree = TreeCache::start(&self.inner.client, self.inner.path.clone()).await?;
+        let root = self.inner.path.clone();
+        let snapshot = move |t: &TreeCache| -> BTreeMap<String, Bytes> {
+            t.children(&root)
+                .into_iter()
+                .filter_map(|c| t.get(&join(&root, &c)).map(|n| (c, n.data)))
+                .collect()
+        };
+        let (tx, rx) = watch::channel(snapshot(&tree));
+        let mut version = tree.version();
+        let nodes = tree.snapshot_handle();
+        let root = self.inner.path.clone();
+        tokio::spawn(async move {
+            while version.changed().await.is_ok() {
+                let now: BTreeMap<String, Bytes> = nodes
+                    .read()
+                    .map(|n| {
+                        n.iter()
+                            .filter(|(p, _)| crate::nodes::parent_of(p) == root)
+                            .map(|(p, d)| (basename(p).to_string(), d.data.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                tx.send_if_modified(|cur| {
+                    let changed = *cur != now;
+                    *cur = now;
+                    changed
+                });
+            }
+        });
+        Ok((tree, rx))
+    }
+
+    /// Leaves the group: stops keeping the node and deletes it.
+    pub async fn close(&self) -> Result<()> {
+        let task = self.inner.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+        self.inner.present.send_replace(false);
+        delete_quietly(&self.inner.client, &self.node()).await
+    }
+}
+
+async fn keep(inner: Arc<Inner>) {
+    let client = inner.client.clone();
+    let node = join(&inner.path, &inner.id);
+    let mut states = client.state_stream();
+    loop {
+        if wait_connected(&client).await.is_err() {
+            inner.present.send_replace(false);
+            return;
+        }
+        let session = client.session_id();
+        let payload = inner.payload.lock().map(|p| p.clone()).unwrap_or_default();
+        let made = match client
+            .create(&node, payload.clone(), CreateMode::Ephemeral)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_no_node() => ensure_dir(&client, &inner.path, false).await.map(|_| ()),
+            Err(e) if e.is_node_exists() => match client.exists(&node).await {
+                Ok(Some(stat)) if stat.ephemeral_owner == session => client
+                    .set_data(&node, payload, None)
+                    .await
+                    .map(|_| ())
+                    .map_err(Into::into),
+                // A node of an earlier session: replace it.
+                Ok(Some(_)) => delete_quietly(&client, &node).await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = made {
+            tracing::debug!(%node, error = %e, "group member node not written; retrying");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        }
+        let watch = match client.exists_watch(&node).await {
+            Ok((Some(stat), w)) if stat.ephemeral_owner == session => w,
+            Ok(_) => continue,
+            Err(_) => continue,
+        };
+        inner.present.send_replace(true);
+        // Wait until the node goes or the session changes.
+        tokio::select! {
+            event = watch => match event {
+                WatchEvent::Node(e) if e.event_type == EventType::NodeDeleted => {}
+                WatchEvent::Closed | WatchEvent::AuthFailed => return,
+                _ => {}
+            },
+            _ = async {
+                while let Some(s) = states.next().await {
+                    if s.is_terminal() || (writable(s) && client.session_id() != session) {
+                        return;
+                    }
+                }
+            } => {}
+        }
+        inner.present.send_replace(false);
+    }
+}

@@ -1,0 +1,236 @@
+//! NodeCache, TreeCache, ConfigNode, SharedCounter.
+
+mod common;
+
+use common::*;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use zk_client::CreateMode;
+use zk_recipes::{ConfigNode, NodeCache, SharedCounter, TreeCache, TreeEvent};
+
+#[tokio::test]
+async fn node_cache_follows_one_node_and_resyncs() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let watcher = builder.connect().await.unwrap();
+    let writer = env.client().await;
+    let cache = NodeCache::start(&watcher, "/n").await.unwrap();
+    assert!(cache.current().is_none());
+    let mut rx = cache.subscribe();
+    writer
+        .create("/n", "1", CreateMode::Persistent)
+        .await
+        .unwrap();
+    within(
+        PATIENCE,
+        rx.wait_for(|n| n.as_ref().is_some_and(|n| &n.data[..] == b"1")),
+    )
+    .await
+    .unwrap();
+    // A child does not change the node's data.
+    writer
+        .create("/n/c", "", CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer.set_data("/n", "2", None).await.unwrap();
+    within(
+        PATIENCE,
+        rx.wait_for(|n| n.as_ref().is_some_and(|n| &n.data[..] == b"2")),
+    )
+    .await
+    .unwrap();
+    // A change made while the watcher is disconnected is picked up after
+    // the reconnect (Resync), and after a session expiry.
+    proxy.refuse();
+    writer.set_data("/n", "3", None).await.unwrap();
+    proxy.heal();
+    within(
+        PATIENCE,
+        rx.wait_for(|n| n.as_ref().is_some_and(|n| &n.data[..] == b"3")),
+    )
+    .await
+    .unwrap();
+    env.expire(&proxy, &watcher).await;
+    writer.set_data("/n", "4", None).await.unwrap();
+    within(
+        PATIENCE,
+        rx.wait_for(|n| n.as_ref().is_some_and(|n| &n.data[..] == b"4")),
+    )
+    .await
+    .unwrap();
+    writer.delete("/n/c", None).await.unwrap();
+    writer.delete("/n", None).await.unwrap();
+    within(PATIENCE, rx.wait_for(|n| n.is_none()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn tree_cache_mirrors_a_subtree() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let watcher = builder.connect().await.unwrap();
+    let writer = env.client().await;
+    writer
+        .create("/t", "root", CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer
+        .create("/t/a", "a", CreateMode::Persistent)
+        .await
+        .unwrap();
+    let tree = TreeCache::start(&watcher, "/t").await.unwrap();
+    assert_eq!(tree.snapshot().len(), 2);
+    assert_eq!(tree.children("/t"), vec!["a"]);
+    let mut events = tree.events();
+    let mut version = tree.version();
+
+    writer
+        .create("/t/a/x", "x", CreateMode::Persistent)
+        .await
+        .unwrap();
+    let ev = within(PATIENCE, events.recv()).await.unwrap();
+    assert!(
+        matches!(ev, TreeEvent::Added(ref p, _) if p == "/t/a/x"),
+        "{ev:?}"
+    );
+    writer.set_data("/t/a", "a2", None).await.unwrap();
+    let ev = within(PATIENCE, events.recv()).await.unwrap();
+    assert!(matches!(ev, TreeEvent::Updated(ref p, ref d) if p == "/t/a" && &d.data[..] == b"a2"));
+
+    // Changes while disconnected: found by the reload after the reconnect.
+    proxy.refuse();
+    writer
+        .create("/t/b", "b", CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer.delete("/t/a/x", None).await.unwrap();
+    proxy.heal();
+    within(
+        PATIENCE,
+        version.wait_for(|_| tree.get("/t/b").is_some() && tree.get("/t/a/x").is_none()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tree.children("/t"), vec!["a", "b"]);
+    writer.delete("/t/b", None).await.unwrap();
+    within(PATIENCE, version.wait_for(|_| tree.get("/t/b").is_none()))
+        .await
+        .unwrap();
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Settings {
+    limit: u32,
+    name: String,
+}
+
+#[tokio::test]
+async fn config_node_typed_watch_and_cas() {
+    let Some(env) = env().await else { return };
+    let a = env.client().await;
+    let b = env.client().await;
+    let ca = ConfigNode::<Settings>::start(&a, "/cfg/settings")
+        .await
+        .unwrap();
+    let cb = ConfigNode::<Settings>::start(&b, "/cfg/settings")
+        .await
+        .unwrap();
+    assert!(ca.current().unwrap().is_none());
+    let mut changes = cb.changes();
+    assert!(changes.next().await.unwrap().unwrap().is_none());
+
+    let v0 = Settings {
+        limit: 1,
+        name: "x".into(),
+    };
+    assert_eq!(ca.compare_and_set(&v0, None).await.unwrap(), Some(0));
+    assert_eq!(ca.compare_and_set(&v0, None).await.unwrap(), None, "exists");
+    let seen = within(PATIENCE, changes.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.value, v0);
+    assert_eq!(seen.version, 0);
+
+    // CAS with a stale version fails; update() retries until it applies.
+    let v1 = Settings {
+        limit: 2,
+        ..v0.clone()
+    };
+    assert_eq!(cb.compare_and_set(&v1, Some(0)).await.unwrap(), Some(1));
+    assert_eq!(ca.compare_and_set(&v0, Some(0)).await.unwrap(), None);
+    let updated = ca
+        .update(|old| {
+            let mut s = old.unwrap();
+            s.limit += 10;
+            s
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.value.limit, 12);
+    within(PATIENCE, async {
+        loop {
+            if let Some(Ok(Some(v))) = changes.next().await {
+                if v.value.limit == 12 {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+
+    // Data that is not a Settings is an error, not a panic.
+    a.set_data("/cfg/settings", "garbage", None).await.unwrap();
+    within(PATIENCE, async {
+        loop {
+            if let Some(Err(_)) = changes.next().await {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(cb.read().await.is_err());
+    cb.set(&v0).await.unwrap();
+    assert_eq!(cb.read().await.unwrap().unwrap().value, v0);
+}
+
+#[tokio::test]
+async fn shared_counter_curator_encoding_and_cas() {
+    let Some(env) = env().await else { return };
+    let a = env.client().await;
+    let b = env.client().await;
+    let ca = SharedCounter::new(&a, "/counter/c", 7);
+    let cb = SharedCounter::new(&b, "/counter/c", 7);
+    let v = ca.get().await.unwrap();
+    assert_eq!(v.value, 7);
+    let (raw, _) = a.get_data("/counter/c").await.unwrap();
+    assert_eq!(&raw[..], &7i32.to_be_bytes());
+    let mut stream = Box::pin(cb.watch().await.unwrap());
+    assert_eq!(stream.next().await.unwrap().unwrap(), 7);
+
+    assert!(ca.try_set(8, v.version).await.unwrap());
+    assert!(!cb.try_set(9, v.version).await.unwrap(), "stale version");
+    let mut tasks = Vec::new();
+    for c in [ca.clone(), cb.clone()] {
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                c.add(1).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(ca.get().await.unwrap().value, 28);
+    within(PATIENCE, async {
+        while stream.next().await.unwrap().unwrap() != 28 {}
+    })
+    .await;
+    cb.set(-5).await.unwrap();
+    let (raw, _) = a.get_data("/counter/c").await.unwrap();
+    assert_eq!(&raw[..], &(-5i32).to_be_bytes());
+    a.set_data("/counter/c", "xx", None).await.unwrap();
+    assert!(ca.get().await.is_err(), "bad encoding is an error");
+}

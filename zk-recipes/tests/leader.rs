@@ -1,0 +1,208 @@
+//! LeaderLatch and LeaderElection (pitfalls 2 and 9 for elections).
+
+mod common;
+
+use common::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use zk_client::ConnectionState;
+use zk_recipes::{LeaderElection, LeaderLatch};
+
+#[tokio::test]
+async fn latch_one_leader_and_handover() {
+    let Some(env) = env().await else { return };
+    let admin = env.client().await;
+    let mut latches = Vec::new();
+    for i in 0..3 {
+        let c = env.client().await;
+        let latch = LeaderLatch::new(&c, "/latch", format!("p{i}"));
+        latch.start();
+        latches.push(latch);
+        env.wait_children(&admin, "/latch", |c| c.len() == i + 1)
+            .await;
+    }
+    within(PATIENCE, latches[0].await_leadership())
+        .await
+        .unwrap();
+    let participants = latches[1].participants().await.unwrap();
+    assert_eq!(participants.len(), 3);
+    assert_eq!(participants[0].id, "p0");
+    assert!(participants[0].is_leader && !participants[1].is_leader);
+    assert_eq!(latches.iter().filter(|l| l.is_leader()).count(), 1);
+    assert!(latches[0].node_path().unwrap().contains("-latch-"));
+
+    latches[0].close().await.unwrap();
+    within(PATIENCE, latches[1].await_leadership())
+        .await
+        .unwrap();
+    assert!(!latches[0].is_leader() && !latches[2].is_leader());
+    assert!(latches[0].await_leadership().await.is_err(), "closed");
+    latches[1].close().await.unwrap();
+    within(PATIENCE, latches[2].await_leadership())
+        .await
+        .unwrap();
+    latches[2].close().await.unwrap();
+    env.wait_children(&admin, "/latch", |c| c.is_empty()).await;
+}
+
+/// Pitfall 2: the client considers its session lost while the server keeps
+/// it (and the latch node) alive. The old node is first in line but owned by
+/// the old session: leadership must not be granted through it.
+#[tokio::test]
+async fn pitfall2_latch_no_leadership_through_a_stale_node() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let latch = LeaderLatch::new(&client, "/latch2", "me");
+    latch.start();
+    within(PATIENCE, latch.await_leadership()).await.unwrap();
+    let old_node = latch.node_path().unwrap();
+    let s1 = client.session_id();
+
+    let lost = {
+        let client = client.clone();
+        tokio::spawn(async move { reaches(&client, ConnectionState::Lost).await })
+    };
+    let mut leadership = latch.leadership();
+    proxy.partition();
+    // The old session lives on through another connection.
+    let keeper = env.attach(s1, client.session_password()).await;
+    within(PATIENCE, leadership.wait_for(|l| !l)).await.unwrap();
+    within(PATIENCE, lost).await.unwrap();
+    proxy.heal();
+    connected(&client).await;
+    assert_ne!(client.session_id(), s1);
+
+    within(PATIENCE, latch.await_leadership()).await.unwrap();
+    let node = latch.node_path().unwrap();
+    assert_ne!(node, old_node, "leadership through the old session's node");
+    let stat = client.exists(&node).await.unwrap().unwrap();
+    assert_eq!(stat.ephemeral_owner, client.session_id());
+    // The stale node was replaced, not left first in line.
+    assert!(client.exists(&old_node).await.unwrap().is_none());
+    keeper.close().await.unwrap();
+    latch.close().await.unwrap();
+}
+
+/// Pitfall 9: after session loss the latch re-joins and leads again within
+/// a deadline.
+#[tokio::test]
+async fn pitfall9_latch_rejoins_after_expiry() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let other = env.client().await;
+    let latch = LeaderLatch::new(&client, "/latch9", "a");
+    latch.start();
+    within(PATIENCE, latch.await_leadership()).await.unwrap();
+    let rival = LeaderLatch::new(&other, "/latch9", "b");
+    rival.start();
+    env.wait_children(&other, "/latch9", |c| c.len() == 2).await;
+
+    let mut leadership = latch.leadership();
+    env.expire(&proxy, &client).await;
+    within(PATIENCE, leadership.wait_for(|l| !l)).await.unwrap();
+    within(Duration::from_secs(10), rival.await_leadership())
+        .await
+        .unwrap();
+    rival.close().await.unwrap();
+    within(Duration::from_secs(10), latch.await_leadership())
+        .await
+        .unwrap();
+    let node = latch.node_path().unwrap();
+    let stat = client.exists(&node).await.unwrap().unwrap();
+    assert_eq!(stat.ephemeral_owner, client.session_id());
+    latch.close().await.unwrap();
+}
+
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The leader's task runs alone; it is cancelled when leadership is lost
+/// (session expiry), and the participant is re-queued and leads again within
+/// a deadline (pitfall 9).
+#[tokio::test]
+async fn election_cancels_task_on_loss_and_requeues() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let a = builder.connect().await.unwrap();
+    let b = env.client().await;
+    let running = Arc::new(AtomicUsize::new(0));
+    let max_seen = Arc::new(AtomicUsize::new(0));
+    let start = |client: &zk_client::Client, id: &str| {
+        let running = running.clone();
+        let max_seen = max_seen.clone();
+        LeaderElection::new(client, "/election")
+            .with_id(id)
+            .auto_requeue(true)
+            .run(move |leadership| {
+                let running = running.clone();
+                let max_seen = max_seen.clone();
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_seen.fetch_max(now, Ordering::SeqCst);
+                    let _running = Running(running);
+                    assert!(leadership.fencing_token() > 0);
+                    // Lead until cancelled.
+                    std::future::pending::<()>().await;
+                }
+            })
+    };
+    let ea = start(&a, "a");
+    let mut a_terms = ea.terms();
+    within(PATIENCE, ea.leadership().wait_for(|l| *l))
+        .await
+        .unwrap();
+    let eb = start(&b, "b");
+    env.wait_children(&b, "/election", |c| c.len() == 2).await;
+    assert!(!eb.is_leader());
+
+    // A is cut off past its session timeout: its task is cancelled before
+    // B's can start.
+    proxy.partition();
+    within(PATIENCE, eb.leadership().wait_for(|l| *l))
+        .await
+        .unwrap();
+    assert!(!ea.is_leader());
+    proxy.heal();
+    // A re-queued behind B.
+    env.wait_children(&b, "/election", |c| c.len() == 2).await;
+    eb.stop().await;
+    within(Duration::from_secs(10), a_terms.wait_for(|t| *t == 2))
+        .await
+        .unwrap();
+    within(PATIENCE, ea.leadership().wait_for(|l| *l))
+        .await
+        .unwrap();
+    assert_eq!(
+        max_seen.load(Ordering::SeqCst),
+        1,
+        "two leaders ran at once"
+    );
+    ea.stop().await;
+    env.wait_children(&b, "/election", |c| c.is_empty()).await;
+    assert_eq!(running.load(Ordering::SeqCst), 0, "tasks cancelled");
+}
+
+/// Without requeue, a finished task gives up leadership once.
+#[tokio::test]
+async fn election_task_finishing_gives_up_leadership() {
+    let Some(env) = env().await else { return };
+    let a = env.client().await;
+    let b = env.client().await;
+    let ea = LeaderElection::new(&a, "/election1").run(|_| async {});
+    let eb = LeaderElection::new(&b, "/election1").run(|_| async {});
+    within(PATIENCE, async {
+        while !(ea.is_finished() && eb.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(*ea.terms().borrow() + *eb.terms().borrow(), 2);
+}
