@@ -31,10 +31,10 @@ STEPS=(
     reference-smoke
     client-standalone
     client-ensemble
+    recipes-standalone
+    recipes-ensemble
     differential
     zkcli-testserver
-    # recipes-standalone      (zk-recipes suite against real ZooKeeper)
-    # recipes-ensemble
 )
 
 section() { printf '\n===== conformance: %s =====\n' "$*"; }
@@ -118,6 +118,17 @@ run_client_integration() {
 step_client_standalone() { run_client_integration standalone; }
 
 step_client_ensemble() { run_client_integration ensemble; }
+
+# The recipe suite (each test in its own namespace, so in parallel).
+run_recipes() {
+    start_reference "$1"
+    cargo test -p zk-recipes
+    stop_reference
+}
+
+step_recipes_standalone() { run_recipes standalone; }
+
+step_recipes_ensemble() { run_recipes ensemble; }
 
 # The same randomized operation sequences against real ZooKeeper (standalone)
 # and an in-process zk-testserver; every reply, Stat and watch event compared.
