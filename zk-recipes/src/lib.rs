@@ -4,14 +4,17 @@
 //! so Rust and JVM services can coordinate on one ensemble, and with a
 //! specified, tested behaviour under connection loss and session expiry.
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use zk_recipes::{LeaderLatch, Lock};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let zk = zk_testserver::Ensemble::builder().start().await?;
+//! # let hosts = zk.connect_string();
+//! # zk_client::Client::connect(&hosts).await?.create("/my-app", "", zk_client::CreateMode::Persistent).await?;
 //! // Recipes expect a client that starts a new session after expiry.
-//! let client = zk_client::Client::builder("127.0.0.1:2181/my-app")
+//! let client = zk_client::Client::builder(format!("{hosts}/my-app"))
 //!     .session_timeout(Duration::from_secs(10))
 //!     .renew_session_on_expiry(true)
 //!     .connect()
@@ -36,8 +39,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! (The examples of this crate are `no_run`: they need a ZooKeeper server.
-//! The integration tests run them against one, see `tests/`.)
+//! (The example runs against an in-process `zk_testserver` ensemble; point
+//! the connect string at your own ensemble instead.)
 //!
 //! # Recipes and their connection-state policies
 //!
