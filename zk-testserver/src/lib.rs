@@ -20,10 +20,11 @@
 #![forbid(unsafe_code)]
 
 pub mod ensemble;
+pub mod member;
 pub mod net;
 pub mod server;
 pub mod storage;
 pub mod tree;
 pub mod zab;
 
-pub use ensemble::{Ensemble, EnsembleBuilder, SessionInfo};
+pub use ensemble::{Ensemble, EnsembleBuilder, MemberStatus, SessionInfo};

@@ -39,7 +39,7 @@ async fn handshake_and_basic_operations() {
     assert!(matches!(r.body, Some(Response::Stat(ref s)) if s.stat.version == 1));
     assert_eq!(c.call(&delete("/a")).await.header.err, 0);
     assert_eq!(c.call(&get("/a", false)).await.header.err, -101);
-    assert_eq!(zk.last_zxid().await.unwrap(), r.header.zxid + 1);
+    assert_eq!(zk.last_zxid(1).await.unwrap(), r.header.zxid + 1);
     assert_eq!(zk.sessions().await.unwrap()[0].id, c.session_id);
 }
 

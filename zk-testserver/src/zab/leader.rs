@@ -18,7 +18,7 @@ use super::core::Core;
 use super::message::{make_zxid, ZabMessage};
 use super::quorum::{is_quorum, watermark};
 use super::timers::Timer;
-use super::{MemberId, Next, Output, Role};
+use super::{LearnerCounts, MemberId, Next, Output, Role};
 use crate::storage::{LogEntry, Zxid};
 
 /// Where one follower is in its exchange with this leader.
@@ -488,6 +488,25 @@ impl Leader {
             );
         }
         Some(zxid)
+    }
+
+    /// The zxid of the next proposal, once established.
+    pub(crate) fn next_zxid(&self) -> Option<Zxid> {
+        let epoch = self.epoch?;
+        (self.established && self.next_counter < u32::MAX)
+            .then(|| make_zxid(epoch, self.next_counter))
+    }
+
+    /// Connected and synced followers.
+    pub(crate) fn learner_counts(&self) -> LearnerCounts {
+        LearnerCounts {
+            connected: self.learners.len(),
+            synced: self
+                .learners
+                .values()
+                .filter(|l| l.stage == Stage::Broadcast)
+                .count(),
+        }
     }
 
     /// True once no more proposals fit in this epoch.

@@ -144,6 +144,15 @@ pub enum Output {
     },
 }
 
+/// A leader's view of its followers (for monitoring).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LearnerCounts {
+    /// Followers connected to the leader, in any stage of sync.
+    pub connected: usize,
+    /// Followers that acknowledged NEWLEADER (synced, acks counted).
+    pub synced: usize,
+}
+
 /// The member is not an established leader; writes go to `leader`, if known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("not the serving leader (leader: {leader:?})")]
@@ -182,8 +191,10 @@ enum State {
 /// - **Getters**: [`Member::id`], [`Member::role`], [`Member::leader`],
 ///   [`Member::epoch`], [`Member::epochs`], [`Member::is_serving`],
 ///   [`Member::last_logged_zxid`], [`Member::last_durable_zxid`],
-///   [`Member::last_committed_zxid`].
+///   [`Member::last_committed_zxid`], [`Member::next_zxid`],
+///   [`Member::learners`].
 /// - **Inputs** (`handle_*`): [`Member::step`] (a message from a peer),
+///   [`Member::peer_disconnected`] (the link to a peer was reset),
 ///   [`Member::handle_timeout`] (the timer fired), [`Member::persisted`]
 ///   (an `Append` became durable).
 /// - **Mutators**: [`Member::propose`] (leader), [`Member::sync`],
@@ -296,6 +307,24 @@ impl Member {
         self.core.log.committed()
     }
 
+    /// The zxid the next [`Member::propose`] will get; None unless this member
+    /// is an established leader.
+    pub fn next_zxid(&self) -> Option<Zxid> {
+        match &self.state {
+            State::Leading(l) => l.next_zxid(),
+            _ => None,
+        }
+    }
+
+    /// On a leader, the followers connected to it and how many of them are
+    /// synced (acknowledged NEWLEADER); None on other roles.
+    pub fn learners(&self) -> Option<LearnerCounts> {
+        match &self.state {
+            State::Leading(l) => Some(l.learner_counts()),
+            _ => None,
+        }
+    }
+
     // ----- inputs -----
 
     /// Handles a message from member `from`. Stale, unexpected or malformed
@@ -336,6 +365,26 @@ impl Member {
             }
             (State::Leading(l), msg) => l.on_message(&mut self.core, now, from, msg),
             (State::Following(f), msg) => f.on_message(&mut self.core, now, from, msg),
+        };
+        self.transition(now, next);
+    }
+
+    /// The link to `peer` was reset (the peer process died, which a TCP link
+    /// reports at once). A follower whose leader it was rejoins the election;
+    /// a leader forgets the peer as a learner (its quorum is checked at the
+    /// next heartbeat). A partition, in contrast, is noticed by timeouts only.
+    pub fn peer_disconnected(&mut self, now: Instant, peer: MemberId) {
+        let next = match &mut self.state {
+            State::Looking(_) => Next::Stay,
+            State::Leading(l) => {
+                l.on_looking_peer(peer);
+                Next::Stay
+            }
+            State::Following(f) if f.leader() == peer => {
+                tracing::debug!(peer, "link to the leader reset; LOOKING");
+                Next::Look
+            }
+            State::Following(_) => Next::Stay,
         };
         self.transition(now, next);
     }

@@ -1,0 +1,1 @@
+//! Unit tests of the member machine, driven deterministically.
