@@ -33,6 +33,8 @@ mod wait;
 
 pub use builder::EnsembleBuilder;
 
+pub use crate::member::SyncCounts;
+
 use crate::net::core::{Command, Inspection, Publisher, Report};
 use crate::net::links::Network;
 use crate::zab::{MemberId, Role};
@@ -109,6 +111,9 @@ pub struct MemberStatus {
     pub last_logged_zxid: i64,
     /// Zxid of the last transaction known committed.
     pub last_committed_zxid: i64,
+    /// How it was synced with a leader since it last started (DIFF, TRUNC,
+    /// SNAP).
+    pub syncs: SyncCounts,
 }
 
 /// Running ZooKeeper-compatible members. Dropping it shuts them down.
@@ -131,7 +136,7 @@ pub struct MemberStatus {
 /// - **Event-driven waits** (bounded by
 ///   [`EnsembleBuilder::wait_timeout`]): [`Ensemble::wait_for_leader`],
 ///   [`Ensemble::wait_for_quorum`], [`Ensemble::wait_for_serving`],
-///   [`Ensemble::wait_until_converged`].
+///   [`Ensemble::wait_until_converged`], [`Ensemble::wait_for_status`].
 ///
 /// Every method takes `&self`, so a test can share the ensemble.
 pub struct Ensemble {

@@ -2,7 +2,7 @@
 //! a report after each batch of work, and the waits below wake on those
 //! reports instead of polling or sleeping.
 
-use super::{Ensemble, Error, MemberStatus, Result};
+use super::{Ensemble, Error, MemberStatus, Result, SyncCounts};
 use crate::net::core::Report;
 use crate::zab::{MemberId, Role};
 
@@ -43,6 +43,35 @@ fn quiescent(reports: &[Option<Report>]) -> bool {
         })
 }
 
+fn status_of(member: MemberId, report: Option<Report>) -> MemberStatus {
+    match report {
+        Some(r) => MemberStatus {
+            id: member,
+            running: true,
+            role: r.status.role,
+            leader: r.status.leader,
+            epoch: r.status.epoch,
+            serving: r.status.serving,
+            last_zxid: r.last_zxid,
+            last_logged_zxid: r.last_logged_zxid,
+            last_committed_zxid: r.last_committed_zxid,
+            syncs: r.syncs,
+        },
+        None => MemberStatus {
+            id: member,
+            running: false,
+            role: Role::Looking,
+            leader: None,
+            epoch: 0,
+            serving: false,
+            last_zxid: 0,
+            last_logged_zxid: 0,
+            last_committed_zxid: 0,
+            syncs: SyncCounts::default(),
+        },
+    }
+}
+
 impl Ensemble {
     /// The serving leader, as last reported (None during an election).
     pub fn leader(&self) -> Option<MemberId> {
@@ -53,30 +82,25 @@ impl Ensemble {
     pub fn status(&self, member: MemberId) -> Result<MemberStatus> {
         let i = self.index(member)?;
         let report = self.reports.borrow()[i];
-        Ok(match report {
-            Some(r) => MemberStatus {
-                id: member,
-                running: true,
-                role: r.status.role,
-                leader: r.status.leader,
-                epoch: r.status.epoch,
-                serving: r.status.serving,
-                last_zxid: r.last_zxid,
-                last_logged_zxid: r.last_logged_zxid,
-                last_committed_zxid: r.last_committed_zxid,
-            },
-            None => MemberStatus {
-                id: member,
-                running: false,
-                role: Role::Looking,
-                leader: None,
-                epoch: 0,
-                serving: false,
-                last_zxid: 0,
-                last_logged_zxid: 0,
-                last_committed_zxid: 0,
-            },
+        Ok(status_of(member, report))
+    }
+
+    /// Waits until the members' statuses (member 1 first) satisfy `pred`;
+    /// `what` names the condition in the timeout error.
+    pub async fn wait_for_status(
+        &self,
+        what: &'static str,
+        pred: impl Fn(&[MemberStatus]) -> bool,
+    ) -> Result<()> {
+        self.wait_for(what, |v| {
+            let all: Vec<MemberStatus> = v
+                .iter()
+                .enumerate()
+                .map(|(i, r)| status_of(i as u64 + 1, *r))
+                .collect();
+            pred(&all)
         })
+        .await
     }
 
     /// Waits until the reports satisfy `pred`.

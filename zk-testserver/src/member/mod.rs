@@ -117,6 +117,18 @@ pub struct Status {
     pub serving: bool,
 }
 
+/// How often a member was brought up to date by each kind of sync since it
+/// started (counted when the leader's DIFF, TRUNC or SNAP arrives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncCounts {
+    /// Syncs by DIFF (missing proposals replayed).
+    pub diff: u64,
+    /// Syncs by TRUNC (uncommitted proposals dropped).
+    pub trunc: u64,
+    /// Syncs by SNAP (a snapshot installed).
+    pub snap: u64,
+}
+
 /// Why a member machine could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum MemberError {
@@ -167,6 +179,7 @@ pub struct MemberMachine {
     snapshot_every: u64,
     since_snapshot: u64,
     leading_since: Option<Instant>,
+    syncs: SyncCounts,
 }
 
 impl MemberMachine {
@@ -212,6 +225,7 @@ impl MemberMachine {
             snapshot_every: config.snapshot_every,
             since_snapshot: 0,
             leading_since: None,
+            syncs: SyncCounts::default(),
         };
         m.pump(now);
         Ok(m)
@@ -247,6 +261,11 @@ impl MemberMachine {
     /// Zxid of the last entry known committed.
     pub fn last_committed_zxid(&self) -> Zxid {
         self.repl.last_committed_zxid()
+    }
+
+    /// How this member was synced with its leaders since it started.
+    pub fn sync_counts(&self) -> SyncCounts {
+        self.syncs
     }
 
     /// Digest of the data tree (equal on members that applied the same log).
@@ -313,6 +332,12 @@ impl MemberMachine {
     /// A message from peer `from`. Malformed or unexpected messages are
     /// ignored or make the member rejoin; never a panic.
     pub fn handle_peer_message(&mut self, now: Instant, from: MemberId, msg: ZabMessage) {
+        match msg {
+            ZabMessage::Diff { .. } => self.syncs.diff += 1,
+            ZabMessage::Trunc { .. } => self.syncs.trunc += 1,
+            ZabMessage::Snap { .. } => self.syncs.snap += 1,
+            _ => {}
+        }
         self.repl.step(now, from, msg);
         self.pump(now);
     }

@@ -9,7 +9,7 @@
 //! them to the machine.
 
 use super::links::{Network, PeerInput};
-use crate::member::{Effect, MemberMachine, Status};
+use crate::member::{Effect, MemberMachine, Status, SyncCounts};
 use crate::server::stats::ServerStats;
 use crate::server::{ConnId, Output, Time};
 use crate::storage::Storage;
@@ -81,6 +81,8 @@ pub struct Report {
     pub last_logged_zxid: i64,
     /// Last committed zxid.
     pub last_committed_zxid: i64,
+    /// Syncs with a leader since the member started.
+    pub syncs: SyncCounts,
 }
 
 /// Where a member task publishes its reports: slot `index` of a shared
@@ -271,6 +273,7 @@ impl Driver {
             last_zxid: self.machine.last_zxid(),
             last_logged_zxid: self.machine.last_logged_zxid(),
             last_committed_zxid: self.machine.last_committed_zxid(),
+            syncs: self.machine.sync_counts(),
         }));
         Ok(())
     }
