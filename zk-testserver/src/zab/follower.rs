@@ -184,7 +184,17 @@ impl Follower {
                 core.send(from, ZabMessage::PingReply { acked });
                 Next::Stay
             }
-            (stage, ZabMessage::SyncReply { token }) if stage.acked() => {
+            (stage, ZabMessage::SyncReply { token, committed }) if stage.acked() => {
+                if committed > core.log.last() {
+                    // Every proposal was sent before this reply: we lost some.
+                    tracing::debug!(
+                        committed,
+                        ours = core.log.last(),
+                        "missing proposals at sync"
+                    );
+                    return Next::Look;
+                }
+                core.commit_to(committed);
                 core.emit(Output::SyncDone(token));
                 Next::Stay
             }

@@ -452,7 +452,14 @@ impl Leader {
             match s.requester {
                 None => core.emit(Output::SyncDone(s.token)),
                 Some(id) if self.learners.get(&id).is_some_and(Learner::forwarding) => {
-                    core.send(id, ZabMessage::SyncReply { token: s.token });
+                    let committed = core.log.committed();
+                    core.send(
+                        id,
+                        ZabMessage::SyncReply {
+                            token: s.token,
+                            committed,
+                        },
+                    );
                 }
                 Some(_) => {}
             }
