@@ -90,7 +90,13 @@ impl Leader {
         core.timers.set(Timer::Heartbeat, now + core.cfg.tick);
         core.timers
             .set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
-        let next = leader.try_decide_epoch(core, now);
+        let mut next = leader.try_decide_epoch(core, now);
+        for (from, accepted_epoch) in std::mem::take(&mut core.early_followers) {
+            if next != Next::Stay {
+                break;
+            }
+            next = leader.on_follower_info(core, now, from, accepted_epoch);
+        }
         (leader, next)
     }
 

@@ -237,6 +237,7 @@ impl Member {
             timers: Timers::default(),
             round: 0,
             decided: None,
+            early_followers: Vec::new(),
         };
         let (election, next) = Election::start(&mut core, now);
         let mut member = Member {
@@ -340,6 +341,12 @@ impl Member {
                 self.core.deliver(from, payload);
                 Next::Stay
             }
+            (State::Looking(_), ZabMessage::FollowerInfo { accepted_epoch, .. }) => {
+                // The sender decided we lead before we did; keep it for then.
+                self.core.early_followers.retain(|(id, _)| *id != from);
+                self.core.early_followers.push((from, accepted_epoch));
+                Next::Stay
+            }
             (State::Looking(_), other) => {
                 tracing::debug!(from, kind = other.kind(), "LOOKING; message ignored");
                 Next::Stay
@@ -352,12 +359,17 @@ impl Member {
                 Next::Stay
             }
             (State::Following(f), ZabMessage::Vote(n)) => {
+                let decided_round = self.core.decided.map_or(0, |(_, r)| r);
                 if n.state != Ps::Looking {
                     Next::Stay
-                } else if from == f.leader() {
-                    // Our leader gave up (ZooKeeper sees its socket close).
+                } else if from == f.leader() && n.round > decided_round {
+                    // Our leader gave up and started a new election (ZooKeeper
+                    // sees its socket close). A vote from the round we decided
+                    // in was sent before the leader decided: stale.
                     tracing::debug!(from, "leader is LOOKING; rejoining the election");
                     Next::Look
+                } else if from == f.leader() {
+                    Next::Stay
                 } else {
                     self.answer_looking(from, Ps::Following);
                     Next::Stay
@@ -505,6 +517,7 @@ impl Member {
             next = match next {
                 Next::Stay => return,
                 Next::Look => {
+                    self.core.early_followers.clear();
                     let was_looking = matches!(self.state, State::Looking(_));
                     if !was_looking {
                         self.role_changed(Role::Looking, None, false);
@@ -520,6 +533,7 @@ impl Member {
                     n
                 }
                 Next::Follow(leader) => {
+                    self.core.early_followers.clear();
                     self.role_changed(Role::Following, Some(leader), false);
                     self.state = State::Following(Follower::start(&mut self.core, leader, now));
                     Next::Stay
