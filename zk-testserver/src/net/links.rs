@@ -306,8 +306,20 @@ mod tests {
         net.delay(1, 2, Duration::ZERO);
         net.send(1, 2, ping(5));
         assert!(got(&mut r2).is_empty());
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        assert_eq!(got(&mut r2), [4, 5]);
+        let mut late = Vec::new();
+        while late.len() < 2 {
+            let next = tokio::time::timeout(Duration::from_secs(5), r2.recv()).await;
+            if let Ok(Some(PeerInput::Message {
+                msg: ZabMessage::Ping { last, .. },
+                ..
+            })) = next
+            {
+                late.push(last);
+            } else {
+                panic!("delayed messages not delivered: {next:?}");
+            }
+        }
+        assert_eq!(late, [4, 5]);
         // Drops: all or nothing at the extremes.
         net.drop_rate(1, 3, 1.0);
         net.send(1, 3, ping(6));
