@@ -298,3 +298,78 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::member::MemberConfig;
+    use crate::server::ServerConfig;
+    use crate::storage::MemoryStorage;
+    use zk_client::proto::{
+        encode_record, encode_request, Acl, ConnectRequest, CreateRequest, Request,
+    };
+
+    #[tokio::test]
+    async fn pipelined_writes_share_one_flush() {
+        let disk = MemoryStorage::new();
+        let config = MemberConfig::standalone(ServerConfig::with_tick(100));
+        let machine = MemberMachine::new(config, Default::default(), Instant::now(), 0).unwrap();
+        let network = Network::new(&[1], 1);
+        let peers = network.attach(1);
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (reports, _) = watch::channel(vec![None]);
+        let publisher = Publisher {
+            tx: reports,
+            index: 0,
+        };
+        let driver = Driver::new(
+            machine,
+            Box::new(disk.clone()),
+            network,
+            peers,
+            rx,
+            publisher,
+        );
+        // Everything is queued before the driver first runs.
+        let (tx, mut out) = mpsc::unbounded_channel();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        commands.send(Command::Open { conn: 1, peer, tx }).unwrap();
+        let hs = encode_record(&ConnectRequest {
+            timeout_ms: 1000,
+            password: Bytes::from_static(&[0; 16]),
+            ..Default::default()
+        });
+        commands
+            .send(Command::Frame {
+                conn: 1,
+                frame: hs.slice(4..),
+            })
+            .unwrap();
+        for xid in 1..=50 {
+            let create = Request::Create(CreateRequest {
+                path: format!("/n{xid}"),
+                data: None,
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            });
+            let frame = encode_request(xid, &create).slice(4..);
+            commands.send(Command::Frame { conn: 1, frame }).unwrap();
+        }
+        let task = tokio::spawn(driver.run());
+        let mut frames = 0;
+        while frames < 51 {
+            match out.recv().await {
+                Some(Output::Frame(_)) => frames += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(disk.last_zxid(), 51, "session + 50 creates logged");
+        assert!(
+            disk.flush_count() <= 3,
+            "{} flushes for 51 appends",
+            disk.flush_count()
+        );
+        drop(commands);
+        task.await.unwrap();
+    }
+}
