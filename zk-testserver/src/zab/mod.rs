@@ -12,8 +12,14 @@
 //! Member links may drop messages without resetting (ZooKeeper relies on TCP
 //! resets), so a few messages carry more than ZooKeeper's do:
 //! [`ZabMessage::Proposal`] names the previous zxid, [`ZabMessage::NewLeader`]
-//! the last zxid of the sync, and [`ZabMessage::Ping`] the leader's tail and
-//! commit point; a follower that detects a gap rejoins. [`ZabMessage::Commit`]
+//! the last zxid of the sync, [`ZabMessage::Ping`] the leader's tail and
+//! commit point, and [`ZabMessage::SyncReply`] the commit point too (so a
+//! lost COMMIT cannot complete a sync early); a follower that detects a gap
+//! rejoins. Where ZooKeeper's learner retries its TCP connection to a new
+//! leader, a follower here repeats FOLLOWERINFO every tick until the leader
+//! answers, and a member still LOOKING keeps the FOLLOWERINFOs that reach it
+//! early for when it leads. A link reset ([`Member::peer_disconnected`]) plays
+//! the part of a closed socket. [`ZabMessage::Commit`]
 //! and [`ZabMessage::Ack`] are cumulative (equivalent, since both happen in
 //! order), and a follower may learn the commit point from pings. A restarted
 //! member does not apply its log on startup: it applies only what it learns is
