@@ -138,3 +138,22 @@ async fn sync_on_a_lagging_follower_waits_for_the_leader() {
     zk.heal();
     zk.wait_until_converged().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_one_way_cut_from_the_leader_stops_that_follower_until_healed() {
+    let zk = builder(3).start().await.unwrap();
+    let leader = zk.wait_for_leader().await.unwrap();
+    let cut_off = (1..=3).find(|&m| m != leader).unwrap();
+    let other = (1..=3).find(|&m| m != leader && m != cut_off).unwrap();
+    // The follower still reaches the leader, but hears nothing back.
+    zk.cut(leader, cut_off);
+    wait_stopped(&zk, cut_off).await;
+    let c = client_of(&zk, other).await;
+    c.create("/one-way", "", CreateMode::Persistent)
+        .await
+        .unwrap();
+    assert_eq!(zk.leader(), Some(leader), "the leader kept its quorum");
+    zk.heal();
+    zk.wait_until_converged().await.unwrap();
+    assert_everywhere(&zk, &["/one-way".to_string()]).await;
+}
