@@ -39,7 +39,7 @@ async fn handshake_and_basic_operations() {
     assert!(matches!(r.body, Some(Response::Stat(ref s)) if s.stat.version == 1));
     assert_eq!(c.call(&delete("/a")).await.header.err, 0);
     assert_eq!(c.call(&get("/a", false)).await.header.err, -101);
-    assert_eq!(zk.last_zxid().await.unwrap(), r.header.zxid + 1);
+    assert_eq!(zk.last_zxid(1).await.unwrap(), r.header.zxid + 1);
     assert_eq!(zk.sessions().await.unwrap()[0].id, c.session_id);
 }
 
@@ -185,14 +185,14 @@ async fn four_letter_words() {
     assert_eq!(lines[4], "Connections: 2");
     assert_eq!(lines[6], "Zxid: 0x1");
     assert_eq!(lines[7], "Mode: standalone");
-    assert_eq!(lines[8], "Node count: 4");
+    assert_eq!(lines[8], "Node count: 5");
     let stat = four_letter(&addr, "stat").await;
     assert!(stat.contains("Clients:\n /127.0.0.1:"), "{stat}");
     let mntr = four_letter(&addr, "mntr").await;
     let mut lines = mntr.lines();
     assert!(lines.next().unwrap().starts_with("zk_version\t"));
     assert_eq!(lines.next(), Some("zk_server_state\tstandalone"));
-    assert!(mntr.contains("zk_znode_count\t4\n"));
+    assert!(mntr.contains("zk_znode_count\t5\n"));
     assert!(mntr.contains("zk_num_alive_connections\t2\n"));
     for w in ["cons", "dump", "envi", "conf", "wchs", "wchc", "wchp"] {
         assert!(!four_letter(&addr, w).await.is_empty(), "{w}");

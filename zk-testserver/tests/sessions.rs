@@ -127,18 +127,18 @@ async fn client_ahead_of_server_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_replays_the_log_and_sessions_survive() {
-    let mut zk = start().await;
+    let zk = start().await;
     let addr = zk.connect_string();
     let mut c = Raw::connect(&addr).await;
     c.call(&create("/keep", b"v", 0)).await;
     c.call(&create("/eph", b"", 1)).await;
-    let digest = zk.digest().await.unwrap();
-    let zxid = zk.last_zxid().await.unwrap();
-    zk.restart().await.unwrap();
+    let digest = zk.digest(1).await.unwrap();
+    let zxid = zk.last_zxid(1).await.unwrap();
+    zk.restart_all().await.unwrap();
     assert_eq!(zk.connect_string(), addr);
     assert!(c.closed().await);
-    assert_eq!(zk.digest().await.unwrap(), digest);
-    assert_eq!(zk.last_zxid().await.unwrap(), zxid);
+    assert_eq!(zk.digest(1).await.unwrap(), digest);
+    assert_eq!(zk.last_zxid(1).await.unwrap(), zxid);
     let (mut again, resp) = Raw::handshake(&addr, reattach(&c, zxid)).await;
     assert_eq!(resp.unwrap().session_id, c.session_id);
     let r = again.call(&get("/keep", false)).await;
@@ -151,7 +151,7 @@ async fn dropped_connections_keep_their_sessions() {
     let zk = start().await;
     let addr = zk.connect_string();
     let mut c = Raw::connect(&addr).await;
-    zk.drop_client_connections().await.unwrap();
+    zk.drop_all_client_connections().await.unwrap();
     assert!(c.closed().await);
     let (_again, resp) = Raw::handshake(&addr, reattach(&c, 0)).await;
     assert_eq!(resp.unwrap().session_id, c.session_id);
@@ -173,12 +173,12 @@ async fn close_session_replies_and_closes() {
 
 #[tokio::test]
 async fn stop_and_drop_shut_down_cleanly() {
-    let mut zk = start().await;
+    let zk = start().await;
     let addr = zk.connect_string();
     let mut c = Raw::connect(&addr).await;
     zk.stop().await;
     assert!(c.closed().await);
-    assert!(zk.digest().await.is_err());
+    assert!(zk.digest(1).await.is_err());
     assert!(tokio::net::TcpStream::connect(&addr).await.is_err());
     drop(zk);
     let other = start().await;

@@ -2,8 +2,10 @@
 //! client, sessions kept across members, watches kept across reconnects, and
 //! session loss when no member is reachable.
 //!
-//! These need an ensemble whose members the test can stop and start: a real
-//! ZooKeeper ensemble run by `scripts/zk-reference.sh` (`ZK_REFERENCE=ensemble`).
+//! These need an ensemble whose members the test can stop and start: the
+//! in-process `zk_testserver::Ensemble` (`ZK_TEST_MEMBERS=3`), or a real
+//! ZooKeeper ensemble run by `scripts/zk-reference.sh`
+//! (`ZK_REFERENCE=ensemble` with `ZK_REFERENCE_SCRIPT`).
 
 use crate::common::{within, Namespace};
 use futures::StreamExt;
@@ -12,25 +14,40 @@ use std::time::Duration;
 use zk_client::{AddWatchMode, Client, ConnectionState, CreateMode, EventType, WatchEvent};
 
 /// Controls the members of the ensemble under test.
-struct Members {
-    script: String,
+enum Control<'a> {
+    /// Real ZooKeeper, through the reference script.
+    Script(String),
+    /// The in-process ensemble.
+    Embedded(&'a zk_testserver::Ensemble),
+}
+
+/// The members of the ensemble under test (numbered from 1).
+struct Members<'a> {
+    control: Control<'a>,
     addrs: Vec<String>,
 }
 
-impl Members {
-    fn get(ns: &Namespace) -> Option<Members> {
-        if !ns.target.is_real_ensemble() {
-            eprintln!("skipped: needs ZK_REFERENCE=ensemble with ZK_REFERENCE_SCRIPT");
-            return None;
-        }
-        let script = std::env::var("ZK_REFERENCE_SCRIPT").ok()?;
+impl<'a> Members<'a> {
+    fn get(ns: &'a Namespace) -> Option<Members<'a>> {
         let addrs = ns.target.connect.split(',').map(str::to_string).collect();
-        Some(Members { script, addrs })
+        let control = match &ns.target.embedded {
+            Some(ensemble) if ensemble.members().len() > 1 => Control::Embedded(ensemble),
+            _ if ns.target.is_real_ensemble() => {
+                Control::Script(std::env::var("ZK_REFERENCE_SCRIPT").ok()?)
+            }
+            _ => {
+                eprintln!(
+                    "skipped: needs ZK_TEST_MEMBERS=3, or ZK_REFERENCE=ensemble with ZK_REFERENCE_SCRIPT"
+                );
+                return None;
+            }
+        };
+        Some(Members { control, addrs })
     }
 
-    fn run(&self, args: &[&str]) {
+    fn run(script: &str, args: &[&str]) {
         let status = Command::new("bash")
-            .arg(&self.script)
+            .arg(script)
             .args(args)
             .status()
             .expect("run reference script");
@@ -47,13 +64,43 @@ impl Members {
             .expect("connected to a member of the ensemble")
     }
 
-    fn kill(&self, member: usize) {
-        self.run(&["kill", &member.to_string()]);
+    async fn kill(&self, member: usize) {
+        match &self.control {
+            Control::Script(s) => Self::run(s, &["kill", &member.to_string()]),
+            Control::Embedded(e) => e.kill(member as u64).await.expect("kill"),
+        }
     }
 
-    fn start(&self, member: usize) {
-        self.run(&["start-member", &member.to_string()]);
-        self.run(&["wait-ready", "ensemble"]);
+    /// Starts a killed member and waits until it serves.
+    async fn start(&self, member: usize) {
+        match &self.control {
+            Control::Script(s) => {
+                Self::run(s, &["start-member", &member.to_string()]);
+                Self::run(s, &["wait-ready", "ensemble"]);
+            }
+            Control::Embedded(e) => {
+                e.restart(member as u64).await.expect("restart");
+                e.wait_for_serving(member as u64).await.expect("serving");
+            }
+        }
+    }
+
+    async fn kill_all(&self) {
+        match &self.control {
+            Control::Script(s) => Self::run(s, &["kill-all-members"]),
+            Control::Embedded(e) => e.stop().await,
+        }
+    }
+
+    /// Starts every member and waits until all serve.
+    async fn start_all(&self) {
+        match &self.control {
+            Control::Script(s) => {
+                Self::run(s, &["start-all-members"]);
+                Self::run(s, &["wait-ready", "ensemble"]);
+            }
+            Control::Embedded(e) => e.restart_all().await.expect("restart all"),
+        }
     }
 }
 
@@ -71,6 +118,7 @@ async fn killed_member_fails_over_with_the_same_session() {
     let victim = members.member_of(c.connected_server().unwrap());
     // A stream of writes spanning the failover; every acknowledged one must survive.
     let writer = c.clone();
+    let (progress, mut acked_so_far) = tokio::sync::watch::channel(0usize);
     let load = tokio::spawn(async move {
         let mut acked = Vec::new();
         for i in 0..200 {
@@ -81,11 +129,15 @@ async fn killed_member_fails_over_with_the_same_session() {
                 Err(e) if e.is_node_exists() && e.after_retry() => acked.push(path),
                 Err(e) => panic!("write {i} failed: {e}"),
             }
+            progress.send_replace(acked.len());
         }
         acked
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    members.kill(victim);
+    // Kill once the load is under way.
+    within("first writes", acked_so_far.wait_for(|n| *n >= 10))
+        .await
+        .unwrap();
+    members.kill(victim).await;
     let acked = within("writes", load).await.unwrap();
     assert_eq!(acked.len(), 200);
     within(
@@ -99,7 +151,7 @@ async fn killed_member_fails_over_with_the_same_session() {
     for path in &acked {
         assert!(c.exists(path).await.unwrap().is_some(), "{path} lost");
     }
-    members.start(victim);
+    members.start(victim).await;
 }
 
 #[tokio::test]
@@ -131,7 +183,7 @@ async fn watches_fire_for_changes_made_while_disconnected() {
         .await
         .unwrap();
     let id = c.session_id();
-    members.kill(1);
+    members.kill(1).await;
     within(
         "suspended",
         c.wait_for_state(|s| s == ConnectionState::Suspended),
@@ -142,7 +194,7 @@ async fn watches_fire_for_changes_made_while_disconnected() {
         .create("/new", "", CreateMode::Persistent)
         .await
         .unwrap();
-    members.start(1);
+    members.start(1).await;
     within(
         "reconnected",
         c.wait_for_state(|s| s == ConnectionState::Reconnected),
@@ -178,7 +230,7 @@ async fn whole_ensemble_down_past_the_timeout_loses_the_session() {
     };
     let c = ns.client().await;
     let (_, _, watch) = c.get_data_watch("/").await.unwrap();
-    members.run(&["kill-all-members"]);
+    members.kill_all().await;
     within(
         "suspended",
         c.wait_for_state(|s| s == ConnectionState::Suspended),
@@ -193,8 +245,7 @@ async fn whole_ensemble_down_past_the_timeout_loses_the_session() {
     let err = within("pending", pending).await.unwrap().unwrap_err();
     assert!(err.is_session_expired(), "typed error: {err}");
     assert_eq!(within("watch", watch).await, WatchEvent::Expired);
-    members.run(&["start-all-members"]);
-    members.run(&["wait-ready", "ensemble"]);
+    members.start_all().await;
     c.start_new_session().await.unwrap();
     c.get_data("/").await.unwrap();
 }

@@ -1,17 +1,21 @@
 //! Command-line ZooKeeper-compatible server.
 //!
-//! `zk-testserver --members 1 --port P [--tick-ms T] [--extended-types]
-//! [--super-digest super:<b64>]` prints the connect string as the first line
-//! of stdout once serving, logs to stderr (`RUST_LOG` filter), and runs until
-//! SIGINT or SIGTERM.
+//! `zk-testserver --members N --port P [--data-dir DIR] [--tick-ms T]
+//! [--extended-types] [--super-digest super:<b64>] [--container-check-ms C]`
+//! starts N members on client ports P, P+1, ... (any free ports without
+//! `--port`), prints the connect string `127.0.0.1:P,127.0.0.1:P+1,...` as the
+//! first line of stdout once every member serves, logs to stderr (`RUST_LOG`
+//! filter), and runs until SIGINT or SIGTERM. With `--data-dir`, member k
+//! keeps its transaction log and snapshots in `DIR/member<k>` and recovers
+//! from them on the next start.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 use zk_testserver::Ensemble;
 
-const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--tick-ms T] \
-[--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C]";
+const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
+[--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C]";
 
 struct Args {
     members: usize,
@@ -20,6 +24,7 @@ struct Args {
     extended_types: bool,
     super_digest: Option<String>,
     container_check_ms: Option<u64>,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -30,6 +35,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         extended_types: false,
         super_digest: None,
         container_check_ms: None,
+        data_dir: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -58,6 +64,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 )
             }
             "--super-digest" => a.super_digest = Some(value("--super-digest")?),
+            "--data-dir" => a.data_dir = Some(value("--data-dir")?.into()),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -109,13 +116,6 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.members > 1 {
-        eprintln!(
-            "--members {}: replicated ensembles are not yet supported",
-            args.members
-        );
-        return ExitCode::from(2);
-    }
     let mut builder = Ensemble::builder()
         .members(args.members)
         .port(args.port)
@@ -127,7 +127,10 @@ async fn main() -> ExitCode {
     if let Some(ms) = args.container_check_ms {
         builder = builder.container_check_interval(Duration::from_millis(ms));
     }
-    let mut zk = match builder.start().await {
+    if let Some(dir) = args.data_dir {
+        builder = builder.data_dir(dir);
+    }
+    let zk = match builder.start().await {
         Ok(zk) => zk,
         Err(e) => {
             eprintln!("cannot start: {e}");

@@ -1,15 +1,29 @@
-//! The task that owns one server machine: it receives frames and control
-//! commands, ticks the clock, and routes outputs to connection tasks.
+//! The task that drives one [`MemberMachine`]: it feeds it client frames,
+//! peer messages and timer expiries, carries out its effects (peer sends on
+//! the [`Network`], storage operations with group commit), routes client
+//! frames to connection tasks, and publishes the member's status.
+//!
+//! Group commit: after each input the task also takes every input already
+//! waiting (up to a bound), then carries out all resulting effects, buffering
+//! log appends, and makes them durable with a single flush before reporting
+//! them to the machine.
 
+use super::links::{Network, PeerInput};
+use crate::member::{Effect, MemberMachine, Status, SyncCounts};
 use crate::server::stats::ServerStats;
-use crate::server::{ConnId, Output, Server, Time};
+use crate::server::{ConnId, Output, Time};
+use crate::storage::Storage;
+use crate::zab::MemberId;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot, watch};
 
-/// A message to the core task.
+/// Inputs taken without waiting before each flush.
+const BATCH: usize = 256;
+
+/// A message to the member task.
 #[derive(Debug)]
 pub enum Command {
     /// A connection was accepted; its outputs go to `tx`.
@@ -33,17 +47,17 @@ pub enum Command {
         /// Connection id.
         conn: ConnId,
     },
-    /// Stats for a four-letter word.
+    /// Stats for a four-letter word, with the member's notion of now.
     Stats(oneshot::Sender<(ServerStats, Time)>),
-    /// Expire a session now.
-    ExpireSession(i64, oneshot::Sender<()>),
+    /// Expire a session now (true if this member could).
+    ExpireSession(i64, oneshot::Sender<bool>),
     /// Close every client connection.
     DropConnections(oneshot::Sender<()>),
-    /// Read-only facts about the server.
+    /// Read-only facts about the member.
     Inspect(oneshot::Sender<Inspection>),
 }
 
-/// Facts the `Ensemble` reports.
+/// Facts the `Ensemble` reports about one member, taken at one instant.
 #[derive(Debug, Clone)]
 pub struct Inspection {
     /// Last applied zxid.
@@ -52,98 +66,310 @@ pub struct Inspection {
     pub digest: u64,
     /// Sessions and their timeouts (ms).
     pub sessions: Vec<(i64, i32)>,
+    /// Role and leader.
+    pub status: Status,
 }
 
-/// The clock shared by the tasks of one member (monotonic base fixed at creation).
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    base: Instant,
+/// What a member task publishes after every batch of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// Role, leader, epoch, serving.
+    pub status: Status,
+    /// Last applied zxid.
+    pub last_zxid: i64,
+    /// Last logged zxid.
+    pub last_logged_zxid: i64,
+    /// Last committed zxid.
+    pub last_committed_zxid: i64,
+    /// Syncs with a leader since the member started.
+    pub syncs: SyncCounts,
 }
 
-impl Clock {
-    /// A clock whose monotonic zero is now.
-    pub fn new() -> Clock {
-        Clock {
-            base: Instant::now(),
+/// Where a member task publishes its reports: slot `index` of a shared
+/// vector (`None` while the member is down).
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    /// The shared reports of every member.
+    pub tx: watch::Sender<Vec<Option<Report>>>,
+    /// This member's slot.
+    pub index: usize,
+}
+
+impl Publisher {
+    /// Publishes `report` if it changed.
+    pub fn publish(&self, report: Option<Report>) {
+        self.tx.send_if_modified(|v| match v.get_mut(self.index) {
+            Some(slot) if *slot != report => {
+                *slot = report;
+                true
+            }
+            _ => false,
+        });
+    }
+}
+
+/// One member's driver.
+pub struct Driver {
+    machine: MemberMachine,
+    storage: Box<dyn Storage>,
+    network: Network,
+    peers: mpsc::UnboundedReceiver<PeerInput>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    senders: HashMap<ConnId, mpsc::UnboundedSender<Output>>,
+    publisher: Publisher,
+}
+
+impl Driver {
+    /// A driver for `machine`, built from what `storage` recovered.
+    pub fn new(
+        machine: MemberMachine,
+        storage: Box<dyn Storage>,
+        network: Network,
+        peers: mpsc::UnboundedReceiver<PeerInput>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        publisher: Publisher,
+    ) -> Driver {
+        Driver {
+            machine,
+            storage,
+            network,
+            peers,
+            commands,
+            senders: HashMap::new(),
+            publisher,
         }
     }
 
-    /// The current time.
-    pub fn now(&self) -> Time {
-        let wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        // Start at 1 s so bucket arithmetic never needs negative times.
-        let mono_ms = 1_000 + u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Time { wall_ms, mono_ms }
+    fn id(&self) -> MemberId {
+        self.machine.id()
     }
-}
 
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::new()
+    /// Runs until the command channel closes (the member is stopped) or the
+    /// member fails (a storage error, or the machine halts).
+    pub async fn run(mut self) {
+        let result = self.run_inner().await;
+        if let Err(e) = result {
+            tracing::error!(member = self.id(), error = %e, "member failed and stops");
+        }
+        self.publisher.publish(None);
     }
-}
 
-/// Runs the core loop until the command channel closes.
-pub async fn run(mut server: Server, mut rx: mpsc::UnboundedReceiver<Command>, clock: Clock) {
-    let tick = Duration::from_millis((server.config().tick_ms / 2).max(1));
-    let mut ticker = tokio::time::interval(tick);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut senders: HashMap<ConnId, mpsc::UnboundedSender<Output>> = HashMap::new();
-    loop {
-        tokio::select! {
-            cmd = rx.recv() => {
-                let Some(cmd) = cmd else { break };
-                let now = clock.now();
-                match cmd {
-                    Command::Open { conn, peer, tx } => {
-                        senders.insert(conn, tx);
-                        server.open_connection(conn, peer);
-                    }
-                    Command::Frame { conn, frame } => server.handle_frame(conn, frame, now),
-                    Command::Closed { conn } => {
-                        senders.remove(&conn);
-                        server.connection_closed(conn);
-                    }
-                    Command::Stats(reply) => {
-                        let _ = reply.send((server.stats(), now));
-                    }
-                    Command::ExpireSession(id, reply) => {
-                        server.expire_session(id, now);
-                        route(&mut server, &mut senders);
-                        let _ = reply.send(());
-                    }
-                    Command::DropConnections(reply) => {
-                        server.drop_connections();
-                        route(&mut server, &mut senders);
-                        let _ = reply.send(());
-                    }
-                    Command::Inspect(reply) => {
-                        let _ = reply.send(Inspection {
-                            last_zxid: server.last_zxid(),
-                            digest: server.digest(),
-                            sessions: server.sessions(),
-                        });
-                    }
+    async fn run_inner(&mut self) -> Result<(), String> {
+        loop {
+            self.settle()?;
+            let deadline = self.machine.poll_timeout();
+            tokio::select! {
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd)?,
+                    None => return Ok(()),
+                },
+                input = self.peers.recv() => match input {
+                    Some(input) => self.peer(input),
+                    None => return Ok(()),
+                },
+                _ = sleep_until(deadline) => self.machine.handle_timeout(Instant::now()),
+            }
+            for _ in 0..BATCH {
+                if let Ok(cmd) = self.commands.try_recv() {
+                    self.command(cmd)?;
+                } else if let Ok(input) = self.peers.try_recv() {
+                    self.peer(input);
+                } else {
+                    break;
                 }
             }
-            _ = ticker.tick() => server.handle_tick(clock.now()),
         }
-        route(&mut server, &mut senders);
+    }
+
+    fn peer(&mut self, input: PeerInput) {
+        let now = Instant::now();
+        match input {
+            PeerInput::Message { from, msg } => self.machine.handle_peer_message(now, from, msg),
+            PeerInput::Reset { from } => self.machine.handle_peer_reset(now, from),
+        }
+    }
+
+    fn command(&mut self, cmd: Command) -> Result<(), String> {
+        let now = Instant::now();
+        match cmd {
+            Command::Open { conn, peer, tx } => {
+                self.senders.insert(conn, tx);
+                self.machine.handle_client_open(conn, peer);
+            }
+            Command::Frame { conn, frame } => self.machine.handle_client_frame(now, conn, frame),
+            Command::Closed { conn } => {
+                self.senders.remove(&conn);
+                self.machine.handle_client_closed(conn);
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send((self.machine.stats(now), self.machine_time(now)));
+            }
+            Command::ExpireSession(id, reply) => {
+                let done = self.machine.expire_session(now, id);
+                self.settle()?;
+                let _ = reply.send(done);
+            }
+            Command::DropConnections(reply) => {
+                self.machine.drop_client_connections();
+                self.settle()?;
+                let _ = reply.send(());
+            }
+            Command::Inspect(reply) => {
+                let _ = reply.send(Inspection {
+                    last_zxid: self.machine.last_zxid(),
+                    digest: self.machine.digest(),
+                    sessions: self.machine.sessions(),
+                    status: self.machine.status(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn machine_time(&self, now: Instant) -> Time {
+        self.machine.time(now)
+    }
+
+    /// Carries out every effect (one flush for all appends), routes client
+    /// frames and publishes the status.
+    fn settle(&mut self) -> Result<(), String> {
+        let id = self.id();
+        loop {
+            let mut appended = None;
+            while let Some(effect) = self.machine.poll_effect() {
+                match effect {
+                    Effect::Send { to, msg } => self.network.send(id, to, msg),
+                    Effect::Append(entries) => {
+                        self.storage.append(&entries).map_err(|e| e.to_string())?;
+                        if let Some(last) = entries.last() {
+                            appended = Some(last.zxid);
+                        }
+                    }
+                    Effect::Truncate(zxid) => self
+                        .storage
+                        .truncate_after(zxid)
+                        .map_err(|e| e.to_string())?,
+                    Effect::SaveEpochs(epochs) => self
+                        .storage
+                        .save_epochs(epochs)
+                        .map_err(|e| e.to_string())?,
+                    Effect::SaveSnapshot(s) => {
+                        self.storage.save_snapshot(&s).map_err(|e| e.to_string())?
+                    }
+                    Effect::InstallSnapshot(s) => self
+                        .storage
+                        .install_snapshot(&s)
+                        .map_err(|e| e.to_string())?,
+                    Effect::Halt(reason) => return Err(reason),
+                }
+            }
+            let Some(up_to) = appended else { break };
+            self.storage.flush().map_err(|e| e.to_string())?;
+            self.machine.persisted(Instant::now(), up_to);
+        }
+        self.route();
+        self.publisher.publish(Some(Report {
+            status: self.machine.status(),
+            last_zxid: self.machine.last_zxid(),
+            last_logged_zxid: self.machine.last_logged_zxid(),
+            last_committed_zxid: self.machine.last_committed_zxid(),
+            syncs: self.machine.sync_counts(),
+        }));
+        Ok(())
+    }
+
+    fn route(&mut self) {
+        while let Some((conn, out)) = self.machine.poll_client() {
+            let close = out == Output::Close;
+            if let Some(tx) = self.senders.get(&conn) {
+                let _ = tx.send(out);
+            }
+            if close {
+                self.senders.remove(&conn);
+                self.machine.handle_client_closed(conn);
+            }
+        }
     }
 }
 
-fn route(server: &mut Server, senders: &mut HashMap<ConnId, mpsc::UnboundedSender<Output>>) {
-    while let Some((conn, out)) = server.poll_output() {
-        let close = out == Output::Close;
-        if let Some(tx) = senders.get(&conn) {
-            let _ = tx.send(out);
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::member::MemberConfig;
+    use crate::server::ServerConfig;
+    use crate::storage::MemoryStorage;
+    use zk_client::proto::{
+        encode_record, encode_request, Acl, ConnectRequest, CreateRequest, Request,
+    };
+
+    #[tokio::test]
+    async fn pipelined_writes_share_one_flush() {
+        let disk = MemoryStorage::new();
+        let config = MemberConfig::standalone(ServerConfig::with_tick(100));
+        let machine = MemberMachine::new(config, Default::default(), Instant::now(), 0).unwrap();
+        let network = Network::new(&[1], 1);
+        let peers = network.attach(1);
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (reports, _) = watch::channel(vec![None]);
+        let publisher = Publisher {
+            tx: reports,
+            index: 0,
+        };
+        let driver = Driver::new(
+            machine,
+            Box::new(disk.clone()),
+            network,
+            peers,
+            rx,
+            publisher,
+        );
+        // Everything is queued before the driver first runs.
+        let (tx, mut out) = mpsc::unbounded_channel();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        commands.send(Command::Open { conn: 1, peer, tx }).unwrap();
+        let hs = encode_record(&ConnectRequest {
+            timeout_ms: 1000,
+            password: Bytes::from_static(&[0; 16]),
+            ..Default::default()
+        });
+        commands
+            .send(Command::Frame {
+                conn: 1,
+                frame: hs.slice(4..),
+            })
+            .unwrap();
+        for xid in 1..=50 {
+            let create = Request::Create(CreateRequest {
+                path: format!("/n{xid}"),
+                data: None,
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            });
+            let frame = encode_request(xid, &create).slice(4..);
+            commands.send(Command::Frame { conn: 1, frame }).unwrap();
         }
-        if close {
-            senders.remove(&conn);
-            server.connection_closed(conn);
+        let task = tokio::spawn(driver.run());
+        let mut frames = 0;
+        while frames < 51 {
+            match out.recv().await {
+                Some(Output::Frame(_)) => frames += 1,
+                other => panic!("{other:?}"),
+            }
         }
+        assert_eq!(disk.last_zxid(), 51, "session + 50 creates logged");
+        assert!(
+            disk.flush_count() <= 3,
+            "{} flushes for 51 appends",
+            disk.flush_count()
+        );
+        drop(commands);
+        task.await.unwrap();
     }
 }

@@ -1,7 +1,7 @@
 //! Four-letter words: recognised from the first four bytes of a connection,
 //! answered with ZooKeeper's text formats, then the connection is closed.
 
-use crate::server::stats::ServerStats;
+use crate::server::stats::{ReplicaRole, ServerStats};
 use std::fmt::Write as _;
 
 /// The version string reported by srvr/stat/mntr/envi.
@@ -57,10 +57,19 @@ pub struct Context {
     pub uptime_ms: u64,
 }
 
-/// The text for `word` (needs the server's stats; `ruok`/`isro` do not use them).
+/// What ZooKeeper answers to most words while it does not serve.
+pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+
+/// The text for `word` (needs the server's stats; `ruok` does not use them).
 pub fn answer(word: &str, s: &ServerStats, ctx: &Context) -> String {
     match word {
-        "ruok" => "imok".into(),
+        "ruok" => return "imok".into(),
+        "isro" if !s.serving => return "null".into(),
+        "envi" | "isro" => {}
+        _ if !s.serving => return NOT_SERVING.into(),
+        _ => {}
+    }
+    match word {
         "isro" => "rw".into(),
         "srvr" => server_lines(s, false, ctx),
         "stat" => server_lines(s, true, ctx),
@@ -120,16 +129,53 @@ fn server_lines(s: &ServerStats, with_clients: bool, ctx: &Context) -> String {
     let _ = writeln!(out, "Connections: {}", s.connections.len() + 1);
     let _ = writeln!(out, "Outstanding: {}", s.outstanding);
     let _ = writeln!(out, "Zxid: {:#x}", s.zxid);
-    out.push_str("Mode: standalone\n");
+    let _ = writeln!(out, "Mode: {}", mode(s));
     let _ = writeln!(out, "Node count: {}", s.node_count);
+    if is_leader(s) {
+        let (last, min, max) = proposal_sizes(s);
+        let _ = writeln!(out, "Proposal sizes last/min/max: {last}/{min}/{max}");
+    }
     out
+}
+
+/// `standalone`, `leader` or `follower` (srvr's Mode, mntr's zk_server_state).
+fn mode(s: &ServerStats) -> &'static str {
+    match s.replica.map(|r| r.role) {
+        None => "standalone",
+        Some(ReplicaRole::Leader) => "leader",
+        Some(ReplicaRole::Follower) => "follower",
+        // Not reached: a member that does not serve answers NOT_SERVING.
+        Some(ReplicaRole::Looking) => "looking",
+    }
+}
+
+fn is_leader(s: &ServerStats) -> bool {
+    s.replica.is_some_and(|r| r.role == ReplicaRole::Leader)
+}
+
+/// Last, smallest and largest proposal sizes, -1 before the first proposal.
+fn proposal_sizes(s: &ServerStats) -> (i64, i64, i64) {
+    match s.proposal_sizes {
+        Some(p) => (p.last as i64, p.min as i64, p.max as i64),
+        None => (-1, -1, -1),
+    }
 }
 
 fn mntr(s: &ServerStats, ctx: &Context) -> String {
     let c = &s.counters;
-    let pairs: Vec<(&str, String)> = vec![
+    let mut pairs: Vec<(&str, String)> = vec![
         ("zk_version", VERSION.to_string()),
-        ("zk_server_state", "standalone".into()),
+        ("zk_server_state", mode(s).into()),
+    ];
+    if let Some(r) = s.replica {
+        let peer = if r.role == ReplicaRole::Leader {
+            "leading - broadcast"
+        } else {
+            "following - broadcast"
+        };
+        pairs.push(("zk_peer_state", peer.into()));
+    }
+    pairs.extend([
         ("zk_ephemerals_count", s.ephemerals_count.to_string()),
         (
             "zk_num_alive_connections",
@@ -147,7 +193,24 @@ fn mntr(s: &ServerStats, ctx: &Context) -> String {
         ("zk_max_latency", c.max_latency.to_string()),
         ("zk_approximate_data_size", s.data_size.to_string()),
         ("zk_uptime", ctx.uptime_ms.to_string()),
-    ];
+    ]);
+    if let Some(r) = s.replica {
+        pairs.push(("zk_quorum_size", r.quorum_size.to_string()));
+        if r.role == ReplicaRole::Leader {
+            let (last, min, max) = proposal_sizes(s);
+            pairs.extend([
+                ("zk_learners", r.learners.to_string()),
+                ("zk_synced_followers", r.synced_followers.to_string()),
+                ("zk_synced_non_voting_followers", "0".into()),
+                ("zk_synced_observers", "0".into()),
+                ("zk_pending_syncs", s.pending_syncs.to_string()),
+                ("zk_leader_uptime", r.leader_uptime_ms.to_string()),
+                ("zk_last_proposal_size", last.to_string()),
+                ("zk_min_proposal_size", min.to_string()),
+                ("zk_max_proposal_size", max.to_string()),
+            ]);
+        }
+    }
     let mut out = String::new();
     for (k, v) in pairs {
         let _ = writeln!(out, "{k}\t{v}");

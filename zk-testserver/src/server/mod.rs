@@ -1,9 +1,9 @@
 //! The request pipeline of one server: preparation (validation against the
-//! tree plus outstanding changes) → transaction → commit → apply → reply,
-//! with sessions and per-connection ordering. Pure code: no I/O, time passed in.
+//! tree plus outstanding changes) → transaction → replication → apply →
+//! reply, with sessions and per-connection ordering. Pure code: no I/O, time
+//! passed in.
 
 pub mod apply;
-pub mod commit;
 pub mod config;
 pub mod database;
 pub mod machine;
@@ -11,11 +11,13 @@ pub mod prep;
 pub mod reads;
 pub mod sessions;
 pub mod stats;
+pub mod submit;
 pub mod txn;
 
-pub use commit::{Committer, ForwardedWrite, LocalCommitter, SharedLog};
 pub use config::ServerConfig;
-pub use machine::{ConnId, Output, Server, Time};
+pub use database::Database;
+pub use machine::{ConnId, Mode, Output, Server, Time};
+pub use submit::{ForwardedWrite, Submission};
 pub use txn::{Txn, TxnBody, TxnHeader};
 
 #[cfg(test)]

@@ -60,6 +60,18 @@ impl SessionTracker {
         }
     }
 
+    /// Tracks exactly `sessions` (id → timeout), each with a full timeout
+    /// from `now_ms`, none closing; the id counter is kept. Used when a
+    /// member starts serving, as ZooKeeper rebuilds its tracker from the
+    /// replicated session table.
+    pub fn reset(&mut self, sessions: &BTreeMap<i64, i32>, now_ms: u64) {
+        self.buckets.clear();
+        self.sessions.clear();
+        for (id, timeout) in sessions {
+            self.add(*id, *timeout, now_ms);
+        }
+    }
+
     /// A fresh session id.
     pub fn next_id(&mut self) -> i64 {
         let id = self.next_id;
@@ -220,5 +232,9 @@ mod tests {
         assert_eq!(t.expire(1600), vec![b]);
         t.remove(a);
         assert!(!t.is_live(a) && !t.is_closing(a));
+        t.reset(&BTreeMap::from([(a, 500)]), 2000);
+        assert!(t.is_live(a) && !t.is_live(b));
+        assert_eq!(t.expire(2599), Vec::<i64>::new());
+        assert_eq!(t.expire(2600), vec![a]);
     }
 }

@@ -94,4 +94,39 @@ pub struct ServerStats {
     pub max_session_timeout_ms: i32,
     /// Server id.
     pub server_id: u8,
+    /// Sizes of the transactions proposed since this server started preparing
+    /// writes (None before the first).
+    pub proposal_sizes: Option<crate::server::machine::ProposalSizes>,
+    /// Sync barriers waiting for the leader.
+    pub pending_syncs: usize,
+    /// Whether the server serves clients.
+    pub serving: bool,
+    /// The member's place in a replicated ensemble; None when standalone.
+    pub replica: Option<ReplicaStats>,
+}
+
+/// The role of a member of a replicated ensemble (for srvr/mntr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaRole {
+    /// Electing a leader, or syncing with one: not serving.
+    Looking,
+    /// Following the leader.
+    Follower,
+    /// Leading.
+    Leader,
+}
+
+/// Replication figures of one member of a replicated ensemble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaStats {
+    /// The member's role.
+    pub role: ReplicaRole,
+    /// Number of voting members (ZooKeeper's `zk_quorum_size`).
+    pub quorum_size: usize,
+    /// Leader: followers connected (`zk_learners`).
+    pub learners: usize,
+    /// Leader: followers synced (`zk_synced_followers`).
+    pub synced_followers: usize,
+    /// Leader: ms since it was established (`zk_leader_uptime`).
+    pub leader_uptime_ms: u64,
 }

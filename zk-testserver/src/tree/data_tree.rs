@@ -74,9 +74,11 @@ impl DataTree {
         self.nodes.get(path)
     }
 
-    /// Number of znodes (mntr `zk_znode_count`, srvr "Node count").
+    /// Number of znodes as ZooKeeper reports it (mntr `zk_znode_count`,
+    /// srvr "Node count"): ZooKeeper's tree holds the root under both "" and
+    /// "/", so a fresh tree counts 5.
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.nodes.len() + 1
     }
 
     /// Creates a node. `parent_cversion` is the parent's new stored cversion
@@ -376,7 +378,7 @@ mod tests {
         let cfg = t.get(CONFIG).unwrap();
         assert_eq!(cfg.stat().aversion, -1);
         assert_eq!(cfg.acl, Acl::read_unsafe());
-        assert_eq!(t.node_count(), 4);
+        assert_eq!(t.node_count(), 5, "root counted twice, as ZooKeeper does");
     }
 
     #[test]

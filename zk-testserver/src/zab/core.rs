@@ -22,6 +22,10 @@ pub(crate) struct Core {
     /// The vote decided by the last election and its round; announced to
     /// LOOKING members while following or leading.
     pub(crate) decided: Option<(Vote, u64)>,
+    /// FOLLOWERINFOs (sender, accepted epoch) that arrived while this member
+    /// was still LOOKING: a peer may decide first and reach us before we
+    /// decide. Handed to the leader role if we lead; dropped otherwise.
+    pub(crate) early_followers: Vec<(MemberId, u32)>,
 }
 
 pub(crate) use super::history::History;

@@ -51,18 +51,23 @@ pub(crate) struct Follower {
     acked_sent: Zxid,
 }
 
+fn send_follower_info(core: &mut Core, leader: MemberId) {
+    core.send(
+        leader,
+        ZabMessage::FollowerInfo {
+            accepted_epoch: core.epochs.accepted,
+            last_zxid: core.log.last(),
+        },
+    );
+}
+
 impl Follower {
     pub(crate) fn start(core: &mut Core, leader: MemberId, now: Instant) -> Follower {
         let sync_deadline = now + core.cfg.ticks(core.cfg.init_limit);
         core.timers.clear();
         core.timers.set(Timer::Deadline, sync_deadline);
-        core.send(
-            leader,
-            ZabMessage::FollowerInfo {
-                accepted_epoch: core.epochs.accepted,
-                last_zxid: core.log.last(),
-            },
-        );
+        core.timers.set(Timer::Heartbeat, now + core.cfg.tick);
+        send_follower_info(core, leader);
         Follower {
             leader,
             stage: Stage::Connecting,
@@ -184,7 +189,17 @@ impl Follower {
                 core.send(from, ZabMessage::PingReply { acked });
                 Next::Stay
             }
-            (stage, ZabMessage::SyncReply { token }) if stage.acked() => {
+            (stage, ZabMessage::SyncReply { token, committed }) if stage.acked() => {
+                if committed > core.log.last() {
+                    // Every proposal was sent before this reply: we lost some.
+                    tracing::debug!(
+                        committed,
+                        ours = core.log.last(),
+                        "missing proposals at sync"
+                    );
+                    return Next::Look;
+                }
+                core.commit_to(committed);
                 core.emit(Output::SyncDone(token));
                 Next::Stay
             }
@@ -261,6 +276,15 @@ impl Follower {
     }
 
     pub(crate) fn on_timer(&mut self, core: &mut Core, now: Instant, timer: Timer) -> Next {
+        if timer == Timer::Heartbeat {
+            // Until the leader answers, say it again: the first FOLLOWERINFO
+            // may have been lost (ZooKeeper's learner retries its connection).
+            if self.stage == Stage::Connecting {
+                send_follower_info(core, self.leader);
+                core.timers.set(Timer::Heartbeat, now + core.cfg.tick);
+            }
+            return Next::Stay;
+        }
         if timer != Timer::Deadline {
             return Next::Stay;
         }

@@ -18,7 +18,7 @@ use super::core::Core;
 use super::message::{make_zxid, ZabMessage};
 use super::quorum::{is_quorum, watermark};
 use super::timers::Timer;
-use super::{MemberId, Next, Output, Role};
+use super::{LearnerCounts, MemberId, Next, Output, Role};
 use crate::storage::{LogEntry, Zxid};
 
 /// Where one follower is in its exchange with this leader.
@@ -90,7 +90,13 @@ impl Leader {
         core.timers.set(Timer::Heartbeat, now + core.cfg.tick);
         core.timers
             .set(Timer::Deadline, now + core.cfg.ticks(core.cfg.init_limit));
-        let next = leader.try_decide_epoch(core, now);
+        let mut next = leader.try_decide_epoch(core, now);
+        for (from, accepted_epoch) in std::mem::take(&mut core.early_followers) {
+            if next != Next::Stay {
+                break;
+            }
+            next = leader.on_follower_info(core, now, from, accepted_epoch);
+        }
         (leader, next)
     }
 
@@ -452,7 +458,14 @@ impl Leader {
             match s.requester {
                 None => core.emit(Output::SyncDone(s.token)),
                 Some(id) if self.learners.get(&id).is_some_and(Learner::forwarding) => {
-                    core.send(id, ZabMessage::SyncReply { token: s.token });
+                    let committed = core.log.committed();
+                    core.send(
+                        id,
+                        ZabMessage::SyncReply {
+                            token: s.token,
+                            committed,
+                        },
+                    );
                 }
                 Some(_) => {}
             }
@@ -488,6 +501,25 @@ impl Leader {
             );
         }
         Some(zxid)
+    }
+
+    /// The zxid of the next proposal, once established.
+    pub(crate) fn next_zxid(&self) -> Option<Zxid> {
+        let epoch = self.epoch?;
+        (self.established && self.next_counter < u32::MAX)
+            .then(|| make_zxid(epoch, self.next_counter))
+    }
+
+    /// Connected and synced followers.
+    pub(crate) fn learner_counts(&self) -> LearnerCounts {
+        LearnerCounts {
+            connected: self.learners.len(),
+            synced: self
+                .learners
+                .values()
+                .filter(|l| l.stage == Stage::Broadcast)
+                .count(),
+        }
     }
 
     /// True once no more proposals fit in this epoch.

@@ -159,10 +159,15 @@ pub enum ZabMessage {
         /// The follower's token, echoed back.
         token: u64,
     },
-    /// Leader → follower: answer to [`ZabMessage::Sync`].
+    /// Leader → follower: answer to [`ZabMessage::Sync`], with the leader's
+    /// commit point (at least the sync's target). A follower commits up to it
+    /// before completing the sync, so a lost COMMIT cannot make a sync
+    /// complete early.
     SyncReply {
         /// The token of the request.
         token: u64,
+        /// The leader's last committed zxid when it answered.
+        committed: Zxid,
     },
     /// Opaque payload for the server layer (forwarded writes, session activity).
     App(Bytes),

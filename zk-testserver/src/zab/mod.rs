@@ -12,8 +12,14 @@
 //! Member links may drop messages without resetting (ZooKeeper relies on TCP
 //! resets), so a few messages carry more than ZooKeeper's do:
 //! [`ZabMessage::Proposal`] names the previous zxid, [`ZabMessage::NewLeader`]
-//! the last zxid of the sync, and [`ZabMessage::Ping`] the leader's tail and
-//! commit point; a follower that detects a gap rejoins. [`ZabMessage::Commit`]
+//! the last zxid of the sync, [`ZabMessage::Ping`] the leader's tail and
+//! commit point, and [`ZabMessage::SyncReply`] the commit point too (so a
+//! lost COMMIT cannot complete a sync early); a follower that detects a gap
+//! rejoins. Where ZooKeeper's learner retries its TCP connection to a new
+//! leader, a follower here repeats FOLLOWERINFO every tick until the leader
+//! answers, and a member still LOOKING keeps the FOLLOWERINFOs that reach it
+//! early for when it leads. A link reset ([`Member::peer_disconnected`]) plays
+//! the part of a closed socket. [`ZabMessage::Commit`]
 //! and [`ZabMessage::Ack`] are cumulative (equivalent, since both happen in
 //! order), and a follower may learn the commit point from pings. A restarted
 //! member does not apply its log on startup: it applies only what it learns is
@@ -144,6 +150,15 @@ pub enum Output {
     },
 }
 
+/// A leader's view of its followers (for monitoring).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LearnerCounts {
+    /// Followers connected to the leader, in any stage of sync.
+    pub connected: usize,
+    /// Followers that acknowledged NEWLEADER (synced, acks counted).
+    pub synced: usize,
+}
+
 /// The member is not an established leader; writes go to `leader`, if known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("not the serving leader (leader: {leader:?})")]
@@ -182,8 +197,10 @@ enum State {
 /// - **Getters**: [`Member::id`], [`Member::role`], [`Member::leader`],
 ///   [`Member::epoch`], [`Member::epochs`], [`Member::is_serving`],
 ///   [`Member::last_logged_zxid`], [`Member::last_durable_zxid`],
-///   [`Member::last_committed_zxid`].
+///   [`Member::last_committed_zxid`], [`Member::next_zxid`],
+///   [`Member::learners`].
 /// - **Inputs** (`handle_*`): [`Member::step`] (a message from a peer),
+///   [`Member::peer_disconnected`] (the link to a peer was reset),
 ///   [`Member::handle_timeout`] (the timer fired), [`Member::persisted`]
 ///   (an `Append` became durable).
 /// - **Mutators**: [`Member::propose`] (leader), [`Member::sync`],
@@ -226,6 +243,7 @@ impl Member {
             timers: Timers::default(),
             round: 0,
             decided: None,
+            early_followers: Vec::new(),
         };
         let (election, next) = Election::start(&mut core, now);
         let mut member = Member {
@@ -296,6 +314,24 @@ impl Member {
         self.core.log.committed()
     }
 
+    /// The zxid the next [`Member::propose`] will get; None unless this member
+    /// is an established leader.
+    pub fn next_zxid(&self) -> Option<Zxid> {
+        match &self.state {
+            State::Leading(l) => l.next_zxid(),
+            _ => None,
+        }
+    }
+
+    /// On a leader, the followers connected to it and how many of them are
+    /// synced (acknowledged NEWLEADER); None on other roles.
+    pub fn learners(&self) -> Option<LearnerCounts> {
+        match &self.state {
+            State::Leading(l) => Some(l.learner_counts()),
+            _ => None,
+        }
+    }
+
     // ----- inputs -----
 
     /// Handles a message from member `from`. Stale, unexpected or malformed
@@ -311,6 +347,12 @@ impl Member {
                 self.core.deliver(from, payload);
                 Next::Stay
             }
+            (State::Looking(_), ZabMessage::FollowerInfo { accepted_epoch, .. }) => {
+                // The sender decided we lead before we did; keep it for then.
+                self.core.early_followers.retain(|(id, _)| *id != from);
+                self.core.early_followers.push((from, accepted_epoch));
+                Next::Stay
+            }
             (State::Looking(_), other) => {
                 tracing::debug!(from, kind = other.kind(), "LOOKING; message ignored");
                 Next::Stay
@@ -323,12 +365,17 @@ impl Member {
                 Next::Stay
             }
             (State::Following(f), ZabMessage::Vote(n)) => {
+                let decided_round = self.core.decided.map_or(0, |(_, r)| r);
                 if n.state != Ps::Looking {
                     Next::Stay
-                } else if from == f.leader() {
-                    // Our leader gave up (ZooKeeper sees its socket close).
+                } else if from == f.leader() && n.round > decided_round {
+                    // Our leader gave up and started a new election (ZooKeeper
+                    // sees its socket close). A vote from the round we decided
+                    // in was sent before the leader decided: stale.
                     tracing::debug!(from, "leader is LOOKING; rejoining the election");
                     Next::Look
+                } else if from == f.leader() {
+                    Next::Stay
                 } else {
                     self.answer_looking(from, Ps::Following);
                     Next::Stay
@@ -336,6 +383,26 @@ impl Member {
             }
             (State::Leading(l), msg) => l.on_message(&mut self.core, now, from, msg),
             (State::Following(f), msg) => f.on_message(&mut self.core, now, from, msg),
+        };
+        self.transition(now, next);
+    }
+
+    /// The link to `peer` was reset (the peer process died, which a TCP link
+    /// reports at once). A follower whose leader it was rejoins the election;
+    /// a leader forgets the peer as a learner (its quorum is checked at the
+    /// next heartbeat). A partition, in contrast, is noticed by timeouts only.
+    pub fn peer_disconnected(&mut self, now: Instant, peer: MemberId) {
+        let next = match &mut self.state {
+            State::Looking(_) => Next::Stay,
+            State::Leading(l) => {
+                l.on_looking_peer(peer);
+                Next::Stay
+            }
+            State::Following(f) if f.leader() == peer => {
+                tracing::debug!(peer, "link to the leader reset; LOOKING");
+                Next::Look
+            }
+            State::Following(_) => Next::Stay,
         };
         self.transition(now, next);
     }
@@ -456,6 +523,7 @@ impl Member {
             next = match next {
                 Next::Stay => return,
                 Next::Look => {
+                    self.core.early_followers.clear();
                     let was_looking = matches!(self.state, State::Looking(_));
                     if !was_looking {
                         self.role_changed(Role::Looking, None, false);
@@ -471,6 +539,7 @@ impl Member {
                     n
                 }
                 Next::Follow(leader) => {
+                    self.core.early_followers.clear();
                     self.role_changed(Role::Following, Some(leader), false);
                     self.state = State::Following(Follower::start(&mut self.core, leader, now));
                     Next::Stay

@@ -12,6 +12,8 @@ use zk_client::proto::*;
 /// How long any single read may take before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+pub mod cluster;
+
 pub struct Raw {
     pub stream: TcpStream,
     decoder: FrameDecoder,

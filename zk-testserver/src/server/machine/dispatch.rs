@@ -2,33 +2,16 @@
 //! that wait for them, watch notifications first.
 
 use super::{ConnId, Pending, Server, Time};
-use crate::server::apply::{apply, Applied, TxnResult};
+use crate::server::apply::{Applied, TxnResult};
 use crate::server::sessions::session_password;
-use crate::server::txn::Txn;
 use crate::tree::acl;
 use bytes::Bytes;
 use zk_client::proto::{
     encode_notification, encode_record, encode_reply, ConnectResponse, Create2Response,
-    CreateResponse, OpCode, Perms, Record, ReplyHeader, Response, StatResponse, WatcherEvent,
+    CreateResponse, OpCode, Perms, ReplyHeader, Response, StatResponse, WatcherEvent,
 };
 
 impl Server {
-    /// Applies everything the committer has committed.
-    pub(super) fn drain_commits(&mut self, now: Time) {
-        while let Some(entry) = self.committer.poll_committed() {
-            let txn = match Txn::from_bytes(entry.payload) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(zxid = entry.zxid, error = %e, "undecodable committed entry");
-                    continue;
-                }
-            };
-            let applied = apply(&mut self.db, &txn);
-            self.prep.applied(applied.header.zxid);
-            self.dispatch(applied, now);
-        }
-    }
-
     pub(super) fn dispatch(&mut self, applied: Applied, now: Time) {
         let h = applied.header;
         for f in applied.fired {
@@ -61,6 +44,7 @@ impl Server {
                     let timeout = c.timeout_ms;
                     let pw = session_password(h.session_id, self.config.secret);
                     self.send(conn, connect_response(h.session_id, timeout, pw));
+                    self.replay_deferred(conn, now);
                     self.drain_reads(conn, now);
                 }
             }
@@ -120,6 +104,7 @@ impl Server {
             };
             match c.queue.front() {
                 Some(Pending::Read { .. } | Pending::Failed { .. }) => {}
+                Some(Pending::Sync { done: true, .. }) => {}
                 _ => return,
             }
             match c.queue.pop_front() {
@@ -128,6 +113,12 @@ impl Server {
                     request,
                     start,
                 }) => self.answer_read(conn, xid, &request, start.min(now.mono_ms)),
+                Some(Pending::Sync {
+                    xid,
+                    request,
+                    start,
+                    ..
+                }) => self.answer_read(conn, xid, &request, start),
                 Some(Pending::Failed { xid, err }) => {
                     let hdr = ReplyHeader {
                         xid,

@@ -2,11 +2,11 @@
 //! turned into transactions (writes) or answered from the tree (reads).
 
 use super::dispatch::connect_response;
-use super::{ConnId, Pending, Server, Time};
-use crate::server::commit::ForwardedWrite;
+use super::{ConnId, Mode, Pending, Server, Time};
 use crate::server::prep::{PrepConfig, SessionState, WriteRequest};
 use crate::server::reads::{read, ReadCtx};
 use crate::server::sessions::session_password;
+use crate::server::submit::{ForwardedWrite, Submission};
 use crate::server::txn::Txn;
 use crate::tree::acl::{authenticate, AuthOutcome};
 use crate::tree::AuthInfo;
@@ -24,6 +24,12 @@ impl Server {
             self.close(conn);
             return;
         };
+        if self.mode == Mode::Down {
+            // As ZooKeeper when its server is not running: close, no reply.
+            tracing::debug!(conn, "not serving; connection refused");
+            self.close(conn);
+            return;
+        }
         if req.last_zxid_seen > self.db.last_zxid {
             tracing::info!(
                 conn,
@@ -44,33 +50,55 @@ impl Server {
                 c.queue.push_back(Pending::Handshake { session_id: id });
             }
             self.session_conns.insert(id, conn);
-            if self.committer.prepares_writes() {
+            if self.mode == Mode::Prepare {
                 let txn = self.prep.create_session(id, timeout, now.wall_ms);
                 self.propose(txn);
             } else {
-                self.committer.forward(ForwardedWrite {
-                    session_id: id,
-                    cxid: 0,
-                    op: OpCode::CreateSession.code(),
-                    body: Bytes::copy_from_slice(&timeout.to_be_bytes()),
-                    auth: Vec::new(),
-                });
+                self.submissions
+                    .push_back(Submission::Forward(ForwardedWrite {
+                        session_id: id,
+                        cxid: 0,
+                        op: OpCode::CreateSession.code(),
+                        body: Bytes::copy_from_slice(&timeout.to_be_bytes()),
+                        auth: Vec::new(),
+                    }));
             }
             return;
         }
         let id = req.session_id;
         let password = session_password(id, self.config.secret);
-        if !self.tracker.is_live(id) || req.password.as_ref() != password.as_slice() {
-            tracing::info!(
-                conn,
-                session = format_args!("{id:#x}"),
-                "reattach refused: expired or wrong password"
-            );
-            self.send(conn, encode_record(&ConnectResponse::expired()));
-            self.close(conn);
+        if req.password.as_ref() != password.as_slice() {
+            self.refuse_reattach(conn, id);
+            return;
+        }
+        if !self.tracker.is_live(id) && self.mode == Mode::Forward {
+            // The session may have been created through another member and
+            // not be applied here yet: catch up with the leader, then decide.
+            let token = self.request_sync(conn);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.session = Some(id);
+                c.timeout_ms = timeout;
+                c.queue.push_back(Pending::Revalidate {
+                    session_id: id,
+                    timeout_ms: timeout,
+                    token,
+                });
+            }
+            return;
+        }
+        self.finish_reattach(conn, id, timeout, now);
+    }
+
+    /// Completes a reattach once the session table has been consulted.
+    pub(super) fn finish_reattach(&mut self, conn: ConnId, id: i64, timeout: i32, now: Time) {
+        if !self.tracker.is_live(id) {
+            self.refuse_reattach(conn, id);
             return;
         }
         self.tracker.set_timeout(id, timeout, now.mono_ms);
+        if self.mode == Mode::Forward {
+            self.touched.insert(id, timeout);
+        }
         if let Some(old) = self.session_conns.insert(id, conn) {
             if old != conn {
                 self.close(old);
@@ -80,7 +108,35 @@ impl Server {
             c.session = Some(id);
             c.timeout_ms = timeout;
         }
+        let password = session_password(id, self.config.secret);
         self.send(conn, connect_response(id, timeout, password));
+        self.replay_deferred(conn, now);
+    }
+
+    fn refuse_reattach(&mut self, conn: ConnId, id: i64) {
+        tracing::info!(
+            conn,
+            session = format_args!("{id:#x}"),
+            "reattach refused: expired or wrong password"
+        );
+        self.send(conn, encode_record(&ConnectResponse::expired()));
+        self.close(conn);
+    }
+
+    /// Handles the frames that arrived while the handshake was pending.
+    pub(super) fn replay_deferred(&mut self, conn: ConnId, now: Time) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            if c.closing || c.handshaking() {
+                return;
+            }
+            let Some(frame) = c.deferred.pop_front() else {
+                return;
+            };
+            self.request(conn, frame, now);
+        }
     }
 
     pub(super) fn request(&mut self, conn: ConnId, frame: Bytes, now: Time) {
@@ -92,13 +148,8 @@ impl Server {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let session = c.session.unwrap_or(0);
-        if c.queue
-            .iter()
-            .all(|p| !matches!(p, Pending::Handshake { .. }))
-        {
-            self.tracker.touch(session, now.mono_ms);
-        }
+        let (session, timeout) = (c.session.unwrap_or(0), c.timeout_ms);
+        self.touch(session, timeout, now);
         let op = match OpCode::from_code(code) {
             Some(op)
                 if !matches!(
@@ -145,7 +196,7 @@ impl Server {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(conn, %op, error = %e, "undecodable request body");
-                if op.is_write() && self.committer.prepares_writes() {
+                if op.is_write() && self.mode == Mode::Prepare {
                     let txn = self.prep.failed(
                         session,
                         hxid,
@@ -185,6 +236,19 @@ impl Server {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.last_op = op.name();
         }
+        if op == OpCode::Sync {
+            let token = self.request_sync(conn);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.queue.push_back(Pending::Sync {
+                    xid: hxid,
+                    request,
+                    token,
+                    done: false,
+                    start: now.mono_ms,
+                });
+            }
+            return;
+        }
         if op.is_write() {
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.queue.push_back(Pending::Write {
@@ -200,16 +264,17 @@ impl Server {
                 .get(&conn)
                 .map(|c| c.auth.clone())
                 .unwrap_or_default();
-            if !self.committer.prepares_writes() {
+            if self.mode != Mode::Prepare {
                 let mut body = BytesMut::new();
                 request.write_body(&mut body);
-                self.committer.forward(ForwardedWrite {
-                    session_id: session,
-                    cxid: hxid,
-                    op: code,
-                    body: body.freeze(),
-                    auth: auth.ids,
-                });
+                self.submissions
+                    .push_back(Submission::Forward(ForwardedWrite {
+                        session_id: session,
+                        cxid: hxid,
+                        op: code,
+                        body: body.freeze(),
+                        auth: auth.ids,
+                    }));
                 return;
             }
             let txn = self.prepare_write(session, hxid, &request, &auth, now);
@@ -352,8 +417,14 @@ impl Server {
 
     /// A write forwarded by a follower (this member prepares writes): it is
     /// prepared and proposed like a local one; the follower answers its client
-    /// once the transaction is committed and applied there.
+    /// once the transaction is committed and applied there. Ignored unless
+    /// this server prepares writes.
     pub fn handle_forwarded(&mut self, write: ForwardedWrite, now: Time) {
+        if self.mode != Mode::Prepare {
+            tracing::debug!(?write, "forwarded write ignored: not preparing writes");
+            return;
+        }
+        self.tracker.touch(write.session_id, now.mono_ms);
         let txn = match OpCode::from_code(write.op) {
             Some(OpCode::CreateSession) => {
                 let timeout = Reader::new(write.body).read_i32().unwrap_or(0);
@@ -388,6 +459,5 @@ impl Server {
             ),
         };
         self.propose(txn);
-        self.drain_commits(now);
     }
 }

@@ -1,34 +1,50 @@
 //! The server machine: connections, sessions, and the request pipeline
-//! (prepare → commit → apply → reply), with no I/O and time as arguments.
+//! (prepare → replicate → apply → reply), with no I/O and time as arguments.
+//!
+//! The server does not order or persist anything itself. Depending on its
+//! [`Mode`] it either prepares client writes into transactions and submits
+//! them for replication ([`Mode::Prepare`]: a standalone server or an
+//! established leader) or forwards them to the member that does
+//! ([`Mode::Forward`]: a synced follower). Every member then applies the
+//! committed transactions it is given, in zxid order, and the member holding
+//! the client's connection answers it.
 //!
 //! Method groups, in the order a driver uses them:
+//! - role: [`Server::start_serving`], [`Server::stop_serving`],
+//!   [`Server::install_snapshot`];
 //! - connections: [`Server::open_connection`], [`Server::handle_frame`],
 //!   [`Server::connection_closed`];
+//! - replication: [`Server::apply_committed`], [`Server::sync_done`],
+//!   [`Server::handle_forwarded`] (leader), [`Server::touch_sessions`]
+//!   (leader), [`Server::take_touches`] (follower);
 //! - time: [`Server::handle_tick`] on every timer tick;
 //! - control: [`Server::expire_session`], [`Server::drop_connections`];
-//! - output: [`Server::poll_output`] until `None` after each call above;
+//! - output: [`Server::poll_output`] (client frames) and
+//!   [`Server::poll_submission`] (work for replication) until `None` after
+//!   each call above;
 //! - getters: [`Server::last_zxid`], [`Server::digest`], [`Server::sessions`],
-//!   [`Server::stats`].
+//!   [`Server::stats`], [`Server::mode`].
 //!
 //! Per connection, replies leave in request order: reads queue behind the
-//! connection's writes until those are applied, and a write's watch
-//! notifications are emitted before its reply.
+//! connection's writes until those are applied, frames that arrive before
+//! the handshake is answered wait for it, and a write's watch notifications
+//! are emitted before its reply.
 
 mod dispatch;
 mod intake;
+mod role;
 
-use super::apply::apply;
-use super::commit::Committer;
 use super::config::ServerConfig;
 use super::database::Database;
 use super::prep::Preparer;
 use super::sessions::{initial_session_id, SessionTracker};
 use super::stats::{ConnectionInfo, Counters, ServerStats};
+use super::submit::Submission;
 use super::txn::Txn;
 use crate::storage::LogEntry;
 use crate::tree::AuthInfo;
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use zk_client::proto::{ErrorCode, Record, Request};
 
@@ -53,9 +69,30 @@ pub enum Output {
     Close,
 }
 
+/// How the server takes part in replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Not serving: handshakes are refused (connection closed, no reply).
+    Down,
+    /// Prepares writes, proposes them and expires sessions: a standalone
+    /// server or an established leader.
+    Prepare,
+    /// Forwards writes and session changes to the leader and reports session
+    /// activity to it: a synced follower.
+    Forward,
+}
+
 enum Pending {
+    /// A new session waiting for its createSession transaction.
     Handshake {
         session_id: i64,
+    },
+    /// A reattach to a session this follower does not know yet, waiting for
+    /// a sync with the leader before the session table is checked again.
+    Revalidate {
+        session_id: i64,
+        timeout_ms: i32,
+        token: u64,
     },
     Write {
         cxid: i32,
@@ -70,6 +107,14 @@ enum Pending {
         xid: i32,
         err: ErrorCode,
     },
+    /// A `sync` request: answered once its barrier is done, in order.
+    Sync {
+        xid: i32,
+        request: Request,
+        token: u64,
+        done: bool,
+        start: u64,
+    },
 }
 
 struct Conn {
@@ -79,58 +124,59 @@ struct Conn {
     timeout_ms: i32,
     closing: bool,
     queue: VecDeque<Pending>,
+    /// Frames received while the handshake was pending.
+    deferred: VecDeque<Bytes>,
     counters: Counters,
     last_cxid: i32,
     last_zxid: i64,
     last_op: &'static str,
 }
 
+impl Conn {
+    fn handshaking(&self) -> bool {
+        matches!(
+            self.queue.front(),
+            Some(Pending::Handshake { .. } | Pending::Revalidate { .. })
+        )
+    }
+}
+
+/// Sizes of the transactions proposed while preparing writes (for srvr/mntr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProposalSizes {
+    /// Size of the last proposal, bytes.
+    pub last: usize,
+    /// Smallest proposal, bytes.
+    pub min: usize,
+    /// Largest proposal, bytes.
+    pub max: usize,
+}
+
 /// One ZooKeeper server (see the module docs for the driving order).
 pub struct Server {
     config: ServerConfig,
+    mode: Mode,
     db: Database,
     prep: Preparer,
-    committer: Box<dyn Committer>,
     tracker: SessionTracker,
     conns: HashMap<ConnId, Conn>,
     session_conns: HashMap<i64, ConnId>,
     outputs: VecDeque<(ConnId, Output)>,
+    submissions: VecDeque<Submission>,
+    /// Sync barriers in flight: token → connection.
+    syncs: HashMap<u64, ConnId>,
+    next_token: u64,
+    /// Follower: sessions active since the last report, with their timeouts.
+    touched: BTreeMap<i64, i32>,
     counters: Counters,
+    proposal_sizes: Option<ProposalSizes>,
     last_container_check: u64,
 }
 
 impl Server {
-    /// A server whose state is `replay` (committed entries, in order) applied
-    /// to a fresh tree; new transactions go to `committer`. Sessions found in
-    /// the log are tracked again as if just touched.
-    pub fn new(
-        config: ServerConfig,
-        committer: Box<dyn Committer>,
-        replay: &[LogEntry],
-        now: Time,
-    ) -> Server {
-        Server::recover(config, committer, Database::default(), replay, now)
-    }
-
-    /// A server starting from `db` (a decoded snapshot, see
-    /// [`Database::from_snapshot`]) with the newer `replay` entries applied on
-    /// top; entries at or below the snapshot's zxid are skipped.
-    pub fn recover(
-        config: ServerConfig,
-        committer: Box<dyn Committer>,
-        mut db: Database,
-        replay: &[LogEntry],
-        now: Time,
-    ) -> Server {
-        let base = db.last_zxid;
-        for entry in replay.iter().filter(|e| e.zxid > base) {
-            match Txn::from_bytes(entry.payload.clone()) {
-                Ok(txn) => {
-                    apply(&mut db, &txn);
-                }
-                Err(e) => tracing::error!(zxid = entry.zxid, error = %e, "undecodable log entry"),
-            }
-        }
+    /// A server holding `db` (empty, or decoded from a snapshot), not serving
+    /// yet: call [`Server::start_serving`] once replication allows it.
+    pub fn new(config: ServerConfig, db: Database, now: Time) -> Server {
         let mut tracker = SessionTracker::new(
             config.tick_ms,
             initial_session_id(config.server_id, now.wall_ms),
@@ -139,14 +185,19 @@ impl Server {
             tracker.add(*id, *timeout, now.mono_ms);
         }
         Server {
+            mode: Mode::Down,
             prep: Preparer::new(db.last_zxid),
             db,
-            committer,
             tracker,
             conns: HashMap::new(),
             session_conns: HashMap::new(),
             outputs: VecDeque::new(),
+            submissions: VecDeque::new(),
+            syncs: HashMap::new(),
+            next_token: 1,
+            touched: BTreeMap::new(),
             counters: Counters::default(),
+            proposal_sizes: None,
             last_container_check: now.mono_ms,
             config,
         }
@@ -155,6 +206,11 @@ impl Server {
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// How the server currently takes part in replication.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// Zxid of the last applied transaction.
@@ -187,6 +243,11 @@ impl Server {
         self.outputs.pop_front()
     }
 
+    /// Next piece of work for the replication layer.
+    pub fn poll_submission(&mut self) -> Option<Submission> {
+        self.submissions.pop_front()
+    }
+
     /// A new client connection from `peer`.
     pub fn open_connection(&mut self, conn: ConnId, peer: SocketAddr) {
         self.conns.insert(
@@ -198,6 +259,7 @@ impl Server {
                 timeout_ms: 0,
                 closing: false,
                 queue: VecDeque::new(),
+                deferred: VecDeque::new(),
                 counters: Counters::default(),
                 last_cxid: 0,
                 last_zxid: 0,
@@ -216,6 +278,7 @@ impl Server {
                 }
             }
         }
+        self.syncs.retain(|_, c| *c != conn);
         self.db.tree.watches.remove_watcher(conn);
     }
 
@@ -227,36 +290,38 @@ impl Server {
         }
     }
 
-    /// Expires a session now, as if its timeout had passed.
-    pub fn expire_session(&mut self, session_id: i64, now: Time) {
-        if self.tracker.is_live(session_id) {
-            self.tracker.set_closing(session_id);
-            let txn = self
-                .prep
-                .close_session(&self.db.tree, session_id, 0, now.wall_ms);
-            self.propose(txn);
-            self.drain_commits(now);
+    /// One frame (without its length prefix) from a connection.
+    pub fn handle_frame(&mut self, conn: ConnId, frame: Bytes, now: Time) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.closing {
+            return;
+        }
+        c.counters.received += 1;
+        self.counters.received += 1;
+        if c.session.is_none() {
+            self.handshake(conn, frame, now);
+        } else if c.handshaking() {
+            c.deferred.push_back(frame);
+        } else {
+            self.request(conn, frame, now);
         }
     }
 
-    /// Timer tick: expires silent sessions, deletes empty containers and
-    /// expired TTL nodes.
-    pub fn handle_tick(&mut self, now: Time) {
-        for id in self.tracker.expire(now.mono_ms) {
-            tracing::info!(session = format_args!("{id:#x}"), "session expired");
-            let txn = self.prep.close_session(&self.db.tree, id, 0, now.wall_ms);
-            self.propose(txn);
-        }
-        if now.mono_ms.saturating_sub(self.last_container_check) >= self.config.container_check_ms {
-            self.last_container_check = now.mono_ms;
-            for path in self.db.tree.expired_containers(now.wall_ms) {
-                let txn = self
-                    .prep
-                    .delete_container(&self.db.tree, &path, now.wall_ms);
-                self.propose(txn);
+    /// Applies one committed entry (entries come in zxid order, each once)
+    /// and answers the connection waiting for it, if it is here.
+    pub fn apply_committed(&mut self, entry: LogEntry, now: Time) {
+        let txn = match Txn::from_bytes(entry.payload) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(zxid = entry.zxid, error = %e, "undecodable committed entry");
+                return;
             }
-        }
-        self.drain_commits(now);
+        };
+        let applied = super::apply::apply(&mut self.db, &txn);
+        self.prep.applied(applied.header.zxid);
+        self.dispatch(applied, now);
     }
 
     fn send(&mut self, conn: ConnId, frame: Bytes) {
@@ -281,25 +346,26 @@ impl Server {
             zxid: txn.header.zxid,
             payload: txn.to_bytes(),
         };
-        self.committer.propose(entry);
+        let size = entry.payload.len();
+        self.proposal_sizes = Some(match self.proposal_sizes {
+            None => ProposalSizes {
+                last: size,
+                min: size,
+                max: size,
+            },
+            Some(p) => ProposalSizes {
+                last: size,
+                min: p.min.min(size),
+                max: p.max.max(size),
+            },
+        });
+        self.submissions.push_back(Submission::Propose(entry));
     }
 
-    /// One frame (without its length prefix) from a connection.
-    pub fn handle_frame(&mut self, conn: ConnId, frame: Bytes, now: Time) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        if c.closing {
-            return;
-        }
-        c.counters.received += 1;
-        self.counters.received += 1;
-        if c.session.is_none() {
-            self.handshake(conn, frame, now);
-        } else {
-            self.request(conn, frame, now);
-        }
-        self.drain_commits(now);
+    fn new_token(&mut self) -> u64 {
+        let t = self.next_token;
+        self.next_token += 1;
+        t
     }
 
     /// Counters, connections and tree figures for the four-letter words.
@@ -334,11 +400,16 @@ impl Server {
             .iter()
             .map(|p| p.len() + tree.get(p).map_or(0, |n| n.data_len().max(0) as usize))
             .sum();
+        let zxid = match self.mode {
+            // A preparing server reports the last zxid it handed out (ZooKeeper's hzxid).
+            Mode::Prepare => self.prep.last_zxid().max(self.db.last_zxid),
+            _ => self.db.last_zxid,
+        };
         ServerStats {
             counters: self.counters.clone(),
             outstanding: connections.iter().map(|c| c.queued).sum(),
             connections,
-            zxid: self.db.last_zxid,
+            zxid,
             node_count: tree.node_count(),
             watch_count: tree.watches.count(),
             watches_by_session,
@@ -351,6 +422,10 @@ impl Server {
             min_session_timeout_ms: self.config.min_session_timeout_ms,
             max_session_timeout_ms: self.config.max_session_timeout_ms,
             server_id: self.config.server_id,
+            proposal_sizes: self.proposal_sizes,
+            pending_syncs: self.syncs.len(),
+            serving: self.mode != Mode::Down,
+            replica: None,
         }
     }
 }

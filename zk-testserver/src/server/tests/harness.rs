@@ -1,7 +1,8 @@
 //! A deterministic driver for [`Server`] in unit tests: fake clock, in-memory
-//! connections, replies decoded with the shared codec.
+//! connections, replies decoded with the shared codec. Replication is the
+//! trivial one: every proposal is committed at once, every sync is done.
 
-use crate::server::{LocalCommitter, Output, Server, ServerConfig, Time};
+use crate::server::{Database, Mode, Output, Server, ServerConfig, Submission, Time};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use zk_client::proto::{
@@ -99,17 +100,35 @@ impl Harness {
             wall_ms: 1_700_000_000_000,
             mono_ms: 1_000,
         };
-        let committer = Box::new(LocalCommitter::default());
+        let mut server = Server::new(config.clone(), Database::default(), now);
+        server.start_serving(Mode::Prepare, 0, now);
         Harness {
-            server: Server::new(config.clone(), committer, &[], now),
+            server,
             now,
             next_conn: 1,
             config,
         }
     }
 
+    /// Commits every proposal and completes every sync barrier.
+    pub fn replicate(&mut self) -> Vec<crate::storage::LogEntry> {
+        let mut committed = Vec::new();
+        while let Some(s) = self.server.poll_submission() {
+            match s {
+                Submission::Propose(entry) => {
+                    committed.push(entry.clone());
+                    self.server.apply_committed(entry, self.now);
+                }
+                Submission::Sync(token) => self.server.sync_done(token, self.now),
+                Submission::Forward(w) => panic!("a preparing server forwarded {w:?}"),
+            }
+        }
+        committed
+    }
+
     /// All outputs, grouped per connection in order.
     pub fn drain(&mut self) -> Vec<(u64, Output)> {
+        self.replicate();
         let mut v = Vec::new();
         while let Some(o) = self.server.poll_output() {
             v.push(o);

@@ -4,33 +4,19 @@
 //! visible to later preparations.
 
 use super::harness::*;
-use crate::server::{Committer, Output, Server, Time};
-use crate::storage::LogEntry;
+use crate::server::{Database, Mode, Output, Server, Submission, Time};
 use bytes::Bytes;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use zk_client::proto::*;
 
-/// Holds proposals until the test releases them.
-#[derive(Clone, Default)]
-struct Gate {
-    held: Arc<Mutex<VecDeque<LogEntry>>>,
-    released: Arc<Mutex<VecDeque<LogEntry>>>,
-}
-
-impl Gate {
-    fn release_all(&self) {
-        let mut held = self.held.lock().unwrap();
-        self.released.lock().unwrap().extend(held.drain(..));
-    }
-}
-
-impl Committer for Gate {
-    fn propose(&mut self, entry: LogEntry) {
-        self.held.lock().unwrap().push_back(entry);
-    }
-    fn poll_committed(&mut self) -> Option<LogEntry> {
-        self.released.lock().unwrap().pop_front()
+/// Commits (applies) every proposal the server submitted so far.
+fn release_all(s: &mut Server, now: Time) {
+    let held: Vec<Submission> = std::iter::from_fn(|| s.poll_submission()).collect();
+    for sub in held {
+        match sub {
+            Submission::Propose(e) => s.apply_committed(e, now),
+            Submission::Sync(t) => s.sync_done(t, now),
+            Submission::Forward(w) => panic!("unexpected forward {w:?}"),
+        }
     }
 }
 
@@ -46,13 +32,13 @@ fn frames(out: &[(u64, Output)], conn: u64) -> Vec<ReplyHeader> {
 
 #[test]
 fn reads_wait_for_earlier_writes_of_their_connection_only() {
-    let gate = Gate::default();
     let config = crate::server::ServerConfig::with_tick(100);
     let now = Time {
         wall_ms: 1,
         mono_ms: 1000,
     };
-    let mut s = Server::new(config, Box::new(gate.clone()), &[], now);
+    let mut s = Server::new(config, Database::default(), now);
+    s.start_serving(Mode::Prepare, 0, now);
     let handshake = encode_record(&ConnectRequest {
         timeout_ms: 1000,
         password: Bytes::from_static(&[0; 16]),
@@ -62,8 +48,7 @@ fn reads_wait_for_earlier_writes_of_their_connection_only() {
         s.open_connection(conn, peer());
         s.handle_frame(conn, handshake.slice(4..), now);
     }
-    gate.release_all();
-    s.handle_tick(now);
+    release_all(&mut s, now);
     while s.poll_output().is_some() {}
 
     // Connection 1: create /a (held), then a read of /a, then a ping.
@@ -115,8 +100,7 @@ fn reads_wait_for_earlier_writes_of_their_connection_only() {
         frames(&out, 2).is_empty(),
         "exists waits behind conn 2's own create"
     );
-    gate.release_all();
-    s.handle_tick(now);
+    release_all(&mut s, now);
     let mut out = Vec::new();
     while let Some(o) = s.poll_output() {
         out.push(o);

@@ -2,7 +2,7 @@
 //! refusal of clients ahead of the server, restart by log replay.
 
 use super::harness::*;
-use crate::server::{LocalCommitter, Server, SharedLog};
+use crate::server::{Database, Mode, Server, Submission};
 use bytes::Bytes;
 use zk_client::proto::*;
 
@@ -121,61 +121,51 @@ fn close_session_replies_then_closes() {
 }
 
 #[test]
-fn expire_session_control_and_restart_replay() {
+fn expire_session_control_and_recovery_from_snapshot_and_log() {
     let mut h = Harness::new();
     let mut c = h.connect();
     h.call(&mut c, &create("/a", 0));
     h.call(&mut c, &create("/e", 1));
-    let log: SharedLog = Default::default();
-    // Rebuild a server from the first server's log: same digest, same sessions.
-    let entries: Vec<crate::storage::LogEntry> = {
-        // The harness server uses its own committer; replay its state by
-        // re-running the same requests through a server on a shared log.
-        let mut s = Server::new(
-            h.config.clone(),
-            Box::new(LocalCommitter::new(log.clone())),
-            &[],
-            h.now,
-        );
+    // The harness applies on the fly; rebuild the same state from the log:
+    // a snapshot of a server that applied a prefix, then the rest on top.
+    let mut partial = Server::new(h.config.clone(), Database::default(), h.now);
+    let mut entries = Vec::new();
+    {
+        let mut s = Server::new(h.config.clone(), Database::default(), h.now);
+        s.start_serving(Mode::Prepare, 0, h.now);
         s.open_connection(1, peer());
         let hs = encode_record(&connect_req(0, Bytes::from_static(&[0; 16]), 1000, 0));
         s.handle_frame(1, hs.slice(4..), h.now);
         for (xid, r) in [(1, create("/a", 0)), (2, create("/e", 1))] {
             s.handle_frame(1, encode_request(xid, &r).slice(4..), h.now);
+            while let Some(Submission::Propose(e)) = s.poll_submission() {
+                entries.push(e.clone());
+                s.apply_committed(e, h.now);
+            }
         }
-        let digest = s.digest();
-        let entries = log.lock().unwrap().clone();
-        // Snapshot after the first two entries, then the rest replayed on top.
-        let mut partial = Server::new(
-            h.config.clone(),
-            Box::new(LocalCommitter::default()),
-            &entries[..2],
-            h.now,
-        );
-        let snap = crate::server::database::Database::from_snapshot(partial.snapshot()).unwrap();
-        partial = Server::recover(
-            h.config.clone(),
-            Box::new(LocalCommitter::default()),
-            snap,
-            &entries,
-            h.now,
-        );
-        assert_eq!(partial.digest(), digest);
-        assert_eq!(partial.sessions(), s.sessions());
-        let again = Server::new(
-            h.config.clone(),
-            Box::new(LocalCommitter::new(log.clone())),
-            &entries,
-            h.now,
-        );
-        assert_eq!(again.digest(), digest);
-        assert_eq!(again.last_zxid(), s.last_zxid());
+        while let Some(Submission::Propose(e)) = s.poll_submission() {
+            entries.push(e.clone());
+            s.apply_committed(e, h.now);
+        }
+        assert_eq!(entries.len(), 3);
+        for e in &entries[..2] {
+            partial.apply_committed(e.clone(), h.now);
+        }
+        let snap = Database::from_snapshot(partial.snapshot()).unwrap();
+        let mut again = Server::new(h.config.clone(), snap, h.now);
+        for e in &entries[2..] {
+            again.apply_committed(e.clone(), h.now);
+        }
+        assert_eq!(again.digest(), s.digest());
         assert_eq!(again.sessions(), s.sessions());
-        entries
-    };
-    assert_eq!(entries.len(), 3);
-    h.server.expire_session(c.session, h.now);
+        assert_eq!(again.last_zxid(), s.last_zxid());
+    }
+    assert!(h.server.expire_session(c.session, h.now));
     let out = h.drain();
     assert!(closed(c.conn, &out));
     assert!(h.server.database().tree.get("/e").is_none());
+    // A server that does not prepare writes does not expire sessions.
+    let mut f = Server::new(h.config.clone(), Database::default(), h.now);
+    f.start_serving(Mode::Forward, 0, h.now);
+    assert!(!f.expire_session(1, h.now));
 }

@@ -302,3 +302,25 @@ fn lossy_network_still_converges() {
     sim.cfg.drop_prob = 0.0;
     assert!(sim.run_until(20 * S, Sim::converged), "{}", sim.describe());
 }
+
+#[test]
+fn link_reset_makes_followers_elect_at_once() {
+    let mut sim = settled(14, 3, SimConfig::default());
+    write(&mut sim, "a", 3);
+    let old = sim.leader().expect("leader");
+    sim.crash(old, false);
+    let now = sim.now;
+    for id in (1..=3).filter(|&id| id != old) {
+        if let Some(m) = sim.nodes.get_mut(&id).and_then(|n| n.member.as_mut()) {
+            m.peer_disconnected(now, old);
+        }
+    }
+    sim.drain();
+    // Well within sync_limit (5 ticks): the reset, not a timeout, started it.
+    assert!(
+        sim.run_until(300 * MS, |s| s.leader().is_some()),
+        "{}",
+        sim.describe()
+    );
+    assert_ne!(sim.leader(), Some(old));
+}

@@ -2,5 +2,6 @@
 
 mod basic;
 mod faults;
+mod races;
 mod random;
 mod robust;

@@ -69,7 +69,10 @@ fn message(rng: &mut Xoshiro256PlusPlus) -> ZabMessage {
         },
         14 => ZabMessage::PingReply { acked: z },
         15 => ZabMessage::Sync { token: 1 },
-        16 => ZabMessage::SyncReply { token: 1 },
+        16 => ZabMessage::SyncReply {
+            token: 1,
+            committed: z,
+        },
         _ => ZabMessage::App(Bytes::from_static(b"app")),
     }
 }

@@ -1,0 +1,255 @@
+//! [`EnsembleBuilder`]: the settings of an ensemble, and starting it.
+
+use super::slot::{Slot, Store};
+use super::{Ensemble, Error, Result};
+use crate::member::MemberConfig;
+use crate::net::links::Network;
+use crate::server::ServerConfig;
+use crate::storage::{DirOptions, MemoryStorage};
+use crate::zab::MemberId;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Configures and starts an [`Ensemble`].
+#[derive(Debug, Clone)]
+pub struct EnsembleBuilder {
+    pub(super) members: usize,
+    pub(super) tick: Duration,
+    extended_types: bool,
+    super_digest: Option<String>,
+    port: u16,
+    min_session_timeout: Option<Duration>,
+    max_session_timeout: Option<Duration>,
+    container_check: Option<Duration>,
+    init_limit: u32,
+    sync_limit: u32,
+    diff_retention: usize,
+    snapshot_every: u64,
+    seed: u64,
+    data_dir: Option<PathBuf>,
+    fsync: bool,
+    pub(super) wait_timeout: Duration,
+}
+
+impl Default for EnsembleBuilder {
+    fn default() -> Self {
+        EnsembleBuilder {
+            members: 1,
+            tick: Duration::from_millis(100),
+            extended_types: false,
+            super_digest: None,
+            port: 0,
+            min_session_timeout: None,
+            max_session_timeout: None,
+            container_check: None,
+            init_limit: 10,
+            sync_limit: 5,
+            diff_retention: 500,
+            snapshot_every: 10_000,
+            seed: 0x5eed,
+            data_dir: None,
+            fsync: true,
+            wait_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn ms_i32(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+impl EnsembleBuilder {
+    /// Number of members (default 1). One member runs standalone (srvr says
+    /// `standalone`, zxids stay in epoch 0); two or more replicate with ZAB.
+    pub fn members(mut self, n: usize) -> Self {
+        self.members = n;
+        self
+    }
+
+    /// ZooKeeper's tickTime (default 100 ms): the session timeout unit and
+    /// expiry granularity, and the unit of the replication limits. Negotiated
+    /// timeouts are clamped to [2, 20] ticks.
+    pub fn tick(mut self, tick: Duration) -> Self {
+        self.tick = tick;
+        self
+    }
+
+    /// Allows TTL nodes (`zookeeper.extendedTypesEnabled`); off by default.
+    pub fn extended_types(mut self, on: bool) -> Self {
+        self.extended_types = on;
+        self
+    }
+
+    /// The superuser digest id, `super:<base64 sha1>` (see
+    /// [`zk_client::proto::digest_id`]).
+    pub fn super_digest(mut self, digest: impl Into<String>) -> Self {
+        self.super_digest = Some(digest.into());
+        self
+    }
+
+    /// The client port of member 1; member k listens on `port + k - 1`
+    /// (default 0: each member on any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Overrides the smallest negotiated session timeout (default 2 ticks).
+    pub fn min_session_timeout(mut self, t: Duration) -> Self {
+        self.min_session_timeout = Some(t);
+        self
+    }
+
+    /// Overrides the largest negotiated session timeout (default 20 ticks).
+    pub fn max_session_timeout(mut self, t: Duration) -> Self {
+        self.max_session_timeout = Some(t);
+        self
+    }
+
+    /// How often the leader removes empty containers and expired TTL nodes
+    /// (default 5 ticks).
+    pub fn container_check_interval(mut self, t: Duration) -> Self {
+        self.container_check = Some(t);
+        self
+    }
+
+    /// Ticks a follower may take to sync with a new leader (ZooKeeper's
+    /// `initLimit`, default 10).
+    pub fn init_limit(mut self, ticks: u32) -> Self {
+        self.init_limit = ticks.max(1);
+        self
+    }
+
+    /// Ticks without hearing from the leader (or, for a leader, from a
+    /// quorum) before giving up on it (ZooKeeper's `syncLimit`, default 5).
+    pub fn sync_limit(mut self, ticks: u32) -> Self {
+        self.sync_limit = ticks.max(1);
+        self
+    }
+
+    /// Committed transactions a leader keeps to sync followers by DIFF
+    /// (default 500); a follower further behind gets a snapshot (SNAP).
+    pub fn diff_retention(mut self, entries: usize) -> Self {
+        self.diff_retention = entries;
+        self
+    }
+
+    /// Committed transactions between two snapshots of a member's state
+    /// (default 10 000; 0: never).
+    pub fn snapshot_every(mut self, txns: u64) -> Self {
+        self.snapshot_every = txns;
+        self
+    }
+
+    /// Seed of every random choice (election jitter, link drops), so a
+    /// failing run can be replayed (default fixed).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Keeps each member's transaction log and snapshots in
+    /// `dir/member<k>` (created if needed) instead of memory; a restarted
+    /// member recovers from there.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Whether a data directory is synced to disk (default true; tests may
+    /// turn it off: the data still survives a killed member, not a machine
+    /// crash).
+    pub fn fsync(mut self, on: bool) -> Self {
+        self.fsync = on;
+        self
+    }
+
+    /// Bound of every `wait_*` of the ensemble (default 20 s).
+    pub fn wait_timeout(mut self, t: Duration) -> Self {
+        self.wait_timeout = t;
+        self
+    }
+
+    fn server_config(&self) -> ServerConfig {
+        let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
+        c.extended_types = self.extended_types;
+        c.super_digest = self.super_digest.clone();
+        if let Some(t) = self.min_session_timeout {
+            c.min_session_timeout_ms = ms_i32(t);
+        }
+        if let Some(t) = self.max_session_timeout {
+            c.max_session_timeout_ms = ms_i32(t);
+        }
+        if let Some(t) = self.container_check {
+            c.container_check_ms = ms(t).max(1);
+        }
+        c
+    }
+
+    /// The configuration of member `id`, for its `incarnation`-th start.
+    pub(super) fn member_config(&self, id: MemberId, incarnation: u64) -> MemberConfig {
+        let ids: Vec<MemberId> = (1..=self.members as u64).collect();
+        let mut c = MemberConfig::new(id, ids, self.server_config());
+        c.zab.tick = self.tick.max(Duration::from_millis(1));
+        c.zab.init_limit = self.init_limit;
+        c.zab.sync_limit = self.sync_limit;
+        c.zab.diff_retention = self.diff_retention;
+        c.zab.seed = self
+            .seed
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(id.wrapping_mul(1_000_003))
+            .wrapping_add(incarnation);
+        c.snapshot_every = self.snapshot_every;
+        c
+    }
+
+    /// Binds the client ports on 127.0.0.1, starts every member, and returns
+    /// once each of them serves (a leader is elected and synced with all).
+    pub async fn start(self) -> Result<Ensemble> {
+        if self.members == 0 || self.members > 255 {
+            return Err(Error::Unsupported("between 1 and 255 members"));
+        }
+        let ids: Vec<MemberId> = (1..=self.members as u64).collect();
+        let network = Network::new(&ids, self.seed);
+        let (reports, _) = watch::channel(vec![None; self.members]);
+        let mut slots = Vec::with_capacity(self.members);
+        for &id in &ids {
+            let port = match self.port {
+                0 => 0,
+                p => p
+                    .checked_add(u16::try_from(id - 1).unwrap_or(u16::MAX))
+                    .ok_or(Error::Unsupported("client ports above 65535"))?,
+            };
+            let store = match &self.data_dir {
+                Some(dir) => Store::Dir {
+                    path: dir.join(format!("member{id}")),
+                    options: DirOptions::default().fsync(self.fsync),
+                },
+                None => Store::Memory(MemoryStorage::new()),
+            };
+            slots.push(Slot::new(
+                id,
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                store,
+            ));
+        }
+        // Bind every port and connect every mailbox before any member runs,
+        // so the first election messages reach everyone.
+        let mut prepared = Vec::with_capacity(slots.len());
+        for slot in &mut slots {
+            prepared.push(slot.prepare(&network).await?);
+        }
+        let ensemble = Ensemble::assemble(self, network, reports, slots);
+        for (i, p) in prepared.into_iter().enumerate() {
+            ensemble.launch(i, p).await?;
+        }
+        ensemble.wait_all_serving().await?;
+        Ok(ensemble)
+    }
+}

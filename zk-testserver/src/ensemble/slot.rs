@@ -1,0 +1,187 @@
+//! One member slot of an ensemble: its client address, its storage (which
+//! outlives kills), and the tasks of its running incarnation.
+
+use super::{Error, Result};
+use crate::member::{MemberConfig, MemberMachine};
+use crate::net::connection::PortInfo;
+use crate::net::core::{Command, Driver, Publisher};
+use crate::net::links::{Network, PeerInput};
+use crate::net::listener::accept_loop;
+use crate::storage::{DirOptions, DirStorage, MemoryStorage, Storage};
+use crate::zab::MemberId;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use zk_client::proto::DEFAULT_MAX_BUFFER;
+
+/// Where a member keeps its log, snapshots and epochs.
+#[derive(Debug)]
+pub(super) enum Store {
+    /// In memory, shared with the running member; survives kill/restart.
+    Memory(MemoryStorage),
+    /// In a directory.
+    Dir { path: PathBuf, options: DirOptions },
+}
+
+impl Store {
+    fn open(&self) -> io::Result<Box<dyn Storage>> {
+        Ok(match self {
+            Store::Memory(m) => Box::new(m.clone()),
+            Store::Dir { path, options } => {
+                std::fs::create_dir_all(path)?;
+                Box::new(DirStorage::open(path, options.clone())?)
+            }
+        })
+    }
+
+    /// What a killed process loses: appends not yet flushed. (A directory
+    /// store loses its buffer when the member's handle is dropped.)
+    fn crash(&self) {
+        if let Store::Memory(m) = self {
+            m.crash();
+        }
+    }
+
+    fn wipe(&mut self) -> io::Result<()> {
+        match self {
+            Store::Memory(m) => *m = MemoryStorage::new(),
+            Store::Dir { path, .. } => match std::fs::remove_dir_all(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            },
+        }
+        Ok(())
+    }
+}
+
+struct Running {
+    commands: mpsc::UnboundedSender<Command>,
+    driver: JoinHandle<()>,
+    listener: JoinHandle<()>,
+}
+
+/// A bound client port and a connected mailbox: a member about to run.
+pub(super) struct Prepared {
+    listener: TcpListener,
+    peers: mpsc::UnboundedReceiver<PeerInput>,
+}
+
+/// One member of the ensemble, running or not.
+pub(super) struct Slot {
+    pub(super) id: MemberId,
+    pub(super) addr: SocketAddr,
+    store: Store,
+    starts: u64,
+    running: Option<Running>,
+}
+
+impl Slot {
+    pub(super) fn new(id: MemberId, addr: SocketAddr, store: Store) -> Slot {
+        Slot {
+            id,
+            addr,
+            store,
+            starts: 0,
+            running: None,
+        }
+    }
+
+    pub(super) fn is_running(&self) -> bool {
+        self.running
+            .as_ref()
+            .is_some_and(|r| !r.driver.is_finished())
+    }
+
+    pub(super) fn commands(&self) -> Result<mpsc::UnboundedSender<Command>> {
+        match &self.running {
+            Some(r) if !r.driver.is_finished() => Ok(r.commands.clone()),
+            _ => Err(Error::Stopped(self.id)),
+        }
+    }
+
+    /// Binds the client port (the same one on every start) and connects the
+    /// member's mailbox.
+    pub(super) async fn prepare(&mut self, network: &Network) -> Result<Prepared> {
+        let listener = TcpListener::bind(self.addr).await?;
+        self.addr = listener.local_addr()?;
+        let peers = network.attach(self.id);
+        Ok(Prepared { listener, peers })
+    }
+
+    /// Recovers storage, builds the member machine and spawns its tasks.
+    pub(super) fn launch(
+        &mut self,
+        prepared: Prepared,
+        config: MemberConfig,
+        network: Network,
+        publisher: Publisher,
+    ) -> Result<()> {
+        let mut storage = self.store.open()?;
+        let recovered = storage.recover()?;
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let logged = recovered.log.len();
+        let machine = MemberMachine::new(config, recovered, Instant::now(), wall_ms)
+            .map_err(|e| Error::Member(e.to_string()))?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let driver = Driver::new(machine, storage, network, prepared.peers, rx, publisher);
+        let driver = tokio::spawn(driver.run());
+        let info = PortInfo {
+            port: self.addr.port(),
+            max_frame: DEFAULT_MAX_BUFFER,
+            started: Instant::now(),
+        };
+        let listener = tokio::spawn(accept_loop(prepared.listener, commands.clone(), info));
+        self.starts += 1;
+        tracing::info!(member = self.id, addr = %self.addr, logged, "member started");
+        self.running = Some(Running {
+            commands,
+            driver,
+            listener,
+        });
+        Ok(())
+    }
+
+    /// How many times the member was started.
+    pub(super) fn starts(&self) -> u64 {
+        self.starts
+    }
+
+    /// Stops the member as a crash would: its tasks end, its connections
+    /// drop, its peers see a reset, unflushed appends are lost.
+    pub(super) async fn kill(&mut self, network: &Network) {
+        if let Some(r) = self.running.take() {
+            r.listener.abort();
+            r.driver.abort();
+            let _ = r.listener.await;
+            let _ = r.driver.await;
+            network.detach(self.id);
+            self.store.crash();
+            tracing::info!(member = self.id, "member killed");
+        }
+    }
+
+    /// Replaces the member's storage with an empty one (only while stopped).
+    pub(super) fn wipe(&mut self) -> Result<()> {
+        if self.running.is_some() {
+            return Err(Error::Unsupported("wiping a running member"));
+        }
+        self.store.wipe()?;
+        Ok(())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.listener.abort();
+            r.driver.abort();
+        }
+    }
+}
