@@ -51,10 +51,12 @@ struct Counters {
 /// items. Clones of a `Queue` share the listing, so many tasks can take from
 /// one handle without competing for the same item.
 ///
-/// - [`Queue::take`] removes the item before returning it (a consumer that
-///   dies afterwards loses it). If the delete's reply is lost and the
-///   client's retry finds the item gone, another consumer may have taken it
-///   too: rare duplicates, never a lost item while no consumer fails.
+/// - [`Queue::take`] removes the item before returning it, and only returns
+///   it if this consumer's delete removed it: an item is never delivered
+///   twice. It is **at-most-once**: a consumer that dies after the delete
+///   loses the item, and so does one whose delete is applied but whose
+///   connection drops before the reply (the item is gone, and nothing says
+///   whether this consumer or another removed it).
 /// - [`Queue::take_locked`] is **at-least-once**: it locks the item with an
 ///   ephemeral node `<lock path>/<item>` and leaves it in the queue until
 ///   [`QueueItem::ack`]; if the consumer's session ends first, the lock
@@ -305,6 +307,10 @@ impl Queue {
 
     async fn claim(&self, name: &str) -> Result<Option<Bytes>> {
         let client = &self.inner.client;
+        // The delete is the claim: it must not be retried behind our back,
+        // or a retry that finds the item gone could not tell our delete from
+        // another consumer's.
+        let once = client.with_retry(zk_client::retry::NoRetry);
         let path = join(&self.inner.path, name);
         loop {
             let data = match client.get_data(&path).await {
@@ -316,12 +322,22 @@ impl Queue {
                 }
                 Err(e) => return Err(e.into()),
             };
-            return match client.delete(&path, None).await {
+            return match once.delete(&path, None).await {
                 Ok(()) => Ok(Some(data)),
                 Err(e) if e.is_no_node() => Ok(None),
                 Err(e) if e.is_session_expired() => {
                     wait_connected(client).await?;
                     continue;
+                }
+                Err(e) if e.is_retryable() => {
+                    // Unknown outcome: if the item is still there the delete
+                    // was not applied and we try again; if it is gone, we
+                    // cannot prove it was ours, so we do not deliver it.
+                    if client.exists(&path).await?.is_some() {
+                        continue;
+                    }
+                    tracing::debug!(%path, "delete outcome unknown after a connection loss; item skipped");
+                    Ok(None)
                 }
                 Err(e) => Err(e.into()),
             };

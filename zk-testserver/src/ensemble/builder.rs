@@ -47,7 +47,7 @@ impl Default for EnsembleBuilder {
             init_limit: 10,
             sync_limit: 5,
             diff_retention: 500,
-            snapshot_every: 10_000,
+            snapshot_every: 100_000,
             seed: 0x5eed,
             data_dir: None,
             fsync: true,
@@ -141,7 +141,7 @@ impl EnsembleBuilder {
     }
 
     /// Committed transactions between two snapshots of a member's state
-    /// (default 10 000; 0: never).
+    /// (default 100 000, ZooKeeper's `snapCount`; 0: never).
     pub fn snapshot_every(mut self, txns: u64) -> Self {
         self.snapshot_every = txns;
         self
@@ -245,7 +245,12 @@ impl EnsembleBuilder {
         for slot in &mut slots {
             prepared.push(slot.prepare(&network).await?);
         }
-        let ensemble = Ensemble::assemble(self, network, reports, slots);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("zk-testserver")
+            .enable_all()
+            .build()?;
+        let ensemble = Ensemble::assemble(runtime, self, network, reports, slots);
         for (i, p) in prepared.into_iter().enumerate() {
             ensemble.launch(i, p).await?;
         }

@@ -140,6 +140,9 @@ pub struct MemberStatus {
 ///
 /// Every method takes `&self`, so a test can share the ensemble.
 pub struct Ensemble {
+    /// The members' own runtime: a busy or blocked test body cannot starve
+    /// them (as a separate ZooKeeper process would not be).
+    runtime: Option<tokio::runtime::Runtime>,
     config: EnsembleBuilder,
     network: Network,
     reports: watch::Sender<Vec<Option<Report>>>,
@@ -163,12 +166,14 @@ impl Ensemble {
     }
 
     fn assemble(
+        runtime: tokio::runtime::Runtime,
         config: EnsembleBuilder,
         network: Network,
         reports: watch::Sender<Vec<Option<Report>>>,
         slots: Vec<Slot>,
     ) -> Ensemble {
         Ensemble {
+            runtime: Some(runtime),
             config,
             network,
             reports,
@@ -184,7 +189,20 @@ impl Ensemble {
             tx: self.reports.clone(),
             index,
         };
-        slot.launch(prepared, config, self.network.clone(), publisher)
+        slot.launch(
+            self.handle()?,
+            prepared,
+            config,
+            self.network.clone(),
+            publisher,
+        )
+    }
+
+    fn handle(&self) -> Result<&tokio::runtime::Handle> {
+        self.runtime
+            .as_ref()
+            .map(|r| r.handle())
+            .ok_or(Error::Unsupported("ensemble already shut down"))
     }
 
     fn index(&self, member: MemberId) -> Result<usize> {
@@ -267,7 +285,13 @@ impl Ensemble {
             tx: self.reports.clone(),
             index: i,
         };
-        slot.launch(prepared, config, self.network.clone(), publisher)
+        slot.launch(
+            self.handle()?,
+            prepared,
+            config,
+            self.network.clone(),
+            publisher,
+        )
     }
 
     /// Whether `member` runs.
@@ -404,5 +428,21 @@ impl Ensemble {
     /// same transactions).
     pub async fn digest(&self, member: MemberId) -> Result<u64> {
         Ok(self.inspect(member).await?.digest)
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        // Stop the members first (their tasks, listeners and connections),
+        // then let the runtime go without blocking the caller, which may be
+        // an async context.
+        for slot in &self.slots {
+            if let Ok(mut slot) = slot.try_lock() {
+                slot.abort();
+            }
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }

@@ -66,7 +66,7 @@ struct Running {
 
 /// A bound client port and a connected mailbox: a member about to run.
 pub(super) struct Prepared {
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     peers: mpsc::UnboundedReceiver<PeerInput>,
 }
 
@@ -106,7 +106,9 @@ impl Slot {
     /// Binds the client port (the same one on every start) and connects the
     /// member's mailbox.
     pub(super) async fn prepare(&mut self, network: &Network) -> Result<Prepared> {
-        let listener = TcpListener::bind(self.addr).await?;
+        // Bound here, registered with the ensemble's runtime at launch.
+        let listener = std::net::TcpListener::bind(self.addr)?;
+        listener.set_nonblocking(true)?;
         self.addr = listener.local_addr()?;
         let peers = network.attach(self.id);
         Ok(Prepared { listener, peers })
@@ -115,6 +117,7 @@ impl Slot {
     /// Recovers storage, builds the member machine and spawns its tasks.
     pub(super) fn launch(
         &mut self,
+        runtime: &tokio::runtime::Handle,
         prepared: Prepared,
         config: MemberConfig,
         network: Network,
@@ -131,13 +134,16 @@ impl Slot {
             .map_err(|e| Error::Member(e.to_string()))?;
         let (commands, rx) = mpsc::unbounded_channel();
         let driver = Driver::new(machine, storage, network, prepared.peers, rx, publisher);
+        // Everything of the member runs on the ensemble's own runtime.
+        let _entered = runtime.enter();
         let driver = tokio::spawn(driver.run());
         let info = PortInfo {
             port: self.addr.port(),
             max_frame: DEFAULT_MAX_BUFFER,
             started: Instant::now(),
         };
-        let listener = tokio::spawn(accept_loop(prepared.listener, commands.clone(), info));
+        let listener = TcpListener::from_std(prepared.listener)?;
+        let listener = tokio::spawn(accept_loop(listener, commands.clone(), info));
         self.starts += 1;
         tracing::info!(member = self.id, addr = %self.addr, logged, "member started");
         self.running = Some(Running {
@@ -177,11 +183,18 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
+impl Slot {
+    /// Stops the member's tasks without waiting for them.
+    pub(super) fn abort(&mut self) {
         if let Some(r) = self.running.take() {
             r.listener.abort();
             r.driver.abort();
         }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.abort();
     }
 }

@@ -31,7 +31,7 @@ impl MemberConfig {
         MemberConfig {
             server,
             zab,
-            snapshot_every: 10_000,
+            snapshot_every: 100_000,
         }
     }
 
