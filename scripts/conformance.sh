@@ -33,6 +33,7 @@ STEPS=(
     client-ensemble
     recipes-standalone
     recipes-ensemble
+    examples-standalone
     differential
     zkcli-testserver
 )
@@ -129,6 +130,23 @@ run_recipes() {
 step_recipes_standalone() { run_recipes standalone; }
 
 step_recipes_ensemble() { run_recipes ensemble; }
+
+# Every example program against the real standalone server (--connect).
+step_examples_standalone() {
+    local bin failed=0
+    cargo build -q -p examples --bins
+    start_reference standalone
+    for bin in quickstart lock rwlock semaphore leader_latch leader_election queue barrier \
+        service_discovery config_watch watch_tree multi acl; do
+        if "$REPO_ROOT/target/debug/$bin" --connect "$ZK_CONNECT" >"$REPO_ROOT/target/example-$bin.log" 2>&1; then
+            note "example $bin -> ok"
+        else
+            note "example $bin FAILED:"; cat "$REPO_ROOT/target/example-$bin.log"; failed=1
+        fi
+    done
+    stop_reference
+    ((failed == 0)) || die "some examples failed against real ZooKeeper"
+}
 
 # The same randomized operation sequences against real ZooKeeper (standalone)
 # and an in-process zk-testserver; every reply, Stat and watch event compared.

@@ -1,1 +1,17 @@
-//! placeholder
+//! Runnable programs for the zk-rs toolkit, and the code they share.
+//!
+//! Every program runs on an in-process zk-testserver ensemble by default
+//! and on an existing ensemble with `--connect HOSTS`:
+//!
+//! - `quickstart`: the tour (locks, leader latch, discovery, typed config,
+//!   a leader failure) — its logic is [`quickstart`], checked by the tests.
+//! - one program per recipe: `lock`, `rwlock`, `semaphore`, `leader_latch`,
+//!   `leader_election`, `queue`, `barrier`, `service_discovery`,
+//!   `config_watch`;
+//! - client features: `watch_tree` (persistent recursive watch), `multi`
+//!   (transactions), `acl` (auth and ACLs).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod quickstart;
+pub mod target;

@@ -223,18 +223,24 @@ impl Queue {
     /// waits while there is none. See [`QueueItem`].
     pub async fn take_locked(&self) -> Result<QueueItem> {
         loop {
-            if let Some((name, data)) = self.take_pass(true).await? {
-                return Ok(QueueItem {
-                    client: self.inner.client.clone(),
-                    item: join(&self.inner.path, &name),
-                    lock: join(&self.inner.lock_path, &name),
-                    session: self.inner.client.session_id(),
-                    data,
-                    done: false,
-                });
+            if let Some(item) = self.try_take_locked().await? {
+                return Ok(item);
             }
             self.wait_for_items(true).await?;
         }
+    }
+
+    /// Locks the next unlocked item and returns it without removing it, or
+    /// `None` if every item is taken or locked. See [`QueueItem`].
+    pub async fn try_take_locked(&self) -> Result<Option<QueueItem>> {
+        Ok(self.take_pass(true).await?.map(|(name, data)| QueueItem {
+            client: self.inner.client.clone(),
+            item: join(&self.inner.path, &name),
+            lock: join(&self.inner.lock_path, &name),
+            session: self.inner.client.session_id(),
+            data,
+            done: false,
+        }))
     }
 
     async fn list(&self) -> Result<Vec<String>> {

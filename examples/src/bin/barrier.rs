@@ -1,42 +1,47 @@
-//! A double barrier: start `--members N` copies; all enter together, work,
-//! and leave together.
+//! A barrier holds three workers until a coordinator lifts it; then a
+//! double barrier lets the three start together and finish together.
 //!
-//! `cargo run -p examples --bin barrier -- --connect HOSTS [--members 3]`
+//! `cargo run -p examples --bin barrier [-- --connect HOSTS]`
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
-}
-
-async fn connect() -> Result<zk_client::Client, Box<dyn std::error::Error>> {
-    let hosts = arg("--connect").unwrap_or_else(|| "127.0.0.1:2181".to_string());
-    Ok(zk_client::Client::builder(hosts)
-        .session_timeout(std::time::Duration::from_secs(6))
-        .renew_session_on_expiry(true)
-        .connect()
-        .await?)
-}
+use examples::target::Target;
+use zk_recipes::{Barrier, DoubleBarrier};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = connect().await?;
-    let members: usize = arg("--members").and_then(|s| s.parse().ok()).unwrap_or(3);
-    let barrier = zk_recipes::DoubleBarrier::new(
-        &client,
-        arg("--path").unwrap_or_else(|| "/examples/barrier".into()),
-        members,
-    );
-    println!("entering (waiting for {members} members)...");
-    barrier.enter().await?;
-    println!("all in; working");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    barrier.leave().await?;
-    println!("all out");
-    client.close().await?;
+    let target = Target::from_args(1).await?;
+    println!("barrier example on an {}", target.describe());
+    let coordinator = target.client("/examples/barrier").await?;
+    let gate = Barrier::new(&coordinator, "/gate");
+    gate.set().await?;
+    println!("coordinator set the barrier");
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut workers = Vec::new();
+    for w in 1..=3 {
+        let client = target.client("/examples/barrier").await?;
+        let ready_tx = ready_tx.clone();
+        workers.push(tokio::spawn(async move {
+            let gate = Barrier::new(&client, "/gate");
+            ready_tx.send(w).ok();
+            gate.wait().await?;
+            println!("worker-{w} passed the barrier");
+            let round = DoubleBarrier::new(&client, "/round", 3);
+            round.enter().await?;
+            println!("worker-{w} entered the round (all 3 are in)");
+            round.leave().await?;
+            println!("worker-{w} left the round (all 3 are out)");
+            client.close().await?;
+            Ok::<_, zk_recipes::Error>(())
+        }));
+    }
+    for _ in 0..3 {
+        ready_rx.recv().await;
+    }
+    println!("3 workers wait at the barrier; lifting it");
+    gate.remove().await?;
+    for w in workers {
+        w.await??;
+    }
+    coordinator.close().await?;
+    println!("all workers finished the round together");
     Ok(())
 }

@@ -1,55 +1,64 @@
-//! Runs a task while leader; the task is cancelled when leadership is lost
-//! and the participant queues again. Stops on Ctrl-C.
+//! Three candidates run a leader task in turn: each term does a piece of
+//! work and ends, and the candidate queues again. A term's task is
+//! cancelled if its leadership is lost.
 //!
-//! `cargo run -p examples --bin leader_election -- --connect HOSTS [--id me] [--term-ms 3000]`
+//! `cargo run -p examples --bin leader_election [-- --connect HOSTS]`
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
-}
-
-async fn connect() -> Result<zk_client::Client, Box<dyn std::error::Error>> {
-    let hosts = arg("--connect").unwrap_or_else(|| "127.0.0.1:2181".to_string());
-    Ok(zk_client::Client::builder(hosts)
-        .session_timeout(std::time::Duration::from_secs(6))
-        .renew_session_on_expiry(true)
-        .connect()
-        .await?)
-}
+use examples::target::Target;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use zk_recipes::LeaderElection;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = connect().await?;
-    let id = arg("--id").unwrap_or_else(|| format!("pid-{}", std::process::id()));
-    let term: u64 = arg("--term-ms")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3000);
-    let who = id.clone();
-    let election = zk_recipes::LeaderElection::new(
-        &client,
-        arg("--path").unwrap_or_else(|| "/examples/election".into()),
-    )
-    .with_id(id)
-    .auto_requeue(true)
-    .run(move |leadership| {
-        let who = who.clone();
-        async move {
-            println!(
-                "{who}: leading (term {}, token {})",
-                leadership.term(),
-                leadership.fencing_token()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(term)).await;
-            println!("{who}: stepping down");
+    let target = Target::from_args(1).await?;
+    println!("leader election example on an {}", target.describe());
+    let leading = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut handles = Vec::new();
+    let mut clients = Vec::new();
+    for c in 1..=3 {
+        let client = target.client("/examples/leader_election").await?;
+        let (leading, most, done_tx) = (leading.clone(), most.clone(), done_tx.clone());
+        let handle = LeaderElection::new(&client, "/compactor")
+            .with_id(format!("candidate-{c}"))
+            .auto_requeue(true)
+            .run(move |leadership| {
+                let (leading, most, done_tx) = (leading.clone(), most.clone(), done_tx.clone());
+                async move {
+                    let now = leading.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    println!(
+                        "candidate-{c} leads (term {}, fencing token {:#x})",
+                        leadership.term(),
+                        leadership.fencing_token()
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    leading.fetch_sub(1, Ordering::SeqCst);
+                    let _ = done_tx.send(c);
+                }
+            });
+        handles.push(handle);
+        clients.push(client);
+    }
+    let mut terms = 0;
+    while terms < 6 {
+        if done_rx.recv().await.is_none() {
+            break;
         }
-    });
-    tokio::signal::ctrl_c().await?;
-    election.stop().await;
-    client.close().await?;
+        terms += 1;
+    }
+    for h in handles {
+        h.stop().await;
+    }
+    for c in clients {
+        c.close().await?;
+    }
+    println!(
+        "{terms} terms ran; at most {} leader at a time",
+        most.load(Ordering::SeqCst)
+    );
     Ok(())
 }

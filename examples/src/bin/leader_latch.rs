@@ -1,51 +1,45 @@
-//! Joins a leader latch and reports leadership changes until Ctrl-C.
+//! Three participants start a leader latch; one leads. When it leaves,
+//! another takes over — never two at once.
 //!
-//! `cargo run -p examples --bin leader_latch -- --connect HOSTS [--id me]`
+//! `cargo run -p examples --bin leader_latch [-- --connect HOSTS]`
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
-}
-
-async fn connect() -> Result<zk_client::Client, Box<dyn std::error::Error>> {
-    let hosts = arg("--connect").unwrap_or_else(|| "127.0.0.1:2181".to_string());
-    Ok(zk_client::Client::builder(hosts)
-        .session_timeout(std::time::Duration::from_secs(6))
-        .renew_session_on_expiry(true)
-        .connect()
-        .await?)
-}
+use examples::target::Target;
+use zk_recipes::LeaderLatch;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = connect().await?;
-    let id = arg("--id").unwrap_or_else(|| format!("pid-{}", std::process::id()));
-    let latch = zk_recipes::LeaderLatch::new(
-        &client,
-        arg("--path").unwrap_or_else(|| "/examples/latch".into()),
-        id.clone(),
-    );
-    latch.start();
-    let mut leadership = latch.leadership();
-    println!(
-        "{id}: joined; leader now: {:?}",
-        latch.leader().await?.map(|p| p.id)
-    );
-    loop {
-        tokio::select! {
-            changed = leadership.changed() => {
-                if changed.is_err() { break }
-                println!("{id}: leader = {}", *leadership.borrow());
-            }
-            _ = tokio::signal::ctrl_c() => break,
-        }
+    let target = Target::from_args(1).await?;
+    println!("leader latch example on an {}", target.describe());
+    let mut clients = Vec::new();
+    let mut latches = Vec::new();
+    for i in 1..=3 {
+        let client = target.client("/examples/leader_latch").await?;
+        let latch = LeaderLatch::new(&client, "/scheduler", format!("node-{i}"));
+        latch.start();
+        clients.push(client);
+        latches.push(latch);
     }
-    latch.close().await?;
-    client.close().await?;
+    let first = wait_for_leader(&latches).await;
+    println!("{} leads; the others follow", latches[first].id());
+    latches[first].close().await?;
+    println!("{} stepped down", latches[first].id());
+    let second = wait_for_leader(&latches).await;
+    println!("{} leads now", latches[second].id());
+    let leaders = latches.iter().filter(|l| l.is_leader()).count();
+    println!("leaders at once: {leaders}");
+    for (latch, client) in latches.iter().zip(&clients) {
+        latch.close().await?;
+        client.close().await?;
+    }
     Ok(())
+}
+
+async fn wait_for_leader(latches: &[LeaderLatch]) -> usize {
+    loop {
+        if let Some(i) = latches.iter().position(|l| l.is_leader()) {
+            return i;
+        }
+        let mut rx: Vec<_> = latches.iter().map(|l| l.leadership()).collect();
+        let _ = futures::future::select_all(rx.iter_mut().map(|r| Box::pin(r.changed()))).await;
+    }
 }

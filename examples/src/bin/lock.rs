@@ -1,48 +1,51 @@
-//! Takes a distributed lock, holds it for a while, releases it.
+//! Three workers, each with its own session, take turns on one lock; each
+//! holder gets a larger fencing token, which a storage system can use to
+//! reject a stale holder's writes.
 //!
-//! `cargo run -p examples --bin lock -- --connect HOSTS [--path /examples/lock] [--hold-ms 2000]`
-//!
-//! Run several at once: they take turns, each with a larger fencing token.
+//! `cargo run -p examples --bin lock [-- --connect HOSTS]`
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
-}
-
-async fn connect() -> Result<zk_client::Client, Box<dyn std::error::Error>> {
-    let hosts = arg("--connect").unwrap_or_else(|| "127.0.0.1:2181".to_string());
-    Ok(zk_client::Client::builder(hosts)
-        .session_timeout(std::time::Duration::from_secs(6))
-        .renew_session_on_expiry(true)
-        .connect()
-        .await?)
-}
+use examples::target::Target;
+use std::time::Duration;
+use zk_recipes::Lock;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = connect().await?;
-    let path = arg("--path").unwrap_or_else(|| "/examples/lock".into());
-    let hold: u64 = arg("--hold-ms")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    let lock = zk_recipes::Lock::new(&client, path);
-    println!("waiting for the lock...");
-    let guard = lock.acquire().await?;
-    println!(
-        "acquired {} (fencing token {})",
-        guard.node_path(),
-        guard.fencing_token()
-    );
-    tokio::select! {
-        _ = tokio::time::sleep(std::time::Duration::from_millis(hold)) => println!("done, releasing"),
-        reason = guard.lost() => println!("lock lost: {reason}"),
+    let target = Target::from_args(1).await?;
+    println!("lock example on an {}", target.describe());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut workers = Vec::new();
+    for w in 1..=3 {
+        let client = target.client("/examples/lock").await?;
+        let tx = tx.clone();
+        workers.push(tokio::spawn(async move {
+            let lock = Lock::new(&client, "/reindex");
+            let guard = lock.acquire().await?;
+            println!(
+                "worker-{w} acquired the lock (fencing token {:#x})",
+                guard.fencing_token()
+            );
+            tx.send(guard.fencing_token()).ok();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                reason = guard.lost() => println!("worker-{w} lost the lock: {reason}"),
+            }
+            guard.release().await?;
+            println!("worker-{w} released it");
+            client.close().await?;
+            Ok::<_, zk_recipes::Error>(())
+        }));
     }
-    guard.release().await?;
-    client.close().await?;
+    drop(tx);
+    for w in workers {
+        w.await??;
+    }
+    let mut tokens = Vec::new();
+    while let Some(t) = rx.recv().await {
+        tokens.push(t);
+    }
+    println!(
+        "3 holders, one at a time; fencing tokens increased: {}",
+        tokens.windows(2).all(|p| p[0] < p[1])
+    );
     Ok(())
 }

@@ -1,53 +1,56 @@
-//! Produces or consumes queue items (`--role producer|consumer`); the
-//! consumer uses the locking mode and acknowledges each item.
+//! A producer enqueues jobs; two consumers take them with the locking
+//! (at-least-once) consumer and acknowledge each once processed.
 //!
-//! `cargo run -p examples --bin queue -- --connect HOSTS --role producer [--count 10]`
-//! `cargo run -p examples --bin queue -- --connect HOSTS --role consumer [--count 10]`
+//! `cargo run -p examples --bin queue [-- --connect HOSTS] [--count 20]`
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
-}
-
-async fn connect() -> Result<zk_client::Client, Box<dyn std::error::Error>> {
-    let hosts = arg("--connect").unwrap_or_else(|| "127.0.0.1:2181".to_string());
-    Ok(zk_client::Client::builder(hosts)
-        .session_timeout(std::time::Duration::from_secs(6))
-        .renew_session_on_expiry(true)
-        .connect()
-        .await?)
-}
+use examples::target::{arg_or, Target};
+use std::collections::BTreeSet;
+use zk_recipes::Queue;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = connect().await?;
-    let count: usize = arg("--count").and_then(|s| s.parse().ok()).unwrap_or(10);
-    let queue = zk_recipes::Queue::new(
-        &client,
-        arg("--path").unwrap_or_else(|| "/examples/queue".into()),
-    );
-    if arg("--role").as_deref() == Some("producer") {
-        for i in 0..count {
-            let name = queue.put(format!("job {i}")).await?;
-            println!("put {name}");
-        }
-    } else {
-        for _ in 0..count {
-            let item = queue.take_locked().await?;
-            println!(
-                "processing {}: {}",
-                item.path(),
-                String::from_utf8_lossy(item.data())
-            );
-            item.ack().await?;
-        }
-        println!("{:?}", queue.stats());
+    let target = Target::from_args(1).await?;
+    println!("queue example on an {}", target.describe());
+    let count: usize = arg_or("--count", 20);
+    let producer = target.client("/examples/queue").await?;
+    let queue = Queue::new(&producer, "/jobs");
+    for i in 0..count {
+        queue.put(format!("job {i}")).await?;
     }
-    client.close().await?;
+    println!("producer queued {count} jobs");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut consumers = Vec::new();
+    for c in 1..=2 {
+        let client = target.client("/examples/queue").await?;
+        let tx = tx.clone();
+        consumers.push(tokio::spawn(async move {
+            let queue = Queue::new(&client, "/jobs");
+            while let Some(item) = queue.try_take_locked().await? {
+                let job = String::from_utf8_lossy(item.data()).to_string();
+                item.ack().await?;
+                tx.send((c, job)).ok();
+            }
+            client.close().await?;
+            Ok::<_, zk_recipes::Error>(())
+        }));
+    }
+    drop(tx);
+    for c in consumers {
+        c.await??;
+    }
+    let mut done = BTreeSet::new();
+    let mut per_consumer = [0usize; 2];
+    while let Some((c, job)) = rx.recv().await {
+        per_consumer[c - 1] += 1;
+        done.insert(job);
+    }
+    println!(
+        "consumers processed {} distinct jobs (consumer-1: {}, consumer-2: {}); queue empty: {}",
+        done.len(),
+        per_consumer[0],
+        per_consumer[1],
+        queue.is_empty().await?
+    );
+    producer.close().await?;
     Ok(())
 }

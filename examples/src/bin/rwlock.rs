@@ -1,61 +1,46 @@
-//! Takes a read or write lock (`--mode read|write|downgrade`).
+//! A writer holds a read/write lock; two readers queue behind it, then share
+//! the lock once the writer downgrades to a read lock.
 //!
-//! `cargo run -p examples --bin rwlock -- --connect HOSTS [--mode write] [--hold-ms 2000]`
+//! `cargo run -p examples --bin rwlock [-- --connect HOSTS]`
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
-}
-
-async fn connect() -> Result<zk_client::Client, Box<dyn std::error::Error>> {
-    let hosts = arg("--connect").unwrap_or_else(|| "127.0.0.1:2181".to_string());
-    Ok(zk_client::Client::builder(hosts)
-        .session_timeout(std::time::Duration::from_secs(6))
-        .renew_session_on_expiry(true)
-        .connect()
-        .await?)
-}
+use examples::target::Target;
+use zk_recipes::ReadWriteLock;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = connect().await?;
-    let hold = std::time::Duration::from_millis(
-        arg("--hold-ms")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(2000),
-    );
-    let rw = zk_recipes::ReadWriteLock::new(
-        &client,
-        arg("--path").unwrap_or_else(|| "/examples/rwlock".into()),
-    );
-    match arg("--mode").as_deref().unwrap_or("write") {
-        "read" => {
-            let g = rw.read().await?;
-            println!("reading ({})", g.node_path());
-            tokio::time::sleep(hold).await;
-            g.release().await?;
-        }
-        "downgrade" => {
-            let w = rw.write().await?;
-            println!("writing ({})", w.node_path());
-            tokio::time::sleep(hold).await;
-            let r = rw.downgrade(w).await?;
-            println!("downgraded: reading ({})", r.node_path());
-            tokio::time::sleep(hold).await;
-            r.release().await?;
-        }
-        _ => {
-            let g = rw.write().await?;
-            println!("writing ({})", g.node_path());
-            tokio::time::sleep(hold).await;
-            g.release().await?;
-        }
+    let target = Target::from_args(1).await?;
+    println!("rwlock example on an {}", target.describe());
+    let writer_client = target.client("/examples/rwlock").await?;
+    let rw = ReadWriteLock::new(&writer_client, "/catalog");
+    let write = rw.write().await?;
+    println!("writer holds the write lock");
+    let mut readers = Vec::new();
+    for r in 1..=2 {
+        let client = target.client("/examples/rwlock").await?;
+        readers.push(tokio::spawn(async move {
+            let rw = ReadWriteLock::new(&client, "/catalog");
+            let read = rw.read().await?;
+            println!("reader-{r} holds a read lock");
+            Ok::<_, zk_recipes::Error>((client, read))
+        }));
     }
-    client.close().await?;
+    // Readers wait while the writer writes.
+    while rw.participants().await?.len() < 3 {
+        tokio::task::yield_now().await;
+    }
+    println!("both readers are queued behind the writer");
+    let read = rw.downgrade(write).await?;
+    println!("writer downgraded to a read lock: readers may now read alongside it");
+    let mut held = Vec::new();
+    for r in readers {
+        held.push(r.await??);
+    }
+    println!("3 read locks held at once");
+    read.release().await?;
+    for (client, guard) in held {
+        guard.release().await?;
+        client.close().await?;
+    }
+    writer_client.close().await?;
     Ok(())
 }

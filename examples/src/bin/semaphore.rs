@@ -1,47 +1,43 @@
-//! Takes one of N leases of a semaphore.
+//! Five workers share a semaphore with two leases: never more than two work
+//! at once.
 //!
-//! `cargo run -p examples --bin semaphore -- --connect HOSTS [--leases 2] [--hold-ms 2000]`
+//! `cargo run -p examples --bin semaphore [-- --connect HOSTS]`
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
-}
-
-async fn connect() -> Result<zk_client::Client, Box<dyn std::error::Error>> {
-    let hosts = arg("--connect").unwrap_or_else(|| "127.0.0.1:2181".to_string());
-    Ok(zk_client::Client::builder(hosts)
-        .session_timeout(std::time::Duration::from_secs(6))
-        .renew_session_on_expiry(true)
-        .connect()
-        .await?)
-}
+use examples::target::Target;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use zk_recipes::Semaphore;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let client = connect().await?;
-    let leases: usize = arg("--leases").and_then(|s| s.parse().ok()).unwrap_or(2);
-    let hold: u64 = arg("--hold-ms")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    let sem = zk_recipes::Semaphore::new(
-        &client,
-        arg("--path").unwrap_or_else(|| "/examples/semaphore".into()),
-        leases,
-    )?;
-    println!("waiting for one of {leases} leases...");
-    let lease = sem.acquire().await?;
+    let target = Target::from_args(1).await?;
+    println!("semaphore example on an {}", target.describe());
+    let busy = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for w in 1..=5 {
+        let client = target.client("/examples/semaphore").await?;
+        let (busy, most) = (busy.clone(), most.clone());
+        workers.push(tokio::spawn(async move {
+            let sem = Semaphore::new(&client, "/render-slots", 2)?;
+            let lease = sem.acquire().await?;
+            let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            println!("worker-{w} got a lease ({now} busy)");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            busy.fetch_sub(1, Ordering::SeqCst);
+            lease.release().await?;
+            client.close().await?;
+            Ok::<_, zk_recipes::Error>(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
     println!(
-        "got {}; holders now: {}",
-        lease.node_path(),
-        sem.participants().await?.len()
+        "5 workers done; at most {} worked at once (limit 2)",
+        most.load(Ordering::SeqCst)
     );
-    tokio::time::sleep(std::time::Duration::from_millis(hold)).await;
-    lease.release().await?;
-    client.close().await?;
     Ok(())
 }

@@ -1,57 +1,51 @@
-//! Registers a service instance and prints the instances of the service as
-//! they change, until Ctrl-C.
+//! Three instances of a service register; a cache and a round-robin
+//! provider follow them; one instance leaves and the cache sees it go.
 //!
-//! `cargo run -p examples --bin service_discovery -- --connect HOSTS [--name api] [--port 8080]`
+//! `cargo run -p examples --bin service_discovery [-- --connect HOSTS]`
 
-fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
-}
-
-async fn connect() -> Result<zk_client::Client, Box<dyn std::error::Error>> {
-    let hosts = arg("--connect").unwrap_or_else(|| "127.0.0.1:2181".to_string());
-    Ok(zk_client::Client::builder(hosts)
-        .session_timeout(std::time::Duration::from_secs(6))
-        .renew_session_on_expiry(true)
-        .connect()
-        .await?)
-}
+use examples::target::Target;
+use zk_recipes::{ProviderStrategy, ServiceDiscovery, ServiceInstance};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    use futures::StreamExt;
-    let client = connect().await?;
-    let name = arg("--name").unwrap_or_else(|| "api".into());
-    let port: u16 = arg("--port").and_then(|s| s.parse().ok()).unwrap_or(8080);
-    let discovery = zk_recipes::ServiceDiscovery::new(
-        &client,
-        arg("--base").unwrap_or_else(|| "/examples/services".into()),
-    );
-    let me = zk_recipes::ServiceInstance::new(name.clone())
-        .with_address("127.0.0.1", port)
-        .with_payload(serde_json::json!({ "pid": std::process::id() }));
-    discovery.register(&me).await?;
-    println!("registered {} as {}", name, me.id);
-    let provider = discovery
-        .provider(&name, zk_recipes::ProviderStrategy::RoundRobin)
-        .await?;
-    let mut changes = provider.cache().changes();
-    loop {
-        tokio::select! {
-            set = changes.next() => {
-                let Some(set) = set else { break };
-                let ids: Vec<_> = set.iter().map(|i| format!("{}:{:?}", i.id, i.port)).collect();
-                println!("{name}: {ids:?}; next pick: {:?}", provider.instance().map(|i| i.id));
-            }
-            _ = tokio::signal::ctrl_c() => break,
-        }
+    let target = Target::from_args(1).await?;
+    println!("service discovery example on an {}", target.describe());
+    let mut servers = Vec::new();
+    for (i, port) in [(1, 8081), (2, 8082), (3, 8083)] {
+        let client = target.client("/examples/discovery").await?;
+        let discovery = ServiceDiscovery::new(&client, "/services");
+        let instance = ServiceInstance::new("search")
+            .with_id(format!("search-{i}"))
+            .with_address("10.1.0.7", port)
+            .with_payload(serde_json::json!({"zone": format!("z{i}")}));
+        discovery.register(&instance).await?;
+        println!("registered search-{i} at 10.1.0.7:{port}");
+        servers.push((client, discovery, instance));
     }
-    discovery.unregister(&me).await?;
+    let client = target.client("/examples/discovery").await?;
+    let discovery = ServiceDiscovery::new(&client, "/services");
+    let provider = discovery
+        .provider("search", ProviderStrategy::RoundRobin)
+        .await?;
+    let picks: Vec<String> = (0..4)
+        .filter_map(|_| provider.instance().map(|i| i.id))
+        .collect();
+    println!("round-robin picks: {picks:?}");
+    let cache = provider.cache();
+    let mut changes = cache.subscribe();
+    let (leaving_client, leaving, instance) = servers.remove(1);
+    leaving.unregister(&instance).await?;
+    leaving_client.close().await?;
+    println!("search-2 unregistered");
+    while cache.instances().len() != 2 {
+        changes.changed().await?;
+    }
+    let mut ids: Vec<String> = cache.instances().into_iter().map(|i| i.id).collect();
+    ids.sort();
+    println!("the cache now sees {ids:?}");
+    for (c, _, _) in servers {
+        c.close().await?;
+    }
     client.close().await?;
     Ok(())
 }
