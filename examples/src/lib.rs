@@ -15,3 +15,8 @@
 
 pub mod quickstart;
 pub mod target;
+
+/// The README's code, compiled as doctests so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
