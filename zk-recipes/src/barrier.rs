@@ -14,7 +14,13 @@ use zk_client::{Client, CreateMode, WatchEvent};
 /// **Connection policy**: waiters keep waiting through suspensions and
 /// session losses (the barrier node is persistent).
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::Barrier;
 /// let barrier = Barrier::new(&client, "/app/barrier");
@@ -112,13 +118,29 @@ const READY: &str = "ready";
 /// enters again with a new node; a member lost while inside has left as far
 /// as the others can tell.
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::DoubleBarrier;
-/// let barrier = DoubleBarrier::new(&client, "/app/phase", 3);
-/// barrier.enter().await?;
-/// // ... compute together ...
-/// barrier.leave().await?;
+/// // Three participants (tasks here; processes in real use).
+/// let members: Vec<_> = (0..3)
+///     .map(|_| {
+///         let barrier = DoubleBarrier::new(&client, "/app/phase", 3);
+///         tokio::spawn(async move {
+///             barrier.enter().await?; // returns once all 3 entered
+///             // ... compute together ...
+///             barrier.leave().await // returns once all 3 left
+///         })
+///     })
+///     .collect();
+/// for m in members {
+///     m.await.expect("task")?;
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]

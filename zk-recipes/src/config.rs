@@ -16,7 +16,13 @@ use zk_client::{Client, CreateMode};
 /// **Connection policy**: the last known value is kept while suspended and
 /// re-read after reconnects and session losses (see [`NodeCache`]).
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use futures::StreamExt;
 /// use zk_recipes::ConfigNode;
@@ -24,10 +30,18 @@ use zk_client::{Client, CreateMode};
 /// struct Limits { max_conns: u32 }
 ///
 /// let config = ConfigNode::<Limits>::start(&client, "/app/limits").await?;
-/// config.update(|old| Limits { max_conns: old.map_or(10, |l| l.max_conns + 1) }).await?;
-/// let mut changes = config.changes();
+/// let mut changes = Box::pin(config.changes());
+/// // A compare-and-set update: applied on top of whatever is there.
+/// let new = config
+///     .update(|old| Limits { max_conns: old.map_or(10, |l| l.max_conns + 1) })
+///     .await?;
+/// assert_eq!(new.value, Limits { max_conns: 10 });
+/// // Watchers see it.
 /// while let Some(value) = changes.next().await {
-///     println!("limits now {value:?}");
+///     if let Some(v) = value? {
+///         println!("limits now {:?} (version {})", v.value, v.version);
+///         break;
+///     }
 /// }
 /// # Ok(()) }
 /// ```

@@ -21,7 +21,13 @@ pub struct Versioned<T> {
 /// **Connection policy**: operations wait through suspensions (the
 /// client's retries); nothing is held, so session loss changes nothing.
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::SharedCounter;
 /// let counter = SharedCounter::new(&client, "/app/counter", 0);

@@ -138,7 +138,13 @@ impl ServiceInstance {
 /// **Connection policy**: Suspended changes nothing (the nodes live as long
 /// as the session); after Lost, re-registration happens in the new session.
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::{ServiceDiscovery, ServiceInstance};
 /// let discovery = ServiceDiscovery::new(&client, "/services");

@@ -60,7 +60,13 @@ impl Leadership {
 /// keeps running through a suspension that ends in a reconnect within a
 /// quarter of the session timeout), `Strict` cancels it at the suspension.
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await?;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) {
 /// use zk_recipes::LeaderElection;
 /// let election = LeaderElection::new(&client, "/app/election")

@@ -42,16 +42,24 @@ pub struct Participant {
 /// Leadership is always dropped at session loss and regained only through
 /// the normal check in the new session.
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::LeaderLatch;
 /// let latch = LeaderLatch::new(&client, "/app/leader", "node-1");
 /// latch.start();
 /// latch.await_leadership().await?;
-/// let mut leadership = latch.leadership();
-/// // Act as leader while `*leadership.borrow()` is true.
-/// leadership.wait_for(|leader| !leader).await.ok();
-/// latch.close().await?;
+/// let leadership = latch.leadership();
+/// // Act as leader while `*leadership.borrow()` is true; a real leader
+/// // would `leadership.changed().await` to learn when that ends.
+/// assert!(*leadership.borrow());
+/// latch.close().await?; // steps down; another participant takes over
+/// assert!(!latch.is_leader());
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

@@ -33,7 +33,13 @@ use zk_client::{Client, Stat};
 /// over with a new node after a session loss (when the client renews
 /// sessions; otherwise they fail with [`Error::SessionLost`]).
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::Lock;
 /// let lock = Lock::new(&client, "/app/locks/reindex");

@@ -27,14 +27,24 @@ pub struct NodeData {
 ///
 /// **Connection policy**: the last known value is kept while suspended.
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::NodeCache;
 /// let cache = NodeCache::start(&client, "/app/flag").await?;
 /// let mut updates = cache.subscribe();
-/// while updates.changed().await.is_ok() {
-///     println!("now {:?}", updates.borrow().as_ref().map(|n| n.data.clone()));
-/// }
+/// client.create_all("/app/flag", "on", zk_client::CreateMode::Persistent).await?;
+/// // The cache follows the node (created, changed, deleted).
+/// let now = updates
+///     .wait_for(|node| node.is_some())
+///     .await
+///     .map(|node| node.as_ref().map(|n| n.data.clone()));
+/// println!("flag is {now:?}");
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -152,14 +162,25 @@ pub enum TreeEvent {
 ///
 /// **Connection policy**: the last known tree is kept while suspended.
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::TreeCache;
 /// let tree = TreeCache::start(&client, "/app/config").await?;
 /// let mut events = tree.events();
 /// println!("{} nodes", tree.snapshot().len());
+/// client.create_all("/app/config/db", "pg://db:5432", zk_client::CreateMode::Persistent).await?;
+/// // Every change below the root arrives as an event.
 /// while let Ok(event) = events.recv().await {
 ///     println!("{event:?}");
+///     if tree.snapshot().contains_key("/app/config/db") {
+///         break;
+///     }
 /// }
 /// # Ok(()) }
 /// ```

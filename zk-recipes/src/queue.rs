@@ -71,7 +71,13 @@ struct Counters {
 /// [`max_frame`](zk_client::ClientBuilder::max_frame) exceeds ZooKeeper's
 /// 1 MiB default (about 50 000 item names fit in 1 MiB).
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::Queue;
 /// let queue = Queue::new(&client, "/app/jobs");

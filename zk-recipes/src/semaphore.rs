@@ -28,7 +28,13 @@ const LEASE_NAME: &str = "lease-";
 /// (`Session`, the default) and [`Lease::lost`] fires otherwise, at session
 /// loss, or if the lease node is deleted.
 ///
-/// ```no_run
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::builder(zk.connect_string()).renew_session_on_expiry(true).connect().await?;
+/// # tokio::time::timeout(std::time::Duration::from_secs(20), demo(client)).await??;
+/// # Ok(()) }
 /// # async fn demo(client: zk_client::Client) -> Result<(), zk_recipes::Error> {
 /// use zk_recipes::Semaphore;
 /// let pool = Semaphore::new(&client, "/app/db-slots", 3)?;

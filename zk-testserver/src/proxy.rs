@@ -30,12 +30,15 @@
 //! Everything is event-driven: [`Injection::triggered`] resolves when the
 //! fault happened.
 //!
-//! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let zk = zk_testserver::Ensemble::builder().start().await?;
+//! # let server = zk.addresses()[0];
 //! use zk_testserver::proxy::{Fault, FaultProxy, Match};
 //! use zk_client::proto::OpCode;
-//! let proxy = FaultProxy::start("127.0.0.1:2181".parse().unwrap()).await?;
-//! let client = zk_client::Client::connect(proxy.connect_string()).await.unwrap();
+//! let proxy = FaultProxy::start(server).await?;
+//! let client = zk_client::Client::connect(proxy.connect_string()).await?;
 //! // The next create is applied by the server but its reply never arrives.
 //! let lost = proxy.inject(Match::op(OpCode::Create2), Fault::DropBeforeReply);
 //! let _ = client.create("/x", "", zk_client::CreateMode::Persistent).await;

@@ -29,10 +29,15 @@ impl Drop for Registration {
 /// terminal event if the watch can no longer fire). Dropping it unregisters
 /// the watcher locally.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> Result<(), zk_client::Error> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let zk = zk_testserver::Ensemble::builder().start().await?;
+/// # let client = zk_client::Client::connect(zk.connect_string()).await?;
+/// # client.create("/config", "v1", zk_client::CreateMode::Persistent).await?;
 /// let (data, _stat, watch) = client.get_data_watch("/config").await?;
 /// println!("now: {data:?}");
+/// # client.set_data("/config", "v2", None).await?; // someone changes it
 /// let event = watch.await;
 /// println!("changed: {event:?}");
 /// # Ok(()) }

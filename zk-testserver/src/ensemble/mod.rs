@@ -7,8 +7,9 @@
 //! delay or make lossy. Each member keeps its log and snapshots in memory
 //! (surviving kill and restart within the `Ensemble`) or in a data directory.
 //!
-//! ```no_run
-//! # async fn demo() -> zk_testserver::ensemble::Result<()> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> zk_testserver::ensemble::Result<()> {
 //! use std::time::Duration;
 //! use zk_testserver::Ensemble;
 //!
