@@ -35,6 +35,7 @@ STEPS=(
     recipes-ensemble
     examples-standalone
     differential
+    differential-ensemble
     zkcli-testserver
 )
 
@@ -153,6 +154,13 @@ step_examples_standalone() {
 step_differential() {
     start_reference standalone
     DIFF_SEEDS=${DIFF_SEEDS:-40} cargo test -p zk-testserver --test differential -- --nocapture
+    stop_reference
+}
+
+# The same, with zk-testserver as a 3-member ensemble (clients on any member).
+step_differential_ensemble() {
+    start_reference standalone
+    DIFF_MEMBERS=3 DIFF_SEEDS=${DIFF_SEEDS:-20} cargo test -p zk-testserver --test differential -- --nocapture
     stop_reference
 }
 

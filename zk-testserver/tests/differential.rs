@@ -7,7 +7,8 @@
 //!
 //! Without `ZK_CONNECT` the test says so and does nothing; `.ci/run` runs it
 //! against the real standalone server (`scripts/conformance.sh differential`).
-//! `DIFF_SEEDS=n` sets the number of seeds, `DIFF_SEED=s` replays one.
+//! `DIFF_SEEDS=n` sets the number of seeds, `DIFF_SEED=s` replays one,
+//! `DIFF_MEMBERS=3` runs zk-testserver as a 3-member ensemble.
 
 use futures::{FutureExt, StreamExt};
 use rand::rngs::StdRng;
@@ -528,11 +529,13 @@ impl Side {
         }
     }
 
-    /// Every watch event each client has received so far, after a round
-    /// trip on each connection (a notification precedes later replies).
+    /// Every watch event each client has received so far, after a sync
+    /// and a round trip on each connection (the sync brings a follower up
+    /// to date; a notification precedes later replies).
     async fn events(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         for c in 0..CLIENTS {
+            let _ = self.clients[c].sync("/").await;
             let _ = self.clients[c].exists("/").await;
             let mut still = Vec::new();
             for (label, mut w) in std::mem::take(&mut self.oneshots[c]) {
@@ -577,7 +580,12 @@ async fn prepare_root(connect: &str, root: &str) -> i64 {
 }
 
 async fn run_seed(reference: &str, seed: u64) -> Result<usize, String> {
+    let members = std::env::var("DIFF_MEMBERS")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1);
     let ours = zk_testserver::Ensemble::builder()
+        .members(members)
         .extended_types(true)
         .start()
         .await
