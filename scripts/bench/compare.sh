@@ -47,6 +47,9 @@ Options:
                       zk3-sync  real ZooKeeper 3 members, forceSync=yes
                                 (write cases only: create, set)
                       ts1, ts3  zk-testserver with 1 / 3 members (once it exists)
+                      null      scripts/bench/nullserver: answers at once from
+                                canned data, so the client is the bottleneck
+                                (not ZooKeeper: a client-cost figure only)
   --cases LIST      space-separated op:concurrency pairs         [$CASES]
   --pin             pin the server to CPU 0 and the clients to CPU 1 (less
                     noise, but a different machine than the default)
@@ -94,7 +97,7 @@ printf 'target\tcase\tclient\tround\tops_per_sec\tp50_us\tp99_us\tcpu_us_per_op\
 # ----- what is running, so the exit trap can stop it -----
 
 RUNNING_REF=""      # zk-reference name (standalone|ensemble) we started
-TESTSERVER_PID=""   # zk-testserver we started
+TESTSERVER_PID=""   # zk-testserver or null server we started
 
 stop_target() {
     if [[ -n $RUNNING_REF ]]; then
@@ -168,6 +171,9 @@ start_target() {
             local members=${target#ts}
             start_testserver "$members"
             ;;
+        null)
+            start_nullserver
+            ;;
         *) die "unknown target '$target' (see --help)" ;;
     esac
 }
@@ -188,6 +194,22 @@ start_testserver() {
     fi
     # Keep draining its stdout so it never blocks on a full pipe.
     cat <&"$ts_fd" >>"$OUT_DIR/testserver-$members.log" &
+    exec {ts_fd}<&-
+    pin_server "$TESTSERVER_PID"
+}
+
+start_nullserver() {
+    local dir="$SCRIPT_DIR/nullserver" fifo ts_fd
+    cargo build --release -q --manifest-path "$dir/Cargo.toml"
+    fifo="$OUT_DIR/nullserver.fifo"
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    "$dir/target/release/zk-null-server" >"$fifo" 2>"$OUT_DIR/nullserver.log" &
+    TESTSERVER_PID=$!
+    exec {ts_fd}<"$fifo"
+    if ! read -r -t 30 CONNECT <&"$ts_fd"; then
+        die "zk-null-server printed no address within 30 s (log: $OUT_DIR/nullserver.log)"
+    fi
     exec {ts_fd}<&-
     pin_server "$TESTSERVER_PID"
 }
