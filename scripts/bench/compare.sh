@@ -190,7 +190,7 @@ start_testserver() {
     TESTSERVER_PID=$!
     exec {ts_fd}<"$fifo"
     if ! read -r -t 60 CONNECT <&"$ts_fd"; then
-        die "zk-testserver printed no connect string within 60 s (log: $OUT_DIR/testserver-$members.log)"
+        die "zk-testserver exited or printed no connect string within 60 s (log: $OUT_DIR/testserver-$members.log)"
     fi
     # Keep draining its stdout so it never blocks on a full pipe.
     cat <&"$ts_fd" >>"$OUT_DIR/testserver-$members.log" &
@@ -208,7 +208,7 @@ start_nullserver() {
     TESTSERVER_PID=$!
     exec {ts_fd}<"$fifo"
     if ! read -r -t 30 CONNECT <&"$ts_fd"; then
-        die "zk-null-server printed no address within 30 s (log: $OUT_DIR/nullserver.log)"
+        die "zk-null-server exited or printed no address within 30 s (log: $OUT_DIR/nullserver.log)"
     fi
     exec {ts_fd}<&-
     pin_server "$TESTSERVER_PID"
