@@ -9,10 +9,13 @@
 //!   `leader_election`, `queue`, `barrier`, `service_discovery`,
 //!   `config_watch`;
 //! - client features: `watch_tree` (persistent recursive watch), `multi`
-//!   (transactions), `acl` (auth and ACLs).
+//!   (transactions), `acl` (auth and ACLs);
+//! - `zk-bench`: the load generator; its workload is [`bench`] (also
+//!   compiled into the peer benchmark under `scripts/bench/peer/`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod quickstart;
 pub mod target;
 

@@ -246,6 +246,14 @@ impl Client {
         self.inner.chroot.to_client(path)
     }
 
+    /// [`Self::client_path`] reusing `path` when there is no chroot.
+    fn client_path_owned(&self, path: String) -> String {
+        match self.inner.chroot.prefix() {
+            None => path,
+            Some(_) => self.inner.chroot.to_client(&path),
+        }
+    }
+
     fn next_watcher_id(&self) -> WatcherId {
         self.inner.next_watcher.fetch_add(1, Ordering::Relaxed)
     }

@@ -34,13 +34,14 @@ impl Client {
         options: impl Into<CreateOptions>,
     ) -> Result<(String, Stat)> {
         let options = options.into();
-        let request = self.create_request(path, data.into(), &options)?;
+        let ephemeral = options.mode.is_ephemeral();
+        let request = self.create_request(path, data.into(), options)?;
         match self.call(request).await {
             Ok((reply, _)) => match reply.response {
-                Response::Create2(r) => Ok((self.client_path(&r.path), r.stat)),
+                Response::Create2(r) => Ok((self.client_path_owned(r.path), r.stat)),
                 other => Err(unexpected(other)),
             },
-            Err(e) if e.is_node_exists() && e.after_retry() && options.mode.is_ephemeral() => {
+            Err(e) if e.is_node_exists() && e.after_retry() && ephemeral => {
                 // Did the lost first attempt create it? Only if it is ours.
                 match self.exists(path).await? {
                     Some(stat) if stat.ephemeral_owner == self.session_id() => {
@@ -53,7 +54,7 @@ impl Client {
         }
     }
 
-    fn create_request(&self, path: &str, data: Bytes, options: &CreateOptions) -> Result<Request> {
+    fn create_request(&self, path: &str, data: Bytes, options: CreateOptions) -> Result<Request> {
         let mode = options.mode;
         validate_create_path(path, mode.is_sequential())?;
         let server_path = self.server_path(path);
@@ -70,7 +71,7 @@ impl Client {
             return Ok(Request::CreateTtl(CreateTtlRequest {
                 path: server_path,
                 data: Some(data),
-                acl: options.acl.clone(),
+                acl: options.acl,
                 flags: mode.flags(),
                 ttl,
             }));
@@ -81,7 +82,7 @@ impl Client {
         let req = CreateRequest {
             path: server_path,
             data: Some(data),
-            acl: options.acl.clone(),
+            acl: options.acl,
             flags: mode.flags(),
         };
         Ok(if mode.is_container() {
@@ -379,7 +380,7 @@ impl Client {
                 path,
                 data,
                 options,
-            } => match self.create_request(path, data.clone(), options)? {
+            } => match self.create_request(path, data.clone(), options.clone())? {
                 // Inside multi a plain create uses opcode 1, as ZooKeeper's
                 // own client sends it (servers answer it with the path only).
                 Request::Create2(r) => Request::Create(r),

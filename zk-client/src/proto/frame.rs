@@ -46,14 +46,24 @@ pub fn encode_record<T: Record>(record: &T) -> Bytes {
 
 /// A request frame: header (xid, opcode) and body.
 pub fn encode_request(xid: i32, request: &Request) -> Bytes {
-    encode_frame(|buf| {
-        RequestHeader {
-            xid,
-            op: request.opcode().code(),
-        }
-        .write(buf);
-        request.write_body(buf);
-    })
+    let mut buf = BytesMut::with_capacity(64);
+    encode_request_into(&mut buf, xid, request);
+    buf.freeze()
+}
+
+/// Appends the frame [`encode_request`] would return to `buf`, so that a
+/// stream of requests can share one buffer instead of one allocation each.
+pub fn encode_request_into(buf: &mut BytesMut, xid: i32, request: &Request) {
+    let start = buf.len();
+    buf.put_i32(0);
+    RequestHeader {
+        xid,
+        op: request.opcode().code(),
+    }
+    .write(buf);
+    request.write_body(buf);
+    let len = i32::try_from(buf.len() - start - 4).unwrap_or(i32::MAX);
+    buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
 }
 
 /// A reply frame. On error (`header.err != 0`) the body is not written,

@@ -52,6 +52,19 @@ pub fn validate_path(path: &str) -> Result<(), InvalidPath> {
     if path.ends_with('/') {
         return fail("path must not end with / character");
     }
+    // Fast path: printable ASCII (the usual case) can only be wrong in its
+    // structure; anything else takes the character-by-character loop below.
+    if path.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        for segment in path[1..].split('/') {
+            if segment.is_empty() {
+                return fail("empty node name specified");
+            }
+            if segment == "." || segment == ".." {
+                return fail("relative paths not allowed");
+            }
+        }
+        return Ok(());
+    }
     for segment in path[1..].split('/') {
         if segment.is_empty() {
             return fail("empty node name specified");

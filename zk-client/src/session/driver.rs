@@ -204,10 +204,11 @@ impl Driver {
             tokio::select! {
                 cmd = self.commands.recv(), if !self.commands_closed => match cmd {
                     Some(cmd) => {
-                        self.apply(cmd);
+                        let now = Self::now();
+                        self.apply(now, cmd);
                         // Take everything already queued so it goes out in one write.
                         while let Ok(cmd) = self.commands.try_recv() {
-                            self.apply(cmd);
+                            self.apply(now, cmd);
                         }
                     }
                     None => {
@@ -261,8 +262,7 @@ impl Driver {
         }
     }
 
-    fn apply(&mut self, cmd: Command) {
-        let now = Self::now();
+    fn apply(&mut self, now: std::time::Instant, cmd: Command) {
         match cmd {
             Command::Submit {
                 request,

@@ -7,12 +7,12 @@ use super::state::ConnectionState;
 use super::timers::{Timer, Timers};
 use crate::error::Error;
 use crate::proto::{
-    decode_reply_header, encode_record, encode_request, xid, AuthPacket, ConnectRequest,
+    decode_reply_header, encode_record, encode_request_into, xid, AuthPacket, ConnectRequest,
     ConnectResponse, ErrorCode, EventType, FrameDecoder, OpCode, Reader, Record, Request, Response,
     WatcherEvent, WatcherType, PASSWORD_LEN,
 };
 use crate::watch::{WatchEvent, WatchKind, WatchRegistry, WatchSink, WatcherId};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -135,7 +135,8 @@ pub struct SessionMachine<R, W> {
     close_sink: Option<R>,
     watches: WatchRegistry<W>,
     decoder: FrameDecoder,
-    transmit: VecDeque<Bytes>,
+    /// Frames not yet taken by the driver, back to back.
+    transmit: BytesMut,
     events: VecDeque<SessionEvent>,
     timers: Timers,
     last_send: Instant,
@@ -170,7 +171,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             close_sink: None,
             watches: WatchRegistry::new(),
             decoder: FrameDecoder::new(max_frame),
-            transmit: VecDeque::new(),
+            transmit: BytesMut::new(),
             events: VecDeque::new(),
             timers: Timers::default(),
             last_send: now,
@@ -346,7 +347,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             return;
         }
         if self.timers.expired(Timer::Ping, now) && self.phase == Phase::Connected {
-            self.send(now, encode_request(xid::PING, &Request::Ping));
+            self.send_request(now, xid::PING, &Request::Ping);
         }
         self.check_session_loss(now);
         self.rearm_connected_timers();
@@ -406,7 +407,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         }
         self.auth.push(packet.clone());
         if self.phase == Phase::Connected {
-            self.send(now, encode_request(xid::AUTH, &Request::Auth(packet)));
+            self.send_request(now, xid::AUTH, &Request::Auth(packet));
             self.pending_auth.push_back(Some(sink));
             self.rearm_connected_timers();
         } else {
@@ -454,7 +455,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             Phase::Closing => sink.complete(Err(Error::closed())),
             Phase::Connected => {
                 let xid = self.take_xid();
-                self.send(now, encode_request(xid, &Request::CloseSession));
+                self.send_request(now, xid, &Request::CloseSession);
                 self.pending.push_back(Pending {
                     xid,
                     op: OpCode::CloseSession,
@@ -500,9 +501,10 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
 
     // ----- output -----
 
-    /// The next frame to write to the transport.
+    /// The next bytes to write to the transport: every frame queued since
+    /// the last call, back to back.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmit.pop_front()
+        (!self.transmit.is_empty()).then(|| self.transmit.split().freeze())
     }
 
     /// The next event for the driver.
@@ -540,7 +542,13 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
     }
 
     fn send(&mut self, now: Instant, frame: Bytes) {
-        self.transmit.push_back(frame);
+        self.transmit.extend_from_slice(&frame);
+        self.last_send = now;
+    }
+
+    /// Encodes a request straight into the transmit buffer.
+    fn send_request(&mut self, now: Instant, xid: i32, request: &Request) {
+        encode_request_into(&mut self.transmit, xid, request);
         self.last_send = now;
     }
 
@@ -551,8 +559,14 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             Request::RemoveWatches(r) => WatcherType::from_code(r.watcher_type).ok(),
             _ => None,
         };
-        let path = out.request.path().map(str::to_string);
-        self.send(now, encode_request(xid, &out.request));
+        // The path is needed again only to register a watcher or to drop
+        // local watchers after a removeWatches.
+        let path = if out.watch.is_some() || remove_type.is_some() {
+            out.request.path().map(str::to_string)
+        } else {
+            None
+        };
+        self.send_request(now, xid, &out.request);
         self.pending.push_back(Pending {
             xid,
             op,
@@ -716,7 +730,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         let waiters: Vec<(usize, R)> = self.auth_waiters.drain(..).collect();
         let mut waiters = waiters.into_iter().peekable();
         for (i, packet) in self.auth.clone().into_iter().enumerate() {
-            self.send(now, encode_request(xid::AUTH, &Request::Auth(packet)));
+            self.send_request(now, xid::AUTH, &Request::Auth(packet));
             let sink = match waiters.peek() {
                 Some((idx, _)) if *idx == i => waiters.next().map(|(_, s)| s),
                 _ => None,
@@ -724,7 +738,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             self.pending_auth.push_back(sink);
         }
         for request in self.watches.set_watches_requests(self.last_zxid) {
-            self.send(now, encode_request(xid::SET_WATCHES, &request));
+            self.send_request(now, xid::SET_WATCHES, &request);
         }
         while let Some(out) = self.queued.pop_front() {
             self.send_outgoing(now, out);

@@ -1,0 +1,108 @@
+//! `zk-bench`: throughput and latency of zk-client against a ZooKeeper
+//! ensemble.
+//!
+//! ```text
+//! zk-bench --connect HOSTS --op create|get|set|mixed --ops N --concurrency C [--size BYTES]
+//! ```
+//!
+//! prints one line `op=… ops=… conc=… ops_per_sec=… p50_us=… p99_us=…`.
+//! The workload is described in [`examples::bench`]; the same code drives
+//! the `zookeeper-client` peer in `scripts/bench/peer/`.
+
+use bytes::Bytes;
+use examples::bench::{self, Args, Command, Target};
+use std::process::ExitCode;
+use std::sync::Arc;
+use zk_client::{Client, CreateMode};
+
+/// zk-client as a benchmark target.
+struct ZkClient {
+    client: Client,
+    payload: Bytes,
+}
+
+impl Target for ZkClient {
+    async fn create(&self, path: &str) -> Result<(), String> {
+        self.client
+            .create(path, self.payload.clone(), CreateMode::Persistent)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn get(&self, path: &str) -> Result<(), String> {
+        self.client
+            .get_data(path)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn set(&self, path: &str) -> Result<(), String> {
+        self.client
+            .set_data(path, self.payload.clone(), None)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), String> {
+        self.client
+            .delete(path, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn children(&self, path: &str) -> Result<Vec<String>, String> {
+        self.client
+            .get_children(path)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+async fn run(args: Args) -> Result<String, String> {
+    let client = Client::connect(&args.connect)
+        .await
+        .map_err(|e| format!("connecting to {}: {e}", args.connect))?;
+    let target = Arc::new(ZkClient {
+        client,
+        payload: Bytes::from(bench::payload(args.size)),
+    });
+    let result = bench::run(target.clone(), args).await;
+    if let Err(e) = target.client.close().await {
+        eprintln!("zk-bench: closing the session: {e}");
+    }
+    result.map(|report| report.to_string())
+}
+
+fn main() -> ExitCode {
+    let args = match bench::parse_args(std::env::args().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            println!("{}", bench::USAGE.replace("{prog}", "zk-bench"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("zk-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match bench::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zk-bench: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zk-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

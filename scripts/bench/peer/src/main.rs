@@ -1,0 +1,107 @@
+//! `zk-bench-peer`: the `zk-bench` workload driven by the `zookeeper-client`
+//! crate, for comparison with zk-client in the same run.
+//!
+//! Same flags and output as `zk-bench`, with `client=zookeeper-client `
+//! in front of the line. The workload itself is `examples/src/bench.rs` of
+//! the zk-rs repository, compiled in unchanged.
+
+#[path = "../../../../examples/src/bench.rs"]
+#[allow(dead_code)]
+mod bench;
+
+use bench::{Args, Command, Target};
+use std::process::ExitCode;
+use std::sync::Arc;
+use zookeeper_client as zk;
+
+/// The `zookeeper-client` crate as a benchmark target.
+struct Peer {
+    client: zk::Client,
+    payload: Vec<u8>,
+}
+
+impl Target for Peer {
+    async fn create(&self, path: &str) -> Result<(), String> {
+        let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        self.client
+            .create(path, &self.payload, &options)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn get(&self, path: &str) -> Result<(), String> {
+        self.client
+            .get_data(path)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn set(&self, path: &str) -> Result<(), String> {
+        self.client
+            .set_data(path, &self.payload, None)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), String> {
+        self.client
+            .delete(path, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn children(&self, path: &str) -> Result<Vec<String>, String> {
+        self.client
+            .list_children(path)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+async fn run(args: Args) -> Result<String, String> {
+    let client = zk::Client::connect(&args.connect)
+        .await
+        .map_err(|e| format!("connecting to {}: {e}", args.connect))?;
+    let target = Arc::new(Peer {
+        client,
+        payload: bench::payload(args.size),
+    });
+    let result = bench::run(target.clone(), args).await;
+    // Dropping the last handle closes the session.
+    drop(target);
+    result.map(|report| format!("client=zookeeper-client {report}"))
+}
+
+fn main() -> ExitCode {
+    let args = match bench::parse_args(std::env::args().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Help) => {
+            println!("{}", bench::USAGE.replace("{prog}", "zk-bench-peer"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("zk-bench-peer: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match bench::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zk-bench-peer: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zk-bench-peer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
