@@ -192,6 +192,10 @@ impl Client {
     /// Closes the session: the server deletes its ephemerals and watches
     /// end with [`crate::WatchEvent::Closed`]. Requests still in flight are
     /// answered first. Other clones of this handle stop working.
+    ///
+    /// If no server is connected, or the connection drops before the server
+    /// confirms, the client is closed all the same and the session ends at
+    /// the server when its timeout passes (its ephemerals live until then).
     pub async fn close(&self) -> Result<()> {
         let (reply, rx) = ReplySender::new();
         if self.inner.commands.send(Command::Close { reply }).is_err() {
