@@ -10,7 +10,7 @@
 //!   `config_watch`;
 //! - client features: `watch_tree` (persistent recursive watch), `multi`
 //!   (transactions), `acl` (auth and ACLs);
-//! - `zk-bench`: the load generator; its workload is [`bench`] (also
+//! - `zk-bench`: the load generator; its workload is [`mod@bench`] (also
 //!   compiled into the peer benchmark under `scripts/bench/peer/`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
