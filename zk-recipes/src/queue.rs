@@ -32,6 +32,12 @@ pub struct QueueStats {
     pub listings: u64,
     /// Items handed to consumers.
     pub taken: u64,
+    /// Puts repeated after a connection loss (each may have queued its item
+    /// twice).
+    pub put_retries: u64,
+    /// Items skipped by [`Queue::take`] because the connection dropped during
+    /// their delete and the outcome could not be known (each may be lost).
+    pub unknown_takes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +45,8 @@ struct Counters {
     watches_set: AtomicU64,
     listings: AtomicU64,
     taken: AtomicU64,
+    put_retries: AtomicU64,
+    unknown_takes: AtomicU64,
 }
 
 /// A distributed queue of byte items.
@@ -157,6 +165,8 @@ impl Queue {
             watches_set: c.watches_set.load(AtomicOrdering::Relaxed),
             listings: c.listings.load(AtomicOrdering::Relaxed),
             taken: c.taken.load(AtomicOrdering::Relaxed),
+            put_retries: c.put_retries.load(AtomicOrdering::Relaxed),
+            unknown_takes: c.unknown_takes.load(AtomicOrdering::Relaxed),
         }
     }
 
@@ -186,6 +196,10 @@ impl Queue {
                 }
                 Err(e) if e.is_no_node() => ensure_dir(client, &self.inner.path, false).await?,
                 Err(e) if e.is_connection_loss() => {
+                    self.inner
+                        .counters
+                        .put_retries
+                        .fetch_add(1, AtomicOrdering::Relaxed);
                     wait_connected(client).await?;
                 }
                 Err(e) => return Err(e.into()),
@@ -349,6 +363,10 @@ impl Queue {
                         continue;
                     }
                     tracing::debug!(%path, "delete outcome unknown after a connection loss; item skipped");
+                    self.inner
+                        .counters
+                        .unknown_takes
+                        .fetch_add(1, AtomicOrdering::Relaxed);
                     Ok(None)
                 }
                 Err(e) => Err(e.into()),

@@ -127,20 +127,38 @@ async fn pitfall8_large_backlog_bounded_watches() {
         }));
     }
     let mut seen = HashSet::with_capacity(items);
+    let mut duplicates = 0u64;
     for t in takers {
         for item in within(Duration::from_secs(600), t).await.unwrap() {
             let s = String::from_utf8(item.to_vec()).unwrap();
-            assert!(seen.insert(s.clone()), "{s} delivered twice");
+            if !seen.insert(s) {
+                duplicates += 1;
+            }
         }
     }
-    assert_eq!(seen.len(), items);
+    // A put repeated after a connection loss may have queued its item twice,
+    // and a take whose delete outcome is unknown skips its item; without
+    // connection losses (the normal case) delivery is exactly once.
+    let put_stats = q.stats();
+    let take_stats = cq.stats();
+    assert!(
+        duplicates <= put_stats.put_retries,
+        "{duplicates} duplicates but only {} put retries",
+        put_stats.put_retries
+    );
+    assert!(
+        seen.len() as u64 + take_stats.unknown_takes >= items as u64,
+        "{} items lost ({} unknown takes)",
+        items - seen.len(),
+        take_stats.unknown_takes
+    );
     assert!(cq.is_empty().await.unwrap());
     let stats = cq.stats();
     eprintln!(
         "queue backlog: {items} items, put {put_time:?}, consumed in {:?}, {stats:?}",
         started.elapsed() - put_time
     );
-    assert_eq!(stats.taken as usize, items + 1);
+    assert_eq!(stats.taken, seen.len() as u64 + duplicates + 1);
     assert!(stats.watches_set <= 2, "watches bounded: {stats:?}");
     assert!(stats.listings <= 4, "listings bounded: {stats:?}");
     let requests = proxy.requests();
