@@ -154,12 +154,11 @@ async fn cache_follows_changes_and_providers_pick() {
         }
     })
     .await;
-    within(PATIENCE, async {
-        while rr.instances().len() != 1 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    // The provider has a cache of its own: wait for it, not for `changes`.
+    let mut rr_changes = rr.cache().subscribe();
+    within(PATIENCE, rr_changes.wait_for(|_| rr.instances().len() == 1))
+        .await
+        .unwrap();
     assert_eq!(rr.instance().unwrap().id, "x");
 
     // A client going away removes its instances.
@@ -168,5 +167,8 @@ async fn cache_follows_changes_and_providers_pick() {
         while !changes.next().await.unwrap().is_empty() {}
     })
     .await;
+    within(PATIENCE, rr_changes.wait_for(|set| set.is_empty()))
+        .await
+        .unwrap();
     assert!(rr.instance().is_none());
 }
