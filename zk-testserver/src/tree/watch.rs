@@ -163,7 +163,7 @@ pub struct Fired {
     /// The node path the event is about.
     pub path: String,
     /// READ on this ACL is needed to receive the event.
-    pub acl: Vec<zk_client::proto::Acl>,
+    pub acl: super::Acls,
 }
 
 /// The watch registry of one server.
@@ -220,7 +220,7 @@ impl WatchManager {
                 watcher,
                 event: EventType::NodeDeleted,
                 path: path.to_string(),
-                acl: Vec::new(),
+                acl: super::Acls::default(),
             })
             .collect();
         out.extend(self.parent_changed(path));
@@ -263,7 +263,7 @@ impl WatchManager {
                 watcher,
                 event,
                 path: path.to_string(),
-                acl: Vec::new(),
+                acl: super::Acls::default(),
             })
             .collect()
     }
