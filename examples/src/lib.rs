@@ -11,7 +11,9 @@
 //! - client features: `watch_tree` (persistent recursive watch), `multi`
 //!   (transactions), `acl` (auth and ACLs);
 //! - `zk-bench`: the load generator; its workload is [`mod@bench`] (also
-//!   compiled into the peer benchmark under `scripts/bench/peer/`).
+//!   compiled into the peer benchmark under `scripts/bench/peer/`);
+//!   `zk-lock-bench`: lock handoffs per second with `zk_recipes::Lock`;
+//!   `zk-fill`: loads a server with many znodes (memory measurements).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -15,6 +15,9 @@ OURS="$REPO_ROOT/target/release/zk-bench"
 PEER_DIR="$SCRIPT_DIR/peer"
 PEER="$PEER_DIR/target/release/zk-bench-peer"
 PROG=compare
+# shellcheck source=scripts/bench/lib.sh
+source "$SCRIPT_DIR/lib.sh"
+TESTSERVER_ARGS=()
 
 ROUNDS=5
 PIPELINED_OPS=30000
@@ -46,7 +49,10 @@ Options:
                       zk3       real ZooKeeper 3 members, forceSync=no
                       zk3-sync  real ZooKeeper 3 members, forceSync=yes
                                 (write cases only: create, set)
-                      ts1, ts3  zk-testserver with 1 / 3 members (once it exists)
+                      ts1, ts3  zk-testserver with 1 / 3 members, in memory
+                      ts1-disk, ts3-disk
+                                the same with --data-dir (log fsynced per
+                                flush, like forceSync=yes; write cases only)
                       null      scripts/bench/nullserver: answers at once from
                                 canned data, so the client is the bottleneck
                                 (not ZooKeeper: a client-cost figure only)
@@ -57,7 +63,10 @@ Options:
   -h, --help        this text
 
 Against a 3-member ensemble both clients connect to the same single follower,
-so they see the same path (reads local, writes forwarded to the leader).
+so they see the same path (reads local, writes forwarded to the leader);
+likewise against a 3-member zk-testserver (the follower is found with srvr).
+Real ZooKeeper runs through scripts/zk-reference.sh (its ZK_REF_* settings
+apply); zk-testserver listens on BENCH_TESTSERVER_PORT.. [$TESTSERVER_PORT].
 EOF
 }
 
@@ -108,6 +117,7 @@ stop_target() {
         kill "$TESTSERVER_PID" 2>/dev/null || true
         wait "$TESTSERVER_PID" 2>/dev/null || true
         TESTSERVER_PID=""
+        TS_PID=""
     fi
 }
 trap stop_target EXIT
@@ -162,13 +172,16 @@ start_target() {
             done
             die "no follower in the ensemble"
             ;;
-        # ---- zk-testserver targets (issue 8: added when zk-testserver lands) ----
-        # `cargo run --release -p zk-testserver -- --members N --port P` prints the
-        # connect string as its first stdout line. Against 3 members the
-        # clients get the whole connect string (the test server decides where
-        # they land); narrow it to one member here if that turns out unfair.
-        ts1|ts3)
+        # zk-testserver (release build) in memory, or with --data-dir (fsync
+        # per flush) for the -disk targets.
+        ts1|ts3|ts1-disk|ts3-disk)
             local members=${target#ts}
+            members=${members%-disk}
+            TESTSERVER_ARGS=()
+            if [[ $target == *-disk ]]; then
+                rm -rf "$OUT_DIR/ts-data"
+                TESTSERVER_ARGS=(--data-dir "$OUT_DIR/ts-data")
+            fi
             start_testserver "$members"
             ;;
         null)
@@ -179,22 +192,15 @@ start_target() {
 }
 
 start_testserver() {
-    local members=$1 fifo ts_fd
-    (cd "$REPO_ROOT" && cargo build --release -q -p zk-testserver --bin zk-testserver) ||
-        die "zk-testserver does not build (has it landed?)"
-    fifo="$OUT_DIR/testserver.fifo"
-    rm -f "$fifo"
-    mkfifo "$fifo"
-    "$REPO_ROOT/target/release/zk-testserver" --members "$members" --port "$TESTSERVER_PORT" \
-        >"$fifo" 2>"$OUT_DIR/testserver-$members.log" &
-    TESTSERVER_PID=$!
-    exec {ts_fd}<"$fifo"
-    if ! read -r -t 60 CONNECT <&"$ts_fd"; then
-        die "zk-testserver exited or printed no connect string within 60 s (log: $OUT_DIR/testserver-$members.log)"
+    local members=$1
+    ts_start "$members" "$TESTSERVER_PORT" "$OUT_DIR/testserver-$members.log" \
+        "${TESTSERVER_ARGS[@]}"
+    TESTSERVER_PID=$TS_PID
+    CONNECT=$TS_CONNECT
+    if [[ $members -gt 1 ]]; then
+        # One follower, the same for both clients, as against real ZooKeeper.
+        CONNECT=$(follower_of "$TS_CONNECT") || die "no follower in $TS_CONNECT"
     fi
-    # Keep draining its stdout so it never blocks on a full pipe.
-    cat <&"$ts_fd" >>"$OUT_DIR/testserver-$members.log" &
-    exec {ts_fd}<&-
     pin_server "$TESTSERVER_PID"
 }
 
@@ -288,7 +294,7 @@ for target in $TARGETS; do
     for case in $CASES; do
         op=${case%%:*}
         conc=${case##*:}
-        if [[ $target == *-sync && $op != create && $op != set ]]; then
+        if [[ ($target == *-sync || $target == *-disk) && $op != create && $op != set ]]; then
             continue
         fi
         for round in $(seq "$ROUNDS"); do

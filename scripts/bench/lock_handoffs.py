@@ -20,11 +20,17 @@ Prints one line:
 
 Clients:
   kazoo       kazoo's Lock recipe (pip install kazoo)
-  zk-recipes  our lock recipe: not there yet (see run_zk_recipes below)
+  zk-recipes  zk_recipes::Lock, through the zk-lock-bench program
+              (examples/src/bin/zk-lock-bench.rs: the same loop, the same
+              window rules and the same output line, its contenders sessions
+              in one process); the binary is $ZK_LOCK_BENCH or
+              <repo>/target/release/zk-lock-bench (cargo build --release -p
+              examples --bin zk-lock-bench)
 """
 import argparse
 import multiprocessing as mp
 import os
+import subprocess
 import sys
 import time
 
@@ -102,12 +108,30 @@ def run_kazoo(args, lock_path):
         admin.close()
 
 
-def run_zk_recipes(args, lock_path):
-    # ---- our side (zk-recipes' lock), once the recipes land ----
-    # Plan: an `examples` binary (e.g. `zk-lock-bench`) running the same
-    # loop with N sessions in one process and printing the same line; call
-    # it here with the same arguments and return (handoffs, sorted waits).
-    raise SystemExit("lock_handoffs: the zk-recipes lock is not available yet")
+def run_zk_recipes(args):
+    """Runs zk-lock-bench with the same settings; returns its output line."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    binary = os.environ.get(
+        "ZK_LOCK_BENCH", os.path.join(repo, "target", "release", "zk-lock-bench")
+    )
+    if not os.access(binary, os.X_OK):
+        raise RuntimeError(
+            f"{binary} is missing: cargo build --release -p examples --bin zk-lock-bench"
+        )
+    out = subprocess.run(
+        [
+            binary,
+            "--connect", args.connect,
+            "--contenders", str(args.contenders),
+            "--seconds", str(args.seconds),
+            "--warmup", str(args.warmup),
+        ],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=args.warmup + args.seconds + 120,
+    )
+    return out.stdout.strip().splitlines()[-1]
 
 
 def quantile(sorted_vals, q):
@@ -128,9 +152,11 @@ def main():
     if args.contenders < 1 or args.seconds <= 0 or args.warmup < 0:
         ap.error("--contenders must be >= 1, --seconds > 0, --warmup >= 0")
     lock_path = f"/zk-lock-bench-{os.getpid()}-{time.time_ns()}/lock"
-    run = run_kazoo if args.client == "kazoo" else run_zk_recipes
     try:
-        total, waits = run(args, lock_path)
+        if args.client == "zk-recipes":
+            print(run_zk_recipes(args))
+            return 0
+        total, waits = run_kazoo(args, lock_path)
     except Exception as e:
         print(f"lock_handoffs: {e}", file=sys.stderr)
         return 1

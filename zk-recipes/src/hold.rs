@@ -2,7 +2,7 @@
 //! the loss monitor, and release (now, or in the background).
 
 use crate::error::LossReason;
-use crate::nodes::{release_node, spawn_release};
+use crate::nodes::{release_node, spawn_release_after};
 use crate::policy::{lost, ConnectionPolicy, HoldMonitor};
 use std::future::Future;
 use zk_client::{Client, Stat};
@@ -61,6 +61,8 @@ impl Hold {
     /// Deletes the node; if the connection is in trouble the delete goes on
     /// in the background. Returns whether it completed now.
     pub(crate) async fn release(mut self) -> bool {
+        // Dropped while stopping, the hold is still released (by Drop).
+        self.monitor.stop().await;
         self.released = true;
         release_node(&self.client, &self.path, self.session()).await
     }
@@ -69,7 +71,8 @@ impl Hold {
 impl Drop for Hold {
     fn drop(&mut self) {
         if !self.released {
-            spawn_release(
+            spawn_release_after(
+                self.monitor.detach(),
                 self.client.clone(),
                 std::mem::take(&mut self.path),
                 self.session(),

@@ -198,11 +198,25 @@ pub(crate) async fn release_node(client: &Client, path: &str, session: i64) -> b
 /// Keeps deleting `path` in the background until it is gone or the session
 /// `session` is over.
 pub(crate) fn spawn_release(client: Client, path: String, session: i64) {
+    spawn_release_after(None, client, path, session);
+}
+
+/// [`spawn_release`], starting once `first` (a hold's stopped monitor) has
+/// finished, so that the delete follows whatever that task sent.
+pub(crate) fn spawn_release_after(
+    first: Option<tokio::task::JoinHandle<()>>,
+    client: Client,
+    path: String,
+    session: i64,
+) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         tracing::warn!(%path, "no runtime to release a node; it goes when the session ends");
         return;
     };
     handle.spawn(async move {
+        if let Some(first) = first {
+            let _ = first.await;
+        }
         let mut delay = std::time::Duration::from_millis(10);
         loop {
             match wait_connected(&client).await {

@@ -95,7 +95,8 @@ pub(crate) async fn sleep_until(at: Option<Instant>) {
 /// dropped by everyone (see [`HoldMonitor`]).
 pub(crate) struct HoldMonitor {
     rx: watch::Receiver<Option<LossReason>>,
-    task: tokio::task::JoinHandle<()>,
+    /// `None` once stopped or handed over by [`HoldMonitor::detach`].
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl HoldMonitor {
@@ -114,7 +115,30 @@ impl HoldMonitor {
             policy,
             tx,
         ));
-        HoldMonitor { rx, task }
+        HoldMonitor {
+            rx,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the monitor and returns once it has stopped. Any request the
+    /// monitor made is queued on the session by then, so what the caller
+    /// sends next reaches the server after it: a release's delete must not
+    /// overtake the monitor's exists watch, which would otherwise stay
+    /// registered on the deleted path, on the server, until the session
+    /// ends (one per hold).
+    pub(crate) async fn stop(&mut self) {
+        if let Some(task) = self.detach() {
+            let _ = task.await;
+        }
+    }
+
+    /// Aborts the monitor and hands over its task, for a background release
+    /// to await first (see [`HoldMonitor::stop`]).
+    pub(crate) fn detach(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        let task = self.task.take()?;
+        task.abort();
+        Some(task)
     }
 
     /// A receiver of the loss reason (`None` while held).
@@ -130,7 +154,7 @@ impl HoldMonitor {
 
 impl Drop for HoldMonitor {
     fn drop(&mut self) {
-        self.task.abort();
+        self.detach();
     }
 }
 

@@ -421,3 +421,50 @@ fn builder_clone(env: &Env, proxy: &zk_testserver::proxy::FaultProxy) -> zk_clie
         .session_timeout(SESSION)
         .renew_session_on_expiry(true)
 }
+
+/// Watches that session `session` holds on paths containing `part` (server
+/// paths: the test's chroot comes first), as the server it is connected to
+/// lists them (`wchc`).
+async fn server_watches(addr: std::net::SocketAddr, session: i64, part: &str) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"wchc").await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let ours = format!("0x{session:x}");
+    let mut current = String::new();
+    let mut paths = Vec::new();
+    for line in out.lines() {
+        match line.strip_prefix('\t') {
+            Some(path) if current == ours && path.contains(part) => paths.push(path.to_string()),
+            Some(_) => {}
+            None => current = line.trim().to_string(),
+        }
+    }
+    paths
+}
+
+/// Releasing (now or by dropping the guard) leaves no watch on the server:
+/// the holder's monitor stops before the delete is sent, so its exists
+/// watch cannot reach the server after the delete and stay registered on
+/// the deleted path for the rest of the session.
+#[tokio::test]
+async fn release_leaves_no_watch_on_the_server() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let observer = env.client().await;
+    let dir = "/locks/no-stale-watch";
+    let lock = Lock::new(&client, dir);
+    for _ in 0..20 {
+        lock.acquire().await.unwrap().release().await.unwrap();
+        drop(lock.acquire().await.unwrap());
+        env.wait_children(&observer, dir, |c| c.is_empty()).await;
+    }
+    client.sync(dir).await.unwrap();
+    let addr = client.connected_server().unwrap();
+    let stale = server_watches(addr, client.session_id(), &format!("{dir}/")).await;
+    assert!(
+        stale.is_empty(),
+        "watches left on released nodes: {stale:?}"
+    );
+}

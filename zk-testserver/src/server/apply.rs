@@ -3,10 +3,9 @@
 
 use super::database::Database;
 use super::txn::{Txn, TxnBody, TxnHeader};
-use crate::tree::{DataTree, Fired, NodeKind};
+use crate::tree::{Acls, DataTree, Fired, NodeKind};
 use zk_client::proto::{
-    Acl, Create2Response, CreateResponse, ErrorCode, EventType, MultiResult, OpCode, Stat,
-    StatResponse,
+    Create2Response, CreateResponse, ErrorCode, EventType, MultiResult, OpCode, Stat, StatResponse,
 };
 
 /// The outcome of one applied transaction (or one op of a multi).
@@ -65,7 +64,7 @@ pub fn apply(db: &mut Database, txn: &Txn) -> Applied {
             }
             for p in paths {
                 let acl = match db.tree.get(&p) {
-                    Some(n) if n.kind == NodeKind::Ephemeral(h.session_id) => n.acl.clone(),
+                    Some(n) if n.kind() == NodeKind::Ephemeral(h.session_id) => n.acl.clone(),
                     _ => continue,
                 };
                 if db.tree.delete(&p, h.zxid).is_ok() {
@@ -124,7 +123,7 @@ fn apply_op(db: &mut Database, h: &TxnHeader, body: &TxnBody, fired: &mut Vec<Fi
             .create(
                 path,
                 data.clone(),
-                acl.clone(),
+                acl,
                 NodeKind::from_stored_owner(*owner),
                 *parent_cversion,
                 h.zxid,
@@ -132,7 +131,10 @@ fn apply_op(db: &mut Database, h: &TxnHeader, body: &TxnBody, fired: &mut Vec<Fi
             )
             .map(|stat| {
                 let f = tree.watches.node_created(path);
-                fired.extend(stamp(tree, f, acl));
+                if !f.is_empty() {
+                    let acl = tree.get(path).map(|n| n.acl.clone()).unwrap_or_default();
+                    fired.extend(stamp(tree, f, &acl));
+                }
                 TxnResult::Created {
                     path: path.clone(),
                     stat,
@@ -162,9 +164,7 @@ fn apply_op(db: &mut Database, h: &TxnHeader, body: &TxnBody, fired: &mut Vec<Fi
             path,
             acl,
             aversion,
-        } => tree
-            .set_acl(path, acl.clone(), *aversion)
-            .map(TxnResult::Stat),
+        } => tree.set_acl(path, acl, *aversion).map(TxnResult::Stat),
         TxnBody::Check { .. } => Ok(TxnResult::Checked),
         TxnBody::Error { code } => Ok(TxnResult::Error(*code)),
         TxnBody::CreateSession { .. } | TxnBody::CloseSession { .. } | TxnBody::Multi(_) => {
@@ -176,12 +176,12 @@ fn apply_op(db: &mut Database, h: &TxnHeader, body: &TxnBody, fired: &mut Vec<Fi
 
 /// Stamps fired events with the ACL that gates them: the node's own ACL
 /// (`node_acl`, taken before a delete), or its parent's for child events.
-fn stamp(tree: &DataTree, mut fired: Vec<Fired>, node_acl: &[Acl]) -> Vec<Fired> {
+fn stamp(tree: &DataTree, mut fired: Vec<Fired>, node_acl: &Acls) -> Vec<Fired> {
     for f in &mut fired {
         f.acl = if f.event == EventType::NodeChildrenChanged {
             tree.get(&f.path).map(|n| n.acl.clone()).unwrap_or_default()
         } else {
-            node_acl.to_vec()
+            node_acl.clone()
         };
     }
     fired

@@ -25,7 +25,8 @@ impl Database {
 
     /// Encodes tree, sessions and last zxid.
     pub fn snapshot(&self) -> Bytes {
-        let mut b = BytesMut::new();
+        let len = 8 + 4 + 12 * self.sessions.len() + self.tree.snapshot_len();
+        let mut b = BytesMut::with_capacity(len);
         b.put_i64(self.last_zxid);
         b.put_i32(i32::try_from(self.sessions.len()).unwrap_or(i32::MAX));
         for (id, timeout) in &self.sessions {
@@ -33,6 +34,7 @@ impl Database {
             b.put_i32(*timeout);
         }
         self.tree.write_snapshot(&mut b);
+        debug_assert_eq!(b.len(), len, "snapshot_len disagrees with the encoding");
         b.freeze()
     }
 

@@ -5,17 +5,15 @@
 
 use super::txn::{Txn, TxnBody, TxnHeader};
 use crate::tree::acl;
-use crate::tree::{AuthInfo, DataTree, NodeKind};
+use crate::tree::{Acls, AuthInfo, DataTree, NodeKind};
 use std::collections::{HashMap, VecDeque};
 use zk_client::proto::path::{self as zkpath, validate_path};
-use zk_client::proto::{
-    Acl, CreateMode, CreateRequest, ErrorCode, OpCode, Perms, Request, MAX_TTL_MS,
-};
+use zk_client::proto::{CreateMode, CreateRequest, ErrorCode, OpCode, Perms, Request, MAX_TTL_MS};
 
 /// What preparation needs to know about a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct NodeView {
-    acl: Vec<Acl>,
+    acl: Acls,
     kind: NodeKind,
     version: i32,
     cversion: i32,
@@ -87,7 +85,7 @@ impl View<'_> {
         }
         self.tree.get(path).map(|n| NodeView {
             acl: n.acl.clone(),
-            kind: n.kind,
+            kind: n.kind(),
             version: n.version,
             cversion: n.cversion,
             aversion: n.aversion,
@@ -439,7 +437,7 @@ fn prep_op(
             acl::check(&node.acl, Perms::ADMIN, req.auth)?;
             check_version(node.aversion, s.version)?;
             node.aversion = node.aversion.wrapping_add(1);
-            node.acl = acl.clone();
+            node.acl = Acls::new(acl.clone());
             let aversion = node.aversion;
             view.set(&s.path, Some(node));
             Ok(TxnBody::SetAcl {
@@ -523,7 +521,7 @@ fn prep_create(
     view.set(
         &path,
         Some(NodeView {
-            acl: acl.clone(),
+            acl: Acls::new(acl.clone()),
             kind,
             version: 0,
             cversion: 0,

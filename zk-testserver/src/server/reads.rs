@@ -104,7 +104,7 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
             let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, Perms::READ | Perms::ADMIN, ctx.auth)?;
             let acl = if acl::check(&node.acl, Perms::ADMIN, ctx.auth).is_ok() {
-                node.acl.clone()
+                node.acl.to_vec()
             } else {
                 acl::redact(&node.acl)
             };

@@ -4,12 +4,14 @@
 //! Mutations take the transaction's zxid and time as arguments, so applying
 //! the same transactions in the same order gives the same tree everywhere.
 
+use super::children::NodeId;
 use super::java_order::JavaHashSet;
-use super::node::{Node, NodeKind, CHILDREN_INITIAL_CAPACITY};
+use super::node::{Acls, Node, NodeKind};
 use super::watch::WatchManager;
 use bytes::{BufMut, Bytes, BytesMut};
 use sha1::{Digest as _, Sha1};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 use zk_client::proto::jute::JuteWrite;
 use zk_client::proto::{path as zkpath, Acl, DecodeError, ErrorCode, Reader, Stat};
 
@@ -23,10 +25,24 @@ pub const QUOTA: &str = "/zookeeper/quota";
 /// `/zookeeper/config`, read by getConfig.
 pub const CONFIG: &str = "/zookeeper/config";
 
+/// The root's place in the node store.
+const ROOT: NodeId = 0;
+
+/// Nodes per chunk of the node store.
+const CHUNK: usize = 4096;
+
 /// The znodes of one server.
+///
+/// Nodes live in a store indexed by [`NodeId`]; a path is resolved by
+/// walking child tables from the root, so no full path is kept per node
+/// (ZooKeeper keys a hash map by full paths; for small nodes the paths and
+/// the per-node map entries were most of the memory). Data is copied into
+/// an allocation of its own (never a view into a request or log buffer,
+/// which would keep the whole buffer alive), and equal ACLs are shared.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    nodes: NodeStore,
+    acls: AclCache,
     ephemerals: HashMap<i64, JavaHashSet>,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
@@ -46,22 +62,25 @@ impl DataTree {
     /// outside any transaction: zxids 0, child versions not bumped, the config
     /// node read-only for everyone with aversion -1).
     pub fn new() -> DataTree {
-        let mut nodes = HashMap::new();
-        let open = Acl::open_unsafe;
+        let mut tree = DataTree::empty();
+        let open = tree.acls.intern(&Acl::open_unsafe());
+        let read = tree.acls.intern(&Acl::read_unsafe());
         let sys = |acl| Node::new(Some(Bytes::new()), acl, NodeKind::Persistent, 0, 0);
-        let mut root = sys(open());
-        root.children.insert("zookeeper".into());
-        let mut zk = sys(open());
-        zk.children.insert("quota".into());
-        zk.children.insert("config".into());
-        let mut config = sys(Acl::read_unsafe());
+        let root = tree.nodes.insert(sys(open.clone()));
+        debug_assert_eq!(root, ROOT);
+        tree.attach(ROOT, "zookeeper", sys(open.clone()));
+        let zk = tree.resolve(ZOOKEEPER).unwrap_or(ROOT);
+        tree.attach(zk, "quota", sys(open));
+        let mut config = sys(read);
         config.aversion = -1;
-        nodes.insert("/".to_string(), root);
-        nodes.insert(ZOOKEEPER.to_string(), zk);
-        nodes.insert(QUOTA.to_string(), sys(open()));
-        nodes.insert(CONFIG.to_string(), config);
+        tree.attach(zk, "config", config);
+        tree
+    }
+
+    fn empty() -> DataTree {
         DataTree {
-            nodes,
+            nodes: NodeStore::default(),
+            acls: AclCache::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
@@ -69,9 +88,36 @@ impl DataTree {
         }
     }
 
+    /// Stores `node` as child `name` of `parent` (which must exist).
+    fn attach(&mut self, parent: NodeId, name: &str, node: Node) -> NodeId {
+        let id = self.nodes.insert(node);
+        if let Some(p) = self.nodes.get_mut(parent) {
+            p.children.insert(name, id);
+        }
+        id
+    }
+
+    /// The node at `path`, found by walking from the root.
+    fn resolve(&self, path: &str) -> Option<NodeId> {
+        let rest = path.strip_prefix('/')?;
+        if rest.is_empty() {
+            return Some(ROOT);
+        }
+        let mut id = ROOT;
+        for name in rest.split('/') {
+            id = self.nodes.get(id)?.children.get(name)?;
+        }
+        Some(id)
+    }
+
     /// The node at `path`.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(self.resolve(path)?)
+    }
+
+    fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let id = self.resolve(path)?;
+        self.nodes.get_mut(id)
     }
 
     /// Number of znodes as ZooKeeper reports it (mntr `zk_znode_count`,
@@ -89,7 +135,7 @@ impl DataTree {
         &mut self,
         path: &str,
         data: Option<Bytes>,
-        acl: Vec<Acl>,
+        acl: &[Acl],
         kind: NodeKind,
         parent_cversion: i32,
         zxid: i64,
@@ -98,17 +144,28 @@ impl DataTree {
         if path == "/" {
             return Err(ErrorCode::NodeExists);
         }
-        let parent_path = zkpath::parent(path);
-        let name = zkpath::basename(path).to_string();
-        if self.nodes.contains_key(path) {
-            return Err(ErrorCode::NodeExists);
+        let name = zkpath::basename(path);
+        let parent_id = self.resolve(zkpath::parent(path));
+        if let Some(p) = parent_id.and_then(|p| self.nodes.get(p)) {
+            if p.children.contains(name) {
+                return Err(ErrorCode::NodeExists);
+            }
         }
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
-        parent.children.insert(name);
+        let parent_id = parent_id.ok_or(ErrorCode::NoNode)?;
+        let acl = self.acls.intern(acl);
+        let node = Node::new(data.map(own), acl, kind, zxid, time);
+        let stat = node.stat();
+        let id = self.nodes.insert(node);
+        let parent = self.nodes.get_mut(parent_id).ok_or(ErrorCode::NoNode)?;
+        parent.children.insert(name, id);
         parent.cversion = parent_cversion;
         parent.pzxid = zxid;
-        let node = Node::new(data, acl, kind, zxid, time);
-        let stat = node.stat();
+        self.index(path, kind);
+        Ok(stat)
+    }
+
+    /// Adds `path` to the index of its kind (ephemerals, containers, TTLs).
+    fn index(&mut self, path: &str, kind: NodeKind) {
         match kind {
             NodeKind::Ephemeral(s) => {
                 self.ephemerals
@@ -124,23 +181,32 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        self.nodes.insert(path.to_string(), node);
-        Ok(stat)
     }
 
     /// Deletes a node (its parent's pzxid moves forward, cversion does not).
+    /// A node with children is refused with NotEmpty (preparation never
+    /// lets such a delete through).
     pub fn delete(&mut self, path: &str, zxid: i64) -> Result<(), ErrorCode> {
         if path == "/" {
             return Err(ErrorCode::BadArguments);
         }
-        let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        if let Some(parent) = self.nodes.get_mut(zkpath::parent(path)) {
-            parent.children.remove(zkpath::basename(path));
+        let parent_id = self
+            .resolve(zkpath::parent(path))
+            .ok_or(ErrorCode::NoNode)?;
+        let name = zkpath::basename(path);
+        let parent = self.nodes.get_mut(parent_id).ok_or(ErrorCode::NoNode)?;
+        let id = parent.children.get(name).ok_or(ErrorCode::NoNode)?;
+        if self.nodes.get(id).is_some_and(|n| !n.children.is_empty()) {
+            return Err(ErrorCode::NotEmpty);
+        }
+        if let Some(parent) = self.nodes.get_mut(parent_id) {
+            parent.children.remove(name);
             if zxid > parent.pzxid {
                 parent.pzxid = zxid;
             }
         }
-        match node.kind {
+        let node = self.nodes.remove(id).ok_or(ErrorCode::NoNode)?;
+        match node.kind() {
             NodeKind::Ephemeral(s) => {
                 // Like ZooKeeper, the session's set stays (and keeps its
                 // table size) until the session ends.
@@ -168,8 +234,8 @@ impl DataTree {
         zxid: i64,
         time: i64,
     ) -> Result<Stat, ErrorCode> {
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        node.data = data;
+        let node = self.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        node.data = data.map(own);
         node.version = version;
         node.mzxid = zxid;
         node.mtime = time;
@@ -177,8 +243,10 @@ impl DataTree {
     }
 
     /// Replaces a node's ACL with ACL version `aversion`.
-    pub fn set_acl(&mut self, path: &str, acl: Vec<Acl>, aversion: i32) -> Result<Stat, ErrorCode> {
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+    pub fn set_acl(&mut self, path: &str, acl: &[Acl], aversion: i32) -> Result<Stat, ErrorCode> {
+        let id = self.resolve(path).ok_or(ErrorCode::NoNode)?;
+        let acl = self.acls.intern(acl);
+        let node = self.nodes.get_mut(id).ok_or(ErrorCode::NoNode)?;
         node.acl = acl;
         node.aversion = aversion;
         Ok(node.stat())
@@ -222,12 +290,12 @@ impl DataTree {
     /// very deep tree cannot overflow the stack.
     pub fn descendant_count(&self, path: &str) -> usize {
         let mut count = 0;
-        let mut stack = vec![path.to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(node) = self.nodes.get(&p) {
-                for c in node.children.iter() {
+        let mut stack: Vec<NodeId> = self.resolve(path).into_iter().collect();
+        while let Some(id) = stack.pop() {
+            if let Some(node) = self.nodes.get(id) {
+                for (_, child) in node.children.iter() {
                     count += 1;
-                    stack.push(zkpath::join(&p, c));
+                    stack.push(child);
                 }
             }
         }
@@ -240,15 +308,15 @@ impl DataTree {
     pub fn expired_containers(&self, now_ms: i64) -> Vec<String> {
         let mut out = Vec::new();
         for p in &self.containers {
-            if let Some(n) = self.nodes.get(p) {
+            if let Some(n) = self.get(p) {
                 if n.children.is_empty() && n.cversion > 0 {
                     out.push(p.clone());
                 }
             }
         }
         for p in &self.ttls {
-            if let Some(n) = self.nodes.get(p) {
-                if let NodeKind::Ttl(ttl) = n.kind {
+            if let Some(n) = self.get(p) {
+                if let NodeKind::Ttl(ttl) = n.kind() {
                     if n.children.is_empty() && now_ms.saturating_sub(n.mtime) > ttl {
                         out.push(p.clone());
                     }
@@ -258,110 +326,304 @@ impl DataTree {
         out
     }
 
+    /// Calls `f` with every path and its node, in path order (byte-wise, as
+    /// sorting the path strings would give). Walks the tree with one path
+    /// buffer instead of making and sorting a string per node; iterative,
+    /// like [`DataTree::descendant_count`].
+    ///
+    /// Path order is not depth-first order: `/a-b` sorts between `/a` and
+    /// `/a/c`. So each directory's entries are ordered as the keys `name`
+    /// (the child itself) and `name/` (the block of its descendants, which
+    /// is contiguous in path order) sort.
+    fn for_each_in_path_order(&self, mut f: impl FnMut(&str, &Node)) {
+        struct Frame<'a> {
+            entries: Vec<(&'a str, bool, NodeId)>,
+            next: usize,
+            base: usize,
+        }
+        let Some(root) = self.nodes.get(ROOT) else {
+            return;
+        };
+        let mut path = String::from("/");
+        f(&path, root);
+        let mut stack = vec![Frame {
+            entries: self.path_ordered_entries(root),
+            next: 0,
+            base: path.len(),
+        }];
+        while let Some(top) = stack.last_mut() {
+            let Some(&(name, block, id)) = top.entries.get(top.next) else {
+                stack.pop();
+                continue;
+            };
+            top.next += 1;
+            path.truncate(top.base);
+            path.push_str(name);
+            let Some(node) = self.nodes.get(id) else {
+                continue;
+            };
+            if block {
+                path.push('/');
+                stack.push(Frame {
+                    entries: self.path_ordered_entries(node),
+                    next: 0,
+                    base: path.len(),
+                });
+            } else {
+                f(&path, node);
+            }
+        }
+    }
+
+    /// The children of `node` as (name, is-descendant-block, node), sorted
+    /// by the keys `name` and `name/` (see
+    /// [`DataTree::for_each_in_path_order`]).
+    fn path_ordered_entries<'a>(&'a self, node: &'a Node) -> Vec<(&'a str, bool, NodeId)> {
+        let mut entries = Vec::with_capacity(node.children.len());
+        for (name, id) in node.children.iter() {
+            entries.push((name, false, id));
+            if self.nodes.get(id).is_some_and(|n| !n.children.is_empty()) {
+                entries.push((name, true, id));
+            }
+        }
+        entries.sort_unstable_by(|a, b| path_key(a.0, a.1).cmp(path_key(b.0, b.1)));
+        entries
+    }
+
     /// Every path, sorted.
     pub fn paths(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.nodes.keys().cloned().collect();
-        v.sort();
-        v
+        let mut out = Vec::with_capacity(self.nodes.len());
+        self.for_each_in_path_order(|p, _| out.push(p.to_string()));
+        out
     }
 
     /// A digest of the replicated content (paths, data, ACLs, stats): equal
     /// on every member that applied the same transactions.
     pub fn digest(&self) -> u64 {
         let mut h = Sha1::new();
-        for p in self.paths() {
-            if let Some(n) = self.nodes.get(&p) {
-                h.update(encode_node(&p, n));
-            }
-        }
+        let mut buf = BytesMut::new();
+        self.for_each_in_path_order(|p, n| {
+            buf.clear();
+            encode_node(&mut buf, p, n);
+            h.update(&buf);
+        });
         let out = h.finalize();
         let mut b = [0u8; 8];
         b.copy_from_slice(&out[..8]);
         u64::from_be_bytes(b)
     }
 
-    /// Writes the snapshot encoding: node count, then each node in path order.
-    pub fn write_snapshot(&self, buf: &mut BytesMut) {
-        let paths = self.paths();
-        buf.put_i32(i32::try_from(paths.len()).unwrap_or(i32::MAX));
-        for p in paths {
-            if let Some(n) = self.nodes.get(&p) {
-                buf.extend_from_slice(&encode_node(&p, n));
+    /// The length of what [`DataTree::write_snapshot`] writes, so that the
+    /// buffer can be allocated once at its final size.
+    pub fn snapshot_len(&self) -> usize {
+        let mut total = 4;
+        // (node, length of its path)
+        let mut stack = vec![(ROOT, 1)];
+        while let Some((id, path_len)) = stack.pop() {
+            let Some(n) = self.nodes.get(id) else {
+                continue;
+            };
+            let acl: usize = n
+                .acl
+                .iter()
+                .map(|a| 4 + 4 + a.id.scheme.len() + 4 + a.id.id.len())
+                .sum();
+            total +=
+                4 + path_len + 4 + n.data.as_ref().map_or(0, Bytes::len) + 4 + acl + 8 + 40 + 12;
+            let prefix = if id == ROOT { 0 } else { path_len };
+            for (name, child) in n.children.iter() {
+                stack.push((child, prefix + 1 + name.len()));
             }
         }
+        total
+    }
+
+    /// Writes the snapshot encoding: node count, then each node in path order.
+    pub fn write_snapshot(&self, buf: &mut BytesMut) {
+        buf.put_i32(i32::try_from(self.nodes.len()).unwrap_or(i32::MAX));
+        self.for_each_in_path_order(|p, n| encode_node(buf, p, n));
     }
 
     /// Reads a tree written by [`DataTree::write_snapshot`] (parents come
     /// before children in path order). Watches start empty.
     pub fn read_snapshot(r: &mut Reader) -> Result<DataTree, DecodeError> {
         let count = r.read_i32()?;
-        let mut tree = DataTree {
-            nodes: HashMap::new(),
-            ephemerals: HashMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            watches: WatchManager::default(),
-        };
+        let mut tree = DataTree::empty();
         for _ in 0..count.max(0) {
             let path = r.read_string()?;
-            let node = Node {
-                data: r.read_buffer()?,
-                acl: r.read_vec::<Acl>()?,
-                kind: NodeKind::from_stored_owner(r.read_i64()?),
-                czxid: r.read_i64()?,
-                mzxid: r.read_i64()?,
-                pzxid: r.read_i64()?,
-                ctime: r.read_i64()?,
-                mtime: r.read_i64()?,
-                version: r.read_i32()?,
-                cversion: r.read_i32()?,
-                aversion: r.read_i32()?,
-                children: JavaHashSet::with_capacity(CHILDREN_INITIAL_CAPACITY),
-            };
-            if path != "/" {
-                let parent = tree
-                    .nodes
-                    .get_mut(zkpath::parent(&path))
-                    .ok_or(DecodeError::Invalid("snapshot node before its parent"))?;
-                parent.children.insert(zkpath::basename(&path).to_string());
+            let data = r.read_buffer()?.map(own);
+            let acl = r.read_vec::<Acl>()?;
+            let kind = NodeKind::from_stored_owner(r.read_i64()?);
+            let [czxid, mzxid, pzxid, ctime, mtime] = [
+                r.read_i64()?,
+                r.read_i64()?,
+                r.read_i64()?,
+                r.read_i64()?,
+                r.read_i64()?,
+            ];
+            let mut node = Node::new(data, tree.acls.intern(&acl), kind, czxid, ctime);
+            node.mzxid = mzxid;
+            node.pzxid = pzxid;
+            node.mtime = mtime;
+            node.version = r.read_i32()?;
+            node.cversion = r.read_i32()?;
+            node.aversion = r.read_i32()?;
+            if path == "/" {
+                if !tree.nodes.is_empty() {
+                    return Err(DecodeError::Invalid("snapshot root not first"));
+                }
+                tree.nodes.insert(node);
+                continue;
             }
-            match node.kind {
-                NodeKind::Ephemeral(s) => {
-                    tree.ephemerals
-                        .entry(s)
-                        .or_insert_with(|| JavaHashSet::with_capacity(EPHEMERALS_INITIAL_CAPACITY))
-                        .insert(path.clone());
-                }
-                NodeKind::Container => {
-                    tree.containers.insert(path.clone());
-                }
-                NodeKind::Ttl(_) => {
-                    tree.ttls.insert(path.clone());
-                }
-                NodeKind::Persistent => {}
-            }
-            tree.nodes.insert(path, node);
+            let parent = tree
+                .resolve(zkpath::parent(&path))
+                .ok_or(DecodeError::Invalid("snapshot node before its parent"))?;
+            tree.attach(parent, zkpath::basename(&path), node);
+            tree.index(&path, kind);
         }
-        if !tree.nodes.contains_key("/") {
+        if tree.nodes.is_empty() {
             return Err(DecodeError::Invalid("snapshot without root"));
         }
         Ok(tree)
     }
 }
 
-fn encode_node(path: &str, n: &Node) -> BytesMut {
-    let mut b = BytesMut::new();
+/// The sort key of a directory entry: `name`, or `name/` for the block of
+/// its descendants.
+fn path_key(name: &str, block: bool) -> impl Iterator<Item = u8> + '_ {
+    name.bytes().chain(block.then_some(b'/'))
+}
+
+/// `data` in an allocation of its own (see [`DataTree`]).
+fn own(data: Bytes) -> Bytes {
+    Bytes::copy_from_slice(&data)
+}
+
+fn encode_node(b: &mut BytesMut, path: &str, n: &Node) {
     b.put_jute_string(path);
     b.put_jute_buffer(n.data.as_deref());
     b.put_jute_vec(&n.acl);
-    b.put_i64(n.kind.stored_owner());
+    b.put_i64(n.owner());
     for v in [n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime] {
         b.put_i64(v);
     }
     for v in [n.version, n.cversion, n.aversion] {
         b.put_i32(v);
     }
-    b
+}
+
+/// The nodes, in fixed-size chunks (no reallocation of everything as the
+/// tree grows, and at most one partly used chunk); freed places are reused.
+#[derive(Debug, Clone, Default)]
+struct NodeStore {
+    chunks: Vec<Vec<Option<Node>>>,
+    free: Vec<NodeId>,
+    len: usize,
+}
+
+impl NodeStore {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn slot(&self, id: NodeId) -> Option<&Option<Node>> {
+        let i = id as usize;
+        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    fn slot_mut(&mut self, id: NodeId) -> Option<&mut Option<Node>> {
+        let i = id as usize;
+        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
+    }
+
+    fn get(&self, id: NodeId) -> Option<&Node> {
+        self.slot(id)?.as_ref()
+    }
+
+    fn get_mut(&mut self, id: NodeId) -> Option<&mut Node> {
+        self.slot_mut(id)?.as_mut()
+    }
+
+    fn insert(&mut self, node: Node) -> NodeId {
+        self.len += 1;
+        if let Some(id) = self.free.pop() {
+            if let Some(slot) = self.slot_mut(id) {
+                *slot = Some(node);
+                return id;
+            }
+        }
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let index = (self.chunks.len() - 1) * CHUNK;
+        let chunk = self
+            .chunks
+            .last_mut()
+            .expect("a chunk with room was just ensured");
+        let id = index + chunk.len();
+        chunk.push(Some(node));
+        NodeId::try_from(id).expect("more than 2^32 znodes")
+    }
+
+    fn remove(&mut self, id: NodeId) -> Option<Node> {
+        let node = self.slot_mut(id)?.take()?;
+        self.len -= 1;
+        self.free.push(id);
+        Some(node)
+    }
+}
+
+/// Interned ACLs: nodes with equal ACLs share one allocation. Entries no
+/// node uses any more are dropped when the cache has doubled since the
+/// last sweep.
+#[derive(Debug, Clone, Default)]
+struct AclCache {
+    by_hash: HashMap<u64, Vec<Acls>>,
+    len: usize,
+    sweep_at: usize,
+}
+
+impl AclCache {
+    fn intern(&mut self, acl: &[Acl]) -> Acls {
+        let key = acl_hash(acl);
+        if let Some(found) = self
+            .by_hash
+            .get(&key)
+            .and_then(|v| v.iter().find(|a| a[..] == *acl))
+        {
+            return found.clone();
+        }
+        if self.len >= self.sweep_at {
+            self.sweep();
+        }
+        let shared = Acls::new(acl.to_vec());
+        self.by_hash.entry(key).or_default().push(shared.clone());
+        self.len += 1;
+        shared
+    }
+
+    fn sweep(&mut self) {
+        self.by_hash.retain(|_, v| {
+            v.retain(|a| std::sync::Arc::strong_count(a) > 1);
+            !v.is_empty()
+        });
+        self.len = self.by_hash.values().map(Vec::len).sum();
+        self.sweep_at = (2 * self.len).max(64);
+    }
+}
+
+fn acl_hash(acl: &[Acl]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for a in acl {
+        a.perms.hash(&mut h);
+        a.id.scheme.hash(&mut h);
+        a.id.id.hash(&mut h);
+    }
+    h.finish()
 }
 
 #[cfg(test)]
@@ -377,7 +639,7 @@ mod tests {
         assert_eq!((zk.cversion, zk.num_children), (-2, 2));
         let cfg = t.get(CONFIG).unwrap();
         assert_eq!(cfg.stat().aversion, -1);
-        assert_eq!(cfg.acl, Acl::read_unsafe());
+        assert_eq!(cfg.acl[..], Acl::read_unsafe()[..]);
         assert_eq!(t.node_count(), 5, "root counted twice, as ZooKeeper does");
     }
 
@@ -387,7 +649,7 @@ mod tests {
         t.create(
             "/a",
             None,
-            Acl::open_unsafe(),
+            &Acl::open_unsafe(),
             NodeKind::Persistent,
             1,
             5,
@@ -397,7 +659,7 @@ mod tests {
         t.create(
             "/a/b",
             Some(Bytes::from_static(b"xy")),
-            vec![],
+            &[],
             NodeKind::Ephemeral(9),
             1,
             6,
@@ -405,11 +667,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            t.create("/a/b", None, vec![], NodeKind::Persistent, 1, 7, 0),
+            t.create("/a/b", None, &[], NodeKind::Persistent, 1, 7, 0),
             Err(ErrorCode::NodeExists)
         );
         assert_eq!(
-            t.create("/x/y", None, vec![], NodeKind::Persistent, 1, 7, 0),
+            t.create("/x/y", None, &[], NodeKind::Persistent, 1, 7, 0),
             Err(ErrorCode::NoNode)
         );
         let a = t.get("/a").unwrap().stat();
@@ -431,15 +693,145 @@ mod tests {
     #[test]
     fn container_and_ttl_candidates() {
         let mut t = DataTree::new();
-        t.create("/c", None, vec![], NodeKind::Container, 1, 1, 0)
+        t.create("/c", None, &[], NodeKind::Container, 1, 1, 0)
             .unwrap();
-        t.create("/t", None, vec![], NodeKind::Ttl(100), 2, 2, 1000)
+        t.create("/t", None, &[], NodeKind::Ttl(100), 2, 2, 1000)
             .unwrap();
         assert!(t.expired_containers(1100).is_empty());
         assert_eq!(t.expired_containers(1101), vec!["/t".to_string()]);
-        t.create("/c/x", None, vec![], NodeKind::Persistent, 1, 3, 0)
+        t.create("/c/x", None, &[], NodeKind::Persistent, 1, 3, 0)
             .unwrap();
         t.delete("/c/x", 4).unwrap();
         assert_eq!(t.expired_containers(0), vec!["/c".to_string()]);
+    }
+
+    /// Names whose order differs between path order and depth-first order
+    /// (`-` and `.` sort before `/`).
+    fn awkward_tree() -> DataTree {
+        let mut t = DataTree::new();
+        let mut zxid = 10;
+        for p in [
+            "/a", "/a-b", "/a/c", "/a/c.d", "/a/c/e", "/a.x", "/a-b/z", "/b", "/a/c-", "/a/c-/f",
+            "/ab", "/a!", "/a!/q",
+        ] {
+            zxid += 1;
+            t.create(
+                p,
+                Some(Bytes::from(p.to_string())),
+                &Acl::open_unsafe(),
+                NodeKind::Persistent,
+                1,
+                zxid,
+                zxid,
+            )
+            .unwrap();
+        }
+        t
+    }
+
+    #[test]
+    fn path_order_is_string_order() {
+        let t = awkward_tree();
+        let paths = t.paths();
+        let mut sorted = paths.clone();
+        sorted.sort();
+        assert_eq!(paths, sorted);
+        assert_eq!(paths.len(), t.node_count() - 1);
+        // The snapshot is what sorting the paths and encoding each gives.
+        let mut expect = BytesMut::new();
+        expect.put_i32(sorted.len() as i32);
+        for p in &sorted {
+            encode_node(&mut expect, p, t.get(p).unwrap());
+        }
+        let mut snap = BytesMut::new();
+        t.write_snapshot(&mut snap);
+        assert_eq!(snap, expect);
+        assert_eq!(t.snapshot_len(), snap.len());
+        let back = DataTree::read_snapshot(&mut Reader::new(snap.freeze())).unwrap();
+        assert_eq!(back.paths(), paths);
+        assert_eq!(back.digest(), t.digest());
+        assert_eq!(
+            back.get("/a").unwrap().children.java_order(),
+            t.get("/a").unwrap().children.java_order()
+        );
+    }
+
+    #[test]
+    fn shared_acls_own_data_and_reused_places() {
+        let mut t = DataTree::new();
+        let frame = Bytes::from_static(b"header|payload|trailer");
+        let data = frame.slice(7..14);
+        t.create(
+            "/x",
+            Some(data.clone()),
+            &Acl::open_unsafe(),
+            NodeKind::Persistent,
+            1,
+            1,
+            0,
+        )
+        .unwrap();
+        t.create(
+            "/y",
+            None,
+            &Acl::open_unsafe(),
+            NodeKind::Persistent,
+            2,
+            2,
+            0,
+        )
+        .unwrap();
+        let (x, y) = (t.get("/x").unwrap(), t.get("/y").unwrap());
+        assert!(
+            std::sync::Arc::ptr_eq(&x.acl, &y.acl),
+            "equal ACLs are shared"
+        );
+        assert!(std::sync::Arc::ptr_eq(&x.acl, &t.get("/").unwrap().acl));
+        let stored = x.data.as_ref().unwrap();
+        assert_eq!(stored, &data);
+        assert_ne!(
+            stored.as_ptr(),
+            data.as_ptr(),
+            "the data is copied out of the frame"
+        );
+        // A node with children is not deleted; a freed place is reused.
+        t.create("/x/c", None, &[], NodeKind::Persistent, 1, 3, 0)
+            .unwrap();
+        assert_eq!(t.delete("/x", 4), Err(ErrorCode::NotEmpty));
+        t.delete("/x/c", 5).unwrap();
+        let before = t.nodes.chunks.iter().map(Vec::len).sum::<usize>();
+        t.create("/z", None, &[], NodeKind::Persistent, 3, 6, 0)
+            .unwrap();
+        assert_eq!(t.nodes.chunks.iter().map(Vec::len).sum::<usize>(), before);
+        assert!(t.get("/x/c").is_none());
+        assert_eq!(t.node_count(), 8);
+        assert_eq!(t.descendant_count("/"), 6);
+    }
+
+    #[test]
+    fn unused_acls_are_swept() {
+        let mut t = DataTree::new();
+        for i in 0..200 {
+            let acl = vec![Acl {
+                perms: zk_client::proto::Perms::ALL,
+                id: zk_client::proto::Id {
+                    scheme: "digest".into(),
+                    id: format!("u{i}:x"),
+                },
+            }];
+            let p = format!("/n{i}");
+            t.create(
+                &p,
+                None,
+                &acl,
+                NodeKind::Persistent,
+                i + 1,
+                i64::from(i) + 1,
+                0,
+            )
+            .unwrap();
+            t.delete(&p, i64::from(i) + 1).unwrap();
+        }
+        assert!(t.acls.len < 130, "{} ACLs cached", t.acls.len);
     }
 }

@@ -35,14 +35,14 @@ pub fn id_hash(scheme: &str, id: &str) -> i32 {
 }
 
 /// `HashMap.hash()`: the high half folded into the low half.
-fn spread(h: i32) -> u32 {
+pub(crate) fn spread(h: i32) -> u32 {
     let h = h as u32;
     h ^ (h >> 16)
 }
 
 /// The table size of a `HashMap` created with `initial` capacity that has
 /// held at most `max_len` keys.
-fn hash_map_capacity(initial: usize, max_len: usize) -> usize {
+pub(crate) fn hash_map_capacity(initial: usize, max_len: usize) -> usize {
     let mut cap = initial.max(1).next_power_of_two();
     while max_len > cap / 4 * 3 {
         cap *= 2;
@@ -69,7 +69,7 @@ fn cloned_capacity(len: usize) -> usize {
 
 /// Orders `keys` (with their hashes and insertion sequence numbers) as a
 /// table of `cap` buckets iterates them.
-fn table_order<T>(mut keys: Vec<(u32, u64, T)>, cap: usize) -> Vec<T> {
+pub(crate) fn table_order<T>(mut keys: Vec<(u32, u64, T)>, cap: usize) -> Vec<T> {
     let mask = (cap - 1) as u32;
     keys.sort_by_key(|(h, seq, _)| (h & mask, *seq));
     keys.into_iter().map(|(_, _, k)| k).collect()

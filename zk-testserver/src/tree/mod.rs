@@ -2,6 +2,7 @@
 //! and the server-side watch registry. Pure code: no I/O, no clock.
 
 pub mod acl;
+pub mod children;
 pub mod data_tree;
 pub mod java_order;
 pub mod node;
@@ -9,5 +10,5 @@ pub mod watch;
 
 pub use acl::AuthInfo;
 pub use data_tree::DataTree;
-pub use node::{Node, NodeKind};
+pub use node::{Acls, Node, NodeKind};
 pub use watch::{Fired, RemoveKind, WatchKind, WatchManager, WatcherId};

@@ -1,12 +1,15 @@
 //! One znode: data, ACL, stored stat fields and children.
 
-use super::java_order::JavaHashSet;
+use super::children::Children;
+pub use super::children::CHILDREN_INITIAL_CAPACITY;
 use bytes::Bytes;
+use std::sync::Arc;
 use zk_client::proto::{Acl, Stat};
 
-/// ZooKeeper keeps children in `new HashSet<String>(8)`: their listing order
-/// follows from it.
-pub const CHILDREN_INITIAL_CAPACITY: usize = 8;
+/// An ACL as nodes hold it: shared, since most nodes have one of a few ACLs
+/// (the tree interns them, as ZooKeeper's reference-counted ACL cache does).
+/// A thin pointer, to keep nodes small.
+pub type Acls = Arc<Vec<Acl>>;
 
 /// Stored `ephemeralOwner` marking a container node.
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -61,14 +64,15 @@ impl NodeKind {
 
 /// A znode. `cversion` is stored as ZooKeeper stores it: the number of child
 /// creations; [`Node::stat`] turns it into the client-visible value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Node {
     /// The data (`None` when created with null data).
     pub data: Option<Bytes>,
     /// The ACL (already expanded: no `auth` entries).
-    pub acl: Vec<Acl>,
-    /// Lifetime kind.
-    pub kind: NodeKind,
+    pub acl: Acls,
+    /// The stored `ephemeralOwner`, which encodes the [`NodeKind`] (as
+    /// ZooKeeper stores it; see [`Node::kind`]).
+    owner: i64,
     /// Creating transaction.
     pub czxid: i64,
     /// Last data-changing transaction.
@@ -85,17 +89,17 @@ pub struct Node {
     pub cversion: i32,
     /// ACL version.
     pub aversion: i32,
-    /// Child names.
-    pub children: JavaHashSet,
+    /// Child names and their nodes.
+    pub children: Children,
 }
 
 impl Node {
     /// A fresh node created by transaction `zxid` at `time`.
-    pub fn new(data: Option<Bytes>, acl: Vec<Acl>, kind: NodeKind, zxid: i64, time: i64) -> Node {
+    pub fn new(data: Option<Bytes>, acl: Acls, kind: NodeKind, zxid: i64, time: i64) -> Node {
         Node {
             data,
             acl,
-            kind,
+            owner: kind.stored_owner(),
             czxid: zxid,
             mzxid: zxid,
             pzxid: zxid,
@@ -104,8 +108,18 @@ impl Node {
             version: 0,
             cversion: 0,
             aversion: 0,
-            children: JavaHashSet::with_capacity(CHILDREN_INITIAL_CAPACITY),
+            children: Children::new(),
         }
+    }
+
+    /// Lifetime kind.
+    pub fn kind(&self) -> NodeKind {
+        NodeKind::from_stored_owner(self.owner)
+    }
+
+    /// The `ephemeralOwner` as stored (see [`NodeKind::stored_owner`]).
+    pub fn owner(&self) -> i64 {
+        self.owner
     }
 
     /// Length of the data.
@@ -134,7 +148,7 @@ impl Node {
                 .wrapping_mul(2)
                 .wrapping_sub(self.num_children()),
             aversion: self.aversion,
-            ephemeral_owner: self.kind.visible_owner(),
+            ephemeral_owner: self.kind().visible_owner(),
             data_length: self.data_len(),
             num_children: self.num_children(),
             pzxid: self.pzxid,
@@ -162,9 +176,9 @@ mod tests {
 
     #[test]
     fn visible_cversion() {
-        let mut n = Node::new(None, vec![], NodeKind::Persistent, 1, 0);
+        let mut n = Node::new(None, Arc::default(), NodeKind::Persistent, 1, 0);
         n.cversion = 3;
-        n.children.insert("a".into());
+        n.children.insert("a", 1);
         assert_eq!(n.stat().cversion, 5);
         assert_eq!(n.stat().num_children, 1);
     }

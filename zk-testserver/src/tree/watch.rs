@@ -40,16 +40,24 @@ pub enum WatchKind {
 #[derive(Debug, Default, Clone)]
 struct WatchTable {
     by_path: HashMap<String, HashMap<WatcherId, u8>>,
+    /// Registrations with the RECURSIVE bit, so that a trigger knows in
+    /// O(1) whether ancestors need a look (ZooKeeper keeps the same count,
+    /// `recursiveWatchQty`).
+    recursive: usize,
 }
 
 impl WatchTable {
     fn add(&mut self, path: &str, w: WatcherId, mode: u8) {
-        *self
+        let bits = self
             .by_path
             .entry(path.to_string())
             .or_default()
             .entry(w)
-            .or_default() |= mode;
+            .or_default();
+        if mode & RECURSIVE != 0 && *bits & RECURSIVE == 0 {
+            self.recursive += 1;
+        }
+        *bits |= mode;
     }
 
     fn modes(&self, path: &str, w: WatcherId) -> u8 {
@@ -69,6 +77,9 @@ impl WatchTable {
             return false;
         };
         let had = *bits & mask != 0;
+        if *bits & mask & RECURSIVE != 0 {
+            self.recursive -= 1;
+        }
         *bits &= !mask;
         if *bits == 0 {
             m.remove(&w);
@@ -80,16 +91,18 @@ impl WatchTable {
     }
 
     fn remove_watcher(&mut self, w: WatcherId) {
+        let mut recursive_removed = 0;
         self.by_path.retain(|_, m| {
-            m.remove(&w);
+            if m.remove(&w).is_some_and(|b| b & RECURSIVE != 0) {
+                recursive_removed += 1;
+            }
             !m.is_empty()
         });
+        self.recursive -= recursive_removed;
     }
 
     fn has_recursive(&self) -> bool {
-        self.by_path
-            .values()
-            .any(|m| m.values().any(|b| b & RECURSIVE != 0))
+        self.recursive > 0
     }
 
     /// Watchers to notify for `event` on `path`; standard watches fire once.
@@ -150,7 +163,7 @@ pub struct Fired {
     /// The node path the event is about.
     pub path: String,
     /// READ on this ACL is needed to receive the event.
-    pub acl: Vec<zk_client::proto::Acl>,
+    pub acl: super::Acls,
 }
 
 /// The watch registry of one server.
@@ -207,7 +220,7 @@ impl WatchManager {
                 watcher,
                 event: EventType::NodeDeleted,
                 path: path.to_string(),
-                acl: Vec::new(),
+                acl: super::Acls::default(),
             })
             .collect();
         out.extend(self.parent_changed(path));
@@ -250,7 +263,7 @@ impl WatchManager {
                 watcher,
                 event,
                 path: path.to_string(),
-                acl: Vec::new(),
+                acl: super::Acls::default(),
             })
             .collect()
     }
@@ -411,5 +424,24 @@ mod tests {
         m.add("/c", 3, WatchKind::Child);
         m.remove_watcher(3);
         assert_eq!(m.count(), 0);
+    }
+
+    #[test]
+    fn recursive_count_follows_the_registrations() {
+        let mut m = WatchManager::default();
+        m.add("/r", 1, WatchKind::PersistentRecursive);
+        m.add("/r", 1, WatchKind::PersistentRecursive);
+        m.add("/r", 1, WatchKind::Data);
+        m.add("/s", 2, WatchKind::PersistentRecursive);
+        assert_eq!(m.data.recursive, 2);
+        // Firing the standard watch leaves the recursive one.
+        assert_eq!(m.node_deleted("/r").len(), 1);
+        assert_eq!(m.data.recursive, 2);
+        assert!(m.remove("/r", 1, RemoveKind::Any));
+        assert_eq!(m.data.recursive, 1);
+        m.remove_watcher(2);
+        assert_eq!(m.data.recursive, 0);
+        // With none left, deep changes notify nobody.
+        assert!(m.node_created("/s/t").is_empty());
     }
 }

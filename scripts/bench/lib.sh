@@ -1,0 +1,79 @@
+# Helpers shared by the benchmark scripts (sourced, not run): starting and
+# stopping a zk-testserver process, four-letter words, picking a follower,
+# resident memory of a process.
+#
+# The caller sets REPO_ROOT and defines die() and log().
+# shellcheck shell=bash disable=SC2034 # TS_* are read by the callers
+
+TS_PID=""      # the zk-testserver process started by ts_start
+TS_CONNECT=""  # its connect string (first stdout line)
+
+# ts_start MEMBERS PORT LOG [extra zk-testserver arguments...]
+# Builds (release) and starts zk-testserver with MEMBERS members on client
+# ports PORT.., waits for its connect string, sets TS_PID and TS_CONNECT. Its
+# stderr and the rest of its stdout go to LOG.
+ts_start() {
+    local members=$1 port=$2 logfile=$3 fifo fd
+    shift 3
+    (cd "$REPO_ROOT" && cargo build --release -q -p zk-testserver --bin zk-testserver) ||
+        die "zk-testserver does not build"
+    fifo=$(mktemp -u "${TMPDIR:-/tmp}/zk-testserver.XXXXXX.fifo")
+    mkfifo "$fifo"
+    "$REPO_ROOT/target/release/zk-testserver" --members "$members" --port "$port" "$@" \
+        >"$fifo" 2>"$logfile" &
+    TS_PID=$!
+    exec {fd}<"$fifo"
+    rm -f "$fifo"
+    if ! read -r -t 60 TS_CONNECT <&"$fd"; then
+        die "zk-testserver exited or printed no connect string within 60 s (log: $logfile)"
+    fi
+    # Keep draining its stdout so that it never blocks on a full pipe.
+    cat <&"$fd" >>"$logfile" &
+    exec {fd}<&-
+}
+
+# ts_stop: SIGTERM the zk-testserver started by ts_start and wait for it.
+ts_stop() {
+    if [[ -n $TS_PID ]]; then
+        kill "$TS_PID" 2>/dev/null || true
+        wait "$TS_PID" 2>/dev/null || true
+        TS_PID=""
+    fi
+}
+
+# four_letter HOST:PORT WORD: prints the server's answer (fails if none).
+four_letter() {
+    local addr=$1 word=$2 out
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    out=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "%s" "$2" >&3 && cat <&3' \
+        "${addr%:*}" "${addr##*:}" "$word" 2>/dev/null) || true
+    [[ -n $out ]] || return 1
+    printf '%s\n' "$out"
+}
+
+# server_mode HOST:PORT: standalone, leader or follower (srvr's Mode line).
+server_mode() {
+    four_letter "$1" srvr | sed -n 's/^Mode: //p'
+}
+
+# follower_of CONNECT: prints the first member of a connect string whose mode
+# is follower, waiting up to 30 s for the ensemble to settle.
+follower_of() {
+    local connect=$1 addr tries
+    for tries in $(seq 60); do
+        for addr in ${connect//,/ }; do
+            if [[ $(server_mode "$addr" || true) == follower ]]; then
+                printf '%s\n' "$addr"
+                return 0
+            fi
+        done
+        [[ $tries -lt 60 ]] && sleep 0.5
+    done
+    return 1
+}
+
+# rss_kib PID [FIELD]: a memory figure of a process from /proc/PID/status in
+# KiB (FIELD VmRSS by default; VmHWM is the peak).
+rss_kib() {
+    awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"
+}
