@@ -67,6 +67,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ensemble;
+pub mod failpoint;
 pub mod member;
 pub mod net;
 pub mod proxy;

@@ -35,6 +35,7 @@ pub use builder::EnsembleBuilder;
 
 pub use crate::member::SyncCounts;
 
+use crate::failpoint::{Action, Failpoint};
 use crate::net::core::{Command, Inspection, Publisher, Report};
 use crate::net::links::Network;
 use crate::zab::{MemberId, Role};
@@ -114,6 +115,8 @@ pub struct MemberStatus {
     /// How it was synced with a leader since it last started (DIFF, TRUNC,
     /// SNAP).
     pub syncs: SyncCounts,
+    /// Failpoints that fired since it last started.
+    pub failpoint_hits: u32,
 }
 
 /// Running ZooKeeper-compatible members. Dropping it shuts them down.
@@ -128,6 +131,8 @@ pub struct MemberStatus {
 /// - **Network** (member ids, links one way unless said otherwise):
 ///   [`Ensemble::partition`], [`Ensemble::cut`], [`Ensemble::delay`],
 ///   [`Ensemble::drop_rate`], [`Ensemble::heal`].
+/// - **Failpoints**: [`Ensemble::set_failpoint`],
+///   [`Ensemble::clear_failpoint`].
 /// - **Clients and sessions**: [`Ensemble::drop_client_connections`],
 ///   [`Ensemble::drop_all_client_connections`], [`Ensemble::expire_session`],
 ///   [`Ensemble::sessions`].
@@ -356,6 +361,41 @@ impl Ensemble {
     /// Restores every link (no cuts, delays or drops).
     pub fn heal(&self) {
         self.network.heal();
+    }
+
+    // ----- failpoints -----
+
+    /// Arms `point` on `member` with `action` (see [`crate::failpoint`]); it
+    /// fires once. A running member is armed at once; a stopped one when it
+    /// next starts. [`MemberStatus::failpoint_hits`] counts what fired; a
+    /// member crashed by a failpoint reports as not running until
+    /// [`Ensemble::restart`] (which loses what it had not flushed).
+    pub async fn set_failpoint(
+        &self,
+        member: MemberId,
+        point: Failpoint,
+        action: Action,
+    ) -> Result<()> {
+        let mut slot = self.slots[self.index(member)?].lock().await;
+        match slot.commands() {
+            Ok(tx) => tx
+                .send(Command::Failpoint(point, Some(action)))
+                .map_err(|_| Error::Stopped(member)),
+            Err(_) => {
+                slot.armed_on_start.arm(point, action);
+                Ok(())
+            }
+        }
+    }
+
+    /// Disarms `point` on `member` (running or at its next start).
+    pub async fn clear_failpoint(&self, member: MemberId, point: Failpoint) -> Result<()> {
+        let mut slot = self.slots[self.index(member)?].lock().await;
+        slot.armed_on_start.disarm(point);
+        if let Ok(tx) = slot.commands() {
+            let _ = tx.send(Command::Failpoint(point, None));
+        }
+        Ok(())
     }
 
     // ----- clients and sessions -----
