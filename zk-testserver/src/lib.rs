@@ -73,8 +73,10 @@ pub mod member;
 pub mod net;
 pub mod proxy;
 pub mod server;
+pub mod sim;
 pub mod storage;
 pub mod tree;
+pub mod workload;
 pub mod zab;
 
 pub use ensemble::{Ensemble, EnsembleBuilder, MemberStatus, SessionInfo};

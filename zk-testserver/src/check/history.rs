@@ -287,6 +287,16 @@ impl Recorder {
         self.lock().record(process, session, call, at, ret, zxid)
     }
 
+    /// The operations still pending.
+    pub fn pending(&self) -> Vec<Op> {
+        self.lock()
+            .ops
+            .iter()
+            .filter(|o| o.ret == Ret::Pending)
+            .cloned()
+            .collect()
+    }
+
     /// A copy of the history so far, pending operations marked unknown.
     pub fn snapshot(&self) -> History {
         let mut h = self.lock().clone();
