@@ -58,6 +58,7 @@ mod forwarding;
 mod pump;
 mod replication;
 mod solo;
+mod view;
 
 #[cfg(test)]
 mod tests;

@@ -49,7 +49,7 @@ impl SimClient {
 impl Sim {
     /// A new client with the configured session timeout, its hosts
     /// shuffled; it starts connecting at once.
-    pub(super) fn new_client(&mut self) -> ClientId {
+    pub(super) fn new_client(&mut self, pin: Option<MemberId>) -> ClientId {
         let id = self.clients.len();
         let config = SessionConfig {
             session_timeout: self.cfg.session_timeout,
@@ -60,6 +60,9 @@ impl Sim {
         for k in (1..hosts.len()).rev() {
             let j = self.random_below(k as u64 + 1) as usize;
             hosts.swap(k, j);
+        }
+        if let Some(m) = pin {
+            hosts = vec![m];
         }
         self.clients.push(SimClient {
             id,
@@ -113,8 +116,8 @@ impl Sim {
                 }
                 c.machine.close(now, ReplySlot(slot));
             }
-            Request2Sim::Connect(slot) => {
-                let id = self.new_client();
+            Request2Sim::Connect(slot, pin) => {
+                let id = self.new_client(pin);
                 self.clients[id].waiting = Some(slot);
             }
             Request2Sim::Abandon(client) => self.crash_client(client),

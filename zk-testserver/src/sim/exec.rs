@@ -112,9 +112,9 @@ pub enum Request2Sim {
         /// Where the outcome goes.
         slot: Rc<Slot<CallResult>>,
     },
-    /// Open a new client; the slot gets its id and session id once the
-    /// session is established.
-    Connect(Rc<Slot<Connected>>),
+    /// Open a new client (connecting to this member only, if given); the
+    /// slot gets its id and session id once the session is established.
+    Connect(Rc<Slot<Connected>>, Option<crate::zab::MemberId>),
     /// Crash `client` (it stops; its session expires on the server).
     Abandon(ClientId),
 }
@@ -193,11 +193,26 @@ impl World for SimWorld {
     }
 
     fn connect(&self) -> impl Future<Output = Result<SimSession, Error>> {
+        self.connect_to(None)
+    }
+
+    fn running(&self) -> bool {
+        self.shared.borrow().running
+    }
+}
+
+impl SimWorld {
+    /// Opens a session that only ever connects to `member` (any member if
+    /// None).
+    pub fn connect_to(
+        &self,
+        member: Option<crate::zab::MemberId>,
+    ) -> impl Future<Output = Result<SimSession, Error>> {
         let slot = Slot::new_rc();
         self.shared
             .borrow_mut()
             .requests
-            .push_back(Request2Sim::Connect(slot.clone()));
+            .push_back(Request2Sim::Connect(slot.clone(), member));
         let world = self.clone();
         async move {
             let (client, session_id) = SlotFuture(slot).await?;
@@ -207,10 +222,6 @@ impl World for SimWorld {
                 session_id: Rc::new(Cell::new(session_id)),
             })
         }
-    }
-
-    fn running(&self) -> bool {
-        self.shared.borrow().running
     }
 }
 

@@ -60,8 +60,9 @@ enum Kind {
 }
 
 impl Sim {
-    /// Schedules the first fault.
+    /// Schedules the first fault; faults go on until [`Sim::heal_all`].
     pub(super) fn start_faults(&mut self) {
+        self.faulting = true;
         let d = self.fault_gap();
         self.schedule(self.now + d, Event::Fault);
     }
@@ -98,7 +99,7 @@ impl Sim {
 
     /// Injects one fault and schedules the next (while the workload runs).
     pub(super) fn fault(&mut self) {
-        if !self.shared.borrow().running {
+        if !self.faulting {
             return;
         }
         let total: u32 = KINDS.iter().map(|(_, w)| w).sum();
@@ -367,6 +368,7 @@ impl Sim {
     /// failpoints; restarts every member that is down.
     pub(super) fn heal_all(&mut self) {
         self.log_event(format_args!("HEAL"), &[]);
+        self.faulting = false;
         for l in self.links.values_mut() {
             l.heal();
         }

@@ -56,6 +56,7 @@ mod faults;
 mod log;
 mod node;
 mod run;
+mod script;
 mod world;
 
 pub use config::SimConfig;

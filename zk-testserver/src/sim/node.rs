@@ -158,7 +158,9 @@ impl Sim {
         let i = (id - 1) as usize;
         let mut busy = false;
         loop {
-            if !self.nodes[i].is_active() {
+            // A machine that crashed at a failpoint still hands out the
+            // effects before its crash (the crash effect comes last).
+            if self.nodes[i].paused_until.is_some() {
                 return busy;
             }
             let Some(effect) = self.nodes[i].machine.as_mut().and_then(|m| m.poll_effect()) else {

@@ -126,7 +126,10 @@ fn drive(
     sim.run_for(cfg.max_session_timeout() * 2 + cfg.tick * 4);
     let until = limit(sim);
     if !sim.run_until(until, Sim::quiescent) {
-        return Err(liveness("no convergence after the sessions expired".into()));
+        return Err(liveness(format!(
+            "no convergence after the sessions expired: {}",
+            sim.describe()
+        )));
     }
     // The final state, read through a fresh session.
     let finals: Rc<RefCell<Option<Finals>>> = Rc::new(RefCell::new(None));
@@ -148,16 +151,17 @@ fn drive(
             }
         });
     }
-    sim.shared.borrow_mut().running = true;
     let until = limit(sim);
     let got = sim.run_until(until, |_| finals.borrow().is_some());
-    sim.shared.borrow_mut().running = false;
     let Some(finals) = finals.borrow_mut().take().filter(|_| got) else {
         return Err(liveness("the final state could not be read".into()));
     };
     let until = limit(sim);
     if !sim.run_until(until, Sim::quiescent) {
-        return Err(liveness("no convergence after the final reads".into()));
+        return Err(liveness(format!(
+            "no convergence after the final reads: {}",
+            sim.describe()
+        )));
     }
     Ok((finals, sim.views()))
 }

@@ -8,7 +8,6 @@ use super::log::EventLog;
 use super::node::Node;
 use crate::check::MemberView;
 use crate::server::ConnId;
-use crate::tree::NodeKind;
 use crate::zab::{MemberId, Role, ZabMessage};
 use bytes::Bytes;
 use futures::executor::{LocalPool, LocalSpawner};
@@ -183,6 +182,8 @@ pub struct Sim {
     pub faults: u64,
     /// Members that lost their disk and have not caught up yet.
     pub(super) amnesiac: BTreeSet<MemberId>,
+    /// Whether the nemesis injects faults.
+    pub(super) faulting: bool,
 }
 
 impl Sim {
@@ -224,6 +225,7 @@ impl Sim {
             anomalies: Vec::new(),
             faults: 0,
             amnesiac: BTreeSet::new(),
+            faulting: false,
         };
         for id in 1..=sim.cfg.members as u64 {
             sim.start_member(id);
@@ -773,13 +775,14 @@ impl Sim {
                 Some(m) => {
                     let s = m.status();
                     out += &format!(
-                        "member {}: {:?} leader={:?} epoch={} serving={} paused={} zxid={:#x} logged={:#x} committed={:#x}; ",
+                        "member {}: {:?} leader={:?} epoch={} serving={} paused={} crashed={} zxid={:#x} logged={:#x} committed={:#x}; ",
                         n.id,
                         s.role,
                         s.leader,
                         s.epoch,
                         s.serving,
                         n.paused_until.is_some(),
+                        m.is_crashed(),
                         m.last_zxid(),
                         m.last_logged_zxid(),
                         m.last_committed_zxid()
@@ -804,26 +807,7 @@ impl Sim {
     pub fn views(&self) -> Vec<MemberView> {
         self.nodes
             .iter()
-            .filter_map(|n| n.machine.as_ref().map(|m| (n.id, m)))
-            .map(|(id, m)| {
-                let db = m.server().database();
-                let ephemerals = db
-                    .tree
-                    .paths()
-                    .into_iter()
-                    .filter_map(|p| match db.tree.get(&p).map(|n| n.kind) {
-                        Some(NodeKind::Ephemeral(owner)) => Some((p, owner)),
-                        _ => None,
-                    })
-                    .collect();
-                MemberView {
-                    id,
-                    last_zxid: m.last_zxid(),
-                    digest: m.digest(),
-                    sessions: db.sessions.keys().copied().collect(),
-                    ephemerals,
-                }
-            })
+            .filter_map(|n| n.machine.as_ref().map(|m| m.view()))
             .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! The simulator's own tests: a quiet run, runs under faults, and
 //! determinism (a seed run twice gives the same event fingerprint).
 
-use super::{run, SimConfig};
+use crate::sim::{run, SimConfig};
 use std::time::Duration;
 
 fn short(seed: u64) -> SimConfig {
