@@ -66,6 +66,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod chaos;
 pub mod check;
 pub mod ensemble;
 pub mod failpoint;

@@ -137,7 +137,7 @@ pub struct MemberStatus {
 ///   [`Ensemble::drop_all_client_connections`], [`Ensemble::expire_session`],
 ///   [`Ensemble::sessions`].
 /// - **Observation**: [`Ensemble::leader`], [`Ensemble::status`],
-///   [`Ensemble::last_zxid`], [`Ensemble::digest`].
+///   [`Ensemble::last_zxid`], [`Ensemble::digest`], [`Ensemble::view`].
 /// - **Event-driven waits** (bounded by
 ///   [`EnsembleBuilder::wait_timeout`]): [`Ensemble::wait_for_leader`],
 ///   [`Ensemble::wait_for_quorum`], [`Ensemble::wait_for_serving`],
@@ -462,6 +462,12 @@ impl Ensemble {
     /// Zxid of the last transaction `member` applied.
     pub async fn last_zxid(&self, member: MemberId) -> Result<i64> {
         Ok(self.inspect(member).await?.last_zxid)
+    }
+
+    /// `member`'s zxid, digest, session table and ephemerals, for the
+    /// checkers of [`crate::check::members`].
+    pub async fn view(&self, member: MemberId) -> Result<crate::check::MemberView> {
+        self.ask(member, Command::View).await
     }
 
     /// Digest of `member`'s data tree (equal on members that applied the

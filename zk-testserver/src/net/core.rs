@@ -58,6 +58,8 @@ pub enum Command {
     Inspect(oneshot::Sender<Inspection>),
     /// Arm a failpoint (`None`: disarm it).
     Failpoint(Failpoint, Option<Action>),
+    /// The member's state for the checkers.
+    View(oneshot::Sender<crate::check::MemberView>),
 }
 
 /// Facts the `Ensemble` reports about one member, taken at one instant.
@@ -159,8 +161,12 @@ impl Driver {
     /// member fails (a storage error, or the machine halts).
     pub async fn run(mut self) {
         let result = self.run_inner().await;
-        if let Err(e) = result {
-            tracing::error!(member = self.id(), error = %e, "member failed and stops");
+        match result {
+            Err(e) if self.machine.is_crashed() => {
+                tracing::warn!(member = self.id(), reason = %e, "member stops");
+            }
+            Err(e) => tracing::error!(member = self.id(), error = %e, "member failed and stops"),
+            Ok(()) => {}
         }
         self.publisher.publish(None);
     }
@@ -234,6 +240,9 @@ impl Driver {
                 Some(action) => self.machine.set_failpoint(point, action),
                 None => self.machine.clear_failpoint(point),
             },
+            Command::View(reply) => {
+                let _ = reply.send(self.machine.view());
+            }
             Command::Inspect(reply) => {
                 let _ = reply.send(Inspection {
                     last_zxid: self.machine.last_zxid(),
