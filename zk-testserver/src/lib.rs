@@ -70,6 +70,7 @@ pub mod chaos;
 pub mod check;
 pub mod ensemble;
 pub mod failpoint;
+pub mod fuzzing;
 pub mod member;
 pub mod net;
 pub mod proxy;

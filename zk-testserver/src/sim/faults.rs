@@ -24,8 +24,9 @@ pub enum Undo {
 }
 
 /// The kinds of fault, with their weights.
-const KINDS: [(Kind, u32); 14] = [
+const KINDS: [(Kind, u32); 15] = [
     (Kind::Crash, 8),
+    (Kind::PowerLoss, 3),
     (Kind::CrashWipe, 3),
     (Kind::Restart, 5),
     (Kind::Partition, 6),
@@ -44,6 +45,7 @@ const KINDS: [(Kind, u32); 14] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Crash,
+    PowerLoss,
     CrashWipe,
     Restart,
     Partition,
@@ -137,6 +139,27 @@ impl Sim {
                 }
                 let d = self.between(50, 3000);
                 self.schedule(self.now + d, Event::Undo(Undo::Restart(id)));
+            }
+            Kind::PowerLoss => {
+                // Several members (perhaps all) lose power at once: each
+                // loses what its disk had not flushed.
+                let up = self.up();
+                if up.len() < 2 {
+                    return false;
+                }
+                let n = 2 + self.random_below(up.len() as u64 - 1) as usize;
+                let mut victims = up;
+                for k in (1..victims.len()).rev() {
+                    let j = self.random_below(k as u64 + 1) as usize;
+                    victims.swap(k, j);
+                }
+                victims.truncate(n);
+                self.log_event(format_args!("FAULT power loss {victims:?}"), &[]);
+                for id in victims {
+                    self.crash_member(id, false);
+                    let d = self.between(50, 2000);
+                    self.schedule(self.now + d, Event::Undo(Undo::Restart(id)));
+                }
             }
             Kind::Restart => {
                 let down: Vec<MemberId> = self

@@ -15,7 +15,8 @@
 //! - **Workloads** ([`crate::workload`]): async processes polled by a
 //!   single-threaded executor between events; they see simulated time only.
 //! - **Faults** (`faults.rs`): crashes with and without disk loss (the
-//!   latter only where the others can stand in), restarts, partitions,
+//!   latter only where the others can stand in), power loss of several
+//!   members at once (each losing its unflushed appends), restarts, partitions,
 //!   leader isolation, one-way cuts, lossy and slow links, session expiry,
 //!   dropped client connections, client ↔ member cuts, paused members, slow
 //!   disks, and failpoints armed at random.
