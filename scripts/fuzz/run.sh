@@ -26,7 +26,9 @@ for crate in zk-client zk-testserver; do
         if (($# > 0)) && [[ " $* " != *" $target "* ]]; then continue; fi
         mkdir -p "$crate/fuzz/corpus/$target"
         echo "== $crate/$target for ${seconds}s"
-        if ! (cd "$crate" && cargo fuzz run "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
+        corpora=("fuzz/corpus/$target")
+        [[ -d $crate/fuzz/seeds/$target ]] && corpora+=("fuzz/seeds/$target")
+        if ! (cd "$crate" && cargo fuzz run "$target" "${corpora[@]}" -- \
             -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 |
             grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|SUMMARY|panicked|ERROR'); then
             echo "!! $crate/$target failed (see $crate/fuzz/artifacts/$target)"

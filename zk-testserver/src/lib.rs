@@ -66,13 +66,19 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod chaos;
+pub mod check;
 pub mod ensemble;
+pub mod failpoint;
+pub mod fuzzing;
 pub mod member;
 pub mod net;
 pub mod proxy;
 pub mod server;
+pub mod sim;
 pub mod storage;
 pub mod tree;
+pub mod workload;
 pub mod zab;
 
 pub use ensemble::{Ensemble, EnsembleBuilder, MemberStatus, SessionInfo};

@@ -36,6 +36,7 @@ pub use builder::EnsembleBuilder;
 
 pub use crate::member::SyncCounts;
 
+use crate::failpoint::{Action, Failpoint};
 use crate::net::core::{Command, Inspection, Publisher, Report};
 use crate::net::links::Network;
 use crate::zab::{MemberId, Role};
@@ -115,6 +116,8 @@ pub struct MemberStatus {
     /// How it was synced with a leader since it last started (DIFF, TRUNC,
     /// SNAP).
     pub syncs: SyncCounts,
+    /// Failpoints that fired since it last started.
+    pub failpoint_hits: u32,
 }
 
 /// Running ZooKeeper-compatible members. Dropping it shuts them down.
@@ -129,11 +132,13 @@ pub struct MemberStatus {
 /// - **Network** (member ids, links one way unless said otherwise):
 ///   [`Ensemble::partition`], [`Ensemble::cut`], [`Ensemble::delay`],
 ///   [`Ensemble::drop_rate`], [`Ensemble::heal`].
+/// - **Failpoints**: [`Ensemble::set_failpoint`],
+///   [`Ensemble::clear_failpoint`].
 /// - **Clients and sessions**: [`Ensemble::drop_client_connections`],
 ///   [`Ensemble::drop_all_client_connections`], [`Ensemble::expire_session`],
 ///   [`Ensemble::sessions`].
 /// - **Observation**: [`Ensemble::leader`], [`Ensemble::status`],
-///   [`Ensemble::last_zxid`], [`Ensemble::digest`].
+///   [`Ensemble::last_zxid`], [`Ensemble::digest`], [`Ensemble::view`].
 /// - **Event-driven waits** (bounded by
 ///   [`EnsembleBuilder::wait_timeout`]): [`Ensemble::wait_for_leader`],
 ///   [`Ensemble::wait_for_quorum`], [`Ensemble::wait_for_serving`],
@@ -359,6 +364,41 @@ impl Ensemble {
         self.network.heal();
     }
 
+    // ----- failpoints -----
+
+    /// Arms `point` on `member` with `action` (see [`crate::failpoint`]); it
+    /// fires once. A running member is armed at once; a stopped one when it
+    /// next starts. [`MemberStatus::failpoint_hits`] counts what fired; a
+    /// member crashed by a failpoint reports as not running until
+    /// [`Ensemble::restart`] (which loses what it had not flushed).
+    pub async fn set_failpoint(
+        &self,
+        member: MemberId,
+        point: Failpoint,
+        action: Action,
+    ) -> Result<()> {
+        let mut slot = self.slots[self.index(member)?].lock().await;
+        match slot.commands() {
+            Ok(tx) => tx
+                .send(Command::Failpoint(point, Some(action)))
+                .map_err(|_| Error::Stopped(member)),
+            Err(_) => {
+                slot.armed_on_start.arm(point, action);
+                Ok(())
+            }
+        }
+    }
+
+    /// Disarms `point` on `member` (running or at its next start).
+    pub async fn clear_failpoint(&self, member: MemberId, point: Failpoint) -> Result<()> {
+        let mut slot = self.slots[self.index(member)?].lock().await;
+        slot.armed_on_start.disarm(point);
+        if let Ok(tx) = slot.commands() {
+            let _ = tx.send(Command::Failpoint(point, None));
+        }
+        Ok(())
+    }
+
     // ----- clients and sessions -----
 
     async fn ask<T>(
@@ -423,6 +463,12 @@ impl Ensemble {
     /// Zxid of the last transaction `member` applied.
     pub async fn last_zxid(&self, member: MemberId) -> Result<i64> {
         Ok(self.inspect(member).await?.last_zxid)
+    }
+
+    /// `member`'s zxid, digest, session table and ephemerals, for the
+    /// checkers of [`crate::check::members`].
+    pub async fn view(&self, member: MemberId) -> Result<crate::check::MemberView> {
+        self.ask(member, Command::View).await
     }
 
     /// Digest of `member`'s data tree (equal on members that applied the

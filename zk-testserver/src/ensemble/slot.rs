@@ -2,6 +2,7 @@
 //! outlives kills), and the tasks of its running incarnation.
 
 use super::{Error, Result};
+use crate::failpoint::Failpoints;
 use crate::member::{MemberConfig, MemberMachine};
 use crate::net::connection::PortInfo;
 use crate::net::core::{Command, Driver, Publisher};
@@ -77,6 +78,8 @@ pub(super) struct Slot {
     store: Store,
     starts: u64,
     running: Option<Running>,
+    /// Failpoints to arm when the member next starts.
+    pub(super) armed_on_start: Failpoints,
 }
 
 impl Slot {
@@ -87,6 +90,7 @@ impl Slot {
             store,
             starts: 0,
             running: None,
+            armed_on_start: Failpoints::default(),
         }
     }
 
@@ -119,10 +123,13 @@ impl Slot {
         &mut self,
         runtime: &tokio::runtime::Handle,
         prepared: Prepared,
-        config: MemberConfig,
+        mut config: MemberConfig,
         network: Network,
         publisher: Publisher,
     ) -> Result<()> {
+        for (point, action) in std::mem::take(&mut self.armed_on_start).armed() {
+            config.failpoints.arm(point, action);
+        }
         let mut storage = self.store.open()?;
         let recovered = storage.recover()?;
         let wall_ms = SystemTime::now()

@@ -56,6 +56,7 @@ fn status_of(member: MemberId, report: Option<Report>) -> MemberStatus {
             last_logged_zxid: r.last_logged_zxid,
             last_committed_zxid: r.last_committed_zxid,
             syncs: r.syncs,
+            failpoint_hits: r.failpoint_hits,
         },
         None => MemberStatus {
             id: member,
@@ -68,6 +69,7 @@ fn status_of(member: MemberId, report: Option<Report>) -> MemberStatus {
             last_logged_zxid: 0,
             last_committed_zxid: 0,
             syncs: SyncCounts::default(),
+            failpoint_hits: 0,
         },
     }
 }

@@ -1,5 +1,6 @@
 //! Configuration of one member machine.
 
+use crate::failpoint::Failpoints;
 use crate::server::ServerConfig;
 use crate::zab::{MemberId, ZabConfig};
 
@@ -19,6 +20,9 @@ pub struct MemberConfig {
     /// Committed transactions between two snapshots of the data tree and
     /// session table (0: never). ZooKeeper's `snapCount`.
     pub snapshot_every: u64,
+    /// Failpoints armed when the member starts (none by default); see
+    /// [`crate::failpoint`].
+    pub failpoints: Failpoints,
 }
 
 impl MemberConfig {
@@ -32,6 +36,7 @@ impl MemberConfig {
             server,
             zab,
             snapshot_every: 100_000,
+            failpoints: Failpoints::default(),
         }
     }
 

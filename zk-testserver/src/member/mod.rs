@@ -53,10 +53,12 @@
 
 mod app;
 mod config;
+mod failpoints;
 mod forwarding;
 mod pump;
 mod replication;
 mod solo;
+mod view;
 
 #[cfg(test)]
 mod tests;
@@ -64,6 +66,7 @@ mod tests;
 pub use app::AppMessage;
 pub use config::MemberConfig;
 
+use crate::failpoint::{Action, Failpoint, Failpoints};
 use crate::server::stats::{ReplicaRole, ReplicaStats, ServerStats};
 use crate::server::{ConnId, Database, Output, Server, Time};
 use crate::storage::{Epochs, LogEntry, Recovered, Snapshot, Zxid};
@@ -103,6 +106,18 @@ pub enum Effect {
     /// The machine cannot go on (a peer sent a snapshot it cannot decode):
     /// stop the member, as a process would exit.
     Halt(String),
+    /// An armed failpoint crashed the member here: stop it as a killed
+    /// process (carry out nothing after this; unflushed appends are lost).
+    /// The machine takes no input after it.
+    Crash(Failpoint),
+    /// An armed failpoint paused the member here: take no input and carry
+    /// out no further effect for `duration`, then go on.
+    Pause {
+        /// The failpoint that fired.
+        failpoint: Failpoint,
+        /// How long the member stalls.
+        duration: Duration,
+    },
 }
 
 /// A member's place in the ensemble, as last reported by replication.
@@ -181,6 +196,9 @@ pub struct MemberMachine {
     since_snapshot: u64,
     leading_since: Option<Instant>,
     syncs: SyncCounts,
+    failpoints: Failpoints,
+    /// A failpoint crashed the machine: it takes no more input.
+    crashed: bool,
 }
 
 impl MemberMachine {
@@ -227,6 +245,8 @@ impl MemberMachine {
             since_snapshot: 0,
             leading_since: None,
             syncs: SyncCounts::default(),
+            failpoints: config.failpoints,
+            crashed: false,
         };
         m.pump(now);
         Ok(m)
@@ -316,11 +336,17 @@ impl MemberMachine {
 
     /// A client connected from `peer`.
     pub fn handle_client_open(&mut self, conn: ConnId, peer: SocketAddr) {
+        if self.crashed {
+            return;
+        }
         self.server.open_connection(conn, peer);
     }
 
     /// A frame (without its length prefix) from a client connection.
     pub fn handle_client_frame(&mut self, now: Instant, conn: ConnId, frame: Bytes) {
+        if self.crashed {
+            return;
+        }
         self.server.handle_frame(conn, frame, self.base.time(now));
         self.pump(now);
     }
@@ -333,6 +359,9 @@ impl MemberMachine {
     /// A message from peer `from`. Malformed or unexpected messages are
     /// ignored or make the member rejoin; never a panic.
     pub fn handle_peer_message(&mut self, now: Instant, from: MemberId, msg: ZabMessage) {
+        if self.crashed || !self.failpoint_on_arrival(now, from, &msg) {
+            return;
+        }
         match msg {
             ZabMessage::Diff { .. } => self.syncs.diff += 1,
             ZabMessage::Trunc { .. } => self.syncs.trunc += 1,
@@ -345,18 +374,27 @@ impl MemberMachine {
 
     /// The link to `peer` was reset (the peer's process died).
     pub fn handle_peer_reset(&mut self, now: Instant, peer: MemberId) {
+        if self.crashed {
+            return;
+        }
         self.repl.peer_disconnected(now, peer);
         self.pump(now);
     }
 
     /// Every `Append` up to the one ending with `up_to` is durable.
     pub fn persisted(&mut self, now: Instant, up_to: Zxid) {
+        if self.crashed {
+            return;
+        }
         self.repl.persisted(now, up_to);
         self.pump(now);
     }
 
     /// The timer fired (early or late calls are harmless).
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.crashed {
+            return;
+        }
         if self.repl.poll_timeout().is_some_and(|t| t <= now) {
             self.repl.handle_timeout(now);
         }
@@ -374,6 +412,9 @@ impl MemberMachine {
     /// that prepares writes (leader or standalone) can; false elsewhere or
     /// if the session is not live.
     pub fn expire_session(&mut self, now: Instant, session_id: i64) -> bool {
+        if self.crashed {
+            return false;
+        }
         let done = self.server.expire_session(session_id, self.base.time(now));
         self.pump(now);
         done
@@ -382,6 +423,26 @@ impl MemberMachine {
     /// Closes every client connection (sessions stay).
     pub fn drop_client_connections(&mut self) {
         self.server.drop_connections();
+    }
+
+    /// Arms `point` with `action` (it fires once); see [`crate::failpoint`].
+    pub fn set_failpoint(&mut self, point: Failpoint, action: Action) {
+        self.failpoints.arm(point, action);
+    }
+
+    /// Disarms `point`.
+    pub fn clear_failpoint(&mut self, point: Failpoint) {
+        self.failpoints.disarm(point);
+    }
+
+    /// The armed failpoints and how many fired.
+    pub fn failpoints(&self) -> &Failpoints {
+        &self.failpoints
+    }
+
+    /// Whether a failpoint crashed the machine (it takes no more input).
+    pub fn is_crashed(&self) -> bool {
+        self.crashed
     }
 
     // ----- polls -----
@@ -393,11 +454,17 @@ impl MemberMachine {
 
     /// The next frame or close for a client connection.
     pub fn poll_client(&mut self) -> Option<(ConnId, Output)> {
+        if self.crashed {
+            return None;
+        }
         self.server.poll_output()
     }
 
     /// When [`MemberMachine::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.crashed {
+            return None;
+        }
         Some(match self.repl.poll_timeout() {
             Some(t) => t.min(self.next_tick),
             None => self.next_tick,

@@ -15,6 +15,9 @@ impl MemberMachine {
     /// Moves work between server and replication until both are quiet.
     pub(super) fn pump(&mut self, now: Instant) {
         loop {
+            if self.crashed {
+                return;
+            }
             let mut busy = false;
             while let Some(sub) = self.server.poll_submission() {
                 busy = true;
@@ -57,6 +60,9 @@ impl MemberMachine {
     }
 
     fn carry_out(&mut self, now: Instant, out: zab::Output) {
+        if self.crashed || self.failpoint_output(now, &out) {
+            return;
+        }
         let time = self.base.time(now);
         match out {
             zab::Output::Send { to, msg } => self.effects.push_back(Effect::Send { to, msg }),
@@ -70,7 +76,7 @@ impl MemberMachine {
                 }
                 let data = self.server.snapshot();
                 let msg = ZabMessage::Snap { zxid, data };
-                self.effects.push_back(Effect::Send { to, msg });
+                self.failpoint_snap_sent(now, Effect::Send { to, msg });
             }
             zab::Output::Append(entries) => self.effects.push_back(Effect::Append(entries)),
             zab::Output::Truncate(zxid) => self.effects.push_back(Effect::Truncate(zxid)),
@@ -80,7 +86,7 @@ impl MemberMachine {
                     Ok(db) => {
                         self.server.install_snapshot(db, time);
                         self.since_snapshot = 0;
-                        self.effects.push_back(Effect::InstallSnapshot(snapshot));
+                        self.failpoint_snap_received(now, Effect::InstallSnapshot(snapshot));
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "undecodable snapshot from the leader");

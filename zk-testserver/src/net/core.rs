@@ -9,6 +9,7 @@
 //! them to the machine.
 
 use super::links::{Network, PeerInput};
+use crate::failpoint::{Action, Failpoint};
 use crate::member::{Effect, MemberMachine, Status, SyncCounts};
 use crate::server::stats::ServerStats;
 use crate::server::{ConnId, Output, Time};
@@ -55,6 +56,10 @@ pub enum Command {
     DropConnections(oneshot::Sender<()>),
     /// Read-only facts about the member.
     Inspect(oneshot::Sender<Inspection>),
+    /// Arm a failpoint (`None`: disarm it).
+    Failpoint(Failpoint, Option<Action>),
+    /// The member's state for the checkers.
+    View(oneshot::Sender<crate::check::MemberView>),
 }
 
 /// Facts the `Ensemble` reports about one member, taken at one instant.
@@ -83,6 +88,8 @@ pub struct Report {
     pub last_committed_zxid: i64,
     /// Syncs with a leader since the member started.
     pub syncs: SyncCounts,
+    /// Failpoints fired since the member started.
+    pub failpoint_hits: u32,
 }
 
 /// Where a member task publishes its reports: slot `index` of a shared
@@ -117,6 +124,10 @@ pub struct Driver {
     commands: mpsc::UnboundedReceiver<Command>,
     senders: HashMap<ConnId, mpsc::UnboundedSender<Output>>,
     publisher: Publisher,
+    /// The last append not yet flushed and reported (kept across a pause).
+    unflushed: Option<i64>,
+    /// A failpoint paused the member: stall this long before going on.
+    pause: Option<std::time::Duration>,
 }
 
 impl Driver {
@@ -137,6 +148,8 @@ impl Driver {
             commands,
             senders: HashMap::new(),
             publisher,
+            unflushed: None,
+            pause: None,
         }
     }
 
@@ -148,8 +161,12 @@ impl Driver {
     /// member fails (a storage error, or the machine halts).
     pub async fn run(mut self) {
         let result = self.run_inner().await;
-        if let Err(e) = result {
-            tracing::error!(member = self.id(), error = %e, "member failed and stops");
+        match result {
+            Err(e) if self.machine.is_crashed() => {
+                tracing::warn!(member = self.id(), reason = %e, "member stops");
+            }
+            Err(e) => tracing::error!(member = self.id(), error = %e, "member failed and stops"),
+            Ok(()) => {}
         }
         self.publisher.publish(None);
     }
@@ -157,6 +174,11 @@ impl Driver {
     async fn run_inner(&mut self) -> Result<(), String> {
         loop {
             self.settle()?;
+            if let Some(pause) = self.pause.take() {
+                // A stalled process: inputs wait in their channels.
+                tokio::time::sleep(pause).await;
+                continue;
+            }
             let deadline = self.machine.poll_timeout();
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {
@@ -214,6 +236,13 @@ impl Driver {
                 self.settle()?;
                 let _ = reply.send(());
             }
+            Command::Failpoint(point, action) => match action {
+                Some(action) => self.machine.set_failpoint(point, action),
+                None => self.machine.clear_failpoint(point),
+            },
+            Command::View(reply) => {
+                let _ = reply.send(self.machine.view());
+            }
             Command::Inspect(reply) => {
                 let _ = reply.send(Inspection {
                     last_zxid: self.machine.last_zxid(),
@@ -231,18 +260,21 @@ impl Driver {
     }
 
     /// Carries out every effect (one flush for all appends), routes client
-    /// frames and publishes the status.
+    /// frames and publishes the status. Stops early at a failpoint's pause
+    /// (recorded in `self.pause`) or crash (an error).
     fn settle(&mut self) -> Result<(), String> {
         let id = self.id();
+        if self.pause.is_some() {
+            return Ok(());
+        }
         loop {
-            let mut appended = None;
             while let Some(effect) = self.machine.poll_effect() {
                 match effect {
                     Effect::Send { to, msg } => self.network.send(id, to, msg),
                     Effect::Append(entries) => {
                         self.storage.append(&entries).map_err(|e| e.to_string())?;
                         if let Some(last) = entries.last() {
-                            appended = Some(last.zxid);
+                            self.unflushed = Some(last.zxid);
                         }
                     }
                     Effect::Truncate(zxid) => self
@@ -261,21 +293,42 @@ impl Driver {
                         .install_snapshot(&s)
                         .map_err(|e| e.to_string())?,
                     Effect::Halt(reason) => return Err(reason),
+                    Effect::Crash(point) => {
+                        // Peers see the reset at once, as after a kill.
+                        self.network.detach(id);
+                        return Err(format!("crashed at failpoint {point}"));
+                    }
+                    Effect::Pause {
+                        failpoint,
+                        duration,
+                    } => {
+                        tracing::warn!(member = id, %failpoint, ?duration, "paused by a failpoint");
+                        self.pause = Some(duration);
+                        self.publish();
+                        return Ok(());
+                    }
                 }
             }
-            let Some(up_to) = appended else { break };
+            let Some(up_to) = self.unflushed.take() else {
+                break;
+            };
             self.storage.flush().map_err(|e| e.to_string())?;
             self.machine.persisted(Instant::now(), up_to);
         }
         self.route();
+        self.publish();
+        Ok(())
+    }
+
+    fn publish(&self) {
         self.publisher.publish(Some(Report {
             status: self.machine.status(),
             last_zxid: self.machine.last_zxid(),
             last_logged_zxid: self.machine.last_logged_zxid(),
             last_committed_zxid: self.machine.last_committed_zxid(),
             syncs: self.machine.sync_counts(),
+            failpoint_hits: self.machine.failpoints().hits(),
         }));
-        Ok(())
     }
 
     fn route(&mut self) {

@@ -34,6 +34,7 @@ use std::io;
 mod codec;
 mod crc32c;
 pub mod dir;
+pub mod files;
 mod fsutil;
 pub mod memory;
 mod rules;

@@ -100,6 +100,9 @@ impl Cluster {
                     Effect::SaveSnapshot(s) => store.save_snapshot(&s).expect("snapshot"),
                     Effect::InstallSnapshot(s) => store.install_snapshot(&s).expect("install"),
                     Effect::Halt(reason) => panic!("member {id} halted: {reason}"),
+                    // The machine itself takes no input after a crash.
+                    Effect::Crash(_) => {}
+                    Effect::Pause { .. } => {}
                 }
             }
             while let Some((conn, out)) = m.poll_client() {

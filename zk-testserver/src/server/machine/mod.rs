@@ -284,7 +284,9 @@ impl Server {
 
     /// Closes every client connection (sessions stay alive).
     pub fn drop_connections(&mut self) {
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        // In id order, so that a deterministic driver sees the same closes.
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
         for id in ids {
             self.close(id);
         }

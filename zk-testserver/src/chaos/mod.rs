@@ -1,0 +1,273 @@
+//! Randomized fault schedules over a real in-process [`Ensemble`]: real TCP
+//! client ports, real [`zk_client::Client`] sessions, tokio time; the same
+//! workloads and checkers as the simulator ([`crate::sim`]).
+//!
+//! One run ([`run`], or [`run_blocking`] from synchronous code) starts an
+//! ensemble seeded with the run's seed, creates the workload's nodes,
+//! runs the workload processes while a nemesis injects faults — member
+//! kills and restarts (a minority with a wiped disk), partitions, leader
+//! isolation, one-way cuts, slow and lossy links, session expiry, dropped
+//! client connections, failpoints (crash, pause, rejoin) — then heals
+//! everything, waits until the ensemble is quiescent and every abandoned
+//! session has expired, reads the final state and runs every checker.
+//!
+//! # Replaying a seed
+//!
+//! The seed fixes every choice the run makes itself: the ensemble's size
+//! and settings, the nemesis's faults and their timing, each process's
+//! operations, the members' election jitter and link losses. It does not
+//! fix what tokio, the kernel and the clock decide: which task runs first,
+//! when a TCP segment arrives, how long a flush takes. So a failing seed
+//! reruns the same schedule of faults and operations, but interleavings can
+//! differ and a rare race may not show again; the printed fault log and
+//! history excerpt say what happened in the failing run. For exact replay,
+//! reproduce the scenario in the simulator.
+//!
+//! ```no_run
+//! use zk_testserver::chaos::{run_blocking, RealConfig};
+//!
+//! let out = run_blocking(RealConfig::for_seed(42));
+//! if let Err(violation) = &out.result {
+//!     eprintln!("seed 42: {violation}");
+//!     for line in &out.faults_log {
+//!         eprintln!("  {line}");
+//!     }
+//! }
+//! ```
+
+mod nemesis;
+mod world;
+
+pub use world::{RealSession, RealWorld};
+
+use crate::check::{Recorder, Violation};
+use crate::ensemble::Ensemble;
+use crate::workload::{self, Plan, Session, Summary, Watches, World};
+use nemesis::{heal_all, FaultLog, Nemesis};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Settings of one run on a real ensemble.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealConfig {
+    /// The seed of every choice the run makes.
+    pub seed: u64,
+    /// Members.
+    pub members: usize,
+    /// The ensemble's tick.
+    pub tick: Duration,
+    /// Session timeout clients ask for.
+    pub session_timeout: Duration,
+    /// Longest a request waits for its reply.
+    pub request_deadline: Duration,
+    /// The workload processes.
+    pub plan: Plan,
+    /// How long the workload and the faults run.
+    pub duration: Duration,
+    /// Whether faults are injected.
+    pub faults: bool,
+    /// Mean time between faults.
+    pub fault_interval: Duration,
+}
+
+impl RealConfig {
+    /// The configuration of `seed`.
+    pub fn for_seed(seed: u64) -> RealConfig {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x7265_616c_0000_0000);
+        let ms = Duration::from_millis;
+        RealConfig {
+            seed,
+            members: if rng.random_bool(0.75) { 3 } else { 5 },
+            tick: ms(25),
+            session_timeout: ms(rng.random_range(300..500)),
+            request_deadline: Duration::from_secs(2),
+            plan: Plan {
+                think: ms(20),
+                lock_wait: Duration::from_secs(1),
+                ..Plan::small()
+            },
+            duration: Duration::from_secs(3),
+            faults: true,
+            fault_interval: ms(rng.random_range(150..500)),
+        }
+    }
+}
+
+/// What one run did and what the checkers said.
+#[derive(Debug)]
+pub struct RealOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Operations recorded.
+    pub ops: usize,
+    /// Faults injected.
+    pub faults: u64,
+    /// The faults, one line each, with their times.
+    pub faults_log: Vec<String>,
+    /// The checkers' verdict.
+    pub result: Result<Summary, Violation>,
+    /// Real time the run took.
+    pub took: Duration,
+}
+
+/// Runs one seed on a fresh current-thread runtime (the ensemble has its
+/// own).
+pub fn run_blocking(cfg: RealConfig) -> RealOutcome {
+    let seed = cfg.seed;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return RealOutcome {
+                seed,
+                ops: 0,
+                faults: 0,
+                faults_log: Vec::new(),
+                result: Err(Violation::new("harness", format!("no runtime: {e}"))),
+                took: Duration::ZERO,
+            }
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, run(cfg))
+}
+
+/// Runs one seed; must be called within a `LocalSet`.
+pub async fn run(cfg: RealConfig) -> RealOutcome {
+    let started = Instant::now();
+    let recorder = Recorder::new();
+    let watches = Watches::default();
+    let log = Rc::new(RefCell::new(FaultLog::default()));
+    let result = drive(&cfg, &recorder, &watches, &log).await;
+    let history = recorder.snapshot();
+    let log = log.take();
+    RealOutcome {
+        seed: cfg.seed,
+        ops: history.len(),
+        faults: log.count,
+        faults_log: log.lines,
+        result: result.and_then(|(finals, views)| {
+            workload::verdict(&history, &watches.streams(), &finals, &views)
+        }),
+        took: started.elapsed(),
+    }
+}
+
+fn liveness(what: impl Into<String>) -> Violation {
+    Violation::new("liveness", what)
+}
+
+type Ready = (workload::Finals, Vec<crate::check::MemberView>);
+
+async fn drive(
+    cfg: &RealConfig,
+    recorder: &Recorder,
+    watches: &Watches,
+    log: &Rc<RefCell<FaultLog>>,
+) -> Result<Ready, Violation> {
+    let zk = Ensemble::builder()
+        .members(cfg.members)
+        .tick(cfg.tick)
+        .seed(cfg.seed)
+        .diff_retention(50)
+        .snapshot_every(200)
+        .wait_timeout(Duration::from_secs(30))
+        .start()
+        .await
+        .map_err(|e| liveness(format!("the ensemble did not start: {e}")))?;
+    let zk = Rc::new(zk);
+    let running = Rc::new(Cell::new(true));
+    let world = RealWorld {
+        connect_string: zk.connect_string(),
+        session_timeout: cfg.session_timeout,
+        deadline: cfg.request_deadline,
+        started: Instant::now(),
+        running: running.clone(),
+    };
+    let setup = async {
+        loop {
+            if let Ok(s) = world.connect().await {
+                if workload::setup(&s, &cfg.plan).await.is_ok() {
+                    s.close().await.ok();
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), setup)
+        .await
+        .map_err(|_| liveness("setup did not finish"))?;
+    let processes = workload::processes(&world, recorder, watches, &cfg.plan, cfg.seed);
+    let handles: Vec<_> = processes
+        .into_iter()
+        .map(tokio::task::spawn_local)
+        .collect();
+    let nemesis = cfg.faults.then(|| {
+        let n = Nemesis::new(
+            zk.clone(),
+            cfg.seed,
+            cfg.fault_interval,
+            running.clone(),
+            log.clone(),
+        );
+        tokio::task::spawn_local(n.run())
+    });
+    tokio::time::sleep(cfg.duration).await;
+    running.set(false);
+    if let Some(n) = nemesis {
+        n.await.ok();
+    }
+    heal_all(&zk).await;
+    let drain = async {
+        for h in handles {
+            h.await.ok();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), drain)
+        .await
+        .map_err(|_| {
+            liveness("processes did not finish after healing").with_ops(&recorder.pending())
+        })?;
+    converge(&zk).await?;
+    // Sessions whose close was lost expire within their timeout.
+    tokio::time::sleep(cfg.tick * 20 + cfg.tick * 4).await;
+    converge(&zk).await?;
+    let reader = async {
+        loop {
+            if let Ok(s) = world.connect().await {
+                let at = world.elapsed();
+                if let Ok(f) = workload::read_finals(&s, &cfg.plan, recorder, 0, at).await {
+                    s.close().await.ok();
+                    return f;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let finals = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .map_err(|_| liveness("the final state could not be read"))?;
+    converge(&zk).await?;
+    let mut views = Vec::new();
+    for m in zk.members() {
+        views.push(
+            zk.view(m)
+                .await
+                .map_err(|e| liveness(format!("member {m}: {e}")))?,
+        );
+    }
+    Ok((finals, views))
+}
+
+async fn converge(zk: &Ensemble) -> Result<u64, Violation> {
+    zk.wait_until_converged().await.map_err(|e| match e {
+        crate::ensemble::Error::Diverged { .. } => Violation::new("members", e.to_string()),
+        other => liveness(format!("no convergence after healing: {other}")),
+    })
+}

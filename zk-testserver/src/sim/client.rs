@@ -1,0 +1,261 @@
+//! Simulated clients: a pure `zk_client` session machine per session, its
+//! connection to one member at a time (bytes through the simulated
+//! network), and host selection with the real driver's back-off.
+
+use super::exec::{gave_up, ClientId, Connected, ReplySlot, Request2Sim, Slot, WatchSlot};
+use super::world::{Event, Sim};
+use crate::server::ConnId;
+use crate::zab::MemberId;
+use bytes::Bytes;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::Duration;
+use zk_client::proto::{Request, WatchesRequest};
+use zk_client::session::{SessionConfig, SessionEvent, SessionMachine, WatchRequest};
+use zk_client::watch::WatchKind;
+use zk_client::ConnectionState;
+
+/// A simulated client's session machine.
+pub type Machine = SessionMachine<ReplySlot, WatchSlot>;
+
+/// One simulated client (one session).
+pub struct SimClient {
+    /// Its id.
+    pub id: ClientId,
+    /// The session machine.
+    pub machine: Machine,
+    /// The connection it uses now.
+    pub conn: Option<ConnId>,
+    /// A connection attempt is scheduled.
+    connecting: bool,
+    failed_attempts: u32,
+    /// Members in the order it tries them.
+    hosts: Vec<MemberId>,
+    next_host: usize,
+    /// The client process crashed: it does nothing any more.
+    pub crashed: bool,
+    /// A process waits for the session to be established.
+    waiting: Option<Rc<Slot<Connected>>>,
+    next_watcher: u64,
+}
+
+impl SimClient {
+    /// Whether the session is over (closed, expired) or the process crashed.
+    pub fn is_done(&self) -> bool {
+        self.crashed || self.machine.is_ended()
+    }
+}
+
+impl Sim {
+    /// A new client with the configured session timeout, its hosts
+    /// shuffled; it starts connecting at once.
+    pub(super) fn new_client(&mut self, pin: Option<MemberId>) -> ClientId {
+        let id = self.clients.len();
+        let config = SessionConfig {
+            session_timeout: self.cfg.session_timeout,
+            connect_timeout: self.cfg.tick * 5,
+            ..SessionConfig::default()
+        };
+        let mut hosts: Vec<MemberId> = (1..=self.cfg.members as u64).collect();
+        for k in (1..hosts.len()).rev() {
+            let j = self.random_below(k as u64 + 1) as usize;
+            hosts.swap(k, j);
+        }
+        if let Some(m) = pin {
+            hosts = vec![m];
+        }
+        self.clients.push(SimClient {
+            id,
+            machine: SessionMachine::new(config, self.now),
+            conn: None,
+            connecting: false,
+            failed_attempts: 0,
+            hosts,
+            next_host: 0,
+            crashed: false,
+            waiting: None,
+            next_watcher: 1,
+        });
+        self.log_event(format_args!("CLIENT {id} new"), &[]);
+        id
+    }
+
+    /// Carries out a process's request.
+    pub(super) fn carry_request(&mut self, request: Request2Sim) {
+        let now = self.now;
+        match request {
+            Request2Sim::Call {
+                client,
+                request,
+                watch,
+                slot,
+            } => {
+                let c = &mut self.clients[client];
+                if c.crashed {
+                    slot.fill(Err(gave_up()));
+                    return;
+                }
+                let watch = watch.map(|log| {
+                    let id = c.next_watcher;
+                    c.next_watcher += 1;
+                    (
+                        WatchKind::PersistentRecursive,
+                        WatchRequest {
+                            id,
+                            sink: WatchSlot(log),
+                        },
+                    )
+                });
+                c.machine.submit(now, request, watch, ReplySlot(slot));
+            }
+            Request2Sim::Close { client, slot } => {
+                let c = &mut self.clients[client];
+                if c.crashed {
+                    slot.fill(Err(gave_up()));
+                    return;
+                }
+                c.machine.close(now, ReplySlot(slot));
+            }
+            Request2Sim::Connect(slot, pin) => {
+                let id = self.new_client(pin);
+                self.clients[id].waiting = Some(slot);
+            }
+            Request2Sim::Abandon(client) => self.crash_client(client),
+        }
+    }
+
+    /// The client process dies: the OS resets its connection; the session
+    /// lives on the server until it expires.
+    pub(super) fn crash_client(&mut self, id: ClientId) {
+        self.log_event(format_args!("CLIENT {id} crash"), &[]);
+        let c = &mut self.clients[id];
+        c.crashed = true;
+        if let Some(slot) = c.waiting.take() {
+            slot.fill(Err(gave_up()));
+        }
+        if let Some(conn) = c.conn.take() {
+            self.client_closed_conn(conn);
+        }
+    }
+
+    /// Moves client `id`'s frames to its connection and acts on its events;
+    /// true if anything happened.
+    pub(super) fn drain_client(&mut self, id: ClientId) -> bool {
+        let mut busy = false;
+        if self.clients[id].crashed {
+            return false;
+        }
+        loop {
+            while let Some(frame) = self.clients[id].machine.poll_transmit() {
+                busy = true;
+                if let Some(conn) = self.clients[id].conn {
+                    self.send_to_member(conn, frame);
+                }
+            }
+            let Some(event) = self.clients[id].machine.poll_event() else {
+                break;
+            };
+            busy = true;
+            match event {
+                SessionEvent::State(state) => self.client_state(id, state),
+                SessionEvent::Disconnect(_) => {
+                    if let Some(conn) = self.clients[id].conn.take() {
+                        self.client_closed_conn(conn);
+                    }
+                }
+                SessionEvent::Unwatch { path, watcher_type } => {
+                    let request = Request::RemoveWatches(WatchesRequest {
+                        path,
+                        watcher_type: watcher_type.code(),
+                    });
+                    let slot = ReplySlot(Slot::new_rc());
+                    self.clients[id]
+                        .machine
+                        .submit(self.now, request, None, slot);
+                }
+            }
+        }
+        let c = &self.clients[id];
+        if c.machine.wants_transport() && c.conn.is_none() && !c.connecting {
+            self.schedule_connect(id);
+        }
+        busy
+    }
+
+    fn client_state(&mut self, id: ClientId, state: ConnectionState) {
+        self.log_event(format_args!("CLIENT {id} state {state:?}"), &[]);
+        let c = &mut self.clients[id];
+        if state.is_connected() {
+            c.failed_attempts = 0;
+            if let Some(slot) = c.waiting.take() {
+                slot.fill(Ok((id, c.machine.session_id())));
+            }
+        } else if state.is_terminal() {
+            if let Some(slot) = c.waiting.take() {
+                slot.fill(Err(gave_up()));
+            }
+        }
+    }
+
+    fn schedule_connect(&mut self, id: ClientId) {
+        let hosts = self.cfg.members as u32;
+        let c = &mut self.clients[id];
+        c.connecting = true;
+        let delay = if c.failed_attempts >= hosts {
+            let round = c.failed_attempts / hosts;
+            Duration::from_millis(10u64 << round.min(7)).min(Duration::from_secs(1))
+        } else {
+            Duration::ZERO
+        };
+        let latency = self.net_delay();
+        self.schedule(self.now + delay + latency, Event::Connect { client: id });
+    }
+
+    /// A connection attempt: the next host, if it runs and is reachable.
+    pub(super) fn connect_attempt(&mut self, id: ClientId) {
+        let now = self.now;
+        let c = &mut self.clients[id];
+        c.connecting = false;
+        if c.crashed || !c.machine.wants_transport() || c.conn.is_some() {
+            return;
+        }
+        let member = c.hosts[c.next_host % c.hosts.len()];
+        c.next_host += 1;
+        c.failed_attempts += 1;
+        let reachable =
+            self.nodes[(member - 1) as usize].is_up() && !self.client_cuts.contains(&(id, member));
+        if !reachable {
+            self.log_event(format_args!("CLIENT {id} refused by {member}"), &[]);
+            self.drain_client(id);
+            return;
+        }
+        let conn = self.open_conn(id, member);
+        let addr = SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 10_000 + id as u16));
+        let node = &mut self.nodes[(member - 1) as usize];
+        if let Some(m) = node.machine.as_mut() {
+            m.handle_client_open(conn, addr);
+        }
+        self.clients[id].conn = Some(conn);
+        self.clients[id].machine.transport_connected(now);
+        self.log_event(format_args!("CLIENT {id} conn {conn} to {member}"), &[]);
+    }
+
+    /// Bytes from the member reached client `id` on `conn`.
+    pub(super) fn client_bytes(&mut self, id: ClientId, conn: ConnId, bytes: Bytes) {
+        let c = &mut self.clients[id];
+        if c.crashed || c.conn != Some(conn) {
+            return;
+        }
+        c.machine.handle_bytes(self.now, &bytes);
+    }
+
+    /// The member closed `conn` and the client learned it.
+    pub(super) fn client_conn_reset(&mut self, id: ClientId, conn: ConnId) {
+        let c = &mut self.clients[id];
+        if c.crashed || c.conn != Some(conn) {
+            return;
+        }
+        c.conn = None;
+        c.machine.transport_closed(self.now);
+    }
+}

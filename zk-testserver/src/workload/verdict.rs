@@ -1,0 +1,62 @@
+//! Running every checker over one run.
+
+use super::Finals;
+use crate::check::{
+    ids, linearizable, lock, lost, members, queue, sessions, History, MemberView, Violation,
+    WatchStream,
+};
+
+/// What the checkers saw in one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Operations in the history.
+    pub ops: usize,
+    /// Operations with an unknown outcome.
+    pub unknown: usize,
+    /// Register operations searched for a linearization.
+    pub linearized: usize,
+    /// Registers whose search ran out of budget (no verdict).
+    pub inconclusive: usize,
+    /// Reads checked for per-session consistency.
+    pub reads: usize,
+    /// Watch events checked.
+    pub watch_events: usize,
+    /// Ids acknowledged.
+    pub ids: usize,
+    /// Queue items delivered.
+    pub delivered: usize,
+    /// Lock acquisitions.
+    pub acquisitions: usize,
+    /// Ephemerals checked on members.
+    pub ephemerals: usize,
+}
+
+/// Runs every checker; the first violation found, if any.
+pub fn verdict(
+    history: &History,
+    streams: &[WatchStream],
+    finals: &Finals,
+    views: &[MemberView],
+) -> Result<Summary, Violation> {
+    let lin = linearizable::check(history)?;
+    let sess = sessions::check(history)?;
+    let watch_events = sessions::check_watch_streams(streams)?;
+    lost::check(history, &finals.registers)?;
+    let ids = ids::check(history, &finals.ids)?;
+    let q = queue::check(history, &finals.queue)?;
+    let l = lock::check(history)?;
+    members::check_digests(views)?;
+    let ephemerals = members::check_ephemerals(history, views)?;
+    Ok(Summary {
+        ops: history.len(),
+        unknown: history.unknown_count(),
+        linearized: lin.ops,
+        inconclusive: lin.inconclusive.len(),
+        reads: sess.reads,
+        watch_events,
+        ids,
+        delivered: q.delivered,
+        acquisitions: l.acquired,
+        ephemerals,
+    })
+}
