@@ -14,7 +14,7 @@ impl MemberMachine {
             .tree
             .paths()
             .into_iter()
-            .filter_map(|p| match db.tree.get(&p).map(|n| n.kind) {
+            .filter_map(|p| match db.tree.get(&p).map(|n| n.kind()) {
                 Some(NodeKind::Ephemeral(owner)) => Some((p, owner)),
                 _ => None,
             })

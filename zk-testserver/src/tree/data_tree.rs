@@ -475,6 +475,13 @@ impl DataTree {
                 tree.nodes.insert(node);
                 continue;
             }
+            // Only what write_snapshot writes: valid paths, each once.
+            if zkpath::validate_path(&path).is_err() {
+                return Err(DecodeError::Invalid("snapshot node with an invalid path"));
+            }
+            if tree.resolve(&path).is_some() {
+                return Err(DecodeError::Invalid("snapshot node twice"));
+            }
             let parent = tree
                 .resolve(zkpath::parent(&path))
                 .ok_or(DecodeError::Invalid("snapshot node before its parent"))?;
