@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use zk_testserver::chaos::{self, RealConfig};
 use zk_testserver::sim::{self, SimConfig};
+use zk_testserver::workload::Summary;
 
 struct Args {
     real: bool,
@@ -78,6 +79,21 @@ struct Totals {
     ops: u64,
     faults: u64,
     violations: u64,
+    /// What the checkers judged, summed over the passing seeds.
+    checked: Summary,
+}
+
+fn add(total: &mut Summary, s: &Summary) {
+    total.ops += s.ops;
+    total.unknown += s.unknown;
+    total.linearized += s.linearized;
+    total.inconclusive += s.inconclusive;
+    total.reads += s.reads;
+    total.watch_events += s.watch_events;
+    total.ids += s.ids;
+    total.delivered += s.delivered;
+    total.acquisitions += s.acquisitions;
+    total.ephemerals += s.ephemerals;
 }
 
 const MAX_VIOLATIONS: u64 = 5;
@@ -109,6 +125,9 @@ fn main() -> ExitCode {
         totals.seeds += 1;
         totals.ops += verdict.ops;
         totals.faults += verdict.faults;
+        if let Some(s) = &verdict.summary {
+            add(&mut totals.checked, s);
+        }
         if !verdict.ok {
             totals.violations += 1;
             if totals.violations >= MAX_VIOLATIONS {
@@ -127,6 +146,20 @@ fn main() -> ExitCode {
             );
         }
     }
+    let c = &totals.checked;
+    eprintln!(
+        "checked: linearized={} inconclusive={} unknown={} reads={} watch_events={} ids={} \
+         delivered={} acquisitions={} ephemerals={}",
+        c.linearized,
+        c.inconclusive,
+        c.unknown,
+        c.reads,
+        c.watch_events,
+        c.ids,
+        c.delivered,
+        c.acquisitions,
+        c.ephemerals
+    );
     println!(
         "seeds={} ops={} faults={} violations={}",
         totals.seeds, totals.ops, totals.faults, totals.violations
@@ -140,6 +173,7 @@ fn main() -> ExitCode {
 
 struct Verdict {
     ok: bool,
+    summary: Option<Summary>,
     ops: u64,
     faults: u64,
 }
@@ -158,6 +192,7 @@ fn run_sim(seed: u64, args: &Args, single: bool) -> Verdict {
             out.ops, out.faults, out.events, out.hash, out.simulated
         );
     }
+    let summary = out.result.as_ref().ok().cloned();
     let ok = match &out.result {
         Ok(summary) => {
             if single {
@@ -176,6 +211,7 @@ fn run_sim(seed: u64, args: &Args, single: bool) -> Verdict {
     };
     Verdict {
         ok,
+        summary,
         ops: out.ops as u64,
         faults: out.faults,
     }
@@ -187,6 +223,7 @@ fn run_real(seed: u64, args: &Args) -> Verdict {
         cfg.duration = d;
     }
     let out = chaos::run_blocking(cfg);
+    let summary = out.result.as_ref().ok().cloned();
     let ok = match &out.result {
         Ok(_) => true,
         Err(v) => {
@@ -196,6 +233,7 @@ fn run_real(seed: u64, args: &Args) -> Verdict {
     };
     Verdict {
         ok,
+        summary,
         ops: out.ops as u64,
         faults: out.faults,
     }
