@@ -10,7 +10,8 @@
 # - leader kill -> next acknowledged write: SIGKILL the leader, then retry a
 #   fresh client's create until one is acknowledged.
 #
-# Usage: scripts/bench/ensemble_timing.sh [rounds]   (default 5)
+# Usage: scripts/bench/ensemble_timing.sh [rounds] [ensemble|standalone]
+# (default 5 rounds, ensemble; standalone measures start -> first write only)
 # The tick is ZK_REF_TICK_TIME (default here 100 ms, the tick of the
 # zk-testserver figures). Prints one line per sample and a median per figure.
 set -euo pipefail
@@ -20,6 +21,8 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 REF="$REPO_ROOT/scripts/zk-reference.sh"
 BENCH="$REPO_ROOT/target/release/zk-bench"
 ROUNDS=${1:-5}
+NAME=${2:-ensemble}
+[[ $NAME == ensemble || $NAME == standalone ]] || { echo "ensemble_timing: ensemble or standalone" >&2; exit 2; }
 export ZK_REF_TICK_TIME=${ZK_REF_TICK_TIME:-100}
 
 cargo build --release -q -p examples --bin zk-bench --manifest-path "$REPO_ROOT/Cargo.toml"
@@ -36,13 +39,14 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 starts=()
 kills=()
 for ((r = 1; r <= ROUNDS; r++)); do
-    "$REF" stop ensemble >/dev/null 2>&1 || true
+    "$REF" stop "$NAME" >/dev/null 2>&1 || true
     t0=$(now_ms)
-    hosts=$("$REF" start ensemble | tail -1)
+    hosts=$("$REF" start "$NAME" | tail -1)
     until write_once "$hosts"; do :; done
     t1=$(now_ms)
     starts+=($((t1 - t0)))
     echo "round $r: start_to_first_write_ms=$((t1 - t0))"
+    [[ $NAME == standalone ]] && continue
 
     leader=$("$REF" leader)
     t0=$(now_ms)
@@ -52,6 +56,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     kills+=($((t1 - t0)))
     echo "round $r: leader_kill_to_next_write_ms=$((t1 - t0)) (killed member $leader)"
 done
-"$REF" stop ensemble >/dev/null 2>&1 || true
-echo "real-zookeeper start_to_first_write: n=$ROUNDS p50_ms=$(printf '%s\n' "${starts[@]}" | median)"
+"$REF" stop "$NAME" >/dev/null 2>&1 || true
+echo "real-zookeeper $NAME start_to_first_write: n=$ROUNDS p50_ms=$(printf '%s\n' "${starts[@]}" | median)"
+[[ $NAME == standalone ]] && exit 0
 echo "real-zookeeper leader_kill_to_next_write: n=$ROUNDS p50_ms=$(printf '%s\n' "${kills[@]}" | median)"

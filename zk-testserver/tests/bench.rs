@@ -4,7 +4,7 @@
 //! cargo test --release -p zk-testserver --test bench -- --ignored --nocapture --test-threads 1
 //! ```
 //!
-//! - start → first acknowledged write: building a 3-member ensemble (until
+//! - start → first acknowledged write: building a 1- and a 3-member ensemble (until
 //!   every member serves), connecting a client and creating a node;
 //! - leader kill → next acknowledged write: a client creates nodes one after
 //!   another; the leader is killed; the time from the kill to the first
@@ -34,11 +34,17 @@ fn summary(name: &str, mut samples: Vec<Duration>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 async fn start_to_first_acknowledged_write() {
+    for members in [1, 3] {
+        start_to_first_write(members).await;
+    }
+}
+
+async fn start_to_first_write(members: usize) {
     let mut samples = Vec::new();
     for i in 0..50 {
         let t0 = Instant::now();
         let zk = Ensemble::builder()
-            .members(3)
+            .members(members)
             .tick(TICK)
             .seed(i)
             .start()
@@ -52,7 +58,7 @@ async fn start_to_first_acknowledged_write() {
         c.close().await.unwrap();
         zk.stop().await;
     }
-    summary("start_to_first_write", samples);
+    summary(&format!("start_to_first_write members={members}"), samples);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
