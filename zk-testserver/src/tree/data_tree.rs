@@ -468,10 +468,12 @@ impl DataTree {
             node.version = r.read_i32()?;
             node.cversion = r.read_i32()?;
             node.aversion = r.read_i32()?;
+            if (path == "/") != tree.nodes.is_empty() {
+                // The root comes first and only once; a node before it would
+                // take the root's place and become its own child.
+                return Err(DecodeError::Invalid("snapshot root not first"));
+            }
             if path == "/" {
-                if !tree.nodes.is_empty() {
-                    return Err(DecodeError::Invalid("snapshot root not first"));
-                }
                 tree.nodes.insert(node);
                 continue;
             }
