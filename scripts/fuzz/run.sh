@@ -7,7 +7,8 @@
 # the sanitizer-instrumented targets with RUSTC_BOOTSTRAP=1. Each target
 # starts from its committed seed corpus (*/fuzz/seeds/<target>, seeded from
 # real ZooKeeper frames by seed-corpus.py) plus a working corpus under
-# */fuzz/corpus/<target> that is not committed. Crashes land in
+# */fuzz/corpus/<target> that is not committed. An input that runs longer
+# than 10 s counts as a hang. Crashes and hangs land in
 # */fuzz/artifacts/<target>/ and make the script exit non-zero.
 set -euo pipefail
 
@@ -29,7 +30,7 @@ for crate in zk-client zk-testserver; do
         corpora=("fuzz/corpus/$target")
         [[ -d $crate/fuzz/seeds/$target ]] && corpora+=("fuzz/seeds/$target")
         if ! (cd "$crate" && cargo fuzz run "$target" "${corpora[@]}" -- \
-            -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 |
+            -max_total_time="$seconds" -max_len=65536 -timeout=10 -print_final_stats=1 2>&1 |
             grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|SUMMARY|panicked|ERROR'); then
             echo "!! $crate/$target failed (see $crate/fuzz/artifacts/$target)"
             status=1
