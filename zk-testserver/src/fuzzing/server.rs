@@ -25,25 +25,7 @@ const PASSWORD: &str = "not-in-any-corpus-7f3a";
 pub fn server_requests(data: &[u8]) {
     let mut h = Harness::new();
     h.good_session();
-    h.open(FUZZ);
-    let mut decoder = FrameDecoder::new(DEFAULT_MAX_BUFFER);
-    decoder.extend(data);
-    let mut frames = 0u32;
-    // The client port closes the connection on a bad frame length.
-    while let Ok(Some(frame)) = decoder.next_frame() {
-        frames += 1;
-        if frames % 16 == 0 {
-            // Let timers run now and then (ticks, expiry checks).
-            h.now += Duration::from_millis(5);
-            h.m.handle_timeout(h.now);
-            h.settle();
-        }
-        if h.closed.contains(&FUZZ) {
-            break;
-        }
-        h.m.handle_client_frame(h.now, FUZZ, frame);
-        h.settle();
-    }
+    h.feed(FUZZ, data);
     h.m.handle_client_closed(FUZZ);
     h.settle();
     // The other session is unaffected.
@@ -71,14 +53,12 @@ pub fn server_requests(data: &[u8]) {
 pub fn derived_seeds(frames: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
     let mut h = Harness::new();
     h.good_session();
-    h.open(FUZZ);
-    let mut decoder = FrameDecoder::new(DEFAULT_MAX_BUFFER);
-    for input in frames {
-        decoder.extend(input);
-        while let Ok(Some(frame)) = decoder.next_frame() {
-            h.m.handle_client_frame(h.now, FUZZ, frame);
-            h.settle();
-        }
+    // Each input on a connection of its own, as the fuzz target feeds it
+    // (one that ends its connection does not cut the others short).
+    for (conn, input) in (FUZZ..).zip(frames) {
+        h.feed(conn, input);
+        h.m.handle_client_closed(conn);
+        h.settle();
     }
     let recovered = match h.disk.recover() {
         Ok(r) => r,
@@ -137,6 +117,30 @@ impl Harness {
         };
         h.settle();
         h
+    }
+
+    /// Opens `conn` and feeds it `data` as the client port would: framed,
+    /// with timers run now and then, until the data ends, a frame length is
+    /// bad, or the member closes the connection.
+    fn feed(&mut self, conn: ConnId, data: &[u8]) {
+        self.open(conn);
+        let mut decoder = FrameDecoder::new(DEFAULT_MAX_BUFFER);
+        decoder.extend(data);
+        let mut frames = 0u32;
+        while let Ok(Some(frame)) = decoder.next_frame() {
+            frames += 1;
+            if frames % 16 == 0 {
+                // Let timers run now and then (ticks, expiry checks).
+                self.now += Duration::from_millis(5);
+                self.m.handle_timeout(self.now);
+                self.settle();
+            }
+            if self.closed.contains(&conn) {
+                break;
+            }
+            self.m.handle_client_frame(self.now, conn, frame);
+            self.settle();
+        }
     }
 
     fn open(&mut self, conn: ConnId) {
