@@ -12,6 +12,13 @@
 # ZK_REF_FORCE_SYNC says otherwise; its ZK_REF_* settings apply); zk-testserver
 # runs in memory on BENCH_TESTSERVER_PORT (26181). Both clients get the whole
 # connect string. Results: DIR/results.tsv and a summary of medians.
+#
+# After a target's rounds, the script also measures the bound any client of
+# the queue-of-sequential-nodes lock reaches on it: a handoff is at least the
+# holder's delete (a write) followed by the successor's getChildren (a read),
+# one after the other, so handoffs/s <= 1 / (write p50 + read p50), with
+# serial set and get p50 (zk-bench, 1 in flight, 3000 ops) averaged over the
+# target's members (the contenders spread over all of them). DIR/bound.tsv.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,9 +68,23 @@ if [[ " $CLIENTS " == *" kazoo "* ]] && ! "$VENV/bin/python" -c "import kazoo" 2
     python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
     "$VENV/bin/pip" install -q "kazoo==$KAZOO_VERSION" || die "pip install kazoo failed"
 fi
-if [[ " $CLIENTS " == *" zk-recipes "* ]]; then
-    (cd "$REPO_ROOT" && cargo build --release -q -p examples --bin zk-lock-bench)
-fi
+(cd "$REPO_ROOT" && cargo build --release -q -p examples --bin zk-lock-bench --bin zk-bench)
+ZK_BENCH="$REPO_ROOT/target/release/zk-bench"
+BOUND="$OUT_DIR/bound.tsv"
+printf 'target\tmember\tset_p50_us\tget_p50_us\n' >"$BOUND"
+
+# chain_bound TARGET CONNECT: serial set and get p50 on each member -> bound.tsv
+chain_bound() {
+    local target=$1 member set get
+    for member in ${2//,/ }; do
+        set=$("$ZK_BENCH" --connect "$member" --op set --ops 3000 --concurrency 1 2>/dev/null |
+            sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p') || die "zk-bench set on $member failed"
+        get=$("$ZK_BENCH" --connect "$member" --op get --ops 3000 --concurrency 1 2>/dev/null |
+            sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p') || die "zk-bench get on $member failed"
+        printf '%s\t%s\t%s\t%s\n' "$target" "$member" "$set" "$get" >>"$BOUND"
+        log "$target $member: serial set p50 ${set} us, get p50 ${get} us"
+    done
+}
 PYTHON=python3
 [[ -x $VENV/bin/python ]] && PYTHON=$VENV/bin/python
 
@@ -117,6 +138,7 @@ print("\t".join([target, client, rnd, kv["handoffs_per_sec"], kv["acquire_p50_ms
 EOF
         done
     done
+    chain_bound "$target" "$connect"
     if [[ -n $RUNNING_REF ]]; then
         "$REF" stop "$RUNNING_REF" >/dev/null
         RUNNING_REF=""
@@ -125,26 +147,38 @@ EOF
 done
 echo "uptime after: $(uptime)" | tee -a "$OUT_DIR/machine.txt" >&2
 
-python3 - "$RESULTS" <<'EOF' | tee "$OUT_DIR/summary.md"
+python3 - "$RESULTS" "$BOUND" <<'EOF' | tee "$OUT_DIR/summary.md"
 import statistics, sys
 from collections import defaultdict
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])][1:]
+bounds = defaultdict(list)
+for t, _, set_us, get_us in [l.rstrip("\n").split("\t") for l in open(sys.argv[2])][1:]:
+    bounds[t].append((float(set_us), float(get_us)))
 by = defaultdict(list)
 for t, c, r, hps, p50, p99, load in rows:
     by[(t, c)].append((float(hps), float(p50), float(p99), float(load)))
 kazoo_zk1 = by.get(("zk1", "kazoo"))
 base = statistics.median(x[0] for x in kazoo_zk1) if kazoo_zk1 else None
 print("| target | client | rounds | handoffs/s (each round) | median | acquire p50 / p99 ms (medians) "
-      "| vs kazoo, same target | vs kazoo on zk1 | load1 |")
-print("|---|---|---|---|---|---|---|---|---|")
+      "| vs kazoo, same target | vs kazoo on zk1 | of the bound | load1 |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for (t, c), xs in by.items():
     med = statistics.median(x[0] for x in xs)
     k = by.get((t, "kazoo"))
     same = f"{med / statistics.median(x[0] for x in k):.2f}" if k else "–"
     vs1 = f"{med / base:.2f}" if base else "–"
     loads = [x[3] for x in xs]
+    b = bounds.get(t)
+    bound = 1e6 / (statistics.mean(x[0] for x in b) + statistics.mean(x[1] for x in b)) if b else None
+    of_bound = f"{med / bound:.2f}" if bound else "–"
     print(f"| {t} | {c} | {len(xs)} | {', '.join(f'{x[0]:.1f}' for x in xs)} | **{med:.1f}** "
           f"| {statistics.median(x[1] for x in xs):.2f} / {statistics.median(x[2] for x in xs):.2f} "
-          f"| {same} | {vs1} | {min(loads):.2f}–{max(loads):.2f} |")
+          f"| {same} | {vs1} | {of_bound} | {min(loads):.2f}–{max(loads):.2f} |")
+print()
+print("| target | serial set p50 µs (mean of members) | serial get p50 µs | bound: handoffs/s ≤ 1 / (set + get) |")
+print("|---|---|---|---|")
+for t, b in bounds.items():
+    s_us, g_us = statistics.mean(x[0] for x in b), statistics.mean(x[1] for x in b)
+    print(f"| {t} | {s_us:.1f} | {g_us:.1f} | {1e6 / (s_us + g_us):.0f} |")
 EOF
 log "results in $OUT_DIR"

@@ -17,7 +17,16 @@
 //! handoffs_per_sec=X acquire_p50_ms=.. acquire_p99_ms=..`
 //!
 //! (acquire latency: from calling acquire to holding the lock, measured
-//! window only). The contenders share one process and one multi-threaded
+//! window only). A second line, on stderr, splits the handoff into its
+//! parts, from the measured acquisitions ordered by when they were held:
+//!
+//! `breakdown: gap_p50_us=.. release_p50_us=.. release_to_held_p50_us=..`
+//!
+//! A contender releases as soon as it holds. `gap` is from one holder
+//! holding to the next holder holding (the handoff's whole cost);
+//! `release` is the holder's release (its delete's round trip);
+//! `release_to_held` is from that delete's reply to the next holder holding
+//! (its watch firing, its getChildren). The contenders share one process and one multi-threaded
 //! tokio runtime (one worker per core); kazoo's contenders are processes,
 //! because of Python's GIL.
 
@@ -80,14 +89,22 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(a)
 }
 
-/// One contender's loop; returns the latencies of its counted acquisitions.
+/// The timeline of one counted acquisition.
+#[derive(Clone, Copy)]
+struct Acquisition {
+    started: Instant,
+    held: Instant,
+    released: Instant,
+}
+
+/// One contender's loop; returns its counted acquisitions.
 async fn contender(
     client: Client,
     lock_path: String,
     start_at: Instant,
     warm_until: Instant,
     stop_at: Instant,
-) -> Result<Vec<Duration>, String> {
+) -> Result<Vec<Acquisition>, String> {
     let lock = Lock::new(&client, lock_path);
     let mut waits = Vec::new();
     tokio::time::sleep_until(start_at.into()).await;
@@ -100,7 +117,11 @@ async fn contender(
         let t1 = Instant::now();
         guard.release().await.map_err(|e| format!("release: {e}"))?;
         if t0 >= warm_until && t1 <= stop_at {
-            waits.push(t1 - t0);
+            waits.push(Acquisition {
+                started: t0,
+                held: t1,
+                released: Instant::now(),
+            });
         }
     }
     client.close().await.map_err(|e| format!("close: {e}"))?;
@@ -160,7 +181,11 @@ async fn run(a: Args) -> Result<String, String> {
         return Err(errors.join("; "));
     }
     cleanup?;
-    let mut ns: Vec<u64> = waits.iter().map(|d| d.as_nanos() as u64).collect();
+    eprintln!("{}", breakdown(&mut waits));
+    let mut ns: Vec<u64> = waits
+        .iter()
+        .map(|a| (a.held - a.started).as_nanos() as u64)
+        .collect();
     ns.sort_unstable();
     let ms = |q| bench::quantile_us(&ns, q) / 1000.0;
     Ok(format!(
@@ -173,6 +198,29 @@ async fn run(a: Args) -> Result<String, String> {
         ms(0.5),
         ms(0.99)
     ))
+}
+
+/// The `breakdown:` line: consecutive holders, by when they held.
+fn breakdown(acquisitions: &mut [Acquisition]) -> String {
+    acquisitions.sort_by_key(|a| a.held);
+    let (mut gap, mut release, mut release_to_held) = (Vec::new(), Vec::new(), Vec::new());
+    for pair in acquisitions.windows(2) {
+        let (before, next) = (pair[0], pair[1]);
+        gap.push((next.held - before.held).as_nanos() as u64);
+        release.push((before.released - before.held).as_nanos() as u64);
+        // A watch may fire before the delete's own reply arrives.
+        release_to_held.push(next.held.saturating_duration_since(before.released).as_nanos() as u64);
+    }
+    let p50 = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        bench::quantile_us(v, 0.5)
+    };
+    format!(
+        "breakdown: gap_p50_us={:.1} release_p50_us={:.1} release_to_held_p50_us={:.1}",
+        p50(&mut gap),
+        p50(&mut release),
+        p50(&mut release_to_held),
+    )
 }
 
 /// Deletes `path` and everything under it (children first).
