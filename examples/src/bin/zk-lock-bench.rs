@@ -209,7 +209,11 @@ fn breakdown(acquisitions: &mut [Acquisition]) -> String {
         gap.push((next.held - before.held).as_nanos() as u64);
         release.push((before.released - before.held).as_nanos() as u64);
         // A watch may fire before the delete's own reply arrives.
-        release_to_held.push(next.held.saturating_duration_since(before.released).as_nanos() as u64);
+        release_to_held.push(
+            next.held
+                .saturating_duration_since(before.released)
+                .as_nanos() as u64,
+        );
     }
     let p50 = |v: &mut Vec<u64>| {
         v.sort_unstable();

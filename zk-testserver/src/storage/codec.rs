@@ -276,16 +276,41 @@ pub(crate) fn scan_segment(buf: &[u8]) -> Result<ScannedSegment, BadHeader> {
 // Snapshots
 // ---------------------------------------------------------------------------
 
-/// The whole snapshot file for `snapshot`.
+/// A snapshot file as three parts — header, the snapshot's data, trailer —
+/// so that it can be written without a copy of the data (a snapshot of a
+/// large tree is hundreds of MiB).
+pub(crate) struct SnapshotFile<'a> {
+    header: [u8; SNAPSHOT_HEADER_LEN],
+    data: &'a [u8],
+    trailer: [u8; 4],
+}
+
+impl<'a> SnapshotFile<'a> {
+    pub(crate) fn new(snapshot: &'a Snapshot) -> SnapshotFile<'a> {
+        let mut header = [0u8; SNAPSHOT_HEADER_LEN];
+        header[..8].copy_from_slice(&SNAPSHOT_MAGIC);
+        header[8..16].copy_from_slice(&snapshot.zxid.to_be_bytes());
+        header[16..].copy_from_slice(&(snapshot.data.len() as u64).to_be_bytes());
+        let crc = Crc32c::new()
+            .update(&header)
+            .update(&snapshot.data)
+            .finish();
+        SnapshotFile {
+            header,
+            data: &snapshot.data,
+            trailer: crc.to_be_bytes(),
+        }
+    }
+
+    /// The file's bytes, in order.
+    pub(crate) fn parts(&self) -> [&[u8]; 3] {
+        [&self.header, self.data, &self.trailer]
+    }
+}
+
+/// The whole snapshot file for `snapshot`, in one buffer.
 pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
-    let mut out = Vec::with_capacity(SNAPSHOT_HEADER_LEN + snapshot.data.len() + 4);
-    out.extend_from_slice(&SNAPSHOT_MAGIC);
-    out.extend_from_slice(&snapshot.zxid.to_be_bytes());
-    out.extend_from_slice(&(snapshot.data.len() as u64).to_be_bytes());
-    out.extend_from_slice(&snapshot.data);
-    let crc = crc32c(&out);
-    out.extend_from_slice(&crc.to_be_bytes());
-    out
+    SnapshotFile::new(snapshot).parts().concat()
 }
 
 /// Decodes a snapshot file; the data is a slice of `buf`, not a copy.

@@ -711,8 +711,8 @@ impl DirStorage {
         self.recovered = None;
         self.write_pending()?;
         let name = codec::snapshot_name(snapshot.zxid);
-        let bytes = codec::encode_snapshot(snapshot);
-        write_atomic(&self.gen_dir, &name, &bytes, self.options.fsync)?;
+        let file = codec::SnapshotFile::new(snapshot);
+        write_atomic(&self.gen_dir, &name, &file.parts(), self.options.fsync)?;
         debug!(dir = %self.gen_dir.display(), zxid = snapshot.zxid, "snapshot saved");
         if self.newest_snapshot() != Some(snapshot.zxid) {
             self.snapshots.push(snapshot.zxid);
@@ -766,7 +766,9 @@ impl DirStorage {
         fs::create_dir(&tmp_dir)?;
         {
             let mut file = File::create(tmp_dir.join(codec::snapshot_name(snapshot.zxid)))?;
-            file.write_all(&codec::encode_snapshot(snapshot))?;
+            for part in codec::SnapshotFile::new(snapshot).parts() {
+                file.write_all(part)?;
+            }
             if fsync {
                 file.sync_all()?;
             }
@@ -823,7 +825,7 @@ impl Storage for DirStorage {
             write_atomic(
                 &s.root,
                 EPOCHS_FILE,
-                &codec::encode_epochs(epochs),
+                &[&codec::encode_epochs(epochs)],
                 s.options.fsync,
             )?;
             s.epochs = epochs;

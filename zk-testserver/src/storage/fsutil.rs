@@ -17,16 +17,18 @@ pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Replaces `dir/name` with `bytes` atomically: write `dir/name.tmp`, sync it,
+/// Replaces `dir/name` with `parts` (concatenated) atomically: write `dir/name.tmp`, sync it,
 /// rename it over `dir/name`, sync `dir`. A crash leaves either the old file or
 /// the new one (plus possibly a stray `.tmp`, which readers ignore). With
 /// `fsync` off the syncs are skipped and only atomicity against a process crash
 /// remains.
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], fsync: bool) -> io::Result<()> {
+pub(crate) fn write_atomic(dir: &Path, name: &str, parts: &[&[u8]], fsync: bool) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
+        for part in parts {
+            file.write_all(part)?;
+        }
         if fsync {
             file.sync_all()?;
         }
