@@ -75,14 +75,14 @@ printf 'target\tmember\tset_p50_us\tget_p50_us\n' >"$BOUND"
 
 # chain_bound TARGET CONNECT: serial set and get p50 on each member -> bound.tsv
 chain_bound() {
-    local target=$1 member set get
+    local target=$1 member set_us get_us
     for member in ${2//,/ }; do
-        set=$("$ZK_BENCH" --connect "$member" --op set --ops 3000 --concurrency 1 2>/dev/null |
+        set_us=$("$ZK_BENCH" --connect "$member" --op set --ops 3000 --concurrency 1 2>/dev/null |
             sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p') || die "zk-bench set on $member failed"
-        get=$("$ZK_BENCH" --connect "$member" --op get --ops 3000 --concurrency 1 2>/dev/null |
+        get_us=$("$ZK_BENCH" --connect "$member" --op get --ops 3000 --concurrency 1 2>/dev/null |
             sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p') || die "zk-bench get on $member failed"
-        printf '%s\t%s\t%s\t%s\n' "$target" "$member" "$set" "$get" >>"$BOUND"
-        log "$target $member: serial set p50 ${set} us, get p50 ${get} us"
+        printf '%s\t%s\t%s\t%s\n' "$target" "$member" "$set_us" "$get_us" >>"$BOUND"
+        log "$target $member: serial set p50 ${set_us} us, get p50 ${get_us} us"
     done
 }
 PYTHON=python3

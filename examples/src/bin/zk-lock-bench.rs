@@ -25,10 +25,12 @@
 //! A contender releases as soon as it holds. `gap` is from one holder
 //! holding to the next holder holding (the handoff's whole cost);
 //! `release` is the holder's release (its delete's round trip);
-//! `release_to_held` is from that delete's reply to the next holder holding
-//! (its watch firing, its getChildren). The contenders share one process and one multi-threaded
-//! tokio runtime (one worker per core); kazoo's contenders are processes,
-//! because of Python's GIL.
+//! `release_to_held` is from the end of that release to the next holder
+//! holding (its watch firing, its getChildren).
+//!
+//! The contenders share one process and one multi-threaded tokio runtime
+//! (one worker per core); kazoo's contenders are processes, because of
+//! Python's GIL.
 
 use examples::bench;
 use std::process::ExitCode;
