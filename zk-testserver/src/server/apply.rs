@@ -203,3 +203,83 @@ fn multi_result(op: i32, r: TxnResult) -> MultiResult {
         _ => MultiResult::Error(ErrorCode::MarshallingError.code()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zk_client::proto::Acl;
+
+    fn txn(session_id: i64, zxid: i64, body: TxnBody) -> Txn {
+        Txn {
+            header: TxnHeader {
+                session_id,
+                cxid: 0,
+                zxid,
+                time: 0,
+                op: 0,
+            },
+            body,
+        }
+    }
+
+    fn create(session: i64, zxid: i64, path: &str, owner: i64) -> Txn {
+        txn(
+            session,
+            zxid,
+            TxnBody::Create {
+                path: path.into(),
+                data: None,
+                acl: Acl::open_unsafe(),
+                owner,
+                parent_cversion: zxid as i32,
+            },
+        )
+    }
+
+    /// A closeSession deletes every ephemeral the session owns on this
+    /// member, also those its transaction does not list (as ZooKeeper's
+    /// killSession does), and nothing else.
+    #[test]
+    fn close_session_deletes_unlisted_ephemerals_of_that_session_only() {
+        let (s, other) = (0x11, 0x22);
+        let mut db = Database::default();
+        apply(
+            &mut db,
+            &txn(s, 1, TxnBody::CreateSession { timeout_ms: 1000 }),
+        );
+        apply(
+            &mut db,
+            &txn(other, 2, TxnBody::CreateSession { timeout_ms: 1000 }),
+        );
+        for (zxid, path, owner) in [
+            (3, "/listed", s),
+            (4, "/unlisted", s),
+            (5, "/persistent", 0),
+            (6, "/theirs", other),
+        ] {
+            apply(&mut db, &create(s, zxid, path, owner));
+        }
+        let closed = apply(
+            &mut db,
+            &txn(
+                s,
+                7,
+                TxnBody::CloseSession {
+                    ephemerals: vec!["/listed".into()],
+                },
+            ),
+        );
+        assert_eq!(closed.result, TxnResult::SessionClosed);
+        assert!(db.tree.get("/listed").is_none());
+        assert!(
+            db.tree.get("/unlisted").is_none(),
+            "an ephemeral the transaction did not list outlived its session"
+        );
+        assert!(db.tree.get("/persistent").is_some());
+        assert!(db.tree.get("/theirs").is_some());
+        assert!(db.tree.ephemerals(s).is_empty());
+        assert_eq!(db.tree.ephemerals(other), vec!["/theirs".to_string()]);
+        assert!(!db.sessions.contains_key(&s));
+        assert!(db.sessions.contains_key(&other));
+    }
+}
