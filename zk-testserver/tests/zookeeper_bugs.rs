@@ -54,11 +54,13 @@ async fn wait_running(zk: &Ensemble, member: u64, running: bool) {
 #[tokio::test]
 async fn zookeeper_2355_ephemeral_gone_after_a_follower_fails_on_close_session() {
     let zk = builder(3).start().await.unwrap();
-    // The scenario needs the member with the failpoint to stay a follower:
-    // on a loaded machine an early election may move the leadership, so
-    // the roles are read again once the ephemeral is everywhere.
-    let (c, faulty) = loop {
+    // The scenario needs the member with the failpoint to stay a follower
+    // until the closeSession is proposed: on a loaded machine an election
+    // may move the leadership first, and then the failpoint cannot fire;
+    // the scenario is run again with a new session.
+    let faulty = loop {
         let leader = zk.wait_for_quorum().await.unwrap();
+        let epoch = zk.status(leader).unwrap().epoch;
         let f = followers(&zk, leader);
         let (home, faulty) = (f[0], f[1]);
         let c = client_of(&zk, home).await;
@@ -67,20 +69,19 @@ async fn zookeeper_2355_ephemeral_gone_after_a_follower_fails_on_close_session()
         zk.set_failpoint(faulty, Failpoint::CloseSessionProposal, Action::Rejoin)
             .await
             .unwrap();
-        if zk.leader() == Some(leader) {
-            break (c, faulty);
+        c.close().await.unwrap();
+        zk.wait_for_status("the failpoint to fire or a new epoch", |s| {
+            s[(faulty - 1) as usize].failpoint_hits == 1 || s.iter().any(|m| m.epoch > epoch)
+        })
+        .await
+        .unwrap();
+        if zk.status(faulty).unwrap().failpoint_hits == 1 {
+            break faulty;
         }
         zk.clear_failpoint(faulty, Failpoint::CloseSessionProposal)
             .await
             .unwrap();
-        c.close().await.unwrap();
     };
-    c.close().await.unwrap();
-    zk.wait_for_status("the failpoint to fire", |s| {
-        s[(faulty - 1) as usize].failpoint_hits == 1
-    })
-    .await
-    .unwrap();
     zk.wait_until_converged().await.unwrap();
     let v = views(&zk).await;
     assert!(

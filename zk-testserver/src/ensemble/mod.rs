@@ -367,8 +367,9 @@ impl Ensemble {
     // ----- failpoints -----
 
     /// Arms `point` on `member` with `action` (see [`crate::failpoint`]); it
-    /// fires once. A running member is armed at once; a stopped one when it
-    /// next starts. [`MemberStatus::failpoint_hits`] counts what fired; a
+    /// fires once. A running member is armed before this returns (so whatever
+    /// the caller does next meets the armed failpoint; a paused member delays
+    /// the return until its pause ends); a stopped one when it next starts. [`MemberStatus::failpoint_hits`] counts what fired; a
     /// member crashed by a failpoint reports as not running until
     /// [`Ensemble::restart`] (which loses what it had not flushed).
     pub async fn set_failpoint(
@@ -377,25 +378,41 @@ impl Ensemble {
         point: Failpoint,
         action: Action,
     ) -> Result<()> {
-        let mut slot = self.slots[self.index(member)?].lock().await;
-        match slot.commands() {
-            Ok(tx) => tx
-                .send(Command::Failpoint(point, Some(action)))
-                .map_err(|_| Error::Stopped(member)),
-            Err(_) => {
-                slot.armed_on_start.arm(point, action);
-                Ok(())
+        let armed = {
+            let mut slot = self.slots[self.index(member)?].lock().await;
+            match slot.commands() {
+                Ok(tx) => {
+                    let (reply, armed) = oneshot::channel();
+                    tx.send(Command::Failpoint(point, Some(action), reply))
+                        .map_err(|_| Error::Stopped(member))?;
+                    armed
+                }
+                Err(_) => {
+                    slot.armed_on_start.arm(point, action);
+                    return Ok(());
+                }
             }
-        }
+        };
+        armed.await.map_err(|_| Error::Stopped(member))
     }
 
-    /// Disarms `point` on `member` (running or at its next start).
+    /// Disarms `point` on `member` (running or at its next start); a running
+    /// member is disarmed before this returns.
     pub async fn clear_failpoint(&self, member: MemberId, point: Failpoint) -> Result<()> {
-        let mut slot = self.slots[self.index(member)?].lock().await;
-        slot.armed_on_start.disarm(point);
-        if let Ok(tx) = slot.commands() {
-            let _ = tx.send(Command::Failpoint(point, None));
-        }
+        let disarmed = {
+            let mut slot = self.slots[self.index(member)?].lock().await;
+            slot.armed_on_start.disarm(point);
+            let Ok(tx) = slot.commands() else {
+                return Ok(());
+            };
+            let (reply, disarmed) = oneshot::channel();
+            if tx.send(Command::Failpoint(point, None, reply)).is_err() {
+                return Ok(());
+            }
+            disarmed
+        };
+        // A member that stopped meanwhile starts with the point disarmed.
+        let _ = disarmed.await;
         Ok(())
     }
 

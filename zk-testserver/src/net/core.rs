@@ -56,8 +56,8 @@ pub enum Command {
     DropConnections(oneshot::Sender<()>),
     /// Read-only facts about the member.
     Inspect(oneshot::Sender<Inspection>),
-    /// Arm a failpoint (`None`: disarm it).
-    Failpoint(Failpoint, Option<Action>),
+    /// Arm a failpoint (`None`: disarm it); answered once it is in force.
+    Failpoint(Failpoint, Option<Action>, oneshot::Sender<()>),
     /// The member's state for the checkers.
     View(oneshot::Sender<crate::check::MemberView>),
 }
@@ -236,10 +236,13 @@ impl Driver {
                 self.settle()?;
                 let _ = reply.send(());
             }
-            Command::Failpoint(point, action) => match action {
-                Some(action) => self.machine.set_failpoint(point, action),
-                None => self.machine.clear_failpoint(point),
-            },
+            Command::Failpoint(point, action, reply) => {
+                match action {
+                    Some(action) => self.machine.set_failpoint(point, action),
+                    None => self.machine.clear_failpoint(point),
+                }
+                let _ = reply.send(());
+            }
             Command::View(reply) => {
                 let _ = reply.send(self.machine.view());
             }
