@@ -174,6 +174,14 @@ impl Children {
 
     /// The names in the order ZooKeeper lists them.
     pub fn java_order(&self) -> Vec<String> {
+        self.listing()
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    /// Names and nodes in the order ZooKeeper lists them.
+    pub fn listing(&self) -> Vec<(&str, NodeId)> {
         let Some(t) = &self.0 else {
             return Vec::new();
         };
@@ -183,13 +191,10 @@ impl Children {
             .iter()
             .map(|(n, c)| {
                 let s = n.as_str();
-                (spread(string_hash(s)), u64::from(c.seq), s)
+                (spread(string_hash(s)), u64::from(c.seq), (s, c.id))
             })
             .collect();
         table_order(keyed, cap)
-            .into_iter()
-            .map(str::to_string)
-            .collect()
     }
 }
 

@@ -71,7 +71,8 @@ fn cloned_capacity(len: usize) -> usize {
 /// table of `cap` buckets iterates them.
 pub(crate) fn table_order<T>(mut keys: Vec<(u32, u64, T)>, cap: usize) -> Vec<T> {
     let mask = (cap - 1) as u32;
-    keys.sort_by_key(|(h, seq, _)| (h & mask, *seq));
+    // Sequence numbers are unique within a set, so the keys are too.
+    keys.sort_unstable_by_key(|(h, seq, _)| (h & mask, *seq));
     keys.into_iter().map(|(_, _, k)| k).collect()
 }
 
