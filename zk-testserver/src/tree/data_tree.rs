@@ -326,16 +326,15 @@ impl DataTree {
         out
     }
 
-    /// Calls `f` with every path and its node, in path order (byte-wise, as
-    /// sorting the path strings would give). Walks the tree with one path
-    /// buffer instead of making and sorting a string per node; iterative,
-    /// like [`DataTree::descendant_count`].
+    /// Calls `f` with every path and its node, parents before children, in
+    /// `order`. Walks the tree with one path buffer instead of making a
+    /// string per node; iterative, like [`DataTree::descendant_count`].
     ///
     /// Path order is not depth-first order: `/a-b` sorts between `/a` and
-    /// `/a/c`. So each directory's entries are ordered as the keys `name`
-    /// (the child itself) and `name/` (the block of its descendants, which
-    /// is contiguous in path order) sort.
-    fn for_each_in_path_order(&self, mut f: impl FnMut(&str, &Node)) {
+    /// `/a/c`. So each directory's entries are the keys `name` (the child
+    /// itself) and `name/` (the block of its descendants, which is
+    /// contiguous in path order), and the walk descends at a block entry.
+    fn walk(&self, order: WalkOrder, mut f: impl FnMut(&str, &Node)) {
         struct Frame<'a> {
             entries: Vec<(&'a str, bool, NodeId)>,
             next: usize,
@@ -347,7 +346,7 @@ impl DataTree {
         let mut path = String::from("/");
         f(&path, root);
         let mut stack = vec![Frame {
-            entries: self.path_ordered_entries(root),
+            entries: self.walk_entries(root, order),
             next: 0,
             base: path.len(),
         }];
@@ -365,7 +364,7 @@ impl DataTree {
             if block {
                 path.push('/');
                 stack.push(Frame {
-                    entries: self.path_ordered_entries(node),
+                    entries: self.walk_entries(node, order),
                     next: 0,
                     base: path.len(),
                 });
@@ -375,25 +374,40 @@ impl DataTree {
         }
     }
 
-    /// The children of `node` as (name, is-descendant-block, node), sorted
-    /// by the keys `name` and `name/` (see
-    /// [`DataTree::for_each_in_path_order`]).
-    fn path_ordered_entries<'a>(&'a self, node: &'a Node) -> Vec<(&'a str, bool, NodeId)> {
+    /// The children of `node` as (name, is-descendant-block, node): each
+    /// child, followed by the block of its descendants if it has any, in
+    /// `order` (for path order, sorted by the keys `name` and `name/`; see
+    /// [`DataTree::walk`]).
+    fn walk_entries<'a>(
+        &'a self,
+        node: &'a Node,
+        order: WalkOrder,
+    ) -> Vec<(&'a str, bool, NodeId)> {
         let mut entries = Vec::with_capacity(node.children.len());
-        for (name, id) in node.children.iter() {
+        let mut add = |name, id| {
             entries.push((name, false, id));
             if self.nodes.get(id).is_some_and(|n| !n.children.is_empty()) {
                 entries.push((name, true, id));
             }
+        };
+        match order {
+            WalkOrder::Path => node.children.iter().for_each(|(name, id)| add(name, id)),
+            WalkOrder::Listing => node
+                .children
+                .listing()
+                .into_iter()
+                .for_each(|(name, id)| add(name, id)),
         }
-        entries.sort_unstable_by(|a, b| path_key(a.0, a.1).cmp(path_key(b.0, b.1)));
+        if order == WalkOrder::Path {
+            entries.sort_unstable_by(|a, b| path_key(a.0, a.1).cmp(path_key(b.0, b.1)));
+        }
         entries
     }
 
     /// Every path, sorted.
     pub fn paths(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.nodes.len());
-        self.for_each_in_path_order(|p, _| out.push(p.to_string()));
+        self.walk(WalkOrder::Path, |p, _| out.push(p.to_string()));
         out
     }
 
@@ -402,7 +416,7 @@ impl DataTree {
     pub fn digest(&self) -> u64 {
         let mut h = Sha1::new();
         let mut buf = BytesMut::new();
-        self.for_each_in_path_order(|p, n| {
+        self.walk(WalkOrder::Path, |p, n| {
             buf.clear();
             encode_node(&mut buf, p, n);
             h.update(&buf);
@@ -447,48 +461,7 @@ impl DataTree {
     /// snapshot.
     pub fn write_snapshot(&self, buf: &mut BytesMut) {
         buf.put_i32(i32::try_from(self.nodes.len()).unwrap_or(i32::MAX));
-        self.for_each_in_listing_order(|p, n| encode_node(buf, p, n));
-    }
-
-    /// Calls `f` with every path and node: depth first, parents before
-    /// children, siblings in listing order. Iterative, with one path buffer.
-    fn for_each_in_listing_order(&self, mut f: impl FnMut(&str, &Node)) {
-        struct Frame<'a> {
-            entries: Vec<(&'a str, NodeId)>,
-            next: usize,
-            base: usize,
-        }
-        let Some(root) = self.nodes.get(ROOT) else {
-            return;
-        };
-        let mut path = String::from("/");
-        f(&path, root);
-        let mut stack = vec![Frame {
-            entries: root.children.listing(),
-            next: 0,
-            base: path.len(),
-        }];
-        while let Some(top) = stack.last_mut() {
-            let Some(&(name, id)) = top.entries.get(top.next) else {
-                stack.pop();
-                continue;
-            };
-            top.next += 1;
-            path.truncate(top.base);
-            path.push_str(name);
-            let Some(node) = self.nodes.get(id) else {
-                continue;
-            };
-            f(&path, node);
-            if !node.children.is_empty() {
-                path.push('/');
-                stack.push(Frame {
-                    entries: node.children.listing(),
-                    next: 0,
-                    base: path.len(),
-                });
-            }
-        }
+        self.walk(WalkOrder::Listing, |p, n| encode_node(buf, p, n));
     }
 
     /// Reads a tree written by [`DataTree::write_snapshot`] (any order in
@@ -542,6 +515,17 @@ impl DataTree {
         }
         Ok(tree)
     }
+}
+
+/// The order of a [`DataTree::walk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WalkOrder {
+    /// Byte-wise path order, as sorting the path strings would give (digests,
+    /// listings of every path).
+    Path,
+    /// Depth first, each directory's children in the order ZooKeeper lists
+    /// them (snapshots, as ZooKeeper writes its own).
+    Listing,
 }
 
 /// The sort key of a directory entry: `name`, or `name/` for the block of
@@ -819,20 +803,8 @@ mod tests {
     #[test]
     fn snapshot_keeps_the_listing_order() {
         let mut t = awkward_tree();
-        let mut zxid = 100;
-        t.create(
-            "/d",
-            None,
-            &Acl::open_unsafe(),
-            NodeKind::Persistent,
-            1,
-            zxid,
-            zxid,
-        )
-        .unwrap();
-        for i in (0..200).rev() {
-            zxid += 1;
-            let path = format!("/d/x{}", (i * 7919) % 1000);
+        let names = (0..200).rev().map(|i| format!("/d/x{}", (i * 7919) % 1000));
+        for (zxid, path) in (100..).zip(std::iter::once("/d".to_string()).chain(names)) {
             t.create(
                 &path,
                 None,
