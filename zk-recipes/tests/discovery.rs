@@ -101,6 +101,9 @@ async fn pitfall7_reregistration_after_expiry_uses_latest_data() {
     let back = discovery.instance("api", "a").await.unwrap().unwrap();
     assert_eq!(back.port, Some(81), "latest data");
     assert_eq!(back.payload, Some(serde_json::json!({"version": 2})));
+    // The instance was written through `client`; admin's member may be
+    // behind until admin syncs.
+    admin.sync("/services/api").await.unwrap();
     let stat = admin.exists("/services/api/a").await.unwrap().unwrap();
     assert_eq!(stat.ephemeral_owner, client.session_id());
 }

@@ -14,17 +14,22 @@ async fn latch_one_leader_and_handover() {
     let Some(env) = env().await else { return };
     let admin = env.client().await;
     let mut latches = Vec::new();
+    let mut clients = Vec::new();
     for i in 0..3 {
         let c = env.client().await;
         let latch = LeaderLatch::new(&c, "/latch", format!("p{i}"));
         latch.start();
         latches.push(latch);
+        clients.push(c);
         env.wait_children(&admin, "/latch", |c| c.len() == i + 1)
             .await;
     }
     within(PATIENCE, latches[0].await_leadership())
         .await
         .unwrap();
+    // p2 joined through another client; on an ensemble p1's member may be
+    // behind until p1's client syncs.
+    clients[1].sync("/latch").await.unwrap();
     let participants = latches[1].participants().await.unwrap();
     assert_eq!(participants.len(), 3);
     assert_eq!(participants[0].id, "p0");
