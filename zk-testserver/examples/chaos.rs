@@ -83,19 +83,6 @@ struct Totals {
     checked: Summary,
 }
 
-fn add(total: &mut Summary, s: &Summary) {
-    total.ops += s.ops;
-    total.unknown += s.unknown;
-    total.linearized += s.linearized;
-    total.inconclusive += s.inconclusive;
-    total.reads += s.reads;
-    total.watch_events += s.watch_events;
-    total.ids += s.ids;
-    total.delivered += s.delivered;
-    total.acquisitions += s.acquisitions;
-    total.ephemerals += s.ephemerals;
-}
-
 const MAX_VIOLATIONS: u64 = 5;
 
 fn main() -> ExitCode {
@@ -126,7 +113,7 @@ fn main() -> ExitCode {
         totals.ops += verdict.ops;
         totals.faults += verdict.faults;
         if let Some(s) = &verdict.summary {
-            add(&mut totals.checked, s);
+            totals.checked += s;
         }
         if !verdict.ok {
             totals.violations += 1;

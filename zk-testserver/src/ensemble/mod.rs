@@ -369,9 +369,10 @@ impl Ensemble {
     /// Arms `point` on `member` with `action` (see [`crate::failpoint`]); it
     /// fires once. A running member is armed before this returns (so whatever
     /// the caller does next meets the armed failpoint; a paused member delays
-    /// the return until its pause ends); a stopped one when it next starts. [`MemberStatus::failpoint_hits`] counts what fired; a
-    /// member crashed by a failpoint reports as not running until
-    /// [`Ensemble::restart`] (which loses what it had not flushed).
+    /// the return until its pause ends); a stopped one when it next starts.
+    /// [`MemberStatus::failpoint_hits`] counts what fired; a member crashed
+    /// by a failpoint reports as not running until [`Ensemble::restart`]
+    /// (which loses what it had not flushed).
     pub async fn set_failpoint(
         &self,
         member: MemberId,

@@ -31,6 +31,35 @@ pub struct Summary {
     pub ephemerals: usize,
 }
 
+impl std::ops::AddAssign<&Summary> for Summary {
+    /// Adds another run's counts (totals over many seeds).
+    fn add_assign(&mut self, other: &Summary) {
+        // Destructured, so that a new field cannot be left out of totals.
+        let Summary {
+            ops,
+            unknown,
+            linearized,
+            inconclusive,
+            reads,
+            watch_events,
+            ids,
+            delivered,
+            acquisitions,
+            ephemerals,
+        } = other;
+        self.ops += ops;
+        self.unknown += unknown;
+        self.linearized += linearized;
+        self.inconclusive += inconclusive;
+        self.reads += reads;
+        self.watch_events += watch_events;
+        self.ids += ids;
+        self.delivered += delivered;
+        self.acquisitions += acquisitions;
+        self.ephemerals += ephemerals;
+    }
+}
+
 /// Runs every checker; the first violation found, if any.
 pub fn verdict(
     history: &History,
