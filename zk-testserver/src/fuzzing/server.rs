@@ -82,7 +82,7 @@ pub fn derived_seeds(frames: &[Vec<u8>]) -> Vec<(&'static str, Vec<u8>)> {
     snap_file.extend(crate::storage::files::write_snapshot(
         &crate::storage::Snapshot {
             zxid: h.m.last_zxid(),
-            data: snapshot,
+            data: snapshot.into(),
         },
     ));
     out.push(("storage_files", snap_file));

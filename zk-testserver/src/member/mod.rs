@@ -212,7 +212,7 @@ impl MemberMachine {
     ) -> Result<MemberMachine, MemberError> {
         let base = TimeBase { at: now, wall_ms };
         let db = match &recovered.snapshot {
-            Some(s) => Database::from_snapshot(s.data.clone())?,
+            Some(s) => s.data.to_database()?,
             None => Database::default(),
         };
         let id = config.id();

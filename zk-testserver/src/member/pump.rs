@@ -4,8 +4,8 @@
 
 use super::forwarding::{Outbound, Verdict};
 use super::{AppMessage, Effect, MemberMachine, Status};
-use crate::server::{Database, Mode, Submission};
-use crate::storage::Snapshot;
+use crate::server::{Mode, Submission};
+use crate::storage::{Snapshot, SnapshotData};
 use crate::zab::{self, MemberId, Role, ZabMessage};
 use bytes::Bytes;
 use rand::RngExt;
@@ -82,8 +82,14 @@ impl MemberMachine {
             zab::Output::Truncate(zxid) => self.effects.push_back(Effect::Truncate(zxid)),
             zab::Output::SaveEpochs(e) => self.effects.push_back(Effect::SaveEpochs(e)),
             zab::Output::InstallSnapshot(snapshot) => {
-                match Database::from_snapshot(snapshot.data.clone()) {
+                match snapshot.data.to_database() {
                     Ok(db) => {
+                        // Storage keeps an image of the decoded tree rather
+                        // than the encoding: it shares the nodes.
+                        let snapshot = Snapshot {
+                            zxid: snapshot.zxid,
+                            data: SnapshotData::image_of(&db),
+                        };
                         self.server.install_snapshot(db, time);
                         self.since_snapshot = 0;
                         self.failpoint_snap_received(now, Effect::InstallSnapshot(snapshot));
@@ -102,7 +108,7 @@ impl MemberMachine {
                     self.since_snapshot = 0;
                     self.effects.push_back(Effect::SaveSnapshot(Snapshot {
                         zxid: self.server.last_zxid(),
-                        data: self.server.snapshot(),
+                        data: self.server.snapshot_image(),
                     }));
                 }
             }

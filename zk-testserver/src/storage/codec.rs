@@ -8,6 +8,7 @@
 //! Nothing here touches the file system: encoders fill buffers, decoders take
 //! the bytes of a whole file and never panic on any input.
 
+use std::io::{self, Write};
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -276,41 +277,38 @@ pub(crate) fn scan_segment(buf: &[u8]) -> Result<ScannedSegment, BadHeader> {
 // Snapshots
 // ---------------------------------------------------------------------------
 
-/// A snapshot file as three parts — header, the snapshot's data, trailer —
-/// so that it can be written without a copy of the data (a snapshot of a
-/// large tree is hundreds of MiB).
-pub(crate) struct SnapshotFile<'a> {
-    header: [u8; SNAPSHOT_HEADER_LEN],
-    data: &'a [u8],
-    trailer: [u8; 4],
-}
-
-impl<'a> SnapshotFile<'a> {
-    pub(crate) fn new(snapshot: &'a Snapshot) -> SnapshotFile<'a> {
-        let mut header = [0u8; SNAPSHOT_HEADER_LEN];
-        header[..8].copy_from_slice(&SNAPSHOT_MAGIC);
-        header[8..16].copy_from_slice(&snapshot.zxid.to_be_bytes());
-        header[16..].copy_from_slice(&(snapshot.data.len() as u64).to_be_bytes());
-        let crc = Crc32c::new()
-            .update(&header)
-            .update(&snapshot.data)
-            .finish();
-        SnapshotFile {
-            header,
-            data: &snapshot.data,
-            trailer: crc.to_be_bytes(),
-        }
+/// Writes the snapshot file for `snapshot` to `out`: header, the snapshot's
+/// encoding, trailer. The encoding is streamed (an image is encoded piece by
+/// piece, see [`SnapshotData::write_encoded`](super::SnapshotData::write_encoded))
+/// with the checksum kept as it goes, so a snapshot of a large tree never
+/// needs a second copy in memory.
+pub(crate) fn write_snapshot_file(out: &mut dyn Write, snapshot: &Snapshot) -> io::Result<()> {
+    let len = snapshot.data.encoded_len();
+    let mut header = [0u8; SNAPSHOT_HEADER_LEN];
+    header[..8].copy_from_slice(&SNAPSHOT_MAGIC);
+    header[8..16].copy_from_slice(&snapshot.zxid.to_be_bytes());
+    header[16..].copy_from_slice(&(len as u64).to_be_bytes());
+    out.write_all(&header)?;
+    let mut crc = Crc32c::new().update(&header);
+    let mut written = 0;
+    snapshot.data.write_encoded(&mut |piece| {
+        crc = crc.update(piece);
+        written += piece.len();
+        out.write_all(piece)
+    })?;
+    if written != len {
+        return Err(io::Error::other(format!(
+            "snapshot encoding is {written} bytes, announced {len}"
+        )));
     }
-
-    /// The file's bytes, in order.
-    pub(crate) fn parts(&self) -> [&[u8]; 3] {
-        [&self.header, self.data, &self.trailer]
-    }
+    out.write_all(&crc.finish().to_be_bytes())
 }
 
 /// The whole snapshot file for `snapshot`, in one buffer.
 pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
-    SnapshotFile::new(snapshot).parts().concat()
+    let mut out = Vec::with_capacity(SNAPSHOT_HEADER_LEN + snapshot.data.encoded_len() + 4);
+    write_snapshot_file(&mut out, snapshot).expect("writing to a Vec cannot fail");
+    out
 }
 
 /// Decodes a snapshot file; the data is a slice of `buf`, not a copy.
@@ -330,7 +328,7 @@ pub(crate) fn decode_snapshot(buf: &Bytes) -> Result<Snapshot, &'static str> {
     }
     Ok(Snapshot {
         zxid,
-        data: buf.slice(SNAPSHOT_HEADER_LEN..body_end),
+        data: buf.slice(SNAPSHOT_HEADER_LEN..body_end).into(),
     })
 }
 
@@ -485,7 +483,7 @@ mod tests {
     fn snapshot_round_trip_and_damage() {
         let snap = Snapshot {
             zxid: 42,
-            data: Bytes::from_static(b"tree"),
+            data: Bytes::from_static(b"tree").into(),
         };
         let file = encode_snapshot(&snap);
         assert_eq!(decode_snapshot(&Bytes::from(file.clone())).unwrap(), snap);

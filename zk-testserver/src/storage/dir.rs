@@ -711,8 +711,9 @@ impl DirStorage {
         self.recovered = None;
         self.write_pending()?;
         let name = codec::snapshot_name(snapshot.zxid);
-        let file = codec::SnapshotFile::new(snapshot);
-        write_atomic(&self.gen_dir, &name, &file.parts(), self.options.fsync)?;
+        write_atomic(&self.gen_dir, &name, self.options.fsync, |out| {
+            codec::write_snapshot_file(out, snapshot)
+        })?;
         debug!(dir = %self.gen_dir.display(), zxid = snapshot.zxid, "snapshot saved");
         if self.newest_snapshot() != Some(snapshot.zxid) {
             self.snapshots.push(snapshot.zxid);
@@ -766,9 +767,7 @@ impl DirStorage {
         fs::create_dir(&tmp_dir)?;
         {
             let mut file = File::create(tmp_dir.join(codec::snapshot_name(snapshot.zxid)))?;
-            for part in codec::SnapshotFile::new(snapshot).parts() {
-                file.write_all(part)?;
-            }
+            codec::write_snapshot_file(&mut file, snapshot)?;
             if fsync {
                 file.sync_all()?;
             }
@@ -822,12 +821,9 @@ impl Storage for DirStorage {
     fn save_epochs(&mut self, epochs: Epochs) -> io::Result<()> {
         self.guarded(|s| {
             s.recovered = None;
-            write_atomic(
-                &s.root,
-                EPOCHS_FILE,
-                &[&codec::encode_epochs(epochs)],
-                s.options.fsync,
-            )?;
+            write_atomic(&s.root, EPOCHS_FILE, s.options.fsync, |out| {
+                out.write_all(&codec::encode_epochs(epochs))
+            })?;
             s.epochs = epochs;
             Ok(())
         })

@@ -125,7 +125,7 @@ mod tests {
         assert!(read_segment(&seg[..10]).is_none());
         let snap = Snapshot {
             zxid: 9,
-            data: Bytes::from_static(b"tree"),
+            data: Bytes::from_static(b"tree").into(),
         };
         assert_eq!(read_snapshot(&Bytes::from(write_snapshot(&snap))), Ok(snap));
         let e = Epochs {

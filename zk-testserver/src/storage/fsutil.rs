@@ -17,18 +17,21 @@ pub(crate) fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Replaces `dir/name` with `parts` (concatenated) atomically: write `dir/name.tmp`, sync it,
+/// Replaces `dir/name` with what `write` writes, atomically: write `dir/name.tmp`, sync it,
 /// rename it over `dir/name`, sync `dir`. A crash leaves either the old file or
 /// the new one (plus possibly a stray `.tmp`, which readers ignore). With
 /// `fsync` off the syncs are skipped and only atomicity against a process crash
 /// remains.
-pub(crate) fn write_atomic(dir: &Path, name: &str, parts: &[&[u8]], fsync: bool) -> io::Result<()> {
+pub(crate) fn write_atomic(
+    dir: &Path,
+    name: &str,
+    fsync: bool,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     {
         let mut file = File::create(&tmp)?;
-        for part in parts {
-            file.write_all(part)?;
-        }
+        write(&mut file)?;
         if fsync {
             file.sync_all()?;
         }

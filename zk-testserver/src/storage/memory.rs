@@ -32,7 +32,10 @@ use super::{rules, Epochs, LogEntry, Recovered, Snapshot, Storage, Zxid};
 ///   volatile tail in place.
 ///
 /// Only the newest snapshot is kept, and log entries it covers are discarded
-/// when it is saved. Calls are checked exactly as `DirStorage` checks them
+/// when it is saved. A member saves its own snapshots as images
+/// ([`SnapshotData::Image`](super::SnapshotData::Image)), which share every
+/// node the member has not changed since; so the store costs little memory
+/// beyond the log, instead of a second copy of the tree. Calls are checked exactly as `DirStorage` checks them
 /// (zxids strictly increasing, no truncation below the newest snapshot, ...);
 /// a refused call returns [`io::ErrorKind::InvalidInput`] and changes nothing.
 ///
@@ -290,7 +293,7 @@ mod tests {
         assert_eq!(m.last_zxid(), 5);
         m.save_snapshot(&Snapshot {
             zxid: 5,
-            data: Bytes::new(),
+            data: Bytes::new().into(),
         })
         .unwrap();
         assert_eq!(
@@ -299,7 +302,7 @@ mod tests {
         );
         let beyond = Snapshot {
             zxid: 6,
-            data: Bytes::new(),
+            data: Bytes::new().into(),
         };
         assert_eq!(
             m.save_snapshot(&beyond).unwrap_err().kind(),
@@ -314,7 +317,7 @@ mod tests {
         m.append(&[e(1), e(2), e(3), e(4)]).unwrap();
         m.save_snapshot(&Snapshot {
             zxid: 2,
-            data: Bytes::from_static(b"s2"),
+            data: Bytes::from_static(b"s2").into(),
         })
         .unwrap();
         assert_eq!(m.len(), 2);
@@ -327,7 +330,7 @@ mod tests {
         m.append(&[e(9)]).unwrap();
         m.install_snapshot(&Snapshot {
             zxid: 7,
-            data: Bytes::from_static(b"s7"),
+            data: Bytes::from_static(b"s7").into(),
         })
         .unwrap();
         let r = m.recover().unwrap();

@@ -38,11 +38,13 @@ pub mod files;
 mod fsutil;
 pub mod memory;
 mod rules;
+mod snapshot_data;
 #[cfg(test)]
 mod tests;
 
 pub use dir::{DirOptions, DirStorage};
 pub use memory::MemoryStorage;
+pub use snapshot_data::SnapshotData;
 
 /// A ZooKeeper transaction id: epoch in the high 32 bits, counter in the low 32.
 pub type Zxid = i64;
@@ -71,8 +73,8 @@ pub struct Epochs {
 pub struct Snapshot {
     /// The last transaction reflected in `data`.
     pub zxid: Zxid,
-    /// The serialized data tree and session table; opaque to storage.
-    pub data: Bytes,
+    /// The data tree and session table, encoded or as a frozen image.
+    pub data: SnapshotData,
 }
 
 /// What a member finds in its storage when it starts.

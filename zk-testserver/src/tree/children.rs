@@ -10,6 +10,7 @@ use super::java_order::{hash_map_capacity, spread, string_hash, table_order};
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 /// Index of a node in the tree's node store.
 pub type NodeId = u32;
@@ -113,9 +114,11 @@ impl Table {
     }
 }
 
-/// The children of a node (see the module docs).
+/// The children of a node (see the module docs). The table is shared
+/// between copies of the tree (a snapshot image and the live tree) until
+/// one of them changes it.
 #[derive(Debug, Clone, Default)]
-pub struct Children(Option<Box<Table>>);
+pub struct Children(Option<Arc<Table>>);
 
 impl Children {
     /// No children (and none ever).
@@ -146,10 +149,10 @@ impl Children {
     /// Adds child `name` leading to `id`; false (and no change) if the name
     /// is taken.
     pub fn insert(&mut self, name: &str, id: NodeId) -> bool {
-        let table = self.0.get_or_insert_with(Box::default);
-        if table.entries.contains_key(name) {
+        if self.contains(name) {
             return false;
         }
+        let table = Arc::make_mut(self.0.get_or_insert_with(Arc::default));
         if table.next_seq == u32::MAX {
             table.renumber();
         }
@@ -162,7 +165,13 @@ impl Children {
 
     /// Removes child `name`, returning its node; the table keeps its size.
     pub fn remove(&mut self, name: &str) -> Option<NodeId> {
-        self.0.as_mut()?.entries.remove(name).map(|c| c.id)
+        if !self.contains(name) {
+            return None;
+        }
+        Arc::make_mut(self.0.as_mut()?)
+            .entries
+            .remove(name)
+            .map(|c| c.id)
     }
 
     /// Names and nodes, in no particular order (cheap).
@@ -246,12 +255,12 @@ mod tests {
             children.insert(name, i as NodeId);
         }
         let before = children.java_order();
-        let table = children.0.as_mut().unwrap();
+        let table = Arc::make_mut(children.0.as_mut().unwrap());
         table.renumber();
         assert_eq!(table.next_seq, 4);
         assert_eq!(children.java_order(), before);
         // Forced overflow: the next insert renumbers first.
-        children.0.as_mut().unwrap().next_seq = u32::MAX;
+        Arc::make_mut(children.0.as_mut().unwrap()).next_seq = u32::MAX;
         children.insert("v", 9);
         let mut reference = JavaHashSet::with_capacity(CHILDREN_INITIAL_CAPACITY);
         for name in ["x", "y", "z", "w", "v"] {

@@ -12,6 +12,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use sha1::{Digest as _, Sha1};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
+use std::io;
+use std::sync::Arc;
 use zk_client::proto::jute::JuteWrite;
 use zk_client::proto::{path as zkpath, Acl, DecodeError, ErrorCode, Reader, Stat};
 
@@ -84,6 +86,23 @@ impl DataTree {
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
+            watches: WatchManager::default(),
+        }
+    }
+
+    /// A copy of the replicated state (every node and index; no watches)
+    /// that shares the nodes with this tree: it costs a pointer per
+    /// [`CHUNK`] nodes plus copies of the ephemeral, container and TTL
+    /// indexes, and afterwards each side copies a chunk of nodes when it
+    /// first changes one there. A snapshot keeps such an image instead of
+    /// an encoding of the whole tree.
+    pub fn image(&self) -> DataTree {
+        DataTree {
+            nodes: self.nodes.clone(),
+            acls: self.acls.clone(),
+            ephemerals: self.ephemerals.clone(),
+            containers: self.containers.clone(),
+            ttls: self.ttls.clone(),
             watches: WatchManager::default(),
         }
     }
@@ -460,8 +479,33 @@ impl DataTree {
     /// needed: path order cost a string sort of every directory per
     /// snapshot.
     pub fn write_snapshot(&self, buf: &mut BytesMut) {
+        // Nothing is handed out, so nothing can fail.
+        let _ = self.write_snapshot_pieces(buf, usize::MAX, &mut |_| Ok(()));
+    }
+
+    /// [`DataTree::write_snapshot`] in pieces: whenever `buf` holds `piece`
+    /// bytes or more it goes to `emit` and is emptied, so the encoding of a
+    /// large tree never has to be in memory at once. What is left in `buf`
+    /// at the end is the caller's to emit. Stops at `emit`'s first error.
+    pub fn write_snapshot_pieces(
+        &self,
+        buf: &mut BytesMut,
+        piece: usize,
+        emit: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         buf.put_i32(i32::try_from(self.nodes.len()).unwrap_or(i32::MAX));
-        self.walk(WalkOrder::Listing, |p, n| encode_node(buf, p, n));
+        let mut result = Ok(());
+        self.walk(WalkOrder::Listing, |p, n| {
+            if result.is_err() {
+                return;
+            }
+            encode_node(buf, p, n);
+            if buf.len() >= piece {
+                result = emit(buf);
+                buf.clear();
+            }
+        });
+        result
     }
 
     /// Reads a tree written by [`DataTree::write_snapshot`] (any order in
@@ -554,9 +598,13 @@ fn encode_node(b: &mut BytesMut, path: &str, n: &Node) {
 
 /// The nodes, in fixed-size chunks (no reallocation of everything as the
 /// tree grows, and at most one partly used chunk); freed places are reused.
+///
+/// Chunks are shared between copies of the store: cloning the store (a
+/// snapshot image, see [`DataTree::image`]) copies one pointer per chunk,
+/// and a chunk is copied only when one side first changes a node in it.
 #[derive(Debug, Clone, Default)]
 struct NodeStore {
-    chunks: Vec<Vec<Option<Node>>>,
+    chunks: Vec<Arc<Vec<Option<Node>>>>,
     free: Vec<NodeId>,
     len: usize,
 }
@@ -577,7 +625,7 @@ impl NodeStore {
 
     fn slot_mut(&mut self, id: NodeId) -> Option<&mut Option<Node>> {
         let i = id as usize;
-        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
+        chunk_mut(self.chunks.get_mut(i / CHUNK)?).get_mut(i % CHUNK)
     }
 
     fn get(&self, id: NodeId) -> Option<&Node> {
@@ -597,13 +645,14 @@ impl NodeStore {
             }
         }
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+            self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
         }
         let index = (self.chunks.len() - 1) * CHUNK;
-        let chunk = self
-            .chunks
-            .last_mut()
-            .expect("a chunk with room was just ensured");
+        let chunk = chunk_mut(
+            self.chunks
+                .last_mut()
+                .expect("a chunk with room was just ensured"),
+        );
         let id = index + chunk.len();
         chunk.push(Some(node));
         NodeId::try_from(id).expect("more than 2^32 znodes")
@@ -615,6 +664,18 @@ impl NodeStore {
         self.free.push(id);
         Some(node)
     }
+}
+
+/// A chunk to change: itself if no other copy of the store shares it, else
+/// a copy of it (with room for a whole chunk, as the last one fills up).
+/// Copying a node is cheap: data, ACL and child table are shared pointers.
+fn chunk_mut(chunk: &mut Arc<Vec<Option<Node>>>) -> &mut Vec<Option<Node>> {
+    if Arc::get_mut(chunk).is_none() {
+        let mut copy = Vec::with_capacity(CHUNK);
+        copy.extend(chunk.iter().cloned());
+        *chunk = Arc::new(copy);
+    }
+    Arc::make_mut(chunk)
 }
 
 /// Interned ACLs: nodes with equal ACLs share one allocation. Entries no
@@ -648,7 +709,7 @@ impl AclCache {
 
     fn sweep(&mut self) {
         self.by_hash.retain(|_, v| {
-            v.retain(|a| std::sync::Arc::strong_count(a) > 1);
+            v.retain(|a| Arc::strong_count(a) > 1);
             !v.is_empty()
         });
         self.len = self.by_hash.values().map(Vec::len).sum();
@@ -880,13 +941,118 @@ mod tests {
             .unwrap();
         assert_eq!(t.delete("/x", 4), Err(ErrorCode::NotEmpty));
         t.delete("/x/c", 5).unwrap();
-        let before = t.nodes.chunks.iter().map(Vec::len).sum::<usize>();
+        let before = t.nodes.chunks.iter().map(|c| c.len()).sum::<usize>();
         t.create("/z", None, &[], NodeKind::Persistent, 3, 6, 0)
             .unwrap();
-        assert_eq!(t.nodes.chunks.iter().map(Vec::len).sum::<usize>(), before);
+        assert_eq!(
+            t.nodes.chunks.iter().map(|c| c.len()).sum::<usize>(),
+            before
+        );
         assert!(t.get("/x/c").is_none());
         assert_eq!(t.node_count(), 8);
         assert_eq!(t.descendant_count("/"), 6);
+    }
+
+    #[test]
+    fn an_image_stays_as_it_was_while_the_tree_changes() {
+        let mut t = DataTree::new();
+        let open = Acl::open_unsafe();
+        // More than a chunk of nodes, so that changes land in shared
+        // chunks, the last (partly filled) chunk and new ones.
+        let leaves = CHUNK + 100;
+        t.create("/d", None, &open, NodeKind::Persistent, 0, 1, 0)
+            .unwrap();
+        for i in 0..leaves {
+            let path = format!("/d/n{i}");
+            let data = Some(Bytes::from(format!("v{i}")));
+            t.create(&path, data, &open, NodeKind::Ephemeral(7), i as i32, 2, 0)
+                .unwrap();
+        }
+        let image = t.image();
+        let mut frozen = BytesMut::new();
+        image.write_snapshot(&mut frozen);
+        let digest = image.digest();
+        assert_eq!(digest, t.digest());
+
+        // Change the live tree everywhere: data, ACL, children, deletes,
+        // creates (reusing freed places and filling chunks).
+        t.set_data("/d/n0", Some(Bytes::from_static(b"changed")), 1, 3, 1)
+            .unwrap();
+        t.set_acl("/d/n1", &Acl::read_unsafe(), 1).unwrap();
+        for i in (0..leaves).step_by(3) {
+            t.delete(&format!("/d/n{i}"), 4).unwrap();
+        }
+        for i in 0..CHUNK {
+            let path = format!("/e{i}");
+            t.create(&path, None, &open, NodeKind::Persistent, i as i32, 5, 0)
+                .unwrap();
+        }
+        assert_ne!(t.digest(), digest);
+
+        let mut again = BytesMut::new();
+        image.write_snapshot(&mut again);
+        assert_eq!(again, frozen, "the image's encoding did not change");
+        assert_eq!(image.digest(), digest);
+        assert_eq!(
+            image.get("/d/n0").unwrap().data.as_deref(),
+            Some(&b"v0"[..])
+        );
+        assert_eq!(image.ephemerals(7).len(), leaves);
+        assert!(image.get("/e0").is_none());
+
+        // And the other way round: changing a copy of the image leaves the
+        // live tree alone.
+        let live = t.digest();
+        let mut restored = image.image();
+        restored.delete("/d/n2", 6).unwrap();
+        assert_eq!(t.digest(), live);
+        assert!(t.get("/d/n2").is_some());
+        assert_eq!(image.digest(), digest);
+    }
+
+    #[test]
+    fn snapshot_pieces_concatenate_to_the_encoding() {
+        let mut t = DataTree::new();
+        for i in 0..500 {
+            let path = format!("/p{i}");
+            t.create(
+                &path,
+                Some(Bytes::from(vec![7; 100])),
+                &Acl::open_unsafe(),
+                NodeKind::Persistent,
+                i,
+                1,
+                0,
+            )
+            .unwrap();
+        }
+        let mut whole = BytesMut::new();
+        t.write_snapshot(&mut whole);
+        let mut pieces = Vec::new();
+        let mut buf = BytesMut::new();
+        t.write_snapshot_pieces(&mut buf, 1000, &mut |p| {
+            pieces.push(p.len());
+            Ok(())
+        })
+        .unwrap();
+        assert!(pieces.len() > 10, "{} pieces", pieces.len());
+        assert!(
+            pieces.iter().all(|&n| (1000..1300).contains(&n)),
+            "{pieces:?}"
+        );
+        let mut joined = BytesMut::new();
+        t.write_snapshot_pieces(&mut joined, usize::MAX, &mut |_| Ok(()))
+            .unwrap();
+        assert_eq!(joined, whole);
+        // An error stops the walk and comes back.
+        let mut calls = 0;
+        let err = t
+            .write_snapshot_pieces(&mut BytesMut::new(), 1000, &mut |_| {
+                calls += 1;
+                Err(io::Error::other("disk full"))
+            })
+            .unwrap_err();
+        assert_eq!((calls, err.to_string().as_str()), (1, "disk full"));
     }
 
     #[test]

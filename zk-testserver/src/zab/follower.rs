@@ -133,7 +133,10 @@ impl Follower {
                     return Next::Look;
                 }
                 core.log.reset(zxid);
-                core.emit(Output::InstallSnapshot(Snapshot { zxid, data }));
+                core.emit(Output::InstallSnapshot(Snapshot {
+                    zxid,
+                    data: data.into(),
+                }));
                 self.stage = Stage::Syncing { epoch };
                 Next::Stay
             }

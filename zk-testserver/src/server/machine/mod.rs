@@ -41,7 +41,7 @@ use super::sessions::{initial_session_id, SessionTracker};
 use super::stats::{ConnectionInfo, Counters, ServerStats};
 use super::submit::Submission;
 use super::txn::Txn;
-use crate::storage::LogEntry;
+use crate::storage::{LogEntry, SnapshotData};
 use crate::tree::AuthInfo;
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -231,6 +231,12 @@ impl Server {
     /// A snapshot of the applied state (tree, sessions, last zxid).
     pub fn snapshot(&self) -> Bytes {
         self.db.snapshot()
+    }
+
+    /// A frozen image of the replicated state, for a snapshot to keep or
+    /// write (cheap: it shares the tree's nodes; see [`Database::image`]).
+    pub fn snapshot_image(&self) -> SnapshotData {
+        SnapshotData::image_of(&self.db)
     }
 
     /// Live sessions with their timeouts (ms), sorted by id.

@@ -72,7 +72,7 @@ impl Sim {
             }
             Output::InstallSnapshot(snapshot) => {
                 let node = self.nodes.get_mut(&id).expect("node");
-                node.tree = decode_tree(&snapshot.data);
+                node.tree = decode_tree(&snapshot.data.to_bytes());
                 node.store.snapshot = Some(snapshot);
                 node.store.log.clear();
                 node.flushes.clear();

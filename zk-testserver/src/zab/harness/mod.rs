@@ -167,7 +167,7 @@ impl Sim {
             .store
             .snapshot
             .as_ref()
-            .map(|s| decode_tree(&s.data))
+            .map(|s| decode_tree(&s.data.to_bytes()))
             .unwrap_or_default();
         node.member = Some(Member::new(cfg, recovered, self.now).expect("config"));
         self.log(|| format!("START {id}"));
@@ -205,7 +205,7 @@ impl Sim {
         let zxid = node.tree_zxid();
         node.store.snapshot = Some(Snapshot {
             zxid,
-            data: encode_tree(&node.tree),
+            data: encode_tree(&node.tree).into(),
         });
         node.store.log.retain(|e| e.zxid > zxid);
     }

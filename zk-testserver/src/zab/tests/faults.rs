@@ -136,11 +136,9 @@ fn member_away_past_retention_catches_up_by_snap() {
     sim.start(away);
     assert_eq!(
         sim.nodes[&away].tree.len(),
-        sim.nodes[&away]
-            .store
-            .snapshot
-            .as_ref()
-            .map_or(0, |s| { crate::zab::harness::decode_tree(&s.data).len() })
+        sim.nodes[&away].store.snapshot.as_ref().map_or(0, |s| {
+            crate::zab::harness::decode_tree(&s.data.to_bytes()).len()
+        })
     );
     assert!(sim.run_until(10 * S, Sim::converged));
     write(&mut sim, "c", 2);
