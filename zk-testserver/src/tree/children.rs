@@ -149,10 +149,10 @@ impl Children {
     /// Adds child `name` leading to `id`; false (and no change) if the name
     /// is taken.
     pub fn insert(&mut self, name: &str, id: NodeId) -> bool {
-        if self.contains(name) {
+        let table = Arc::make_mut(self.0.get_or_insert_with(Arc::default));
+        if table.entries.contains_key(name) {
             return false;
         }
-        let table = Arc::make_mut(self.0.get_or_insert_with(Arc::default));
         if table.next_seq == u32::MAX {
             table.renumber();
         }
@@ -165,9 +165,6 @@ impl Children {
 
     /// Removes child `name`, returning its node; the table keeps its size.
     pub fn remove(&mut self, name: &str) -> Option<NodeId> {
-        if !self.contains(name) {
-            return None;
-        }
         Arc::make_mut(self.0.as_mut()?)
             .entries
             .remove(name)
