@@ -33,9 +33,10 @@ use super::{rules, Epochs, LogEntry, Recovered, Snapshot, Storage, Zxid};
 ///
 /// Only the newest snapshot is kept, and log entries it covers are discarded
 /// when it is saved. A member saves its own snapshots as images
-/// ([`SnapshotData::Image`](super::SnapshotData::Image)), which share every
-/// node the member has not changed since; so the store costs little memory
-/// beyond the log, instead of a second copy of the tree. Calls are checked exactly as `DirStorage` checks them
+/// ([`SnapshotData::Image`](super::SnapshotData::Image)), which share with
+/// the member's tree every chunk of nodes and every child table the member
+/// has not changed since: the store costs the log plus what changed since
+/// the snapshot, not a second copy of the tree. Calls are checked exactly as `DirStorage` checks them
 /// (zxids strictly increasing, no truncation below the newest snapshot, ...);
 /// a refused call returns [`io::ErrorKind::InvalidInput`] and changes nothing.
 ///
