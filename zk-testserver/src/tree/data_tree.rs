@@ -45,9 +45,12 @@ const CHUNK: usize = 4096;
 pub struct DataTree {
     nodes: NodeStore,
     acls: AclCache,
-    ephemerals: HashMap<i64, JavaHashSet>,
-    containers: BTreeSet<String>,
-    ttls: BTreeSet<String>,
+    /// The indexes are shared with images of the tree (see
+    /// [`DataTree::image`]) until changed: a session's set, or the whole
+    /// container or TTL set, is copied on its first change after an image.
+    ephemerals: HashMap<i64, Arc<JavaHashSet>>,
+    containers: Arc<BTreeSet<String>>,
+    ttls: Arc<BTreeSet<String>>,
     /// Watches registered by this server's connections (not replicated).
     pub watches: WatchManager,
 }
@@ -84,17 +87,17 @@ impl DataTree {
             nodes: NodeStore::default(),
             acls: AclCache::default(),
             ephemerals: HashMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
+            containers: Arc::default(),
+            ttls: Arc::default(),
             watches: WatchManager::default(),
         }
     }
 
     /// A copy of the replicated state (every node and index; no watches)
     /// that shares the nodes with this tree: it costs a pointer per
-    /// [`CHUNK`] nodes plus copies of the ephemeral, container and TTL
-    /// indexes, and afterwards each side copies a chunk of nodes when it
-    /// first changes one there. A snapshot keeps such an image instead of
+    /// [`CHUNK`] nodes and one per indexed session, and afterwards each side
+    /// copies a chunk of nodes, a child table or an index when it first
+    /// changes it. A snapshot keeps such an image instead of
     /// an encoding of the whole tree.
     pub fn image(&self) -> DataTree {
         DataTree {
@@ -187,16 +190,16 @@ impl DataTree {
     fn index(&mut self, path: &str, kind: NodeKind) {
         match kind {
             NodeKind::Ephemeral(s) => {
-                self.ephemerals
-                    .entry(s)
-                    .or_insert_with(|| JavaHashSet::with_capacity(EPHEMERALS_INITIAL_CAPACITY))
-                    .insert(path.to_string());
+                let set = self.ephemerals.entry(s).or_insert_with(|| {
+                    Arc::new(JavaHashSet::with_capacity(EPHEMERALS_INITIAL_CAPACITY))
+                });
+                Arc::make_mut(set).insert(path.to_string());
             }
             NodeKind::Container => {
-                self.containers.insert(path.to_string());
+                Arc::make_mut(&mut self.containers).insert(path.to_string());
             }
             NodeKind::Ttl(_) => {
-                self.ttls.insert(path.to_string());
+                Arc::make_mut(&mut self.ttls).insert(path.to_string());
             }
             NodeKind::Persistent => {}
         }
@@ -230,14 +233,20 @@ impl DataTree {
                 // Like ZooKeeper, the session's set stays (and keeps its
                 // table size) until the session ends.
                 if let Some(set) = self.ephemerals.get_mut(&s) {
-                    set.remove(path);
+                    if set.contains(path) {
+                        Arc::make_mut(set).remove(path);
+                    }
                 }
             }
             NodeKind::Container => {
-                self.containers.remove(path);
+                if self.containers.contains(path) {
+                    Arc::make_mut(&mut self.containers).remove(path);
+                }
             }
             NodeKind::Ttl(_) => {
-                self.ttls.remove(path);
+                if self.ttls.contains(path) {
+                    Arc::make_mut(&mut self.ttls).remove(path);
+                }
             }
             NodeKind::Persistent => {}
         }
@@ -282,7 +291,7 @@ impl DataTree {
     pub fn ephemeral_set(&self, session: i64) -> JavaHashSet {
         self.ephemerals
             .get(&session)
-            .map(JavaHashSet::java_clone)
+            .map(|set| set.java_clone())
             .unwrap_or_else(|| JavaHashSet::with_capacity(EPHEMERALS_INITIAL_CAPACITY))
     }
 
@@ -326,14 +335,14 @@ impl DataTree {
     /// childless TTL nodes whose `now_ms - mtime` exceeds their TTL.
     pub fn expired_containers(&self, now_ms: i64) -> Vec<String> {
         let mut out = Vec::new();
-        for p in &self.containers {
+        for p in self.containers.iter() {
             if let Some(n) = self.get(p) {
                 if n.children.is_empty() && n.cversion > 0 {
                     out.push(p.clone());
                 }
             }
         }
-        for p in &self.ttls {
+        for p in self.ttls.iter() {
             if let Some(n) = self.get(p) {
                 if let NodeKind::Ttl(ttl) = n.kind() {
                     if n.children.is_empty() && now_ms.saturating_sub(n.mtime) > ttl {
@@ -968,6 +977,8 @@ mod tests {
             t.create(&path, data, &open, NodeKind::Ephemeral(7), i as i32, 2, 0)
                 .unwrap();
         }
+        t.create("/t", None, &open, NodeKind::Ttl(10), 0, 2, 0)
+            .unwrap();
         let image = t.image();
         let mut frozen = BytesMut::new();
         image.write_snapshot(&mut frozen);
@@ -987,6 +998,7 @@ mod tests {
             t.create(&path, None, &open, NodeKind::Persistent, i as i32, 5, 0)
                 .unwrap();
         }
+        t.delete("/t", 5).unwrap();
         assert_ne!(t.digest(), digest);
 
         let mut again = BytesMut::new();
@@ -999,6 +1011,9 @@ mod tests {
         );
         assert_eq!(image.ephemerals(7).len(), leaves);
         assert!(image.get("/e0").is_none());
+        assert_eq!(image.expired_containers(1000), ["/t"]);
+        assert!(t.expired_containers(1000).is_empty());
+        assert_eq!(t.ephemerals(7).len(), leaves - leaves.div_ceil(3));
 
         // And the other way round: changing a copy of the image leaves the
         // live tree alone.
