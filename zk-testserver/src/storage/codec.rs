@@ -5,8 +5,9 @@
 //! [`super::crc32c`]); the full description of the directory is in the docs of
 //! [`super::dir`].
 //!
-//! Nothing here touches the file system: encoders fill buffers, decoders take
-//! the bytes of a whole file and never panic on any input.
+//! Nothing here touches the file system: encoders fill buffers (a snapshot
+//! file is streamed into a writer the caller opened), decoders take the bytes
+//! of a whole file and never panic on any input.
 
 use std::io::{self, Write};
 use std::ops::Range;
@@ -307,7 +308,8 @@ pub(crate) fn write_snapshot_file(out: &mut dyn Write, snapshot: &Snapshot) -> i
 /// The whole snapshot file for `snapshot`, in one buffer.
 pub(crate) fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
     let mut out = Vec::with_capacity(SNAPSHOT_HEADER_LEN + snapshot.data.encoded_len() + 4);
-    write_snapshot_file(&mut out, snapshot).expect("writing to a Vec cannot fail");
+    write_snapshot_file(&mut out, snapshot)
+        .expect("a Vec takes every write, and an encoding has the length it announces");
     out
 }
 
