@@ -95,7 +95,7 @@ impl DataTree {
 
     /// A copy of the replicated state (every node and index; no watches)
     /// that shares the nodes with this tree: it costs a pointer per
-    /// [`CHUNK`] nodes and one per indexed session, and afterwards each side
+    /// 4 096 nodes and one per indexed session, and afterwards each side
     /// copies a chunk of nodes, a child table or an index when it first
     /// changes it. A snapshot keeps such an image instead of
     /// an encoding of the whole tree.
