@@ -8,8 +8,8 @@
 # Targets: zk1 (real ZooKeeper standalone, forceSync=no), zk3 (3 members),
 # ts1 / ts3 (zk-testserver in memory), ts1-disk / ts3-disk (with --data-dir).
 # For each target: start it fresh, note the RSS, run zk-fill (N leaf nodes of
-# SIZE bytes, FANOUT per directory node), check the server's znode count
-# (mntr), wait SETTLE seconds, for Java run a full GC (jcmd <pid> GC.run) and
+# SIZE bytes, FANOUT per directory node), wait SETTLE seconds, check the
+# server's znode count (mntr), for Java run a full GC (jcmd <pid> GC.run) and
 # wait SETTLE seconds more, then note VmRSS and VmHWM (peak) of every server
 # process, and the JVM's heap figures (jcmd GC.heap_info). The JVM options
 # are ZK_REF_JVM_OPTS (default here: -Xms32m -Xmx2g -XX:+UseSerialGC, since
@@ -110,12 +110,13 @@ for target in $TARGETS; do
         zk1)
             RUNNING_REF=standalone
             connect=$("$REF" start standalone)
-            read -r -a pids <<<"$("$REF" pids)"
+            mapfile -t pids < <("$REF" pids)
             ;;
         zk3)
             RUNNING_REF=ensemble
             connect=$("$REF" start ensemble)
-            read -r -a pids <<<"$("$REF" pids)"
+            # One pid per line: every member's JVM counts.
+            mapfile -t pids < <("$REF" pids)
             ;;
         ts1|ts3|ts1-disk|ts3-disk)
             members=${target#ts}
@@ -139,8 +140,10 @@ for target in $TARGETS; do
         >"$OUT_DIR/fill-$target.out" || die "zk-fill failed on $target"
     t1=$(date +%s.%N)
     log "$target: $(cat "$OUT_DIR/fill-$target.out")"
-    count=$(four_letter "${connect%%,*}" mntr | awk '$1 == "zk_znode_count" { print $2 }')
     sleep "$SETTLE"
+    # After the settle: the member asked may have been behind the one that
+    # acknowledged the last create.
+    count=$(four_letter "${connect%%,*}" mntr | awk '$1 == "zk_znode_count" { print $2 }')
     heap="- -"
     if [[ $target == zk* ]]; then
         for pid in "${pids[@]}"; do jcmd "$pid" GC.run >/dev/null; done
