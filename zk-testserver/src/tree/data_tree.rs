@@ -455,16 +455,28 @@ impl DataTree {
         u64::from_be_bytes(b)
     }
 
-    /// The length of what [`DataTree::write_snapshot`] writes, so that the
-    /// buffer can be allocated once at its final size.
-    pub fn snapshot_len(&self) -> usize {
-        let mut total = 4;
+    /// Calls `f` with every node and the length of its path, without
+    /// building any path (depth first, in no particular order).
+    fn for_each_path_len(&self, mut f: impl FnMut(usize, &Node)) {
         // (node, length of its path)
         let mut stack = vec![(ROOT, 1)];
         while let Some((id, path_len)) = stack.pop() {
             let Some(n) = self.nodes.get(id) else {
                 continue;
             };
+            f(path_len, n);
+            let prefix = if id == ROOT { 0 } else { path_len };
+            for (name, child) in n.children.iter() {
+                stack.push((child, prefix + 1 + name.len()));
+            }
+        }
+    }
+
+    /// The length of what [`DataTree::write_snapshot`] writes, so that the
+    /// buffer can be allocated once at its final size.
+    pub fn snapshot_len(&self) -> usize {
+        let mut total = 4;
+        self.for_each_path_len(|path_len, n| {
             let acl: usize = n
                 .acl
                 .iter()
@@ -472,11 +484,18 @@ impl DataTree {
                 .sum();
             total +=
                 4 + path_len + 4 + n.data.as_ref().map_or(0, Bytes::len) + 4 + acl + 8 + 40 + 12;
-            let prefix = if id == ROOT { 0 } else { path_len };
-            for (name, child) in n.children.iter() {
-                stack.push((child, prefix + 1 + name.len()));
-            }
-        }
+        });
+        total
+    }
+
+    /// mntr's `zk_approximate_data_size`: path length plus data length,
+    /// summed over every node. Walks the tree without allocating per node
+    /// (a four-letter word on a large tree must not build every path).
+    pub fn approximate_data_size(&self) -> usize {
+        let mut total = 0;
+        self.for_each_path_len(|path_len, n| {
+            total += path_len + n.data.as_ref().map_or(0, Bytes::len);
+        });
         total
     }
 
@@ -1068,6 +1087,37 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!((calls, err.to_string().as_str()), (1, "disk full"));
+    }
+
+    #[test]
+    fn approximate_data_size_sums_paths_and_data() {
+        let mut t = DataTree::new();
+        let open = Acl::open_unsafe();
+        t.create(
+            "/a",
+            Some(Bytes::from_static(b"12345")),
+            &open,
+            NodeKind::Persistent,
+            0,
+            1,
+            0,
+        )
+        .unwrap();
+        t.create("/a/bc", None, &open, NodeKind::Persistent, 0, 2, 0)
+            .unwrap();
+        let by_paths: usize = t
+            .paths()
+            .iter()
+            .map(|p| {
+                p.len()
+                    + t.get(p)
+                        .map_or(0, |n| n.data.as_ref().map_or(0, Bytes::len))
+            })
+            .sum();
+        assert_eq!(t.approximate_data_size(), by_paths);
+        // "/" 1, "/zookeeper" 10, "/zookeeper/quota" 16, "/zookeeper/config" 17,
+        // "/a" 2 + 5 bytes of data, "/a/bc" 5.
+        assert_eq!(by_paths, 1 + 10 + 16 + 17 + 2 + 5 + 5);
     }
 
     #[test]

@@ -403,11 +403,7 @@ impl Server {
             .collect();
         watches_by_session.sort();
         let tree = &self.db.tree;
-        let data_size = tree
-            .paths()
-            .iter()
-            .map(|p| p.len() + tree.get(p).map_or(0, |n| n.data_len().max(0) as usize))
-            .sum();
+        let data_size = tree.approximate_data_size();
         let zxid = match self.mode {
             // A preparing server reports the last zxid it handed out (ZooKeeper's hzxid).
             Mode::Prepare => self.prep.last_zxid().max(self.db.last_zxid),
