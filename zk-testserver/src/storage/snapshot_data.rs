@@ -2,7 +2,7 @@
 //! database that is encoded only when written to a file or sent.
 
 use crate::server::Database;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
 use zk_client::proto::DecodeError;
@@ -67,18 +67,6 @@ impl SnapshotData {
 impl From<Bytes> for SnapshotData {
     fn from(b: Bytes) -> SnapshotData {
         SnapshotData::Encoded(b)
-    }
-}
-
-impl From<Vec<u8>> for SnapshotData {
-    fn from(b: Vec<u8>) -> SnapshotData {
-        SnapshotData::Encoded(b.into())
-    }
-}
-
-impl From<BytesMut> for SnapshotData {
-    fn from(b: BytesMut) -> SnapshotData {
-        SnapshotData::Encoded(b.freeze())
     }
 }
 
