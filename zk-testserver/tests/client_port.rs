@@ -175,7 +175,7 @@ async fn large_data_up_to_the_frame_limit() {
 async fn four_letter_words() {
     let zk = start().await;
     let addr = zk.connect_string();
-    let _c = Raw::connect(&addr).await;
+    let mut c = Raw::connect(&addr).await;
     assert_eq!(four_letter(&addr, "ruok").await, "imok");
     assert_eq!(four_letter(&addr, "isro").await, "rw");
     let srvr = four_letter(&addr, "srvr").await;
@@ -198,4 +198,17 @@ async fn four_letter_words() {
         assert!(!four_letter(&addr, w).await.is_empty(), "{w}");
     }
     assert!(four_letter(&addr, "conf").await.contains("tickTime=50\n"));
+    // The figures that walk the tree, the ephemerals or the watches: an
+    // ephemeral /e with 2 bytes, watched by the same session.
+    assert!(mntr.contains("zk_approximate_data_size\t44\n"), "{mntr}");
+    c.call(&create("/e", b"xy", 1)).await;
+    c.call(&get("/e", true)).await;
+    let mntr = four_letter(&addr, "mntr").await;
+    assert!(mntr.contains("zk_approximate_data_size\t48\n"), "{mntr}");
+    for w in ["dump", "wchc", "wchp"] {
+        let text = four_letter(&addr, w).await;
+        assert!(text.contains("/e"), "{w}: {text}");
+    }
+    let wchs = four_letter(&addr, "wchs").await;
+    assert!(wchs.starts_with("1 connections watching 1 paths"), "{wchs}");
 }

@@ -67,7 +67,7 @@ pub use app::AppMessage;
 pub use config::MemberConfig;
 
 use crate::failpoint::{Action, Failpoint, Failpoints};
-use crate::server::stats::{ReplicaRole, ReplicaStats, ServerStats};
+use crate::server::stats::{ReplicaRole, ReplicaStats, ServerStats, StatsDetail};
 use crate::server::{ConnId, Database, Output, Server, Time};
 use crate::storage::{Epochs, LogEntry, Recovered, Snapshot, Zxid};
 use crate::zab::{self, MemberId, Role, ZabMessage};
@@ -309,9 +309,9 @@ impl MemberMachine {
         &self.server
     }
 
-    /// Figures for the four-letter words.
-    pub fn stats(&self, now: Instant) -> ServerStats {
-        let mut stats = self.server.stats();
+    /// Figures for the four-letter words (the costly parts as `detail` asks).
+    pub fn stats(&self, now: Instant, detail: StatsDetail) -> ServerStats {
+        let mut stats = self.server.stats(detail);
         if self.members > 1 {
             let role = match (self.status.role, self.status.serving) {
                 (Role::Leading, true) => ReplicaRole::Leader,

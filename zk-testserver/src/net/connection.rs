@@ -97,7 +97,10 @@ async fn four_letter_text(
     info: PortInfo,
 ) -> String {
     let (tx, rx) = oneshot::channel();
-    if core.send(Command::Stats(tx)).is_err() {
+    if core
+        .send(Command::Stats(four_letter::detail(word), tx))
+        .is_err()
+    {
         return String::new();
     }
     let Ok((stats, now)) = rx.await else {

@@ -11,7 +11,7 @@
 use super::links::{Network, PeerInput};
 use crate::failpoint::{Action, Failpoint};
 use crate::member::{Effect, MemberMachine, Status, SyncCounts};
-use crate::server::stats::ServerStats;
+use crate::server::stats::{ServerStats, StatsDetail};
 use crate::server::{ConnId, Output, Time};
 use crate::storage::Storage;
 use crate::zab::MemberId;
@@ -49,7 +49,7 @@ pub enum Command {
         conn: ConnId,
     },
     /// Stats for a four-letter word, with the member's notion of now.
-    Stats(oneshot::Sender<(ServerStats, Time)>),
+    Stats(StatsDetail, oneshot::Sender<(ServerStats, Time)>),
     /// Expire a session now (true if this member could).
     ExpireSession(i64, oneshot::Sender<bool>),
     /// Close every client connection.
@@ -223,8 +223,8 @@ impl Driver {
                 self.senders.remove(&conn);
                 self.machine.handle_client_closed(conn);
             }
-            Command::Stats(reply) => {
-                let _ = reply.send((self.machine.stats(now), self.machine_time(now)));
+            Command::Stats(detail, reply) => {
+                let _ = reply.send((self.machine.stats(now, detail), self.machine_time(now)));
             }
             Command::ExpireSession(id, reply) => {
                 let done = self.machine.expire_session(now, id);

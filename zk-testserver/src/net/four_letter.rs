@@ -1,7 +1,7 @@
 //! Four-letter words: recognised from the first four bytes of a connection,
 //! answered with ZooKeeper's text formats, then the connection is closed.
 
-use crate::server::stats::{ReplicaRole, ServerStats};
+use crate::server::stats::{ReplicaRole, ServerStats, StatsDetail};
 use std::fmt::Write as _;
 
 /// The version string reported by srvr/stat/mntr/envi.
@@ -60,7 +60,17 @@ pub struct Context {
 /// What ZooKeeper answers to most words while it does not serve.
 pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
 
-/// The text for `word` (needs the server's stats; `ruok` does not use them).
+/// What `word` prints of the costly statistics (see [`StatsDetail`]).
+pub fn detail(word: &str) -> StatsDetail {
+    StatsDetail {
+        data_size: word == "mntr",
+        ephemerals: word == "dump",
+        watches: matches!(word, "wchs" | "wchc" | "wchp"),
+    }
+}
+
+/// The text for `word` (needs the server's stats, with at least
+/// [`detail`]`(word)`; `ruok` does not use them).
 pub fn answer(word: &str, s: &ServerStats, ctx: &Context) -> String {
     match word {
         "ruok" => return "imok".into(),

@@ -59,6 +59,18 @@ pub struct ConnectionInfo {
     pub last_op: &'static str,
 }
 
+/// Which parts of [`ServerStats`] that cost a walk over every node, watch
+/// or ephemeral to gather; the parts left out stay empty (or zero).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsDetail {
+    /// [`ServerStats::data_size`] (walks every node).
+    pub data_size: bool,
+    /// [`ServerStats::ephemerals`] (every ephemeral path, by session).
+    pub ephemerals: bool,
+    /// [`ServerStats::watches_by_session`] (every watched path, by session).
+    pub watches: bool,
+}
+
 /// Everything the four-letter words print, taken in one go.
 #[derive(Debug, Clone)]
 pub struct ServerStats {

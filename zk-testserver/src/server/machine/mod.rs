@@ -38,7 +38,7 @@ use super::config::ServerConfig;
 use super::database::Database;
 use super::prep::Preparer;
 use super::sessions::{initial_session_id, SessionTracker};
-use super::stats::{ConnectionInfo, Counters, ServerStats};
+use super::stats::{ConnectionInfo, Counters, ServerStats, StatsDetail};
 use super::submit::Submission;
 use super::txn::Txn;
 use crate::storage::{LogEntry, SnapshotData};
@@ -376,8 +376,9 @@ impl Server {
         t
     }
 
-    /// Counters, connections and tree figures for the four-letter words.
-    pub fn stats(&self) -> ServerStats {
+    /// Counters, connections and tree figures for the four-letter words;
+    /// the costly parts only as `detail` asks.
+    pub fn stats(&self, detail: StatsDetail) -> ServerStats {
         let mut connections: Vec<ConnectionInfo> = self
             .conns
             .values()
@@ -393,17 +394,27 @@ impl Server {
             })
             .collect();
         connections.sort_by(|a, b| a.peer.cmp(&b.peer));
-        let by_watcher = self.db.tree.watches.by_watcher();
-        let mut watches_by_session: Vec<(i64, Vec<String>)> = by_watcher
-            .into_iter()
-            .map(|(conn, paths)| {
-                let session = self.conns.get(&conn).and_then(|c| c.session).unwrap_or(0);
-                (session, paths.into_iter().collect())
-            })
-            .collect();
-        watches_by_session.sort();
+        let mut watches_by_session: Vec<(i64, Vec<String>)> = Vec::new();
+        if detail.watches {
+            watches_by_session = self
+                .db
+                .tree
+                .watches
+                .by_watcher()
+                .into_iter()
+                .map(|(conn, paths)| {
+                    let session = self.conns.get(&conn).and_then(|c| c.session).unwrap_or(0);
+                    (session, paths.into_iter().collect())
+                })
+                .collect();
+            watches_by_session.sort();
+        }
         let tree = &self.db.tree;
-        let data_size = tree.approximate_data_size();
+        let data_size = if detail.data_size {
+            tree.approximate_data_size()
+        } else {
+            0
+        };
         let zxid = match self.mode {
             // A preparing server reports the last zxid it handed out (ZooKeeper's hzxid).
             Mode::Prepare => self.prep.last_zxid().max(self.db.last_zxid),
@@ -418,7 +429,11 @@ impl Server {
             watch_count: tree.watches.count(),
             watches_by_session,
             ephemerals_count: tree.ephemeral_count(),
-            ephemerals: tree.ephemerals_by_session().into_iter().collect(),
+            ephemerals: if detail.ephemerals {
+                tree.ephemerals_by_session().into_iter().collect()
+            } else {
+                Vec::new()
+            },
             sessions: self.sessions(),
             buckets: self.tracker.buckets(),
             data_size,
