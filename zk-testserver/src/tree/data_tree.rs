@@ -51,6 +51,9 @@ pub struct DataTree {
     ephemerals: HashMap<i64, Arc<JavaHashSet>>,
     containers: Arc<BTreeSet<String>>,
     ttls: Arc<BTreeSet<String>>,
+    /// Path length plus data length over every node, kept as nodes come,
+    /// go and change (see [`DataTree::approximate_data_size`]).
+    data_size: usize,
     /// Watches registered by this server's connections (not replicated).
     pub watches: WatchManager,
 }
@@ -79,6 +82,10 @@ impl DataTree {
         let mut config = sys(read);
         config.aversion = -1;
         tree.attach(zk, "config", config);
+        tree.data_size = ["/", ZOOKEEPER, QUOTA, CONFIG]
+            .iter()
+            .map(|p| p.len())
+            .sum();
         tree
     }
 
@@ -89,6 +96,7 @@ impl DataTree {
             ephemerals: HashMap::new(),
             containers: Arc::default(),
             ttls: Arc::default(),
+            data_size: 0,
             watches: WatchManager::default(),
         }
     }
@@ -106,6 +114,7 @@ impl DataTree {
             ephemerals: self.ephemerals.clone(),
             containers: self.containers.clone(),
             ttls: self.ttls.clone(),
+            data_size: self.data_size,
             watches: WatchManager::default(),
         }
     }
@@ -177,6 +186,7 @@ impl DataTree {
         let acl = self.acls.intern(acl);
         let node = Node::new(data.map(own), acl, kind, zxid, time);
         let stat = node.stat();
+        self.data_size += path.len() + data_len(&node);
         let id = self.nodes.insert(node);
         let parent = self.nodes.get_mut(parent_id).ok_or(ErrorCode::NoNode)?;
         parent.children.insert(name, id);
@@ -228,6 +238,7 @@ impl DataTree {
             }
         }
         let node = self.nodes.remove(id).ok_or(ErrorCode::NoNode)?;
+        self.data_size = self.data_size.saturating_sub(path.len() + data_len(&node));
         match node.kind() {
             NodeKind::Ephemeral(s) => {
                 // Like ZooKeeper, the session's set stays (and keeps its
@@ -263,11 +274,15 @@ impl DataTree {
         time: i64,
     ) -> Result<Stat, ErrorCode> {
         let node = self.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let before = data_len(node);
         node.data = data.map(own);
+        let after = data_len(node);
         node.version = version;
         node.mzxid = zxid;
         node.mtime = time;
-        Ok(node.stat())
+        let stat = node.stat();
+        self.data_size = (self.data_size + after).saturating_sub(before);
+        Ok(stat)
     }
 
     /// Replaces a node's ACL with ACL version `aversion`.
@@ -489,14 +504,10 @@ impl DataTree {
     }
 
     /// mntr's `zk_approximate_data_size`: path length plus data length,
-    /// summed over every node. Walks the tree without allocating per node
-    /// (a four-letter word on a large tree must not build every path).
+    /// summed over every node. A running total, as ZooKeeper keeps it: a
+    /// four-letter word must not walk a large tree.
     pub fn approximate_data_size(&self) -> usize {
-        let mut total = 0;
-        self.for_each_path_len(|path_len, n| {
-            total += path_len + n.data.as_ref().map_or(0, Bytes::len);
-        });
-        total
+        self.data_size
     }
 
     /// Writes the snapshot encoding: node count, then each node, depth
@@ -560,6 +571,7 @@ impl DataTree {
             node.version = r.read_i32()?;
             node.cversion = r.read_i32()?;
             node.aversion = r.read_i32()?;
+            let size = path.len() + data_len(&node);
             if (path == "/") != tree.nodes.is_empty() {
                 // The root comes first and only once; a node before it would
                 // take the root's place and become its own child.
@@ -567,6 +579,7 @@ impl DataTree {
             }
             if path == "/" {
                 tree.nodes.insert(node);
+                tree.data_size += size;
                 continue;
             }
             // Only what write_snapshot writes: valid paths, each once.
@@ -581,6 +594,7 @@ impl DataTree {
                 .ok_or(DecodeError::Invalid("snapshot node before its parent"))?;
             tree.attach(parent, zkpath::basename(&path), node);
             tree.index(&path, kind);
+            tree.data_size += size;
         }
         if tree.nodes.is_empty() {
             return Err(DecodeError::Invalid("snapshot without root"));
@@ -743,6 +757,11 @@ impl AclCache {
         self.len = self.by_hash.values().map(Vec::len).sum();
         self.sweep_at = (2 * self.len).max(64);
     }
+}
+
+/// A node's data length as the data size counts it (none counts 0).
+fn data_len(node: &Node) -> usize {
+    node.data.as_ref().map_or(0, Bytes::len)
 }
 
 fn acl_hash(acl: &[Acl]) -> u64 {
@@ -1090,34 +1109,42 @@ mod tests {
     }
 
     #[test]
-    fn approximate_data_size_sums_paths_and_data() {
+    fn approximate_data_size_is_kept_as_the_tree_changes() {
+        // The running total against a walk over every node.
+        fn walked(t: &DataTree) -> usize {
+            let mut total = 0;
+            t.for_each_path_len(|len, n| total += len + data_len(n));
+            total
+        }
         let mut t = DataTree::new();
+        // "/" 1, "/zookeeper" 10, "/zookeeper/quota" 16, "/zookeeper/config" 17.
+        assert_eq!(t.approximate_data_size(), 44);
         let open = Acl::open_unsafe();
-        t.create(
-            "/a",
-            Some(Bytes::from_static(b"12345")),
-            &open,
-            NodeKind::Persistent,
-            0,
-            1,
-            0,
-        )
-        .unwrap();
-        t.create("/a/bc", None, &open, NodeKind::Persistent, 0, 2, 0)
+        let data = |n: usize| Some(Bytes::from(vec![b'x'; n]));
+        t.create("/a", data(5), &open, NodeKind::Persistent, 0, 1, 0)
             .unwrap();
-        let by_paths: usize = t
-            .paths()
-            .iter()
-            .map(|p| {
-                p.len()
-                    + t.get(p)
-                        .map_or(0, |n| n.data.as_ref().map_or(0, Bytes::len))
-            })
-            .sum();
-        assert_eq!(t.approximate_data_size(), by_paths);
-        // "/" 1, "/zookeeper" 10, "/zookeeper/quota" 16, "/zookeeper/config" 17,
-        // "/a" 2 + 5 bytes of data, "/a/bc" 5.
-        assert_eq!(by_paths, 1 + 10 + 16 + 17 + 2 + 5 + 5);
+        t.create("/a/bc", None, &open, NodeKind::Ephemeral(3), 0, 2, 0)
+            .unwrap();
+        assert_eq!(t.approximate_data_size(), 44 + 2 + 5 + 5);
+        let image = t.image();
+        t.set_data("/a", data(50), 1, 3, 0).unwrap();
+        t.set_data("/a/bc", data(7), 1, 4, 0).unwrap();
+        t.set_data("/a", None, 2, 5, 0).unwrap();
+        assert_eq!(t.approximate_data_size(), walked(&t));
+        t.delete("/a/bc", 6).unwrap();
+        assert_eq!(t.approximate_data_size(), 44 + 2);
+        assert_eq!(
+            t.delete("/nothing", 7),
+            Err(ErrorCode::NoNode),
+            "a refused delete changes nothing"
+        );
+        assert_eq!(t.approximate_data_size(), walked(&t));
+        assert_eq!(image.approximate_data_size(), 44 + 2 + 5 + 5);
+        let mut buf = BytesMut::new();
+        image.write_snapshot(&mut buf);
+        let back = DataTree::read_snapshot(&mut Reader::new(buf.freeze())).unwrap();
+        assert_eq!(back.approximate_data_size(), walked(&back));
+        assert_eq!(back.approximate_data_size(), 44 + 2 + 5 + 5);
     }
 
     #[test]
