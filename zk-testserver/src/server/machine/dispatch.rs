@@ -1,7 +1,7 @@
 //! Dispatch: applying committed transactions and answering the connections
 //! that wait for them, watch notifications first.
 
-use super::{ConnId, Pending, Server, Time};
+use super::{ConnId, Pending, Server, Time, WriteReply};
 use crate::server::apply::{Applied, TxnResult};
 use crate::server::sessions::session_password;
 use crate::tree::acl;
@@ -45,59 +45,80 @@ impl Server {
                     let pw = session_password(h.session_id, self.config.secret);
                     self.send(conn, connect_response(h.session_id, timeout, pw));
                     self.replay_deferred(conn, now);
-                    self.drain_reads(conn, now);
+                    self.drain_ready(conn, now);
                 }
             }
             TxnResult::SessionClosed => {
                 self.tracker.remove(h.session_id);
                 let Some(conn) = conn else { return };
                 self.session_conns.remove(&h.session_id);
-                let is_reply = self.take_write(conn, h.cxid);
-                if let Some(start) = is_reply {
-                    let hdr = ReplyHeader {
-                        xid: h.cxid,
-                        zxid: h.zxid,
-                        err: 0,
-                    };
-                    self.send(conn, encode_reply(&hdr, &Response::Empty));
-                    self.finish_request(conn, h.cxid, h.zxid, start, now.mono_ms);
+                let hdr = ReplyHeader {
+                    xid: h.cxid,
+                    zxid: h.zxid,
+                    err: 0,
+                };
+                let reply = WriteReply {
+                    frame: encode_reply(&hdr, &Response::Empty),
+                    zxid: h.zxid,
+                    close: true,
+                };
+                if self.complete_write(conn, h.cxid, reply) {
+                    // Closed once what the client sent before is answered.
+                    self.drain_ready(conn, now);
+                } else {
+                    // Not this connection's own close (expiry, or a close
+                    // sent on another connection): close at once.
+                    self.close(conn);
                 }
-                self.close(conn);
             }
             result => {
                 let Some(conn) = conn else { return };
-                let Some(start) = self.take_write(conn, h.cxid) else {
-                    return;
-                };
                 let (err, body) = reply_body(h.op, result);
                 let hdr = ReplyHeader {
                     xid: h.cxid,
                     zxid: h.zxid,
                     err,
                 };
-                self.send(conn, encode_reply(&hdr, &body));
-                self.finish_request(conn, h.cxid, h.zxid, start, now.mono_ms);
-                self.drain_reads(conn, now);
+                let reply = WriteReply {
+                    frame: encode_reply(&hdr, &body),
+                    zxid: h.zxid,
+                    close: false,
+                };
+                if self.complete_write(conn, h.cxid, reply) {
+                    self.drain_ready(conn, now);
+                }
             }
         }
     }
 
-    /// Removes the pending write with xid `cxid` from the connection's queue
-    /// (normally its head); returns when it was received.
-    pub(super) fn take_write(&mut self, conn: ConnId, cxid: i32) -> Option<u64> {
-        let c = self.conns.get_mut(&conn)?;
-        let pos = c
-            .queue
-            .iter()
-            .position(|p| matches!(p, Pending::Write { cxid: x, .. } if *x == cxid))?;
-        match c.queue.remove(pos) {
-            Some(Pending::Write { start, .. }) => Some(start),
+    /// Gives the pending write with xid `cxid` its reply; false if the
+    /// connection has no such write. The reply goes out from
+    /// [`Server::drain_ready`], in request order: a write applied while a
+    /// read or sync sent before it still waits must not overtake it.
+    pub(super) fn complete_write(&mut self, conn: ConnId, cxid: i32, reply: WriteReply) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        let slot = c.queue.iter_mut().find_map(|p| match p {
+            Pending::Write {
+                cxid: x,
+                reply: slot,
+                ..
+            } if *x == cxid && slot.is_none() => Some(slot),
             _ => None,
+        });
+        match slot {
+            Some(slot) => {
+                *slot = Some(reply);
+                true
+            }
+            None => false,
         }
     }
 
-    /// Answers the reads queued at the head of the connection's queue.
-    pub(super) fn drain_reads(&mut self, conn: ConnId, now: Time) {
+    /// Answers what is ready at the head of the connection's queue, in
+    /// order: reads, failures, finished syncs and applied writes.
+    pub(super) fn drain_ready(&mut self, conn: ConnId, now: Time) {
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
@@ -105,9 +126,22 @@ impl Server {
             match c.queue.front() {
                 Some(Pending::Read { .. } | Pending::Failed { .. }) => {}
                 Some(Pending::Sync { done: true, .. }) => {}
+                Some(Pending::Write { reply: Some(_), .. }) => {}
                 _ => return,
             }
             match c.queue.pop_front() {
+                Some(Pending::Write {
+                    cxid,
+                    start,
+                    reply: Some(reply),
+                }) => {
+                    self.send(conn, reply.frame);
+                    self.finish_request(conn, cxid, reply.zxid, start, now.mono_ms);
+                    if reply.close {
+                        self.close(conn);
+                        return;
+                    }
+                }
                 Some(Pending::Read {
                     xid,
                     request,

@@ -208,6 +208,7 @@ impl Server {
                         c.queue.push_back(Pending::Write {
                             cxid: hxid,
                             start: now.mono_ms,
+                            reply: None,
                         });
                     }
                     self.propose(txn);
@@ -254,6 +255,7 @@ impl Server {
                 c.queue.push_back(Pending::Write {
                     cxid: hxid,
                     start: now.mono_ms,
+                    reply: None,
                 });
             }
             if op == OpCode::CloseSession {

@@ -94,9 +94,12 @@ enum Pending {
         timeout_ms: i32,
         token: u64,
     },
+    /// A write waiting for its transaction; once applied, its reply waits
+    /// here until everything ahead of it on the connection is answered.
     Write {
         cxid: i32,
         start: u64,
+        reply: Option<WriteReply>,
     },
     Read {
         xid: i32,
@@ -115,6 +118,14 @@ enum Pending {
         done: bool,
         start: u64,
     },
+}
+
+/// The reply of an applied write, held until its turn.
+struct WriteReply {
+    frame: Bytes,
+    zxid: i64,
+    /// The write was this session's closeSession: close after the reply.
+    close: bool,
 }
 
 struct Conn {

@@ -155,6 +155,6 @@ impl Server {
                 }
             }
         }
-        self.drain_reads(conn, now);
+        self.drain_ready(conn, now);
     }
 }

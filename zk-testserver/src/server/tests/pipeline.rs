@@ -110,3 +110,54 @@ fn reads_wait_for_earlier_writes_of_their_connection_only() {
     let two: Vec<(i32, i32)> = frames(&out, 2).iter().map(|h| (h.xid, h.err)).collect();
     assert_eq!(two, vec![(1, -110), (2, 0)]);
 }
+
+#[test]
+fn a_write_applied_before_an_earlier_sync_is_done_waits_for_it() {
+    let config = crate::server::ServerConfig::with_tick(100);
+    let now = Time {
+        wall_ms: 1,
+        mono_ms: 1000,
+    };
+    let mut s = Server::new(config, Database::default(), now);
+    s.start_serving(Mode::Prepare, 0, now);
+    let handshake = encode_record(&ConnectRequest {
+        timeout_ms: 1000,
+        password: Bytes::from_static(&[0; 16]),
+        ..Default::default()
+    });
+    s.open_connection(1, peer());
+    s.handle_frame(1, handshake.slice(4..), now);
+    release_all(&mut s, now);
+    while s.poll_output().is_some() {}
+
+    // sync (xid 1), then create (xid 2), then closeSession (xid 3); the
+    // transactions are applied before the sync's barrier is done.
+    let sync = Request::Sync(PathRequest { path: "/".into() });
+    s.handle_frame(1, encode_request(1, &sync).slice(4..), now);
+    s.handle_frame(1, encode_request(2, &create("/a", 0)).slice(4..), now);
+    s.handle_frame(1, encode_request(3, &Request::CloseSession).slice(4..), now);
+    let held: Vec<Submission> = std::iter::from_fn(|| s.poll_submission()).collect();
+    let mut syncs = Vec::new();
+    for sub in held {
+        match sub {
+            Submission::Propose(e) => s.apply_committed(e, now),
+            Submission::Sync(t) => syncs.push(t),
+            Submission::Forward(w) => panic!("unexpected forward {w:?}"),
+        }
+    }
+    let early: Vec<(u64, Output)> = std::iter::from_fn(|| s.poll_output()).collect();
+    assert!(
+        frames(&early, 1).is_empty(),
+        "answered before the sync: {early:?}"
+    );
+    for t in syncs {
+        s.sync_done(t, now);
+    }
+    let out: Vec<(u64, Output)> = std::iter::from_fn(|| s.poll_output()).collect();
+    let xids: Vec<i32> = frames(&out, 1).iter().map(|h| h.xid).collect();
+    assert_eq!(xids, [1, 2, 3], "{out:?}");
+    assert!(
+        matches!(out.last(), Some((1, Output::Close))),
+        "closed after the close's reply: {out:?}"
+    );
+}
