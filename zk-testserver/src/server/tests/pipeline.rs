@@ -30,8 +30,9 @@ fn frames(out: &[(u64, Output)], conn: u64) -> Vec<ReplyHeader> {
         .collect()
 }
 
-#[test]
-fn reads_wait_for_earlier_writes_of_their_connection_only() {
+/// A server preparing writes itself, with a session on each of `conns`
+/// (handshakes done, their output drained), and the time it runs at.
+fn serving(conns: &[u64]) -> (Server, Time) {
     let config = crate::server::ServerConfig::with_tick(100);
     let now = Time {
         wall_ms: 1,
@@ -44,12 +45,18 @@ fn reads_wait_for_earlier_writes_of_their_connection_only() {
         password: Bytes::from_static(&[0; 16]),
         ..Default::default()
     });
-    for conn in [1, 2, 3] {
+    for &conn in conns {
         s.open_connection(conn, peer());
         s.handle_frame(conn, handshake.slice(4..), now);
     }
     release_all(&mut s, now);
     while s.poll_output().is_some() {}
+    (s, now)
+}
+
+#[test]
+fn reads_wait_for_earlier_writes_of_their_connection_only() {
+    let (mut s, now) = serving(&[1, 2, 3]);
 
     // Connection 1: create /a (held), then a read of /a, then a ping.
     let send = |s: &mut Server, conn, xid, r: &Request| {
@@ -113,22 +120,7 @@ fn reads_wait_for_earlier_writes_of_their_connection_only() {
 
 #[test]
 fn a_write_applied_before_an_earlier_sync_is_done_waits_for_it() {
-    let config = crate::server::ServerConfig::with_tick(100);
-    let now = Time {
-        wall_ms: 1,
-        mono_ms: 1000,
-    };
-    let mut s = Server::new(config, Database::default(), now);
-    s.start_serving(Mode::Prepare, 0, now);
-    let handshake = encode_record(&ConnectRequest {
-        timeout_ms: 1000,
-        password: Bytes::from_static(&[0; 16]),
-        ..Default::default()
-    });
-    s.open_connection(1, peer());
-    s.handle_frame(1, handshake.slice(4..), now);
-    release_all(&mut s, now);
-    while s.poll_output().is_some() {}
+    let (mut s, now) = serving(&[1]);
 
     // sync (xid 1), then create (xid 2), then closeSession (xid 3); the
     // transactions are applied before the sync's barrier is done.
