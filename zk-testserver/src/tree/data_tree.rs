@@ -186,7 +186,7 @@ impl DataTree {
         let acl = self.acls.intern(acl);
         let node = Node::new(data.map(own), acl, kind, zxid, time);
         let stat = node.stat();
-        self.data_size += path.len() + data_len(&node);
+        self.data_size += path.len() + node.data_size();
         let id = self.nodes.insert(node);
         let parent = self.nodes.get_mut(parent_id).ok_or(ErrorCode::NoNode)?;
         parent.children.insert(name, id);
@@ -238,7 +238,7 @@ impl DataTree {
             }
         }
         let node = self.nodes.remove(id).ok_or(ErrorCode::NoNode)?;
-        self.data_size = self.data_size.saturating_sub(path.len() + data_len(&node));
+        self.data_size = self.data_size.saturating_sub(path.len() + node.data_size());
         match node.kind() {
             NodeKind::Ephemeral(s) => {
                 // Like ZooKeeper, the session's set stays (and keeps its
@@ -274,9 +274,9 @@ impl DataTree {
         time: i64,
     ) -> Result<Stat, ErrorCode> {
         let node = self.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        let before = data_len(node);
+        let before = node.data_size();
         node.data = data.map(own);
-        let after = data_len(node);
+        let after = node.data_size();
         node.version = version;
         node.mzxid = zxid;
         node.mtime = time;
@@ -497,8 +497,7 @@ impl DataTree {
                 .iter()
                 .map(|a| 4 + 4 + a.id.scheme.len() + 4 + a.id.id.len())
                 .sum();
-            total +=
-                4 + path_len + 4 + n.data.as_ref().map_or(0, Bytes::len) + 4 + acl + 8 + 40 + 12;
+            total += 4 + path_len + 4 + n.data_size() + 4 + acl + 8 + 40 + 12;
         });
         total
     }
@@ -571,7 +570,7 @@ impl DataTree {
             node.version = r.read_i32()?;
             node.cversion = r.read_i32()?;
             node.aversion = r.read_i32()?;
-            let size = path.len() + data_len(&node);
+            let size = path.len() + node.data_size();
             if (path == "/") != tree.nodes.is_empty() {
                 // The root comes first and only once; a node before it would
                 // take the root's place and become its own child.
@@ -757,11 +756,6 @@ impl AclCache {
         self.len = self.by_hash.values().map(Vec::len).sum();
         self.sweep_at = (2 * self.len).max(64);
     }
-}
-
-/// A node's data length as the data size counts it (none counts 0).
-fn data_len(node: &Node) -> usize {
-    node.data.as_ref().map_or(0, Bytes::len)
 }
 
 fn acl_hash(acl: &[Acl]) -> u64 {
@@ -1113,7 +1107,7 @@ mod tests {
         // The running total against a walk over every node.
         fn walked(t: &DataTree) -> usize {
             let mut total = 0;
-            t.for_each_path_len(|len, n| total += len + data_len(n));
+            t.for_each_path_len(|len, n| total += len + n.data_size());
             total
         }
         let mut t = DataTree::new();

@@ -124,9 +124,12 @@ impl Node {
 
     /// Length of the data.
     pub fn data_len(&self) -> i32 {
-        self.data
-            .as_ref()
-            .map_or(0, |d| i32::try_from(d.len()).unwrap_or(i32::MAX))
+        i32::try_from(self.data_size()).unwrap_or(i32::MAX)
+    }
+
+    /// Bytes of data (none counts 0).
+    pub fn data_size(&self) -> usize {
+        self.data.as_ref().map_or(0, Bytes::len)
     }
 
     /// Number of children.
