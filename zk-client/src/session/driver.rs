@@ -361,15 +361,7 @@ impl Driver {
             Some(found) => found,
             None => self.hosts.next_host(),
         };
-        // Once every host failed in a row, back off before each further try
-        // (10 ms doubling per round, at most 1 s).
-        let hosts = self.hosts.len().max(1) as u32;
-        let delay = if self.failed_attempts >= hosts {
-            let round = self.failed_attempts / hosts;
-            Duration::from_millis(10u64 << round.min(7)).min(Duration::from_secs(1))
-        } else {
-            Duration::ZERO
-        };
+        let delay = reconnect_delay(self.failed_attempts, self.hosts.len(), &mut rand::rng());
         let timeout = self.config.connect_timeout;
         self.connecting = Some(Box::pin(async move {
             if !delay.is_zero() {
@@ -499,6 +491,26 @@ async fn ask_isro(mut stream: TcpStream) -> Option<String> {
     String::from_utf8(answer).ok().map(|s| s.trim().to_string())
 }
 
+/// The pause before the next connection attempt after `failed_attempts`
+/// attempts in a row that did not end in a session, over `hosts` servers.
+///
+/// The first round over the hosts goes at once. After that each round backs
+/// off, 10 ms doubling up to 1 s, and the pause is drawn at random from the
+/// upper half of that ceiling. The randomness matters: clients that lost
+/// their connections together (a server restart, two clients holding one
+/// session, each of whose handshakes closes the other's connection) must
+/// not retry in lockstep, or they keep colliding.
+fn reconnect_delay(failed_attempts: u32, hosts: usize, rng: &mut impl rand::Rng) -> Duration {
+    let hosts = hosts.max(1) as u32;
+    if failed_attempts < hosts {
+        return Duration::ZERO;
+    }
+    let round = failed_attempts / hosts;
+    let ceiling = Duration::from_millis(10u64 << round.min(7)).min(Duration::from_secs(1));
+    let half = ceiling / 2;
+    half + half.mul_f64(rand::RngExt::random_range(rng, 0.0..=1.0))
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -525,4 +537,50 @@ async fn connect_host(
         }
     }
     Err(last_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reconnect_delay;
+    use rand::SeedableRng;
+    use std::time::Duration;
+
+    #[test]
+    fn the_first_round_over_the_hosts_goes_at_once() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        for attempt in 0..3 {
+            assert_eq!(reconnect_delay(attempt, 3, &mut rng), Duration::ZERO);
+        }
+        assert_eq!(reconnect_delay(0, 0, &mut rng), Duration::ZERO);
+    }
+
+    #[test]
+    fn later_rounds_back_off_within_the_upper_half_of_a_doubling_ceiling() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for (attempt, ceiling_ms) in [(1, 20), (2, 40), (3, 80), (6, 640), (7, 1000), (40, 1000)] {
+            let ceiling = Duration::from_millis(ceiling_ms);
+            for _ in 0..200 {
+                let d = reconnect_delay(attempt, 1, &mut rng);
+                assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn two_clients_in_the_same_round_do_not_retry_in_lockstep() {
+        // Two clients that failed the same number of times: their pauses
+        // must differ (a fixed schedule made two clients sharing a session
+        // collide on every retry).
+        let mut a = rand::rngs::StdRng::seed_from_u64(11);
+        let mut b = rand::rngs::StdRng::seed_from_u64(12);
+        let distinct = (1..50)
+            .filter(|&attempt| {
+                reconnect_delay(attempt, 1, &mut a) != reconnect_delay(attempt, 1, &mut b)
+            })
+            .count();
+        assert!(distinct >= 45, "{distinct} of 49 pauses differed");
+        let spread: std::collections::BTreeSet<_> =
+            (0..100).map(|_| reconnect_delay(5, 1, &mut a)).collect();
+        assert!(spread.len() > 50, "only {} distinct pauses", spread.len());
+    }
 }

@@ -107,6 +107,20 @@ impl Namespace {
         Client::builder(self.connect_string()).session_timeout(Duration::from_secs(4))
     }
 
+    /// A fault proxy in front of the target's first server, and a builder
+    /// for a chrooted client that reaches the server only through it.
+    pub async fn proxied_builder(
+        &self,
+    ) -> (zk_testserver::proxy::FaultProxy, zk_client::ClientBuilder) {
+        let first = self.target.connect.split(',').next().unwrap_or_default();
+        let proxy = zk_testserver::proxy::FaultProxy::start_for(first)
+            .await
+            .expect("start a fault proxy");
+        let builder = Client::builder(format!("{}{}", proxy.connect_string(), self.root))
+            .session_timeout(Duration::from_secs(4));
+        (proxy, builder)
+    }
+
     /// Ends `client`'s session from the server side and waits until the
     /// client reports it lost. In-process: the ensemble expires it. Real
     /// ZooKeeper: another client takes the session over and closes it,

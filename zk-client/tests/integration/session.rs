@@ -52,8 +52,21 @@ async fn state_stream_reports_connected_then_closed() {
 #[tokio::test]
 async fn another_client_can_take_over_a_session() {
     let ns = ns!();
-    let a = ns.client().await;
+    // The first client is cut off before the second attaches, as a crashed
+    // process would be. (Two live clients on one session take it from each
+    // other: each handshake makes the server close the other's connection.)
+    let (proxy, builder) = ns.proxied_builder().await;
+    let a = builder.connect().await.unwrap();
     a.create("/eph", "", CreateMode::Ephemeral).await.unwrap();
+    proxy.refuse();
+    // A wrong password is refused as expired, and the session lives on.
+    let err = ns
+        .builder()
+        .attach_session(a.session_id(), vec![0u8; 16])
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(err.is_session_expired(), "{err}");
     let b = ns
         .builder()
         .attach_session(a.session_id(), a.session_password())
@@ -63,14 +76,6 @@ async fn another_client_can_take_over_a_session() {
     assert_eq!(b.session_id(), a.session_id());
     let (_, st) = b.get_data("/eph").await.unwrap();
     assert_eq!(st.ephemeral_owner, b.session_id());
-    // A wrong password is refused as expired.
-    let err = ns
-        .builder()
-        .attach_session(a.session_id(), vec![0u8; 16])
-        .connect()
-        .await
-        .unwrap_err();
-    assert!(err.is_session_expired(), "{err}");
 }
 
 #[tokio::test]
