@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Lock handoffs per second with 16 contenders: kazoo's Lock recipe and
 # zk_recipes::Lock (zk-lock-bench) in interleaved rounds, against real
-# ZooKeeper (standalone, 3 members) and zk-testserver (1, 3 members).
+# ZooKeeper (standalone, 3 members) and zk-testserver (1, 3 members). With
+# --clients "... floor" also the bare protocol (zk-lock-floor: one blocking
+# thread per session, nothing but the requests), the practical ceiling.
 #
 # Usage: scripts/bench/lock.sh [--rounds R] [--seconds S] [--contenders N]
 #                              [--targets "zk1 zk3 ts1 ts3"] [--clients "kazoo zk-recipes"]
@@ -10,7 +12,7 @@
 # runs every client once on the target, alternating which goes first. Real
 # ZooKeeper runs through scripts/zk-reference.sh (forceSync=no unless
 # ZK_REF_FORCE_SYNC says otherwise; its ZK_REF_* settings apply); zk-testserver
-# runs in memory on BENCH_TESTSERVER_PORT (26181). Both clients get the whole
+# runs in memory on BENCH_TESTSERVER_PORT (26181). Every client gets the whole
 # connect string. Results: DIR/results.tsv and a summary of medians.
 #
 # After a target's rounds, the script also measures the bound any client of
@@ -49,7 +51,7 @@ while [[ $# -gt 0 ]]; do
         --targets) TARGETS=${2:?}; shift 2 ;;
         --clients) CLIENTS=${2:?}; shift 2 ;;
         --out) OUT_DIR=${2:?}; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -68,7 +70,7 @@ if [[ " $CLIENTS " == *" kazoo "* ]] && ! "$VENV/bin/python" -c "import kazoo" 2
     python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
     "$VENV/bin/pip" install -q "kazoo==$KAZOO_VERSION" || die "pip install kazoo failed"
 fi
-(cd "$REPO_ROOT" && cargo build --release -q -p examples --bin zk-lock-bench --bin zk-bench)
+(cd "$REPO_ROOT" && cargo build --release -q -p examples --bin zk-lock-bench --bin zk-lock-floor --bin zk-bench)
 ZK_BENCH="$REPO_ROOT/target/release/zk-bench"
 BOUND="$OUT_DIR/bound.tsv"
 printf 'target\tmember\tset_p50_us\tget_p50_us\n' >"$BOUND"

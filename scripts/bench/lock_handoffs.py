@@ -26,6 +26,9 @@ Clients:
               in one process); the binary is $ZK_LOCK_BENCH or
               <repo>/target/release/zk-lock-bench (cargo build --release -p
               examples --bin zk-lock-bench)
+  floor       the bare protocol, one blocking thread per session, through
+              zk-lock-floor (examples/src/bin/zk-lock-floor.rs; $ZK_LOCK_FLOOR):
+              the rate no client of this lock algorithm can beat on the server
 """
 import argparse
 import multiprocessing as mp
@@ -108,16 +111,20 @@ def run_kazoo(args, lock_path):
         admin.close()
 
 
-def run_zk_recipes(args):
-    """Runs zk-lock-bench with the same settings; returns its output line."""
+# The Rust programs: client name -> (binary, environment override).
+RUST_CLIENTS = {
+    "zk-recipes": ("zk-lock-bench", "ZK_LOCK_BENCH"),
+    "floor": ("zk-lock-floor", "ZK_LOCK_FLOOR"),
+}
+
+
+def run_rust(args):
+    """Runs the client's Rust program with the same settings; returns its line."""
+    name, env = RUST_CLIENTS[args.client]
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    binary = os.environ.get(
-        "ZK_LOCK_BENCH", os.path.join(repo, "target", "release", "zk-lock-bench")
-    )
+    binary = os.environ.get(env, os.path.join(repo, "target", "release", name))
     if not os.access(binary, os.X_OK):
-        raise RuntimeError(
-            f"{binary} is missing: cargo build --release -p examples --bin zk-lock-bench"
-        )
+        raise RuntimeError(f"{binary} is missing: cargo build --release -p examples --bin {name}")
     out = subprocess.run(
         [
             binary,
@@ -147,14 +154,14 @@ def main():
     ap.add_argument("--contenders", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--client", choices=["kazoo", "zk-recipes"], default="kazoo")
+    ap.add_argument("--client", choices=["kazoo", *RUST_CLIENTS], default="kazoo")
     args = ap.parse_args()
     if args.contenders < 1 or args.seconds <= 0 or args.warmup < 0:
         ap.error("--contenders must be >= 1, --seconds > 0, --warmup >= 0")
     lock_path = f"/zk-lock-bench-{os.getpid()}-{time.time_ns()}/lock"
     try:
-        if args.client == "zk-recipes":
-            print(run_zk_recipes(args))
+        if args.client in RUST_CLIENTS:
+            print(run_rust(args))
             return 0
         total, waits = run_kazoo(args, lock_path)
     except Exception as e:

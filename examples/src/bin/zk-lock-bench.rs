@@ -33,71 +33,11 @@
 //! Python's GIL.
 
 use examples::bench;
+use examples::lock_bench::{parse_lock_args, report, Acquisition, LockArgs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zk_client::{Client, CreateMode};
 use zk_recipes::Lock;
-
-const USAGE: &str =
-    "usage: zk-lock-bench --connect HOSTS [--contenders N] [--seconds S] [--warmup S]";
-
-struct Args {
-    connect: String,
-    contenders: usize,
-    seconds: f64,
-    warmup: f64,
-}
-
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut connect = None;
-    let mut a = Args {
-        connect: String::new(),
-        contenders: 16,
-        seconds: 10.0,
-        warmup: 2.0,
-    };
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--connect" => connect = Some(value("--connect")?),
-            "--contenders" => {
-                a.contenders = value("--contenders")?
-                    .parse()
-                    .map_err(|_| "--contenders: not a number")?
-            }
-            "--seconds" => {
-                a.seconds = value("--seconds")?
-                    .parse()
-                    .map_err(|_| "--seconds: not a number")?
-            }
-            "--warmup" => {
-                a.warmup = value("--warmup")?
-                    .parse()
-                    .map_err(|_| "--warmup: not a number")?
-            }
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
-    }
-    a.connect = connect.ok_or(format!("--connect is required\n{USAGE}"))?;
-    if a.contenders == 0
-        || a.seconds.is_nan()
-        || a.seconds <= 0.0
-        || a.warmup.is_nan()
-        || a.warmup < 0.0
-    {
-        return Err("--contenders must be >= 1, --seconds > 0, --warmup >= 0".into());
-    }
-    Ok(a)
-}
-
-/// The timeline of one counted acquisition.
-#[derive(Clone, Copy)]
-struct Acquisition {
-    started: Instant,
-    held: Instant,
-    released: Instant,
-}
 
 /// One contender's loop; returns its counted acquisitions.
 async fn contender(
@@ -130,7 +70,7 @@ async fn contender(
     Ok(waits)
 }
 
-async fn run(a: Args) -> Result<String, String> {
+async fn run(a: LockArgs) -> Result<String, String> {
     let admin = Client::connect(&a.connect)
         .await
         .map_err(|e| format!("connecting to {}: {e}", a.connect))?;
@@ -183,50 +123,9 @@ async fn run(a: Args) -> Result<String, String> {
         return Err(errors.join("; "));
     }
     cleanup?;
-    eprintln!("{}", breakdown(&mut waits));
-    let mut ns: Vec<u64> = waits
-        .iter()
-        .map(|a| (a.held - a.started).as_nanos() as u64)
-        .collect();
-    ns.sort_unstable();
-    let ms = |q| bench::quantile_us(&ns, q) / 1000.0;
-    Ok(format!(
-        "recipe=lock client=zk-recipes contenders={} seconds={:.1} handoffs={} \
-         handoffs_per_sec={:.1} acquire_p50_ms={:.2} acquire_p99_ms={:.2}",
-        a.contenders,
-        a.seconds,
-        ns.len(),
-        ns.len() as f64 / a.seconds,
-        ms(0.5),
-        ms(0.99)
-    ))
-}
-
-/// The `breakdown:` line: consecutive holders, by when they held.
-fn breakdown(acquisitions: &mut [Acquisition]) -> String {
-    acquisitions.sort_by_key(|a| a.held);
-    let (mut gap, mut release, mut release_to_held) = (Vec::new(), Vec::new(), Vec::new());
-    for pair in acquisitions.windows(2) {
-        let (before, next) = (pair[0], pair[1]);
-        gap.push((next.held - before.held).as_nanos() as u64);
-        release.push((before.released - before.held).as_nanos() as u64);
-        // A watch may fire before the delete's own reply arrives.
-        release_to_held.push(
-            next.held
-                .saturating_duration_since(before.released)
-                .as_nanos() as u64,
-        );
-    }
-    let p50 = |v: &mut Vec<u64>| {
-        v.sort_unstable();
-        bench::quantile_us(v, 0.5)
-    };
-    format!(
-        "breakdown: gap_p50_us={:.1} release_p50_us={:.1} release_to_held_p50_us={:.1}",
-        p50(&mut gap),
-        p50(&mut release),
-        p50(&mut release_to_held),
-    )
+    let (line, breakdown) = report("zk-recipes", &a, &mut waits);
+    eprintln!("{breakdown}");
+    Ok(line)
 }
 
 /// Deletes `path` and everything under it (children first).
@@ -253,7 +152,7 @@ async fn delete_tree(client: &Client, path: &str) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
+    let args = match parse_lock_args("zk-lock-bench", std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("zk-lock-bench: {e}");
