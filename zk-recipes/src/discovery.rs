@@ -3,6 +3,7 @@
 //! `ServiceInstance` JSON.
 
 use crate::error::{Error, Result};
+use crate::node_cache::rewatch;
 use crate::nodes::{ensure_dir, join};
 use crate::policy::wait_connected;
 use futures::StreamExt;
@@ -513,20 +514,12 @@ async fn cache_loop(
         let event = watch.next().await;
         match event {
             Some(WatchEvent::Node(_)) | Some(WatchEvent::Resync) => {}
+            // The session ended and the watch with it: watch again once a
+            // session is up (gives up only when the client is done).
             Some(WatchEvent::Expired) => {
-                if wait_connected(&client).await.is_err() {
-                    return;
-                }
-                match client
-                    .add_watch(&dir, AddWatchMode::PersistentRecursive)
-                    .await
-                {
-                    Ok(w) => watch = w,
-                    Err(e) => {
-                        tracing::warn!(%dir, error = %e, "service cache cannot watch again");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        continue;
-                    }
+                match rewatch(&client, &dir, AddWatchMode::PersistentRecursive).await {
+                    Some(w) => watch = w,
+                    None => return,
                 }
             }
             _ => return,

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::node_cache::TreeCache;
 use crate::nodes::{basename, delete_quietly, ensure_dir, join};
+use crate::pause::RetryPause;
 use crate::policy::{wait_connected, writable};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -198,6 +199,7 @@ async fn keep(inner: Arc<Inner>) {
     let client = inner.client.clone();
     let node = join(&inner.path, &inner.id);
     let mut states = client.state_stream();
+    let mut pause = RetryPause::new();
     loop {
         if wait_connected(&client).await.is_err() {
             inner.present.send_replace(false);
@@ -226,14 +228,19 @@ async fn keep(inner: Arc<Inner>) {
         };
         if let Err(e) = made {
             tracing::debug!(%node, error = %e, "group member node not written; retrying");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            pause.wait().await;
             continue;
         }
         let watch = match client.exists_watch(&node).await {
             Ok((Some(stat), w)) if stat.ephemeral_owner == session => w,
             Ok(_) => continue,
-            Err(_) => continue,
+            Err(e) => {
+                tracing::debug!(%node, error = %e, "group member node not watched; retrying");
+                pause.wait().await;
+                continue;
+            }
         };
+        pause.reset();
         inner.present.send_replace(true);
         // Wait until the node goes or the session changes.
         tokio::select! {

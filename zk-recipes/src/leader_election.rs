@@ -3,10 +3,10 @@
 
 use crate::error::LossReason;
 use crate::lock::Lock;
+use crate::pause::RetryPause;
 use crate::policy::ConnectionPolicy;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 use tokio::sync::watch;
 use zk_client::Client;
 
@@ -135,16 +135,20 @@ impl LeaderElection {
         let client = self.client.clone();
         let join = tokio::spawn(async move {
             let mut term = 0;
+            let mut pause = RetryPause::new();
             loop {
                 let guard = match lock.acquire().await {
-                    Ok(g) => g,
+                    Ok(g) => {
+                        pause.reset();
+                        g
+                    }
                     Err(e) if e.is_session_lost() && !client.renews_session_on_expiry() => {
                         tracing::warn!(error = %e, "election ends: session lost");
                         return;
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "election: acquire failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        pause.wait().await;
                         continue;
                     }
                 };

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::nodes::{basename, delete_quietly, join, sorted_by_sequence, Protected};
+use crate::pause::RetryPause;
 use crate::policy::{sleep_until, wait_connected, writable, ConnectionPolicy};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -250,6 +251,7 @@ async fn run(inner: Arc<Inner>) {
     let mut give_up_at: Option<Instant> = None;
     // Our node and the session that created it.
     let mut node: Option<(String, i64)> = None;
+    let mut pause = RetryPause::new();
     loop {
         if !writable(client.state()) {
             tokio::select! {
@@ -265,7 +267,10 @@ async fn run(inner: Arc<Inner>) {
             continue;
         }
         let wait = match check(&inner, &mut node).await {
-            Ok(w) => w,
+            Ok(w) => {
+                pause.reset();
+                w
+            }
             Err(e) if e.is_session_lost() && !client.renews_session_on_expiry() => {
                 inner.set_leader(false);
                 if let Err(e) = wait_connected(&client).await {
@@ -282,7 +287,7 @@ async fn run(inner: Arc<Inner>) {
                         let Some(s) = s else { break };
                         if !on_state(&inner, s, &mut give_up_at) { break }
                     }
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = pause.wait() => {}
                 }
                 continue;
             }

@@ -103,6 +103,7 @@ mod lock_core;
 mod multi_lock;
 mod node_cache;
 mod nodes;
+mod pause;
 mod policy;
 mod queue;
 mod rwlock;

@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::nodes::join;
+use crate::pause::RetryPause;
 use crate::policy::wait_connected;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -126,8 +127,14 @@ async fn node_loop(
     }
 }
 
-/// Waits for a usable session and watches `path` again.
-async fn rewatch(client: &Client, path: &str, mode: AddWatchMode) -> Option<PersistentWatch> {
+/// Waits for a usable session and watches `path` again; `None` once the
+/// session is over for good (or the client closed).
+pub(crate) async fn rewatch(
+    client: &Client,
+    path: &str,
+    mode: AddWatchMode,
+) -> Option<PersistentWatch> {
+    let mut pause = RetryPause::new();
     loop {
         wait_connected(client).await.ok()?;
         match client.add_watch(path, mode).await {
@@ -135,7 +142,7 @@ async fn rewatch(client: &Client, path: &str, mode: AddWatchMode) -> Option<Pers
             Err(e) if e.is_closed() => return None,
             Err(e) => {
                 tracing::debug!(%path, error = %e, "cannot watch again yet");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                pause.wait().await;
             }
         }
     }

@@ -2,6 +2,7 @@
 //! protected creates, cleanup of orphaned nodes.
 
 use crate::error::Result;
+use crate::pause::RetryPause;
 use crate::policy::wait_connected;
 use bytes::Bytes;
 use zk_client::retry::NoRetry;
@@ -217,7 +218,7 @@ pub(crate) fn spawn_release_after(
         if let Some(first) = first {
             let _ = first.await;
         }
-        let mut delay = std::time::Duration::from_millis(10);
+        let mut pause = RetryPause::new();
         loop {
             match wait_connected(&client).await {
                 Ok(s) if s == session => {}
@@ -232,8 +233,7 @@ pub(crate) fn spawn_release_after(
                 Err(e) if e.is_no_node() || e.is_terminal() => return,
                 Err(e) => {
                     tracing::debug!(%path, error = %e, "background release failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(1));
+                    pause.wait().await;
                 }
             }
         }
@@ -249,13 +249,14 @@ pub(crate) fn spawn_cleanup(client: Client, dir: String, prefix: String) {
         return;
     };
     handle.spawn(async move {
+        let mut pause = RetryPause::new();
         for _ in 0..100 {
             match cleanup(&client, &dir, &prefix).await {
                 Ok(()) => return,
                 Err(e) if e.is_session_lost() => return,
                 Err(e) => {
                     tracing::debug!(%dir, error = %e, "cleanup failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    pause.wait().await;
                 }
             }
         }

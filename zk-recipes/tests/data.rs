@@ -79,6 +79,9 @@ async fn tree_cache_mirrors_a_subtree() {
         .create("/t/a", "a", CreateMode::Persistent)
         .await
         .unwrap();
+    // On an ensemble the watcher's member may not have applied the writer's
+    // creates yet (ZooKeeper orders reads per client, not across clients).
+    watcher.sync("/t").await.unwrap();
     let tree = TreeCache::start(&watcher, "/t").await.unwrap();
     assert_eq!(tree.snapshot().len(), 2);
     assert_eq!(tree.children("/t"), vec!["a"]);

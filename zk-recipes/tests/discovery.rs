@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use futures::StreamExt;
 use std::collections::HashSet;
+use zk_client::proto::OpCode;
 use zk_recipes::{ProviderStrategy, ServiceDiscovery, ServiceInstance, ServiceType};
+use zk_testserver::proxy::{Fault, Match};
 
 #[test]
 fn curator_json_round_trip_and_unknown_fields() {
@@ -174,4 +176,40 @@ async fn cache_follows_changes_and_providers_pick() {
         .await
         .unwrap();
     assert!(rr.instance().is_none());
+}
+
+/// A cache whose session expired watches again once a new session is up,
+/// even when its first attempt to do so fails (it used to stop following
+/// changes for good).
+#[tokio::test]
+async fn cache_watches_again_after_expiry_when_the_first_attempt_fails() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    // No retries inside the client: the cache sees the failure itself.
+    let client = builder
+        .retry(zk_client::retry::NoRetry)
+        .connect()
+        .await
+        .unwrap();
+    let other = env.client().await;
+    let cache = ServiceDiscovery::new(&client, "/svc-rewatch")
+        .cache("web")
+        .await
+        .unwrap();
+    let mut changes = cache.changes();
+    assert!(changes.next().await.unwrap().is_empty());
+
+    let rewatch = proxy.inject(Match::op(OpCode::AddWatch), Fault::DropBeforeRequest);
+    env.expire(&proxy, &client).await;
+    within(PATIENCE, rewatch.triggered()).await;
+
+    ServiceDiscovery::new(&other, "/svc-rewatch")
+        .register(&ServiceInstance::new("web").with_id("z"))
+        .await
+        .unwrap();
+    within(PATIENCE, async {
+        while changes.next().await.unwrap().is_empty() {}
+    })
+    .await;
+    assert_eq!(cache.instances()[0].id, "z");
 }
