@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zk_client::proto::{
     decode_reply_header, encode_record, encode_request, xid, Acl, ConnectRequest, ConnectResponse,
-    CreateRequest, DeleteRequest, ErrorCode, FrameDecoder, PathWatchRequest, Record, Request,
-    Response, WatcherEvent,
+    CreateRequest, DeleteRequest, ErrorCode, FrameDecoder, PathWatchRequest, Reader, Record,
+    ReplyHeader, Request, Response, WatcherEvent,
 };
 use zk_client::CreateMode;
 
@@ -106,6 +106,19 @@ impl Session {
         }
     }
 
+    /// The next message from the server: a reply, or `None` for a watch
+    /// notification (its path is added to `fired`).
+    fn message(&mut self) -> Result<Option<(ReplyHeader, Reader)>, String> {
+        let frame = self.frame()?;
+        let (header, mut body) = decode_reply_header(frame).map_err(|e| e.to_string())?;
+        if header.xid != xid::NOTIFICATION {
+            return Ok(Some((header, body)));
+        }
+        let event = WatcherEvent::read(&mut body).map_err(|e| e.to_string())?;
+        self.fired.push(event.path);
+        Ok(None)
+    }
+
     /// Sends `request` and returns its reply (error code, response).
     fn call(&mut self, request: Request) -> Result<(i32, Option<Response>), String> {
         let op = request.opcode();
@@ -113,12 +126,10 @@ impl Session {
         self.next_xid += 1;
         self.send(&encode_request(id, &request))?;
         loop {
-            let frame = self.frame()?;
-            let (header, mut body) = decode_reply_header(frame).map_err(|e| e.to_string())?;
-            if header.xid == xid::NOTIFICATION {
-                let event = WatcherEvent::read(&mut body).map_err(|e| e.to_string())?;
-                self.fired.push(event.path);
-            } else if header.xid == id {
+            let Some((header, mut body)) = self.message()? else {
+                continue;
+            };
+            if header.xid == id {
                 if header.err != 0 {
                     return Ok((header.err, None));
                 }
@@ -130,19 +141,15 @@ impl Session {
         }
     }
 
-    /// Waits until the watch on `path` fires.
+    /// Waits until the watch on `path` fires (only ping replies can arrive
+    /// meanwhile: no request is outstanding).
     fn wait_fired(&mut self, path: &str) -> Result<(), String> {
         loop {
             if let Some(i) = self.fired.iter().position(|p| p == path) {
                 self.fired.swap_remove(i);
                 return Ok(());
             }
-            let frame = self.frame()?;
-            let (header, mut body) = decode_reply_header(frame).map_err(|e| e.to_string())?;
-            if header.xid == xid::NOTIFICATION {
-                let event = WatcherEvent::read(&mut body).map_err(|e| e.to_string())?;
-                self.fired.push(event.path);
-            }
+            self.message()?;
         }
     }
 }
