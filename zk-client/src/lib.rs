@@ -43,7 +43,7 @@ pub mod retry;
 pub mod session;
 pub mod watch;
 
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, WeakClient};
 pub use error::{Error, ErrorKind, Result};
 pub use ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
 pub use proto::{

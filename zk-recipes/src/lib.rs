@@ -92,6 +92,7 @@
 mod barrier;
 mod config;
 mod counter;
+mod detach;
 mod discovery;
 mod error;
 mod group;

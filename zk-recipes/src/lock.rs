@@ -103,7 +103,7 @@ impl Lock {
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<LockGuard> {
         tokio::time::timeout(timeout, self.acquire())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| Err(Error::timeout(self.path(), timeout)))
     }
 
     /// The contenders' node names in lock order (the holder first).
@@ -203,8 +203,8 @@ impl LockGuard {
     /// ends, which removes the node too) and this returns at once.
     pub async fn release(self) -> Result<()> {
         let LockGuard { hold, registered } = self;
-        hold.release().await;
+        let released = hold.release().await;
         drop(registered);
-        Ok(())
+        released
     }
 }

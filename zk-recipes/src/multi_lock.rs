@@ -48,7 +48,7 @@ impl MultiLock {
             match lock.acquire().await {
                 Ok(g) => guards.push(g),
                 Err(e) => {
-                    release_all(guards).await;
+                    let _ = release_all(guards).await;
                     return Err(e);
                 }
             }
@@ -63,11 +63,11 @@ impl MultiLock {
             match lock.try_acquire().await {
                 Ok(Some(g)) => guards.push(g),
                 Ok(None) => {
-                    release_all(guards).await;
+                    let _ = release_all(guards).await;
                     return Ok(None);
                 }
                 Err(e) => {
-                    release_all(guards).await;
+                    let _ = release_all(guards).await;
                     return Err(e);
                 }
             }
@@ -77,16 +77,23 @@ impl MultiLock {
 
     /// Waits at most `timeout` for every lock (none is kept on timeout).
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<MultiLockGuard> {
+        let paths: Vec<&str> = self.locks.iter().map(Lock::path).collect();
         tokio::time::timeout(timeout, self.acquire())
             .await
-            .unwrap_or(Err(crate::Error::Timeout))
+            .unwrap_or_else(|_| Err(crate::Error::timeout(paths.join(", "), timeout)))
     }
 }
 
-async fn release_all(guards: Vec<LockGuard>) {
+/// Releases every guard, last first; the first error (a guard that had been
+/// lost) once all are released.
+async fn release_all(guards: Vec<LockGuard>) -> Result<()> {
+    let mut first_error = None;
     for g in guards.into_iter().rev() {
-        let _ = g.release().await;
+        if let Err(e) = g.release().await {
+            first_error.get_or_insert(e);
+        }
     }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Proof of holding every lock of a [`MultiLock`]; dropping it releases
@@ -121,7 +128,6 @@ impl MultiLockGuard {
 
     /// Releases every lock, in reverse order.
     pub async fn release(self) -> Result<()> {
-        release_all(self.guards).await;
-        Ok(())
+        release_all(self.guards).await
     }
 }

@@ -83,7 +83,7 @@ impl ReadWriteLock {
     pub async fn read_timeout(&self, timeout: Duration) -> Result<LockGuard> {
         tokio::time::timeout(timeout, self.read())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| Err(Error::timeout(&self.read.dir, timeout)))
     }
 
     /// Waits for the write lock.
@@ -105,7 +105,7 @@ impl ReadWriteLock {
     pub async fn write_timeout(&self, timeout: Duration) -> Result<LockGuard> {
         tokio::time::timeout(timeout, self.write())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| Err(Error::timeout(&self.write.dir, timeout)))
     }
 
     /// Turns a write guard of this lock into a read guard: takes the read

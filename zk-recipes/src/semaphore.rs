@@ -102,7 +102,7 @@ impl Semaphore {
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Lease> {
         tokio::time::timeout(timeout, self.acquire())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| Err(Error::timeout(&self.path, timeout)))
     }
 
     /// Waits for `n` leases (all or none: leases taken so far are returned
@@ -205,7 +205,6 @@ impl Lease {
 
     /// Returns the lease (in the background if the connection is down).
     pub async fn release(self) -> Result<()> {
-        self.hold.release().await;
-        Ok(())
+        self.hold.release().await
     }
 }

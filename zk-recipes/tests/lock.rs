@@ -27,7 +27,15 @@ async fn exclusion_try_acquire_timeout_and_fencing() {
         .acquire_timeout(Duration::from_millis(300))
         .await
         .unwrap_err();
-    assert!(matches!(err, zk_recipes::Error::Timeout), "{err:?}");
+    // The error names the lock (trap 6 of issue 16).
+    match &err {
+        zk_recipes::Error::Timeout { path, after } => {
+            assert_eq!(path, "/locks/basic");
+            assert_eq!(*after, Duration::from_millis(300));
+            assert!(err.to_string().contains("/locks/basic"), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
     // Neither the failed try nor the timed-out wait left a node behind.
     env.wait_children(&a, "/locks/basic", |c| c.len() == 1)
         .await;

@@ -4,8 +4,10 @@
 mod builder;
 mod nodes;
 mod watches;
+mod weak;
 
 pub use builder::ClientBuilder;
+pub use weak::WeakClient;
 
 use crate::connect_string::Chroot;
 use crate::error::{Error, Result};
