@@ -185,6 +185,12 @@ pub(crate) async fn delete_quietly(client: &Client, path: &str) -> Result<()> {
 /// removes it anyway. Returns whether the delete completed in the
 /// foreground.
 pub(crate) async fn release_node(client: &Client, path: &str, session: i64) -> bool {
+    if !writable(client.state()) {
+        // A request made while disconnected waits for a connection, which
+        // a partition may keep away for good: the caller must not wait.
+        spawn_release(client, path.to_string(), session);
+        return false;
+    }
     match client.with_retry(NoRetry).delete(path, None).await {
         Ok(()) => true,
         Err(e) if e.is_no_node() || e.is_terminal() => true,

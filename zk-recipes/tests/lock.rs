@@ -476,3 +476,45 @@ async fn release_leaves_no_watch_on_the_server() {
         "watches left on released nodes: {stale:?}"
     );
 }
+
+/// Issue 16, bug 3: the connection stalls while the hold monitor's first
+/// exists watch is in flight (its reply is held, then the holder is
+/// partitioned). The monitor used to sit in the client's retries with its
+/// grace timer never armed, so `lost()` fired only when the client gave the
+/// session up (`SessionExpired`, at the session timeout: as late as the
+/// server's expiry, after which a rival acquires). The grace timer runs
+/// while a request is in flight, so `lost()` fires with `Suspended`, before
+/// the rival gets the lock.
+#[tokio::test]
+async fn lost_fires_in_time_when_the_monitors_first_request_stalls() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let holder = builder.connect().await.unwrap();
+    let rival = env.client().await;
+    let held = proxy.inject(
+        Match::op(OpCode::Exists).path_contains("/locks/stall/"),
+        Fault::HoldReply,
+    );
+    let guard = Lock::new(&holder, "/locks/stall").acquire().await.unwrap();
+    held.triggered().await;
+    proxy.partition();
+    let lost = guard.lost();
+    let rival_lock = Lock::new(&rival, "/locks/stall");
+    let waiting = tokio::spawn(async move {
+        let g = rival_lock.acquire().await;
+        (Instant::now(), g)
+    });
+    let reason = within(PATIENCE, lost).await;
+    let lost_at = Instant::now();
+    assert_eq!(reason, LossReason::Suspended, "given up by the grace timer");
+    let (acquired_at, rival_guard) = within(PATIENCE, waiting).await.unwrap();
+    assert!(lost_at < acquired_at, "rival acquired before lost()");
+    rival_guard.unwrap().release().await.unwrap();
+    assert!(matches!(
+        guard.release().await,
+        Err(zk_recipes::Error::Lost {
+            reason: LossReason::Suspended,
+            ..
+        })
+    ));
+}
