@@ -304,6 +304,21 @@ pub(crate) fn spawn_cleanup(client: &Client, dir: String, prefix: String) {
     });
 }
 
+/// Removes our nodes of `dir` (names starting with `prefix`) now if the
+/// connection allows, else in the background ([`spawn_cleanup`]).
+pub(crate) async fn remove_own_nodes(client: &Client, dir: &str, prefix: &str) {
+    if writable(client.state()) {
+        match cleanup(&client.with_retry(NoRetry), dir, prefix).await {
+            Ok(()) => return,
+            Err(e) if e.is_session_lost() => return,
+            Err(e) => {
+                tracing::debug!(%dir, error = %e, "removal failed; retrying in the background")
+            }
+        }
+    }
+    spawn_cleanup(client, dir.to_string(), prefix.to_string());
+}
+
 async fn cleanup(client: &Client, dir: &str, prefix: &str) -> Result<()> {
     match client.sync(dir).await {
         Ok(()) => {}

@@ -193,6 +193,15 @@ impl Lease {
         self.hold.path()
     }
 
+    /// The fencing token: the lease node's creation zxid. Every lease
+    /// granted later has a larger one, so a resource shared by the lease
+    /// holders can refuse a holder that lost its lease without knowing
+    /// (by remembering the tokens of the current holders, or the largest
+    /// one, as the resource's semantics allow).
+    pub fn fencing_token(&self) -> i64 {
+        self.hold.stat().czxid
+    }
+
     /// Resolves when the lease can no longer be considered held.
     pub fn lost(&self) -> impl Future<Output = LossReason> + Send + 'static {
         self.hold.lost()
@@ -204,6 +213,13 @@ impl Lease {
     }
 
     /// Returns the lease (in the background if the connection is down).
+    /// Fails with [`Error::Lost`] if the lease had been lost before (its
+    /// node is deleted all the same, should it still exist).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, the lease is returned in the
+    /// background.
     pub async fn release(self) -> Result<()> {
         self.hold.release().await
     }
