@@ -2,9 +2,10 @@
 //! `DistributedDoubleBarrier` layouts).
 
 use crate::error::{Error, Result};
-use crate::nodes::{delete_quietly, ensure_dir, join};
+use crate::nodes::{delete_quietly, ensure_dir, join, CleanupGuard};
 use crate::policy::wait_connected;
 use bytes::Bytes;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use zk_client::{Client, CreateMode, WatchEvent};
 
@@ -45,6 +46,11 @@ impl Barrier {
     }
 
     /// Sets the barrier (creates its node; already set is fine).
+    ///
+    /// # Cancel safety
+    ///
+    /// Idempotent: a dropped call may or may not have set the barrier;
+    /// calling it again is harmless.
     pub async fn set(&self) -> Result<()> {
         match self
             .client
@@ -58,16 +64,29 @@ impl Barrier {
     }
 
     /// Removes the barrier, releasing the waiters.
+    ///
+    /// # Cancel safety
+    ///
+    /// Idempotent: a dropped call may or may not have removed the barrier;
+    /// calling it again is harmless.
     pub async fn remove(&self) -> Result<()> {
         delete_quietly(&self.client, &self.path).await
     }
 
     /// Whether the barrier is set.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn is_set(&self) -> Result<bool> {
         Ok(self.client.exists(&self.path).await?.is_some())
     }
 
     /// Waits until the barrier is not set.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads and waits.
     pub async fn wait(&self) -> Result<()> {
         loop {
             let (stat, watch) = match self.client.exists_watch(&self.path).await {
@@ -94,6 +113,10 @@ impl Barrier {
     }
 
     /// Like [`Barrier::wait`]; `false` if still set after `timeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads and waits.
     pub async fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
         match tokio::time::timeout(timeout, self.wait()).await {
             Ok(r) => r.map(|_| true),
@@ -148,7 +171,9 @@ pub struct DoubleBarrier {
     client: Client,
     path: String,
     members: usize,
-    id: String,
+    /// This participant's node name, new for each [`DoubleBarrier::enter`]
+    /// (shared by clones: they are one participant).
+    id: Arc<Mutex<String>>,
 }
 
 impl DoubleBarrier {
@@ -158,16 +183,41 @@ impl DoubleBarrier {
             client: client.clone(),
             path: path.into(),
             members,
-            id: uuid::Uuid::new_v4().to_string(),
+            id: Arc::new(Mutex::new(uuid::Uuid::new_v4().to_string())),
         }
     }
 
+    fn id(&self) -> String {
+        self.id.lock().map(|id| id.clone()).unwrap_or_default()
+    }
+
     fn ours(&self) -> String {
-        join(&self.path, &self.id)
+        join(&self.path, &self.id())
     }
 
     /// Enters; returns once `members` participants have entered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped (or fails), this participant's
+    /// node is removed in the background, so the others do not count it.
+    /// (A group that was completed by it just before stays released.)
     pub async fn enter(&self) -> Result<()> {
+        // A fresh name per attempt: the cleanup of an abandoned attempt can
+        // then never remove the node of a later one.
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Ok(mut current) = self.id.lock() {
+            current.clone_from(&id);
+        }
+        let mut undo = CleanupGuard::for_prefix(&self.client, &self.path, &id);
+        let entered = self.enter_inner().await;
+        if entered.is_ok() {
+            undo.disarm();
+        }
+        entered
+    }
+
+    async fn enter_inner(&self) -> Result<()> {
         let ready = join(&self.path, READY);
         loop {
             wait_connected(&self.client).await?;
@@ -218,6 +268,10 @@ impl DoubleBarrier {
 
     /// Like [`DoubleBarrier::enter`]; `false` (and this participant's node
     /// removed) if the group was not complete within `timeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`DoubleBarrier::enter`].
     pub async fn enter_timeout(&self, timeout: Duration) -> Result<bool> {
         match tokio::time::timeout(timeout, self.enter()).await {
             Ok(r) => r.map(|_| true),
@@ -229,8 +283,23 @@ impl DoubleBarrier {
     }
 
     /// Leaves; returns once every participant has left.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, this participant has left all the same
+    /// (its node is removed in the background); only the wait for the
+    /// others is abandoned.
     pub async fn leave(&self) -> Result<()> {
-        let ours = self.id.clone();
+        let mut leave_anyway = CleanupGuard::for_prefix(&self.client, &self.path, &self.id());
+        let left = self.leave_inner().await;
+        if left.is_ok() {
+            leave_anyway.disarm();
+        }
+        left
+    }
+
+    async fn leave_inner(&self) -> Result<()> {
+        let ours = self.id();
         loop {
             let mut children: Vec<String> = match self.client.get_children(&self.path).await {
                 Ok(c) => c.into_iter().filter(|c| c != READY).collect(),

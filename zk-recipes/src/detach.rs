@@ -15,12 +15,14 @@ use std::task::{Context, Poll};
 
 type BoxedStep<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Handler<T> = Box<dyn FnOnce(T) + Send>;
+type Hook = Box<dyn FnOnce() + Send>;
 
 /// A step that finishes in the background if dropped once started (see the
 /// module docs). Before its first poll, dropping it does nothing.
 pub(crate) struct FinishOnDrop<T: Send + 'static> {
     step: Option<BoxedStep<T>>,
     abandoned: Option<Handler<T>>,
+    detaching: Option<Hook>,
     started: bool,
 }
 
@@ -38,7 +40,17 @@ where
     FinishOnDrop {
         step: Some(Box::pin(step)),
         abandoned: Some(Box::new(abandoned)),
+        detaching: None,
         started: false,
+    }
+}
+
+impl<T: Send + 'static> FinishOnDrop<T> {
+    /// Also calls `hook` at once (in `Drop`) when the step is handed to the
+    /// background, before it finishes there.
+    pub(crate) fn on_detach(mut self, hook: impl FnOnce() + Send + 'static) -> FinishOnDrop<T> {
+        self.detaching = Some(Box::new(hook));
+        self
     }
 }
 
@@ -72,6 +84,9 @@ impl<T: Send + 'static> Drop for FinishOnDrop<T> {
         }
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
+                if let Some(hook) = self.detaching.take() {
+                    hook();
+                }
                 handle.spawn(async move { abandoned(step.await) });
             }
             // Only when the runtime itself is going away, and the session

@@ -358,6 +358,17 @@ impl CleanupGuard {
         }
     }
 
+    /// Removes the nodes of `dir` whose names start with `prefix` if
+    /// dropped armed.
+    pub(crate) fn for_prefix(client: &Client, dir: &str, prefix: &str) -> CleanupGuard {
+        CleanupGuard {
+            client: client.clone(),
+            dir: dir.to_string(),
+            prefix: prefix.to_string(),
+            armed: true,
+        }
+    }
+
     /// The node was handed over (or removed): nothing to clean.
     pub(crate) fn disarm(&mut self) {
         self.armed = false;

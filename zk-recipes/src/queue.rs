@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use zk_client::retry::NoRetry;
 use zk_client::{Client, CreateMode, Op, WatchEvent};
@@ -115,6 +116,9 @@ struct Inner {
     /// dropped before it could return them (name, data): the next take on
     /// this handle returns them first.
     claimed: Mutex<VecDeque<(String, Bytes)>>,
+    /// How many such removals are still finishing in the background; the
+    /// next take waits for them (a round trip) before it looks elsewhere.
+    finishing: watch::Sender<usize>,
     counters: Counters,
 }
 
@@ -154,6 +158,7 @@ impl Queue {
                 order,
                 cache: tokio::sync::Mutex::new(VecDeque::new()),
                 claimed: Mutex::new(VecDeque::new()),
+                finishing: watch::Sender::new(0),
                 counters: Counters::default(),
             }),
         }
@@ -255,6 +260,7 @@ impl Queue {
     ///
     /// Cancel-safe, as [`Queue::take`].
     pub async fn try_take(&self) -> Result<Option<Bytes>> {
+        self.inner.abandoned_takes_finished().await;
         if let Some(data) = self.inner.claimed_earlier() {
             return Ok(Some(data));
         }
@@ -277,13 +283,31 @@ impl Queue {
 
     async fn take_until(&self, deadline: Deadline) -> Result<Bytes> {
         loop {
+            let finished = async {
+                self.inner.abandoned_takes_finished().await;
+                Ok(())
+            };
+            self.until(deadline, finished).await?;
             if let Some(data) = self.inner.claimed_earlier() {
                 return Ok(data);
             }
             if let Some((_, data)) = self.take_pass(deadline).await? {
                 return Ok(data);
             }
-            self.until(deadline, self.wait_for_items(false)).await?;
+            // Woken by a change of the queue, or by an abandoned take of
+            // this handle that finishes (it may keep an item for us).
+            let mut finishing = self.inner.finishing.subscribe();
+            let item_kept = async {
+                let _ = finishing.changed().await;
+                Ok(())
+            };
+            let wait = async {
+                tokio::select! {
+                    r = self.wait_for_items(false) => r,
+                    r = item_kept => r,
+                }
+            };
+            self.until(deadline, wait).await?;
         }
     }
 
@@ -480,6 +504,12 @@ impl Inner {
         }
     }
 
+    /// Waits until no removal of an abandoned take is still finishing.
+    async fn abandoned_takes_finished(&self) {
+        let mut finishing = self.finishing.subscribe();
+        let _ = finishing.wait_for(|n| *n == 0).await;
+    }
+
     /// An item an abandoned take removed, if any (counted as taken now).
     fn claimed_earlier(&self) -> Option<Bytes> {
         let (_, data) = self.claimed.lock().ok()?.pop_front()?;
@@ -542,9 +572,12 @@ impl Inner {
                             claimed.push_back((name, data));
                         }
                     }
+                    inner.finishing.send_modify(|n| *n -= 1);
                 }
             };
-            let delete = finish_on_drop(Inner::delete_claim(inner.clone(), path.clone()), keep);
+            let detaching = inner.clone();
+            let delete = finish_on_drop(Inner::delete_claim(inner.clone(), path.clone()), keep)
+                .on_detach(move || detaching.finishing.send_modify(|n| *n += 1));
             match delete.await? {
                 Claim::Ours => return Ok(Some(data)),
                 Claim::Gone => return Ok(None),
@@ -645,6 +678,7 @@ impl Drop for Inner {
             order: self.order,
             cache: tokio::sync::Mutex::new(VecDeque::new()),
             claimed: Mutex::new(VecDeque::new()),
+            finishing: watch::Sender::new(0),
             counters: Counters::default(),
         };
         handle.spawn(async move {
