@@ -70,6 +70,11 @@ fn decode<T: DeserializeOwned>(path: &str, node: &NodeData) -> Result<Versioned<
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
     /// Starts watching the node at `path` (it need not exist).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only sets a watch and reads (a dropped start leaves no
+    /// watch behind).
     pub async fn start(client: &Client, path: impl Into<String>) -> Result<ConfigNode<T>> {
         let path = path.into();
         let cache = NodeCache::start(client, path.clone()).await?;
@@ -91,6 +96,10 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
     }
 
     /// Reads the value from the server (not the cache).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn read(&self) -> Result<Option<Versioned<T>>> {
         match self.client.get_data(&self.path).await {
             Ok((data, stat)) => Ok(Some(decode(&self.path, &NodeData { data, stat })?)),
@@ -108,6 +117,11 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
     }
 
     /// Writes `value` unconditionally (creating the node if needed).
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have written the value (at most once);
+    /// calling it again is harmless.
     pub async fn set(&self, value: &T) -> Result<i32> {
         let data = serde_json::to_vec(value).map_err(|e| Error::Encode(e.to_string()))?;
         loop {
@@ -139,6 +153,12 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
     /// Writes `value` if the node is still at `expected` (`None`: if the
     /// node does not exist yet). Returns the new version, or `None` if
     /// someone else changed it first.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have applied the write, at most once (a
+    /// later compare-and-set with the old version fails if it did); read the
+    /// node to know.
     pub async fn compare_and_set(&self, value: &T, expected: Option<i32>) -> Result<Option<i32>> {
         let data = serde_json::to_vec(value).map_err(|e| Error::Encode(e.to_string()))?;
         match expected {
@@ -153,6 +173,11 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
 
     /// Read-modify-write with compare-and-set, retried until it applies.
     /// `f` gets the current value (`None` if unset) and returns the new one.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have applied one update, never more than
+    /// one (each attempt is a compare-and-set).
     pub async fn update(&self, mut f: impl FnMut(Option<T>) -> T) -> Result<Versioned<T>>
     where
         T: Clone,

@@ -136,6 +136,12 @@ impl GroupMember {
     }
 
     /// Changes this member's payload.
+    ///
+    /// # Cancel safety
+    ///
+    /// The new payload is remembered at the first poll (a re-created node uses
+    /// it); a dropped call may or may not have written it to the node yet.
+    /// Calling it again is harmless.
     pub async fn set_payload(&self, payload: impl Into<Bytes>) -> Result<()> {
         let payload = payload.into();
         if let Ok(mut p) = self.handle.inner.payload.lock() {
@@ -156,6 +162,10 @@ impl GroupMember {
     }
 
     /// The group's members: id → payload.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn members(&self) -> Result<BTreeMap<String, Bytes>> {
         let client = &self.handle.inner.client;
         let children = match client.get_children(&self.handle.inner.path).await {
@@ -181,6 +191,10 @@ impl GroupMember {
 
     /// Follows the group: a watch channel of id → payload, kept current by a
     /// [`TreeCache`] of the group path (dropped with the returned cache).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped call leaves no watch or task behind.
     pub async fn watch_members(
         &self,
     ) -> Result<(TreeCache, watch::Receiver<BTreeMap<String, Bytes>>)> {

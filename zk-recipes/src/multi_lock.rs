@@ -42,6 +42,11 @@ impl MultiLock {
     }
 
     /// Waits for every lock. If one fails, those taken are released.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, the locks taken so far are
+    /// released in the background and none is held.
     pub async fn acquire(&self) -> Result<MultiLockGuard> {
         let mut guards = Vec::with_capacity(self.locks.len());
         for lock in &self.locks {
@@ -57,6 +62,10 @@ impl MultiLock {
     }
 
     /// Takes every lock if each is free now; otherwise takes none.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`MultiLock::acquire`].
     pub async fn try_acquire(&self) -> Result<Option<MultiLockGuard>> {
         let mut guards = Vec::with_capacity(self.locks.len());
         for lock in &self.locks {
@@ -76,6 +85,10 @@ impl MultiLock {
     }
 
     /// Waits at most `timeout` for every lock (none is kept on timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`MultiLock::acquire`].
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<MultiLockGuard> {
         let paths: Vec<&str> = self.locks.iter().map(Lock::path).collect();
         tokio::time::timeout(timeout, self.acquire())
@@ -127,6 +140,11 @@ impl MultiLockGuard {
     }
 
     /// Releases every lock, in reverse order.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, every lock is released all the
+    /// same, in the background.
     pub async fn release(self) -> Result<()> {
         release_all(self.guards).await
     }

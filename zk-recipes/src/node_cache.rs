@@ -71,6 +71,10 @@ async fn read_node(client: &Client, path: &str) -> Result<Option<NodeData>> {
 impl NodeCache {
     /// Starts caching `path` (its current value is loaded before this
     /// returns).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped start leaves no watch or task behind.
     pub async fn start(client: &Client, path: impl Into<String>) -> Result<NodeCache> {
         let path = path.into();
         let watch = client.add_watch(&path, AddWatchMode::Persistent).await?;
@@ -234,6 +238,10 @@ struct TreeState {
 
 impl TreeCache {
     /// Starts caching the subtree at `root` (loaded before this returns).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped start leaves no watch or task behind.
     pub async fn start(client: &Client, root: impl Into<String>) -> Result<TreeCache> {
         let root = root.into();
         let watch = client

@@ -89,16 +89,30 @@ impl Semaphore {
     }
 
     /// Waits for one lease.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped at any point, no lease is held,
+    /// and its lease node and its place in the acquirers' lock are removed in
+    /// the background.
     pub async fn acquire(&self) -> Result<Lease> {
         self.acquire_inner(true).await?.ok_or(Error::Closed)
     }
 
     /// Takes a lease if one is free now.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`Semaphore::acquire`].
     pub async fn try_acquire(&self) -> Result<Option<Lease>> {
         self.acquire_inner(false).await
     }
 
     /// Waits for one lease at most `timeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`Semaphore::acquire`].
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Lease> {
         tokio::time::timeout(timeout, self.acquire())
             .await
@@ -107,6 +121,11 @@ impl Semaphore {
 
     /// Waits for `n` leases (all or none: leases taken so far are returned
     /// if the future is dropped or fails).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, the leases taken so far are
+    /// returned in the background and none is held.
     pub async fn acquire_many(&self, n: usize) -> Result<Vec<Lease>> {
         if n > self.max_leases {
             return Err(Error::InvalidArgument(format!(
@@ -122,6 +141,10 @@ impl Semaphore {
     }
 
     /// The current lease nodes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn participants(&self) -> Result<Vec<String>> {
         match self.client.get_children(&self.leases_dir()).await {
             Ok(c) => Ok(c),
