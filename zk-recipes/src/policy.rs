@@ -249,12 +249,12 @@ async fn watch_hold(
             event = watch_fut => {
                 node_watch = None;
                 match event {
-                    WatchEvent::Node(e) if e.event_type == EventType::NodeDeleted => {
-                        if client.session_id() != session_id {
-                            return LossReason::SessionExpired;
-                        }
-                        return LossReason::NodeDeleted;
-                    }
+                    // Deleted by someone, or by the server expiring our
+                    // session (the event can arrive before the expiry is
+                    // known here): the next pass looks again, and a
+                    // missing node then counts as deleted only if the
+                    // session is still ours.
+                    WatchEvent::Node(e) if e.event_type == EventType::NodeDeleted => {}
                     WatchEvent::Expired => return LossReason::SessionExpired,
                     WatchEvent::Closed | WatchEvent::AuthFailed => return LossReason::ClientClosed,
                     // A data change or a re-registration: watch again.
