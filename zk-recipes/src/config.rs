@@ -108,7 +108,14 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
         }
     }
 
-    /// The value as it changes: the current one, then every change.
+    /// The value as it changes: the current one, then the latest value
+    /// after each change.
+    ///
+    /// **Changes are coalesced**: values written in quick succession may
+    /// show as the last of them (versions only grow; the last value always
+    /// arrives). ZooKeeper's notifications carry no data, so a value
+    /// overwritten before it was read cannot be seen by any client; see
+    /// [`NodeCache::changes`].
     pub fn changes(&self) -> impl Stream<Item = Result<Option<Versioned<T>>>> + use<T> {
         let path = self.path.clone();
         self.cache

@@ -157,8 +157,10 @@ impl SharedCounter {
         }
     }
 
-    /// A stream of values: the current one, then each change (values that
-    /// cannot be decoded are reported as errors).
+    /// A stream of values: the current one, then the latest value after
+    /// each change (values that cannot be decoded are reported as errors).
+    /// Quick successive changes may show as the last of them (see
+    /// [`crate::NodeCache::changes`]).
     ///
     /// # Cancel safety
     ///

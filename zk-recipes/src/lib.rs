@@ -142,7 +142,7 @@ pub use leader_election::{ElectionHandle, LeaderElection, Leadership};
 pub use leader_latch::{LeaderLatch, Participant};
 pub use lock::{Lock, LockGuard};
 pub use multi_lock::{MultiLock, MultiLockGuard};
-pub use node_cache::{NodeCache, NodeData, TreeCache, TreeEvent};
+pub use node_cache::{NodeCache, NodeData, TreeCache, TreeEvent, TreeEvents};
 pub use policy::ConnectionPolicy;
 pub use queue::{Queue, QueueItem, QueueStats};
 pub use rwlock::ReadWriteLock;
