@@ -7,7 +7,7 @@ use crate::policy::wait_connected;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use zk_client::{Client, CreateMode, WatchEvent};
+use zk_client::{Client, CreateMode, OneshotWatch, WatchEvent};
 
 /// A barrier: while its node exists, [`Barrier::wait`] blocks; removing the
 /// node releases every waiter.
@@ -191,6 +191,14 @@ impl DoubleBarrier {
         self.id.lock().map(|id| id.clone()).unwrap_or_default()
     }
 
+    /// Deletes our node; a session that ended took it already.
+    async fn delete_ours(&self) -> Result<()> {
+        match delete_quietly(&self.client, &self.ours()).await {
+            Err(e) if e.is_session_lost() && self.client.renews_session_on_expiry() => Ok(()),
+            other => other,
+        }
+    }
+
     fn ours(&self) -> String {
         join(&self.path, &self.id())
     }
@@ -218,51 +226,65 @@ impl DoubleBarrier {
     }
 
     async fn enter_inner(&self) -> Result<()> {
-        let ready = join(&self.path, READY);
         loop {
             wait_connected(&self.client).await?;
-            match self
-                .client
-                .create(&self.ours(), Bytes::new(), CreateMode::Ephemeral)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.is_node_exists() => {}
-                Err(e) if e.is_no_node() => {
-                    ensure_dir(&self.client, &self.path, false).await?;
-                    continue;
-                }
-                Err(e) if e.is_session_expired() => continue,
-                Err(e) => return Err(e.into()),
-            }
-            let (stat, watch) = self.client.exists_watch(&ready).await?;
-            if stat.is_some() {
-                return Ok(());
-            }
-            let count = self
-                .client
-                .get_children(&self.path)
-                .await?
-                .iter()
-                .filter(|c| c.as_str() != READY)
-                .count();
-            if count >= self.members {
-                match self
-                    .client
-                    .create(&ready, Bytes::new(), CreateMode::Persistent)
-                    .await
-                {
-                    Ok(_) => return Ok(()),
-                    Err(e) if e.is_node_exists() => return Ok(()),
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            let watch = match self.enter_pass().await {
+                Ok(Some(watch)) => watch,
+                Ok(None) => return Ok(()),
+                // Our node went with the session: enter again in the new
+                // one (if the client renews sessions; else the wait above
+                // fails).
+                Err(Error::Client(e)) if e.is_session_expired() => continue,
+                Err(e) => return Err(e),
+            };
             match watch.await {
                 WatchEvent::Closed | WatchEvent::AuthFailed => {
                     return Err(Error::SessionLost(crate::LossReason::ClientClosed))
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Makes sure our node exists and looks whether the group is complete
+    /// (completing it if we are the last): `None` once it is, else the
+    /// watch on `ready` to wait for.
+    async fn enter_pass(&self) -> Result<Option<OneshotWatch>> {
+        let ready = join(&self.path, READY);
+        loop {
+            match self
+                .client
+                .create(&self.ours(), Bytes::new(), CreateMode::Ephemeral)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if e.is_node_exists() => break,
+                Err(e) if e.is_no_node() => ensure_dir(&self.client, &self.path, false).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (stat, watch) = self.client.exists_watch(&ready).await?;
+        if stat.is_some() {
+            return Ok(None);
+        }
+        let count = self
+            .client
+            .get_children(&self.path)
+            .await?
+            .iter()
+            .filter(|c| c.as_str() != READY)
+            .count();
+        if count < self.members {
+            return Ok(Some(watch));
+        }
+        match self
+            .client
+            .create(&ready, Bytes::new(), CreateMode::Persistent)
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(e) if e.is_node_exists() => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -319,17 +341,22 @@ impl DoubleBarrier {
             };
             let present = children.contains(&ours);
             let target = if children.len() == 1 && present {
-                delete_quietly(&self.client, &self.ours()).await?;
+                self.delete_ours().await?;
                 continue;
             } else if present && *lowest == ours {
                 highest.clone()
             } else {
                 if present {
-                    delete_quietly(&self.client, &self.ours()).await?;
+                    self.delete_ours().await?;
                 }
                 lowest.clone()
             };
-            let (stat, watch) = self.client.exists_watch(&join(&self.path, &target)).await?;
+            let (stat, watch) = match self.client.exists_watch(&join(&self.path, &target)).await {
+                Ok(found) => found,
+                // Our node went with the session: look again.
+                Err(e) if e.is_session_expired() => continue,
+                Err(e) => return Err(e.into()),
+            };
             if stat.is_none() {
                 continue;
             }

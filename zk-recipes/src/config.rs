@@ -134,11 +134,13 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
         loop {
             match self.client.set_data(&self.path, data.clone(), None).await {
                 Ok(stat) => return Ok(stat.version),
-                Err(e) if e.is_no_node() => {
-                    if let Some(v) = self.create(&data).await? {
-                        return Ok(v);
-                    }
-                }
+                Err(e) if e.is_no_node() => match self.create(&data).await {
+                    Ok(Some(v)) => return Ok(v),
+                    // Created meanwhile (perhaps by us): overwrite it.
+                    Ok(None) => {}
+                    Err(Error::Client(e)) if e.is_node_exists() => {}
+                    Err(e) => return Err(e),
+                },
                 Err(e) => return Err(e.into()),
             }
         }
@@ -152,14 +154,17 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
             .await
         {
             Ok((_, stat)) => Ok(Some(stat.version)),
-            Err(e) if e.is_node_exists() => Ok(None),
+            // After a lost reply, the node found may be our own create.
+            Err(e) if e.is_node_exists() && !e.after_retry() => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Writes `value` if the node is still at `expected` (`None`: if the
     /// node does not exist yet). Returns the new version, or `None` if
-    /// someone else changed it first.
+    /// someone else changed it first. Fails with [`Error::OutcomeUnknown`]
+    /// if the reply was lost and the repeated write found the node changed
+    /// (the first write may have been the change).
     ///
     /// # Cancel safety
     ///
@@ -168,10 +173,19 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
     /// node to know.
     pub async fn compare_and_set(&self, value: &T, expected: Option<i32>) -> Result<Option<i32>> {
         let data = serde_json::to_vec(value).map_err(|e| Error::Encode(e.to_string()))?;
+        let unknown = || Error::OutcomeUnknown {
+            path: self.path.clone(),
+        };
         match expected {
-            None => self.create(&data).await,
+            None => match self.create(&data).await {
+                Err(Error::Client(e)) if e.after_retry() => Err(unknown()),
+                other => other,
+            },
             Some(version) => match self.client.set_data(&self.path, data, Some(version)).await {
                 Ok(stat) => Ok(Some(stat.version)),
+                Err(e) if (e.is_bad_version() || e.is_no_node()) && e.after_retry() => {
+                    Err(unknown())
+                }
                 Err(e) if e.is_bad_version() || e.is_no_node() => Ok(None),
                 Err(e) => Err(e.into()),
             },
@@ -180,6 +194,8 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
 
     /// Read-modify-write with compare-and-set, retried until it applies.
     /// `f` gets the current value (`None` if unset) and returns the new one.
+    /// Never applies twice: if a write's reply is lost and its outcome
+    /// cannot be told, this fails with [`Error::OutcomeUnknown`].
     ///
     /// # Cancel safety
     ///

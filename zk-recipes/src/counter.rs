@@ -123,7 +123,9 @@ impl SharedCounter {
     }
 
     /// Sets the value if the node is still at `version`; `false` if someone
-    /// changed it since.
+    /// changed it since. Fails with [`Error::OutcomeUnknown`] if the
+    /// connection dropped before the reply and the repeated write found the
+    /// node changed: the first write may have been the change.
     ///
     /// # Cancel safety
     ///
@@ -136,12 +138,20 @@ impl SharedCounter {
             .await
         {
             Ok(_) => Ok(true),
+            Err(e) if (e.is_bad_version() || e.is_no_node()) && e.after_retry() => {
+                Err(Error::OutcomeUnknown {
+                    path: self.path.clone(),
+                })
+            }
             Err(e) if e.is_bad_version() || e.is_no_node() => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Adds `delta` (compare-and-set loop) and returns the new value.
+    /// Adds `delta` (compare-and-set loop) and returns the new value. Never
+    /// adds twice: if a write's reply is lost and its outcome cannot be
+    /// told, this fails with [`Error::OutcomeUnknown`] (the delta may or may
+    /// not have been added) instead of adding again.
     ///
     /// # Cancel safety
     ///

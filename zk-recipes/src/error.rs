@@ -37,6 +37,15 @@ pub enum Error {
     /// The recipe was closed or stopped.
     #[error("recipe closed")]
     Closed,
+    /// A conditional write's reply was lost with the connection and its
+    /// repetition found the node changed: the write may or may not have
+    /// been applied. Read the node to find out; blindly repeating the call
+    /// could apply it twice.
+    #[error("the write to {path} may or may not have been applied (its reply was lost)")]
+    OutcomeUnknown {
+        /// The node written.
+        path: String,
+    },
     /// A node's data could not be decoded (it was written by something else,
     /// or by an incompatible version).
     #[error("bad data in {path}: {message}")]
