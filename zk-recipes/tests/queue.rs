@@ -407,3 +407,60 @@ async fn dropped_take_locked_strands_no_item() {
     }
     assert_eq!(q.len().await.unwrap(), 1);
 }
+
+/// Issue 16, trap 13 (documented, not removed): consumers of an empty
+/// queue all watch its children, so one put wakes every waiting consumer
+/// session; one of them takes the item and the others list the queue again
+/// and go back to waiting (one watch each). Curator's `DistributedQueue`
+/// behaves the same; the cost is a listing per waiting session per put,
+/// never a watch per item.
+#[tokio::test]
+async fn a_put_wakes_every_waiting_consumer_and_one_takes_it() {
+    let Some(env) = env().await else { return };
+    let producer = env.client().await;
+    let mut queues = Vec::new();
+    let mut takers = Vec::new();
+    for _ in 0..3 {
+        let q = Queue::new(&env.client().await, "/q/herd");
+        let taker = {
+            let q = q.clone();
+            tokio::spawn(async move { q.take().await })
+        };
+        queues.push(q);
+        takers.push(taker);
+    }
+    let watches = |queues: &[Queue]| {
+        queues
+            .iter()
+            .map(|q| q.stats().watches_set)
+            .collect::<Vec<_>>()
+    };
+    within(PATIENCE, async {
+        while watches(&queues).contains(&0) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    Queue::new(&producer, "/q/herd").put("one").await.unwrap();
+    // Exactly one consumer gets it...
+    let (done, index, rest) = within(PATIENCE, futures::future::select_all(takers)).await;
+    assert_eq!(done.unwrap().unwrap(), "one".as_bytes());
+    // ...and the others were woken too: each listed the queue again and
+    // set a new watch.
+    within(PATIENCE, async {
+        loop {
+            let w = watches(&queues);
+            if w.iter().enumerate().all(|(i, w)| i == index || *w >= 2) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    for t in &rest {
+        assert!(!t.is_finished(), "the others wait again");
+    }
+    for t in rest {
+        t.abort();
+    }
+}
