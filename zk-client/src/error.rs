@@ -118,6 +118,13 @@ impl Error {
         Error::new(ErrorKind::InvalidArgument).with_message(message)
     }
 
+    /// An I/O error (connecting, reading, writing), kept as the source.
+    pub(crate) fn io(source: std::io::Error) -> Error {
+        let mut err = Error::new(ErrorKind::Io);
+        err.0.source = Some(Box::new(source));
+        err
+    }
+
     pub(crate) fn protocol(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Protocol).with_message(message)
     }

@@ -5,7 +5,9 @@ use crate::connect_string::{Chroot, ConnectString};
 use crate::error::{Error, Result};
 use crate::proto::{AuthPacket, DEFAULT_MAX_BUFFER};
 use crate::retry::{ExponentialRetry, RetryPolicy};
-use crate::session::driver::{Command, Driver, DriverConfig, ReplySender, SessionInfo, Shared};
+use crate::session::driver::{
+    Command, ConnectFailure, Driver, DriverConfig, FailureCause, ReplySender, SessionInfo, Shared,
+};
 use crate::session::hosts::HostList;
 use crate::session::{ConnectionState, SessionConfig, SessionMachine};
 use bytes::Bytes;
@@ -191,6 +193,7 @@ impl ClientBuilder {
             transitions,
             last_zxid: AtomicI64::new(0),
             password: std::sync::Mutex::new(Bytes::new()),
+            last_connect_error: std::sync::Mutex::new(None),
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (unwatch_tx, unwatch_rx) = mpsc::unbounded_channel();
@@ -245,11 +248,36 @@ impl ClientBuilder {
             Err(_) => {
                 let (reply, _) = ReplySender::new();
                 let _ = client.inner.commands.send(Command::Close { reply });
-                Err(Error::timeout().with_message(format!(
-                    "no server in {:?} completed a handshake within {:?}",
-                    self.connect_string, self.connect_timeout
-                )))
+                Err(connect_timed_out(
+                    &self.connect_string,
+                    self.connect_timeout,
+                    &client.inner.shared,
+                ))
             }
         }
+    }
+}
+
+/// The error of a `connect` that found no session in time: an I/O error
+/// carrying the last attempt's cause when there was one (refused, unknown
+/// host, closed during the handshake), else a plain timeout.
+fn connect_timed_out(connect_string: &str, timeout: Duration, shared: &Shared) -> Error {
+    let summary =
+        format!("no server in {connect_string:?} completed a handshake within {timeout:?}");
+    let last = shared
+        .last_connect_error
+        .lock()
+        .ok()
+        .and_then(|mut last| last.take());
+    match last {
+        Some(ConnectFailure {
+            host,
+            cause: FailureCause::Io(cause),
+        }) => Error::io(cause).with_message(format!("{summary}; last attempt {host}")),
+        Some(ConnectFailure {
+            host,
+            cause: FailureCause::Handshake(why),
+        }) => Error::timeout().with_message(format!("{summary}; last attempt {host}: {why}")),
+        None => Error::timeout().with_message(summary),
     }
 }

@@ -104,6 +104,29 @@ pub(crate) struct Shared {
     pub(crate) transitions: broadcast::Sender<ConnectionState>,
     pub(crate) last_zxid: AtomicI64,
     pub(crate) password: std::sync::Mutex<bytes::Bytes>,
+    /// Why the latest connection attempt failed, for the error of a
+    /// `connect` that times out.
+    pub(crate) last_connect_error: std::sync::Mutex<Option<ConnectFailure>>,
+}
+
+/// Why a connection attempt did not end in a session.
+#[derive(Debug)]
+pub(crate) struct ConnectFailure {
+    /// `host:port` as the connect string named it.
+    pub(crate) host: String,
+    /// What went wrong.
+    pub(crate) cause: FailureCause,
+}
+
+/// The cause in a [`ConnectFailure`].
+#[derive(Debug)]
+pub(crate) enum FailureCause {
+    /// Connecting, reading or writing failed (refused, unknown host, reset,
+    /// closed by the server).
+    Io(std::io::Error),
+    /// The transport worked but the handshake did not (timed out, answered
+    /// with garbage, refused by the server).
+    Handshake(String),
 }
 
 /// Settings the task needs besides the machine's.
@@ -226,6 +249,10 @@ impl Driver {
                     match n {
                         Ok(0) => {
                             tracing::debug!("server closed the connection");
+                            self.note_handshake_failure(FailureCause::Io(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "the server closed the connection during the handshake",
+                            )));
                             self.drop_transport();
                             self.machine.transport_closed(now);
                         }
@@ -235,6 +262,7 @@ impl Driver {
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "read failed");
+                            self.note_handshake_failure(FailureCause::Io(e));
                             self.drop_transport();
                             self.machine.transport_closed(now);
                         }
@@ -243,6 +271,7 @@ impl Driver {
                 w = write_some(&mut self.writer, &mut self.write_buf), if has_output => {
                     if let Err(e) = w {
                         tracing::debug!(error = %e, "write failed");
+                        self.note_handshake_failure(FailureCause::Io(e));
                         self.drop_transport();
                         self.machine.transport_closed(Self::now());
                     }
@@ -298,6 +327,9 @@ impl Driver {
                 SessionEvent::State(state) => self.publish_state(state),
                 SessionEvent::Disconnect(reason) => {
                     tracing::debug!(%reason, "closing connection");
+                    if self.reader.is_some() {
+                        self.note_handshake_failure(FailureCause::Handshake(reason));
+                    }
                     self.drop_transport();
                     // The machine already knows; this is idempotent for it.
                     self.machine.transport_closed(Self::now());
@@ -390,7 +422,28 @@ impl Driver {
             Err(e) => {
                 tracing::debug!(host = %outcome.host, error = %e, "connect failed");
                 self.failed_attempts += 1;
+                self.record_connect_failure(outcome.host, FailureCause::Io(e));
             }
+        }
+    }
+
+    /// Records why a connection that had not yet completed its handshake
+    /// ended (nothing is recorded once a session is up on it).
+    fn note_handshake_failure(&mut self, cause: FailureCause) {
+        let handshaking = matches!(
+            self.machine.state(),
+            ConnectionState::Connecting | ConnectionState::Suspended
+        );
+        if self.reader.is_none() || !handshaking {
+            return;
+        }
+        let host = self.server.map(|a| a.to_string()).unwrap_or_default();
+        self.record_connect_failure(host, cause);
+    }
+
+    fn record_connect_failure(&mut self, host: String, cause: FailureCause) {
+        if let Ok(mut last) = self.shared.last_connect_error.lock() {
+            *last = Some(ConnectFailure { host, cause });
         }
     }
 
