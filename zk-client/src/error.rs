@@ -176,8 +176,20 @@ impl Error {
         self.0.path.as_deref()
     }
 
-    /// For a failed multi: the per-op results (0 before the failing op, its
-    /// code, RuntimeInconsistency after it).
+    /// For a failed multi: what became of each op, in words
+    /// (`[not applied: another op failed, failed: bad version (-103), ...]`).
+    pub fn multi_failures(&self) -> Option<Vec<crate::OpFailure>> {
+        self.0.multi.as_deref().map(crate::OpFailure::from_results)
+    }
+
+    /// For a failed multi: the index of the op that failed it.
+    pub fn failed_op(&self) -> Option<usize> {
+        self.multi_failures()?.iter().position(|f| f.is_failed())
+    }
+
+    /// For a failed multi: the per-op results as the server sent them (0
+    /// before the failing op, its code, RuntimeInconsistency after it).
+    /// [`Error::multi_failures`] says the same in words.
     pub fn multi_results(&self) -> Option<&[MultiResult]> {
         self.0.multi.as_deref()
     }
