@@ -61,7 +61,8 @@ impl std::fmt::Debug for ClientBuilder {
 
 impl ClientBuilder {
     /// Defaults: 30 s session timeout, 10 s connect timeout, no read-only
-    /// servers, [`ExponentialRetry`], no deadline.
+    /// servers, [`ExponentialRetry`], no deadline, a fresh session after an
+    /// expiry ([`ClientBuilder::renew_session_on_expiry`]).
     pub fn new(connect_string: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             connect_string: connect_string.into(),
@@ -71,7 +72,7 @@ impl ClientBuilder {
             auth: Vec::new(),
             retry: Arc::new(ExponentialRetry::default()),
             deadline: None,
-            renew_session_on_expiry: false,
+            renew_session_on_expiry: true,
             max_frame: DEFAULT_MAX_BUFFER,
             attach: None,
         }
@@ -115,9 +116,24 @@ impl ClientBuilder {
         self
     }
 
-    /// Start a fresh session automatically when the session is lost (as
-    /// kazoo does). Recipes rely on this to rejoin; without it, a lost
-    /// session stays lost until [`Client::start_new_session`].
+    /// Whether to start a fresh session by itself when the session is lost
+    /// (default `true`, as Curator and kazoo do).
+    ///
+    /// A long-running service wants its client to keep working after an
+    /// expiry, and every recipe of zk-recipes needs it to rejoin (a lock
+    /// waiter, a latch, a cache would otherwise end with `SessionLost`).
+    /// The expiry is still visible: [`Client::state_stream`] yields
+    /// [`ConnectionState::Lost`] and then `Connected` with a new
+    /// [`Client::session_id`]; requests in flight and waiting at the expiry
+    /// fail with a session-expired error; watches end with
+    /// [`crate::WatchEvent::Expired`]; the old session's ephemerals are gone.
+    ///
+    /// With `false` a lost session stays lost (every call fails with a
+    /// session-expired error) until [`Client::start_new_session`], which is
+    /// what code that must never act under a second session wants. A session
+    /// given with [`ClientBuilder::attach_session`] that turns out to be gone
+    /// fails `connect` either way; renewal applies only to sessions that
+    /// were established.
     pub fn renew_session_on_expiry(mut self, renew: bool) -> Self {
         self.renew_session_on_expiry = renew;
         self

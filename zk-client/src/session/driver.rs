@@ -168,6 +168,7 @@ pub(crate) struct Driver {
     probe: Option<ProbeFuture>,
     probe_delay: Duration,
     preferred: Option<(String, u16)>,
+    ever_connected: bool,
 }
 
 impl Driver {
@@ -197,6 +198,7 @@ impl Driver {
             probe: None,
             probe_delay: PROBE_FIRST,
             preferred: None,
+            ever_connected: false,
         }
     }
 
@@ -376,7 +378,15 @@ impl Driver {
             },
         });
         let _ = self.shared.transitions.send(state);
-        if state == ConnectionState::Lost && self.config.renew_session_on_expiry {
+        if state.is_connected() {
+            self.ever_connected = true;
+        }
+        // Renew only a session that was established: an attached session
+        // found dead at the first handshake fails `connect` instead.
+        if state == ConnectionState::Lost
+            && self.config.renew_session_on_expiry
+            && self.ever_connected
+        {
             self.machine.start_new_session(Self::now());
         }
     }
