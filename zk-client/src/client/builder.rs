@@ -224,6 +224,10 @@ impl ClientBuilder {
                 renew_session_on_expiry: self.renew_session_on_expiry,
             },
         );
+        // Subscribed before the task starts, so no transition is missed (a
+        // session whose connection drops right after the handshake was
+        // still established).
+        let transitions = shared.transitions.subscribe();
         tokio::spawn(driver.run());
         let client = Client {
             inner: Arc::new(Inner {
@@ -239,11 +243,7 @@ impl ClientBuilder {
             deadline: self.deadline,
         };
         let deadline = tokio::time::Instant::now() + self.connect_timeout;
-        let waited = tokio::time::timeout_at(
-            deadline,
-            client.wait_for_state(|s| s.is_connected() || s.is_terminal()),
-        )
-        .await;
+        let waited = tokio::time::timeout_at(deadline, first_outcome(transitions)).await;
         match waited {
             Ok(s) if s.is_connected() => {
                 // Credentials are answered right after the handshake; a
@@ -295,5 +295,17 @@ fn connect_timed_out(connect_string: &str, timeout: Duration, shared: &Shared) -
             cause: FailureCause::Handshake(why),
         }) => Error::timeout().with_message(format!("{summary}; last attempt {host}: {why}")),
         None => Error::timeout().with_message(summary),
+    }
+}
+
+/// The first state that settles a `connect`: a session (connected) or the
+/// end (terminal), from every transition in order.
+async fn first_outcome(mut transitions: broadcast::Receiver<ConnectionState>) -> ConnectionState {
+    loop {
+        match transitions.recv().await {
+            Ok(s) if s.is_connected() || s.is_terminal() => return s,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return ConnectionState::Closed,
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::hosts::HostList;
 use super::machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchRequest};
+use super::pacing::ReconnectPacer;
 use super::state::ConnectionState;
 use crate::error::Error;
 use crate::proto::{AuthPacket, Request, WatchesRequest};
@@ -163,7 +164,7 @@ pub(crate) struct Driver {
     read_buf: BytesMut,
     connecting: Option<ConnectFuture>,
     server: Option<SocketAddr>,
-    failed_attempts: u32,
+    pacer: ReconnectPacer,
     commands_closed: bool,
     probe: Option<ProbeFuture>,
     probe_delay: Duration,
@@ -180,6 +181,7 @@ impl Driver {
         shared: Arc<Shared>,
         config: DriverConfig,
     ) -> Driver {
+        let pacer = ReconnectPacer::new(hosts.len());
         Driver {
             machine,
             commands,
@@ -193,7 +195,7 @@ impl Driver {
             read_buf: BytesMut::with_capacity(64 * 1024),
             connecting: None,
             server: None,
-            failed_attempts: 0,
+            pacer,
             commands_closed: false,
             probe: None,
             probe_delay: PROBE_FIRST,
@@ -358,7 +360,8 @@ impl Driver {
             "connection state"
         );
         if state.is_connected() {
-            self.failed_attempts = 0;
+            self.pacer
+                .session_established(Self::now(), self.machine.negotiated_timeout());
             if state != ConnectionState::ReadOnly {
                 self.probe = None;
                 self.probe_delay = PROBE_FIRST;
@@ -403,7 +406,7 @@ impl Driver {
             Some(found) => found,
             None => self.hosts.next_host(),
         };
-        let delay = reconnect_delay(self.failed_attempts, self.hosts.len(), &mut rand::rng());
+        let delay = self.pacer.next_attempt(Self::now(), &mut rand::rng());
         let timeout = self.config.connect_timeout;
         self.connecting = Some(Box::pin(async move {
             if !delay.is_zero() {
@@ -425,13 +428,10 @@ impl Driver {
                 self.reader = Some(r);
                 self.writer = Some(w);
                 self.server = Some(addr);
-                // Counted as failed until the handshake succeeds.
-                self.failed_attempts += 1;
                 self.machine.transport_connected(Self::now());
             }
             Err(e) => {
                 tracing::debug!(host = %outcome.host, error = %e, "connect failed");
-                self.failed_attempts += 1;
                 self.record_connect_failure(outcome.host, FailureCause::Io(e));
             }
         }
@@ -554,26 +554,6 @@ async fn ask_isro(mut stream: TcpStream) -> Option<String> {
     String::from_utf8(answer).ok().map(|s| s.trim().to_string())
 }
 
-/// The pause before the next connection attempt after `failed_attempts`
-/// attempts in a row that did not end in a session, over `hosts` servers.
-///
-/// The first round over the hosts goes at once. After that each round backs
-/// off, 10 ms doubling up to 1 s, and the pause is drawn at random from the
-/// upper half of that ceiling. The randomness matters: clients that lost
-/// their connections together (a server restart, two clients holding one
-/// session, each of whose handshakes closes the other's connection) must
-/// not retry in lockstep, or they keep colliding.
-fn reconnect_delay(failed_attempts: u32, hosts: usize, rng: &mut impl rand::Rng) -> Duration {
-    let hosts = hosts.max(1) as u32;
-    if failed_attempts < hosts {
-        return Duration::ZERO;
-    }
-    let round = failed_attempts / hosts;
-    let ceiling = Duration::from_millis(10u64 << round.min(7)).min(Duration::from_secs(1));
-    let half = ceiling / 2;
-    half + half.mul_f64(rand::RngExt::random_range(rng, 0.0..=1.0))
-}
-
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -600,50 +580,4 @@ async fn connect_host(
         }
     }
     Err(last_err)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reconnect_delay;
-    use rand::SeedableRng;
-    use std::time::Duration;
-
-    #[test]
-    fn the_first_round_over_the_hosts_goes_at_once() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        for attempt in 0..3 {
-            assert_eq!(reconnect_delay(attempt, 3, &mut rng), Duration::ZERO);
-        }
-        assert_eq!(reconnect_delay(0, 0, &mut rng), Duration::ZERO);
-    }
-
-    #[test]
-    fn later_rounds_back_off_within_the_upper_half_of_a_doubling_ceiling() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        for (attempt, ceiling_ms) in [(1, 20), (2, 40), (3, 80), (6, 640), (7, 1000), (40, 1000)] {
-            let ceiling = Duration::from_millis(ceiling_ms);
-            for _ in 0..200 {
-                let d = reconnect_delay(attempt, 1, &mut rng);
-                assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn two_clients_in_the_same_round_do_not_retry_in_lockstep() {
-        // Two clients that failed the same number of times: their pauses
-        // must differ (a fixed schedule made two clients sharing a session
-        // collide on every retry).
-        let mut a = rand::rngs::StdRng::seed_from_u64(11);
-        let mut b = rand::rngs::StdRng::seed_from_u64(12);
-        let distinct = (1..50)
-            .filter(|&attempt| {
-                reconnect_delay(attempt, 1, &mut a) != reconnect_delay(attempt, 1, &mut b)
-            })
-            .count();
-        assert!(distinct >= 45, "{distinct} of 49 pauses differed");
-        let spread: std::collections::BTreeSet<_> =
-            (0..100).map(|_| reconnect_delay(5, 1, &mut a)).collect();
-        assert!(spread.len() > 50, "only {} distinct pauses", spread.len());
-    }
 }

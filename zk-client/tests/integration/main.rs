@@ -8,5 +8,6 @@ mod bad_server;
 mod faults;
 mod multi;
 mod nodes;
+mod pacing;
 mod session;
 mod watches;
