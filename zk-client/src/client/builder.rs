@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::proto::{AuthPacket, DEFAULT_MAX_BUFFER};
 use crate::retry::{ExponentialRetry, RetryPolicy};
 use crate::session::driver::{
-    Command, ConnectFailure, Driver, DriverConfig, FailureCause, ReplySender, SessionInfo, Shared,
+    ConnectFailure, Driver, DriverConfig, FailureCause, Inbox, ReplySender, SessionInfo, Shared,
 };
 use crate::session::hosts::HostList;
 use crate::session::{ConnectionState, SessionConfig, SessionMachine};
@@ -39,7 +39,23 @@ pub struct ClientBuilder {
     renew_session_on_expiry: bool,
     max_frame: usize,
     attach: Option<(i64, Bytes)>,
+    watch_buffer: usize,
+    max_pending: usize,
 }
+
+/// Default of [`ClientBuilder::watch_buffer`].
+const DEFAULT_WATCH_BUFFER: usize = 1024;
+
+/// Default of [`ClientBuilder::max_pending_requests`]: ZooKeeper's own
+/// server-side limit of outstanding requests (`globalOutstandingLimit`).
+const DEFAULT_MAX_PENDING: usize = 1000;
+
+/// Commands (requests, auth, watch removals) a client's handles may queue
+/// for the connection task beyond what it holds; callers wait for room.
+const COMMAND_QUEUE: usize = 256;
+
+/// `close` calls that may wait for the connection task at once.
+const CLOSE_QUEUE: usize = 16;
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,6 +91,8 @@ impl ClientBuilder {
             renew_session_on_expiry: true,
             max_frame: DEFAULT_MAX_BUFFER,
             attach: None,
+            watch_buffer: DEFAULT_WATCH_BUFFER,
+            max_pending: DEFAULT_MAX_PENDING,
         }
     }
 
@@ -146,6 +164,26 @@ impl ClientBuilder {
         self
     }
 
+    /// How many events a persistent watch's stream holds for a reader that
+    /// falls behind (default 1024). Past that, events are dropped and the
+    /// stream yields [`crate::WatchEvent::Resync`] where they were, so
+    /// memory stays bounded however slow the reader.
+    pub fn watch_buffer(mut self, events: usize) -> Self {
+        self.watch_buffer = events.max(1);
+        self
+    }
+
+    /// How many requests the client holds at once, sent and awaiting
+    /// replies or waiting for a connection (default 1000, ZooKeeper's
+    /// server-side limit). Past that, calls wait for room before their
+    /// request is queued, so callers that keep abandoning calls (a timeout
+    /// around each) against a stalled server cannot grow memory without
+    /// bound.
+    pub fn max_pending_requests(mut self, requests: usize) -> Self {
+        self.max_pending = requests.max(1);
+        self
+    }
+
     /// Attach to an existing session (its id and password, from
     /// [`Client::session_id`] and [`Client::session_password`]) instead of
     /// opening a new one. The server then serves the session to this client
@@ -210,18 +248,25 @@ impl ClientBuilder {
             last_zxid: AtomicI64::new(0),
             password: std::sync::Mutex::new(Bytes::new()),
             last_connect_error: std::sync::Mutex::new(None),
+            pending: Default::default(),
+            watchers: Default::default(),
         });
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (close_tx, close_rx) = mpsc::channel(CLOSE_QUEUE);
         let (unwatch_tx, unwatch_rx) = mpsc::unbounded_channel();
         let driver = Driver::new(
             machine,
-            cmd_rx,
-            unwatch_rx,
+            Inbox {
+                commands: cmd_rx,
+                closes: close_rx,
+                unwatch: unwatch_rx,
+            },
             hosts,
             shared.clone(),
             DriverConfig {
                 connect_timeout: per_attempt,
                 renew_session_on_expiry: self.renew_session_on_expiry,
+                max_pending: self.max_pending,
             },
         );
         // Subscribed before the task starts, so no transition is missed (a
@@ -232,7 +277,9 @@ impl ClientBuilder {
         let client = Client {
             inner: Arc::new(Inner {
                 commands: cmd_tx,
+                closes: close_tx,
                 unwatch: unwatch_tx,
+                watch_buffer: self.watch_buffer,
                 shared,
                 info: info_rx,
                 chroot,
@@ -263,7 +310,7 @@ impl ClientBuilder {
             Ok(_) => Err(Error::closed()),
             Err(_) => {
                 let (reply, _) = ReplySender::new();
-                let _ = client.inner.commands.send(Command::Close { reply });
+                let _ = client.inner.closes.try_send(reply);
                 Err(connect_timed_out(
                     &self.connect_string,
                     self.connect_timeout,

@@ -42,8 +42,11 @@ pub struct Client {
 }
 
 struct Inner {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::Sender<Command>,
+    closes: mpsc::Sender<ReplySender>,
     unwatch: mpsc::UnboundedSender<WatcherId>,
+    /// Capacity of each persistent watch's event queue.
+    watch_buffer: usize,
     shared: Arc<Shared>,
     info: watch::Receiver<SessionInfo>,
     chroot: Chroot,
@@ -134,6 +137,22 @@ impl Client {
         self.inner.shared.last_zxid.load(Ordering::Relaxed)
     }
 
+    /// Requests the connection task holds: sent and awaiting a reply, or
+    /// waiting for a connection (at most
+    /// [`ClientBuilder::max_pending_requests`]). A request whose call was
+    /// dropped stays until its reply arrives or the connection drops.
+    /// Updated on each turn of the task, so for metrics and tests.
+    pub fn pending_requests(&self) -> usize {
+        self.inner.shared.pending.load(Ordering::Relaxed)
+    }
+
+    /// Watchers registered on this session: one-shot watches not yet fired
+    /// and persistent watches, across all clones. Updated on each turn of
+    /// the connection task, so for metrics and tests.
+    pub fn watcher_count(&self) -> usize {
+        self.inner.shared.watchers.load(Ordering::Relaxed)
+    }
+
     /// The chroot prefix, if the connect string had one.
     pub fn chroot(&self) -> Option<&str> {
         self.inner.chroot.prefix()
@@ -184,6 +203,7 @@ impl Client {
         self.inner
             .commands
             .send(Command::AddAuth { packet, reply })
+            .await
             .map_err(|_| Error::closed())?;
         let fut = async { rx.await.unwrap_or_else(|_| Err(Error::closed())) };
         self.bounded(fut).await.map(|_| ())
@@ -198,7 +218,7 @@ impl Client {
     /// the server when its timeout passes (its ephemerals live until then).
     pub async fn close(&self) -> Result<()> {
         let (reply, rx) = ReplySender::new();
-        if self.inner.commands.send(Command::Close { reply }).is_err() {
+        if self.inner.closes.send(reply).await.is_err() {
             return Ok(());
         }
         match rx.await {
@@ -215,6 +235,7 @@ impl Client {
         self.inner
             .commands
             .send(Command::NewSession)
+            .await
             .map_err(|_| Error::closed())?;
         let fut = async {
             let state = self
@@ -275,6 +296,7 @@ impl Client {
                 watch,
                 reply,
             })
+            .await
             .map_err(|_| Error::closed())?;
         let result = rx.await.unwrap_or_else(|_| Err(Error::closed()));
         // Visible to the caller as soon as it holds the reply (the

@@ -9,7 +9,7 @@ use super::pacing::ReconnectPacer;
 use super::state::ConnectionState;
 use crate::error::Error;
 use crate::proto::{AuthPacket, Request, WatchesRequest};
-use crate::watch::{WatchEvent, WatchKind, WatchSink, WatcherId};
+use crate::watch::{EventSender, WatchEvent, WatchKind, WatchSink, WatcherId};
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -50,8 +50,9 @@ impl ReplySink for ReplySender {
 pub(crate) enum WatchSender {
     /// Resolves a [`crate::watch::OneshotWatch`].
     OneShot(Option<oneshot::Sender<WatchEvent>>),
-    /// Feeds a [`crate::watch::PersistentWatch`].
-    Stream(mpsc::UnboundedSender<WatchEvent>),
+    /// Feeds a [`crate::watch::PersistentWatch`] (bounded; overflow is
+    /// marked with a `Resync`).
+    Stream(EventSender),
 }
 
 impl WatchSink for WatchSender {
@@ -63,7 +64,7 @@ impl WatchSink for WatchSender {
                 }
                 false
             }
-            WatchSender::Stream(tx) => tx.send(event).is_ok(),
+            WatchSender::Stream(tx) => tx.deliver(event),
         }
     }
 }
@@ -77,9 +78,6 @@ pub(crate) enum Command {
     },
     AddAuth {
         packet: AuthPacket,
-        reply: ReplySender,
-    },
-    Close {
         reply: ReplySender,
     },
     RemoveLocalWatches {
@@ -108,6 +106,10 @@ pub(crate) struct Shared {
     /// Why the latest connection attempt failed, for the error of a
     /// `connect` that times out.
     pub(crate) last_connect_error: std::sync::Mutex<Option<ConnectFailure>>,
+    /// Requests the task holds (in flight or queued), as of its last turn.
+    pub(crate) pending: std::sync::atomic::AtomicUsize,
+    /// Registered watchers, as of the task's last turn.
+    pub(crate) watchers: std::sync::atomic::AtomicUsize,
 }
 
 /// Why a connection attempt did not end in a session.
@@ -134,6 +136,23 @@ pub(crate) enum FailureCause {
 pub(crate) struct DriverConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) renew_session_on_expiry: bool,
+    /// Requests the task holds (sent and awaiting replies, or queued while
+    /// disconnected) beyond which it stops taking new ones: callers then
+    /// wait for room in the bounded command channel.
+    pub(crate) max_pending: usize,
+}
+
+/// The receiving ends of the channels from the handles.
+pub(crate) struct Inbox {
+    /// Requests and other commands (bounded).
+    pub(crate) commands: mpsc::Receiver<Command>,
+    /// `close` calls (bounded; never held back by a full machine, so a
+    /// close always gets through).
+    pub(crate) closes: mpsc::Receiver<ReplySender>,
+    /// Ids of watch handles dropped before their watch ended. Unbounded,
+    /// but each handle sends its id at most once, so it never holds more
+    /// than there are watch handles.
+    pub(crate) unwatch: mpsc::UnboundedReceiver<WatcherId>,
 }
 
 type ConnectFuture = Pin<Box<dyn std::future::Future<Output = ConnectOutcome> + Send>>;
@@ -153,8 +172,7 @@ struct ConnectOutcome {
 /// The connection task.
 pub(crate) struct Driver {
     machine: SessionMachine<ReplySender, WatchSender>,
-    commands: mpsc::UnboundedReceiver<Command>,
-    unwatch: mpsc::UnboundedReceiver<WatcherId>,
+    inbox: Inbox,
     hosts: HostList,
     shared: Arc<Shared>,
     config: DriverConfig,
@@ -166,6 +184,8 @@ pub(crate) struct Driver {
     server: Option<SocketAddr>,
     pacer: ReconnectPacer,
     commands_closed: bool,
+    closes_closed: bool,
+    unwatch_closed: bool,
     probe: Option<ProbeFuture>,
     probe_delay: Duration,
     preferred: Option<(String, u16)>,
@@ -175,8 +195,7 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new(
         machine: SessionMachine<ReplySender, WatchSender>,
-        commands: mpsc::UnboundedReceiver<Command>,
-        unwatch: mpsc::UnboundedReceiver<WatcherId>,
+        inbox: Inbox,
         hosts: HostList,
         shared: Arc<Shared>,
         config: DriverConfig,
@@ -184,8 +203,7 @@ impl Driver {
         let pacer = ReconnectPacer::new(hosts.len());
         Driver {
             machine,
-            commands,
-            unwatch,
+            inbox,
             hosts,
             shared,
             config,
@@ -197,6 +215,8 @@ impl Driver {
             server: None,
             pacer,
             commands_closed: false,
+            closes_closed: false,
+            unwatch_closed: false,
             probe: None,
             probe_delay: PROBE_FIRST,
             preferred: None,
@@ -229,25 +249,40 @@ impl Driver {
             let deadline = self.machine.poll_timeout().map(Instant::from_std);
             let has_output = !self.write_buf.is_empty();
             tokio::select! {
-                cmd = self.commands.recv(), if !self.commands_closed => match cmd {
-                    Some(cmd) => {
-                        let now = Self::now();
-                        self.apply(now, cmd);
-                        // Take everything already queued so it goes out in one write.
-                        while let Ok(cmd) = self.commands.try_recv() {
+                cmd = self.inbox.commands.recv(), if !self.commands_closed && !self.saturated() => {
+                    match cmd {
+                        Some(cmd) => {
+                            let now = Self::now();
                             self.apply(now, cmd);
+                            // Take what is already queued so it goes out in one write.
+                            while !self.saturated() {
+                                let Ok(cmd) = self.inbox.commands.try_recv() else {
+                                    break;
+                                };
+                                self.apply(now, cmd);
+                            }
+                        }
+                        None => {
+                            self.commands_closed = true;
+                            self.machine.close(Self::now(), ReplySender::ignore());
                         }
                     }
-                    None => {
-                        self.commands_closed = true;
-                        self.machine.close(Self::now(), ReplySender::ignore());
-                    }
-                },
-                id = self.unwatch.recv() => {
-                    if let Some(id) = id {
-                        self.machine.remove_watcher(id);
-                    }
                 }
+                reply = self.inbox.closes.recv(), if !self.closes_closed => match reply {
+                    Some(reply) => {
+                        let now = Self::now();
+                        // What was submitted before the close goes first.
+                        while let Ok(cmd) = self.inbox.commands.try_recv() {
+                            self.apply(now, cmd);
+                        }
+                        self.machine.close(now, reply);
+                    }
+                    None => self.closes_closed = true,
+                },
+                id = self.inbox.unwatch.recv(), if !self.unwatch_closed => match id {
+                    Some(id) => self.machine.remove_watcher(id),
+                    None => self.unwatch_closed = true,
+                },
                 n = read_some(&mut self.reader, &mut self.read_buf) => {
                     let now = Self::now();
                     match n {
@@ -303,7 +338,6 @@ impl Driver {
                 reply,
             } => self.machine.submit(now, request, watch, reply),
             Command::AddAuth { packet, reply } => self.machine.add_auth(now, packet, reply),
-            Command::Close { reply } => self.machine.close(now, reply),
             Command::RemoveLocalWatches {
                 path,
                 watcher_type,
@@ -314,6 +348,12 @@ impl Driver {
             }
             Command::NewSession => self.machine.start_new_session(now),
         }
+    }
+
+    /// Whether the machine holds as many requests as it may; new commands
+    /// wait in the (bounded) channel meanwhile.
+    fn saturated(&self) -> bool {
+        self.machine.in_flight() + self.machine.queued_requests() >= self.config.max_pending
     }
 
     /// Moves the machine's output into the write buffer and acts on its events.
@@ -351,6 +391,10 @@ impl Driver {
         self.shared
             .last_zxid
             .fetch_max(self.machine.last_zxid(), Ordering::Relaxed);
+        let pending = self.machine.in_flight() + self.machine.queued_requests();
+        self.shared.pending.store(pending, Ordering::Relaxed);
+        let watchers = self.machine.watcher_count();
+        self.shared.watchers.store(watchers, Ordering::Relaxed);
     }
 
     fn publish_state(&mut self, state: ConnectionState) {

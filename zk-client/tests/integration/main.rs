@@ -5,6 +5,7 @@ mod common;
 
 mod acl;
 mod bad_server;
+mod bounded;
 mod faults;
 mod multi;
 mod nodes;
