@@ -134,6 +134,11 @@ impl Error {
         self
     }
 
+    /// The message added to the error, if any.
+    pub(crate) fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+
     pub(crate) fn with_path(mut self, path: impl Into<String>) -> Error {
         self.0.path = Some(path.into());
         self

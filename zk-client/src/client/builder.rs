@@ -41,6 +41,7 @@ pub struct ClientBuilder {
     attach: Option<(i64, Bytes)>,
     watch_buffer: usize,
     max_pending: usize,
+    create_chroot: bool,
 }
 
 /// Default of [`ClientBuilder::watch_buffer`].
@@ -93,6 +94,7 @@ impl ClientBuilder {
             attach: None,
             watch_buffer: DEFAULT_WATCH_BUFFER,
             max_pending: DEFAULT_MAX_PENDING,
+            create_chroot: true,
         }
     }
 
@@ -161,6 +163,23 @@ impl ClientBuilder {
     /// jute.maxbuffer).
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.max_frame = bytes;
+        self
+    }
+
+    /// Whether to create the connect string's chroot (`host:port/app`) on
+    /// first use if it does not exist (default `true`, as Curator's
+    /// namespaces do): before the first request, the client looks for it
+    /// and creates it and any missing ancestors as empty persistent nodes
+    /// with an open ACL. Services sharing an ensemble with JVM services on
+    /// Curator then find the same layout whoever starts first, and a fresh
+    /// ensemble needs no manual setup step.
+    ///
+    /// With `false` a missing chroot is an error: every `NoNode` it causes
+    /// names it ("the chroot /app does not exist ..."). Choose `false` when
+    /// a typo in the chroot must fail rather than start an empty namespace,
+    /// or when the client may not create nodes there.
+    pub fn create_chroot(mut self, create: bool) -> Self {
+        self.create_chroot = create;
         self
     }
 
@@ -283,6 +302,7 @@ impl ClientBuilder {
                 shared,
                 info: info_rx,
                 chroot,
+                chroot_state: super::chroot::ChrootState::new(self.create_chroot),
                 next_watcher: AtomicU64::new(1),
                 renew_session_on_expiry: self.renew_session_on_expiry,
             }),

@@ -2,6 +2,7 @@
 //! task that owns the session's connection.
 
 mod builder;
+mod chroot;
 mod nodes;
 mod watches;
 
@@ -50,6 +51,7 @@ struct Inner {
     shared: Arc<Shared>,
     info: watch::Receiver<SessionInfo>,
     chroot: Chroot,
+    chroot_state: chroot::ChrootState,
     next_watcher: AtomicU64,
     renew_session_on_expiry: bool,
 }
@@ -257,7 +259,7 @@ impl Client {
     /// validation or retry. For tools and tests that need exact control of
     /// the wire (server paths, odd opcodes).
     pub async fn raw_request(&self, request: Request) -> Result<(i64, Response)> {
-        let reply = self.bounded(self.submit(request, None)).await?;
+        let reply = self.bounded(self.submit_raw(request, None)).await?;
         Ok((reply.zxid, reply.response))
     }
 
@@ -283,7 +285,19 @@ impl Client {
         self.inner.next_watcher.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Hands a request to the connection task (creating the chroot first
+    /// if the builder asked for it) and waits for its reply.
     async fn submit(
+        &self,
+        request: Request,
+        watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
+    ) -> Result<Reply> {
+        self.ensure_chroot().await?;
+        self.submit_raw(request, watch).await
+    }
+
+    /// [`Self::submit`] without the chroot check.
+    async fn submit_raw(
         &self,
         request: Request,
         watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
@@ -325,10 +339,19 @@ impl Client {
 
     /// Sends `request` and retries it per policy. Returns the reply and
     /// whether an earlier attempt was lost (so it may have been applied).
+    ///
+    /// A `NoNode` caused by a missing chroot names the chroot (and, if the
+    /// builder asked for the chroot to be created, creates it and sends the
+    /// request once more: it was not applied).
     async fn call(&self, request: Request) -> Result<(Reply, bool)> {
         let idem = idempotence(&request);
-        self.retrying(idem, || self.submit(request.clone(), None))
-            .await
+        let attempt = || self.retrying(idem, || self.submit(request.clone(), None));
+        match attempt().await {
+            Err(e) if e.is_no_node() && !matches!(request, Request::Exists(_)) => {
+                self.after_no_node(e, &request, attempt).await
+            }
+            other => other,
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails with an error the policy does

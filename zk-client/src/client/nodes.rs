@@ -338,13 +338,20 @@ impl Client {
         for op in &ops {
             requests.push(self.op_request(op)?);
         }
-        let (reply, _) = self.call(Request::Multi(requests)).await?;
+        let (reply, _) = self.call(Request::Multi(requests.clone())).await?;
         let results = match reply.response {
             Response::Multi(results) => results,
             other => return Err(unexpected(other)),
         };
         if results.iter().any(|r| r.error().is_some()) {
-            return Err(multi_failed(&ops, results));
+            let err = multi_failed(&ops, results);
+            let failing = err.failed_op().and_then(|i| requests.get(i));
+            if let (true, Some(request)) = (err.is_no_node(), failing) {
+                if self.chroot_is_missing(request).await {
+                    return Err(self.name_missing_chroot(err));
+                }
+            }
+            return Err(err);
         }
         results
             .into_iter()
@@ -433,6 +440,17 @@ impl Client {
             Response::Multi(results) => results,
             other => return Err(unexpected(other)),
         };
+        let Request::MultiRead(requests) = &request else {
+            return Err(Error::protocol("multiRead request changed kind"));
+        };
+        // One look decides for every NoNode whether the chroot is missing.
+        let first_no_node = results
+            .iter()
+            .position(|r| r.error() == Some(ErrorCode::NoNode.code()));
+        let chroot_missing = match first_no_node.and_then(|i| requests.get(i)) {
+            Some(request) => self.chroot_is_missing(request).await,
+            None => false,
+        };
         Ok(results
             .into_iter()
             .zip(&ops)
@@ -445,7 +463,14 @@ impl Client {
                         Ok(ReadResult::Data(d.data.unwrap_or_default(), d.stat))
                     }
                     MultiResult::GetChildren(c) => Ok(ReadResult::Children(c.children)),
-                    MultiResult::Error(code) => Err(Error::from_code(code).with_path(path)),
+                    MultiResult::Error(code) => {
+                        let err = Error::from_code(code).with_path(path);
+                        if chroot_missing && err.is_no_node() {
+                            Err(self.name_missing_chroot(err))
+                        } else {
+                            Err(err)
+                        }
+                    }
                     other => Err(Error::protocol(format!(
                         "unexpected multiRead result {other:?}"
                     ))),

@@ -26,7 +26,7 @@ impl Client {
         kind: WatchKind,
         path: &str,
     ) -> Result<(Result<Reply>, OneshotWatch)> {
-        let (outcome, _) = self
+        let outcome = self
             .retrying(Idempotence::Safe, || {
                 let request = request.clone();
                 async move {
@@ -46,9 +46,14 @@ impl Client {
                     }
                 }
             })
-            .await
-            .map_err(|e| e.with_path(path))?;
-        Ok(outcome)
+            .await;
+        match outcome {
+            Ok((outcome, _)) => Ok(outcome),
+            Err(e) if e.is_no_node() && self.chroot_is_missing(&request).await => {
+                Err(self.name_missing_chroot(e).with_path(path))
+            }
+            Err(e) => Err(e.with_path(path)),
+        }
     }
 
     fn watch_request(&self, path: &str) -> Result<PathWatchRequest> {
