@@ -5,8 +5,11 @@ mod common;
 
 mod acl;
 mod bad_server;
+mod bounded;
+mod chroot;
 mod faults;
 mod multi;
 mod nodes;
+mod pacing;
 mod session;
 mod watches;
