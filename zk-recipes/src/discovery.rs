@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::node_cache::rewatch;
 use crate::nodes::{ensure_dir, join};
 use crate::policy::wait_connected;
+use crate::service_payload::ServicePayload;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -21,7 +22,9 @@ pub enum ServiceType {
     /// An ephemeral node, re-created after a session loss.
     #[default]
     Dynamic,
-    /// Like `Dynamic` (Curator uses it for instances registered by hand).
+    /// A persistent node, as Curator writes it (Curator's name for
+    /// instances registered by hand, e.g. by an operator); outlives the
+    /// session and is never re-created by this client.
     Static,
     /// A persistent node: outlives the session; never re-created by this
     /// client.
@@ -29,6 +32,14 @@ pub enum ServiceType {
     /// An ephemeral sequential node (`<id><seq>`), re-created after a
     /// session loss.
     DynamicSequential,
+}
+
+impl ServiceType {
+    /// Whether the instance's node is ephemeral (so re-created in a new
+    /// session): `Dynamic` and `DynamicSequential`.
+    pub fn is_ephemeral(self) -> bool {
+        matches!(self, ServiceType::Dynamic | ServiceType::DynamicSequential)
+    }
 }
 
 fn enabled_default() -> bool {
@@ -55,9 +66,10 @@ pub struct ServiceInstance {
     /// TLS port.
     #[serde(default)]
     pub ssl_port: Option<u16>,
-    /// Free-form payload (any JSON).
+    /// The payload, with the Java class Curator services read it as (see
+    /// [`ServicePayload`]).
     #[serde(default)]
-    pub payload: Option<serde_json::Value>,
+    pub payload: Option<ServicePayload>,
     /// Registration time, milliseconds since the epoch.
     #[serde(rename = "registrationTimeUTC", default)]
     pub registration_time_utc: i64,
@@ -105,10 +117,26 @@ impl ServiceInstance {
         self
     }
 
-    /// Sets the payload.
-    pub fn with_payload(mut self, payload: serde_json::Value) -> ServiceInstance {
-        self.payload = Some(payload);
+    /// Sets the payload: a [`ServicePayload`], or a `serde_json::Value`
+    /// written without a type tag (fine for Curator services whose payload
+    /// type is `String` or `Map`; a POJO payload type needs
+    /// [`ServicePayload::typed`] or [`ServiceInstance::with_typed_payload`]).
+    pub fn with_payload(mut self, payload: impl Into<ServicePayload>) -> ServiceInstance {
+        self.payload = Some(payload.into());
         self
+    }
+
+    /// Sets a payload of the Java class `java_class`, as a Curator service
+    /// with that payload type (`ServiceDiscovery<JavaClass>`) reads it.
+    pub fn with_typed_payload(
+        mut self,
+        java_class: impl Into<String>,
+        payload: &impl Serialize,
+    ) -> Result<ServiceInstance> {
+        let payload =
+            ServicePayload::typed(java_class, payload).map_err(|e| Error::Encode(e.to_string()))?;
+        self.payload = Some(payload);
+        Ok(self)
     }
 
     /// Sets the service type.
@@ -133,8 +161,11 @@ impl ServiceInstance {
 /// Registered dynamic instances are ephemeral nodes; after a session loss
 /// (when the client renews sessions) every instance still registered is
 /// written again **with its latest data** (updates made while disconnected
-/// included). Unregistered instances stay gone; permanent instances are
-/// persistent nodes and are never re-created by the re-registration.
+/// included). Unregistered instances stay gone; static and permanent
+/// instances are persistent nodes and are never re-created by the
+/// re-registration. The base and service directories are containers, as
+/// Curator creates them: the server removes a service's directory once its
+/// last instance is gone.
 ///
 /// **Connection policy**: Suspended changes nothing (the nodes live as long
 /// as the session); after Lost, re-registration happens in the new session.
@@ -221,11 +252,11 @@ impl ServiceDiscovery {
 
     /// Registers (or re-registers) `instance`.
     pub async fn register(&self, instance: &ServiceInstance) -> Result<()> {
-        if instance.service_type != ServiceType::Permanent {
+        if instance.service_type.is_ephemeral() {
             self.remember(instance, None);
         }
         let path = self.write(instance).await?;
-        if instance.service_type != ServiceType::Permanent {
+        if instance.service_type.is_ephemeral() {
             self.remember(instance, Some(path));
         }
         Ok(())
@@ -236,7 +267,7 @@ impl ServiceDiscovery {
     /// this write fails.
     pub async fn update(&self, instance: &ServiceInstance) -> Result<()> {
         let known = self.node_of(&instance.id);
-        if instance.service_type != ServiceType::Permanent {
+        if instance.service_type.is_ephemeral() {
             self.remember(instance, known.clone());
         }
         let path = known.unwrap_or_else(|| join(&self.service_path(&instance.name), &instance.id));
@@ -346,14 +377,15 @@ async fn write_instance(client: &Client, base: &str, instance: &ServiceInstance)
     let path = join(&dir, &instance.id);
     let data = instance.to_json()?;
     let mode = match instance.service_type {
-        ServiceType::Permanent => CreateMode::Persistent,
+        ServiceType::Permanent | ServiceType::Static => CreateMode::Persistent,
         ServiceType::DynamicSequential => CreateMode::EphemeralSequential,
-        ServiceType::Dynamic | ServiceType::Static => CreateMode::Ephemeral,
+        ServiceType::Dynamic => CreateMode::Ephemeral,
     };
     loop {
         match client.create(&path, data.clone(), mode).await {
             Ok((created, _)) => return Ok(created),
-            Err(e) if e.is_no_node() => ensure_dir(client, &dir, false).await?,
+            // Containers, like Curator's: reaped once empty.
+            Err(e) if e.is_no_node() => ensure_dir(client, &dir, true).await?,
             Err(e) if e.is_node_exists() => {
                 match client.exists(&path).await? {
                     Some(stat)

@@ -108,6 +108,7 @@ mod policy;
 mod queue;
 mod rwlock;
 mod semaphore;
+mod service_payload;
 
 pub use barrier::{Barrier, DoubleBarrier};
 pub use config::ConfigNode;
@@ -126,3 +127,4 @@ pub use policy::ConnectionPolicy;
 pub use queue::{Queue, QueueItem, QueueStats};
 pub use rwlock::ReadWriteLock;
 pub use semaphore::{Lease, Semaphore};
+pub use service_payload::{ServicePayload, JAVA_MAP_CLASS};

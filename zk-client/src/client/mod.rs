@@ -3,6 +3,7 @@
 
 mod builder;
 mod nodes;
+mod tree;
 mod watches;
 
 pub use builder::ClientBuilder;

@@ -9,4 +9,5 @@ mod faults;
 mod multi;
 mod nodes;
 mod session;
+mod tree;
 mod watches;
