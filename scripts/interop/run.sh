@@ -41,8 +41,12 @@ declare -A PLAN=(
     [leader-latch]="layout mixed"
     [leader-selector]="layout mixed"
     [discovery]="layout mixed"
+    [queue]="layout directional:producer:consumer mixed"
+    [priority-queue]="layout directional:producer:consumer"
+    [simple-queue]="layout directional:producer:consumer mixed"
 )
-ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery)
+ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery queue priority-queue
+    simple-queue)
 
 note() { printf 'interop: %s\n' "$*"; }
 die() { note "ERROR: $*"; exit 1; }
@@ -166,10 +170,10 @@ run_scenario() {
             ;;
         directional:*)
             IFS=: read -r _ a b <<<"$phase"
-            both "$s-java-$a" --ns "$ns/java-$a" --scenario "$s" --role "$a" -- \
-                --ns "$ns/java-$a" --scenario "$s" --role "$b" || ok=1
-            both "$s-rust-$a" --ns "$ns/rust-$a" --scenario "$s" --role "$b" -- \
-                --ns "$ns/rust-$a" --scenario "$s" --role "$a" || ok=1
+            both "$s-java-$a" --ns "$ns/java-$a" --scenario "$s" --phase directional --role "$a" -- \
+                --ns "$ns/java-$a" --scenario "$s" --phase directional --role "$b" || ok=1
+            both "$s-rust-$a" --ns "$ns/rust-$a" --scenario "$s" --phase directional --role "$b" -- \
+                --ns "$ns/rust-$a" --scenario "$s" --phase directional --role "$a" || ok=1
             ;;
         esac
     done

@@ -109,6 +109,7 @@ mod queue;
 mod rwlock;
 mod semaphore;
 mod service_payload;
+mod simple_queue;
 
 pub use barrier::{Barrier, DoubleBarrier};
 pub use config::ConfigNode;
@@ -128,3 +129,4 @@ pub use queue::{Queue, QueueItem, QueueStats};
 pub use rwlock::ReadWriteLock;
 pub use semaphore::{Lease, Semaphore};
 pub use service_payload::{ServicePayload, JAVA_MAP_CLASS};
+pub use simple_queue::SimpleQueue;

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod harness;
 pub mod leaders;
 pub mod locks;
+pub mod queues;
 
 pub use harness::Harness;
 
@@ -21,6 +22,7 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "leader-latch" => leaders::latch(h, phase).await,
         "leader-selector" => leaders::selector(h, phase).await,
         "discovery" => discovery::run(h, phase).await,
+        "queue" | "priority-queue" | "simple-queue" => queues::run(h, scenario, phase).await,
         other => Err(format!("unknown scenario {other}").into()),
     }
 }

@@ -75,6 +75,7 @@ public final class Main {
             case "leader-latch" -> Leaders.latch(h, phase);
             case "leader-selector" -> Leaders.selector(h, phase);
             case "discovery" -> Discovery.run(h, phase);
+            case "queue", "priority-queue", "simple-queue" -> Queues.run(h, scenario, phase);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
     }
