@@ -44,9 +44,15 @@ declare -A PLAN=(
     [queue]="layout directional:producer:consumer mixed"
     [priority-queue]="layout directional:producer:consumer"
     [simple-queue]="layout directional:producer:consumer mixed"
+    [barrier]="layout directional:setter:waiter"
+    [double-barrier]="layout mixed"
+    [shared-count]="layout mixed"
+    [group-member]="layout mixed"
+    [node-cache]="directional:writer:reader"
+    [tree-cache]="directional:writer:reader"
 )
 ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery queue priority-queue
-    simple-queue)
+    simple-queue barrier double-barrier shared-count group-member node-cache tree-cache)
 
 note() { printf 'interop: %s\n' "$*"; }
 die() { note "ERROR: $*"; exit 1; }

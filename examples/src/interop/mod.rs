@@ -4,6 +4,8 @@
 //! checks, so that a herd of Curator contenders and a herd of zk-recipes
 //! contenders can share one ensemble.
 
+pub mod caches;
+pub mod coordination;
 pub mod discovery;
 pub mod harness;
 pub mod leaders;
@@ -23,6 +25,11 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "leader-selector" => leaders::selector(h, phase).await,
         "discovery" => discovery::run(h, phase).await,
         "queue" | "priority-queue" | "simple-queue" => queues::run(h, scenario, phase).await,
+        "barrier" => coordination::barrier(h, phase).await,
+        "double-barrier" => coordination::double_barrier(h, phase).await,
+        "shared-count" => coordination::shared_count(h, phase).await,
+        "group-member" => coordination::group_member(h, phase).await,
+        "node-cache" | "path-cache" | "tree-cache" => caches::run(h, scenario, phase).await,
         other => Err(format!("unknown scenario {other}").into()),
     }
 }

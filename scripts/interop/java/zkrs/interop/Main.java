@@ -76,6 +76,11 @@ public final class Main {
             case "leader-selector" -> Leaders.selector(h, phase);
             case "discovery" -> Discovery.run(h, phase);
             case "queue", "priority-queue", "simple-queue" -> Queues.run(h, scenario, phase);
+            case "barrier" -> Coordination.barrier(h, phase);
+            case "double-barrier" -> Coordination.doubleBarrier(h, phase);
+            case "shared-count" -> Coordination.sharedCount(h, phase);
+            case "group-member" -> Coordination.groupMember(h, phase);
+            case "node-cache", "path-cache", "tree-cache" -> Caches.run(h, scenario, phase);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
     }
