@@ -47,12 +47,13 @@ declare -A PLAN=(
     [barrier]="layout directional:setter:waiter"
     [double-barrier]="layout mixed"
     [shared-count]="layout mixed"
+    [atomic-long]="layout mixed"
     [group-member]="layout mixed"
     [node-cache]="directional:writer:reader"
     [tree-cache]="directional:writer:reader"
 )
 ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery queue priority-queue
-    simple-queue barrier double-barrier shared-count group-member node-cache tree-cache)
+    simple-queue barrier double-barrier shared-count atomic-long group-member node-cache tree-cache)
 
 note() { printf 'interop: %s\n' "$*"; }
 die() { note "ERROR: $*"; exit 1; }

@@ -89,6 +89,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod atomic;
 mod barrier;
 mod config;
 mod counter;
@@ -111,6 +112,10 @@ mod semaphore;
 mod service_payload;
 mod simple_queue;
 
+pub use atomic::{
+    AtomicNumber, AtomicOutcome, AtomicStats, DistributedAtomic, DistributedAtomicInteger,
+    DistributedAtomicLong, PromotedToLock,
+};
 pub use barrier::{Barrier, DoubleBarrier};
 pub use config::ConfigNode;
 pub use counter::{SharedCounter, Versioned};

@@ -5,7 +5,9 @@
 use super::harness::{Harness, Result};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use zk_recipes::{Barrier, DoubleBarrier, GroupMember, SharedCounter};
+use zk_recipes::{
+    Barrier, DistributedAtomicLong, DoubleBarrier, GroupMember, PromotedToLock, SharedCounter,
+};
 
 /// `barrier` (directional: setter or waiter).
 pub async fn barrier(h: &Harness, phase: &str) -> Result<()> {
@@ -129,6 +131,56 @@ pub async fn shared_count(h: &Harness, phase: &str) -> Result<()> {
         .map(i32::from_be_bytes);
     h.check(total == Some(want as i32), || {
         format!("shared count is {raw:?}, expected {want} as 4 bytes")
+    });
+    Ok(())
+}
+
+/// Two optimistic tries, then promoted to the lock (20 tries under it), as
+/// the Java side.
+fn atomic_long(c: &zk_client::Client, path: String, lock_path: String) -> DistributedAtomicLong {
+    DistributedAtomicLong::new(c, path)
+        .optimistic_tries(2)
+        .promoted_to_lock(PromotedToLock::new(lock_path, Duration::from_secs(30)).tries(20))
+}
+
+/// `atomic-long`: 4 + 4 contenders each increment `rounds` times;
+/// contention promotes some to the shared lock.
+pub async fn atomic(h: &Harness, phase: &str) -> Result<()> {
+    let first = h.new_client().await?;
+    if phase == "layout" {
+        let root = h.layout_root(&first).await?;
+        let n = atomic_long(
+            &first,
+            format!("{root}/app/n"),
+            format!("{root}/app/n-lock"),
+        );
+        let v = n.add(5).await?;
+        h.check(v.succeeded && v.post == 5, || "layout add failed".into());
+        h.dump(&first, &root).await?;
+        first.delete(&format!("{root}/app/n"), None).await?;
+        return h.dump_after_reaping(&first, &root).await;
+    }
+    h.gate(&first, "start").await?;
+    h.herd(|_| {
+        let h = h.clone();
+        async move {
+            let c = h.new_client().await?;
+            let n = atomic_long(&c, h.path("n"), h.path("n-lock"));
+            for _ in 0..h.rounds {
+                while !n.increment().await?.succeeded {}
+            }
+            Ok(())
+        }
+    })
+    .await;
+    h.gate(&first, "done").await?;
+    let (raw, _) = first.get_data(&h.path("n")).await?;
+    let want = (h.peers * h.contenders * h.rounds) as i64;
+    let total = <[u8; 8]>::try_from(raw.as_ref())
+        .ok()
+        .map(i64::from_be_bytes);
+    h.check(total == Some(want), || {
+        format!("atomic long is {raw:?}, expected {want} as 8 bytes")
     });
     Ok(())
 }

@@ -5,6 +5,10 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.atomic.AtomicValue;
+import org.apache.curator.framework.recipes.atomic.DistributedAtomicLong;
+import org.apache.curator.framework.recipes.atomic.PromotedToLock;
+import org.apache.curator.retry.RetryNTimes;
 import org.apache.curator.framework.recipes.barriers.DistributedBarrier;
 import org.apache.curator.framework.recipes.barriers.DistributedDoubleBarrier;
 import org.apache.curator.framework.recipes.nodes.GroupMember;
@@ -123,6 +127,43 @@ final class Coordination {
         int total = java.nio.ByteBuffer.wrap(raw).getInt();
         h.check(raw.length == 4 && total == h.peers * h.contenders * h.rounds,
                 "shared count is " + total + " (" + raw.length + " bytes), expected " + h.peers * h.contenders * h.rounds);
+    }
+
+    /** Two optimistic tries, then promoted to the lock `atomic-lock` (20 tries under it). */
+    static DistributedAtomicLong atomicLong(CuratorFramework c, String path, String lockPath) {
+        return new DistributedAtomicLong(c, path, new RetryNTimes(1, 5),
+                PromotedToLock.builder().lockPath(lockPath).timeout(30, TimeUnit.SECONDS)
+                        .retryPolicy(new RetryNTimes(19, 5)).build());
+    }
+
+    /** Mixed: 4 + 4 contenders each increment `rounds` times; contention promotes some to the lock. */
+    static void atomic(Harness h, String phase) throws Exception {
+        CuratorFramework first = h.newClient();
+        if (phase.equals("layout")) {
+            String root = h.layoutRoot(first);
+            DistributedAtomicLong n = atomicLong(first, root + "/app/n", root + "/app/n-lock");
+            AtomicValue<Long> v = n.add(5L);
+            h.check(v.succeeded() && v.postValue() == 5L, "layout add failed");
+            h.dump(first, root);
+            first.delete().forPath(root + "/app/n");
+            h.dumpAfterReaping(first, root);
+            return;
+        }
+        h.gate(first, "start");
+        h.herd(k -> {
+            CuratorFramework c = h.newClient();
+            DistributedAtomicLong n = atomicLong(c, h.path("n"), h.path("n-lock"));
+            for (int r = 0; r < h.rounds; r++) {
+                while (!n.increment().succeeded()) {
+                    Harness.sleepQuietly(1);
+                }
+            }
+        });
+        h.gate(first, "done");
+        byte[] raw = first.getData().forPath(h.path("n"));
+        long total = raw.length == 8 ? java.nio.ByteBuffer.wrap(raw).getLong() : -1;
+        h.check(total == h.peers * h.contenders * h.rounds,
+                "atomic long is " + total + " (" + raw.length + " bytes), expected " + h.peers * h.contenders * h.rounds);
     }
 
     /** Mixed: 4 + 4 group members; each sees all 8 with their payloads. */
