@@ -120,7 +120,8 @@ pub use barrier::{Barrier, DoubleBarrier};
 pub use config::ConfigNode;
 pub use counter::{SharedCounter, Versioned};
 pub use discovery::{
-    ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance, ServiceProvider, ServiceType,
+    DownInstancePolicy, ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance,
+    ServiceProvider, ServiceType,
 };
 pub use error::{Error, LossReason, Result};
 pub use group::GroupMember;

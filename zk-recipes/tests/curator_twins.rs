@@ -8,8 +8,8 @@ use common::*;
 use zk_client::proto::OpCode;
 use zk_client::{Client, EventType, WatchEvent};
 use zk_recipes::{
-    DistributedAtomicInteger, DistributedAtomicLong, ServiceDiscovery, ServiceInstance,
-    ServicePayload, ServiceType, SimpleQueue,
+    DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy, ProviderStrategy,
+    ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue,
 };
 use zk_testserver::proxy::{Fault, Match};
 
@@ -228,4 +228,66 @@ async fn discovery_static_instances_persist_and_directories_are_containers() {
     assert!(client.exists("/svc/api/static").await.unwrap().is_some());
     client.delete("/svc/api/static", None).await.unwrap();
     reaped(&client, "/svc").await;
+}
+
+/// Curator's StickyStrategy and DownInstancePolicy.
+#[tokio::test]
+async fn providers_stick_and_skip_down_instances() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let d = ServiceDiscovery::new(&client, "/svc");
+    let all: Vec<ServiceInstance> = ["a", "b", "c"]
+        .iter()
+        .map(|id| ServiceInstance::new("web").with_id(*id))
+        .collect();
+    for i in &all {
+        d.register(i).await.unwrap();
+    }
+    let sticky = d
+        .provider(
+            "web",
+            ProviderStrategy::sticky(ProviderStrategy::RoundRobin),
+        )
+        .await
+        .unwrap();
+    let first = sticky.instance().unwrap();
+    for _ in 0..5 {
+        assert_eq!(sticky.instance().unwrap().id, first.id, "sticks");
+    }
+    assert_eq!(sticky.sticky_choices(), 1);
+    // Marked down (2 errors, Curator's default threshold): another one.
+    sticky.note_error(&first);
+    assert_eq!(
+        sticky.instance().unwrap().id,
+        first.id,
+        "one error is not down"
+    );
+    sticky.note_error(&first);
+    let second = sticky.instance().unwrap();
+    assert_ne!(second.id, first.id);
+    assert!(sticky.instances().iter().all(|i| i.id != first.id));
+    assert_eq!(sticky.sticky_choices(), 2);
+    // Unregistered: the cache drops it and the provider moves on.
+    let mut changes = sticky.cache().subscribe();
+    d.unregister(&second).await.unwrap();
+    within(
+        PATIENCE,
+        changes.wait_for(|v| v.iter().all(|i| i.id != second.id)),
+    )
+    .await
+    .unwrap();
+    let third = sticky.instance().unwrap();
+    assert!(third.id != first.id && third.id != second.id);
+
+    // Errors older than the policy's timeout do not count.
+    let lenient = d
+        .provider("web", ProviderStrategy::RoundRobin)
+        .await
+        .unwrap()
+        .with_down_instance_policy(DownInstancePolicy {
+            timeout: std::time::Duration::ZERO,
+            error_threshold: 1,
+        });
+    lenient.note_error(&third);
+    assert!(lenient.instances().iter().any(|i| i.id == third.id));
 }
