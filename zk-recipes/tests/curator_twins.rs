@@ -6,10 +6,11 @@ mod common;
 
 use common::*;
 use zk_client::proto::OpCode;
-use zk_client::{Client, EventType, WatchEvent};
+use zk_client::{Client, CreateMode, EventType, WatchEvent};
 use zk_recipes::{
-    DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy, ProviderStrategy,
-    ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue,
+    delete_guaranteed, DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy,
+    GuaranteedDelete, PersistentNode, PersistentTtlNode, ProtectedCreate, ProviderStrategy,
+    ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue, TTL_TOUCH_CHILD,
 };
 use zk_testserver::proxy::{Fault, Match};
 
@@ -290,4 +291,174 @@ async fn providers_stick_and_skip_down_instances() {
         });
     lenient.note_error(&third);
     assert!(lenient.instances().iter().any(|i| i.id == third.id));
+}
+
+/// A PersistentNode comes back after a delete and after its session
+/// expired, with its latest data; close deletes it.
+#[tokio::test]
+async fn persistent_node_survives_deletes_and_expiry() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let admin = env.client().await;
+    let node = PersistentNode::new(&client, "/members/m1", CreateMode::Ephemeral, "v1");
+    node.start();
+    assert!(node.wait_for_initial_create(PATIENCE).await.unwrap());
+    assert_eq!(node.actual_path().as_deref(), Some("/members/m1"));
+    admin.sync("/members").await.unwrap();
+    let (data, stat) = admin.get_data("/members/m1").await.unwrap();
+    assert_eq!(
+        (data.as_ref(), stat.ephemeral_owner),
+        (&b"v1"[..], client.session_id())
+    );
+
+    node.set_data("v2").await.unwrap();
+    admin.delete("/members/m1", None).await.unwrap();
+    wait_for_data(&admin, "/members/m1", b"v2").await;
+
+    let old = client.session_id();
+    env.expire(&proxy, &client).await;
+    wait_for_data(&admin, "/members/m1", b"v2").await;
+    let stat = admin.exists("/members/m1").await.unwrap().unwrap();
+    assert_ne!(stat.ephemeral_owner, old, "re-created in the new session");
+
+    node.close().await.unwrap();
+    admin.sync("/members").await.unwrap();
+    assert!(admin.exists("/members/m1").await.unwrap().is_none());
+}
+
+/// Polls (on data watches) until `path` holds `want`.
+async fn wait_for_data(client: &Client, path: &str, want: &[u8]) {
+    within(PATIENCE, async {
+        loop {
+            match client.get_data_watch(path).await {
+                Ok((data, _, _)) if data.as_ref() == want => return,
+                Ok((_, _, watch)) => {
+                    let _ = watch.await;
+                }
+                Err(e) if e.is_no_node() => {
+                    let (stat, watch) = client.exists_watch(path).await.unwrap();
+                    if stat.is_none() {
+                        let _ = watch.await;
+                    }
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+}
+
+/// A sequential PersistentNode's create reply is lost: protection finds
+/// the node, so exactly one exists.
+#[tokio::test]
+async fn persistent_sequential_node_lost_create_reply_leaves_one_node() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    client
+        .create_all("/seq", "", CreateMode::Persistent)
+        .await
+        .unwrap();
+    let lost = proxy.inject(
+        Match::op(OpCode::Create2).path_contains("/seq/"),
+        Fault::DropBeforeReply,
+    );
+    let node = PersistentNode::new(&client, "/seq/w-", CreateMode::EphemeralSequential, "x");
+    node.start();
+    assert!(node.wait_for_initial_create(PATIENCE).await.unwrap());
+    lost.triggered().await;
+    let children = env.children(&client, "/seq").await;
+    assert_eq!(children.len(), 1, "{children:?}");
+    assert!(children[0].starts_with("_c_") && children[0].contains("-w-"));
+    assert_eq!(node.actual_path().unwrap(), format!("/seq/{}", children[0]));
+}
+
+/// ProtectedCreate and delete_guaranteed for users' own nodes.
+#[tokio::test]
+async fn protected_create_and_guaranteed_delete() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let lost = proxy.inject(Match::op(OpCode::Create2), Fault::DropBeforeReply);
+    let create = ProtectedCreate::new("/own/job");
+    let (path, _) = within(PATIENCE, create.run(&client, "d", CreateMode::Persistent))
+        .await
+        .unwrap();
+    lost.triggered().await;
+    assert_eq!(path, format!("/own/{}", create.prefix()));
+    assert_eq!(env.children(&client, "/own").await.len(), 1);
+    assert_eq!(create.find(&client).await.unwrap().unwrap().0, path);
+
+    let dropped = proxy.inject(Match::op(OpCode::Delete), Fault::DropBeforeRequest);
+    let outcome = delete_guaranteed(&client, &path, None).await.unwrap();
+    dropped.triggered().await;
+    assert_eq!(outcome, GuaranteedDelete::InBackground);
+    let admin = env.client().await;
+    within(PATIENCE, async {
+        loop {
+            let (stat, watch) = admin.exists_watch(&path).await.unwrap();
+            if stat.is_none() {
+                return;
+            }
+            let _ = watch.await;
+        }
+    })
+    .await;
+    assert_eq!(
+        delete_guaranteed(&client, &path, None).await.unwrap(),
+        GuaranteedDelete::Deleted
+    );
+}
+
+/// PersistentTtlNode on a server with TTL nodes: alive while touched,
+/// expired after close (child first, then the node).
+#[tokio::test]
+async fn persistent_ttl_node_lives_while_touched() {
+    let (hosts, _ensemble) = match std::env::var("ZK_CONNECT") {
+        Ok(h) if !h.trim().is_empty() => (h, None),
+        _ => {
+            let e = zk_testserver::Ensemble::builder()
+                .extended_types(true)
+                .tick(std::time::Duration::from_millis(200))
+                .container_check_interval(std::time::Duration::from_millis(100))
+                .start()
+                .await
+                .unwrap();
+            (e.connect_string(), Some(e))
+        }
+    };
+    let client = Client::connect(hosts).await.unwrap();
+    let root = format!("/ttl-it/{}", uuid::Uuid::new_v4());
+    let path = format!("{root}/session");
+    let ttl = std::time::Duration::from_millis(400);
+    let node = PersistentTtlNode::new(&client, path.clone(), ttl, "state");
+    node.start();
+    assert!(node.wait_for_initial_create(PATIENCE).await.unwrap());
+    // Touched at least twice (3 TTLs of life) and still there.
+    let child = format!("{path}/{TTL_TOUCH_CHILD}");
+    let mut touches = 0;
+    let mut last = None;
+    within(PATIENCE, async {
+        while touches < 3 {
+            if let Some(stat) = client.exists(&child).await.unwrap() {
+                if last != Some(stat.mzxid) {
+                    touches += 1;
+                    last = Some(stat.mzxid);
+                }
+            }
+            let (_, watch) = client.exists_watch(&child).await.unwrap();
+            let _ = tokio::time::timeout(ttl, watch).await;
+        }
+    })
+    .await;
+    assert_eq!(client.get_data(&path).await.unwrap().0.as_ref(), b"state");
+    node.close().await.unwrap();
+    within(PATIENCE, async {
+        while client.exists(&path).await.unwrap().is_some() {
+            let (_, watch) = client.exists_watch(&path).await.unwrap();
+            let _ = tokio::time::timeout(ttl, watch).await;
+        }
+    })
+    .await;
 }
