@@ -41,6 +41,7 @@ declare -A PLAN=(
     [leader-latch]="layout mixed"
     [leader-selector]="layout mixed"
     [discovery]="layout mixed"
+    [persistent-node]="layout"
     [queue]="layout directional:producer:consumer mixed"
     [priority-queue]="layout directional:producer:consumer"
     [simple-queue]="layout directional:producer:consumer mixed"
@@ -52,7 +53,7 @@ declare -A PLAN=(
     [node-cache]="directional:writer:reader"
     [tree-cache]="directional:writer:reader"
 )
-ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery queue priority-queue
+ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery persistent-node queue priority-queue
     simple-queue barrier double-barrier shared-count atomic-long group-member node-cache tree-cache)
 
 note() { printf 'interop: %s\n' "$*"; }

@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod harness;
 pub mod leaders;
 pub mod locks;
+pub mod nodes;
 pub mod queues;
 
 pub use harness::Harness;
@@ -24,6 +25,7 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "leader-latch" => leaders::latch(h, phase).await,
         "leader-selector" => leaders::selector(h, phase).await,
         "discovery" => discovery::run(h, phase).await,
+        "persistent-node" => nodes::run(h, phase).await,
         "queue" | "priority-queue" | "simple-queue" => queues::run(h, scenario, phase).await,
         "barrier" => coordination::barrier(h, phase).await,
         "double-barrier" => coordination::double_barrier(h, phase).await,

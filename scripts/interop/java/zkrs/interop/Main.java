@@ -75,6 +75,7 @@ public final class Main {
             case "leader-latch" -> Leaders.latch(h, phase);
             case "leader-selector" -> Leaders.selector(h, phase);
             case "discovery" -> Discovery.run(h, phase);
+            case "persistent-node" -> Nodes.run(h, phase);
             case "queue", "priority-queue", "simple-queue" -> Queues.run(h, scenario, phase);
             case "barrier" -> Coordination.barrier(h, phase);
             case "double-barrier" -> Coordination.doubleBarrier(h, phase);
