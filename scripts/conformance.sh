@@ -37,6 +37,8 @@ STEPS=(
     differential
     differential-ensemble
     zkcli-testserver
+    interop-reference
+    interop-testserver
 )
 
 section() { printf '\n===== conformance: %s =====\n' "$*"; }
@@ -137,7 +139,7 @@ step_examples_standalone() {
     local bin failed=0
     cargo build -q -p examples --bins
     start_reference standalone
-    for bin in quickstart lock rwlock semaphore leader_latch leader_election queue barrier \
+    for bin in quickstart lock rwlock semaphore leader_latch leader_election queue barrier atomic_long simple_queue service_provider \
         service_discovery config_watch watch_tree multi acl; do
         if "$REPO_ROOT/target/debug/$bin" --connect "$ZK_CONNECT" >"$REPO_ROOT/target/example-$bin.log" 2>&1; then
             note "example $bin -> ok"
@@ -204,6 +206,24 @@ step_zkcli_testserver() {
     rm -rf "$out"
     ((ok)) || die "zkCli against zk-testserver failed"
 }
+
+# Real Apache Curator and zk-recipes on one server (scripts/interop/run.sh):
+# layouts compared with Curator's, then mixed 4 + 4 herds; with every Curator
+# version of scripts/interop/curator.sh (Debian bookworm's 5.4 and trixie's
+# 5.7.1, fetched without installing).
+run_interop() {
+    local server=$1 version
+    "$SCRIPT_DIR/interop/curator.sh" install
+    for version in $("$SCRIPT_DIR/interop/curator.sh" versions); do
+        [[ $version == 5.4 ]] || "$SCRIPT_DIR/interop/curator.sh" fetch "$version"
+        LAST_REFERENCE=standalone
+        "$SCRIPT_DIR/interop/run.sh" --server "$server" --curator "$version"
+    done
+}
+
+step_interop_reference() { run_interop reference; }
+
+step_interop_testserver() { run_interop testserver; }
 
 # ---------------------------------------------------------------------------
 

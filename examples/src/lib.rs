@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod interop;
 pub mod lock_bench;
 pub mod quickstart;
 pub mod target;

@@ -6,11 +6,13 @@ use crate::error::{Error, Result};
 use crate::node_cache::rewatch;
 use crate::nodes::{ensure_dir, join};
 use crate::policy::wait_connected;
+use crate::service_payload::ServicePayload;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use zk_client::{AddWatchMode, Client, ConnectionState, CreateMode, WatchEvent};
 
@@ -21,7 +23,9 @@ pub enum ServiceType {
     /// An ephemeral node, re-created after a session loss.
     #[default]
     Dynamic,
-    /// Like `Dynamic` (Curator uses it for instances registered by hand).
+    /// A persistent node, as Curator writes it (Curator's name for
+    /// instances registered by hand, e.g. by an operator); outlives the
+    /// session and is never re-created by this client.
     Static,
     /// A persistent node: outlives the session; never re-created by this
     /// client.
@@ -29,6 +33,14 @@ pub enum ServiceType {
     /// An ephemeral sequential node (`<id><seq>`), re-created after a
     /// session loss.
     DynamicSequential,
+}
+
+impl ServiceType {
+    /// Whether the instance's node is ephemeral (so re-created in a new
+    /// session): `Dynamic` and `DynamicSequential`.
+    pub fn is_ephemeral(self) -> bool {
+        matches!(self, ServiceType::Dynamic | ServiceType::DynamicSequential)
+    }
 }
 
 fn enabled_default() -> bool {
@@ -55,9 +67,10 @@ pub struct ServiceInstance {
     /// TLS port.
     #[serde(default)]
     pub ssl_port: Option<u16>,
-    /// Free-form payload (any JSON).
+    /// The payload, with the Java class Curator services read it as (see
+    /// [`ServicePayload`]).
     #[serde(default)]
-    pub payload: Option<serde_json::Value>,
+    pub payload: Option<ServicePayload>,
     /// Registration time, milliseconds since the epoch.
     #[serde(rename = "registrationTimeUTC", default)]
     pub registration_time_utc: i64,
@@ -105,10 +118,26 @@ impl ServiceInstance {
         self
     }
 
-    /// Sets the payload.
-    pub fn with_payload(mut self, payload: serde_json::Value) -> ServiceInstance {
-        self.payload = Some(payload);
+    /// Sets the payload: a [`ServicePayload`], or a `serde_json::Value`
+    /// written without a type tag (fine for Curator services whose payload
+    /// type is `String` or `Map`; a POJO payload type needs
+    /// [`ServicePayload::typed`] or [`ServiceInstance::with_typed_payload`]).
+    pub fn with_payload(mut self, payload: impl Into<ServicePayload>) -> ServiceInstance {
+        self.payload = Some(payload.into());
         self
+    }
+
+    /// Sets a payload of the Java class `java_class`, as a Curator service
+    /// with that payload type (`ServiceDiscovery<JavaClass>`) reads it.
+    pub fn with_typed_payload(
+        mut self,
+        java_class: impl Into<String>,
+        payload: &impl Serialize,
+    ) -> Result<ServiceInstance> {
+        let payload =
+            ServicePayload::typed(java_class, payload).map_err(|e| Error::Encode(e.to_string()))?;
+        self.payload = Some(payload);
+        Ok(self)
     }
 
     /// Sets the service type.
@@ -133,8 +162,11 @@ impl ServiceInstance {
 /// Registered dynamic instances are ephemeral nodes; after a session loss
 /// (when the client renews sessions) every instance still registered is
 /// written again **with its latest data** (updates made while disconnected
-/// included). Unregistered instances stay gone; permanent instances are
-/// persistent nodes and are never re-created by the re-registration.
+/// included). Unregistered instances stay gone; static and permanent
+/// instances are persistent nodes and are never re-created by the
+/// re-registration. The base and service directories are containers, as
+/// Curator creates them: the server removes a service's directory once its
+/// last instance is gone.
 ///
 /// **Connection policy**: Suspended changes nothing (the nodes live as long
 /// as the session); after Lost, re-registration happens in the new session.
@@ -221,11 +253,11 @@ impl ServiceDiscovery {
 
     /// Registers (or re-registers) `instance`.
     pub async fn register(&self, instance: &ServiceInstance) -> Result<()> {
-        if instance.service_type != ServiceType::Permanent {
+        if instance.service_type.is_ephemeral() {
             self.remember(instance, None);
         }
         let path = self.write(instance).await?;
-        if instance.service_type != ServiceType::Permanent {
+        if instance.service_type.is_ephemeral() {
             self.remember(instance, Some(path));
         }
         Ok(())
@@ -236,7 +268,7 @@ impl ServiceDiscovery {
     /// this write fails.
     pub async fn update(&self, instance: &ServiceInstance) -> Result<()> {
         let known = self.node_of(&instance.id);
-        if instance.service_type != ServiceType::Permanent {
+        if instance.service_type.is_ephemeral() {
             self.remember(instance, known.clone());
         }
         let path = known.unwrap_or_else(|| join(&self.service_path(&instance.name), &instance.id));
@@ -315,11 +347,7 @@ impl ServiceDiscovery {
         name: &str,
         strategy: ProviderStrategy,
     ) -> Result<ServiceProvider> {
-        Ok(ServiceProvider {
-            cache: self.cache(name).await?,
-            strategy,
-            next: AtomicUsize::new(0),
-        })
+        Ok(ServiceProvider::new(self.cache(name).await?, strategy))
     }
 
     fn remember(&self, instance: &ServiceInstance, path: Option<String>) {
@@ -346,14 +374,15 @@ async fn write_instance(client: &Client, base: &str, instance: &ServiceInstance)
     let path = join(&dir, &instance.id);
     let data = instance.to_json()?;
     let mode = match instance.service_type {
-        ServiceType::Permanent => CreateMode::Persistent,
+        ServiceType::Permanent | ServiceType::Static => CreateMode::Persistent,
         ServiceType::DynamicSequential => CreateMode::EphemeralSequential,
-        ServiceType::Dynamic | ServiceType::Static => CreateMode::Ephemeral,
+        ServiceType::Dynamic => CreateMode::Ephemeral,
     };
     loop {
         match client.create(&path, data.clone(), mode).await {
             Ok((created, _)) => return Ok(created),
-            Err(e) if e.is_no_node() => ensure_dir(client, &dir, false).await?,
+            // Containers, like Curator's: reaped once empty.
+            Err(e) if e.is_no_node() => ensure_dir(client, &dir, true).await?,
             Err(e) if e.is_node_exists() => {
                 match client.exists(&path).await? {
                     Some(stat)
@@ -537,49 +566,171 @@ async fn cache_loop(
     }
 }
 
-/// How a [`ServiceProvider`] picks an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a [`ServiceProvider`] picks an instance (Curator's provider
+/// strategies).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ProviderStrategy {
     /// Each instance in turn.
     #[default]
     RoundRobin,
     /// Uniformly at random.
     Random,
+    /// The same instance as last time while it is available (enabled, not
+    /// marked down, still registered); otherwise a new one picked with the
+    /// inner strategy (Curator's `StickyStrategy`).
+    Sticky(Box<ProviderStrategy>),
 }
 
-/// Picks one enabled instance of a service from a [`ServiceCache`].
+impl ProviderStrategy {
+    /// Sticky over `inner`.
+    pub fn sticky(inner: ProviderStrategy) -> ProviderStrategy {
+        ProviderStrategy::Sticky(Box::new(inner))
+    }
+}
+
+/// When a [`ServiceProvider`] stops offering an instance its callers
+/// reported errors for (Curator's `DownInstancePolicy`): after
+/// `error_threshold` errors, for `timeout` from the first of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownInstancePolicy {
+    /// How long an instance stays down, counted from its first error.
+    pub timeout: Duration,
+    /// Errors that make an instance down.
+    pub error_threshold: u32,
+}
+
+impl Default for DownInstancePolicy {
+    /// Curator's defaults: 2 errors, 30 seconds.
+    fn default() -> DownInstancePolicy {
+        DownInstancePolicy {
+            timeout: Duration::from_secs(30),
+            error_threshold: 2,
+        }
+    }
+}
+
+/// Errors noted per instance id: (first error, count).
+#[derive(Debug, Default)]
+struct DownInstances {
+    errors: HashMap<String, (Instant, u32)>,
+}
+
+impl DownInstances {
+    fn note(&mut self, id: &str, policy: &DownInstancePolicy) {
+        self.purge(policy);
+        self.errors
+            .entry(id.to_string())
+            .or_insert_with(|| (Instant::now(), 0))
+            .1 += 1;
+    }
+
+    fn is_down(&mut self, id: &str, policy: &DownInstancePolicy) -> bool {
+        self.purge(policy);
+        self.errors
+            .get(id)
+            .is_some_and(|(_, n)| *n >= policy.error_threshold)
+    }
+
+    fn purge(&mut self, policy: &DownInstancePolicy) {
+        self.errors
+            .retain(|_, (first, _)| first.elapsed() < policy.timeout);
+    }
+}
+
+/// Picks one instance of a service from a [`ServiceCache`]: enabled
+/// instances not marked down by the [`DownInstancePolicy`], chosen with the
+/// [`ProviderStrategy`].
 #[derive(Debug)]
 pub struct ServiceProvider {
     cache: ServiceCache,
     strategy: ProviderStrategy,
     next: AtomicUsize,
+    policy: DownInstancePolicy,
+    down: Mutex<DownInstances>,
+    /// The sticky choice (an instance id) and how many choices were made.
+    sticky: Mutex<(Option<String>, u64)>,
 }
 
 impl ServiceProvider {
-    /// An instance, or `None` if none is enabled.
+    fn new(cache: ServiceCache, strategy: ProviderStrategy) -> ServiceProvider {
+        ServiceProvider {
+            cache,
+            strategy,
+            next: AtomicUsize::new(0),
+            policy: DownInstancePolicy::default(),
+            down: Mutex::new(DownInstances::default()),
+            sticky: Mutex::new((None, 0)),
+        }
+    }
+
+    /// Sets the down-instance policy (default: Curator's).
+    pub fn with_down_instance_policy(mut self, policy: DownInstancePolicy) -> ServiceProvider {
+        self.policy = policy;
+        self
+    }
+
+    /// An instance, or `None` if none is available.
     pub fn instance(&self) -> Option<ServiceInstance> {
-        let all: Vec<ServiceInstance> = self
-            .cache
-            .instances()
-            .into_iter()
-            .filter(|i| i.enabled)
-            .collect();
+        let all = self.instances();
         if all.is_empty() {
             return None;
         }
-        let index = match self.strategy {
+        self.pick(&self.strategy, all)
+    }
+
+    fn pick(
+        &self,
+        strategy: &ProviderStrategy,
+        all: Vec<ServiceInstance>,
+    ) -> Option<ServiceInstance> {
+        let index = match strategy {
             ProviderStrategy::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % all.len(),
             ProviderStrategy::Random => rand::random_range(..all.len()),
+            ProviderStrategy::Sticky(inner) => {
+                let Ok(mut sticky) = self.sticky.lock() else {
+                    return self.pick(inner, all);
+                };
+                if let Some(i) = sticky
+                    .0
+                    .as_ref()
+                    .and_then(|id| all.iter().position(|i| &i.id == id))
+                {
+                    return all.into_iter().nth(i);
+                }
+                let chosen = self.pick(inner, all)?;
+                *sticky = (Some(chosen.id.clone()), sticky.1 + 1);
+                return Some(chosen);
+            }
         };
         all.into_iter().nth(index)
     }
 
-    /// Every enabled instance.
+    /// How many different instances a sticky provider has chosen so far
+    /// (Curator's `getInstanceNumber`, counting from 1).
+    pub fn sticky_choices(&self) -> u64 {
+        self.sticky.lock().map(|s| s.1).unwrap_or(0)
+    }
+
+    /// Reports that a call to `instance` failed: after the policy's
+    /// threshold of errors the instance is not offered until its timeout
+    /// passes (Curator's `noteError`).
+    pub fn note_error(&self, instance: &ServiceInstance) {
+        if let Ok(mut down) = self.down.lock() {
+            down.note(&instance.id, &self.policy);
+        }
+    }
+
+    /// Every available instance (enabled and not down).
     pub fn instances(&self) -> Vec<ServiceInstance> {
+        let mut down = self.down.lock().ok();
         self.cache
             .instances()
             .into_iter()
             .filter(|i| i.enabled)
+            .filter(|i| {
+                down.as_mut()
+                    .is_none_or(|d| !d.is_down(&i.id, &self.policy))
+            })
             .collect()
     }
 

@@ -109,6 +109,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod atomic;
 mod barrier;
 mod config;
 mod counter;
@@ -125,16 +126,25 @@ mod multi_lock;
 mod node_cache;
 mod nodes;
 mod pause;
+mod persistent_node;
 mod policy;
+mod protected;
 mod queue;
 mod rwlock;
 mod semaphore;
+mod service_payload;
+mod simple_queue;
 
+pub use atomic::{
+    AtomicNumber, AtomicOutcome, AtomicStats, DistributedAtomic, DistributedAtomicInteger,
+    DistributedAtomicLong, PromotedToLock,
+};
 pub use barrier::{Barrier, DoubleBarrier};
 pub use config::ConfigNode;
 pub use counter::{SharedCounter, Versioned};
 pub use discovery::{
-    ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance, ServiceProvider, ServiceType,
+    DownInstancePolicy, ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance,
+    ServiceProvider, ServiceType,
 };
 pub use error::{Error, LossReason, Result};
 pub use group::GroupMember;
@@ -143,7 +153,11 @@ pub use leader_latch::{LeaderLatch, Participant};
 pub use lock::{Lock, LockGuard};
 pub use multi_lock::{MultiLock, MultiLockGuard};
 pub use node_cache::{NodeCache, NodeData, TreeCache, TreeEvent, TreeEvents};
+pub use persistent_node::{PersistentNode, PersistentTtlNode, TTL_TOUCH_CHILD};
 pub use policy::ConnectionPolicy;
+pub use protected::{delete_guaranteed, GuaranteedDelete, ProtectedCreate};
 pub use queue::{Queue, QueueItem, QueueStats};
 pub use rwlock::ReadWriteLock;
 pub use semaphore::{Lease, Semaphore};
+pub use service_payload::{ServicePayload, JAVA_MAP_CLASS};
+pub use simple_queue::SimpleQueue;

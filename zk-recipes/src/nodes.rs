@@ -66,15 +66,20 @@ pub(crate) fn protected_id() -> String {
     format!("{PROTECTED_PREFIX}{}-", uuid::Uuid::new_v4())
 }
 
-/// Creates `dir` (and missing ancestors) if needed. Lock-like directories are
-/// containers, so the server removes them once they are empty.
+/// Creates `dir` (and missing ancestors) if needed. Missing ancestors are
+/// containers, as Curator creates them (`creatingParentContainersIfNeeded`),
+/// so the server removes them once they are empty; `dir` itself is a
+/// container if `container` (lock-like directories), else persistent.
 pub(crate) async fn ensure_dir(client: &Client, dir: &str, container: bool) -> Result<()> {
     let mode = if container {
         CreateMode::Container
     } else {
         CreateMode::Persistent
     };
-    match client.create_all(dir, Bytes::new(), mode).await {
+    match client
+        .create_all_with_parents(dir, Bytes::new(), mode, CreateMode::Container)
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if e.is_node_exists() => Ok(()),
         Err(e) => Err(e.into()),

@@ -22,7 +22,9 @@ fn curator_json_round_trip_and_unknown_fields() {
     assert_eq!(i.ssl_port, None);
     assert_eq!(i.service_type, ServiceType::Dynamic);
     assert_eq!(i.registration_time_utc, 1325129459728);
-    assert_eq!(i.payload.as_ref().unwrap()["description"], "x");
+    let payload = i.payload.as_ref().unwrap();
+    assert_eq!(payload.java_class(), Some("org.example.Details"));
+    assert_eq!(payload.value(), &serde_json::json!({"description": "x"}));
     let json: serde_json::Value = serde_json::from_slice(&i.to_json().unwrap()).unwrap();
     for key in [
         "name",
@@ -73,7 +75,7 @@ async fn pitfall7_reregistration_after_expiry_uses_latest_data() {
     // remembered.
     proxy.refuse();
     a.port = Some(81);
-    a.payload = Some(serde_json::json!({"version": 2}));
+    a.payload = Some(serde_json::json!({"version": 2}).into());
     let update =
         tokio::time::timeout(std::time::Duration::from_millis(300), discovery.update(&a)).await;
     assert!(
@@ -102,7 +104,7 @@ async fn pitfall7_reregistration_after_expiry_uses_latest_data() {
     assert_eq!(ids, HashSet::from(["a".to_string()]), "only a is back");
     let back = discovery.instance("api", "a").await.unwrap().unwrap();
     assert_eq!(back.port, Some(81), "latest data");
-    assert_eq!(back.payload, Some(serde_json::json!({"version": 2})));
+    assert_eq!(back.payload, Some(serde_json::json!({"version": 2}).into()));
     // The instance was written through `client`; admin's member may be
     // behind until admin syncs.
     admin.sync("/services/api").await.unwrap();

@@ -4,6 +4,7 @@
 mod builder;
 mod chroot;
 mod nodes;
+mod tree;
 mod watches;
 mod weak;
 

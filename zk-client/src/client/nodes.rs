@@ -94,47 +94,16 @@ impl Client {
 
     /// Creates `path` and any missing ancestors as persistent nodes with
     /// empty data (`options` applies to `path` itself); an existing node is
-    /// left as it is. Returns the stat of `path`.
+    /// left as it is. Returns the stat of `path`. For container ancestors
+    /// see [`Client::create_all_with_parents`].
     pub async fn create_all(
         &self,
         path: &str,
         data: impl Into<Bytes>,
         options: impl Into<CreateOptions>,
     ) -> Result<Stat> {
-        let options = options.into();
-        validate_path(path)?;
-        let data = data.into();
-        let mut prefix = String::new();
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        for (i, segment) in segments.iter().enumerate() {
-            prefix.push('/');
-            prefix.push_str(segment);
-            let last = i + 1 == segments.len();
-            let result = if last {
-                self.create(&prefix, data.clone(), options.clone()).await
-            } else {
-                let parent_options = CreateOptions {
-                    mode: crate::proto::CreateMode::Persistent,
-                    acl: options.acl.clone(),
-                    ttl: None,
-                };
-                self.create(&prefix, Bytes::new(), parent_options).await
-            };
-            match result {
-                Ok((_, stat)) if last => return Ok(stat),
-                Ok(_) => {}
-                Err(e) if e.is_node_exists() => {
-                    if last {
-                        return self.exists(&prefix).await?.ok_or(e);
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        // `path` was "/".
-        self.exists("/")
-            .await?
-            .ok_or_else(|| Error::code_error(ErrorCode::NoNode))
+        self.create_all_with_parents(path, data, options, crate::proto::CreateMode::Persistent)
+            .await
     }
 
     /// Deletes a node; `version` is the expected data version (`None`: any).

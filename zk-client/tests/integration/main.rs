@@ -12,4 +12,5 @@ mod multi;
 mod nodes;
 mod pacing;
 mod session;
+mod tree;
 mod watches;

@@ -1,0 +1,158 @@
+package zkrs.interop;
+
+import java.util.Arrays;
+import java.util.concurrent.ThreadLocalRandom;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.locks.InterProcessMultiLock;
+import org.apache.curator.framework.recipes.locks.InterProcessMutex;
+import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
+import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
+import org.apache.curator.framework.recipes.locks.Lease;
+import org.apache.zookeeper.CreateMode;
+
+/** Mutex, semaphore, read/write lock and multi-lock: exclusion checked with ephemeral markers. */
+final class Locks {
+    private Locks() {}
+
+    static void hold() {
+        Harness.sleepQuietly(ThreadLocalRandom.current().nextInt(2, 12));
+    }
+
+    static void mutex(Harness h, String phase) throws Exception {
+        if (phase.equals("layout")) {
+            CuratorFramework c = h.newClient();
+            String root = h.layoutRoot(c);
+            InterProcessMutex m = new InterProcessMutex(c, root + "/app/lock");
+            m.acquire();
+            h.dump(c, root);
+            m.release();
+            h.dumpAfterReaping(c, root);
+            return;
+        }
+        CuratorFramework first = h.newClient();
+        h.gate(first, "start");
+        h.herd(k -> {
+            CuratorFramework c = h.newClient();
+            InterProcessMutex m = new InterProcessMutex(c, h.path("lock"));
+            String who = h.side + "-" + k;
+            for (int r = 0; r < h.rounds; r++) {
+                m.acquire();
+                h.enter(c, "held", who);
+                h.log(c, who + " holds");
+                hold();
+                h.leave(c, "held");
+                m.release();
+            }
+        });
+        h.expectLog(first, h.peers * h.contenders * h.rounds);
+    }
+
+    static void semaphore(Harness h, String phase) throws Exception {
+        if (phase.equals("layout")) {
+            CuratorFramework c = h.newClient();
+            String root = h.layoutRoot(c);
+            InterProcessSemaphoreV2 s = new InterProcessSemaphoreV2(c, root + "/app/sem", 2);
+            Lease lease = s.acquire();
+            h.dump(c, root);
+            s.returnLease(lease);
+            h.dumpAfterReaping(c, root);
+            return;
+        }
+        CuratorFramework first = h.newClient();
+        h.mkdirs(first, "holders");
+        h.gate(first, "start");
+        h.herd(k -> {
+            CuratorFramework c = h.newClient();
+            InterProcessSemaphoreV2 s = new InterProcessSemaphoreV2(c, h.path("sem"), 2);
+            String who = h.side + "-" + k;
+            for (int r = 0; r < h.rounds; r++) {
+                Lease lease = s.acquire();
+                String marker = c.create().withMode(CreateMode.EPHEMERAL_SEQUENTIAL)
+                        .forPath(h.path("holders/h-"), who.getBytes());
+                int holders = c.getChildren().forPath(h.path("holders")).size();
+                h.check(holders <= 2, who + " sees " + holders + " lease holders (max 2)");
+                h.log(c, who + " leases");
+                hold();
+                c.delete().forPath(marker);
+                s.returnLease(lease);
+            }
+        });
+        h.expectLog(first, h.peers * h.contenders * h.rounds);
+    }
+
+    static void rwlock(Harness h, String phase) throws Exception {
+        if (phase.equals("layout")) {
+            CuratorFramework c = h.newClient();
+            String root = h.layoutRoot(c);
+            InterProcessReadWriteLock rw = new InterProcessReadWriteLock(c, root + "/app/rw");
+            rw.writeLock().acquire();
+            h.dump(c, root);
+            rw.writeLock().release();
+            rw.readLock().acquire();
+            h.dump(c, root);
+            rw.readLock().release();
+            h.dumpAfterReaping(c, root);
+            return;
+        }
+        CuratorFramework first = h.newClient();
+        h.mkdirs(first, "readers");
+        h.gate(first, "start");
+        h.herd(k -> {
+            CuratorFramework c = h.newClient();
+            InterProcessReadWriteLock rw = new InterProcessReadWriteLock(c, h.path("rw"));
+            String who = h.side + "-" + k;
+            boolean writer = k % 2 == 0;
+            for (int r = 0; r < h.rounds; r++) {
+                if (writer) {
+                    rw.writeLock().acquire();
+                    h.enter(c, "writer", who);
+                    int readers = c.getChildren().forPath(h.path("readers")).size();
+                    h.check(readers == 0, who + " writes while " + readers + " read");
+                    h.log(c, who + " writes");
+                    hold();
+                    h.leave(c, "writer");
+                    rw.writeLock().release();
+                } else {
+                    rw.readLock().acquire();
+                    String marker = c.create().withMode(CreateMode.EPHEMERAL_SEQUENTIAL)
+                            .forPath(h.path("readers/r-"), who.getBytes());
+                    h.check(c.checkExists().forPath(h.path("writer")) == null, who + " reads while a writer writes");
+                    h.log(c, who + " reads");
+                    hold();
+                    c.delete().forPath(marker);
+                    rw.readLock().release();
+                }
+            }
+        });
+        h.expectLog(first, h.peers * h.contenders * h.rounds);
+    }
+
+    static void multilock(Harness h, String phase) throws Exception {
+        if (phase.equals("layout")) {
+            CuratorFramework c = h.newClient();
+            String root = h.layoutRoot(c);
+            InterProcessMultiLock m = new InterProcessMultiLock(c, Arrays.asList(root + "/app/a", root + "/app/b"));
+            m.acquire();
+            h.dump(c, root);
+            m.release();
+            h.dumpAfterReaping(c, root);
+            return;
+        }
+        CuratorFramework first = h.newClient();
+        h.gate(first, "start");
+        h.herd(k -> {
+            CuratorFramework c = h.newClient();
+            InterProcessMultiLock m = new InterProcessMultiLock(c, Arrays.asList(h.path("a"), h.path("b")));
+            String who = h.side + "-" + k;
+            for (int r = 0; r < h.rounds; r++) {
+                m.acquire();
+                h.enter(c, "held", who);
+                h.log(c, who + " holds");
+                hold();
+                h.leave(c, "held");
+                m.release();
+            }
+        });
+        h.expectLog(first, h.peers * h.contenders * h.rounds);
+    }
+}

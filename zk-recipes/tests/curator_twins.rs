@@ -1,0 +1,464 @@
+//! The recipes whose twin is a Curator recipe and that came with the
+//! interop suite (scripts/interop proves the formats against real
+//! Curator): their fault handling, and the layout facts the suite found.
+
+mod common;
+
+use common::*;
+use zk_client::proto::OpCode;
+use zk_client::{Client, CreateMode, EventType, WatchEvent};
+use zk_recipes::{
+    delete_guaranteed, DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy,
+    GuaranteedDelete, PersistentNode, PersistentTtlNode, ProtectedCreate, ProviderStrategy,
+    ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue, TTL_TOUCH_CHILD,
+};
+use zk_testserver::proxy::{Fault, Match};
+
+/// Waits until `path` is deleted (the container reaper's doing).
+async fn reaped(client: &Client, path: &str) {
+    within(PATIENCE, async {
+        loop {
+            let (stat, watch) = client.exists_watch(path).await.unwrap();
+            if stat.is_none() {
+                return;
+            }
+            if let WatchEvent::Node(e) = watch.await {
+                if e.event_type == EventType::NodeDeleted {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn atomic_long_uses_curators_format_and_counts() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let n = DistributedAtomicLong::new(&client, "/counters/hits");
+    assert_eq!(n.get().await.unwrap(), 0, "missing reads as 0");
+    let first = n.add(41).await.unwrap();
+    assert!(first.succeeded);
+    assert_eq!((first.pre, first.post), (0, 41));
+    assert_eq!(n.increment().await.unwrap().post, 42);
+    let (raw, _) = client.get_data("/counters/hits").await.unwrap();
+    assert_eq!(raw.as_ref(), 42i64.to_be_bytes(), "8 bytes, big-endian");
+    assert!(!n.compare_and_set(7, 8).await.unwrap().succeeded);
+    assert!(n.compare_and_set(42, -1).await.unwrap().succeeded);
+    assert_eq!(n.decrement().await.unwrap().post, -2);
+    assert!(!n.initialize(5).await.unwrap(), "exists already");
+    n.force_set(i64::MAX).await.unwrap();
+    assert_eq!(
+        n.increment().await.unwrap().post,
+        i64::MIN,
+        "wraps as Java does"
+    );
+
+    let i = DistributedAtomicInteger::new(&client, "/counters/small");
+    assert!(i.initialize(3).await.unwrap());
+    assert_eq!(i.add(4).await.unwrap().post, 7);
+    let (raw, _) = client.get_data("/counters/small").await.unwrap();
+    assert_eq!(raw.as_ref(), 7i32.to_be_bytes(), "4 bytes");
+    // A value of the wrong width is bad data, not a silent zero.
+    assert!(DistributedAtomicLong::new(&client, "/counters/small")
+        .get()
+        .await
+        .is_err());
+}
+
+/// Contenders with a single optimistic try each are promoted to the lock
+/// and still every increment lands exactly once.
+#[tokio::test]
+async fn atomic_long_promoted_to_lock_under_contention() {
+    let Some(env) = env().await else { return };
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let client = env.client().await;
+        tasks.push(tokio::spawn(async move {
+            let n = DistributedAtomicLong::new(&client, "/c/n")
+                .optimistic_tries(1)
+                .promoted_to_lock(zk_recipes::PromotedToLock::new("/c/lock", PATIENCE).tries(50));
+            let mut promoted = 0;
+            for _ in 0..10 {
+                loop {
+                    let o = n.increment().await.unwrap();
+                    promoted += o.stats.promoted_tries;
+                    if o.succeeded {
+                        break;
+                    }
+                }
+            }
+            promoted
+        }));
+    }
+    let mut promoted = 0;
+    for t in tasks {
+        promoted += within(PATIENCE, t).await.unwrap();
+    }
+    let client = env.client().await;
+    assert_eq!(
+        DistributedAtomicLong::new(&client, "/c/n")
+            .get()
+            .await
+            .unwrap(),
+        40
+    );
+    assert!(promoted > 0, "contention promoted some changes to the lock");
+}
+
+/// A write whose reply is lost is not repeated: the call reports the
+/// connection loss and the value moved at most once (a retried
+/// compare-and-set would meet its own write as a conflict and add again).
+#[tokio::test]
+async fn atomic_long_lost_write_reply_is_not_applied_twice() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let n = DistributedAtomicLong::new(&client, "/lost/n");
+    n.initialize(10).await.unwrap();
+    let lost = proxy.inject(Match::op(OpCode::SetData), Fault::DropBeforeReply);
+    let result = within(PATIENCE, n.increment()).await;
+    lost.triggered().await;
+    let err = result.expect_err("the outcome of the write is unknown");
+    assert!(err.is_connection_loss(), "{err}");
+    connected(&client).await;
+    assert_eq!(
+        n.get().await.unwrap(),
+        11,
+        "applied once, by the lost write"
+    );
+}
+
+#[tokio::test]
+async fn atomic_long_survives_session_expiry() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let n = DistributedAtomicLong::new(&client, "/exp/n");
+    n.add(2).await.unwrap();
+    env.expire(&proxy, &client).await;
+    assert_eq!(within(PATIENCE, n.add(3)).await.unwrap().post, 5);
+}
+
+#[tokio::test]
+async fn simple_queue_is_curators_layout_and_fifo() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let q = SimpleQueue::new(&client, "/jobs/q");
+    for i in 0..5 {
+        q.offer(format!("job-{i}")).await.unwrap();
+    }
+    let mut names = client.get_children("/jobs/q").await.unwrap();
+    names.sort();
+    assert!(
+        names.iter().all(|n| n.starts_with("qn-") && n.len() == 13),
+        "{names:?}"
+    );
+    assert_eq!(q.peek().await.unwrap().unwrap().as_ref(), b"job-0");
+    for i in 0..5 {
+        assert_eq!(q.take().await.unwrap(), format!("job-{i}").as_bytes());
+    }
+    assert_eq!(q.poll().await.unwrap(), None);
+    // The queue directory (and its parent) are containers: gone once empty.
+    reaped(&client, "/jobs").await;
+    // A waiting consumer gets an item offered later, with the directory
+    // re-created.
+    let waiter = tokio::spawn({
+        let q = q.clone();
+        async move { q.take().await }
+    });
+    q.offer("late").await.unwrap();
+    assert_eq!(
+        within(PATIENCE, waiter).await.unwrap().unwrap().as_ref(),
+        b"late"
+    );
+}
+
+/// The delete of a taken item is applied but its reply lost: the item is
+/// skipped (at-most-once), never returned by two consumers, and the take
+/// goes on to the next item.
+#[tokio::test]
+async fn simple_queue_lost_delete_reply_skips_the_item() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let q = SimpleQueue::new(&client, "/q");
+    q.offer("one").await.unwrap();
+    q.offer("two").await.unwrap();
+    let lost = proxy.inject(Match::op(OpCode::Delete), Fault::DropBeforeReply);
+    let got = within(PATIENCE, q.take()).await.unwrap();
+    lost.triggered().await;
+    assert_eq!(got.as_ref(), b"two", "the first item's fate was unknown");
+    connected(&client).await;
+    assert_eq!(q.poll().await.unwrap(), None, "the first item was deleted");
+}
+
+/// Curator writes static instances as persistent nodes and the service
+/// directories as containers; a POJO payload carries its class.
+#[tokio::test]
+async fn discovery_static_instances_persist_and_directories_are_containers() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let owner = env.client().await;
+    let d = ServiceDiscovery::new(&owner, "/svc");
+    let payload =
+        ServicePayload::typed("com.example.Details", &serde_json::json!({"weight": 3})).unwrap();
+    let dynamic = ServiceInstance::new("api")
+        .with_id("dyn")
+        .with_payload(payload.clone());
+    let fixed = ServiceInstance::new("api")
+        .with_id("static")
+        .with_type(ServiceType::Static);
+    d.register(&dynamic).await.unwrap();
+    d.register(&fixed).await.unwrap();
+    let stat = client.exists("/svc/api/static").await.unwrap().unwrap();
+    assert_eq!(stat.ephemeral_owner, 0, "static instances are persistent");
+    let (raw, _) = client.get_data("/svc/api/dyn").await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(
+        json["payload"],
+        serde_json::json!({"@class": "com.example.Details", "weight": 3})
+    );
+    assert_eq!(
+        d.instance("api", "dyn").await.unwrap().unwrap().payload,
+        Some(payload)
+    );
+    owner.close().await.unwrap();
+    client.sync("/svc/api").await.unwrap();
+    assert!(client.exists("/svc/api/static").await.unwrap().is_some());
+    client.delete("/svc/api/static", None).await.unwrap();
+    reaped(&client, "/svc").await;
+}
+
+/// Curator's StickyStrategy and DownInstancePolicy.
+#[tokio::test]
+async fn providers_stick_and_skip_down_instances() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let d = ServiceDiscovery::new(&client, "/svc");
+    let all: Vec<ServiceInstance> = ["a", "b", "c"]
+        .iter()
+        .map(|id| ServiceInstance::new("web").with_id(*id))
+        .collect();
+    for i in &all {
+        d.register(i).await.unwrap();
+    }
+    let sticky = d
+        .provider(
+            "web",
+            ProviderStrategy::sticky(ProviderStrategy::RoundRobin),
+        )
+        .await
+        .unwrap();
+    let first = sticky.instance().unwrap();
+    for _ in 0..5 {
+        assert_eq!(sticky.instance().unwrap().id, first.id, "sticks");
+    }
+    assert_eq!(sticky.sticky_choices(), 1);
+    // Marked down (2 errors, Curator's default threshold): another one.
+    sticky.note_error(&first);
+    assert_eq!(
+        sticky.instance().unwrap().id,
+        first.id,
+        "one error is not down"
+    );
+    sticky.note_error(&first);
+    let second = sticky.instance().unwrap();
+    assert_ne!(second.id, first.id);
+    assert!(sticky.instances().iter().all(|i| i.id != first.id));
+    assert_eq!(sticky.sticky_choices(), 2);
+    // Unregistered: the cache drops it and the provider moves on.
+    let mut changes = sticky.cache().subscribe();
+    d.unregister(&second).await.unwrap();
+    within(
+        PATIENCE,
+        changes.wait_for(|v| v.iter().all(|i| i.id != second.id)),
+    )
+    .await
+    .unwrap();
+    let third = sticky.instance().unwrap();
+    assert!(third.id != first.id && third.id != second.id);
+
+    // Errors older than the policy's timeout do not count.
+    let lenient = d
+        .provider("web", ProviderStrategy::RoundRobin)
+        .await
+        .unwrap()
+        .with_down_instance_policy(DownInstancePolicy {
+            timeout: std::time::Duration::ZERO,
+            error_threshold: 1,
+        });
+    lenient.note_error(&third);
+    assert!(lenient.instances().iter().any(|i| i.id == third.id));
+}
+
+/// A PersistentNode comes back after a delete and after its session
+/// expired, with its latest data; close deletes it.
+#[tokio::test]
+async fn persistent_node_survives_deletes_and_expiry() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let admin = env.client().await;
+    let node = PersistentNode::new(&client, "/members/m1", CreateMode::Ephemeral, "v1");
+    node.start();
+    assert!(node.wait_for_initial_create(PATIENCE).await.unwrap());
+    assert_eq!(node.actual_path().as_deref(), Some("/members/m1"));
+    admin.sync("/members").await.unwrap();
+    let (data, stat) = admin.get_data("/members/m1").await.unwrap();
+    assert_eq!(
+        (data.as_ref(), stat.ephemeral_owner),
+        (&b"v1"[..], client.session_id())
+    );
+
+    node.set_data("v2").await.unwrap();
+    admin.delete("/members/m1", None).await.unwrap();
+    wait_for_data(&admin, "/members/m1", b"v2").await;
+
+    let old = client.session_id();
+    env.expire(&proxy, &client).await;
+    wait_for_data(&admin, "/members/m1", b"v2").await;
+    let stat = admin.exists("/members/m1").await.unwrap().unwrap();
+    assert_ne!(stat.ephemeral_owner, old, "re-created in the new session");
+
+    node.close().await.unwrap();
+    admin.sync("/members").await.unwrap();
+    assert!(admin.exists("/members/m1").await.unwrap().is_none());
+}
+
+/// Polls (on data watches) until `path` holds `want`.
+async fn wait_for_data(client: &Client, path: &str, want: &[u8]) {
+    within(PATIENCE, async {
+        loop {
+            match client.get_data_watch(path).await {
+                Ok((data, _, _)) if data.as_ref() == want => return,
+                Ok((_, _, watch)) => {
+                    let _ = watch.await;
+                }
+                Err(e) if e.is_no_node() => {
+                    let (stat, watch) = client.exists_watch(path).await.unwrap();
+                    if stat.is_none() {
+                        let _ = watch.await;
+                    }
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+}
+
+/// A sequential PersistentNode's create reply is lost: protection finds
+/// the node, so exactly one exists.
+#[tokio::test]
+async fn persistent_sequential_node_lost_create_reply_leaves_one_node() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    client
+        .create_all("/seq", "", CreateMode::Persistent)
+        .await
+        .unwrap();
+    let lost = proxy.inject(
+        Match::op(OpCode::Create2).path_contains("/seq/"),
+        Fault::DropBeforeReply,
+    );
+    let node = PersistentNode::new(&client, "/seq/w-", CreateMode::EphemeralSequential, "x");
+    node.start();
+    assert!(node.wait_for_initial_create(PATIENCE).await.unwrap());
+    lost.triggered().await;
+    let children = env.children(&client, "/seq").await;
+    assert_eq!(children.len(), 1, "{children:?}");
+    assert!(children[0].starts_with("_c_") && children[0].contains("-w-"));
+    assert_eq!(node.actual_path().unwrap(), format!("/seq/{}", children[0]));
+}
+
+/// ProtectedCreate and delete_guaranteed for users' own nodes.
+#[tokio::test]
+async fn protected_create_and_guaranteed_delete() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let lost = proxy.inject(Match::op(OpCode::Create2), Fault::DropBeforeReply);
+    let create = ProtectedCreate::new("/own/job");
+    let (path, _) = within(PATIENCE, create.run(&client, "d", CreateMode::Persistent))
+        .await
+        .unwrap();
+    lost.triggered().await;
+    assert_eq!(path, format!("/own/{}", create.prefix()));
+    assert_eq!(env.children(&client, "/own").await.len(), 1);
+    assert_eq!(create.find(&client).await.unwrap().unwrap().0, path);
+
+    let dropped = proxy.inject(Match::op(OpCode::Delete), Fault::DropBeforeRequest);
+    let outcome = delete_guaranteed(&client, &path, None).await.unwrap();
+    dropped.triggered().await;
+    assert_eq!(outcome, GuaranteedDelete::InBackground);
+    let admin = env.client().await;
+    within(PATIENCE, async {
+        loop {
+            let (stat, watch) = admin.exists_watch(&path).await.unwrap();
+            if stat.is_none() {
+                return;
+            }
+            let _ = watch.await;
+        }
+    })
+    .await;
+    assert_eq!(
+        delete_guaranteed(&client, &path, None).await.unwrap(),
+        GuaranteedDelete::Deleted
+    );
+}
+
+/// PersistentTtlNode on a server with TTL nodes: alive while touched,
+/// expired after close (child first, then the node).
+#[tokio::test]
+async fn persistent_ttl_node_lives_while_touched() {
+    let (hosts, _ensemble) = match std::env::var("ZK_CONNECT") {
+        Ok(h) if !h.trim().is_empty() => (h, None),
+        _ => {
+            let e = zk_testserver::Ensemble::builder()
+                .extended_types(true)
+                .tick(std::time::Duration::from_millis(200))
+                .container_check_interval(std::time::Duration::from_millis(100))
+                .start()
+                .await
+                .unwrap();
+            (e.connect_string(), Some(e))
+        }
+    };
+    let client = Client::connect(hosts).await.unwrap();
+    let root = format!("/ttl-it/{}", uuid::Uuid::new_v4());
+    let path = format!("{root}/session");
+    let ttl = std::time::Duration::from_millis(400);
+    let node = PersistentTtlNode::new(&client, path.clone(), ttl, "state");
+    node.start();
+    assert!(node.wait_for_initial_create(PATIENCE).await.unwrap());
+    // Touched at least twice (3 TTLs of life) and still there.
+    let child = format!("{path}/{TTL_TOUCH_CHILD}");
+    let mut touches = 0;
+    let mut last = None;
+    within(PATIENCE, async {
+        while touches < 3 {
+            if let Some(stat) = client.exists(&child).await.unwrap() {
+                if last != Some(stat.mzxid) {
+                    touches += 1;
+                    last = Some(stat.mzxid);
+                }
+            }
+            let (_, watch) = client.exists_watch(&child).await.unwrap();
+            let _ = tokio::time::timeout(ttl, watch).await;
+        }
+    })
+    .await;
+    assert_eq!(client.get_data(&path).await.unwrap().0.as_ref(), b"state");
+    node.close().await.unwrap();
+    within(PATIENCE, async {
+        while client.exists(&path).await.unwrap().is_some() {
+            let (_, watch) = client.exists_watch(&path).await.unwrap();
+            let _ = tokio::time::timeout(ttl, watch).await;
+        }
+    })
+    .await;
+}
