@@ -252,6 +252,13 @@ impl ServiceDiscovery {
     }
 
     /// Registers (or re-registers) `instance`.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have written the instance's node. The
+    /// instance is remembered at the first poll, so a re-registration after a
+    /// session loss can bring it back: call `register` again (harmless) or
+    /// [`ServiceDiscovery::unregister`].
     pub async fn register(&self, instance: &ServiceInstance) -> Result<()> {
         if instance.service_type.is_ephemeral() {
             self.remember(instance, None);
@@ -266,6 +273,12 @@ impl ServiceDiscovery {
     /// Replaces a registered instance's data. The new data is remembered
     /// first, so a re-registration after a session loss uses it even if
     /// this write fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`ServiceDiscovery::register`]: the new data is remembered at the
+    /// first poll; a dropped call may or may not have written it. Calling it
+    /// again is harmless.
     pub async fn update(&self, instance: &ServiceInstance) -> Result<()> {
         let known = self.node_of(&instance.id);
         if instance.service_type.is_ephemeral() {
@@ -286,6 +299,12 @@ impl ServiceDiscovery {
 
     /// Unregisters an instance: forgets it (it will not be re-registered)
     /// and deletes its node.
+    ///
+    /// # Cancel safety
+    ///
+    /// The instance is forgotten at the first poll (never re-registered); a
+    /// dropped call may or may not have deleted its node. Calling it again is
+    /// harmless.
     pub async fn unregister(&self, instance: &ServiceInstance) -> Result<()> {
         let known = self
             .inner
@@ -303,6 +322,10 @@ impl ServiceDiscovery {
     }
 
     /// The service names.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn names(&self) -> Result<Vec<String>> {
         match self.inner.client.get_children(&self.inner.base).await {
             Ok(mut c) => {
@@ -316,11 +339,19 @@ impl ServiceDiscovery {
 
     /// Every instance of `name` (instances whose data cannot be parsed are
     /// skipped with a warning), sorted by id.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn instances(&self, name: &str) -> Result<Vec<ServiceInstance>> {
         load_instances(&self.inner.client, &self.service_path(name)).await
     }
 
     /// One instance.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn instance(&self, name: &str, id: &str) -> Result<Option<ServiceInstance>> {
         let path = join(&self.service_path(name), id);
         match self.inner.client.get_data(&path).await {
@@ -337,11 +368,19 @@ impl ServiceDiscovery {
     }
 
     /// A cache of `name`'s instances (see [`ServiceCache`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped call leaves no watch or task behind.
     pub async fn cache(&self, name: &str) -> Result<ServiceCache> {
         ServiceCache::start(&self.inner.client, self.service_path(name)).await
     }
 
     /// A provider picking instances of `name` with `strategy`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped call leaves no watch or task behind.
     pub async fn provider(
         &self,
         name: &str,

@@ -55,9 +55,9 @@
 //! |---|---|---|---|
 //! | [`Lock`] | `<path>/_c_<uuid>-lock-<seq>` | guard kept; [`LockGuard::lost`] fires ¼ session timeout after the suspension (`Strict`: at once) unless reconnected | `lost()` fires; waiting acquirers start over in the new session |
 //! | [`ReadWriteLock`] | `_c_<uuid>-__READ__<seq>`, `_c_<uuid>-__WRIT__<seq>` | as `Lock` | as `Lock` |
-//! | [`Semaphore`] | `<path>/locks/…`, `<path>/leases/_c_<uuid>-lease-<seq>` | lease kept, [`Lease::lost`] as `Lock` | `lost()` fires |
+//! | [`Semaphore`] | `<path>/locks/…`, `<path>/leases/_c_<uuid>-lease-<seq>` | lease kept, [`Lease::lost`] as `Lock` (fencing token: [`Lease::fencing_token`]) | `lost()` fires |
 //! | [`MultiLock`] | those of its locks | lost when any member is | lost |
-//! | [`LeaderLatch`] | `<path>/_c_<uuid>-latch-<seq>` (data: id) | leadership kept ¼ session timeout (`Strict`: dropped at once) | leadership dropped; re-joins with a new node; a node of an old session never grants leadership |
+//! | [`LeaderLatch`] | `<path>/_c_<uuid>-latch-<seq>` (data: id) | leadership kept ¼ session timeout (`Strict`: dropped at once; fencing token: [`LeaderLatch::fencing_token`]) | leadership dropped; re-joins with a new node; a node of an old session never grants leadership |
 //! | [`LeaderElection`] | a `Lock` on `<path>` | task keeps running as for `Lock` | task cancelled; re-queued if `auto_requeue` |
 //! | [`Queue`] | `<path>/queue-<seq>`, priority `queue-<prio><seq>`, locks `<path>-locks/<item>` | consumers wait | consumers continue in the new session; locked items are delivered again |
 //! | [`Barrier`] | `<path>` | waiters wait | waiters wait |

@@ -1056,13 +1056,13 @@ async fn under_connection_drops() {
             if let Some(item) = got {
                 item.unwrap().release().await.unwrap();
             }
-            no_nodes_left(env, c, observer, &format!("{path}-locks")).await;
-            let item = Queue::new(observer, &path)
-                .try_take_locked()
+            // A create retried after the reconnect may still land: the
+            // item becomes takeable once the background work unlocks it.
+            let item = within(PATIENCE, Queue::new(observer, &path).take_locked())
                 .await
-                .unwrap()
-                .expect("takeable");
+                .unwrap();
             item.ack().await.unwrap();
+            no_nodes_left(env, c, observer, &format!("{path}-locks")).await;
             completed
         },
     )

@@ -312,3 +312,57 @@ async fn latch_fencing_tokens_grow_with_each_leader() {
     assert!(a2.fencing_token().unwrap() > second);
     a2.close().await.unwrap();
 }
+
+/// The latch's side of issue 16's bug 3: the leader looks again (its node's
+/// data changed) and the connection stalls while that check's request is
+/// in flight. The latch follows the connection state meanwhile, so it gives
+/// leadership up by its grace timer — while the client is still suspended,
+/// before it declares the session lost — and before the rival leads. (The
+/// reporter found the latch right where the lock was wrong, and this test
+/// passes with the latch's earlier loop too: it pins the behaviour for the
+/// loop that now races every request against the connection state.)
+#[tokio::test]
+async fn latch_gives_up_in_time_when_a_check_stalls() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let holder = builder.connect().await.unwrap();
+    let rival_client = env.client().await;
+    let latch = LeaderLatch::new(&holder, "/latch-stall", "a");
+    latch.start();
+    within(PATIENCE, latch.await_leadership()).await.unwrap();
+    let rival = LeaderLatch::new(&rival_client, "/latch-stall", "b");
+    rival.start();
+    env.wait_children(&rival_client, "/latch-stall", |c| c.len() == 2)
+        .await;
+    let rival_leads = {
+        let rival = rival.clone();
+        tokio::spawn(async move {
+            rival.await_leadership().await.unwrap();
+            tokio::time::Instant::now()
+        })
+    };
+
+    let held = proxy.inject(
+        zk_testserver::proxy::Match::op(zk_client::proto::OpCode::GetChildren)
+            .path_contains("/latch-stall"),
+        zk_testserver::proxy::Fault::HoldReply,
+    );
+    rival_client
+        .set_data(&latch.node_path().unwrap(), "touched", None)
+        .await
+        .unwrap();
+    held.triggered().await;
+    proxy.partition();
+    let mut leadership = latch.leadership();
+    within(PATIENCE, leadership.wait_for(|l| !l)).await.unwrap();
+    let state = holder.state();
+    let dropped_at = tokio::time::Instant::now();
+    assert_ne!(
+        state,
+        ConnectionState::Lost,
+        "leadership kept until the client gave the session up"
+    );
+    let rival_at = within(PATIENCE, rival_leads).await.unwrap();
+    assert!(dropped_at < rival_at, "the rival led first");
+    rival.close().await.unwrap();
+}

@@ -19,8 +19,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         clients.push(client);
         latches.push(latch);
     }
+    // Once each has joined, every participant is listed.
+    for latch in &latches {
+        latch.joined().await?;
+    }
+    let participants = latches[0].participants().await?;
+    println!("{} participants", participants.len());
     let first = wait_for_leader(&latches).await;
-    println!("{} leads; the others follow", latches[first].id());
+    println!(
+        "{} leads (fencing token {:?}); the others follow",
+        latches[first].id(),
+        latches[first].fencing_token()
+    );
     latches[first].close().await?;
     println!("{} stepped down", latches[first].id());
     let second = wait_for_leader(&latches).await;
