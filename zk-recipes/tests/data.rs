@@ -292,12 +292,20 @@ async fn config_changes_are_coalesced_in_order_and_end_with_the_last_value() {
 #[tokio::test]
 async fn tree_cache_reports_a_gap_to_a_slow_reader() {
     let Some(env) = env().await else { return };
-    let c = env.client().await;
+    const NODES: usize = TreeCache::EVENT_BUFFER + 100;
+    // The cache itself must keep up with the server: with the client's
+    // default watch buffer it may fall behind the burst below and reload
+    // (a Resync), which this test is not about.
+    let c = env
+        .builder()
+        .watch_buffer(4 * NODES)
+        .connect()
+        .await
+        .unwrap();
     c.create("/gap", "", CreateMode::Persistent).await.unwrap();
     let tree = TreeCache::start(&c, "/gap").await.unwrap();
     let mut slow = tree.events();
     let mut version = tree.version();
-    const NODES: usize = TreeCache::EVENT_BUFFER + 100;
     for chunk in (0..NODES).collect::<Vec<_>>().chunks(100) {
         let ops = chunk
             .iter()
