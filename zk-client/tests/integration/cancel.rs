@@ -88,6 +88,14 @@ impl Bench {
         })
     }
 
+    /// Creates the node each n of a run works on (one multi).
+    async fn create_nodes(&self, prefix: &str, data: &str) {
+        let ops = (1..=MAX_POLLS)
+            .map(|n| Op::create(node(prefix, n), data.to_string(), CreateMode::Persistent))
+            .collect();
+        self.client.multi(ops).await.expect("create the nodes");
+    }
+
     /// Waits until the client holds no request and exactly `watchers`
     /// watchers, and checks it still answers.
     async fn settle(&self, watchers: usize) {
@@ -168,11 +176,7 @@ async fn delete_dropped_at_each_await_leaves_the_node_intact_or_gone() {
     for weather in [Weather::Fair, Weather::LostReply] {
         let prefix = format!("delete{weather:?}");
         let prefix = prefix.as_str();
-        for n in 1..=MAX_POLLS {
-            c.create(&node(prefix, n), "v", CreateMode::Persistent)
-                .await
-                .unwrap();
-        }
+        b.create_nodes(prefix, "v").await;
         b.drop_at_every_poll(
             weather,
             OpCode::Delete,
@@ -235,11 +239,7 @@ async fn sync_dropped_at_each_await_leaves_nothing_behind() {
     for weather in [Weather::Fair, Weather::LostReply] {
         let prefix = format!("sync{weather:?}");
         let prefix = prefix.as_str();
-        for n in 1..=MAX_POLLS {
-            c.create(&node(prefix, n), "", CreateMode::Persistent)
-                .await
-                .unwrap();
-        }
+        b.create_nodes(prefix, "").await;
         b.drop_at_every_poll(
             weather,
             OpCode::Sync,
@@ -260,11 +260,7 @@ async fn one_shot_watch_dropped_at_each_await(op: OpCode) {
     for weather in [Weather::Fair, Weather::LostReply] {
         let prefix = format!("{op:?}{weather:?}");
         let prefix = prefix.as_str();
-        for n in 1..=MAX_POLLS {
-            c.create(&node(prefix, n), "", CreateMode::Persistent)
-                .await
-                .unwrap();
-        }
+        b.create_nodes(prefix, "").await;
         b.drop_at_every_poll(
             weather,
             op,
