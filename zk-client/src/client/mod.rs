@@ -145,9 +145,10 @@ impl Client {
     }
 
     /// Requests the connection task holds: sent and awaiting a reply, or
-    /// waiting for a connection (at most
-    /// [`ClientBuilder::max_pending_requests`]). A request whose call was
-    /// dropped stays until its reply arrives or the connection drops.
+    /// waiting for a connection (bounded by
+    /// [`ClientBuilder::max_pending_requests`]; a `close` lets through what
+    /// was already queued before it). A request whose call was dropped
+    /// stays until its reply arrives or the connection drops.
     /// Updated on each turn of the task, so for metrics and tests.
     pub fn pending_requests(&self) -> usize {
         self.inner.shared.pending.load(Ordering::Relaxed)
