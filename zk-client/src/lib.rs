@@ -1,29 +1,52 @@
 //! An async Apache ZooKeeper client for tokio.
 //!
-//! - The whole ZooKeeper 3.6–3.9 client protocol ([`proto`]), wire-exact.
-//! - One [`Client`] handle per session, cheap to clone; requests from every
-//!   clone are pipelined on one connection.
-//! - Sessions survive reconnects across ensemble members; states
-//!   ([`ConnectionState`]) are published as a stream.
-//! - One-shot watches are futures ([`OneshotWatch`]), persistent watches are
-//!   streams ([`PersistentWatch`]); both are re-registered after reconnects.
-//! - Idempotence-aware retries ([`retry`]) and per-call deadlines.
+//! # What a service uses
+//!
+//! | Item | For |
+//! |---|---|
+//! | [`Client`] | one session; every ZooKeeper operation; cheap to clone |
+//! | [`ClientBuilder`] | session timeout, credentials, retries, deadlines, limits |
+//! | [`CreateMode`], [`CreateOptions`] | persistent, ephemeral, sequential, container and TTL nodes, ACLs |
+//! | [`Stat`] | a node's versions and zxids (for conditional updates) |
+//! | [`OneshotWatch`], [`PersistentWatch`] | watches: a future, a stream |
+//! | [`WatchEvent`], [`WatchedEvent`], [`EventType`] | what watches deliver |
+//! | [`ConnectionState`] | `Connected`, `Suspended`, `Reconnected`, `Lost`, ... ([`Client::state_stream`]) |
+//! | [`Error`], [`ErrorKind`], [`ErrorCode`] | typed errors (`is_node_exists`, `is_connection_loss`, ...) |
+//! | [`Op`], [`OpResult`], [`OpFailure`] | atomic multi-op transactions ([`Client::multi`]) |
+//! | [`Acl`], [`Perms`], [`Id`] | access control |
+//! | [`retry`] | retry policies that know which requests are safe to repeat |
 //!
 //! ```
+//! use std::time::Duration;
 //! use zk_client::{Client, CreateMode, WatchEvent};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let ensemble = zk_testserver::Ensemble::builder().start().await?;
-//! # let connect_string = ensemble.connect_string();
-//! let client = Client::connect(&connect_string).await?;
-//! client.create("/app", "v1", CreateMode::Persistent).await?;
+//! # let connect_string = format!("{}/my-app", ensemble.connect_string());
+//! // "host:port,host:port/my-app": every path is under /my-app (created
+//! // on first use).
+//! let client = Client::builder(&connect_string)
+//!     .session_timeout(Duration::from_secs(10))
+//!     .connect()
+//!     .await?;
 //!
-//! // Read and leave a one-shot watch.
-//! let (data, stat, watch) = client.get_data_watch("/app").await?;
+//! // Typed errors: an existing node is not a failure here.
+//! match client.create("/config", "v1", CreateMode::Persistent).await {
+//!     Ok(_) => {}
+//!     Err(e) if e.is_node_exists() => {}
+//!     Err(e) => return Err(e.into()),
+//! }
+//! // A member node that lives as long as this session.
+//! client.create_all("/members", "", CreateMode::Persistent).await?;
+//! let (me, _) = client
+//!     .create("/members/m-", "host-a", CreateMode::EphemeralSequential)
+//!     .await?;
+//! assert!(me.starts_with("/members/m-"));
+//!
+//! // Read and leave a one-shot watch; a conditional write fires it.
+//! let (data, stat, watch) = client.get_data_watch("/config").await?;
 //! assert_eq!(&data[..], b"v1");
-//!
-//! // A write from anyone fires it.
-//! client.set_data("/app", "v2", Some(stat.version)).await?;
+//! client.set_data("/config", "v2", Some(stat.version)).await?;
 //! match watch.await {
 //!     WatchEvent::Node(event) => println!("{:?} on {}", event.event_type, event.path),
 //!     other => println!("watch ended: {other:?}"),
@@ -31,6 +54,40 @@
 //! client.close().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Defaults a long-running service gets
+//!
+//! - The session moves between ensemble members on failures and is
+//!   **renewed after an expiry** (`Lost`, then `Connected` with a new
+//!   session id; [`ClientBuilder::renew_session_on_expiry`]).
+//! - A chroot in the connect string is **created on first use**
+//!   ([`ClientBuilder::create_chroot`]).
+//! - Reads and idempotent writes are retried after connection losses
+//!   ([`retry`]); bound any call with [`Client::with_deadline`].
+//! - **Every queue is bounded**: a persistent watch's stream holds
+//!   [`ClientBuilder::watch_buffer`] events and marks a gap with
+//!   [`WatchEvent::Resync`] past that; requests beyond
+//!   [`ClientBuilder::max_pending_requests`] wait for room.
+//! - Reconnects back off, also after connections that die right after a
+//!   good handshake ([`session::ReconnectPacer`]).
+//!
+//! # Cancel safety
+//!
+//! Every async fn says in a "Cancel safety" section what dropping it
+//! before it returns loses (the loser of a `select!`, a
+//! `tokio::time::timeout`, a cancelled task). In short: reads and watch
+//! calls lose nothing (a dropped watch call registers no watch); a dropped
+//! write may or may not have been applied, exactly as after a connection
+//! loss; a dropped `close` still closes; a dropped `connect` leaves
+//! nothing open.
+//!
+//! # Below the surface
+//!
+//! The layers under [`Client`] are public for tools, tests and the
+//! in-process server (zk-testserver reuses them), not for everyday use:
+//! [`proto`] (the jute wire format, every record and opcode),
+//! [`session`] (the sans-IO session machine and reconnect pacing),
+//! [`watch`] (the client-side watch table), [`connect_string`] (parsing).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

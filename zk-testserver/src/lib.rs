@@ -1,6 +1,18 @@
 //! A ZooKeeper-compatible replicated ensemble for tests, with faults on
 //! demand.
 //!
+//! # What a test uses
+//!
+//! - [`Ensemble`] (built with [`Ensemble::builder`]): one or more members on
+//!   free ports of 127.0.0.1; kill, restart, partition, slow down members,
+//!   expire sessions.
+//! - [`proxy::FaultProxy`]: a TCP proxy between one client and one server
+//!   that drops, stalls or refuses its connections, or loses the reply of
+//!   one chosen request ([`proxy::Fault`], [`proxy::Match`]) — the faults a
+//!   single client sees, which an ensemble-wide fault cannot aim.
+//!
+//! ## An ensemble
+//!
 //! Start an ensemble inside a test, point any ZooKeeper client at
 //! [`Ensemble::connect_string`], and kill, restart, partition or slow down
 //! members while it runs:
@@ -48,7 +60,42 @@
 //! without a quorum configuration. The `zk-testserver` binary runs the same
 //! ensembles from the command line (`--members 3 --port 2181`).
 //!
-//! # Layout
+//! ## Faults aimed at one client
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use zk_client::proto::OpCode;
+//! use zk_client::{Client, CreateMode};
+//! use zk_testserver::proxy::{Fault, FaultProxy, Match};
+//! use zk_testserver::Ensemble;
+//!
+//! let zk = Ensemble::builder().start().await?;
+//! // The client reaches the server only through the proxy.
+//! let proxy = FaultProxy::start(zk.addresses()[0]).await?;
+//! let client = Client::connect(proxy.connect_string()).await?;
+//!
+//! // The server applies the next create, but its reply is lost: the
+//! // client sees a connection loss, reconnects and retries, and the retry
+//! // finds the node the lost attempt created.
+//! let lost = proxy.inject(Match::op(OpCode::Create2), Fault::DropBeforeReply);
+//! let err = client.create("/job", "", CreateMode::Persistent).await.unwrap_err();
+//! assert!(err.is_node_exists() && err.after_retry());
+//! lost.triggered().await;
+//!
+//! // Silence both ways (the client notices through its own timers), then
+//! // heal.
+//! proxy.stall();
+//! proxy.heal();
+//! proxy.drop_connections();
+//! client.get_data("/job").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Below the surface
+//!
+//! The server's layers are public for the simulator, the fuzzers and
+//! differential tests, not for everyday use:
 //!
 //! - [`member`]: one member as a pure state machine — the server joined with
 //!   its replication, no I/O, time passed in — and how requests flow between

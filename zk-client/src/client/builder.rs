@@ -219,6 +219,12 @@ impl ClientBuilder {
     /// Fails with a timeout if no server completes a handshake within the
     /// connect timeout, and with `AuthFailed` if a server rejects the
     /// credentials.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, the half-built client goes with
+    /// it; its connection task closes the session (if a handshake completed)
+    /// and the connection in the background. Nothing is left open.
     pub async fn connect(self) -> Result<Client> {
         let parsed = ConnectString::parse(&self.connect_string)?;
         if self.session_timeout.is_zero() {

@@ -78,6 +78,11 @@ impl Client {
     }
 
     /// Connects with default settings.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`ClientBuilder::connect`]: dropped before it returns,
+    /// nothing is left open.
     pub async fn connect(connect_string: impl Into<String>) -> Result<Client> {
         ClientBuilder::new(connect_string).connect().await
     }
@@ -143,9 +148,10 @@ impl Client {
     }
 
     /// Requests the connection task holds: sent and awaiting a reply, or
-    /// waiting for a connection (at most
-    /// [`ClientBuilder::max_pending_requests`]). A request whose call was
-    /// dropped stays until its reply arrives or the connection drops.
+    /// waiting for a connection (bounded by
+    /// [`ClientBuilder::max_pending_requests`]; a `close` lets through what
+    /// was already queued before it). A request whose call was dropped
+    /// stays until its reply arrives or the connection drops.
     /// Updated on each turn of the task, so for metrics and tests.
     pub fn pending_requests(&self) -> usize {
         self.inner.shared.pending.load(Ordering::Relaxed)
@@ -186,6 +192,10 @@ impl Client {
 
     /// Waits until the state satisfies `pred` (checked on the current state
     /// first) and returns it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
     pub async fn wait_for_state(&self, pred: impl Fn(ConnectionState) -> bool) -> ConnectionState {
         let mut info = self.inner.info.clone();
         let result = info.wait_for(|i| pred(i.state)).await;
@@ -198,6 +208,14 @@ impl Client {
 
     /// Adds credentials to the session (`digest` with `user:password`, ...).
     /// They are re-sent after every reconnect. Credentials are never logged.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while it waits for room in the request queue, nothing is added.
+    /// Once handed to the connection task (the first poll, unless the queue is
+    /// full) the credentials are added anyway and re-sent after every
+    /// reconnect; only the server's answer is lost (a refusal still ends the
+    /// session with `AuthFailed`).
     pub async fn add_auth(&self, scheme: &str, auth: impl Into<Bytes>) -> Result<()> {
         let (reply, rx) = ReplySender::new();
         let packet = AuthPacket {
@@ -221,6 +239,13 @@ impl Client {
     /// If no server is connected, or the connection drops before the server
     /// confirms, the client is closed all the same and the session ends at
     /// the server when its timeout passes (its ephemerals live until then).
+    ///
+    /// # Cancel safety
+    ///
+    /// Once polled, the close is handed to the connection task (unless 16
+    /// other closes are waiting, then on a later poll) and the session closes
+    /// whether or not this future is dropped; dropping it loses only the wait
+    /// for the server's confirmation. Dropped before that, nothing happens.
     pub async fn close(&self) -> Result<()> {
         let (reply, rx) = ReplySender::new();
         if self.inner.closes.send(reply).await.is_err() {
@@ -236,6 +261,12 @@ impl Client {
     /// After the session was lost ([`ConnectionState::Lost`]), starts a
     /// fresh one; waits until it is established. (Clients built with
     /// [`ClientBuilder::renew_session_on_expiry`] do this by themselves.)
+    ///
+    /// # Cancel safety
+    ///
+    /// Once the request is handed to the connection task (the first poll,
+    /// unless the queue is full) the new session starts whether or not this
+    /// future is dropped; dropping it loses only the wait.
     pub async fn start_new_session(&self) -> Result<()> {
         self.inner
             .commands
@@ -261,6 +292,11 @@ impl Client {
     /// Sends a raw request and returns the raw reply, with no path mapping,
     /// validation or retry. For tools and tests that need exact control of
     /// the wire (server paths, odd opcodes).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it returns, the request may or may not be applied, as
+    /// after a connection loss.
     pub async fn raw_request(&self, request: Request) -> Result<(i64, Response)> {
         let reply = self.bounded(self.submit_raw(request, None)).await?;
         Ok((reply.zxid, reply.response))

@@ -27,6 +27,14 @@ impl Client {
     /// retry finds the node already there and it is an ephemeral owned by
     /// this session, the first attempt created it and the call succeeds.
     /// Sequential creates are never retried (see [`crate::retry`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it returns, the request may or may not be applied, as
+    /// after a connection loss; if it is, it is applied whole. Nothing else is
+    /// lost: the client and its other calls are unaffected. A node may exist afterwards
+    /// (check with [`Client::exists`]); a sequential create that was applied
+    /// leaves a node whose name the caller never learns.
     pub async fn create(
         &self,
         path: &str,
@@ -96,6 +104,13 @@ impl Client {
     /// empty data (`options` applies to `path` itself); an existing node is
     /// left as it is. Returns the stat of `path`. For container ancestors
     /// see [`Client::create_all_with_parents`].
+    ///
+    /// # Cancel safety
+    ///
+    /// It creates the missing nodes one request at a time, from the top.
+    /// Dropped before it returns, the ancestors created so far stay (ordinary
+    /// empty persistent nodes, which a later call reuses) and `path` may or may
+    /// not exist.
     pub async fn create_all(
         &self,
         path: &str,
@@ -110,6 +125,12 @@ impl Client {
     ///
     /// Retried after a connection loss; a retry that finds the node gone
     /// counts as success (the lost attempt deleted it, or someone else did).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it returns, the request may or may not be applied, as
+    /// after a connection loss; if it is, it is applied whole. Nothing else is
+    /// lost: the client and its other calls are unaffected.
     pub async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {
         validate_path(path)?;
         let request = Request::Delete(DeleteRequest {
@@ -124,6 +145,11 @@ impl Client {
     }
 
     /// The node's stat, or `None` if it does not exist.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn exists(&self, path: &str) -> Result<Option<Stat>> {
         validate_path(path)?;
         let request = Request::Exists(PathWatchRequest {
@@ -141,6 +167,11 @@ impl Client {
     }
 
     /// The node's data and stat.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn get_data(&self, path: &str) -> Result<(Bytes, Stat)> {
         validate_path(path)?;
         let request = Request::GetData(PathWatchRequest {
@@ -156,6 +187,12 @@ impl Client {
 
     /// Replaces the node's data; `version` is the expected data version
     /// (`None`: any). Returns the new stat.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it returns, the request may or may not be applied, as
+    /// after a connection loss; if it is, it is applied whole. Nothing else is
+    /// lost: the client and its other calls are unaffected.
     pub async fn set_data(
         &self,
         path: &str,
@@ -176,6 +213,11 @@ impl Client {
     }
 
     /// The node's ACL and stat.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn get_acl(&self, path: &str) -> Result<(Vec<Acl>, Stat)> {
         validate_path(path)?;
         let request = Request::GetAcl(PathRequest {
@@ -190,6 +232,12 @@ impl Client {
 
     /// Replaces the node's ACL; `version` is the expected ACL version
     /// (`aversion`, `None`: any). Returns the new stat.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it returns, the request may or may not be applied, as
+    /// after a connection loss; if it is, it is applied whole. Nothing else is
+    /// lost: the client and its other calls are unaffected.
     pub async fn set_acl(&self, path: &str, acl: Vec<Acl>, version: Option<i32>) -> Result<Stat> {
         validate_path(path)?;
         let request = Request::SetAcl(SetAclRequest {
@@ -205,6 +253,11 @@ impl Client {
     }
 
     /// The names of the node's children (unordered, as the server lists them).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn get_children(&self, path: &str) -> Result<Vec<String>> {
         validate_path(path)?;
         let request = Request::GetChildren(PathWatchRequest {
@@ -219,6 +272,11 @@ impl Client {
     }
 
     /// The names of the node's children and the node's stat.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn get_children2(&self, path: &str) -> Result<(Vec<String>, Stat)> {
         validate_path(path)?;
         let request = Request::GetChildren2(PathWatchRequest {
@@ -233,6 +291,11 @@ impl Client {
     }
 
     /// The number of descendants of the node (children, grandchildren, ...).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn get_all_children_number(&self, path: &str) -> Result<i32> {
         validate_path(path)?;
         let request = Request::GetAllChildrenNumber(PathRequest {
@@ -247,6 +310,11 @@ impl Client {
 
     /// Paths of this session's ephemeral nodes whose path starts with
     /// `prefix` (a string prefix, not only a subtree; `"/"` for all).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>> {
         let request = Request::GetEphemerals(PathRequest {
             path: self.server_path(prefix),
@@ -262,6 +330,11 @@ impl Client {
 
     /// Waits until the server this client is connected to has applied every
     /// write the leader committed before the call.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a sync changes nothing. Dropped before it returns, the
+    /// server may still complete it; only the wait is lost.
     pub async fn sync(&self, path: &str) -> Result<()> {
         validate_path(path)?;
         let request = Request::Sync(PathRequest {
@@ -272,6 +345,11 @@ impl Client {
     }
 
     /// The identities this connection has (`ip`, `digest`, `super`, ...).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn who_am_i(&self) -> Result<Vec<ClientInfo>> {
         let (reply, _) = self.call(Request::WhoAmI).await?;
         match reply.response {
@@ -282,6 +360,11 @@ impl Client {
 
     /// The ensemble's dynamic configuration (the data of `/zookeeper/config`,
     /// read without the chroot).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn get_config(&self) -> Result<(Bytes, Stat)> {
         let request = Request::GetData(PathWatchRequest {
             path: CONFIG_NODE.to_string(),
@@ -302,6 +385,11 @@ impl Client {
     /// (`[not applied: another op failed, failed: bad version (-103), ...]`;
     /// the wire's codes are in [`Error::multi_results`]). Not retried after
     /// a connection loss (see [`crate::retry`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it returns, the transaction may or may not be applied,
+    /// as after a connection loss; either every op is applied or none is.
     pub async fn multi(&self, ops: Vec<Op>) -> Result<Vec<OpResult>> {
         let mut requests = Vec::with_capacity(ops.len());
         for op in &ops {
@@ -386,6 +474,11 @@ impl Client {
 
     /// Runs several reads in one round trip. Each read succeeds or fails on
     /// its own.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn multi_read(&self, ops: Vec<ReadOp>) -> Result<Vec<Result<ReadResult>>> {
         let mut requests = Vec::with_capacity(ops.len());
         for op in &ops {

@@ -66,6 +66,12 @@ impl Client {
 
     /// Like [`Client::exists`], and leaves a one-shot watch that fires when
     /// the node is created, changed or deleted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, no watch is registered on this
+    /// client (a watch the server already left for the request fires at most
+    /// once, to nobody).
     pub async fn exists_watch(&self, path: &str) -> Result<(Option<Stat>, OneshotWatch)> {
         let request = Request::Exists(self.watch_request(path)?);
         let (reply, watch) = self.watched(request, WatchKind::Exist, path).await?;
@@ -80,6 +86,12 @@ impl Client {
 
     /// Like [`Client::get_data`], and leaves a one-shot watch that fires when
     /// the node's data changes or the node is deleted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, no watch is registered on this
+    /// client (a watch the server already left for the request fires at most
+    /// once, to nobody).
     pub async fn get_data_watch(&self, path: &str) -> Result<(Bytes, Stat, OneshotWatch)> {
         let request = Request::GetData(self.watch_request(path)?);
         let (reply, watch) = self.watched(request, WatchKind::Data, path).await?;
@@ -91,6 +103,12 @@ impl Client {
 
     /// Like [`Client::get_children`], and leaves a one-shot watch that fires
     /// when the child list changes or the node is deleted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, no watch is registered on this
+    /// client (a watch the server already left for the request fires at most
+    /// once, to nobody).
     pub async fn get_children_watch(&self, path: &str) -> Result<(Vec<String>, OneshotWatch)> {
         let request = Request::GetChildren(self.watch_request(path)?);
         let (reply, watch) = self.watched(request, WatchKind::Child, path).await?;
@@ -101,6 +119,12 @@ impl Client {
     }
 
     /// Like [`Client::get_children2`], with a one-shot child watch.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, no watch is registered on this
+    /// client (a watch the server already left for the request fires at most
+    /// once, to nobody).
     pub async fn get_children2_watch(
         &self,
         path: &str,
@@ -118,6 +142,13 @@ impl Client {
     /// recursive one (`AddWatchMode::PersistentRecursive`: creation,
     /// deletion and data changes of the node and every descendant). The
     /// node need not exist.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, no watch is registered on this
+    /// client, and if the request already reached the server the client removes
+    /// the server's watch again (removeWatches; a ZooKeeper 3.8 server keeps it
+    /// until the session ends, and its events reach nobody).
     pub async fn add_watch(&self, path: &str, mode: AddWatchMode) -> Result<PersistentWatch> {
         validate_path(path)?;
         let kind = match mode {
@@ -151,6 +182,12 @@ impl Client {
     /// Removes every watch of `watcher_type` this client has on `path`,
     /// locally and on the server; each removed watch receives
     /// [`crate::WatchEvent::Removed`]. Fails with `NoWatcher` if there is none.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it returns, the removal may or may not happen at the
+    /// server; this client's watchers are removed only when the server's
+    /// confirmation arrives (so they may stay registered).
     pub async fn remove_watches(&self, path: &str, watcher_type: WatcherType) -> Result<()> {
         validate_path(path)?;
         let request = Request::RemoveWatches(WatchesRequest {
@@ -171,6 +208,12 @@ impl Client {
     /// ends). Useful while disconnected, and for persistent watches on
     /// ZooKeeper 3.8, whose servers cannot remove them. Fails with
     /// `NoWatcher` if there is none.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while it waits for room in the request queue, nothing happens.
+    /// Once handed to the connection task (the first poll, unless the queue is
+    /// full) the watchers are removed anyway; only the answer is lost.
     pub async fn remove_watches_locally(
         &self,
         path: &str,
@@ -196,6 +239,11 @@ impl Client {
 
     /// Whether watches of `watcher_type` exist on `path`, here and on the
     /// server. Fails with `NoWatcher` if not.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a read changes nothing. Dropped before it returns, its
+    /// request may still be answered; the answer is discarded.
     pub async fn check_watches(&self, path: &str, watcher_type: WatcherType) -> Result<()> {
         validate_path(path)?;
         let request = Request::CheckWatches(WatchesRequest {

@@ -8,7 +8,7 @@ use super::machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchReques
 use super::pacing::ReconnectPacer;
 use super::state::ConnectionState;
 use crate::error::Error;
-use crate::proto::{AuthPacket, Request, WatchesRequest};
+use crate::proto::{AuthPacket, Request};
 use crate::watch::{EventSender, WatchEvent, WatchKind, WatchSink, WatcherId};
 use bytes::BytesMut;
 use std::net::SocketAddr;
@@ -65,6 +65,13 @@ impl WatchSink for WatchSender {
                 false
             }
             WatchSender::Stream(tx) => tx.deliver(event),
+        }
+    }
+
+    fn is_alive(&self) -> bool {
+        match self {
+            WatchSender::OneShot(tx) => tx.as_ref().is_some_and(|tx| !tx.is_closed()),
+            WatchSender::Stream(tx) => tx.is_alive(),
         }
     }
 }
@@ -379,12 +386,12 @@ impl Driver {
                     self.machine.transport_closed(Self::now());
                 }
                 SessionEvent::Unwatch { path, watcher_type } => {
-                    let request = Request::RemoveWatches(WatchesRequest {
+                    self.machine.remove_server_watch(
+                        Self::now(),
                         path,
-                        watcher_type: watcher_type.code(),
-                    });
-                    self.machine
-                        .submit(Self::now(), request, None, ReplySender::ignore());
+                        watcher_type,
+                        ReplySender::ignore(),
+                    );
                 }
             }
         }

@@ -86,6 +86,10 @@ struct Pending<R, W> {
     remove_type: Option<WatcherType>,
     sink: R,
     watch: Option<(WatchKind, WatchRequest<W>)>,
+    /// The watch's handle was dropped while the request was in flight: no
+    /// watcher is registered for it, and a persistent watch the server
+    /// adds anyway is removed again.
+    abandoned_watch: Option<WatchKind>,
 }
 
 /// One ZooKeeper session, as a pure state machine.
@@ -403,6 +407,44 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         }
     }
 
+    /// Sends removeWatches for a server-side persistent watch that no local
+    /// watcher needs any more (after [`SessionEvent::Unwatch`]). Unlike
+    /// [`submit`](Self::submit), it does not first look for a matching
+    /// local watcher: there is none by design.
+    pub fn remove_server_watch(
+        &mut self,
+        now: Instant,
+        path: String,
+        watcher_type: WatcherType,
+        sink: R,
+    ) {
+        if let Some(err) = self.ended_error() {
+            sink.complete(Err(err));
+            return;
+        }
+        let out = Outgoing {
+            request: Request::RemoveWatches(crate::proto::WatchesRequest {
+                path,
+                watcher_type: watcher_type.code(),
+            }),
+            sink,
+            watch: None,
+        };
+        match self.phase {
+            Phase::Closing => out.sink.complete(Err(Error::closed())),
+            Phase::Connected => {
+                self.send_outgoing(now, out);
+                self.rearm_connected_timers();
+            }
+            // Not needed on a new connection: the server dropped the old
+            // connection's watches, and only live ones are set again.
+            _ => out.sink.complete(Ok(Reply {
+                zxid: self.last_zxid,
+                response: Response::Empty,
+            })),
+        }
+    }
+
     /// Adds credentials to the session. They are sent now (if connected) and
     /// again after every reconnect; the sink gets the first answer.
     pub fn add_auth(&mut self, now: Instant, packet: AuthPacket, sink: R) {
@@ -420,18 +462,42 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         }
     }
 
-    /// Unregisters a watcher whose handle was dropped.
+    /// Unregisters a watcher whose handle was dropped. A watcher whose
+    /// request has not been answered yet is never registered: a request
+    /// still queued is dropped (it only reads or adds a watch), one in
+    /// flight registers nothing when answered.
     pub fn remove_watcher(&mut self, id: WatcherId) {
         if let Some((kind, path, remaining)) = self.watches.remove(id) {
-            if !remaining && kind.is_persistent() && self.phase != Phase::Ended {
-                let watcher_type = if kind == WatchKind::Persistent {
-                    WatcherType::Persistent
-                } else {
-                    WatcherType::PersistentRecursive
-                };
-                self.events
-                    .push_back(SessionEvent::Unwatch { path, watcher_type });
+            if !remaining && kind.is_persistent() {
+                self.unwatch_on_server(kind, path);
             }
+            return;
+        }
+        let has_id =
+            |w: &Option<(WatchKind, WatchRequest<W>)>| w.as_ref().is_some_and(|(_, w)| w.id == id);
+        if let Some(i) = self.queued.iter().position(|o| has_id(&o.watch)) {
+            if let Some(out) = self.queued.remove(i) {
+                out.sink.complete(Err(Error::closed()));
+            }
+        } else if let Some(p) = self.pending.iter_mut().find(|p| has_id(&p.watch)) {
+            p.abandoned_watch = p.watch.take().map(|(kind, _)| kind);
+        }
+    }
+
+    /// Asks the driver to remove the server's persistent watch of `kind`
+    /// on `path`, which no local watcher needs any more.
+    fn unwatch_on_server(&mut self, kind: WatchKind, path: String) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        let watcher_type = if kind == WatchKind::Persistent {
+            WatcherType::Persistent
+        } else {
+            WatcherType::PersistentRecursive
+        };
+        if !self.watches.has_matching(&path, watcher_type) {
+            self.events
+                .push_back(SessionEvent::Unwatch { path, watcher_type });
         }
     }
 
@@ -468,6 +534,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
                     remove_type: None,
                     sink,
                     watch: None,
+                    abandoned_watch: None,
                 });
                 self.phase = Phase::Closing;
                 self.timers
@@ -579,6 +646,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             remove_type,
             sink: out.sink,
             watch: out.watch,
+            abandoned_watch: None,
         });
     }
 
@@ -852,7 +920,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         let path = p.path.unwrap_or_default();
         if err != 0 {
             if p.op == OpCode::Exists && err == ErrorCode::NoNode.code() {
-                if let Some((_, w)) = p.watch {
+                if let Some((_, w)) = p.watch.filter(|(_, w)| w.sink.is_alive()) {
                     self.watches.add(WatchKind::Exist, path, w.id, w.sink);
                 }
             }
@@ -869,13 +937,22 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
                 return;
             }
         };
+        let mut abandoned = p.abandoned_watch;
         if let Some((kind, w)) = p.watch {
             let kind = if p.op == OpCode::Exists {
                 WatchKind::Data
             } else {
                 kind
             };
-            self.watches.add(kind, path.clone(), w.id, w.sink);
+            // The handle may be gone without its id having reached us yet.
+            if w.sink.is_alive() {
+                self.watches.add(kind, path.clone(), w.id, w.sink);
+            } else {
+                abandoned = Some(kind);
+            }
+        }
+        if let Some(kind) = abandoned.filter(|k| k.is_persistent()) {
+            self.unwatch_on_server(kind, path.clone());
         }
         if let Some(t) = p.remove_type {
             self.watches.remove_matching(&path, t);

@@ -667,3 +667,70 @@ fn attach_resumes_a_given_session() {
     h.accept(0, 0);
     assert_eq!(h.m.state(), ConnectionState::Lost);
 }
+
+#[test]
+fn a_watch_dropped_while_its_request_is_in_flight_registers_nothing() {
+    let mut h = Harness::connected(1);
+    // A persistent watch: the server adds it anyway, so it is removed again.
+    let (_, _) = h.submit_watch(
+        Request::AddWatch(AddWatchRequest {
+            path: "/p".into(),
+            mode: 1,
+        }),
+        WatchKind::PersistentRecursive,
+        7,
+    );
+    let add_xid = h.last_seen().0.xid;
+    // A one-shot watch: the server's stays until it fires; nothing local.
+    let (_, _) = h.submit_watch(get("/d", true), WatchKind::Data, 8);
+    let get_xid = h.last_seen().0.xid;
+    h.m.remove_watcher(7);
+    h.m.remove_watcher(8);
+    h.reply(add_xid, 0, Response::AddWatch(ErrorResponse { err: 0 }));
+    h.reply(get_xid, 0, Response::GetData(GetDataResponse::default()));
+    assert_eq!(h.m.watcher_count(), 0);
+    assert_eq!(h.m.in_flight(), 0);
+    assert_eq!(
+        h.events(),
+        vec![SessionEvent::Unwatch {
+            path: "/p".into(),
+            watcher_type: WatcherType::PersistentRecursive
+        }]
+    );
+}
+
+#[test]
+fn a_watch_dropped_while_its_request_is_queued_is_never_sent() {
+    let mut h = Harness::new();
+    let (out, _) = h.submit_watch(get("/q", true), WatchKind::Data, 9);
+    assert_eq!(h.m.queued_requests(), 1);
+    h.m.remove_watcher(9);
+    assert_eq!(h.m.queued_requests(), 0);
+    assert!(out.borrow().as_ref().is_some_and(|r| r.is_err()));
+    h.open_transport();
+    h.accept(1, 3000);
+    assert!(h.server_seen.is_empty(), "{:?}", h.server_seen);
+}
+
+#[test]
+fn another_handle_keeps_a_persistent_watch_whose_twin_was_abandoned() {
+    let mut h = Harness::connected(1);
+    let add = || {
+        Request::AddWatch(AddWatchRequest {
+            path: "/p".into(),
+            mode: 0,
+        })
+    };
+    h.submit_watch(add(), WatchKind::Persistent, 1);
+    let first = h.last_seen().0.xid;
+    h.reply(first, 0, Response::AddWatch(ErrorResponse { err: 0 }));
+    h.submit_watch(add(), WatchKind::Persistent, 2);
+    let second = h.last_seen().0.xid;
+    h.m.remove_watcher(2);
+    h.reply(second, 0, Response::AddWatch(ErrorResponse { err: 0 }));
+    assert_eq!(h.m.watcher_count(), 1);
+    assert!(
+        h.events().is_empty(),
+        "watcher 1 still needs the server's watch"
+    );
+}

@@ -100,6 +100,13 @@ impl EventSender {
     }
 }
 
+impl EventSender {
+    /// Whether the reader is still there.
+    pub(crate) fn is_alive(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}
+
 impl EventReceiver {
     /// The next event: queued events in order, a `Resync` where events were
     /// dropped, a terminal event that found the queue full, then `None`

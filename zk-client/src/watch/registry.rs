@@ -63,6 +63,13 @@ pub trait WatchSink {
     /// Delivers one event. Returns false if the receiver is gone, so the
     /// watcher can be dropped.
     fn deliver(&mut self, event: WatchEvent) -> bool;
+
+    /// Whether anyone still receives this sink's events (a watch whose
+    /// handle was dropped before its request was answered is not
+    /// registered).
+    fn is_alive(&self) -> bool {
+        true
+    }
 }
 
 struct Entry<W> {

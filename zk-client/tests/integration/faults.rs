@@ -9,7 +9,6 @@
 
 use crate::common::{within, Namespace};
 use futures::StreamExt;
-use std::process::Command;
 use std::time::Duration;
 use zk_client::{AddWatchMode, Client, ConnectionState, CreateMode, EventType, WatchEvent};
 
@@ -45,11 +44,14 @@ impl<'a> Members<'a> {
         Some(Members { control, addrs })
     }
 
-    fn run(script: &str, args: &[&str]) {
-        let status = Command::new("bash")
+    /// Runs the reference script without blocking the runtime: the
+    /// clients under test keep running (pinging, reconnecting) meanwhile.
+    async fn run(script: &str, args: &[&str]) {
+        let status = tokio::process::Command::new("bash")
             .arg(script)
             .args(args)
             .status()
+            .await
             .expect("run reference script");
         assert!(status.success(), "zk-reference.sh {args:?} failed");
     }
@@ -66,7 +68,7 @@ impl<'a> Members<'a> {
 
     async fn kill(&self, member: usize) {
         match &self.control {
-            Control::Script(s) => Self::run(s, &["kill", &member.to_string()]),
+            Control::Script(s) => Self::run(s, &["kill", &member.to_string()]).await,
             Control::Embedded(e) => e.kill(member as u64).await.expect("kill"),
         }
     }
@@ -75,8 +77,8 @@ impl<'a> Members<'a> {
     async fn start(&self, member: usize) {
         match &self.control {
             Control::Script(s) => {
-                Self::run(s, &["start-member", &member.to_string()]);
-                Self::run(s, &["wait-ready", "ensemble"]);
+                Self::run(s, &["start-member", &member.to_string()]).await;
+                Self::run(s, &["wait-ready", "ensemble"]).await;
             }
             Control::Embedded(e) => {
                 e.restart(member as u64).await.expect("restart");
@@ -87,7 +89,7 @@ impl<'a> Members<'a> {
 
     async fn kill_all(&self) {
         match &self.control {
-            Control::Script(s) => Self::run(s, &["kill-all-members"]),
+            Control::Script(s) => Self::run(s, &["kill-all-members"]).await,
             Control::Embedded(e) => e.stop().await,
         }
     }
@@ -96,8 +98,8 @@ impl<'a> Members<'a> {
     async fn start_all(&self) {
         match &self.control {
             Control::Script(s) => {
-                Self::run(s, &["start-all-members"]);
-                Self::run(s, &["wait-ready", "ensemble"]);
+                Self::run(s, &["start-all-members"]).await;
+                Self::run(s, &["wait-ready", "ensemble"]).await;
             }
             Control::Embedded(e) => e.restart_all().await.expect("restart all"),
         }

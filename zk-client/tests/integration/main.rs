@@ -6,6 +6,7 @@ mod common;
 mod acl;
 mod bad_server;
 mod bounded;
+mod cancel;
 mod chroot;
 mod faults;
 mod multi;

@@ -10,7 +10,6 @@ use crate::zab::MemberId;
 use bytes::Bytes;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
-use zk_client::proto::{Request, WatchesRequest};
 use zk_client::session::{
     ReconnectPacer, SessionConfig, SessionEvent, SessionMachine, WatchRequest,
 };
@@ -166,14 +165,13 @@ impl Sim {
                     }
                 }
                 SessionEvent::Unwatch { path, watcher_type } => {
-                    let request = Request::RemoveWatches(WatchesRequest {
-                        path,
-                        watcher_type: watcher_type.code(),
-                    });
                     let slot = ReplySlot(Slot::new_rc());
-                    self.clients[id]
-                        .machine
-                        .submit(self.now, request, None, slot);
+                    self.clients[id].machine.remove_server_watch(
+                        self.now,
+                        path,
+                        watcher_type,
+                        slot,
+                    );
                 }
             }
         }

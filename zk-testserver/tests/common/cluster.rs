@@ -48,6 +48,8 @@ pub async fn client(zk: &Ensemble) -> Client {
 pub async fn client_of(zk: &Ensemble, member: u64) -> Client {
     Client::builder(zk.addr(member).expect("member").to_string())
         .session_timeout(Duration::from_secs(4))
+        // These tests watch sessions end; a renewing client would start another.
+        .renew_session_on_expiry(false)
         .connect()
         .await
         .expect("connect")
