@@ -51,10 +51,13 @@ declare -A PLAN=(
     [atomic-long]="layout mixed"
     [group-member]="layout mixed"
     [node-cache]="directional:writer:reader"
+    [path-cache]="directional:writer:reader"
     [tree-cache]="directional:writer:reader"
+    [tree-cache-one-shot]="directional:writer:reader"
 )
 ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery persistent-node queue priority-queue
-    simple-queue barrier double-barrier shared-count atomic-long group-member node-cache tree-cache)
+    simple-queue barrier double-barrier shared-count atomic-long group-member node-cache path-cache tree-cache
+    tree-cache-one-shot)
 
 note() { printf 'interop: %s\n' "$*"; }
 die() { note "ERROR: $*"; exit 1; }

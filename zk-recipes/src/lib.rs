@@ -93,6 +93,7 @@ mod atomic;
 mod barrier;
 mod config;
 mod counter;
+mod curator_cache;
 mod discovery;
 mod error;
 mod group;
@@ -104,6 +105,7 @@ mod lock_core;
 mod multi_lock;
 mod node_cache;
 mod nodes;
+mod path_cache;
 mod pause;
 mod persistent_node;
 mod policy;
@@ -113,6 +115,7 @@ mod rwlock;
 mod semaphore;
 mod service_payload;
 mod simple_queue;
+mod watch_tree;
 
 pub use atomic::{
     AtomicNumber, AtomicOutcome, AtomicStats, DistributedAtomic, DistributedAtomicInteger,
@@ -121,6 +124,7 @@ pub use atomic::{
 pub use barrier::{Barrier, DoubleBarrier};
 pub use config::ConfigNode;
 pub use counter::{SharedCounter, Versioned};
+pub use curator_cache::{CacheWatchMode, CuratorCache};
 pub use discovery::{
     DownInstancePolicy, ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance,
     ServiceProvider, ServiceType,
@@ -132,6 +136,7 @@ pub use leader_latch::{LeaderLatch, Participant};
 pub use lock::{Lock, LockGuard};
 pub use multi_lock::{MultiLock, MultiLockGuard};
 pub use node_cache::{NodeCache, NodeData, TreeCache, TreeEvent};
+pub use path_cache::{ChildEvent, PathChildrenCache};
 pub use persistent_node::{PersistentNode, PersistentTtlNode, TTL_TOUCH_CHILD};
 pub use policy::ConnectionPolicy;
 pub use protected::{delete_guaranteed, GuaranteedDelete, ProtectedCreate};

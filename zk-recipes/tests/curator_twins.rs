@@ -5,12 +5,14 @@
 mod common;
 
 use common::*;
+use futures::StreamExt;
 use zk_client::proto::OpCode;
 use zk_client::{Client, CreateMode, EventType, WatchEvent};
 use zk_recipes::{
-    delete_guaranteed, DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy,
-    GuaranteedDelete, PersistentNode, PersistentTtlNode, ProtectedCreate, ProviderStrategy,
-    ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue, TTL_TOUCH_CHILD,
+    delete_guaranteed, CacheWatchMode, ChildEvent, CuratorCache, DistributedAtomicInteger,
+    DistributedAtomicLong, DownInstancePolicy, GuaranteedDelete, PathChildrenCache, PersistentNode,
+    PersistentTtlNode, ProtectedCreate, ProviderStrategy, ServiceDiscovery, ServiceInstance,
+    ServicePayload, ServiceType, SimpleQueue, TTL_TOUCH_CHILD,
 };
 use zk_testserver::proxy::{Fault, Match};
 
@@ -461,4 +463,121 @@ async fn persistent_ttl_node_lives_while_touched() {
         }
     })
     .await;
+}
+
+/// Waits until `cond` holds, re-checking on each change of `version`.
+async fn until(version: &mut tokio::sync::watch::Receiver<u64>, cond: impl Fn() -> bool) {
+    within(PATIENCE, version.wait_for(|_| cond()))
+        .await
+        .expect("cache alive");
+}
+
+#[tokio::test]
+async fn path_children_cache_follows_children_and_their_data() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let writer = env.client().await;
+    let cache = PathChildrenCache::start(&client, "/workers").await.unwrap();
+    assert!(cache.current().is_empty(), "no parent yet");
+    let mut version = cache.version();
+    let mut events = Box::pin(cache.events());
+    writer
+        .create_all("/workers/a", "1", CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer
+        .create("/workers/b", "2", CreateMode::Persistent)
+        .await
+        .unwrap();
+    until(&mut version, || cache.current().len() == 2).await;
+    writer.set_data("/workers/a", "1b", None).await.unwrap();
+    until(&mut version, || {
+        cache.get("a").is_some_and(|d| d.data.as_ref() == b"1b")
+    })
+    .await;
+    writer
+        .create("/workers/a/deeper", "", CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer.delete("/workers/b", None).await.unwrap();
+    until(&mut version, || cache.get("b").is_none()).await;
+    assert_eq!(
+        cache.current().keys().collect::<Vec<_>>(),
+        vec!["a"],
+        "children only"
+    );
+    let first = within(PATIENCE, events.next()).await.unwrap();
+    assert!(
+        matches!(first, ChildEvent::Added(ref n, _) if n == "a" || n == "b"),
+        "{first:?}"
+    );
+    // The parent goes and comes back.
+    writer.delete_all("/workers").await.unwrap();
+    until(&mut version, || cache.current().is_empty()).await;
+    writer
+        .create_all("/workers/c", "3", CreateMode::Persistent)
+        .await
+        .unwrap();
+    until(&mut version, || cache.get("c").is_some()).await;
+}
+
+/// Changes made while the cache's session expired are found by the reload
+/// in the new session (the one-shot watches died with the session).
+#[tokio::test]
+async fn one_shot_caches_reload_after_session_expiry() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let writer = env.client().await;
+    writer
+        .create_all("/tree/a/x", "1", CreateMode::Persistent)
+        .await
+        .unwrap();
+    let tree = CuratorCache::start_one_shot(&client, "/tree")
+        .await
+        .unwrap();
+    assert_eq!(tree.mode(), CacheWatchMode::OneShot);
+    let children = PathChildrenCache::start(&client, "/tree").await.unwrap();
+    assert!(tree.get("/tree/a/x").is_some());
+    let mut tree_version = tree.version();
+    let mut children_version = children.version();
+
+    proxy.refuse();
+    let other = env
+        .attach(client.session_id(), client.session_password())
+        .await;
+    other.close().await.unwrap();
+    writer.delete("/tree/a/x", None).await.unwrap();
+    writer
+        .create_all("/tree/b/y/z", "2", CreateMode::Persistent)
+        .await
+        .unwrap();
+    proxy.heal();
+    until(&mut tree_version, || {
+        tree.get("/tree/a/x").is_none() && tree.get("/tree/b/y/z").is_some()
+    })
+    .await;
+    until(&mut children_version, || children.get("b").is_some()).await;
+    // And the new session's watches work.
+    writer.set_data("/tree/b/y/z", "3", None).await.unwrap();
+    until(&mut tree_version, || {
+        tree.get("/tree/b/y/z")
+            .is_some_and(|d| d.data.as_ref() == b"3")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn curator_cache_uses_persistent_watches_where_the_server_has_them() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let cache = CuratorCache::start(&client, "/cfg").await.unwrap();
+    assert_eq!(cache.mode(), CacheWatchMode::PersistentRecursive);
+    let mut version = cache.version();
+    client
+        .create_all("/cfg/db/url", "pg", CreateMode::Persistent)
+        .await
+        .unwrap();
+    until(&mut version, || cache.get("/cfg/db/url").is_some()).await;
+    assert_eq!(cache.snapshot().len(), 3);
 }

@@ -32,7 +32,9 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "shared-count" => coordination::shared_count(h, phase).await,
         "atomic-long" => coordination::atomic(h, phase).await,
         "group-member" => coordination::group_member(h, phase).await,
-        "node-cache" | "path-cache" | "tree-cache" => caches::run(h, scenario, phase).await,
+        "node-cache" | "path-cache" | "tree-cache" | "tree-cache-one-shot" => {
+            caches::run(h, scenario, phase).await
+        }
         other => Err(format!("unknown scenario {other}").into()),
     }
 }

@@ -82,7 +82,7 @@ public final class Main {
             case "shared-count" -> Coordination.sharedCount(h, phase);
             case "atomic-long" -> Coordination.atomic(h, phase);
             case "group-member" -> Coordination.groupMember(h, phase);
-            case "node-cache", "path-cache", "tree-cache" -> Caches.run(h, scenario, phase);
+            case "node-cache", "path-cache", "tree-cache", "tree-cache-one-shot" -> Caches.run(h, scenario, phase);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
     }
