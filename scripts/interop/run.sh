@@ -55,6 +55,11 @@ declare -A PLAN=(
     [tree-cache]="directional:writer:reader"
     [tree-cache-one-shot]="directional:writer:reader"
 )
+# kazoo scenarios (the other side is scripts/interop/kazoo_twins.py); run with
+# the first Curator version only, as they do not involve Curator.
+KAZOO=(kazoo-lease kazoo-partitioner)
+PLAN[kazoo-lease]="kazoo"
+PLAN[kazoo-partitioner]="kazoo"
 ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery persistent-node queue priority-queue
     simple-queue barrier double-barrier shared-count atomic-long group-member node-cache path-cache tree-cache
     tree-cache-one-shot)
@@ -69,13 +74,16 @@ while (($#)); do
     case $1 in
     --server) SERVER=$2; shift 2 ;;
     --curator) VERSION=$2; shift 2 ;;
-    --list) printf '%s\n' "${ORDER[@]}"; exit 0 ;;
+    --list) printf '%s\n' "${ORDER[@]}" "${KAZOO[@]}"; exit 0 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ -n ${PLAN[$1]:-} ]] || die "unknown scenario $1 (scenarios: ${ORDER[*]})"; SCENARIOS+=("$1"); shift ;;
     esac
 done
-((${#SCENARIOS[@]})) || SCENARIOS=("${ORDER[@]}")
+if ((${#SCENARIOS[@]} == 0)); then
+    SCENARIOS=("${ORDER[@]}")
+    [[ $VERSION != 5.4 ]] || SCENARIOS+=("${KAZOO[@]}")
+fi
 
 OUT=$STATE_DIR/runs/$SERVER-$VERSION
 rm -rf "$OUT"
@@ -131,6 +139,10 @@ java_side() { # <log> <args...>
     local log=$1; shift
     java -Xss512k -XX:+UseSerialGC -cp "$CLASSPATH_ALL" zkrs.interop.Main --connect "$CONNECT" --side java "$@" >"$log" 2>&1
 }
+kazoo_side() { # <log> <args...>
+    local log=$1; shift
+    python3 "$SCRIPT_DIR/kazoo_twins.py" --connect "$CONNECT" --side kazoo "$@" >"$log" 2>&1
+}
 rust_side() { # <log> <args...>
     local log=$1; shift
     "$RUST_BIN" --connect "$CONNECT" --side rust "$@" >"$log" 2>&1
@@ -143,7 +155,7 @@ both() { # <name> <java args> -- <rust args>
     while [[ $1 != -- ]]; do jargs+=("$1"); shift; done
     shift
     rargs=("$@")
-    java_side "$OUT/$name.java.log" "${jargs[@]}" & local jp=$!
+    "${OTHER_SIDE:-java_side}" "$OUT/$name.java.log" "${jargs[@]}" & local jp=$!
     rust_side "$OUT/$name.rust.log" "${rargs[@]}" & local rp=$!
     local jrc=0 rrc=0
     wait "$jp" || jrc=$?
@@ -175,6 +187,10 @@ run_scenario() {
     for phase in ${PLAN[$s]}; do
         case $phase in
         layout) run_layout "$s" "$ns" || ok=1 ;;
+        kazoo)
+            OTHER_SIDE=kazoo_side both "$s-kazoo" --ns "$ns" --scenario "$s" --contenders "$CONTENDERS" -- \
+                --ns "$ns" --scenario "$s" --contenders "$CONTENDERS" || ok=1
+            ;;
         mixed)
             both "$s-mixed" --ns "$ns" --scenario "$s" --contenders "$CONTENDERS" --rounds "$ROUNDS" -- \
                 --ns "$ns" --scenario "$s" --contenders "$CONTENDERS" --rounds "$ROUNDS" || ok=1

@@ -105,9 +105,15 @@ impl Harness {
 
     /// Waits until `peers` sides have reached the gate `name`.
     pub async fn gate(&self, c: &Client, name: &str) -> Result<()> {
+        self.gate_as(c, name, &self.side, self.peers).await
+    }
+
+    /// Waits until `count` members (this one as `member`) have reached the
+    /// gate `name`.
+    pub async fn gate_as(&self, c: &Client, name: &str, member: &str, count: usize) -> Result<()> {
         let dir = self.path(&format!("gates/{name}"));
         match c
-            .create_all(&format!("{dir}/{}", self.side), "", CreateMode::Persistent)
+            .create_all(&format!("{dir}/{member}"), "", CreateMode::Persistent)
             .await
         {
             Ok(_) => {}
@@ -116,7 +122,7 @@ impl Harness {
         }
         loop {
             let (here, watch) = c.get_children_watch(&dir).await?;
-            if here.len() >= self.peers {
+            if here.len() >= count {
                 return Ok(());
             }
             let _ = tokio::time::timeout(Duration::from_secs(1), watch).await;

@@ -8,6 +8,7 @@ pub mod caches;
 pub mod coordination;
 pub mod discovery;
 pub mod harness;
+pub mod kazoo;
 pub mod leaders;
 pub mod locks;
 pub mod nodes;
@@ -26,6 +27,8 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "leader-selector" => leaders::selector(h, phase).await,
         "discovery" => discovery::run(h, phase).await,
         "persistent-node" => nodes::run(h, phase).await,
+        "kazoo-lease" => kazoo::lease(h).await,
+        "kazoo-partitioner" => kazoo::partitioner(h).await,
         "queue" | "priority-queue" | "simple-queue" => queues::run(h, scenario, phase).await,
         "barrier" => coordination::barrier(h, phase).await,
         "double-barrier" => coordination::double_barrier(h, phase).await,
