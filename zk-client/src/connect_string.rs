@@ -66,14 +66,58 @@ fn parse_host(part: &str) -> Result<(String, u16)> {
             None => (part, None),
         }
     };
-    if host.is_empty() {
-        return Err(bad());
-    }
+    let bracketed = part.starts_with('[');
+    check_host(host, bracketed).map_err(|why| {
+        Error::invalid_argument(format!("bad host {part:?} in connect string: {why}"))
+    })?;
     let port = match port {
         None => DEFAULT_PORT,
-        Some(p) => p.parse().map_err(|_| bad())?,
+        Some(p) => match p.parse::<u16>() {
+            Ok(0) | Err(_) => {
+                return Err(Error::invalid_argument(format!(
+                    "bad host {part:?} in connect string: the port must be a number in 1..=65535"
+                )))
+            }
+            Ok(port) => port,
+        },
     };
     Ok((host.to_string(), port))
+}
+
+/// Checks a host name or address up front, so a typo fails at once instead
+/// of after the connect timeout. Bracketed hosts must be IPv6 addresses
+/// (with an optional `%zone`); others are IPv4 addresses or DNS names
+/// (labels of letters, digits, `-` and `_`, joined by dots).
+fn check_host(host: &str, bracketed: bool) -> std::result::Result<(), String> {
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if bracketed {
+        let addr = host.split_once('%').map_or(host, |(a, _)| a);
+        return addr
+            .parse::<std::net::Ipv6Addr>()
+            .map(|_| ())
+            .map_err(|_| "brackets must hold an IPv6 address".into());
+    }
+    if host.len() > 253 {
+        return Err("a host name has at most 253 characters".into());
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("each dot-separated part of a host name has 1 to 63 characters".into());
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(format!(
+                "{c:?} cannot appear in a host name (letters, digits, '-', '_' and '.'; \
+                 IPv6 addresses go in brackets: [::1]:2181)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Maps paths between the client's view and the server's under a chroot.
@@ -133,6 +177,36 @@ mod tests {
         assert_eq!(ConnectString::parse("h:1/").unwrap().chroot, None);
         for bad in ["", "/a", "h:x", "h:1/a/", "[::1", "h:99999", "a::1:2"] {
             assert!(ConnectString::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_strings_are_checked_up_front() {
+        for good in [
+            "localhost",
+            "zk-1.example.com:2181",
+            "10.0.0.1:2181",
+            "my_host.internal.:1",
+            "[fe80::1%eth0]:2181",
+            "[::1]",
+        ] {
+            assert!(ConnectString::parse(good).is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            ("not a host string", "' ' cannot appear in a host name"),
+            ("zk1:2181,zk 2:2181", "' ' cannot appear"),
+            ("a..b:1", "1 to 63 characters"),
+            ("[nothost]:1", "IPv6"),
+            ("h:0", "1..=65535"),
+            ("h\u{e9}:1", "cannot appear"),
+        ] {
+            let err = ConnectString::parse(bad).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+            let text = err.to_string();
+            assert!(
+                text.contains(says) && text.contains("bad host"),
+                "{bad}: {text}"
+            );
         }
     }
 

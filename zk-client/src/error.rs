@@ -118,6 +118,13 @@ impl Error {
         Error::new(ErrorKind::InvalidArgument).with_message(message)
     }
 
+    /// An I/O error (connecting, reading, writing), kept as the source.
+    pub(crate) fn io(source: std::io::Error) -> Error {
+        let mut err = Error::new(ErrorKind::Io);
+        err.0.source = Some(Box::new(source));
+        err
+    }
+
     pub(crate) fn protocol(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Protocol).with_message(message)
     }
@@ -125,6 +132,11 @@ impl Error {
     pub(crate) fn with_message(mut self, message: impl Into<String>) -> Error {
         self.0.message = Some(message.into());
         self
+    }
+
+    /// The message added to the error, if any.
+    pub(crate) fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
     }
 
     pub(crate) fn with_path(mut self, path: impl Into<String>) -> Error {
@@ -169,8 +181,20 @@ impl Error {
         self.0.path.as_deref()
     }
 
-    /// For a failed multi: the per-op results (0 before the failing op, its
-    /// code, RuntimeInconsistency after it).
+    /// For a failed multi: what became of each op, in words
+    /// (`[not applied: another op failed, failed: bad version (-103), ...]`).
+    pub fn multi_failures(&self) -> Option<Vec<crate::OpFailure>> {
+        self.0.multi.as_deref().map(crate::OpFailure::from_results)
+    }
+
+    /// For a failed multi: the index of the op that failed it.
+    pub fn failed_op(&self) -> Option<usize> {
+        self.multi_failures()?.iter().position(|f| f.is_failed())
+    }
+
+    /// For a failed multi: the per-op results as the server sent them (0
+    /// before the failing op, its code, RuntimeInconsistency after it).
+    /// [`Error::multi_failures`] says the same in words.
     pub fn multi_results(&self) -> Option<&[MultiResult]> {
         self.0.multi.as_deref()
     }

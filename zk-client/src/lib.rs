@@ -43,9 +43,9 @@ pub mod retry;
 pub mod session;
 pub mod watch;
 
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, WeakClient};
 pub use error::{Error, ErrorKind, Result};
-pub use ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
+pub use ops::{CreateOptions, Op, OpFailure, OpResult, ReadOp, ReadResult};
 pub use proto::{
     Acl, AddWatchMode, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType,
 };

@@ -1,6 +1,6 @@
 //! Argument and result types of client operations.
 
-use crate::proto::{Acl, CreateMode, Stat};
+use crate::proto::{Acl, CreateMode, ErrorCode, MultiResult, Stat};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -153,6 +153,88 @@ pub enum OpResult {
     Check,
 }
 
+/// What became of one op of a [`crate::Client::multi`] that failed as a
+/// whole (nothing of it was applied), from [`crate::Error::multi_failures`].
+///
+/// Both `Debug` and `Display` print it in words:
+/// `[not applied: another op failed, failed: bad version (-103), ...]`.
+/// The wire's codes stay reachable through [`OpFailure::wire_code`] and
+/// [`crate::Error::multi_results`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpFailure {
+    /// This op failed, and that is why nothing was applied.
+    Failed {
+        /// Its result code on the wire (see [`OpFailure::code`]).
+        raw_code: i32,
+    },
+    /// This op was not applied because another op failed. On the wire, ops
+    /// before the failing one carry 0 (Ok) and ops after it
+    /// RuntimeInconsistency (-2).
+    NotApplied {
+        /// Its result code on the wire (0 or -2).
+        raw_code: i32,
+    },
+}
+
+impl OpFailure {
+    /// Reads a failed multi's wire results.
+    pub fn from_results(results: &[MultiResult]) -> Vec<OpFailure> {
+        let not_applied =
+            |c: i32| c == ErrorCode::Ok.code() || c == ErrorCode::RuntimeInconsistency.code();
+        results
+            .iter()
+            .map(|r| match r.error() {
+                Some(raw_code) if !not_applied(raw_code) => OpFailure::Failed { raw_code },
+                Some(raw_code) => OpFailure::NotApplied { raw_code },
+                // A failed multi reports only errors; a success among them
+                // was not applied either.
+                None => OpFailure::NotApplied {
+                    raw_code: ErrorCode::Ok.code(),
+                },
+            })
+            .collect()
+    }
+
+    /// Whether this op is the one that failed.
+    pub fn is_failed(&self) -> bool {
+        matches!(self, OpFailure::Failed { .. })
+    }
+
+    /// The op's own error code, if it is the one that failed (`None` for an
+    /// op not applied because of another, or a code this client does not know).
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            OpFailure::Failed { raw_code } => ErrorCode::from_code(*raw_code),
+            OpFailure::NotApplied { .. } => None,
+        }
+    }
+
+    /// The code the server sent for this op.
+    pub fn wire_code(&self) -> i32 {
+        match self {
+            OpFailure::Failed { raw_code } | OpFailure::NotApplied { raw_code } => *raw_code,
+        }
+    }
+}
+
+impl std::fmt::Display for OpFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpFailure::Failed { raw_code } => match ErrorCode::from_code(*raw_code) {
+                Some(code) => write!(f, "failed: {code}"),
+                None => write!(f, "failed: server error code {raw_code}"),
+            },
+            OpFailure::NotApplied { .. } => f.write_str("not applied: another op failed"),
+        }
+    }
+}
+
+impl std::fmt::Debug for OpFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// One read inside [`crate::Client::multi_read`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadOp {
@@ -169,4 +251,32 @@ pub enum ReadResult {
     Data(Bytes, Stat),
     /// Child names.
     Children(Vec<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_multi_results_read_in_words() {
+        let wire = [
+            MultiResult::Error(0),
+            MultiResult::Error(ErrorCode::BadVersion.code()),
+            MultiResult::Error(ErrorCode::RuntimeInconsistency.code()),
+        ];
+        let failures = OpFailure::from_results(&wire);
+        assert_eq!(
+            format!("{failures:?}"),
+            "[not applied: another op failed, failed: bad version (-103), \
+             not applied: another op failed]"
+        );
+        assert_eq!(failures[1].code(), Some(ErrorCode::BadVersion));
+        assert!(failures[1].is_failed() && !failures[0].is_failed());
+        let codes: Vec<i32> = failures.iter().map(OpFailure::wire_code).collect();
+        assert_eq!(codes, [0, -103, -2], "the wire codes stay reachable");
+        assert_eq!(
+            OpFailure::from_results(&[MultiResult::Error(-999)])[0].to_string(),
+            "failed: server error code -999"
+        );
+    }
 }

@@ -295,7 +295,7 @@ impl<N: AtomicNumber> DistributedAtomic<N> {
         let lock = Lock::new(&self.client, promoted.lock_path.clone());
         let guard = match lock.acquire_timeout(promoted.max_lock_time).await {
             Ok(g) => g,
-            Err(Error::Timeout) => return Ok(outcome),
+            Err(Error::Timeout { .. }) => return Ok(outcome),
             Err(e) => return Err(e),
         };
         let mut result = Ok(outcome);

@@ -70,6 +70,11 @@ fn decode<T: DeserializeOwned>(path: &str, node: &NodeData) -> Result<Versioned<
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
     /// Starts watching the node at `path` (it need not exist).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only sets a watch and reads (a dropped start leaves no
+    /// watch behind).
     pub async fn start(client: &Client, path: impl Into<String>) -> Result<ConfigNode<T>> {
         let path = path.into();
         let cache = NodeCache::start(client, path.clone()).await?;
@@ -91,6 +96,10 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
     }
 
     /// Reads the value from the server (not the cache).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn read(&self) -> Result<Option<Versioned<T>>> {
         match self.client.get_data(&self.path).await {
             Ok((data, stat)) => Ok(Some(decode(&self.path, &NodeData { data, stat })?)),
@@ -99,7 +108,14 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
         }
     }
 
-    /// The value as it changes: the current one, then every change.
+    /// The value as it changes: the current one, then the latest value
+    /// after each change.
+    ///
+    /// **Changes are coalesced**: values written in quick succession may
+    /// show as the last of them (versions only grow; the last value always
+    /// arrives). ZooKeeper's notifications carry no data, so a value
+    /// overwritten before it was read cannot be seen by any client; see
+    /// [`NodeCache::changes`].
     pub fn changes(&self) -> impl Stream<Item = Result<Option<Versioned<T>>>> + use<T> {
         let path = self.path.clone();
         self.cache
@@ -108,16 +124,23 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
     }
 
     /// Writes `value` unconditionally (creating the node if needed).
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have written the value (at most once);
+    /// calling it again is harmless.
     pub async fn set(&self, value: &T) -> Result<i32> {
         let data = serde_json::to_vec(value).map_err(|e| Error::Encode(e.to_string()))?;
         loop {
             match self.client.set_data(&self.path, data.clone(), None).await {
                 Ok(stat) => return Ok(stat.version),
-                Err(e) if e.is_no_node() => {
-                    if let Some(v) = self.create(&data).await? {
-                        return Ok(v);
-                    }
-                }
+                Err(e) if e.is_no_node() => match self.create(&data).await {
+                    Ok(Some(v)) => return Ok(v),
+                    // Created meanwhile (perhaps by us): overwrite it.
+                    Ok(None) => {}
+                    Err(Error::Client(e)) if e.is_node_exists() => {}
+                    Err(e) => return Err(e),
+                },
                 Err(e) => return Err(e.into()),
             }
         }
@@ -131,20 +154,38 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
             .await
         {
             Ok((_, stat)) => Ok(Some(stat.version)),
-            Err(e) if e.is_node_exists() => Ok(None),
+            // After a lost reply, the node found may be our own create.
+            Err(e) if e.is_node_exists() && !e.after_retry() => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
     /// Writes `value` if the node is still at `expected` (`None`: if the
     /// node does not exist yet). Returns the new version, or `None` if
-    /// someone else changed it first.
+    /// someone else changed it first. Fails with [`Error::OutcomeUnknown`]
+    /// if the reply was lost and the repeated write found the node changed
+    /// (the first write may have been the change).
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have applied the write, at most once (a
+    /// later compare-and-set with the old version fails if it did); read the
+    /// node to know.
     pub async fn compare_and_set(&self, value: &T, expected: Option<i32>) -> Result<Option<i32>> {
         let data = serde_json::to_vec(value).map_err(|e| Error::Encode(e.to_string()))?;
+        let unknown = || Error::OutcomeUnknown {
+            path: self.path.clone(),
+        };
         match expected {
-            None => self.create(&data).await,
+            None => match self.create(&data).await {
+                Err(Error::Client(e)) if e.after_retry() => Err(unknown()),
+                other => other,
+            },
             Some(version) => match self.client.set_data(&self.path, data, Some(version)).await {
                 Ok(stat) => Ok(Some(stat.version)),
+                Err(e) if (e.is_bad_version() || e.is_no_node()) && e.after_retry() => {
+                    Err(unknown())
+                }
                 Err(e) if e.is_bad_version() || e.is_no_node() => Ok(None),
                 Err(e) => Err(e.into()),
             },
@@ -153,6 +194,13 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ConfigNode<T> {
 
     /// Read-modify-write with compare-and-set, retried until it applies.
     /// `f` gets the current value (`None` if unset) and returns the new one.
+    /// Never applies twice: if a write's reply is lost and its outcome
+    /// cannot be told, this fails with [`Error::OutcomeUnknown`].
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have applied one update, never more than
+    /// one (each attempt is a compare-and-set).
     pub async fn update(&self, mut f: impl FnMut(Option<T>) -> T) -> Result<Versioned<T>>
     where
         T: Clone,

@@ -65,6 +65,11 @@ impl SharedCounter {
 
     /// The current value and version (the node is created with the seed if
     /// missing).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads (and may create the node with its seed, which
+    /// is idempotent).
     pub async fn get(&self) -> Result<Versioned<i32>> {
         loop {
             match self.client.get_data(&self.path).await {
@@ -98,6 +103,11 @@ impl SharedCounter {
     }
 
     /// Sets the value unconditionally.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have written the value; calling it again
+    /// is harmless.
     pub async fn set(&self, value: i32) -> Result<()> {
         loop {
             match self
@@ -113,7 +123,14 @@ impl SharedCounter {
     }
 
     /// Sets the value if the node is still at `version`; `false` if someone
-    /// changed it since.
+    /// changed it since. Fails with [`Error::OutcomeUnknown`] if the
+    /// connection dropped before the reply and the repeated write found the
+    /// node changed: the first write may have been the change.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have applied the write, at most once (the
+    /// version check makes a repeat fail).
     pub async fn try_set(&self, value: i32, version: i32) -> Result<bool> {
         match self
             .client
@@ -121,12 +138,25 @@ impl SharedCounter {
             .await
         {
             Ok(_) => Ok(true),
+            Err(e) if (e.is_bad_version() || e.is_no_node()) && e.after_retry() => {
+                Err(Error::OutcomeUnknown {
+                    path: self.path.clone(),
+                })
+            }
             Err(e) if e.is_bad_version() || e.is_no_node() => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Adds `delta` (compare-and-set loop) and returns the new value.
+    /// Adds `delta` (compare-and-set loop) and returns the new value. Never
+    /// adds twice: if a write's reply is lost and its outcome cannot be
+    /// told, this fails with [`Error::OutcomeUnknown`] (the delta may or may
+    /// not have been added) instead of adding again.
+    ///
+    /// # Cancel safety
+    ///
+    /// A dropped call may or may not have added `delta`, never more than once
+    /// (each attempt is a compare-and-set).
     pub async fn add(&self, delta: i32) -> Result<i32> {
         loop {
             let current = self.get().await?;
@@ -137,8 +167,14 @@ impl SharedCounter {
         }
     }
 
-    /// A stream of values: the current one, then each change (values that
-    /// cannot be decoded are reported as errors).
+    /// A stream of values: the current one, then the latest value after
+    /// each change (values that cannot be decoded are reported as errors).
+    /// Quick successive changes may show as the last of them (see
+    /// [`crate::NodeCache::changes`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped call leaves no watch or task behind.
     pub async fn watch(&self) -> Result<impl Stream<Item = Result<i32>> + use<>> {
         self.get().await?;
         let cache = NodeCache::start(&self.client, self.path.clone()).await?;

@@ -3,10 +3,10 @@
 //! watches (ZooKeeper 3.5).
 
 use crate::error::{Error, Result};
-use crate::node_cache::{NodeData, TreeCache, TreeEvent};
+use crate::node_cache::{NodeData, TreeCache, TreeEvents};
 use crate::watch_tree::{self, Published};
 use std::collections::BTreeMap;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use zk_client::proto::ErrorCode;
 use zk_client::Client;
 
@@ -120,12 +120,13 @@ impl CuratorCache {
         }
     }
 
-    /// Changes as they are applied (a receiver that lags skips ahead; use
-    /// [`CuratorCache::snapshot`] to catch up).
-    pub fn events(&self) -> broadcast::Receiver<TreeEvent> {
+    /// Changes as they are applied, for one reader (a reader that falls
+    /// behind gets a [`crate::TreeEvent::Gap`]; [`CuratorCache::snapshot`] catches
+    /// up).
+    pub fn events(&self) -> TreeEvents {
         match &self.inner {
             Mode::Persistent(t) => t.events(),
-            Mode::OneShot { out, .. } => out.events.subscribe(),
+            Mode::OneShot { out, .. } => TreeEvents::new(out.events.subscribe()),
         }
     }
 

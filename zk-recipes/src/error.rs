@@ -11,8 +11,24 @@ pub enum Error {
     #[error("zookeeper: {0}")]
     Client(#[from] zk_client::Error),
     /// The call's deadline passed.
-    #[error("timed out")]
-    Timeout,
+    #[error("timed out after {after:?} waiting on {path}")]
+    Timeout {
+        /// The recipe's node (the lock, queue, latch, barrier path).
+        path: String,
+        /// The deadline the call was given.
+        after: std::time::Duration,
+    },
+    /// What the guard stood for (a lock, a lease) had been lost before it
+    /// was released: work done after [`LossReason`] was published was not
+    /// protected by it. The node is deleted all the same, should it still
+    /// exist.
+    #[error("{path} was lost before it was released ({reason})")]
+    Lost {
+        /// The node that stood for the hold.
+        path: String,
+        /// Why it was lost.
+        reason: LossReason,
+    },
     /// The session ended and the client is not set to start a new one
     /// (see [`zk_client::ClientBuilder::renew_session_on_expiry`]), or the
     /// client was closed.
@@ -21,6 +37,15 @@ pub enum Error {
     /// The recipe was closed or stopped.
     #[error("recipe closed")]
     Closed,
+    /// A conditional write's reply was lost with the connection and its
+    /// repetition found the node changed: the write may or may not have
+    /// been applied. Read the node to find out; blindly repeating the call
+    /// could apply it twice.
+    #[error("the write to {path} may or may not have been applied (its reply was lost)")]
+    OutcomeUnknown {
+        /// The node written.
+        path: String,
+    },
     /// A node's data could not be decoded (it was written by something else,
     /// or by an incompatible version).
     #[error("bad data in {path}: {message}")]
@@ -51,6 +76,13 @@ impl Error {
             Error::SessionLost(_) => true,
             Error::Client(e) => e.is_session_expired() || e.is_closed(),
             _ => false,
+        }
+    }
+
+    pub(crate) fn timeout(path: impl Into<String>, after: std::time::Duration) -> Error {
+        Error::Timeout {
+            path: path.into(),
+            after,
         }
     }
 

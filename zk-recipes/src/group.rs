@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::node_cache::TreeCache;
-use crate::nodes::{basename, delete_quietly, ensure_dir, join};
+use crate::nodes::{basename, delete_quietly, ensure_dir, join, release_node};
 use crate::pause::RetryPause;
 use crate::policy::{wait_connected, writable};
 use bytes::Bytes;
@@ -41,7 +41,21 @@ use zk_client::{Client, CreateMode, EventType, WatchEvent};
 /// ```
 #[derive(Clone)]
 pub struct GroupMember {
+    handle: Arc<Handle>,
+}
+
+/// Shared by the clones of one member; when the last clone goes, the member
+/// leaves the group (in the background).
+struct Handle {
     inner: Arc<Inner>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // The keeper sees it, removes the member node and ends: it does not
+        // outlive the handles (nor keep the session open).
+        self.inner.closed.send_replace(true);
+    }
 }
 
 struct Inner {
@@ -51,13 +65,14 @@ struct Inner {
     payload: Mutex<Bytes>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     present: watch::Sender<bool>,
+    closed: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for GroupMember {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupMember")
-            .field("path", &self.inner.path)
-            .field("id", &self.inner.id)
+            .field("path", &self.handle.inner.path)
+            .field("id", &self.handle.inner.id)
             .finish()
     }
 }
@@ -71,47 +86,69 @@ impl GroupMember {
         payload: impl Into<Bytes>,
     ) -> GroupMember {
         GroupMember {
-            inner: Arc::new(Inner {
-                client: client.clone(),
-                path: path.into(),
-                id: id.into(),
-                payload: Mutex::new(payload.into()),
-                task: Mutex::new(None),
-                present: watch::Sender::new(false),
+            handle: Arc::new(Handle {
+                inner: Arc::new(Inner {
+                    client: client.clone(),
+                    path: path.into(),
+                    id: id.into(),
+                    payload: Mutex::new(payload.into()),
+                    task: Mutex::new(None),
+                    present: watch::Sender::new(false),
+                    closed: watch::Sender::new(false),
+                }),
             }),
         }
     }
 
     fn node(&self) -> String {
-        join(&self.inner.path, &self.inner.id)
+        join(&self.handle.inner.path, &self.handle.inner.id)
     }
 
     /// Joins the group (waits until the member node exists) and keeps the
-    /// membership in the background.
+    /// membership in the background, until [`GroupMember::close`] or until
+    /// the last clone of this member is dropped (then the node is removed,
+    /// in the background). Fails with [`Error::Closed`] after `close`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Once polled, the member joins even if the future is dropped: the
+    /// background keeper is started by the first poll; only the wait for
+    /// the node is abandoned.
     pub async fn start(&self) -> Result<()> {
+        let inner = &self.handle.inner;
         {
-            let Ok(mut task) = self.inner.task.lock() else {
+            let Ok(mut task) = inner.task.lock() else {
                 return Err(Error::Closed);
             };
+            if *inner.closed.borrow() {
+                return Err(Error::Closed);
+            }
             if task.is_none() {
-                *task = Some(tokio::spawn(keep(self.inner.clone())));
+                *task = Some(tokio::spawn(keep(inner.clone())));
             }
         }
-        let mut present = self.inner.present.subscribe();
-        present
-            .wait_for(|p| *p)
-            .await
-            .map(|_| ())
-            .map_err(|_| Error::Closed)
+        let mut present = inner.present.subscribe();
+        let mut closed = inner.closed.subscribe();
+        tokio::select! {
+            p = present.wait_for(|p| *p) => p.map(|_| ()).map_err(|_| Error::Closed),
+            _ = closed.wait_for(|c| *c) => Err(Error::Closed),
+        }
     }
 
     /// Changes this member's payload.
+    ///
+    /// # Cancel safety
+    ///
+    /// The new payload is remembered at the first poll (a re-created node uses
+    /// it); a dropped call may or may not have written it to the node yet.
+    /// Calling it again is harmless.
     pub async fn set_payload(&self, payload: impl Into<Bytes>) -> Result<()> {
         let payload = payload.into();
-        if let Ok(mut p) = self.inner.payload.lock() {
+        if let Ok(mut p) = self.handle.inner.payload.lock() {
             *p = payload.clone();
         }
         match self
+            .handle
             .inner
             .client
             .set_data(&self.node(), payload, None)
@@ -125,16 +162,23 @@ impl GroupMember {
     }
 
     /// The group's members: id → payload.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn members(&self) -> Result<BTreeMap<String, Bytes>> {
-        let client = &self.inner.client;
-        let children = match client.get_children(&self.inner.path).await {
+        let client = &self.handle.inner.client;
+        let children = match client.get_children(&self.handle.inner.path).await {
             Ok(c) => c,
             Err(e) if e.is_no_node() => return Ok(BTreeMap::new()),
             Err(e) => return Err(e.into()),
         };
         let mut out = BTreeMap::new();
         for child in children {
-            match client.get_data(&join(&self.inner.path, &child)).await {
+            match client
+                .get_data(&join(&self.handle.inner.path, &child))
+                .await
+            {
                 Ok((data, _)) => {
                     out.insert(child, data);
                 }
@@ -147,11 +191,16 @@ impl GroupMember {
 
     /// Follows the group: a watch channel of id → payload, kept current by a
     /// [`TreeCache`] of the group path (dropped with the returned cache).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped call leaves no watch or task behind.
     pub async fn watch_members(
         &self,
     ) -> Result<(TreeCache, watch::Receiver<BTreeMap<String, Bytes>>)> {
-        let tree = TreeCache::start(&self.inner.client, self.inner.path.clone()).await?;
-        let root = self.inner.path.clone();
+        let tree =
+            TreeCache::start(&self.handle.inner.client, self.handle.inner.path.clone()).await?;
+        let root = self.handle.inner.path.clone();
         let snapshot = move |t: &TreeCache| -> BTreeMap<String, Bytes> {
             t.children(&root)
                 .into_iter()
@@ -161,7 +210,7 @@ impl GroupMember {
         let (tx, rx) = watch::channel(snapshot(&tree));
         let mut version = tree.version();
         let nodes = tree.snapshot_handle();
-        let root = self.inner.path.clone();
+        let root = self.handle.inner.path.clone();
         tokio::spawn(async move {
             while version.changed().await.is_ok() {
                 let now: BTreeMap<String, Bytes> = nodes
@@ -183,19 +232,46 @@ impl GroupMember {
         Ok((tree, rx))
     }
 
-    /// Leaves the group: stops keeping the node and deletes it.
+    /// Leaves the group: stops keeping the node and deletes it (in the
+    /// background if the connection is down).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: once polled, the member leaves even if the future is
+    /// dropped (the keeper finishes the leaving).
     pub async fn close(&self) -> Result<()> {
-        let task = self.inner.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            task.abort();
-            let _ = task.await;
+        let inner = &self.handle.inner;
+        inner.closed.send_replace(true);
+        let task = inner.task.lock().ok().and_then(|mut t| t.take());
+        match task {
+            // The keeper removes the node as it stops.
+            Some(task) => {
+                let _ = task.await;
+            }
+            None => {
+                inner.present.send_replace(false);
+                delete_quietly(&inner.client, &self.node()).await?;
+            }
         }
-        self.inner.present.send_replace(false);
-        delete_quietly(&self.inner.client, &self.node()).await
+        Ok(())
     }
 }
 
+/// The member's task: keeps the node until closed (or until the last handle
+/// is dropped), then removes it.
 async fn keep(inner: Arc<Inner>) {
+    let mut closed = inner.closed.subscribe();
+    tokio::select! {
+        _ = keep_node(&inner) => {}
+        _ = closed.wait_for(|c| *c) => {}
+    }
+    inner.present.send_replace(false);
+    let node = join(&inner.path, &inner.id);
+    // Sent after any create of ours still on its way, on the same session.
+    release_node(&inner.client, &node, inner.client.session_id()).await;
+}
+
+async fn keep_node(inner: &Inner) {
     let client = inner.client.clone();
     let node = join(&inner.path, &inner.id);
     let mut states = client.state_stream();

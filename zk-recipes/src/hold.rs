@@ -1,7 +1,7 @@
 //! A node that stands for something held (a lock, a lease): its identity,
 //! the loss monitor, and release (now, or in the background).
 
-use crate::error::LossReason;
+use crate::error::{Error, LossReason, Result};
 use crate::nodes::{release_node, spawn_release_after};
 use crate::policy::{lost, ConnectionPolicy, HoldMonitor};
 use std::future::Future;
@@ -59,12 +59,26 @@ impl Hold {
     }
 
     /// Deletes the node; if the connection is in trouble the delete goes on
-    /// in the background. Returns whether it completed now.
-    pub(crate) async fn release(mut self) -> bool {
-        // Dropped while stopping, the hold is still released (by Drop).
+    /// in the background. Fails with [`Error::Lost`] if the hold had been
+    /// lost before (the node is deleted all the same, should it still be
+    /// there).
+    ///
+    /// Dropped at any point, the release still happens (by `Drop`, in the
+    /// background).
+    pub(crate) async fn release(mut self) -> Result<()> {
         self.monitor.stop().await;
+        // Read after the monitor stopped, so a loss it saw counts; our own
+        // delete below cannot count as one.
+        let lost = self.monitor.lost_reason();
+        release_node(&self.client, &self.path, self.session()).await;
         self.released = true;
-        release_node(&self.client, &self.path, self.session()).await
+        match lost {
+            Some(reason) => Err(Error::Lost {
+                path: std::mem::take(&mut self.path),
+                reason,
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -73,7 +87,7 @@ impl Drop for Hold {
         if !self.released {
             spawn_release_after(
                 self.monitor.detach(),
-                self.client.clone(),
+                &self.client,
                 std::mem::take(&mut self.path),
                 self.session(),
             );

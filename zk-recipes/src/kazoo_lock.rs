@@ -42,7 +42,7 @@ impl Drop for Abandoned<'_> {
     fn drop(&mut self) {
         if self.armed {
             spawn_cleanup(
-                self.lock.client.clone(),
+                &self.lock.client,
                 self.lock.path.clone(),
                 self.lock.prefix.clone(),
             );
@@ -163,7 +163,7 @@ impl KazooLockGuard {
 impl Drop for KazooLockGuard {
     fn drop(&mut self) {
         if let Some(node) = self.node.take() {
-            crate::nodes::spawn_release(self.client.clone(), node, self.client.session_id());
+            crate::nodes::spawn_release(&self.client, node, self.client.session_id());
         }
     }
 }

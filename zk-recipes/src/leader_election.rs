@@ -41,6 +41,10 @@ impl Leadership {
 
     /// Resolves when leadership is lost. (The task is cancelled at that
     /// point anyway; this is for work the task hands to others.)
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only waits.
     pub async fn lost(self) -> LossReason {
         self.lost.await
     }
@@ -215,6 +219,12 @@ impl ElectionHandle {
     }
 
     /// Leaves the election: cancels a running term and releases the node.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the handle is consumed at the first poll, and dropping it
+    /// stops the participant all the same (a running term is cancelled and its
+    /// node removed in the background).
     pub async fn stop(mut self) {
         if let Some(join) = self.join.take() {
             join.abort();

@@ -2,7 +2,9 @@
 //! (Curator's `LeaderLatch` layout).
 
 use crate::error::{Error, Result};
-use crate::nodes::{basename, delete_quietly, join, sorted_by_sequence, Protected};
+use crate::nodes::{
+    basename, delete_quietly, join, remove_own_nodes, sorted_by_sequence, Protected,
+};
 use crate::pause::RetryPause;
 use crate::policy::{sleep_until, wait_connected, writable, ConnectionPolicy};
 use bytes::Bytes;
@@ -65,17 +67,41 @@ pub struct Participant {
 /// ```
 #[derive(Clone)]
 pub struct LeaderLatch {
+    handle: Arc<Handle>,
+}
+
+/// Shared by the clones of one latch; when the last clone goes, the latch
+/// leaves the election (in the background).
+struct Handle {
     inner: Arc<Inner>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // The task sees it, gives up leadership, removes our node and ends:
+        // it does not outlive the handles (nor keep the session open).
+        self.inner.closed.send_replace(true);
+    }
+}
+
+/// Our node: its path and creation zxid (the fencing token while leader).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OwnNode {
+    path: String,
+    czxid: i64,
 }
 
 struct Inner {
     client: Client,
     path: String,
     id: String,
+    /// One protected prefix for the latch's life: every node it creates
+    /// (one per session) is found by it, and a stale one is never adopted.
+    protected: Protected,
     policy: Mutex<ConnectionPolicy>,
     leader: watch::Sender<bool>,
-    /// Our node's path, while we have one.
-    node: Mutex<Option<String>>,
+    /// Our node, while we have one.
+    node: watch::Sender<Option<OwnNode>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     closed: watch::Sender<bool>,
 }
@@ -83,8 +109,8 @@ struct Inner {
 impl std::fmt::Debug for LeaderLatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LeaderLatch")
-            .field("path", &self.inner.path)
-            .field("id", &self.inner.id)
+            .field("path", &self.inner().path)
+            .field("id", &self.inner().id)
             .field("is_leader", &self.is_leader())
             .finish()
     }
@@ -94,55 +120,104 @@ impl LeaderLatch {
     /// A latch on `path` for the participant `id`. Call
     /// [`LeaderLatch::start`] to join.
     pub fn new(client: &Client, path: impl Into<String>, id: impl Into<String>) -> LeaderLatch {
+        let path = path.into();
         LeaderLatch {
-            inner: Arc::new(Inner {
-                client: client.clone(),
-                path: path.into(),
-                id: id.into(),
-                policy: Mutex::new(ConnectionPolicy::default()),
-                leader: watch::Sender::new(false),
-                node: Mutex::new(None),
-                task: Mutex::new(None),
-                closed: watch::Sender::new(false),
+            handle: Arc::new(Handle {
+                inner: Arc::new(Inner {
+                    client: client.clone(),
+                    protected: Protected::new(&path, LATCH_NAME, true),
+                    path,
+                    id: id.into(),
+                    policy: Mutex::new(ConnectionPolicy::default()),
+                    leader: watch::Sender::new(false),
+                    node: watch::Sender::new(None),
+                    task: Mutex::new(None),
+                    closed: watch::Sender::new(false),
+                }),
             }),
         }
     }
 
+    fn inner(&self) -> &Arc<Inner> {
+        &self.handle.inner
+    }
+
     /// Sets the connection-state policy (before [`LeaderLatch::start`]).
     pub fn with_policy(self, policy: ConnectionPolicy) -> LeaderLatch {
-        if let Ok(mut p) = self.inner.policy.lock() {
+        if let Ok(mut p) = self.inner().policy.lock() {
             *p = policy;
         }
         self
     }
 
-    /// Joins the election in the background. Calling it again does nothing.
+    /// Joins the election in the background; [`LeaderLatch::joined`] waits
+    /// until this participant's node exists. Calling it again does nothing.
+    ///
+    /// The background task lasts until [`LeaderLatch::close`] or until the
+    /// last clone of this latch is dropped; then it gives up leadership and
+    /// removes this participant's node.
     pub fn start(&self) {
-        let Ok(mut task) = self.inner.task.lock() else {
+        let inner = self.inner();
+        let Ok(mut task) = inner.task.lock() else {
             return;
         };
-        if task.is_some() || *self.inner.closed.borrow() {
+        if task.is_some() || *inner.closed.borrow() {
             return;
         }
-        *task = Some(tokio::spawn(run(self.inner.clone())));
+        *task = Some(tokio::spawn(run(inner.clone())));
+    }
+
+    /// Waits until this participant has its node in the election (after
+    /// [`LeaderLatch::start`]) and returns the node's path: from then on
+    /// [`LeaderLatch::participants`] lists it. After a session loss the
+    /// participant joins again with a new node; this then waits for that.
+    /// Fails with [`Error::Closed`] if the latch is closed first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only waits.
+    pub async fn joined(&self) -> Result<String> {
+        let mut node = self.inner().node.subscribe();
+        let mut closed = self.inner().closed.subscribe();
+        tokio::select! {
+            n = node.wait_for(Option::is_some) => match n {
+                Ok(n) => n.as_ref().map(|n| n.path.clone()).ok_or(Error::Closed),
+                Err(_) => Err(Error::Closed),
+            },
+            _ = closed.wait_for(|c| *c) => Err(Error::Closed),
+        }
     }
 
     /// Whether this participant is the leader now.
     pub fn is_leader(&self) -> bool {
-        *self.inner.leader.borrow()
+        *self.inner().leader.borrow()
+    }
+
+    /// The fencing token of the current term while this participant is the
+    /// leader: its node's creation zxid. Each later leader's node is created
+    /// after this one, so its token is larger: a resource that remembers the
+    /// largest token it has seen can refuse a leader that lost leadership
+    /// without knowing.
+    pub fn fencing_token(&self) -> Option<i64> {
+        let node = self.inner().node.borrow().clone();
+        node.filter(|_| self.is_leader()).map(|n| n.czxid)
     }
 
     /// The leadership as a watch channel: `true` while leader. Wrap it in
     /// `tokio_stream::wrappers::WatchStream` for a stream of changes.
     pub fn leadership(&self) -> watch::Receiver<bool> {
-        self.inner.leader.subscribe()
+        self.inner().leader.subscribe()
     }
 
     /// Waits until this participant is the leader. Fails with
     /// [`Error::Closed`] if the latch is closed first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only waits.
     pub async fn await_leadership(&self) -> Result<()> {
         let mut leader = self.leadership();
-        let mut closed = self.inner.closed.subscribe();
+        let mut closed = self.inner().closed.subscribe();
         tokio::select! {
             r = leader.wait_for(|l| *l) => r.map(|_| ()).map_err(|_| Error::Closed),
             _ = closed.wait_for(|c| *c) => Err(Error::Closed),
@@ -151,6 +226,10 @@ impl LeaderLatch {
 
     /// Like [`LeaderLatch::await_leadership`], returning `false` after
     /// `timeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only waits.
     pub async fn await_leadership_timeout(&self, timeout: Duration) -> Result<bool> {
         match tokio::time::timeout(timeout, self.await_leadership()).await {
             Ok(r) => r.map(|_| true),
@@ -160,18 +239,23 @@ impl LeaderLatch {
 
     /// This participant's node, while it has one.
     pub fn node_path(&self) -> Option<String> {
-        self.inner.node.lock().ok().and_then(|n| n.clone())
+        self.inner().node.borrow().as_ref().map(|n| n.path.clone())
     }
 
     /// The participant id.
     pub fn id(&self) -> &str {
-        &self.inner.id
+        &self.inner().id
     }
 
     /// Every participant, leader first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn participants(&self) -> Result<Vec<Participant>> {
-        let client = &self.inner.client;
-        let children = match client.get_children(&self.inner.path).await {
+        let inner = self.inner();
+        let client = &inner.client;
+        let children = match client.get_children(&inner.path).await {
             Ok(c) => c,
             Err(e) if e.is_no_node() => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
@@ -181,7 +265,7 @@ impl LeaderLatch {
             .into_iter()
             .enumerate()
         {
-            match client.get_data(&join(&self.inner.path, &node)).await {
+            match client.get_data(&join(&inner.path, &node)).await {
                 Ok((data, _)) => out.push(Participant {
                     id: String::from_utf8_lossy(&data).into_owned(),
                     node,
@@ -198,23 +282,31 @@ impl LeaderLatch {
     }
 
     /// The current leader, if any.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn leader(&self) -> Result<Option<Participant>> {
         Ok(self.participants().await?.into_iter().next())
     }
 
     /// Leaves the election: stops the background task, gives up leadership
-    /// and deletes this participant's node.
+    /// and deletes this participant's node (in the background if the
+    /// connection is down). Dropping every clone of the latch does the same
+    /// in the background.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: once polled, the latch leaves the election even if the
+    /// future is dropped (the background task finishes the leaving).
     pub async fn close(&self) -> Result<()> {
-        self.inner.closed.send_replace(true);
-        let task = self.inner.task.lock().ok().and_then(|mut t| t.take());
+        let inner = self.inner();
+        inner.closed.send_replace(true);
+        inner.set_leader(false);
+        let task = inner.task.lock().ok().and_then(|mut t| t.take());
         if let Some(task) = task {
-            task.abort();
+            // The task leaves the election as it stops.
             let _ = task.await;
-        }
-        self.inner.leader.send_replace(false);
-        let node = self.inner.node.lock().ok().and_then(|mut n| n.take());
-        if let Some(node) = node {
-            delete_quietly(&self.inner.client, &node).await?;
         }
         Ok(())
     }
@@ -232,10 +324,8 @@ impl Inner {
         });
     }
 
-    fn set_node(&self, node: Option<String>) {
-        if let Ok(mut n) = self.node.lock() {
-            *n = node;
-        }
+    fn set_node(&self, node: Option<OwnNode>) {
+        self.node.send_replace(node);
     }
 
     fn policy(&self) -> ConnectionPolicy {
@@ -243,7 +333,55 @@ impl Inner {
     }
 }
 
+/// The latch's task: takes part until closed (or until the last handle is
+/// dropped), then leaves.
 async fn run(inner: Arc<Inner>) {
+    let mut closed = inner.closed.subscribe();
+    tokio::select! {
+        _ = participate(&inner) => {}
+        _ = closed.wait_for(|c| *c) => {}
+    }
+    inner.set_leader(false);
+    inner.set_node(None);
+    // Our node, and any create of ours still on its way.
+    remove_own_nodes(&inner.client, &inner.path, &inner.protected.prefix).await;
+}
+
+/// What stopped a wait of the election loop.
+enum Step<T> {
+    Done(T),
+    /// The client is closed (or the latch must stop).
+    Stop,
+}
+
+/// Runs `fut` while following the connection state: leadership is given up
+/// when the policy says so, even while a request is stuck in the client's
+/// retries.
+async fn following_state<T>(
+    inner: &Inner,
+    states: &mut (impl futures::Stream<Item = ConnectionState> + Unpin),
+    give_up_at: &mut Option<Instant>,
+    fut: impl std::future::Future<Output = T>,
+) -> Step<T> {
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            out = &mut fut => return Step::Done(out),
+            s = states.next() => {
+                let Some(s) = s else { return Step::Stop };
+                if !on_state(inner, s, give_up_at) {
+                    return Step::Stop;
+                }
+            }
+            _ = sleep_until(*give_up_at) => {
+                *give_up_at = None;
+                inner.set_leader(false);
+            }
+        }
+    }
+}
+
+async fn participate(inner: &Inner) {
     let client = inner.client.clone();
     let mut states = client.state_stream();
     // The stream opens with the current state, which the loop reads itself.
@@ -254,19 +392,22 @@ async fn run(inner: Arc<Inner>) {
     let mut pause = RetryPause::new();
     loop {
         if !writable(client.state()) {
-            tokio::select! {
-                s = states.next() => {
-                    let Some(s) = s else { break };
-                    if !on_state(&inner, s, &mut give_up_at) { break }
-                }
-                _ = sleep_until(give_up_at) => {
-                    give_up_at = None;
-                    inner.set_leader(false);
-                }
+            let usable = client.wait_for_state(|s| {
+                writable(s) || matches!(s, ConnectionState::Closed | ConnectionState::AuthFailed)
+            });
+            match following_state(inner, &mut states, &mut give_up_at, usable).await {
+                Step::Done(s) if writable(s) => continue,
+                _ => return,
             }
-            continue;
         }
-        let wait = match check(&inner, &mut node).await {
+        let checked =
+            match following_state(inner, &mut states, &mut give_up_at, check(inner, &mut node))
+                .await
+            {
+                Step::Done(checked) => checked,
+                Step::Stop => return,
+            };
+        let wait = match checked {
             Ok(w) => {
                 pause.reset();
                 w
@@ -275,42 +416,32 @@ async fn run(inner: Arc<Inner>) {
                 inner.set_leader(false);
                 if let Err(e) = wait_connected(&client).await {
                     tracing::warn!(path = %inner.path, error = %e, "latch stops");
-                    break;
+                    return;
                 }
                 continue;
             }
             Err(e) => {
                 tracing::debug!(path = %inner.path, error = %e, "latch check failed; retrying");
                 // Let the state stream catch up with whatever went wrong.
-                tokio::select! {
-                    s = states.next() => {
-                        let Some(s) = s else { break };
-                        if !on_state(&inner, s, &mut give_up_at) { break }
-                    }
-                    _ = pause.wait() => {}
+                if let Step::Stop =
+                    following_state(inner, &mut states, &mut give_up_at, pause.wait()).await
+                {
+                    return;
                 }
                 continue;
             }
         };
         let Some(watch) = wait else { continue };
-        tokio::select! {
-            event = watch => {
+        match following_state(inner, &mut states, &mut give_up_at, watch).await {
+            Step::Done(event) => {
                 tracing::debug!(id = %inner.id, ?event, "latch: watch fired");
                 if matches!(event, WatchEvent::Closed | WatchEvent::AuthFailed) {
-                    break;
+                    return;
                 }
             }
-            s = states.next() => {
-                let Some(s) = s else { break };
-                if !on_state(&inner, s, &mut give_up_at) { break }
-            }
-            _ = sleep_until(give_up_at) => {
-                give_up_at = None;
-                inner.set_leader(false);
-            }
+            Step::Stop => return,
         }
     }
-    inner.set_leader(false);
 }
 
 /// Reacts to a connection state; false when the latch must stop.
@@ -361,11 +492,14 @@ async fn check(
         }
     }
     if node.is_none() {
-        let protected = Protected::new(&inner.path, LATCH_NAME, true);
-        let (path, stat) = protected
+        let (path, stat) = inner
+            .protected
             .create(client, &Bytes::from(inner.id.clone().into_bytes()))
             .await?;
-        inner.set_node(Some(path.clone()));
+        inner.set_node(Some(OwnNode {
+            path: path.clone(),
+            czxid: stat.czxid,
+        }));
         *node = Some((path, stat.ephemeral_owner));
     }
     let Some((path, owner)) = node.clone() else {

@@ -83,9 +83,29 @@
 //!   the holder's session, so before a rival can acquire.
 //! - **Releases during a connection drop** go on in the background until
 //!   they succeed or the session ends.
-//! - **Dropped futures**: an acquire future dropped at any await point
-//!   leaves no node behind (a background cleanup removes it).
-//! - **No herd effect**: each waiter watches only the node ahead of it.
+//! - **Dropped futures**: every public async fn says in its "Cancel
+//!   safety" section what dropping its future does (in `tokio::select!`,
+//!   under `tokio::time::timeout`, in an aborted task). Most are
+//!   cancel-safe: an acquire dropped at any await point leaves no node
+//!   behind and holds nothing; a queue take dropped after its delete keeps
+//!   the item for the next take; a release, close or ack that was started
+//!   finishes in the background. A test drops each of them at every await
+//!   point (`tests/cancel_safety.rs`).
+//! - **Dropped handles** release what they hold, in the background: a
+//!   guard or lease its node, a [`LeaderLatch`] or [`GroupMember`] whose
+//!   clones are all dropped its node (and leadership), a queue item its
+//!   lock. No background task keeps a session open by itself: once the
+//!   application drops its recipe handles and its last
+//!   [`zk_client::Client`], the session closes (background cleanups hold
+//!   only a [`zk_client::WeakClient`]).
+//! - **No herd effect** for locks, read-write locks, semaphores and
+//!   leader latches: each waiter watches only the node ahead of it. Two
+//!   recipes wake every waiter by design: consumers of an empty
+//!   [`Queue`] all watch the queue's children (one watch per consumer
+//!   session, not per item; a put wakes every waiting session, which each
+//!   re-list the queue and race for the item — as with Curator's
+//!   `DistributedQueue`), and a [`DoubleBarrier`]'s members all watch its
+//!   `ready` node, whose creation must release all of them at once.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -94,6 +114,7 @@ mod barrier;
 mod config;
 mod counter;
 mod curator_cache;
+mod detach;
 mod discovery;
 mod error;
 mod group;
@@ -139,7 +160,7 @@ pub use leader_latch::{LeaderLatch, Participant};
 pub use lease::NonBlockingLease;
 pub use lock::{Lock, LockGuard};
 pub use multi_lock::{MultiLock, MultiLockGuard};
-pub use node_cache::{NodeCache, NodeData, TreeCache, TreeEvent};
+pub use node_cache::{NodeCache, NodeData, TreeCache, TreeEvent, TreeEvents};
 pub use partitioner::{PartitionState, SetPartitioner};
 pub use path_cache::{ChildEvent, PathChildrenCache};
 pub use persistent_node::{PersistentNode, PersistentTtlNode, TTL_TOUCH_CHILD};

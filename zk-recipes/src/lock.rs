@@ -85,6 +85,12 @@ impl Lock {
     }
 
     /// Waits until the lock is held.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped at any point, the lock is not held
+    /// and this contender's node is removed in the background (also when its
+    /// create was still on its way).
     pub async fn acquire(&self) -> Result<LockGuard> {
         match self.core.acquire(true).await? {
             Some(hold) => Ok(LockGuard::new(hold)),
@@ -94,19 +100,31 @@ impl Lock {
 
     /// Takes the lock if nobody holds it or waits for it; `Ok(None)`
     /// otherwise (this contender's node is removed again).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`Lock::acquire`].
     pub async fn try_acquire(&self) -> Result<Option<LockGuard>> {
         Ok(self.core.acquire(false).await?.map(LockGuard::new))
     }
 
     /// Like [`Lock::acquire`], giving up with [`Error::Timeout`] after
     /// `timeout` (this contender's node is then removed in the background).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`Lock::acquire`].
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<LockGuard> {
         tokio::time::timeout(timeout, self.acquire())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| Err(Error::timeout(self.path(), timeout)))
     }
 
     /// The contenders' node names in lock order (the holder first).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn participants(&self) -> Result<Vec<String>> {
         self.core.participants().await
     }
@@ -201,10 +219,15 @@ impl LockGuard {
     /// Releases the lock: deletes the node. If the connection is down the
     /// delete goes on in the background (until it succeeds or the session
     /// ends, which removes the node too) and this returns at once.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, the lock is released all the
+    /// same, in the background.
     pub async fn release(self) -> Result<()> {
         let LockGuard { hold, registered } = self;
-        hold.release().await;
+        let released = hold.release().await;
         drop(registered);
-        Ok(())
+        released
     }
 }

@@ -42,13 +42,18 @@ impl MultiLock {
     }
 
     /// Waits for every lock. If one fails, those taken are released.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, the locks taken so far are
+    /// released in the background and none is held.
     pub async fn acquire(&self) -> Result<MultiLockGuard> {
         let mut guards = Vec::with_capacity(self.locks.len());
         for lock in &self.locks {
             match lock.acquire().await {
                 Ok(g) => guards.push(g),
                 Err(e) => {
-                    release_all(guards).await;
+                    let _ = release_all(guards).await;
                     return Err(e);
                 }
             }
@@ -57,17 +62,21 @@ impl MultiLock {
     }
 
     /// Takes every lock if each is free now; otherwise takes none.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`MultiLock::acquire`].
     pub async fn try_acquire(&self) -> Result<Option<MultiLockGuard>> {
         let mut guards = Vec::with_capacity(self.locks.len());
         for lock in &self.locks {
             match lock.try_acquire().await {
                 Ok(Some(g)) => guards.push(g),
                 Ok(None) => {
-                    release_all(guards).await;
+                    let _ = release_all(guards).await;
                     return Ok(None);
                 }
                 Err(e) => {
-                    release_all(guards).await;
+                    let _ = release_all(guards).await;
                     return Err(e);
                 }
             }
@@ -76,17 +85,28 @@ impl MultiLock {
     }
 
     /// Waits at most `timeout` for every lock (none is kept on timeout).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`MultiLock::acquire`].
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<MultiLockGuard> {
+        let paths: Vec<&str> = self.locks.iter().map(Lock::path).collect();
         tokio::time::timeout(timeout, self.acquire())
             .await
-            .unwrap_or(Err(crate::Error::Timeout))
+            .unwrap_or_else(|_| Err(crate::Error::timeout(paths.join(", "), timeout)))
     }
 }
 
-async fn release_all(guards: Vec<LockGuard>) {
+/// Releases every guard, last first; the first error (a guard that had been
+/// lost) once all are released.
+async fn release_all(guards: Vec<LockGuard>) -> Result<()> {
+    let mut first_error = None;
     for g in guards.into_iter().rev() {
-        let _ = g.release().await;
+        if let Err(e) = g.release().await {
+            first_error.get_or_insert(e);
+        }
     }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Proof of holding every lock of a [`MultiLock`]; dropping it releases
@@ -120,8 +140,12 @@ impl MultiLockGuard {
     }
 
     /// Releases every lock, in reverse order.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, every lock is released all the
+    /// same, in the background.
     pub async fn release(self) -> Result<()> {
-        release_all(self.guards).await;
-        Ok(())
+        release_all(self.guards).await
     }
 }

@@ -10,6 +10,8 @@ use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, watch};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
 use zk_client::{AddWatchMode, Client, EventType, PersistentWatch, Stat, WatchEvent};
 
 /// A node's data and stat.
@@ -71,6 +73,10 @@ async fn read_node(client: &Client, path: &str) -> Result<Option<NodeData>> {
 impl NodeCache {
     /// Starts caching `path` (its current value is loaded before this
     /// returns).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped start leaves no watch or task behind.
     pub async fn start(client: &Client, path: impl Into<String>) -> Result<NodeCache> {
         let path = path.into();
         let watch = client.add_watch(&path, AddWatchMode::Persistent).await?;
@@ -90,7 +96,16 @@ impl NodeCache {
         self.rx.clone()
     }
 
-    /// A stream of values: the current one, then every change.
+    /// A stream of values: the current one, then the latest value after
+    /// each change.
+    ///
+    /// **Changes are coalesced**: a reader sees the newest value when it
+    /// looks, and values written in between may be skipped (five quick
+    /// writes may show as one). Versions only grow, and the last value
+    /// always arrives. This is deliberate: ZooKeeper's watch notifications
+    /// carry no data, so no client can see a value that was overwritten
+    /// before it read the node; to act on every change, keep the history in
+    /// the data (or use a [`crate::Queue`]).
     pub fn changes(&self) -> tokio_stream::wrappers::WatchStream<Option<NodeData>> {
         tokio_stream::wrappers::WatchStream::new(self.rx.clone())
     }
@@ -160,12 +175,75 @@ pub enum TreeEvent {
     /// The cache was re-read in full (after a reconnect or a session loss);
     /// the individual changes found are reported before this.
     Reloaded,
+    /// This reader fell behind by more than the cache buffers
+    /// ([`TreeCache::EVENT_BUFFER`] events) and `missed` events were dropped
+    /// for it: the events after this one are complete again, but to know
+    /// the tree, read [`TreeCache::snapshot`].
+    Gap {
+        /// How many events this reader missed.
+        missed: u64,
+    },
+}
+
+/// The changes a [`TreeCache`] applies, in order, for one reader: a
+/// [`Stream`](futures::Stream) of [`TreeEvent`]s, also read with
+/// [`TreeEvents::recv`].
+///
+/// Each reader has its own position. The cache never waits for a slow
+/// reader: it keeps the last [`TreeCache::EVENT_BUFFER`] events, and a
+/// reader that falls further behind gets a [`TreeEvent::Gap`] in place of
+/// what it missed — never a silent skip. The stream ends when the cache is
+/// dropped.
+#[derive(Debug)]
+pub struct TreeEvents {
+    inner: BroadcastStream<TreeEvent>,
+}
+
+impl TreeEvents {
+    /// A reader of `events` (also used by the one-shot-watch caches).
+    pub(crate) fn new(events: broadcast::Receiver<TreeEvent>) -> TreeEvents {
+        TreeEvents {
+            inner: BroadcastStream::new(events),
+        }
+    }
+
+    /// The next event (`None` once the cache is dropped).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: an event is only taken when this returns it.
+    pub async fn recv(&mut self) -> Option<TreeEvent> {
+        self.next().await
+    }
+}
+
+impl futures::Stream for TreeEvents {
+    type Item = TreeEvent;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<TreeEvent>> {
+        self.inner.poll_next_unpin(cx).map(|event| {
+            event.map(|e| match e {
+                Ok(event) => event,
+                Err(BroadcastStreamRecvError::Lagged(missed)) => TreeEvent::Gap { missed },
+            })
+        })
+    }
 }
 
 /// A live copy of a subtree (the root and all its descendants), kept
 /// current by one persistent recursive watch. Events that may have been
 /// missed ([`WatchEvent::Resync`] after a reconnect, or a session loss)
 /// trigger a full re-read, and the differences are reported as events.
+///
+/// Each change of the tree is reported as an event with the data read
+/// after it, so quick successive writes to a node can show as updates
+/// carrying the newest data (the data in between is not seen: ZooKeeper's
+/// notifications carry none), but every node that changed gets an event
+/// and the last state always arrives. A reader that falls too far behind
+/// gets an explicit [`TreeEvent::Gap`] (see [`TreeEvents`]).
 ///
 /// **Connection policy**: the last known tree is kept while suspended.
 ///
@@ -183,7 +261,7 @@ pub enum TreeEvent {
 /// println!("{} nodes", tree.snapshot().len());
 /// client.create_all("/app/config/db", "pg://db:5432", zk_client::CreateMode::Persistent).await?;
 /// // Every change below the root arrives as an event.
-/// while let Ok(event) = events.recv().await {
+/// while let Some(event) = events.recv().await {
 ///     println!("{event:?}");
 ///     if tree.snapshot().contains_key("/app/config/db") {
 ///         break;
@@ -234,13 +312,17 @@ struct TreeState {
 
 impl TreeCache {
     /// Starts caching the subtree at `root` (loaded before this returns).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a dropped start leaves no watch or task behind.
     pub async fn start(client: &Client, root: impl Into<String>) -> Result<TreeCache> {
         let root = root.into();
         let watch = client
             .add_watch(&root, AddWatchMode::PersistentRecursive)
             .await?;
         let nodes = Arc::new(RwLock::new(load_tree(client, &root).await?));
-        let (events, _) = broadcast::channel(1024);
+        let (events, _) = broadcast::channel(TreeCache::EVENT_BUFFER);
         let (version_tx, version) = watch::channel(0);
         let state = TreeState {
             client: client.clone(),
@@ -293,10 +375,17 @@ impl TreeCache {
         self.nodes.clone()
     }
 
-    /// Changes as they are applied (a receiver that lags skips ahead; use
-    /// [`TreeCache::snapshot`] to catch up).
-    pub fn events(&self) -> broadcast::Receiver<TreeEvent> {
-        self.events.subscribe()
+    /// How many events the cache keeps for readers that are behind; one
+    /// that falls further behind gets a [`TreeEvent::Gap`].
+    pub const EVENT_BUFFER: usize = 1024;
+
+    /// Changes as they are applied from now on, for one reader (see
+    /// [`TreeEvents`]: a reader that falls more than
+    /// [`TreeCache::EVENT_BUFFER`] events behind gets a [`TreeEvent::Gap`]).
+    pub fn events(&self) -> TreeEvents {
+        TreeEvents {
+            inner: BroadcastStream::new(self.events.subscribe()),
+        }
     }
 
     /// Counts applied changes, as a watch channel (to wait for the cache to
@@ -317,7 +406,7 @@ impl TreeState {
                     let below = format!("{p}/");
                     nodes.retain(|k, _| k != p && !k.starts_with(&below));
                 }
-                TreeEvent::Reloaded => {}
+                TreeEvent::Reloaded | TreeEvent::Gap { .. } => {}
             }
         }
         let _ = self.events.send(event);

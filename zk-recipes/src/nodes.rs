@@ -3,10 +3,10 @@
 
 use crate::error::Result;
 use crate::pause::RetryPause;
-use crate::policy::wait_connected;
+use crate::policy::{wait_connected, writable};
 use bytes::Bytes;
 use zk_client::retry::NoRetry;
-use zk_client::{Client, CreateMode, Stat};
+use zk_client::{Client, ConnectionState, CreateMode, Stat, WeakClient};
 
 /// The prefix Curator gives protected nodes: `_c_<uuid>-`.
 pub(crate) const PROTECTED_PREFIX: &str = "_c_";
@@ -190,28 +190,51 @@ pub(crate) async fn delete_quietly(client: &Client, path: &str) -> Result<()> {
 /// removes it anyway. Returns whether the delete completed in the
 /// foreground.
 pub(crate) async fn release_node(client: &Client, path: &str, session: i64) -> bool {
+    if !writable(client.state()) {
+        // A request made while disconnected waits for a connection, which
+        // a partition may keep away for good: the caller must not wait.
+        spawn_release(client, path.to_string(), session);
+        return false;
+    }
     match client.with_retry(NoRetry).delete(path, None).await {
         Ok(()) => true,
         Err(e) if e.is_no_node() || e.is_terminal() => true,
         Err(e) => {
             tracing::info!(%path, error = %e, "release failed; retrying in the background");
-            spawn_release(client.clone(), path.to_string(), session);
+            spawn_release(client, path.to_string(), session);
             false
         }
     }
 }
 
-/// Keeps deleting `path` in the background until it is gone or the session
-/// `session` is over.
-pub(crate) fn spawn_release(client: Client, path: String, session: i64) {
+/// Keeps deleting the ephemeral node `path` in the background until it is
+/// gone or its session `session` is over.
+pub(crate) fn spawn_release(client: &Client, path: String, session: i64) {
     spawn_release_after(None, client, path, session);
 }
 
+/// Waits, without keeping the session open, until `weak` can write in
+/// session `session`, and returns a client for that; `None` once that
+/// session is over (expired, closed, or let go of by the application: the
+/// server then removes the session's ephemeral nodes by itself).
+pub(crate) async fn connected_in_session(weak: &WeakClient, session: i64) -> Option<Client> {
+    let state = weak
+        .wait_for_state(|s| writable(s) || s.is_terminal())
+        .await;
+    if !writable(state) || weak.session_id() != session {
+        return None;
+    }
+    weak.upgrade()
+}
+
 /// [`spawn_release`], starting once `first` (a hold's stopped monitor) has
-/// finished, so that the delete follows whatever that task sent.
+/// finished, so that the delete follows whatever that task sent. The task
+/// holds the session only for each delete attempt, never while waiting: if
+/// the application lets go of its client, the session closes and takes the
+/// node with it.
 pub(crate) fn spawn_release_after(
     first: Option<tokio::task::JoinHandle<()>>,
-    client: Client,
+    client: &Client,
     path: String,
     session: i64,
 ) {
@@ -219,17 +242,17 @@ pub(crate) fn spawn_release_after(
         tracing::warn!(%path, "no runtime to release a node; it goes when the session ends");
         return;
     };
+    let weak = client.downgrade();
     handle.spawn(async move {
         if let Some(first) = first {
             let _ = first.await;
         }
         let mut pause = RetryPause::new();
         loop {
-            match wait_connected(&client).await {
-                Ok(s) if s == session => {}
-                // The owning session is over: the server removes the node.
-                _ => return,
-            }
+            // Once the owning session is over the server removes the node.
+            let Some(client) = connected_in_session(&weak, session).await else {
+                return;
+            };
             match client.with_retry(NoRetry).delete(&path, None).await {
                 Ok(()) => {
                     tracing::debug!(%path, "released in the background");
@@ -238,6 +261,7 @@ pub(crate) fn spawn_release_after(
                 Err(e) if e.is_no_node() || e.is_terminal() => return,
                 Err(e) => {
                     tracing::debug!(%path, error = %e, "background release failed; retrying");
+                    drop(client);
                     pause.wait().await;
                 }
             }
@@ -246,21 +270,38 @@ pub(crate) fn spawn_release_after(
 }
 
 /// Deletes, in the background, every node of `dir` whose name starts with
-/// `prefix` — the nodes of an operation that was abandoned (its future
-/// dropped) while a create may have been in flight. A `sync` first puts the
-/// cleanup behind any create of this session still on its way.
-pub(crate) fn spawn_cleanup(client: Client, dir: String, prefix: String) {
+/// `prefix` — the ephemeral nodes of an operation that was abandoned (its
+/// future dropped) while a create may have been in flight. A `sync` first
+/// puts the cleanup behind any create of this session still on its way. The
+/// task holds the session only while it works (see [`spawn_release_after`]).
+pub(crate) fn spawn_cleanup(client: &Client, dir: String, prefix: String) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };
+    let weak = client.downgrade();
     handle.spawn(async move {
         let mut pause = RetryPause::new();
         for _ in 0..100 {
+            let state = weak
+                .wait_for_state(|s| writable(s) || s.is_terminal())
+                .await;
+            // A session that is over took its ephemeral nodes along.
+            let Some(client) = weak.upgrade().filter(|_| writable(state)) else {
+                if state == ConnectionState::Lost {
+                    // A client that renews sessions may leave a node of the
+                    // old session on another member for a moment: look again
+                    // in the new session.
+                    weak.wait_for_state(|s| s != ConnectionState::Lost).await;
+                    continue;
+                }
+                return;
+            };
             match cleanup(&client, &dir, &prefix).await {
                 Ok(()) => return,
                 Err(e) if e.is_session_lost() => return,
                 Err(e) => {
                     tracing::debug!(%dir, error = %e, "cleanup failed; retrying");
+                    drop(client);
                     pause.wait().await;
                 }
             }
@@ -268,8 +309,22 @@ pub(crate) fn spawn_cleanup(client: Client, dir: String, prefix: String) {
     });
 }
 
+/// Removes our nodes of `dir` (names starting with `prefix`) now if the
+/// connection allows, else in the background ([`spawn_cleanup`]).
+pub(crate) async fn remove_own_nodes(client: &Client, dir: &str, prefix: &str) {
+    if writable(client.state()) {
+        match cleanup(&client.with_retry(NoRetry), dir, prefix).await {
+            Ok(()) => return,
+            Err(e) if e.is_session_lost() => return,
+            Err(e) => {
+                tracing::debug!(%dir, error = %e, "removal failed; retrying in the background")
+            }
+        }
+    }
+    spawn_cleanup(client, dir.to_string(), prefix.to_string());
+}
+
 async fn cleanup(client: &Client, dir: &str, prefix: &str) -> Result<()> {
-    wait_connected(client).await?;
     match client.sync(dir).await {
         Ok(()) => {}
         Err(e) if e.is_no_node() => return Ok(()),
@@ -308,6 +363,17 @@ impl CleanupGuard {
         }
     }
 
+    /// Removes the nodes of `dir` whose names start with `prefix` if
+    /// dropped armed.
+    pub(crate) fn for_prefix(client: &Client, dir: &str, prefix: &str) -> CleanupGuard {
+        CleanupGuard {
+            client: client.clone(),
+            dir: dir.to_string(),
+            prefix: prefix.to_string(),
+            armed: true,
+        }
+    }
+
     /// The node was handed over (or removed): nothing to clean.
     pub(crate) fn disarm(&mut self) {
         self.armed = false;
@@ -318,7 +384,7 @@ impl Drop for CleanupGuard {
     fn drop(&mut self) {
         if self.armed {
             spawn_cleanup(
-                self.client.clone(),
+                &self.client,
                 std::mem::take(&mut self.dir),
                 std::mem::take(&mut self.prefix),
             );

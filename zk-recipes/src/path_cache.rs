@@ -2,11 +2,12 @@
 //! their data, kept current by one-shot watches.
 
 use crate::error::Result;
-use crate::node_cache::{NodeData, TreeEvent};
+use crate::node_cache::{NodeData, TreeEvent, TreeEvents};
 use crate::nodes::basename;
 use crate::watch_tree::{self, Published};
+use futures::StreamExt;
 use std::collections::BTreeMap;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use zk_client::Client;
 
 /// A change to a [`PathChildrenCache`] (by child name).
@@ -22,6 +23,12 @@ pub enum ChildEvent {
     /// have missed events, or a session loss); the differences found are
     /// reported before this.
     Reloaded,
+    /// This reader fell behind and `missed` events were dropped for it;
+    /// [`PathChildrenCache::current`] has the children.
+    Gap {
+        /// How many events this reader missed.
+        missed: u64,
+    },
 }
 
 /// The children of `path` and their data (Curator's `PathChildrenCache`):
@@ -104,30 +111,22 @@ impl PathChildrenCache {
             .and_then(|n| n.get(&path).cloned())
     }
 
-    /// Changes to the children as they are applied (a receiver that lags
-    /// skips ahead; [`PathChildrenCache::current`] catches up).
-    pub fn events(&self) -> impl futures::Stream<Item = ChildEvent> + Send + 'static {
+    /// Changes to the children as they are applied, for one reader (a
+    /// reader that falls behind gets a [`ChildEvent::Gap`];
+    /// [`PathChildrenCache::current`] catches up).
+    pub fn events(&self) -> impl futures::Stream<Item = ChildEvent> + Send + Unpin + 'static {
         let parent = self.path.clone();
-        let rx = self.out.events.subscribe();
-        futures::stream::unfold((rx, parent), |(mut rx, parent)| async move {
-            loop {
-                let event = match rx.recv().await {
-                    Ok(e) => e,
-                    Err(broadcast::error::RecvError::Lagged(_)) => TreeEvent::Reloaded,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                };
-                let child = |p: &str| (p != parent).then(|| basename(p).to_string());
-                let mapped = match event {
-                    TreeEvent::Added(p, d) => child(&p).map(|c| ChildEvent::Added(c, d)),
-                    TreeEvent::Updated(p, d) => child(&p).map(|c| ChildEvent::Updated(c, d)),
-                    TreeEvent::Removed(p) if p == parent => Some(ChildEvent::Reloaded),
-                    TreeEvent::Removed(p) => child(&p).map(ChildEvent::Removed),
-                    TreeEvent::Reloaded => Some(ChildEvent::Reloaded),
-                };
-                if let Some(e) = mapped {
-                    return Some((e, (rx, parent)));
-                }
-            }
+        TreeEvents::new(self.out.events.subscribe()).filter_map(move |event| {
+            let child = |p: &str| (p != parent).then(|| basename(p).to_string());
+            let mapped = match event {
+                TreeEvent::Added(p, d) => child(&p).map(|c| ChildEvent::Added(c, d)),
+                TreeEvent::Updated(p, d) => child(&p).map(|c| ChildEvent::Updated(c, d)),
+                TreeEvent::Removed(p) if p == parent => Some(ChildEvent::Reloaded),
+                TreeEvent::Removed(p) => child(&p).map(ChildEvent::Removed),
+                TreeEvent::Reloaded => Some(ChildEvent::Reloaded),
+                TreeEvent::Gap { missed } => Some(ChildEvent::Gap { missed }),
+            };
+            std::future::ready(mapped)
         })
     }
 

@@ -7,7 +7,8 @@
 //! to give up before that can happen. [`ConnectionPolicy`] says when.
 
 use crate::error::{Error, LossReason, Result};
-use futures::StreamExt;
+use futures::future::{Fuse, FusedFuture};
+use futures::{FutureExt, StreamExt};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -192,21 +193,16 @@ async fn watch_hold(
     let mut states = client.state_stream();
     let mut give_up_at: Option<Instant> = None;
     let mut node_watch = None;
+    // The exists watch in flight, if any. It is polled beside the state
+    // stream and the grace timer, never awaited alone: a request stuck in
+    // the client's retries must not keep the timer from being armed.
+    let mut request = std::pin::pin!(Fuse::terminated());
     loop {
         if client.session_id() != session_id {
             return LossReason::SessionExpired;
         }
-        if node_watch.is_none() && writable(client.state()) {
-            match client.exists_watch(path).await {
-                Ok((Some(stat), w)) if stat.ephemeral_owner == session_id => {
-                    node_watch = Some(w);
-                }
-                Ok((Some(_), _)) | Ok((None, _)) => return LossReason::NodeDeleted,
-                Err(e) if e.is_session_expired() => return LossReason::SessionExpired,
-                Err(e) if e.is_closed() => return LossReason::ClientClosed,
-                // Connection trouble: the state stream tells what follows.
-                Err(_) => {}
-            }
+        if node_watch.is_none() && request.is_terminated() && writable(client.state()) {
+            request.set(client.exists_watch(path).fuse());
         }
         let watch_fut = async {
             match node_watch.as_mut() {
@@ -215,6 +211,19 @@ async fn watch_hold(
             }
         };
         tokio::select! {
+            result = &mut request, if !request.is_terminated() => match result {
+                Ok((Some(stat), w)) if stat.ephemeral_owner == session_id => {
+                    node_watch = Some(w);
+                }
+                // The node is gone: because the session is (a reply in the
+                // new session of a client that renews sessions), or deleted.
+                Ok(_) if client.session_id() != session_id => return LossReason::SessionExpired,
+                Ok(_) => return LossReason::NodeDeleted,
+                Err(e) if e.is_session_expired() => return LossReason::SessionExpired,
+                Err(e) if e.is_closed() => return LossReason::ClientClosed,
+                // Connection trouble: the state stream tells what follows.
+                Err(_) => {}
+            },
             state = states.next() => {
                 let Some(state) = state else { return LossReason::ClientClosed };
                 match state {
@@ -240,9 +249,12 @@ async fn watch_hold(
             event = watch_fut => {
                 node_watch = None;
                 match event {
-                    WatchEvent::Node(e) if e.event_type == EventType::NodeDeleted => {
-                        return LossReason::NodeDeleted;
-                    }
+                    // Deleted by someone, or by the server expiring our
+                    // session (the event can arrive before the expiry is
+                    // known here): the next pass looks again, and a
+                    // missing node then counts as deleted only if the
+                    // session is still ours.
+                    WatchEvent::Node(e) if e.event_type == EventType::NodeDeleted => {}
                     WatchEvent::Expired => return LossReason::SessionExpired,
                     WatchEvent::Closed | WatchEvent::AuthFailed => return LossReason::ClientClosed,
                     // A data change or a re-registration: watch again.

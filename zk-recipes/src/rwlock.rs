@@ -66,6 +66,11 @@ impl ReadWriteLock {
     }
 
     /// Waits for the read lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped at any point, no lock is held and
+    /// this contender's node is removed in the background.
     pub async fn read(&self) -> Result<LockGuard> {
         self.read
             .acquire(true)
@@ -75,24 +80,40 @@ impl ReadWriteLock {
     }
 
     /// Takes the read lock if no writer holds or waits ahead.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`ReadWriteLock::read`].
     pub async fn try_read(&self) -> Result<Option<LockGuard>> {
         Ok(self.read.acquire(false).await?.map(LockGuard::new))
     }
 
     /// Waits for the read lock at most `timeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`ReadWriteLock::read`].
     pub async fn read_timeout(&self, timeout: Duration) -> Result<LockGuard> {
         tokio::time::timeout(timeout, self.read())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| Err(Error::timeout(&self.read.dir, timeout)))
     }
 
     /// Waits for the write lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`ReadWriteLock::read`].
     pub async fn write(&self) -> Result<LockGuard> {
         let hold = self.write.acquire(true).await?.ok_or(Error::Closed)?;
         Ok(self.register(hold))
     }
 
     /// Takes the write lock if nobody holds or waits for the lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`ReadWriteLock::read`].
     pub async fn try_write(&self) -> Result<Option<LockGuard>> {
         Ok(self
             .write
@@ -102,15 +123,26 @@ impl ReadWriteLock {
     }
 
     /// Waits for the write lock at most `timeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`ReadWriteLock::read`].
     pub async fn write_timeout(&self, timeout: Duration) -> Result<LockGuard> {
         tokio::time::timeout(timeout, self.write())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| Err(Error::timeout(&self.write.dir, timeout)))
     }
 
     /// Turns a write guard of this lock into a read guard: takes the read
     /// lock (immediately: only our own writer is ahead of it), then releases
     /// the write lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe in one respect: the write guard is moved into the call,
+    /// so if the future is dropped before it returns, the caller holds neither
+    /// lock (the write lock and any read lock taken are released in the
+    /// background, as when a guard is dropped). Nothing is left held or behind.
     pub async fn downgrade(&self, write: LockGuard) -> Result<LockGuard> {
         let read = self.read().await?;
         write.release().await?;
@@ -118,6 +150,10 @@ impl ReadWriteLock {
     }
 
     /// Every participant's node name, in queue order.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn participants(&self) -> Result<Vec<String>> {
         self.write.participants().await
     }

@@ -89,24 +89,43 @@ impl Semaphore {
     }
 
     /// Waits for one lease.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped at any point, no lease is held,
+    /// and its lease node and its place in the acquirers' lock are removed in
+    /// the background.
     pub async fn acquire(&self) -> Result<Lease> {
         self.acquire_inner(true).await?.ok_or(Error::Closed)
     }
 
     /// Takes a lease if one is free now.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`Semaphore::acquire`].
     pub async fn try_acquire(&self) -> Result<Option<Lease>> {
         self.acquire_inner(false).await
     }
 
     /// Waits for one lease at most `timeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`Semaphore::acquire`].
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Lease> {
         tokio::time::timeout(timeout, self.acquire())
             .await
-            .unwrap_or(Err(Error::Timeout))
+            .unwrap_or_else(|_| Err(Error::timeout(&self.path, timeout)))
     }
 
     /// Waits for `n` leases (all or none: leases taken so far are returned
     /// if the future is dropped or fails).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, the leases taken so far are
+    /// returned in the background and none is held.
     pub async fn acquire_many(&self, n: usize) -> Result<Vec<Lease>> {
         if n > self.max_leases {
             return Err(Error::InvalidArgument(format!(
@@ -122,6 +141,10 @@ impl Semaphore {
     }
 
     /// The current lease nodes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only reads.
     pub async fn participants(&self) -> Result<Vec<String>> {
         match self.client.get_children(&self.leases_dir()).await {
             Ok(c) => Ok(c),
@@ -193,6 +216,15 @@ impl Lease {
         self.hold.path()
     }
 
+    /// The fencing token: the lease node's creation zxid. Every lease
+    /// granted later has a larger one, so a resource shared by the lease
+    /// holders can refuse a holder that lost its lease without knowing
+    /// (by remembering the tokens of the current holders, or the largest
+    /// one, as the resource's semantics allow).
+    pub fn fencing_token(&self) -> i64 {
+        self.hold.stat().czxid
+    }
+
     /// Resolves when the lease can no longer be considered held.
     pub fn lost(&self) -> impl Future<Output = LossReason> + Send + 'static {
         self.hold.lost()
@@ -204,8 +236,14 @@ impl Lease {
     }
 
     /// Returns the lease (in the background if the connection is down).
+    /// Fails with [`Error::Lost`] if the lease had been lost before (its
+    /// node is deleted all the same, should it still exist).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, the lease is returned in the
+    /// background.
     pub async fn release(self) -> Result<()> {
-        self.hold.release().await;
-        Ok(())
+        self.hold.release().await
     }
 }

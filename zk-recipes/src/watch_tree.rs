@@ -51,7 +51,7 @@ impl Published {
                     let below = format!("{p}/");
                     nodes.retain(|k, _| k != p && !k.starts_with(&below));
                 }
-                TreeEvent::Reloaded => {}
+                TreeEvent::Reloaded | TreeEvent::Gap { .. } => {}
             }
         }
         let _ = self.events.send(event);

@@ -127,3 +127,32 @@ async fn group_membership_follows_members_and_survives_expiry() {
         .unwrap();
     mb.close().await.unwrap();
 }
+
+/// Issue 16, trap 3: dropping every handle of a group member (without
+/// `close`) removes its node in the background, and its keeper does not
+/// keep the session open once the application drops its client.
+#[tokio::test]
+async fn dropping_a_member_leaves_the_group_and_the_session_closes() {
+    let Some(env) = env().await else { return };
+    let observer = env.client().await;
+    let c = env.client().await;
+    let me = GroupMember::new(&c, "/group-drop", "m1", "x");
+    me.start().await.unwrap();
+    let clone = me.clone();
+    drop(me);
+    env.wait_children(&observer, "/group-drop", |c| c.len() == 1)
+        .await;
+    drop(clone);
+    env.wait_children(&observer, "/group-drop", |c| c.is_empty())
+        .await;
+
+    let other = GroupMember::new(&c, "/group-drop", "m2", "y");
+    other.start().await.unwrap();
+    let weak = c.downgrade();
+    drop(other);
+    drop(c);
+    let state = within(PATIENCE, weak.wait_for_state(|s| s.is_terminal())).await;
+    assert_eq!(state, zk_client::ConnectionState::Closed);
+    env.wait_children(&observer, "/group-drop", |c| c.is_empty())
+        .await;
+}

@@ -237,3 +237,98 @@ async fn shared_counter_curator_encoding_and_cas() {
     a.set_data("/counter/c", "xx", None).await.unwrap();
     assert!(ca.get().await.is_err(), "bad encoding is an error");
 }
+
+/// Issue 16, trap 7: `ConfigNode::changes()` delivers the latest value
+/// after each change, deliberately coalesced (ZooKeeper's notifications
+/// carry no data): versions only grow, nothing older follows something
+/// newer, and the last value always arrives.
+#[tokio::test]
+async fn config_changes_are_coalesced_in_order_and_end_with_the_last_value() {
+    let Some(env) = env().await else { return };
+    let a = env.client().await;
+    let config = ConfigNode::<Settings>::start(&a, "/coalesce")
+        .await
+        .unwrap();
+    let mut changes = Box::pin(config.changes());
+    assert!(
+        changes.next().await.unwrap().unwrap().is_none(),
+        "unset at first"
+    );
+    let writer = ConfigNode::<Settings>::start(&env.client().await, "/coalesce")
+        .await
+        .unwrap();
+    for limit in 1..=5 {
+        writer
+            .set(&Settings {
+                limit,
+                name: "n".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    within(PATIENCE, async {
+        while let Some(value) = changes.next().await {
+            let value = value.unwrap().unwrap();
+            seen.push((value.version, value.value.limit));
+            if value.value.limit == 5 {
+                break;
+            }
+        }
+    })
+    .await;
+    eprintln!("5 quick sets seen as {} values: {seen:?}", seen.len());
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+    assert!(
+        seen.iter().all(|(v, limit)| *v + 1 == *limit as i32),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&(4, 5)));
+}
+
+/// Issue 16, trap 11: a reader that falls behind a busy `TreeCache` by
+/// more than its buffer gets an explicit `Gap` with the number of events
+/// it missed, then the rest in order — never a silent skip.
+#[tokio::test]
+async fn tree_cache_reports_a_gap_to_a_slow_reader() {
+    let Some(env) = env().await else { return };
+    let c = env.client().await;
+    c.create("/gap", "", CreateMode::Persistent).await.unwrap();
+    let tree = TreeCache::start(&c, "/gap").await.unwrap();
+    let mut slow = tree.events();
+    let mut version = tree.version();
+    const NODES: usize = TreeCache::EVENT_BUFFER + 100;
+    for chunk in (0..NODES).collect::<Vec<_>>().chunks(100) {
+        let ops = chunk
+            .iter()
+            .map(|i| zk_client::Op::create(format!("/gap/n{i:05}"), "", CreateMode::Persistent))
+            .collect();
+        c.multi(ops).await.unwrap();
+    }
+    within(PATIENCE, version.wait_for(|v| *v >= NODES as u64))
+        .await
+        .unwrap();
+    assert_eq!(tree.children("/gap").len(), NODES);
+    // The slow reader starts reading only now.
+    let first = slow.recv().await.unwrap();
+    let TreeEvent::Gap { missed } = first else {
+        panic!("expected a gap first, got {first:?}")
+    };
+    let mut delivered = 0u64;
+    let mut last = None;
+    while delivered + missed < NODES as u64 {
+        match within(PATIENCE, slow.recv()).await.unwrap() {
+            TreeEvent::Added(path, _) => {
+                assert!(last.as_ref().is_none_or(|l: &String| *l < path), "in order");
+                last = Some(path);
+                delivered += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(delivered, TreeCache::EVENT_BUFFER as u64);
+    assert_eq!(
+        last.as_deref(),
+        Some(format!("/gap/n{:05}", NODES - 1).as_str())
+    );
+}

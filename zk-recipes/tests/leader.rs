@@ -211,3 +211,104 @@ async fn election_task_finishing_gives_up_leadership() {
     .await;
     assert_eq!(*ea.terms().borrow() + *eb.terms().borrow(), 2);
 }
+
+/// Issue 16, trap 3: dropping every handle of a latch (without `close`)
+/// gives up leadership and removes its node in the background, and its
+/// task does not keep the session open once the application drops its
+/// client.
+#[tokio::test]
+async fn dropping_a_latch_leaves_the_election_and_the_session_closes() {
+    let Some(env) = env().await else { return };
+    let observer = env.client().await;
+    let c = env.client().await;
+    let latch = LeaderLatch::new(&c, "/latch-drop", "a");
+    latch.start();
+    within(PATIENCE, latch.await_leadership()).await.unwrap();
+    let rival_client = env.client().await;
+    let rival = LeaderLatch::new(&rival_client, "/latch-drop", "b");
+    rival.start();
+    env.wait_children(&observer, "/latch-drop", |c| c.len() == 2)
+        .await;
+
+    // Dropping the handles (a clone included) hands leadership over.
+    let clone = latch.clone();
+    drop(latch);
+    assert!(clone.is_leader(), "a clone still holds the latch");
+    drop(clone);
+    within(PATIENCE, rival.await_leadership()).await.unwrap();
+    env.wait_children(&observer, "/latch-drop", |c| c.len() == 1)
+        .await;
+
+    // The rival's task does not keep its session open: dropping the latch
+    // and the client closes the session.
+    let weak = rival_client.downgrade();
+    drop(rival);
+    drop(rival_client);
+    let state = within(PATIENCE, weak.wait_for_state(|s| s.is_terminal())).await;
+    assert_eq!(state, ConnectionState::Closed);
+    env.wait_children(&observer, "/latch-drop", |c| c.is_empty())
+        .await;
+    drop(c);
+}
+
+/// Trap 4: `joined()` returns once the participant's node exists, so
+/// `participants()` right after lists every participant that joined.
+#[tokio::test]
+async fn joined_participants_are_listed() {
+    let Some(env) = env().await else { return };
+    let c = env.client().await;
+    let mut latches = Vec::new();
+    for i in 0..3 {
+        let latch = LeaderLatch::new(&c, "/latch-join", format!("p{i}"));
+        latch.start();
+        latches.push(latch);
+    }
+    for latch in &latches {
+        let node = within(PATIENCE, latch.joined()).await.unwrap();
+        assert_eq!(latch.node_path(), Some(node));
+    }
+    let ids: Vec<String> = latches[0]
+        .participants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    for latch in &latches {
+        latch.close().await.unwrap();
+    }
+    assert!(matches!(
+        latches[0].joined().await,
+        Err(zk_recipes::Error::Closed)
+    ));
+}
+
+/// Trap 14: a leader has a fencing token (its node's czxid), the next
+/// leader a larger one; a non-leader has none.
+#[tokio::test]
+async fn latch_fencing_tokens_grow_with_each_leader() {
+    let Some(env) = env().await else { return };
+    let c = env.client().await;
+    let a = LeaderLatch::new(&c, "/latch-token", "a");
+    let b = LeaderLatch::new(&c, "/latch-token", "b");
+    a.start();
+    within(PATIENCE, a.await_leadership()).await.unwrap();
+    b.start();
+    b.joined().await.unwrap();
+    let first = a.fencing_token().expect("the leader has a token");
+    assert_eq!(b.fencing_token(), None);
+    a.close().await.unwrap();
+    assert_eq!(a.fencing_token(), None);
+    within(PATIENCE, b.await_leadership()).await.unwrap();
+    let second = b.fencing_token().expect("the new leader has a token");
+    assert!(second > first, "{second} > {first}");
+    // A re-join after the old leader left gets a larger token still.
+    let a2 = LeaderLatch::new(&c, "/latch-token", "a");
+    a2.start();
+    a2.joined().await.unwrap();
+    b.close().await.unwrap();
+    within(PATIENCE, a2.await_leadership()).await.unwrap();
+    assert!(a2.fencing_token().unwrap() > second);
+    a2.close().await.unwrap();
+}

@@ -27,7 +27,15 @@ async fn exclusion_try_acquire_timeout_and_fencing() {
         .acquire_timeout(Duration::from_millis(300))
         .await
         .unwrap_err();
-    assert!(matches!(err, zk_recipes::Error::Timeout), "{err:?}");
+    // The error names the lock (trap 6 of issue 16).
+    match &err {
+        zk_recipes::Error::Timeout { path, after } => {
+            assert_eq!(path, "/locks/basic");
+            assert_eq!(*after, Duration::from_millis(300));
+            assert!(err.to_string().contains("/locks/basic"), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
     // Neither the failed try nor the timed-out wait left a node behind.
     env.wait_children(&a, "/locks/basic", |c| c.len() == 1)
         .await;
@@ -467,4 +475,147 @@ async fn release_leaves_no_watch_on_the_server() {
         stale.is_empty(),
         "watches left on released nodes: {stale:?}"
     );
+}
+
+/// Issue 16, bug 3: the connection stalls while the hold monitor's first
+/// exists watch is in flight (its reply is held, then the holder is
+/// partitioned). The monitor used to sit in the client's retries with its
+/// grace timer never armed, so `lost()` fired only when the client gave the
+/// session up (`SessionExpired`, at the session timeout: as late as the
+/// server's expiry, after which a rival acquires). The grace timer runs
+/// while a request is in flight, so `lost()` fires with `Suspended`, before
+/// the rival gets the lock.
+#[tokio::test]
+async fn lost_fires_in_time_when_the_monitors_first_request_stalls() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let holder = builder.connect().await.unwrap();
+    let rival = env.client().await;
+    let held = proxy.inject(
+        Match::op(OpCode::Exists).path_contains("/locks/stall/"),
+        Fault::HoldReply,
+    );
+    let guard = Lock::new(&holder, "/locks/stall").acquire().await.unwrap();
+    held.triggered().await;
+    proxy.partition();
+    let lost = guard.lost();
+    let rival_lock = Lock::new(&rival, "/locks/stall");
+    let waiting = tokio::spawn(async move {
+        let g = rival_lock.acquire().await;
+        (Instant::now(), g)
+    });
+    let reason = within(PATIENCE, lost).await;
+    let lost_at = Instant::now();
+    assert_eq!(reason, LossReason::Suspended, "given up by the grace timer");
+    let (acquired_at, rival_guard) = within(PATIENCE, waiting).await.unwrap();
+    assert!(lost_at < acquired_at, "rival acquired before lost()");
+    rival_guard.unwrap().release().await.unwrap();
+    assert!(matches!(
+        guard.release().await,
+        Err(zk_recipes::Error::Lost {
+            reason: LossReason::Suspended,
+            ..
+        })
+    ));
+}
+
+/// Issue 16, traps 5 and 6: after the session expired, `lost()` reports
+/// `SessionExpired` whether or not the client renews sessions — also when
+/// the hold monitor's exists watch was in flight across the expiry (it
+/// used to come back in the new session, find the node gone and report
+/// `NodeDeleted`) — and releasing the lost guard fails with `Error::Lost`.
+#[tokio::test]
+async fn loss_reason_after_expiry_is_session_expired() {
+    let Some(env) = env().await else { return };
+    // Expired as the reporter saw it: by the server while the client is
+    // connected (its node's deletion reaches the client before the
+    // expiry); only the in-process ensemble can do that on demand.
+    if let Some(ensemble) = env.ensemble.clone() {
+        for renew in [true, false] {
+            let client = env
+                .builder()
+                .session_timeout(Duration::from_secs(4))
+                .renew_session_on_expiry(renew)
+                .connect()
+                .await
+                .unwrap();
+            let guard = Lock::new(&client, "/locks/p5s").acquire().await.unwrap();
+            let lost = guard.lost();
+            ensemble.expire_session(client.session_id()).await.unwrap();
+            assert_eq!(
+                within(PATIENCE, lost).await,
+                LossReason::SessionExpired,
+                "server-side expiry, renew {renew}"
+            );
+            assert!(matches!(
+                guard.release().await,
+                Err(zk_recipes::Error::Lost { .. })
+            ));
+            client.close().await.ok();
+        }
+    } else {
+        eprintln!("no in-process ensemble: the server-side expiry case is not run");
+    }
+    for renew in [true, false] {
+        for in_flight in [false, true] {
+            let (proxy, builder) = env.proxied().await;
+            // A long session, so the grace timer (¼ of it) cannot end the
+            // hold first while the expiry is staged.
+            let client = builder
+                .session_timeout(Duration::from_secs(4))
+                .renew_session_on_expiry(renew)
+                .connect()
+                .await
+                .unwrap();
+            let held = in_flight.then(|| {
+                proxy.inject(
+                    Match::op(OpCode::Exists).path_contains("/locks/p5r/"),
+                    Fault::HoldReply,
+                )
+            });
+            let guard = Lock::new(&client, "/locks/p5r").acquire().await.unwrap();
+            if let Some(held) = &held {
+                held.triggered().await;
+            }
+            let lost = guard.lost();
+            env.expire(&proxy, &client).await;
+            let reason = within(PATIENCE, lost).await;
+            assert_eq!(
+                reason,
+                LossReason::SessionExpired,
+                "renew {renew}, request in flight {in_flight}"
+            );
+            match guard.release().await {
+                Err(zk_recipes::Error::Lost { path, reason }) => {
+                    assert!(path.contains("/locks/p5r/"), "{path}");
+                    assert_eq!(reason, LossReason::SessionExpired);
+                }
+                other => panic!("release of a lost guard: {other:?}"),
+            }
+            client.close().await.ok();
+        }
+    }
+}
+
+/// The other side of trap 5: a lock node deleted by someone else (an
+/// operator) while the session lives is reported as `NodeDeleted`.
+#[tokio::test]
+async fn lock_node_deleted_by_someone_else_is_node_deleted() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let admin = env.client().await;
+    let guard = Lock::new(&client, "/locks/deleted")
+        .acquire()
+        .await
+        .unwrap();
+    let lost = guard.lost();
+    admin.delete(guard.node_path(), None).await.unwrap();
+    assert_eq!(within(PATIENCE, lost).await, LossReason::NodeDeleted);
+    assert!(matches!(
+        guard.release().await,
+        Err(zk_recipes::Error::Lost {
+            reason: LossReason::NodeDeleted,
+            ..
+        })
+    ));
 }

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 use zk_client::proto::OpCode;
 use zk_recipes::Queue;
+use zk_testserver::proxy::{Fault, Match};
 
 #[tokio::test]
 async fn fifo_and_priority_order() {
@@ -249,4 +250,217 @@ async fn pitfall8_locking_consumer_at_least_once() {
     // view, not views across clients).
     a.sync("/q/locked").await.unwrap();
     assert!(qa.is_empty().await.unwrap());
+}
+
+/// Issue 16, bug 1: `take_timeout` lost items whose delete was applied
+/// after the deadline. The deadline stops waiting, never a removal under
+/// way, and a dropped `take` keeps what it removed for the next take.
+#[tokio::test]
+async fn take_timeout_loses_no_item() {
+    let Some(env) = env().await else { return };
+    let c = env.client().await;
+    let q = Queue::new(&c, "/q/timeouts");
+    const ITEMS: usize = 200;
+    for i in 0..ITEMS {
+        q.put(i.to_string()).await.unwrap();
+    }
+    // The reporter's loop: deadlines of 20–420 µs, about a round trip.
+    let mut got = Vec::new();
+    let mut i = 0u64;
+    while got.len() < ITEMS {
+        match q
+            .take_timeout(Duration::from_micros(20 + i * 37 % 400))
+            .await
+        {
+            Ok(item) => got.push(String::from_utf8(item.to_vec()).unwrap()),
+            Err(zk_recipes::Error::Timeout { .. }) => {
+                if q.is_empty().await.unwrap() {
+                    break;
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
+        i += 1;
+    }
+    let distinct: HashSet<&String> = got.iter().collect();
+    assert_eq!(distinct.len(), got.len(), "no item twice");
+    assert_eq!(got.len(), ITEMS, "{} items lost", ITEMS - got.len());
+}
+
+/// Bug 1, deterministic: the delete of the item is applied by the server
+/// and its reply held past the deadline. `take_timeout` returns that item
+/// (after the deadline); a plain `take` dropped at that point leaves it to
+/// the next take.
+#[tokio::test]
+async fn take_dropped_during_its_delete_keeps_the_item() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let c = builder.connect().await.unwrap();
+    let q = Queue::new(&c, "/q/held-delete");
+    q.put("a").await.unwrap();
+    q.put("b").await.unwrap();
+
+    // take_timeout: the deadline passes while the delete is in flight.
+    let held = proxy.inject(
+        Match::op(OpCode::Delete).path_contains("/q/held-delete/"),
+        Fault::HoldReply,
+    );
+    let timeout = Duration::from_millis(30);
+    let started = tokio::time::Instant::now();
+    let taking = {
+        let q = q.clone();
+        tokio::spawn(async move { q.take_timeout(timeout).await })
+    };
+    held.triggered().await;
+    tokio::time::sleep_until(started + timeout * 2).await;
+    held.release();
+    let item = within(PATIENCE, taking).await.unwrap().unwrap();
+    assert_eq!(item, "a".as_bytes());
+
+    // take under a timeout that drops it while the delete is in flight.
+    let held = proxy.inject(
+        Match::op(OpCode::Delete).path_contains("/q/held-delete/"),
+        Fault::HoldReply,
+    );
+    let dropped = {
+        let q = q.clone();
+        async move { tokio::time::timeout(Duration::from_millis(30), q.take()).await }
+    };
+    let (outcome, seen) = tokio::join!(dropped, held.triggered());
+    assert!(seen.path.unwrap().ends_with("queue-0000000001"));
+    assert!(outcome.is_err(), "the take was dropped by its timeout");
+    held.release();
+    // The item was removed from the queue by the dropped take...
+    c.sync("/q/held-delete").await.unwrap();
+    // ...and the next take on the handle returns it.
+    let item = within(PATIENCE, q.try_take()).await.unwrap();
+    assert_eq!(item.as_deref(), Some("b".as_bytes()), "the item was lost");
+    assert!(q.is_empty().await.unwrap());
+}
+
+/// A take abandoned after its delete, on a handle that is then dropped:
+/// the item is put back into the queue.
+#[tokio::test]
+async fn items_of_abandoned_takes_are_put_back_when_the_handle_goes() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let c = builder.connect().await.unwrap();
+    let observer = env.client().await;
+    let q = Queue::new(&c, "/q/put-back");
+    q.put("x").await.unwrap();
+    let held = proxy.inject(
+        Match::op(OpCode::Delete).path_contains("/q/put-back/"),
+        Fault::HoldReply,
+    );
+    let dropped = {
+        let q = q.clone();
+        async move { tokio::time::timeout(Duration::from_millis(30), q.take()).await }
+    };
+    let (outcome, _) = tokio::join!(dropped, held.triggered());
+    assert!(outcome.is_err());
+    drop(q);
+    held.release();
+    let children = env
+        .wait_children(&observer, "/q/put-back", |c| c.len() == 1)
+        .await;
+    assert_ne!(children[0], "queue-0000000000", "a new node");
+    let item = Queue::new(&observer, "/q/put-back").take().await.unwrap();
+    assert_eq!(item, "x".as_bytes());
+}
+
+/// Issue 16, bug 2: a `take_locked` dropped between creating the item's
+/// lock node and reading the item used to strand the item (locked by a live
+/// session, with nobody to ack or release it). Now the lock is removed and
+/// the item stays takeable — also when the drop comes during the create.
+#[tokio::test]
+async fn dropped_take_locked_strands_no_item() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let c = builder.connect().await.unwrap();
+    let observer = env.client().await;
+    let q = Queue::new(&c, "/q/strand");
+    q.put("only").await.unwrap();
+    for (op, part) in [
+        (OpCode::GetData, "/q/strand/queue-"),
+        (OpCode::Create2, "/q/strand-locks/queue-"),
+    ] {
+        let held = proxy.inject(Match::op(op).path_contains(part), Fault::HoldReply);
+        let task = {
+            let q = q.clone();
+            tokio::spawn(async move { q.take_locked().await })
+        };
+        held.triggered().await;
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        held.release();
+        // The lock node goes (it existed at least while the read was held).
+        env.wait_children(&observer, "/q/strand-locks", |c| c.is_empty())
+            .await;
+        let item = within(Duration::from_secs(5), q.try_take_locked())
+            .await
+            .unwrap()
+            .expect("the item is takeable again");
+        assert_eq!(item.data(), "only".as_bytes());
+        item.release().await.unwrap();
+        env.wait_children(&observer, "/q/strand-locks", |c| c.is_empty())
+            .await;
+    }
+    assert_eq!(q.len().await.unwrap(), 1);
+}
+
+/// Issue 16, trap 13 (documented, not removed): consumers of an empty
+/// queue all watch its children, so one put wakes every waiting consumer
+/// session; one of them takes the item and the others list the queue again
+/// and go back to waiting (one watch each). Curator's `DistributedQueue`
+/// behaves the same; the cost is a listing per waiting session per put,
+/// never a watch per item.
+#[tokio::test]
+async fn a_put_wakes_every_waiting_consumer_and_one_takes_it() {
+    let Some(env) = env().await else { return };
+    let producer = env.client().await;
+    let mut queues = Vec::new();
+    let mut takers = Vec::new();
+    for _ in 0..3 {
+        let q = Queue::new(&env.client().await, "/q/herd");
+        let taker = {
+            let q = q.clone();
+            tokio::spawn(async move { q.take().await })
+        };
+        queues.push(q);
+        takers.push(taker);
+    }
+    let watches = |queues: &[Queue]| {
+        queues
+            .iter()
+            .map(|q| q.stats().watches_set)
+            .collect::<Vec<_>>()
+    };
+    within(PATIENCE, async {
+        while watches(&queues).contains(&0) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    Queue::new(&producer, "/q/herd").put("one").await.unwrap();
+    // Exactly one consumer gets it...
+    let (done, index, rest) = within(PATIENCE, futures::future::select_all(takers)).await;
+    assert_eq!(done.unwrap().unwrap(), "one".as_bytes());
+    // ...and the others were woken too: each listed the queue again and
+    // set a new watch.
+    within(PATIENCE, async {
+        loop {
+            let w = watches(&queues);
+            if w.iter().enumerate().all(|(i, w)| i == index || *w >= 2) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    for t in &rest {
+        assert!(!t.is_finished(), "the others wait again");
+    }
+    for t in rest {
+        t.abort();
+    }
 }

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers = PathChildrenCache::start(&dashboard, "/workers").await?;
     let config = CuratorCache::start(&dashboard, "/config").await?;
     println!("config cache watching with {:?}", config.mode());
-    let mut events = Box::pin(workers.events());
+    let mut events = workers.events();
     let printer = tokio::spawn(async move {
         // Changes as the cache applies them (quick ones may be coalesced:
         // a worker that came and went between two reads is never seen).
@@ -33,6 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 ChildEvent::Removed(name) => println!("- {name}"),
                 ChildEvent::Reloaded => println!("(re-read)"),
+                ChildEvent::Gap { missed } => println!("({missed} events missed)"),
             }
         }
     });

@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("stale transfer refused: {err}");
     println!(
         "per-op results: {:?}",
-        err.multi_results().unwrap_or_default()
+        err.multi_failures().unwrap_or_default()
     );
     let (a, _) = client.get_data("/accounts/alice").await?;
     let (b, _) = client.get_data("/accounts/bob").await?;

@@ -5,7 +5,9 @@ use crate::connect_string::{Chroot, ConnectString};
 use crate::error::{Error, Result};
 use crate::proto::{AuthPacket, DEFAULT_MAX_BUFFER};
 use crate::retry::{ExponentialRetry, RetryPolicy};
-use crate::session::driver::{Command, Driver, DriverConfig, ReplySender, SessionInfo, Shared};
+use crate::session::driver::{
+    ConnectFailure, Driver, DriverConfig, FailureCause, Inbox, ReplySender, SessionInfo, Shared,
+};
 use crate::session::hosts::HostList;
 use crate::session::{ConnectionState, SessionConfig, SessionMachine};
 use bytes::Bytes;
@@ -37,7 +39,24 @@ pub struct ClientBuilder {
     renew_session_on_expiry: bool,
     max_frame: usize,
     attach: Option<(i64, Bytes)>,
+    watch_buffer: usize,
+    max_pending: usize,
+    create_chroot: bool,
 }
+
+/// Default of [`ClientBuilder::watch_buffer`].
+const DEFAULT_WATCH_BUFFER: usize = 1024;
+
+/// Default of [`ClientBuilder::max_pending_requests`]: ZooKeeper's own
+/// server-side limit of outstanding requests (`globalOutstandingLimit`).
+const DEFAULT_MAX_PENDING: usize = 1000;
+
+/// Commands (requests, auth, watch removals) a client's handles may queue
+/// for the connection task beyond what it holds; callers wait for room.
+const COMMAND_QUEUE: usize = 256;
+
+/// `close` calls that may wait for the connection task at once.
+const CLOSE_QUEUE: usize = 16;
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,7 +78,8 @@ impl std::fmt::Debug for ClientBuilder {
 
 impl ClientBuilder {
     /// Defaults: 30 s session timeout, 10 s connect timeout, no read-only
-    /// servers, [`ExponentialRetry`], no deadline.
+    /// servers, [`ExponentialRetry`], no deadline, a fresh session after an
+    /// expiry ([`ClientBuilder::renew_session_on_expiry`]).
     pub fn new(connect_string: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             connect_string: connect_string.into(),
@@ -69,9 +89,12 @@ impl ClientBuilder {
             auth: Vec::new(),
             retry: Arc::new(ExponentialRetry::default()),
             deadline: None,
-            renew_session_on_expiry: false,
+            renew_session_on_expiry: true,
             max_frame: DEFAULT_MAX_BUFFER,
             attach: None,
+            watch_buffer: DEFAULT_WATCH_BUFFER,
+            max_pending: DEFAULT_MAX_PENDING,
+            create_chroot: true,
         }
     }
 
@@ -113,9 +136,24 @@ impl ClientBuilder {
         self
     }
 
-    /// Start a fresh session automatically when the session is lost (as
-    /// kazoo does). Recipes rely on this to rejoin; without it, a lost
-    /// session stays lost until [`Client::start_new_session`].
+    /// Whether to start a fresh session by itself when the session is lost
+    /// (default `true`, as Curator and kazoo do).
+    ///
+    /// A long-running service wants its client to keep working after an
+    /// expiry, and every recipe of zk-recipes needs it to rejoin (a lock
+    /// waiter, a latch, a cache would otherwise end with `SessionLost`).
+    /// The expiry is still visible: [`Client::state_stream`] yields
+    /// [`ConnectionState::Lost`] and then `Connected` with a new
+    /// [`Client::session_id`]; requests in flight and waiting at the expiry
+    /// fail with a session-expired error; watches end with
+    /// [`crate::WatchEvent::Expired`]; the old session's ephemerals are gone.
+    ///
+    /// With `false` a lost session stays lost (every call fails with a
+    /// session-expired error) until [`Client::start_new_session`], which is
+    /// what code that must never act under a second session wants. A session
+    /// given with [`ClientBuilder::attach_session`] that turns out to be gone
+    /// fails `connect` either way; renewal applies only to sessions that
+    /// were established.
     pub fn renew_session_on_expiry(mut self, renew: bool) -> Self {
         self.renew_session_on_expiry = renew;
         self
@@ -125,6 +163,43 @@ impl ClientBuilder {
     /// jute.maxbuffer).
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.max_frame = bytes;
+        self
+    }
+
+    /// Whether to create the connect string's chroot (`host:port/app`) on
+    /// first use if it does not exist (default `true`, as Curator's
+    /// namespaces do): before the first request, the client looks for it
+    /// and creates it and any missing ancestors as empty persistent nodes
+    /// with an open ACL. Services sharing an ensemble with JVM services on
+    /// Curator then find the same layout whoever starts first, and a fresh
+    /// ensemble needs no manual setup step.
+    ///
+    /// With `false` a missing chroot is an error: every `NoNode` it causes
+    /// names it ("the chroot /app does not exist ..."). Choose `false` when
+    /// a typo in the chroot must fail rather than start an empty namespace,
+    /// or when the client may not create nodes there.
+    pub fn create_chroot(mut self, create: bool) -> Self {
+        self.create_chroot = create;
+        self
+    }
+
+    /// How many events a persistent watch's stream holds for a reader that
+    /// falls behind (default 1024). Past that, events are dropped and the
+    /// stream yields [`crate::WatchEvent::Resync`] where they were, so
+    /// memory stays bounded however slow the reader.
+    pub fn watch_buffer(mut self, events: usize) -> Self {
+        self.watch_buffer = events.max(1);
+        self
+    }
+
+    /// How many requests the client holds at once, sent and awaiting
+    /// replies or waiting for a connection (default 1000, ZooKeeper's
+    /// server-side limit). Past that, calls wait for room before their
+    /// request is queued, so callers that keep abandoning calls (a timeout
+    /// around each) against a stalled server cannot grow memory without
+    /// bound.
+    pub fn max_pending_requests(mut self, requests: usize) -> Self {
+        self.max_pending = requests.max(1);
         self
     }
 
@@ -191,28 +266,43 @@ impl ClientBuilder {
             transitions,
             last_zxid: AtomicI64::new(0),
             password: std::sync::Mutex::new(Bytes::new()),
+            last_connect_error: std::sync::Mutex::new(None),
+            pending: Default::default(),
+            watchers: Default::default(),
         });
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (close_tx, close_rx) = mpsc::channel(CLOSE_QUEUE);
         let (unwatch_tx, unwatch_rx) = mpsc::unbounded_channel();
         let driver = Driver::new(
             machine,
-            cmd_rx,
-            unwatch_rx,
+            Inbox {
+                commands: cmd_rx,
+                closes: close_rx,
+                unwatch: unwatch_rx,
+            },
             hosts,
             shared.clone(),
             DriverConfig {
                 connect_timeout: per_attempt,
                 renew_session_on_expiry: self.renew_session_on_expiry,
+                max_pending: self.max_pending,
             },
         );
+        // Subscribed before the task starts, so no transition is missed (a
+        // session whose connection drops right after the handshake was
+        // still established).
+        let transitions = shared.transitions.subscribe();
         tokio::spawn(driver.run());
         let client = Client {
             inner: Arc::new(Inner {
                 commands: cmd_tx,
+                closes: close_tx,
                 unwatch: unwatch_tx,
+                watch_buffer: self.watch_buffer,
                 shared,
                 info: info_rx,
                 chroot,
+                chroot_state: super::chroot::ChrootState::new(self.create_chroot),
                 next_watcher: AtomicU64::new(1),
                 renew_session_on_expiry: self.renew_session_on_expiry,
             }),
@@ -220,11 +310,7 @@ impl ClientBuilder {
             deadline: self.deadline,
         };
         let deadline = tokio::time::Instant::now() + self.connect_timeout;
-        let waited = tokio::time::timeout_at(
-            deadline,
-            client.wait_for_state(|s| s.is_connected() || s.is_terminal()),
-        )
-        .await;
+        let waited = tokio::time::timeout_at(deadline, first_outcome(transitions)).await;
         match waited {
             Ok(s) if s.is_connected() => {
                 // Credentials are answered right after the handshake; a
@@ -244,12 +330,49 @@ impl ClientBuilder {
             Ok(_) => Err(Error::closed()),
             Err(_) => {
                 let (reply, _) = ReplySender::new();
-                let _ = client.inner.commands.send(Command::Close { reply });
-                Err(Error::timeout().with_message(format!(
-                    "no server in {:?} completed a handshake within {:?}",
-                    self.connect_string, self.connect_timeout
-                )))
+                let _ = client.inner.closes.try_send(reply);
+                Err(connect_timed_out(
+                    &self.connect_string,
+                    self.connect_timeout,
+                    &client.inner.shared,
+                ))
             }
+        }
+    }
+}
+
+/// The error of a `connect` that found no session in time: an I/O error
+/// carrying the last attempt's cause when there was one (refused, unknown
+/// host, closed during the handshake), else a plain timeout.
+fn connect_timed_out(connect_string: &str, timeout: Duration, shared: &Shared) -> Error {
+    let summary =
+        format!("no server in {connect_string:?} completed a handshake within {timeout:?}");
+    let last = shared
+        .last_connect_error
+        .lock()
+        .ok()
+        .and_then(|mut last| last.take());
+    match last {
+        Some(ConnectFailure {
+            host,
+            cause: FailureCause::Io(cause),
+        }) => Error::io(cause).with_message(format!("{summary}; last attempt {host}")),
+        Some(ConnectFailure {
+            host,
+            cause: FailureCause::Handshake(why),
+        }) => Error::timeout().with_message(format!("{summary}; last attempt {host}: {why}")),
+        None => Error::timeout().with_message(summary),
+    }
+}
+
+/// The first state that settles a `connect`: a session (connected) or the
+/// end (terminal), from every transition in order.
+async fn first_outcome(mut transitions: broadcast::Receiver<ConnectionState>) -> ConnectionState {
+    loop {
+        match transitions.recv().await {
+            Ok(s) if s.is_connected() || s.is_terminal() => return s,
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return ConnectionState::Closed,
         }
     }
 }

@@ -2,11 +2,14 @@
 //! task that owns the session's connection.
 
 mod builder;
+mod chroot;
 mod nodes;
 mod tree;
 mod watches;
+mod weak;
 
 pub use builder::ClientBuilder;
+pub use weak::WeakClient;
 
 use crate::connect_string::Chroot;
 use crate::error::{Error, Result};
@@ -43,11 +46,15 @@ pub struct Client {
 }
 
 struct Inner {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::Sender<Command>,
+    closes: mpsc::Sender<ReplySender>,
     unwatch: mpsc::UnboundedSender<WatcherId>,
+    /// Capacity of each persistent watch's event queue.
+    watch_buffer: usize,
     shared: Arc<Shared>,
     info: watch::Receiver<SessionInfo>,
     chroot: Chroot,
+    chroot_state: chroot::ChrootState,
     next_watcher: AtomicU64,
     renew_session_on_expiry: bool,
 }
@@ -135,6 +142,22 @@ impl Client {
         self.inner.shared.last_zxid.load(Ordering::Relaxed)
     }
 
+    /// Requests the connection task holds: sent and awaiting a reply, or
+    /// waiting for a connection (at most
+    /// [`ClientBuilder::max_pending_requests`]). A request whose call was
+    /// dropped stays until its reply arrives or the connection drops.
+    /// Updated on each turn of the task, so for metrics and tests.
+    pub fn pending_requests(&self) -> usize {
+        self.inner.shared.pending.load(Ordering::Relaxed)
+    }
+
+    /// Watchers registered on this session: one-shot watches not yet fired
+    /// and persistent watches, across all clones. Updated on each turn of
+    /// the connection task, so for metrics and tests.
+    pub fn watcher_count(&self) -> usize {
+        self.inner.shared.watchers.load(Ordering::Relaxed)
+    }
+
     /// The chroot prefix, if the connect string had one.
     pub fn chroot(&self) -> Option<&str> {
         self.inner.chroot.prefix()
@@ -185,6 +208,7 @@ impl Client {
         self.inner
             .commands
             .send(Command::AddAuth { packet, reply })
+            .await
             .map_err(|_| Error::closed())?;
         let fut = async { rx.await.unwrap_or_else(|_| Err(Error::closed())) };
         self.bounded(fut).await.map(|_| ())
@@ -199,7 +223,7 @@ impl Client {
     /// the server when its timeout passes (its ephemerals live until then).
     pub async fn close(&self) -> Result<()> {
         let (reply, rx) = ReplySender::new();
-        if self.inner.commands.send(Command::Close { reply }).is_err() {
+        if self.inner.closes.send(reply).await.is_err() {
             return Ok(());
         }
         match rx.await {
@@ -216,6 +240,7 @@ impl Client {
         self.inner
             .commands
             .send(Command::NewSession)
+            .await
             .map_err(|_| Error::closed())?;
         let fut = async {
             let state = self
@@ -237,7 +262,7 @@ impl Client {
     /// validation or retry. For tools and tests that need exact control of
     /// the wire (server paths, odd opcodes).
     pub async fn raw_request(&self, request: Request) -> Result<(i64, Response)> {
-        let reply = self.bounded(self.submit(request, None)).await?;
+        let reply = self.bounded(self.submit_raw(request, None)).await?;
         Ok((reply.zxid, reply.response))
     }
 
@@ -263,7 +288,19 @@ impl Client {
         self.inner.next_watcher.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Hands a request to the connection task (creating the chroot first
+    /// if the builder asked for it) and waits for its reply.
     async fn submit(
+        &self,
+        request: Request,
+        watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
+    ) -> Result<Reply> {
+        self.ensure_chroot().await?;
+        self.submit_raw(request, watch).await
+    }
+
+    /// [`Self::submit`] without the chroot check.
+    async fn submit_raw(
         &self,
         request: Request,
         watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
@@ -276,6 +313,7 @@ impl Client {
                 watch,
                 reply,
             })
+            .await
             .map_err(|_| Error::closed())?;
         let result = rx.await.unwrap_or_else(|_| Err(Error::closed()));
         // Visible to the caller as soon as it holds the reply (the
@@ -304,10 +342,19 @@ impl Client {
 
     /// Sends `request` and retries it per policy. Returns the reply and
     /// whether an earlier attempt was lost (so it may have been applied).
+    ///
+    /// A `NoNode` caused by a missing chroot names the chroot (and, if the
+    /// builder asked for the chroot to be created, creates it and sends the
+    /// request once more: it was not applied).
     async fn call(&self, request: Request) -> Result<(Reply, bool)> {
         let idem = idempotence(&request);
-        self.retrying(idem, || self.submit(request.clone(), None))
-            .await
+        let attempt = || self.retrying(idem, || self.submit(request.clone(), None));
+        match attempt().await {
+            Err(e) if e.is_no_node() && !matches!(request, Request::Exists(_)) => {
+                self.after_no_node(e, &request, attempt).await
+            }
+            other => other,
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails with an error the policy does

@@ -2,7 +2,7 @@
 
 use super::{unexpected, Client};
 use crate::error::{Error, Result};
-use crate::ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
+use crate::ops::{CreateOptions, Op, OpFailure, OpResult, ReadOp, ReadResult};
 use crate::proto::path::{validate_create_path, validate_path};
 use crate::proto::{
     Acl, CheckVersionRequest, ClientInfo, CreateRequest, CreateTtlRequest, DeleteRequest,
@@ -296,29 +296,29 @@ impl Client {
 
     /// Applies `ops` atomically: all succeed or none is applied.
     ///
-    /// On failure the error's [`Error::code`] is the failing op's code and
-    /// [`Error::multi_results`] holds every op's outcome (`Ok` before the
-    /// failing op, RuntimeInconsistency after it). Not retried after a
-    /// connection loss (see [`crate::retry`]).
+    /// On failure the error's [`Error::code`] and [`Error::path`] are the
+    /// failing op's, [`Error::failed_op`] is its index, and
+    /// [`Error::multi_failures`] says what became of every op
+    /// (`[not applied: another op failed, failed: bad version (-103), ...]`;
+    /// the wire's codes are in [`Error::multi_results`]). Not retried after
+    /// a connection loss (see [`crate::retry`]).
     pub async fn multi(&self, ops: Vec<Op>) -> Result<Vec<OpResult>> {
         let mut requests = Vec::with_capacity(ops.len());
         for op in &ops {
             requests.push(self.op_request(op)?);
         }
-        let (reply, _) = self.call(Request::Multi(requests)).await?;
+        let (reply, _) = self.call(Request::Multi(requests.clone())).await?;
         let results = match reply.response {
             Response::Multi(results) => results,
             other => return Err(unexpected(other)),
         };
-        if let Some(failed) = first_failure(&results) {
-            let path = ops
-                .iter()
-                .zip(&results)
-                .find(|(_, r)| r.error() == Some(failed))
-                .map(|(op, _)| op_path(op).to_string());
-            let mut err = Error::from_code(failed).with_multi_results(results);
-            if let Some(path) = path {
-                err = err.with_path(path);
+        if results.iter().any(|r| r.error().is_some()) {
+            let err = multi_failed(&ops, results);
+            let failing = err.failed_op().and_then(|i| requests.get(i));
+            if let (true, Some(request)) = (err.is_no_node(), failing) {
+                if self.chroot_is_missing(request).await {
+                    return Err(self.name_missing_chroot(err));
+                }
             }
             return Err(err);
         }
@@ -409,6 +409,17 @@ impl Client {
             Response::Multi(results) => results,
             other => return Err(unexpected(other)),
         };
+        let Request::MultiRead(requests) = &request else {
+            return Err(Error::protocol("multiRead request changed kind"));
+        };
+        // One look decides for every NoNode whether the chroot is missing.
+        let first_no_node = results
+            .iter()
+            .position(|r| r.error() == Some(ErrorCode::NoNode.code()));
+        let chroot_missing = match first_no_node.and_then(|i| requests.get(i)) {
+            Some(request) => self.chroot_is_missing(request).await,
+            None => false,
+        };
         Ok(results
             .into_iter()
             .zip(&ops)
@@ -421,7 +432,14 @@ impl Client {
                         Ok(ReadResult::Data(d.data.unwrap_or_default(), d.stat))
                     }
                     MultiResult::GetChildren(c) => Ok(ReadResult::Children(c.children)),
-                    MultiResult::Error(code) => Err(Error::from_code(code).with_path(path)),
+                    MultiResult::Error(code) => {
+                        let err = Error::from_code(code).with_path(path);
+                        if chroot_missing && err.is_no_node() {
+                            Err(self.name_missing_chroot(err))
+                        } else {
+                            Err(err)
+                        }
+                    }
                     other => Err(Error::protocol(format!(
                         "unexpected multiRead result {other:?}"
                     ))),
@@ -431,21 +449,26 @@ impl Client {
     }
 }
 
-/// The code of the op that failed a multi: the first result that is an
-/// error other than Ok and RuntimeInconsistency (which mark the ops before
-/// and after it).
-fn first_failure(results: &[MultiResult]) -> Option<i32> {
-    let errors: Vec<i32> = results.iter().filter_map(MultiResult::error).collect();
-    if errors.is_empty() {
-        return None;
+/// The error of a multi the server refused: the failing op's code and
+/// path, and what became of every op.
+fn multi_failed(ops: &[Op], results: Vec<MultiResult>) -> Error {
+    let failures = OpFailure::from_results(&results);
+    let index = failures.iter().position(OpFailure::is_failed);
+    let raw = index.map_or(ErrorCode::RuntimeInconsistency.code(), |i| {
+        failures[i].wire_code()
+    });
+    let mut err = Error::from_code(raw);
+    if let Some(i) = index {
+        err = err.with_message(format!(
+            "op {} of {} in a multi failed, so none was applied",
+            i + 1,
+            failures.len()
+        ));
+        if let Some(op) = ops.get(i) {
+            err = err.with_path(op_path(op));
+        }
     }
-    let ok = ErrorCode::Ok.code();
-    let after = ErrorCode::RuntimeInconsistency.code();
-    errors
-        .iter()
-        .copied()
-        .find(|&c| c != ok && c != after)
-        .or(Some(after))
+    err.with_multi_results(results)
 }
 
 fn op_path(op: &Op) -> &str {

@@ -11,9 +11,9 @@ use crate::proto::{
 use crate::retry::Idempotence;
 use crate::session::driver::WatchSender;
 use crate::session::{Reply, WatchRequest};
-use crate::watch::{OneshotWatch, PersistentWatch, WatchKind};
+use crate::watch::{event_queue, OneshotWatch, PersistentWatch, WatchKind};
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 impl Client {
     /// Sends a watch-registering read; a fresh watcher per attempt, so a
@@ -26,7 +26,7 @@ impl Client {
         kind: WatchKind,
         path: &str,
     ) -> Result<(Result<Reply>, OneshotWatch)> {
-        let (outcome, _) = self
+        let outcome = self
             .retrying(Idempotence::Safe, || {
                 let request = request.clone();
                 async move {
@@ -46,9 +46,14 @@ impl Client {
                     }
                 }
             })
-            .await
-            .map_err(|e| e.with_path(path))?;
-        Ok(outcome)
+            .await;
+        match outcome {
+            Ok((outcome, _)) => Ok(outcome),
+            Err(e) if e.is_no_node() && self.chroot_is_missing(&request).await => {
+                Err(self.name_missing_chroot(e).with_path(path))
+            }
+            Err(e) => Err(e.with_path(path)),
+        }
     }
 
     fn watch_request(&self, path: &str) -> Result<PathWatchRequest> {
@@ -127,7 +132,7 @@ impl Client {
             .retrying(Idempotence::Safe, || {
                 let request = request.clone();
                 async move {
-                    let (tx, rx) = mpsc::unbounded_channel();
+                    let (tx, rx) = event_queue(self.inner.watch_buffer);
                     let id = self.next_watcher_id();
                     let sink = WatchRequest {
                         id,
@@ -180,6 +185,7 @@ impl Client {
                 watcher_type,
                 reply,
             })
+            .await
             .map_err(|_| Error::closed())?;
         match rx.await {
             Ok(0) => Err(Error::code_error(crate::proto::ErrorCode::NoWatcher).with_path(path)),

@@ -5,10 +5,11 @@
 
 use super::hosts::HostList;
 use super::machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchRequest};
+use super::pacing::ReconnectPacer;
 use super::state::ConnectionState;
 use crate::error::Error;
 use crate::proto::{AuthPacket, Request, WatchesRequest};
-use crate::watch::{WatchEvent, WatchKind, WatchSink, WatcherId};
+use crate::watch::{EventSender, WatchEvent, WatchKind, WatchSink, WatcherId};
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -49,8 +50,9 @@ impl ReplySink for ReplySender {
 pub(crate) enum WatchSender {
     /// Resolves a [`crate::watch::OneshotWatch`].
     OneShot(Option<oneshot::Sender<WatchEvent>>),
-    /// Feeds a [`crate::watch::PersistentWatch`].
-    Stream(mpsc::UnboundedSender<WatchEvent>),
+    /// Feeds a [`crate::watch::PersistentWatch`] (bounded; overflow is
+    /// marked with a `Resync`).
+    Stream(EventSender),
 }
 
 impl WatchSink for WatchSender {
@@ -62,7 +64,7 @@ impl WatchSink for WatchSender {
                 }
                 false
             }
-            WatchSender::Stream(tx) => tx.send(event).is_ok(),
+            WatchSender::Stream(tx) => tx.deliver(event),
         }
     }
 }
@@ -76,9 +78,6 @@ pub(crate) enum Command {
     },
     AddAuth {
         packet: AuthPacket,
-        reply: ReplySender,
-    },
-    Close {
         reply: ReplySender,
     },
     RemoveLocalWatches {
@@ -104,12 +103,56 @@ pub(crate) struct Shared {
     pub(crate) transitions: broadcast::Sender<ConnectionState>,
     pub(crate) last_zxid: AtomicI64,
     pub(crate) password: std::sync::Mutex<bytes::Bytes>,
+    /// Why the latest connection attempt failed, for the error of a
+    /// `connect` that times out.
+    pub(crate) last_connect_error: std::sync::Mutex<Option<ConnectFailure>>,
+    /// Requests the task holds (in flight or queued), as of its last turn.
+    pub(crate) pending: std::sync::atomic::AtomicUsize,
+    /// Registered watchers, as of the task's last turn.
+    pub(crate) watchers: std::sync::atomic::AtomicUsize,
+}
+
+/// Why a connection attempt did not end in a session.
+#[derive(Debug)]
+pub(crate) struct ConnectFailure {
+    /// `host:port` as the connect string named it.
+    pub(crate) host: String,
+    /// What went wrong.
+    pub(crate) cause: FailureCause,
+}
+
+/// The cause in a [`ConnectFailure`].
+#[derive(Debug)]
+pub(crate) enum FailureCause {
+    /// Connecting, reading or writing failed (refused, unknown host, reset,
+    /// closed by the server).
+    Io(std::io::Error),
+    /// The transport worked but the handshake did not (timed out, answered
+    /// with garbage, refused by the server).
+    Handshake(String),
 }
 
 /// Settings the task needs besides the machine's.
 pub(crate) struct DriverConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) renew_session_on_expiry: bool,
+    /// Requests the task holds (sent and awaiting replies, or queued while
+    /// disconnected) beyond which it stops taking new ones: callers then
+    /// wait for room in the bounded command channel.
+    pub(crate) max_pending: usize,
+}
+
+/// The receiving ends of the channels from the handles.
+pub(crate) struct Inbox {
+    /// Requests and other commands (bounded).
+    pub(crate) commands: mpsc::Receiver<Command>,
+    /// `close` calls (bounded; never held back by a full machine, so a
+    /// close always gets through).
+    pub(crate) closes: mpsc::Receiver<ReplySender>,
+    /// Ids of watch handles dropped before their watch ended. Unbounded,
+    /// but each handle sends its id at most once, so it never holds more
+    /// than there are watch handles.
+    pub(crate) unwatch: mpsc::UnboundedReceiver<WatcherId>,
 }
 
 type ConnectFuture = Pin<Box<dyn std::future::Future<Output = ConnectOutcome> + Send>>;
@@ -129,8 +172,7 @@ struct ConnectOutcome {
 /// The connection task.
 pub(crate) struct Driver {
     machine: SessionMachine<ReplySender, WatchSender>,
-    commands: mpsc::UnboundedReceiver<Command>,
-    unwatch: mpsc::UnboundedReceiver<WatcherId>,
+    inbox: Inbox,
     hosts: HostList,
     shared: Arc<Shared>,
     config: DriverConfig,
@@ -140,26 +182,28 @@ pub(crate) struct Driver {
     read_buf: BytesMut,
     connecting: Option<ConnectFuture>,
     server: Option<SocketAddr>,
-    failed_attempts: u32,
+    pacer: ReconnectPacer,
     commands_closed: bool,
+    closes_closed: bool,
+    unwatch_closed: bool,
     probe: Option<ProbeFuture>,
     probe_delay: Duration,
     preferred: Option<(String, u16)>,
+    ever_connected: bool,
 }
 
 impl Driver {
     pub(crate) fn new(
         machine: SessionMachine<ReplySender, WatchSender>,
-        commands: mpsc::UnboundedReceiver<Command>,
-        unwatch: mpsc::UnboundedReceiver<WatcherId>,
+        inbox: Inbox,
         hosts: HostList,
         shared: Arc<Shared>,
         config: DriverConfig,
     ) -> Driver {
+        let pacer = ReconnectPacer::new(hosts.len());
         Driver {
             machine,
-            commands,
-            unwatch,
+            inbox,
             hosts,
             shared,
             config,
@@ -169,11 +213,14 @@ impl Driver {
             read_buf: BytesMut::with_capacity(64 * 1024),
             connecting: None,
             server: None,
-            failed_attempts: 0,
+            pacer,
             commands_closed: false,
+            closes_closed: false,
+            unwatch_closed: false,
             probe: None,
             probe_delay: PROBE_FIRST,
             preferred: None,
+            ever_connected: false,
         }
     }
 
@@ -202,30 +249,49 @@ impl Driver {
             let deadline = self.machine.poll_timeout().map(Instant::from_std);
             let has_output = !self.write_buf.is_empty();
             tokio::select! {
-                cmd = self.commands.recv(), if !self.commands_closed => match cmd {
-                    Some(cmd) => {
-                        let now = Self::now();
-                        self.apply(now, cmd);
-                        // Take everything already queued so it goes out in one write.
-                        while let Ok(cmd) = self.commands.try_recv() {
+                cmd = self.inbox.commands.recv(), if !self.commands_closed && !self.saturated() => {
+                    match cmd {
+                        Some(cmd) => {
+                            let now = Self::now();
                             self.apply(now, cmd);
+                            // Take what is already queued so it goes out in one write.
+                            while !self.saturated() {
+                                let Ok(cmd) = self.inbox.commands.try_recv() else {
+                                    break;
+                                };
+                                self.apply(now, cmd);
+                            }
+                        }
+                        None => {
+                            self.commands_closed = true;
+                            self.machine.close(Self::now(), ReplySender::ignore());
                         }
                     }
-                    None => {
-                        self.commands_closed = true;
-                        self.machine.close(Self::now(), ReplySender::ignore());
-                    }
-                },
-                id = self.unwatch.recv() => {
-                    if let Some(id) = id {
-                        self.machine.remove_watcher(id);
-                    }
                 }
+                reply = self.inbox.closes.recv(), if !self.closes_closed => match reply {
+                    Some(reply) => {
+                        let now = Self::now();
+                        // What was submitted before the close goes first.
+                        while let Ok(cmd) = self.inbox.commands.try_recv() {
+                            self.apply(now, cmd);
+                        }
+                        self.machine.close(now, reply);
+                    }
+                    None => self.closes_closed = true,
+                },
+                id = self.inbox.unwatch.recv(), if !self.unwatch_closed => match id {
+                    Some(id) => self.machine.remove_watcher(id),
+                    None => self.unwatch_closed = true,
+                },
                 n = read_some(&mut self.reader, &mut self.read_buf) => {
                     let now = Self::now();
                     match n {
                         Ok(0) => {
                             tracing::debug!("server closed the connection");
+                            self.note_handshake_failure(FailureCause::Io(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "the server closed the connection during the handshake",
+                            )));
                             self.drop_transport();
                             self.machine.transport_closed(now);
                         }
@@ -235,6 +301,7 @@ impl Driver {
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "read failed");
+                            self.note_handshake_failure(FailureCause::Io(e));
                             self.drop_transport();
                             self.machine.transport_closed(now);
                         }
@@ -243,6 +310,7 @@ impl Driver {
                 w = write_some(&mut self.writer, &mut self.write_buf), if has_output => {
                     if let Err(e) = w {
                         tracing::debug!(error = %e, "write failed");
+                        self.note_handshake_failure(FailureCause::Io(e));
                         self.drop_transport();
                         self.machine.transport_closed(Self::now());
                     }
@@ -270,7 +338,6 @@ impl Driver {
                 reply,
             } => self.machine.submit(now, request, watch, reply),
             Command::AddAuth { packet, reply } => self.machine.add_auth(now, packet, reply),
-            Command::Close { reply } => self.machine.close(now, reply),
             Command::RemoveLocalWatches {
                 path,
                 watcher_type,
@@ -281,6 +348,12 @@ impl Driver {
             }
             Command::NewSession => self.machine.start_new_session(now),
         }
+    }
+
+    /// Whether the machine holds as many requests as it may; new commands
+    /// wait in the (bounded) channel meanwhile.
+    fn saturated(&self) -> bool {
+        self.machine.in_flight() + self.machine.queued_requests() >= self.config.max_pending
     }
 
     /// Moves the machine's output into the write buffer and acts on its events.
@@ -298,6 +371,9 @@ impl Driver {
                 SessionEvent::State(state) => self.publish_state(state),
                 SessionEvent::Disconnect(reason) => {
                     tracing::debug!(%reason, "closing connection");
+                    if self.reader.is_some() {
+                        self.note_handshake_failure(FailureCause::Handshake(reason));
+                    }
                     self.drop_transport();
                     // The machine already knows; this is idempotent for it.
                     self.machine.transport_closed(Self::now());
@@ -315,6 +391,10 @@ impl Driver {
         self.shared
             .last_zxid
             .fetch_max(self.machine.last_zxid(), Ordering::Relaxed);
+        let pending = self.machine.in_flight() + self.machine.queued_requests();
+        self.shared.pending.store(pending, Ordering::Relaxed);
+        let watchers = self.machine.watcher_count();
+        self.shared.watchers.store(watchers, Ordering::Relaxed);
     }
 
     fn publish_state(&mut self, state: ConnectionState) {
@@ -324,7 +404,8 @@ impl Driver {
             "connection state"
         );
         if state.is_connected() {
-            self.failed_attempts = 0;
+            self.pacer
+                .session_established(Self::now(), self.machine.negotiated_timeout());
             if state != ConnectionState::ReadOnly {
                 self.probe = None;
                 self.probe_delay = PROBE_FIRST;
@@ -344,7 +425,15 @@ impl Driver {
             },
         });
         let _ = self.shared.transitions.send(state);
-        if state == ConnectionState::Lost && self.config.renew_session_on_expiry {
+        if state.is_connected() {
+            self.ever_connected = true;
+        }
+        // Renew only a session that was established: an attached session
+        // found dead at the first handshake fails `connect` instead.
+        if state == ConnectionState::Lost
+            && self.config.renew_session_on_expiry
+            && self.ever_connected
+        {
             self.machine.start_new_session(Self::now());
         }
     }
@@ -361,7 +450,7 @@ impl Driver {
             Some(found) => found,
             None => self.hosts.next_host(),
         };
-        let delay = reconnect_delay(self.failed_attempts, self.hosts.len(), &mut rand::rng());
+        let delay = self.pacer.next_attempt(Self::now(), &mut rand::rng());
         let timeout = self.config.connect_timeout;
         self.connecting = Some(Box::pin(async move {
             if !delay.is_zero() {
@@ -383,14 +472,32 @@ impl Driver {
                 self.reader = Some(r);
                 self.writer = Some(w);
                 self.server = Some(addr);
-                // Counted as failed until the handshake succeeds.
-                self.failed_attempts += 1;
                 self.machine.transport_connected(Self::now());
             }
             Err(e) => {
                 tracing::debug!(host = %outcome.host, error = %e, "connect failed");
-                self.failed_attempts += 1;
+                self.record_connect_failure(outcome.host, FailureCause::Io(e));
             }
+        }
+    }
+
+    /// Records why a connection that had not yet completed its handshake
+    /// ended (nothing is recorded once a session is up on it).
+    fn note_handshake_failure(&mut self, cause: FailureCause) {
+        let handshaking = matches!(
+            self.machine.state(),
+            ConnectionState::Connecting | ConnectionState::Suspended
+        );
+        if self.reader.is_none() || !handshaking {
+            return;
+        }
+        let host = self.server.map(|a| a.to_string()).unwrap_or_default();
+        self.record_connect_failure(host, cause);
+    }
+
+    fn record_connect_failure(&mut self, host: String, cause: FailureCause) {
+        if let Ok(mut last) = self.shared.last_connect_error.lock() {
+            *last = Some(ConnectFailure { host, cause });
         }
     }
 
@@ -491,26 +598,6 @@ async fn ask_isro(mut stream: TcpStream) -> Option<String> {
     String::from_utf8(answer).ok().map(|s| s.trim().to_string())
 }
 
-/// The pause before the next connection attempt after `failed_attempts`
-/// attempts in a row that did not end in a session, over `hosts` servers.
-///
-/// The first round over the hosts goes at once. After that each round backs
-/// off, 10 ms doubling up to 1 s, and the pause is drawn at random from the
-/// upper half of that ceiling. The randomness matters: clients that lost
-/// their connections together (a server restart, two clients holding one
-/// session, each of whose handshakes closes the other's connection) must
-/// not retry in lockstep, or they keep colliding.
-fn reconnect_delay(failed_attempts: u32, hosts: usize, rng: &mut impl rand::Rng) -> Duration {
-    let hosts = hosts.max(1) as u32;
-    if failed_attempts < hosts {
-        return Duration::ZERO;
-    }
-    let round = failed_attempts / hosts;
-    let ceiling = Duration::from_millis(10u64 << round.min(7)).min(Duration::from_secs(1));
-    let half = ceiling / 2;
-    half + half.mul_f64(rand::RngExt::random_range(rng, 0.0..=1.0))
-}
-
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -537,50 +624,4 @@ async fn connect_host(
         }
     }
     Err(last_err)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reconnect_delay;
-    use rand::SeedableRng;
-    use std::time::Duration;
-
-    #[test]
-    fn the_first_round_over_the_hosts_goes_at_once() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        for attempt in 0..3 {
-            assert_eq!(reconnect_delay(attempt, 3, &mut rng), Duration::ZERO);
-        }
-        assert_eq!(reconnect_delay(0, 0, &mut rng), Duration::ZERO);
-    }
-
-    #[test]
-    fn later_rounds_back_off_within_the_upper_half_of_a_doubling_ceiling() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        for (attempt, ceiling_ms) in [(1, 20), (2, 40), (3, 80), (6, 640), (7, 1000), (40, 1000)] {
-            let ceiling = Duration::from_millis(ceiling_ms);
-            for _ in 0..200 {
-                let d = reconnect_delay(attempt, 1, &mut rng);
-                assert!(d >= ceiling / 2 && d <= ceiling, "attempt {attempt}: {d:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn two_clients_in_the_same_round_do_not_retry_in_lockstep() {
-        // Two clients that failed the same number of times: their pauses
-        // must differ (a fixed schedule made two clients sharing a session
-        // collide on every retry).
-        let mut a = rand::rngs::StdRng::seed_from_u64(11);
-        let mut b = rand::rngs::StdRng::seed_from_u64(12);
-        let distinct = (1..50)
-            .filter(|&attempt| {
-                reconnect_delay(attempt, 1, &mut a) != reconnect_delay(attempt, 1, &mut b)
-            })
-            .count();
-        assert!(distinct >= 45, "{distinct} of 49 pauses differed");
-        let spread: std::collections::BTreeSet<_> =
-            (0..100).map(|_| reconnect_delay(5, 1, &mut a)).collect();
-        assert!(spread.len() > 50, "only {} distinct pauses", spread.len());
-    }
 }

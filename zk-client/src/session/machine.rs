@@ -212,6 +212,11 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         self.pending.len()
     }
 
+    /// Requests waiting for a connection (submitted while disconnected).
+    pub fn queued_requests(&self) -> usize {
+        self.queued.len()
+    }
+
     /// Registered watchers.
     pub fn watcher_count(&self) -> usize {
         self.watches.len()

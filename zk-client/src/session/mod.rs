@@ -9,11 +9,13 @@ mod config;
 pub(crate) mod driver;
 pub(crate) mod hosts;
 mod machine;
+mod pacing;
 mod state;
 mod timers;
 
 pub use config::SessionConfig;
 pub use machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchRequest};
+pub use pacing::ReconnectPacer;
 pub use state::ConnectionState;
 
 #[cfg(test)]

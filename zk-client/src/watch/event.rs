@@ -21,11 +21,13 @@ pub struct WatchedEvent {
 pub enum WatchEvent {
     /// A node changed.
     Node(WatchedEvent),
-    /// The connection was lost and re-established with the same session; a
-    /// persistent watch is registered again, but changes made while
-    /// disconnected were not reported. Only persistent watches get this
-    /// (one-shot watches are re-armed with the last seen zxid, so the
-    /// server reports missed changes to them).
+    /// Events may be missing here: the connection was lost and
+    /// re-established with the same session (the persistent watch is
+    /// registered again, but changes made while disconnected were not
+    /// reported), or the reader fell behind by more than the stream holds
+    /// and events were dropped. Re-read the state the watch follows. Only
+    /// persistent watches get this (one-shot watches are re-armed with the
+    /// last seen zxid, so the server reports missed changes to them).
     Resync,
     /// The watch was removed with `remove_watches`; nothing follows.
     Removed,

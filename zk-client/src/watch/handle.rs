@@ -1,6 +1,7 @@
 //! The handles users hold for their watches.
 
 use super::event::WatchEvent;
+use super::queue::EventReceiver;
 use super::registry::WatcherId;
 use futures::Stream;
 use std::future::Future;
@@ -83,21 +84,26 @@ impl Future for OneshotWatch {
 
 /// A persistent (optionally recursive) watch: a stream of every event on the
 /// node (and, if recursive, its descendants) until the session ends or the
-/// watch is removed. After a reconnect the stream yields
-/// [`WatchEvent::Resync`]. The stream ends after a terminal event. Dropping
-/// it unregisters the watcher, and the server-side watch once no other
-/// handle needs it.
+/// watch is removed. The stream ends after a terminal event. Dropping it
+/// unregisters the watcher, and the server-side watch once no other handle
+/// needs it.
+///
+/// The stream yields [`WatchEvent::Resync`] where events may be missing:
+/// after a reconnect (the server does not replay changes made meanwhile),
+/// and where events were dropped because the reader fell behind by more
+/// than [`crate::ClientBuilder::watch_buffer`] events. Memory stays bounded
+/// however slow the reader; on `Resync`, re-read the state you follow.
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
 pub struct PersistentWatch {
-    rx: mpsc::UnboundedReceiver<WatchEvent>,
+    rx: EventReceiver,
     registration: Registration,
     ended: bool,
 }
 
 impl PersistentWatch {
     pub(crate) fn new(
-        rx: mpsc::UnboundedReceiver<WatchEvent>,
+        rx: EventReceiver,
         id: WatcherId,
         unwatch: mpsc::UnboundedSender<WatcherId>,
     ) -> PersistentWatch {

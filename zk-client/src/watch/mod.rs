@@ -6,14 +6,19 @@
 //! survive reconnects: the client re-registers every live watch with the
 //! last zxid it saw, so one-shot watches still fire for changes made while
 //! disconnected; persistent streams yield [`WatchEvent::Resync`] because
-//! the server does not replay what they missed. When the session ends, every
+//! the server does not replay what they missed. A persistent stream holds a
+//! bounded number of events ([`crate::ClientBuilder::watch_buffer`]); a
+//! reader that falls that far behind gets [`WatchEvent::Resync`] where
+//! events were dropped, never unbounded memory or a silent loss. When the session ends, every
 //! watch receives a terminal event ([`WatchEvent::Expired`],
 //! [`WatchEvent::Closed`], ...).
 
 mod event;
 mod handle;
+mod queue;
 mod registry;
 
 pub use event::{WatchEvent, WatchedEvent};
 pub use handle::{OneshotWatch, PersistentWatch};
+pub(crate) use queue::{event_queue, EventSender};
 pub use registry::{WatchKind, WatchRegistry, WatchSink, WatcherId};

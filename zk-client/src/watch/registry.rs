@@ -209,23 +209,16 @@ impl<W: WatchSink> WatchRegistry<W> {
     }
 
     fn deliver_persistent(&mut self, kind: WatchKind, path: &str, event: &WatchEvent) -> usize {
-        let map = &mut self.by_kind[kind.index()];
-        let Some(list) = map.get_mut(path) else {
+        let Some(list) = self.by_kind[kind.index()].get_mut(path) else {
             return 0;
         };
-        let index = &mut self.index;
-        let before = list.len();
-        list.retain_mut(|e| {
-            let alive = e.sink.deliver(event.clone());
-            if !alive {
-                index.remove(&e.id);
-            }
-            alive
-        });
-        if list.is_empty() {
-            map.remove(path);
+        // A watcher whose reader is gone stays until its handle's drop
+        // unregisters it (`remove`), which also tells the caller whether
+        // the server-side watch is still needed.
+        for e in list.iter_mut() {
+            e.sink.deliver(event.clone());
         }
-        before
+        list.len()
     }
 
     /// Tells every persistent watcher that events may have been missed.
@@ -421,7 +414,11 @@ mod tests {
             },
         );
         r.fire(EventType::NodeDataChanged, "/p", 1, &Chroot::default());
-        assert!(r.is_empty(), "a watcher whose receiver is gone is dropped");
+        assert_eq!(
+            r.remove(3),
+            Some((WatchKind::Persistent, "/p".to_string(), false)),
+            "a watcher whose reader is gone stays until its handle unregisters it"
+        );
     }
 
     #[test]

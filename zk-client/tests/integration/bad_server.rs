@@ -144,15 +144,81 @@ async fn unreachable_ensemble_times_out() {
         .connect()
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    // Timeout when the hanging member was tried last; the refusal (an I/O
+    // error) when 127.0.0.1:1 was.
+    assert!(
+        matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Io),
+        "{err}"
+    );
+    assert!(err.to_string().contains("completed a handshake"), "{err}");
     drop(listener);
 }
 
 #[tokio::test]
+async fn a_refused_connect_says_why() {
+    // A port nothing listens on: every attempt is refused.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let started = std::time::Instant::now();
+    let err = Client::builder(format!("127.0.0.1:{port}"))
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    let source = std::error::Error::source(&err).expect("an io::Error source");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("the source is the io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused, "{io}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}")) && text.contains("refused"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_hangs_up_during_the_handshake_is_named() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = read_frame(&mut s).await; // then hang up without a reply
+        }
+    });
+    let err = Client::builder(addr.to_string())
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(
+        err.to_string()
+            .contains("closed the connection during the handshake"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn bad_connect_strings_are_refused() {
-    for bad in ["", "h:notaport", "h:1/bad/"] {
-        let err = Client::connect(bad).await.unwrap_err();
+    for bad in [
+        "",
+        "h:notaport",
+        "h:1/bad/",
+        "not a host string",
+        "a:1,b c:2",
+    ] {
+        // At once: no connection attempt, no waiting out the connect timeout.
+        let err = tokio::time::timeout(Duration::from_millis(100), Client::connect(bad))
+            .await
+            .expect("refused at once")
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
+        assert!(err.to_string().contains("connect string"), "{err}");
     }
 }
 

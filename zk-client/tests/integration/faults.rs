@@ -228,7 +228,12 @@ async fn whole_ensemble_down_past_the_timeout_loses_the_session() {
     let Some(members) = Members::get(&ns) else {
         return;
     };
-    let c = ns.client().await;
+    let c = ns
+        .builder()
+        .renew_session_on_expiry(false)
+        .connect()
+        .await
+        .unwrap();
     let (_, _, watch) = c.get_data_watch("/").await.unwrap();
     members.kill_all().await;
     within(

@@ -5,9 +5,12 @@ mod common;
 
 mod acl;
 mod bad_server;
+mod bounded;
+mod chroot;
 mod faults;
 mod multi;
 mod nodes;
+mod pacing;
 mod session;
 mod tree;
 mod watches;

@@ -60,6 +60,17 @@ async fn failed_multi_applies_nothing_and_reports_each_op() {
         .unwrap_err();
     assert!(err.is_bad_version(), "{err}");
     assert_eq!(err.path(), Some("/f"));
+    assert_eq!(err.failed_op(), Some(1));
+    assert_eq!(
+        format!("{:?}", err.multi_failures().unwrap()),
+        "[not applied: another op failed, failed: bad version (-103), \
+         not applied: another op failed]"
+    );
+    assert!(
+        err.to_string()
+            .contains("op 2 of 3 in a multi failed, so none was applied"),
+        "{err}"
+    );
     assert_eq!(
         err.multi_results().unwrap(),
         &[

@@ -81,7 +81,12 @@ async fn another_client_can_take_over_a_session() {
 #[tokio::test]
 async fn expiry_is_reported_and_terminal_then_a_new_session_can_start() {
     let ns = ns!();
-    let a = ns.client().await;
+    let a = ns
+        .builder()
+        .renew_session_on_expiry(false)
+        .connect()
+        .await
+        .unwrap();
     let observer = ns.client().await;
     a.create("/eph", "", CreateMode::Ephemeral).await.unwrap();
     let (_, _, watch) = a.get_data_watch("/eph").await.unwrap();
@@ -114,12 +119,9 @@ async fn expiry_is_reported_and_terminal_then_a_new_session_can_start() {
 #[tokio::test]
 async fn renewing_client_starts_a_new_session_by_itself() {
     let ns = ns!();
-    let a = ns
-        .builder()
-        .renew_session_on_expiry(true)
-        .connect()
-        .await
-        .unwrap();
+    // The default: what a long-running service needs.
+    let a = ns.client().await;
+    assert!(a.renews_session_on_expiry());
     let old_id = a.session_id();
     let mut states = a.state_stream();
     ns.expire(&a).await;

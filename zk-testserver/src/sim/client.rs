@@ -1,6 +1,7 @@
 //! Simulated clients: a pure `zk_client` session machine per session, its
 //! connection to one member at a time (bytes through the simulated
-//! network), and host selection with the real driver's back-off.
+//! network), and host selection paced by the real driver's
+//! [`ReconnectPacer`].
 
 use super::exec::{gave_up, ClientId, Connected, ReplySlot, Request2Sim, Slot, WatchSlot};
 use super::world::{Event, Sim};
@@ -9,9 +10,10 @@ use crate::zab::MemberId;
 use bytes::Bytes;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
-use std::time::Duration;
 use zk_client::proto::{Request, WatchesRequest};
-use zk_client::session::{SessionConfig, SessionEvent, SessionMachine, WatchRequest};
+use zk_client::session::{
+    ReconnectPacer, SessionConfig, SessionEvent, SessionMachine, WatchRequest,
+};
 use zk_client::watch::WatchKind;
 use zk_client::ConnectionState;
 
@@ -28,7 +30,7 @@ pub struct SimClient {
     pub conn: Option<ConnId>,
     /// A connection attempt is scheduled.
     connecting: bool,
-    failed_attempts: u32,
+    pacer: ReconnectPacer,
     /// Members in the order it tries them.
     hosts: Vec<MemberId>,
     next_host: usize,
@@ -69,7 +71,7 @@ impl Sim {
             machine: SessionMachine::new(config, self.now),
             conn: None,
             connecting: false,
-            failed_attempts: 0,
+            pacer: ReconnectPacer::new(hosts.len()),
             hosts,
             next_host: 0,
             crashed: false,
@@ -186,7 +188,8 @@ impl Sim {
         self.log_event(format_args!("CLIENT {id} state {state:?}"), &[]);
         let c = &mut self.clients[id];
         if state.is_connected() {
-            c.failed_attempts = 0;
+            c.pacer
+                .session_established(self.now, c.machine.negotiated_timeout());
             if let Some(slot) = c.waiting.take() {
                 slot.fill(Ok((id, c.machine.session_id())));
             }
@@ -198,15 +201,9 @@ impl Sim {
     }
 
     fn schedule_connect(&mut self, id: ClientId) {
-        let hosts = self.cfg.members as u32;
         let c = &mut self.clients[id];
         c.connecting = true;
-        let delay = if c.failed_attempts >= hosts {
-            let round = c.failed_attempts / hosts;
-            Duration::from_millis(10u64 << round.min(7)).min(Duration::from_secs(1))
-        } else {
-            Duration::ZERO
-        };
+        let delay = c.pacer.next_attempt(self.now, &mut self.rng);
         let latency = self.net_delay();
         self.schedule(self.now + delay + latency, Event::Connect { client: id });
     }
@@ -221,7 +218,6 @@ impl Sim {
         }
         let member = c.hosts[c.next_host % c.hosts.len()];
         c.next_host += 1;
-        c.failed_attempts += 1;
         let reachable =
             self.nodes[(member - 1) as usize].is_up() && !self.client_cuts.contains(&(id, member));
         if !reachable {
