@@ -135,6 +135,7 @@ mod persistent_node;
 mod policy;
 mod protected;
 mod queue;
+mod queue_frame;
 mod rwlock;
 mod semaphore;
 mod service_payload;

@@ -91,9 +91,14 @@ final class Harness {
 
     /** Waits until `peers` sides have reached the gate `name`. */
     void gate(CuratorFramework c, String name) throws Exception {
+        gateAs(c, name, side, peers);
+    }
+
+    /** Waits until `count` members (this one as `member`) have reached the gate `name`. */
+    void gateAs(CuratorFramework c, String name, String member, int count) throws Exception {
         String dir = path("gates/" + name);
         try {
-            c.create().creatingParentsIfNeeded().forPath(dir + "/" + side);
+            c.create().creatingParentsIfNeeded().forPath(dir + "/" + member);
         } catch (KeeperException.NodeExistsException ignored) {
             // a restarted run
         }
@@ -101,7 +106,7 @@ final class Harness {
             CountDownLatch changed = new CountDownLatch(1);
             List<String> here = c.getChildren().usingWatcher((org.apache.zookeeper.Watcher) e -> changed.countDown())
                     .forPath(dir);
-            if (here.size() >= peers) {
+            if (here.size() >= count) {
                 return;
             }
             changed.await(1, TimeUnit.SECONDS);
