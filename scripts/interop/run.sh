@@ -45,6 +45,8 @@ declare -A PLAN=(
     [queue]="layout directional:producer:consumer mixed"
     [priority-queue]="layout directional:producer:consumer"
     [simple-queue]="layout directional:producer:consumer mixed"
+    [delay-queue]="layout directional:producer:consumer"
+    [id-queue]="layout directional:producer:consumer mixed"
     [barrier]="layout directional:setter:waiter"
     [double-barrier]="layout mixed"
     [shared-count]="layout mixed"
@@ -61,7 +63,7 @@ KAZOO=(kazoo-lease kazoo-partitioner)
 PLAN[kazoo-lease]="kazoo"
 PLAN[kazoo-partitioner]="kazoo"
 ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery persistent-node queue priority-queue
-    simple-queue barrier double-barrier shared-count atomic-long group-member node-cache path-cache tree-cache
+    simple-queue delay-queue id-queue barrier double-barrier shared-count atomic-long group-member node-cache path-cache tree-cache
     tree-cache-one-shot)
 
 note() { printf 'interop: %s\n' "$*"; }

@@ -114,11 +114,14 @@ mod barrier;
 mod config;
 mod counter;
 mod curator_cache;
+mod delay_queue;
 mod detach;
 mod discovery;
 mod error;
 mod group;
 mod hold;
+mod id_queue;
+mod item_queue;
 mod kazoo_lock;
 mod leader_election;
 mod leader_latch;
@@ -150,12 +153,14 @@ pub use barrier::{Barrier, DoubleBarrier};
 pub use config::ConfigNode;
 pub use counter::{SharedCounter, Versioned};
 pub use curator_cache::{CacheWatchMode, CuratorCache};
+pub use delay_queue::DelayQueue;
 pub use discovery::{
     DownInstancePolicy, ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance,
     ServiceProvider, ServiceType,
 };
 pub use error::{Error, LossReason, Result};
 pub use group::GroupMember;
+pub use id_queue::IdQueue;
 pub use leader_election::{ElectionHandle, LeaderElection, Leadership};
 pub use leader_latch::{LeaderLatch, Participant};
 pub use lease::NonBlockingLease;

@@ -9,10 +9,10 @@ use futures::StreamExt;
 use zk_client::proto::OpCode;
 use zk_client::{Client, CreateMode, EventType, WatchEvent};
 use zk_recipes::{
-    delete_guaranteed, CacheWatchMode, ChildEvent, CuratorCache, DistributedAtomicInteger,
-    DistributedAtomicLong, DownInstancePolicy, GuaranteedDelete, PathChildrenCache, PersistentNode,
-    PersistentTtlNode, ProtectedCreate, ProviderStrategy, ServiceDiscovery, ServiceInstance,
-    ServicePayload, ServiceType, SimpleQueue, TTL_TOUCH_CHILD,
+    delete_guaranteed, CacheWatchMode, ChildEvent, CuratorCache, DelayQueue,
+    DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy, GuaranteedDelete, IdQueue,
+    PathChildrenCache, PersistentNode, PersistentTtlNode, ProtectedCreate, ProviderStrategy,
+    ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue, TTL_TOUCH_CHILD,
 };
 use zk_testserver::proxy::{Fault, Match};
 
@@ -580,4 +580,63 @@ async fn curator_cache_uses_persistent_watches_where_the_server_has_them() {
         .unwrap();
     until(&mut version, || cache.get("/cfg/db/url").is_some()).await;
     assert_eq!(cache.snapshot().len(), 3);
+}
+
+#[tokio::test]
+async fn delay_queue_holds_items_until_due_in_due_order() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let q = DelayQueue::new(&client, "/delayed");
+    let start = std::time::Instant::now();
+    q.put_after("late", std::time::Duration::from_millis(400))
+        .await
+        .unwrap();
+    q.put_after("soon", std::time::Duration::from_millis(150))
+        .await
+        .unwrap();
+    q.put_after("now", std::time::Duration::ZERO).await.unwrap();
+    let names = env.children(&client, "/delayed").await;
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("queue-|") && n.matches('|').count() == 2),
+        "{names:?}"
+    );
+    let (raw, _) = client
+        .get_data(&format!("/delayed/{}", names[0]))
+        .await
+        .unwrap();
+    assert_eq!(&raw[..4], [0, 1, 0, 1], "Curator's framing");
+    assert_eq!(within(PATIENCE, q.take()).await.unwrap().as_ref(), b"now");
+    assert_eq!(within(PATIENCE, q.take()).await.unwrap().as_ref(), b"soon");
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(150),
+        "not before due"
+    );
+    assert_eq!(q.poll().await.unwrap(), None, "late is not due yet");
+    assert_eq!(within(PATIENCE, q.take()).await.unwrap().as_ref(), b"late");
+    assert!(start.elapsed() >= std::time::Duration::from_millis(400));
+}
+
+#[tokio::test]
+async fn id_queue_is_fifo_with_removal_by_id() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let q = IdQueue::new(&client, "/ids");
+    for i in 0..5 {
+        q.put(format!("m{i}"), &format!("id/{}", i % 3))
+            .await
+            .unwrap();
+    }
+    let names = env.children(&client, "/ids").await;
+    assert!(
+        names.iter().any(|n| n.starts_with("queue-|id_1|")),
+        "{names:?}"
+    );
+    assert_eq!(q.remove("id/1").await.unwrap(), 2, "m1 and m4");
+    let mut got = Vec::new();
+    while let Some(item) = q.poll().await.unwrap() {
+        got.push(String::from_utf8(item.to_vec()).unwrap());
+    }
+    assert_eq!(got, ["m0", "m2", "m3"]);
 }

@@ -339,6 +339,18 @@ pub fn normalize(name: &str) -> String {
             i += ch.len_utf8();
         }
     }
+    // A delay queue's due time between separators.
+    if let (Some(a), Some(b)) = (out.find('|'), out.rfind('|')) {
+        let inside = &out[a + 1..b];
+        if b > a
+            && inside.len() >= 8
+            && inside
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
+        {
+            out.replace_range(a + 1..b, "<time>");
+        }
+    }
     let tail = out.len().checked_sub(10).and_then(|s| out.get(s..));
     if let Some(tail) = tail {
         let t = tail.as_bytes();
@@ -389,6 +401,11 @@ mod tests {
             "queue-100000003<seq>"
         );
         assert_eq!(normalize("dyn"), "dyn");
+        assert_eq!(
+            normalize("queue-|1A24A637AEE|0000000001"),
+            "queue-|<time>|<seq>"
+        );
+        assert_eq!(normalize("queue-|id-1|0000000001"), "queue-|id-1|<seq>");
         assert_eq!(item("java-0", 3), Vec::<u8>::new());
         assert_eq!(&item("p", 1)[..4], b"p-1:");
         assert_eq!(item("p", 1).len(), 4 + 7);

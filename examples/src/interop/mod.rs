@@ -29,7 +29,9 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "persistent-node" => nodes::run(h, phase).await,
         "kazoo-lease" => kazoo::lease(h).await,
         "kazoo-partitioner" => kazoo::partitioner(h).await,
-        "queue" | "priority-queue" | "simple-queue" => queues::run(h, scenario, phase).await,
+        "queue" | "priority-queue" | "simple-queue" | "delay-queue" | "id-queue" => {
+            queues::run(h, scenario, phase).await
+        }
         "barrier" => coordination::barrier(h, phase).await,
         "double-barrier" => coordination::double_barrier(h, phase).await,
         "shared-count" => coordination::shared_count(h, phase).await,

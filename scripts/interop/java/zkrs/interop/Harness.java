@@ -164,11 +164,13 @@ final class Harness {
     static final Pattern PROTECTED = Pattern.compile("_c_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-");
     static final Pattern UUID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     static final Pattern SEQUENCE = Pattern.compile("[0-9-][0-9]{9}$");
+    static final Pattern DUE_TIME = Pattern.compile("\\|[0-9A-F]{8,}\\|");
 
     /** A node name with its random and counting parts replaced, so both sides' layouts compare. */
     static String normalize(String name) {
         String n = PROTECTED.matcher(name).replaceAll("_c_<uuid>-");
         n = UUID.matcher(n).replaceAll("<uuid>");
+        n = DUE_TIME.matcher(n).replaceAll("|<time>|");
         return SEQUENCE.matcher(n).replaceAll("<seq>");
     }
 

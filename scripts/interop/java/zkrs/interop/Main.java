@@ -76,7 +76,7 @@ public final class Main {
             case "leader-selector" -> Leaders.selector(h, phase);
             case "discovery" -> Discovery.run(h, phase);
             case "persistent-node" -> Nodes.run(h, phase);
-            case "queue", "priority-queue", "simple-queue" -> Queues.run(h, scenario, phase);
+            case "queue", "priority-queue", "simple-queue", "delay-queue", "id-queue" -> Queues.run(h, scenario, phase);
             case "barrier" -> Coordination.barrier(h, phase);
             case "double-barrier" -> Coordination.doubleBarrier(h, phase);
             case "shared-count" -> Coordination.sharedCount(h, phase);
