@@ -38,6 +38,8 @@ declare -A PLAN=(
     [semaphore]="layout mixed"
     [rwlock]="layout mixed"
     [multilock]="layout mixed"
+    [reentrant-mutex]="layout mixed"
+    [revocation]="directional:holder:revoker"
     [leader-latch]="layout mixed"
     [leader-selector]="layout mixed"
     [discovery]="layout mixed"
@@ -62,7 +64,7 @@ declare -A PLAN=(
 KAZOO=(kazoo-lease kazoo-partitioner)
 PLAN[kazoo-lease]="kazoo"
 PLAN[kazoo-partitioner]="kazoo"
-ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery persistent-node queue priority-queue
+ORDER=(mutex semaphore rwlock multilock reentrant-mutex revocation leader-latch leader-selector discovery persistent-node queue priority-queue
     simple-queue delay-queue id-queue barrier double-barrier shared-count atomic-long group-member node-cache path-cache tree-cache
     tree-cache-one-shot)
 

@@ -9,10 +9,11 @@ use futures::StreamExt;
 use zk_client::proto::OpCode;
 use zk_client::{Client, CreateMode, EventType, WatchEvent};
 use zk_recipes::{
-    delete_guaranteed, CacheWatchMode, ChildEvent, CuratorCache, DelayQueue,
+    attempt_revoke, delete_guaranteed, CacheWatchMode, ChildEvent, CuratorCache, DelayQueue,
     DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy, GuaranteedDelete, IdQueue,
-    PathChildrenCache, PersistentNode, PersistentTtlNode, ProtectedCreate, ProviderStrategy,
-    ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue, TTL_TOUCH_CHILD,
+    Lock, PathChildrenCache, PersistentNode, PersistentTtlNode, ProtectedCreate, ProviderStrategy,
+    ReentrantLock, ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue,
+    REVOKE_MESSAGE, TTL_TOUCH_CHILD,
 };
 use zk_testserver::proxy::{Fault, Match};
 
@@ -639,4 +640,79 @@ async fn id_queue_is_fifo_with_removal_by_id() {
         got.push(String::from_utf8(item.to_vec()).unwrap());
     }
     assert_eq!(got, ["m0", "m2", "m3"]);
+}
+
+#[tokio::test]
+async fn reentrant_lock_reenters_per_owner_and_excludes_others() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let owner = ReentrantLock::new(&client, "/re/lock");
+    let outer = owner.acquire().await.unwrap();
+    let inner = within(PATIENCE, owner.clone().acquire()).await.unwrap();
+    assert_eq!(inner.node_path(), outer.node_path());
+    assert_eq!(owner.hold_count(), 2);
+    assert_eq!(
+        env.children(&client, "/re/lock").await.len(),
+        1,
+        "no second node"
+    );
+    // Another owner (same session, other handle) waits.
+    let other = ReentrantLock::new(&client, "/re/lock");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), other.acquire())
+            .await
+            .is_err()
+    );
+    inner.release().await.unwrap();
+    // The timed-out contender's node goes in the background; ours stays.
+    let left = env
+        .wait_children(&client, "/re/lock", |c| c.len() == 1)
+        .await;
+    assert!(outer.node_path().ends_with(&left[0]), "still held");
+    drop(outer); // the last entry: released in the background
+    let theirs = within(PATIENCE, other.acquire()).await.unwrap();
+    assert_ne!(theirs.fencing_token(), 0);
+    assert_eq!(owner.hold_count(), 0);
+    theirs.release().await.unwrap();
+}
+
+/// After the session that held it expired, the owner does not re-enter a
+/// lost lock: it acquires anew.
+#[tokio::test]
+async fn reentrant_lock_does_not_reenter_a_lost_hold() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let owner = ReentrantLock::new(&client, "/re/lost");
+    let first = owner.acquire().await.unwrap();
+    let lost = first.lost();
+    env.expire(&proxy, &client).await;
+    within(PATIENCE, lost).await;
+    let again = within(PATIENCE, owner.acquire()).await.unwrap();
+    assert_ne!(again.node_path(), first.node_path(), "a new node");
+    let stat = client.exists(again.node_path()).await.unwrap().unwrap();
+    assert_eq!(stat.ephemeral_owner, client.session_id());
+}
+
+#[tokio::test]
+async fn revocation_asks_the_holder_to_release() {
+    let Some(env) = env().await else { return };
+    let holder = env.client().await;
+    let wanter = env.client().await;
+    let guard = Lock::new(&holder, "/rev").acquire().await.unwrap();
+    let asked = guard.revoke_requested();
+    let waiting = tokio::spawn({
+        let wanter = wanter.clone();
+        async move { Lock::new(&wanter, "/rev").acquire().await }
+    });
+    let holder_node = guard.node_path().to_string();
+    attempt_revoke(&wanter, &holder_node).await.unwrap();
+    within(PATIENCE, asked).await;
+    let (data, _) = holder.get_data(&holder_node).await.unwrap();
+    assert_eq!(data.as_ref(), REVOKE_MESSAGE);
+    guard.release().await.unwrap();
+    let theirs = within(PATIENCE, waiting).await.unwrap().unwrap();
+    theirs.release().await.unwrap();
+    // Revoking a node that is gone is fine.
+    attempt_revoke(&wanter, &holder_node).await.unwrap();
 }

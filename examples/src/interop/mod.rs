@@ -23,6 +23,8 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "semaphore" => locks::semaphore(h, phase).await,
         "rwlock" => locks::rwlock(h, phase).await,
         "multilock" => locks::multilock(h, phase).await,
+        "reentrant-mutex" => locks::reentrant(h, phase).await,
+        "revocation" => locks::revocation(h, phase).await,
         "leader-latch" => leaders::latch(h, phase).await,
         "leader-selector" => leaders::selector(h, phase).await,
         "discovery" => discovery::run(h, phase).await,

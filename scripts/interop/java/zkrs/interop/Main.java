@@ -72,6 +72,8 @@ public final class Main {
             case "semaphore" -> Locks.semaphore(h, phase);
             case "rwlock" -> Locks.rwlock(h, phase);
             case "multilock" -> Locks.multilock(h, phase);
+            case "reentrant-mutex" -> Locks.reentrant(h, phase);
+            case "revocation" -> Locks.revocation(h, phase);
             case "leader-latch" -> Leaders.latch(h, phase);
             case "leader-selector" -> Leaders.selector(h, phase);
             case "discovery" -> Discovery.run(h, phase);
