@@ -43,7 +43,9 @@ enum AnyQueue {
     /// A `Queue`; whether it is a priority queue.
     Curator(Queue, bool),
     Simple(SimpleQueue),
-    Delay(DelayQueue),
+    /// Due times count from the instant (one base for all items, so
+    /// their order is fixed).
+    Delay(DelayQueue, std::time::SystemTime),
     Ids(IdQueue),
 }
 
@@ -52,7 +54,9 @@ impl AnyQueue {
         match kind {
             "priority-queue" => AnyQueue::Curator(Queue::priority(c, path), true),
             "simple-queue" => AnyQueue::Simple(SimpleQueue::new(c, path)),
-            "delay-queue" => AnyQueue::Delay(DelayQueue::new(c, path)),
+            "delay-queue" => {
+                AnyQueue::Delay(DelayQueue::new(c, path), std::time::SystemTime::now())
+            }
             "id-queue" => AnyQueue::Ids(IdQueue::new(c, path)),
             _ => AnyQueue::Curator(Queue::new(c, path), false),
         }
@@ -64,8 +68,8 @@ impl AnyQueue {
             AnyQueue::Curator(q, true) => {
                 q.put_with_priority(data, priority(i)).await?;
             }
-            AnyQueue::Delay(q) => {
-                q.put_after(data, delay(i)).await?;
+            AnyQueue::Delay(q, base) => {
+                q.put(data, *base + delay(i)).await?;
             }
             AnyQueue::Ids(q) => {
                 q.put(data, &format!("id-{i}")).await?;
@@ -84,7 +88,7 @@ impl AnyQueue {
         Ok(match self {
             AnyQueue::Curator(q, _) => q.take().await?,
             AnyQueue::Simple(q) => q.take().await?,
-            AnyQueue::Delay(q) => q.take().await?,
+            AnyQueue::Delay(q, _) => q.take().await?,
             AnyQueue::Ids(q) => q.take().await?,
         })
     }

@@ -92,6 +92,8 @@ final class Queues {
     static final class AnyQueue implements AutoCloseable {
         final String kind;
         final Collector collector = new Collector();
+        /** Due times count from here (one base for all items, so their order is fixed). */
+        final long base = System.currentTimeMillis();
         DistributedQueue<byte[]> fifo;
         DistributedPriorityQueue<byte[]> prio;
         DistributedDelayQueue<byte[]> delay;
@@ -128,7 +130,7 @@ final class Queues {
             switch (kind) {
                 case "queue" -> fifo.put(item);
                 case "priority-queue" -> prio.put(item, priority(i));
-                case "delay-queue" -> delay.put(item, System.currentTimeMillis() + delayMs(i));
+                case "delay-queue" -> delay.put(item, base + delayMs(i));
                 case "id-queue" -> ids.put(item, "id-" + i);
                 default -> simple.offer(item);
             }
