@@ -4,7 +4,7 @@
 //! back to on servers without persistent watches (ZooKeeper 3.5).
 
 use crate::error::Result;
-use crate::node_cache::{NodeData, TreeEvent};
+use crate::node_cache::{apply_to, NodeData, TreeEvent};
 use crate::nodes::join;
 use crate::pause::RetryPause;
 use crate::policy::wait_connected;
@@ -42,18 +42,7 @@ impl Published {
     }
 
     fn apply(&self, event: TreeEvent) {
-        if let Ok(mut nodes) = self.nodes.write() {
-            match &event {
-                TreeEvent::Added(p, d) | TreeEvent::Updated(p, d) => {
-                    nodes.insert(p.clone(), d.clone());
-                }
-                TreeEvent::Removed(p) => {
-                    let below = format!("{p}/");
-                    nodes.retain(|k, _| k != p && !k.starts_with(&below));
-                }
-                TreeEvent::Reloaded | TreeEvent::Gap { .. } => {}
-            }
-        }
+        apply_to(&self.nodes, &event);
         let _ = self.events.send(event);
         self.version.send_modify(|v| *v += 1);
     }
