@@ -139,7 +139,7 @@ step_examples_standalone() {
     local bin failed=0
     cargo build -q -p examples --bins
     start_reference standalone
-    for bin in quickstart lock rwlock semaphore leader_latch leader_election queue barrier atomic_long simple_queue service_provider \
+    for bin in quickstart lock rwlock semaphore leader_latch leader_election queue barrier atomic_long simple_queue service_provider persistent_node children_cache work_sharing delay_queue reentrant_lock \
         service_discovery config_watch watch_tree multi acl; do
         if "$REPO_ROOT/target/debug/$bin" --connect "$ZK_CONNECT" >"$REPO_ROOT/target/example-$bin.log" 2>&1; then
             note "example $bin -> ok"

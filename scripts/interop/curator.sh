@@ -6,7 +6,8 @@
 # installed). The Java programs under scripts/interop/java/ are compiled with
 # plain javac against the jars.
 #
-#   scripts/interop/curator.sh install            apt-get the Curator 5.4 packages and a JDK if missing
+#   scripts/interop/curator.sh install            apt-get the Curator 5.4 packages, a JDK and kazoo
+#                                                 (python3-kazoo) if missing
 #   scripts/interop/curator.sh fetch 5.7.1        download + unpack trixie's Curator 5.7.1 jars
 #   scripts/interop/curator.sh classpath VERSION  print the runtime classpath (5.4 | 5.7.1)
 #   scripts/interop/curator.sh build VERSION      javac the interop programs; prints the classpath
@@ -71,6 +72,8 @@ cmd_install() {
         dpkg -s "$p" >/dev/null 2>&1 || pkgs+=("$p")
     done
     command -v javac >/dev/null 2>&1 || pkgs+=(default-jdk-headless)
+    # kazoo, for the kazoo scenarios (kazoo_twins.py).
+    python3 -c 'import kazoo' >/dev/null 2>&1 || pkgs+=(python3-kazoo)
     if ((${#pkgs[@]} == 0)); then
         log "already installed: ${PACKAGES[*]} ($(dpkg-query -W -f '${Version}' libcurator-framework-java))"
         return 0

@@ -12,7 +12,8 @@
 #
 # For each scenario:
 #  - layout: Curator and zk-recipes each run the recipe alone under their own
-#    root and print every node it created (kind: ephemeral | durable), then
+#    root and print every node it created (kind: ephemeral | durable |
+#    durable-empty, the last left out of the comparison while held), then
 #    again after the server's container reaper has run; the two listings must
 #    be identical (a persistent directory where Curator's is a container shows
 #    as a node left "after" on one side only);
@@ -38,6 +39,8 @@ declare -A PLAN=(
     [semaphore]="layout mixed"
     [rwlock]="layout mixed"
     [multilock]="layout mixed"
+    [reentrant-mutex]="layout mixed"
+    [revocation]="directional:holder:revoker"
     [leader-latch]="layout mixed"
     [leader-selector]="layout mixed"
     [discovery]="layout mixed"
@@ -45,16 +48,26 @@ declare -A PLAN=(
     [queue]="layout directional:producer:consumer mixed"
     [priority-queue]="layout directional:producer:consumer"
     [simple-queue]="layout directional:producer:consumer mixed"
+    [delay-queue]="layout directional:producer:consumer"
+    [id-queue]="layout directional:producer:consumer mixed"
     [barrier]="layout directional:setter:waiter"
     [double-barrier]="layout mixed"
     [shared-count]="layout mixed"
     [atomic-long]="layout mixed"
     [group-member]="layout mixed"
     [node-cache]="directional:writer:reader"
+    [path-cache]="directional:writer:reader"
     [tree-cache]="directional:writer:reader"
+    [tree-cache-one-shot]="directional:writer:reader"
 )
-ORDER=(mutex semaphore rwlock multilock leader-latch leader-selector discovery persistent-node queue priority-queue
-    simple-queue barrier double-barrier shared-count atomic-long group-member node-cache tree-cache)
+# kazoo scenarios (the other side is scripts/interop/kazoo_twins.py); run with
+# the first Curator version only, as they do not involve Curator.
+KAZOO=(kazoo-lease kazoo-partitioner)
+PLAN[kazoo-lease]="kazoo"
+PLAN[kazoo-partitioner]="kazoo"
+ORDER=(mutex semaphore rwlock multilock reentrant-mutex revocation leader-latch leader-selector discovery persistent-node queue priority-queue
+    simple-queue delay-queue id-queue barrier double-barrier shared-count atomic-long group-member node-cache path-cache tree-cache
+    tree-cache-one-shot)
 
 note() { printf 'interop: %s\n' "$*"; }
 die() { note "ERROR: $*"; exit 1; }
@@ -66,13 +79,16 @@ while (($#)); do
     case $1 in
     --server) SERVER=$2; shift 2 ;;
     --curator) VERSION=$2; shift 2 ;;
-    --list) printf '%s\n' "${ORDER[@]}"; exit 0 ;;
+    --list) printf '%s\n' "${ORDER[@]}" "${KAZOO[@]}"; exit 0 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $1" ;;
     *) [[ -n ${PLAN[$1]:-} ]] || die "unknown scenario $1 (scenarios: ${ORDER[*]})"; SCENARIOS+=("$1"); shift ;;
     esac
 done
-((${#SCENARIOS[@]})) || SCENARIOS=("${ORDER[@]}")
+if ((${#SCENARIOS[@]} == 0)); then
+    SCENARIOS=("${ORDER[@]}")
+    [[ $VERSION != 5.4 ]] || SCENARIOS+=("${KAZOO[@]}")
+fi
 
 OUT=$STATE_DIR/runs/$SERVER-$VERSION
 rm -rf "$OUT"
@@ -128,6 +144,10 @@ java_side() { # <log> <args...>
     local log=$1; shift
     java -Xss512k -XX:+UseSerialGC -cp "$CLASSPATH_ALL" zkrs.interop.Main --connect "$CONNECT" --side java "$@" >"$log" 2>&1
 }
+kazoo_side() { # <log> <args...>
+    local log=$1; shift
+    python3 "$SCRIPT_DIR/kazoo_twins.py" --connect "$CONNECT" --side kazoo "$@" >"$log" 2>&1
+}
 rust_side() { # <log> <args...>
     local log=$1; shift
     "$RUST_BIN" --connect "$CONNECT" --side rust "$@" >"$log" 2>&1
@@ -140,7 +160,7 @@ both() { # <name> <java args> -- <rust args>
     while [[ $1 != -- ]]; do jargs+=("$1"); shift; done
     shift
     rargs=("$@")
-    java_side "$OUT/$name.java.log" "${jargs[@]}" & local jp=$!
+    "${OTHER_SIDE:-java_side}" "$OUT/$name.java.log" "${jargs[@]}" & local jp=$!
     rust_side "$OUT/$name.rust.log" "${rargs[@]}" & local rp=$!
     local jrc=0 rrc=0
     wait "$jp" || jrc=$?
@@ -157,8 +177,11 @@ run_layout() {
     local s=$1 ns=$2
     both "$s-layout" --ns "$ns" --scenario "$s" --phase layout --peers 1 -- \
         --ns "$ns" --scenario "$s" --phase layout --peers 1 || return 1
-    grep '^LAYOUT' "$OUT/$s-layout.java.log" | sort -u >"$OUT/$s-layout.java"
-    grep '^LAYOUT' "$OUT/$s-layout.rust.log" | sort -u >"$OUT/$s-layout.rust"
+    # Empty durable nodes while held may be containers the reaper takes at
+    # any moment (a semaphore's lock directory between two acquires): only
+    # the "after" listing compares them.
+    grep '^LAYOUT' "$OUT/$s-layout.java.log" | grep -v '^LAYOUT held .* durable-empty$' | sort -u >"$OUT/$s-layout.java"
+    grep '^LAYOUT' "$OUT/$s-layout.rust.log" | grep -v '^LAYOUT held .* durable-empty$' | sort -u >"$OUT/$s-layout.rust"
     if ! diff -u --label "Curator $VERSION" --label zk-recipes "$OUT/$s-layout.java" "$OUT/$s-layout.rust" >"$OUT/$s-layout.diff"; then
         note "$s: znode layout differs from Curator's ('held': while the recipe holds; 'after': what the container reaper left):"
         cat "$OUT/$s-layout.diff"
@@ -172,6 +195,10 @@ run_scenario() {
     for phase in ${PLAN[$s]}; do
         case $phase in
         layout) run_layout "$s" "$ns" || ok=1 ;;
+        kazoo)
+            OTHER_SIDE=kazoo_side both "$s-kazoo" --ns "$ns" --scenario "$s" --contenders "$CONTENDERS" -- \
+                --ns "$ns" --scenario "$s" --contenders "$CONTENDERS" || ok=1
+            ;;
         mixed)
             both "$s-mixed" --ns "$ns" --scenario "$s" --contenders "$CONTENDERS" --rounds "$ROUNDS" -- \
                 --ns "$ns" --scenario "$s" --contenders "$CONTENDERS" --rounds "$ROUNDS" || ok=1

@@ -52,9 +52,15 @@ impl Barrier {
     /// Idempotent: a dropped call may or may not have set the barrier;
     /// calling it again is harmless.
     pub async fn set(&self) -> Result<()> {
+        // Missing parents are containers, as Curator creates them.
         match self
             .client
-            .create_all(&self.path, Bytes::new(), CreateMode::Persistent)
+            .create_all_with_parents(
+                &self.path,
+                Bytes::new(),
+                CreateMode::Persistent,
+                CreateMode::Container,
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -259,7 +265,7 @@ impl DoubleBarrier {
             {
                 Ok(_) => break,
                 Err(e) if e.is_node_exists() => break,
-                Err(e) if e.is_no_node() => ensure_dir(&self.client, &self.path, false).await?,
+                Err(e) if e.is_no_node() => ensure_dir(&self.client, &self.path, true).await?,
                 Err(e) => return Err(e.into()),
             }
         }

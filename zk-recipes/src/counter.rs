@@ -86,7 +86,7 @@ impl SharedCounter {
     }
 
     async fn create(&self) -> Result<()> {
-        ensure_dir(&self.client, parent_of(&self.path), false).await?;
+        ensure_dir(&self.client, parent_of(&self.path), true).await?;
         match self
             .client
             .create(

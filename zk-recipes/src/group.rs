@@ -288,7 +288,7 @@ async fn keep_node(inner: &Inner) {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.is_no_node() => ensure_dir(&client, &inner.path, false).await.map(|_| ()),
+            Err(e) if e.is_no_node() => ensure_dir(&client, &inner.path, true).await.map(|_| ()),
             Err(e) if e.is_node_exists() => match client.exists(&node).await {
                 Ok(Some(stat)) if stat.ephemeral_owner == session => client
                     .set_data(&node, payload, None)

@@ -38,6 +38,10 @@ impl Hold {
         }
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub(crate) fn path(&self) -> &str {
         &self.path
     }

@@ -59,13 +59,41 @@
 //! | [`MultiLock`] | those of its locks | lost when any member is | lost |
 //! | [`LeaderLatch`] | `<path>/_c_<uuid>-latch-<seq>` (data: id) | leadership kept ¼ session timeout (`Strict`: dropped at once; fencing token: [`LeaderLatch::fencing_token`]) | leadership dropped; re-joins with a new node; a node of an old session never grants leadership |
 //! | [`LeaderElection`] | a `Lock` on `<path>` | task keeps running as for `Lock` | task cancelled; re-queued if `auto_requeue` |
-//! | [`Queue`] | `<path>/queue-<seq>`, priority `queue-<prio><seq>`, locks `<path>-locks/<item>` | consumers wait | consumers continue in the new session; locked items are delivered again |
+//! | [`ReentrantLock`] | as `Lock`, one node per hold whatever the re-entries | as `Lock` | as `Lock`; a lost hold is never re-entered |
+//! | [`Queue`] | `<path>/queue-<seq>`, priority `queue-<prio><seq>` (items in Curator's `DistributedQueue` framing), locks `<path>-locks/<item>` | consumers wait | consumers continue in the new session; locked items are delivered again |
+//! | [`SimpleQueue`] / [`DelayQueue`] / [`IdQueue`] | `<path>/qn-<seq>` (raw bytes) / `queue-\|<due, hex ms>\|<seq>` / `queue-\|<id>\|<seq>` (framed) | consumers wait | consumers continue in the new session |
 //! | [`Barrier`] | `<path>` | waiters wait | waiters wait |
 //! | [`DoubleBarrier`] | `<path>/<uuid>`, `<path>/ready` | members wait | an entering member re-enters |
 //! | [`ServiceDiscovery`] / [`ServiceCache`] | `<base>/<name>/<id>` with ServiceInstance JSON | nothing changes | instances re-registered with their latest data; cache re-read |
 //! | [`GroupMember`] | `<path>/<id>` (data: payload) | nothing changes | member node re-created with the latest payload |
 //! | [`ConfigNode`] / [`NodeCache`] / [`TreeCache`] | the watched node(s) | last value kept | re-watched and re-read |
 //! | [`SharedCounter`] | `<path>`, 4-byte big-endian | calls wait (client retries) | nothing held |
+//! | [`DistributedAtomicLong`] / [`DistributedAtomicInteger`] | `<path>`, 8 / 4 bytes big-endian; promotion lock as `Lock` | a write whose reply is lost fails (never applied twice) | nothing held |
+//! | [`PersistentNode`] / [`PersistentTtlNode`] | `<path>` (sequential: `_c_<uuid>-<name><seq>`) / TTL node with a TTL `touch` child | kept | re-created in the new session |
+//! | [`PathChildrenCache`] / [`CuratorCache`] | the watched nodes (one-shot watches; `CuratorCache` on a persistent watch where the server has them) | last value kept | re-read |
+//! | [`NonBlockingLease`] (kazoo) | `<path>/lease_holder` (JSON, UTC end), lock `<path>/<hex>__lock__<seq>` | — (held for a duration, not a session) | — |
+//! | [`SetPartitioner`] (kazoo) | `<path>/party/<hex>-<id>`, `<path>/locks/<item>/<hex>__lock__<seq>` | items kept | [`PartitionState::Failure`] |
+//!
+//! The layouts and data formats are checked against real Curator 5.4 and
+//! 5.7.1 and kazoo on real ZooKeeper and zk-testserver by the interop
+//! suite (`scripts/interop/run.sh`; see the README).
+//!
+//! # Reapers: containers instead
+//!
+//! Curator 4's `Reaper` and `ChildReaper` (gone in Curator 5) deleted the
+//! empty directories recipes leave behind. ZooKeeper 3.5+ does it on the
+//! server with *containers*, which these recipes use wherever Curator does
+//! (its `creatingParentContainersIfNeeded`): the directories of locks,
+//! latches, semaphore leases, simple queues and service discovery vanish
+//! once their last child is gone. For directories of your own, create them
+//! as containers: [`zk_client::CreateMode::Container`], or
+//! [`zk_client::Client::create_all_with_parents`] for a path whose missing
+//! parents should be containers (`tests/curator_twins.rs` shows
+//! discovery and queue directories reaped).
+//!
+//! Users' own nodes get Curator's create protection with
+//! [`ProtectedCreate`] and its guaranteed delete with [`delete_guaranteed`];
+//! [`zk_client::Client::delete_all`] deletes a subtree.
 //!
 //! In every recipe a lost session is only recovered if the client renews
 //! sessions ([`zk_client::ClientBuilder::renew_session_on_expiry`]);
@@ -113,27 +141,39 @@ mod atomic;
 mod barrier;
 mod config;
 mod counter;
+mod curator_cache;
+mod delay_queue;
 mod detach;
 mod discovery;
 mod error;
 mod group;
 mod hold;
+mod id_queue;
+mod item_queue;
+mod kazoo_lock;
 mod leader_election;
 mod leader_latch;
+mod lease;
 mod lock;
 mod lock_core;
 mod multi_lock;
 mod node_cache;
 mod nodes;
+mod partitioner;
+mod path_cache;
 mod pause;
 mod persistent_node;
 mod policy;
 mod protected;
 mod queue;
+mod queue_frame;
+mod reentrant_lock;
+mod revocation;
 mod rwlock;
 mod semaphore;
 mod service_payload;
 mod simple_queue;
+mod watch_tree;
 
 pub use atomic::{
     AtomicNumber, AtomicOutcome, AtomicStats, DistributedAtomic, DistributedAtomicInteger,
@@ -142,21 +182,29 @@ pub use atomic::{
 pub use barrier::{Barrier, DoubleBarrier};
 pub use config::ConfigNode;
 pub use counter::{SharedCounter, Versioned};
+pub use curator_cache::{CacheWatchMode, CuratorCache};
+pub use delay_queue::DelayQueue;
 pub use discovery::{
     DownInstancePolicy, ProviderStrategy, ServiceCache, ServiceDiscovery, ServiceInstance,
     ServiceProvider, ServiceType,
 };
 pub use error::{Error, LossReason, Result};
 pub use group::GroupMember;
+pub use id_queue::IdQueue;
 pub use leader_election::{ElectionHandle, LeaderElection, Leadership};
 pub use leader_latch::{LeaderLatch, Participant};
+pub use lease::NonBlockingLease;
 pub use lock::{Lock, LockGuard};
 pub use multi_lock::{MultiLock, MultiLockGuard};
 pub use node_cache::{NodeCache, NodeData, TreeCache, TreeEvent, TreeEvents};
+pub use partitioner::{PartitionState, SetPartitioner};
+pub use path_cache::{ChildEvent, PathChildrenCache};
 pub use persistent_node::{PersistentNode, PersistentTtlNode, TTL_TOUCH_CHILD};
 pub use policy::ConnectionPolicy;
 pub use protected::{delete_guaranteed, GuaranteedDelete, ProtectedCreate};
 pub use queue::{Queue, QueueItem, QueueStats};
+pub use reentrant_lock::{ReentrantGuard, ReentrantLock};
+pub use revocation::{attempt_revoke, REVOKE_MESSAGE};
 pub use rwlock::ReadWriteLock;
 pub use semaphore::{Lease, Semaphore};
 pub use service_payload::{ServicePayload, JAVA_MAP_CLASS};

@@ -187,6 +187,10 @@ impl LockGuard {
         self.hold.path()
     }
 
+    pub(crate) fn hold_client(&self) -> &Client {
+        self.hold.client()
+    }
+
     /// The lock node's stat at creation.
     pub fn stat(&self) -> &Stat {
         self.hold.stat()

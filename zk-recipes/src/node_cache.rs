@@ -200,6 +200,13 @@ pub struct TreeEvents {
 }
 
 impl TreeEvents {
+    /// A reader of `events` (also used by the one-shot-watch caches).
+    pub(crate) fn new(events: broadcast::Receiver<TreeEvent>) -> TreeEvents {
+        TreeEvents {
+            inner: BroadcastStream::new(events),
+        }
+    }
+
     /// The next event (`None` once the cache is dropped).
     ///
     /// # Cancel safety
@@ -388,20 +395,26 @@ impl TreeCache {
     }
 }
 
+/// Applies `event` to a cached tree (shared with the one-shot-watch
+/// caches).
+pub(crate) fn apply_to(nodes: &RwLock<BTreeMap<String, NodeData>>, event: &TreeEvent) {
+    if let Ok(mut nodes) = nodes.write() {
+        match event {
+            TreeEvent::Added(p, d) | TreeEvent::Updated(p, d) => {
+                nodes.insert(p.clone(), d.clone());
+            }
+            TreeEvent::Removed(p) => {
+                let below = format!("{p}/");
+                nodes.retain(|k, _| k != p && !k.starts_with(&below));
+            }
+            TreeEvent::Reloaded | TreeEvent::Gap { .. } => {}
+        }
+    }
+}
+
 impl TreeState {
     fn apply(&self, event: TreeEvent) {
-        if let Ok(mut nodes) = self.nodes.write() {
-            match &event {
-                TreeEvent::Added(p, d) | TreeEvent::Updated(p, d) => {
-                    nodes.insert(p.clone(), d.clone());
-                }
-                TreeEvent::Removed(p) => {
-                    let below = format!("{p}/");
-                    nodes.retain(|k, _| k != p && !k.starts_with(&below));
-                }
-                TreeEvent::Reloaded | TreeEvent::Gap { .. } => {}
-            }
-        }
+        apply_to(&self.nodes, &event);
         let _ = self.events.send(event);
         self.version.send_modify(|v| *v += 1);
     }

@@ -137,8 +137,9 @@ pub enum GuaranteedDelete {
     /// The node is gone (deleted now, or it was not there).
     Deleted,
     /// The delete could not complete now (connection trouble); it goes on
-    /// in the background until it succeeds, the node is gone, or the client
-    /// is closed (an ephemeral node also goes when its session ends).
+    /// in the background until it succeeds, the node is gone, or the
+    /// application lets go of the client (an ephemeral node also goes when
+    /// its session ends).
     InBackground,
 }
 
@@ -147,8 +148,10 @@ pub enum GuaranteedDelete {
 /// problem, keeps trying in the background. Other failures (`NotEmpty`,
 /// `BadVersion`, `NoAuth`) are returned and nothing is retried.
 ///
-/// The background task holds a clone of the client, so it keeps the
-/// session open until the delete is done or the client is closed.
+/// The background task holds only a weak client: it does not keep the
+/// session open, and ends once the application has let go of its
+/// [`Client`] (an ephemeral node then goes with the session; a persistent
+/// one stays).
 ///
 /// # Cancel safety
 ///
@@ -163,17 +166,25 @@ pub async fn delete_guaranteed(
         Ok(()) => Ok(GuaranteedDelete::Deleted),
         Err(e) if retry_later(&e) => {
             tracing::info!(%path, error = %e, "delete failed; retrying in the background");
-            let (client, path) = (client.clone(), path.to_string());
+            let (weak, path) = (client.downgrade(), path.to_string());
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 handle.spawn(async move {
                     let mut pause = RetryPause::new();
                     loop {
-                        if wait_connected(&client).await.is_err() {
+                        // Without keeping the session open: once the
+                        // application lets go of its client, this ends.
+                        let state = weak
+                            .wait_for_state(|s| s.is_connected() || s.is_terminal())
+                            .await;
+                        let Some(client) = weak.upgrade().filter(|_| !state.is_terminal()) else {
                             return;
-                        }
+                        };
                         match try_delete(&client, &path, version).await {
                             Ok(()) => return,
-                            Err(e) if retry_later(&e) => pause.wait().await,
+                            Err(e) if retry_later(&e) => {
+                                drop(client);
+                                pause.wait().await;
+                            }
                             Err(e) => {
                                 tracing::warn!(%path, error = %e, "guaranteed delete gave up");
                                 return;

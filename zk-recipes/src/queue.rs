@@ -6,6 +6,7 @@ use crate::detach::finish_on_drop;
 use crate::error::{Error, Result};
 use crate::nodes::{ensure_dir, join, sequence_of, spawn_release};
 use crate::policy::wait_connected;
+use crate::queue_frame;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -58,7 +59,10 @@ struct Counters {
 ///
 /// Items are persistent sequential nodes `<path>/queue-<seq>` (priority
 /// queues: `queue-<priority><seq>`, with Curator's priority encoding, lower
-/// first). Consumers list the children once and work through that listing,
+/// first), holding the item framed as Curator's `DistributedQueue` frames
+/// it (its `ItemSerializer`; a Curator queue with a pass-through
+/// `QueueSerializer` puts and takes the same bytes). Nodes Curator wrote
+/// with several items (`putMulti`) are taken item by item. Consumers list the children once and work through that listing,
 /// re-listing only when it is used up; a child watch is left only when the
 /// queue is empty, so the number of watches does not grow with the number of
 /// items. Clones of a `Queue` share the listing, so many tasks can take from
@@ -484,6 +488,8 @@ impl Inner {
     async fn put_named(&self, name: &str, data: Bytes) -> Result<String> {
         let client = &self.client;
         let path = join(&self.path, name);
+        // Curator's DistributedQueue framing (one item per node).
+        let data = queue_frame::encode(&[&data]);
         loop {
             match client
                 .create(&path, data.clone(), CreateMode::PersistentSequential)
@@ -554,8 +560,8 @@ impl Inner {
         let client = &inner.client;
         let path = join(&inner.path, &name);
         loop {
-            let data = match client.get_data(&path).await {
-                Ok((data, _)) => data,
+            let items = match client.get_data(&path).await {
+                Ok((data, _)) => unframe(&path, data),
                 Err(e) if e.is_no_node() => return Ok(None),
                 Err(e) if e.is_session_expired() => {
                     wait_connected(client).await?;
@@ -564,12 +570,12 @@ impl Inner {
                 Err(e) => return Err(e.into()),
             };
             let keep = {
-                let (inner, name, data) = (inner.clone(), name.clone(), data.clone());
+                let (inner, name, items) = (inner.clone(), name.clone(), items.clone());
                 move |claim: Result<Claim>| {
                     if let Ok(Claim::Ours) = claim {
                         tracing::debug!(%name, "take abandoned after removing its item; kept");
                         if let Ok(mut claimed) = inner.claimed.lock() {
-                            claimed.push_back((name, data));
+                            claimed.extend(items.into_iter().map(|d| (name.clone(), d)));
                         }
                     }
                     inner.finishing.send_modify(|n| *n -= 1);
@@ -579,7 +585,16 @@ impl Inner {
             let delete = finish_on_drop(Inner::delete_claim(inner.clone(), path.clone()), keep)
                 .on_detach(move || detaching.finishing.send_modify(|n| *n += 1));
             match delete.await? {
-                Claim::Ours => return Ok(Some(data)),
+                Claim::Ours => {
+                    // A node with several items (Curator's putMulti): the
+                    // first now, the others on the next takes.
+                    let mut items = items.into_iter();
+                    let first = items.next();
+                    if let Ok(mut claimed) = inner.claimed.lock() {
+                        claimed.extend(items.map(|d| (name.clone(), d)));
+                    }
+                    return Ok(first);
+                }
                 Claim::Gone => return Ok(None),
                 Claim::Again => continue,
             }
@@ -642,12 +657,14 @@ impl Inner {
             lock,
             session,
             data: Bytes::new(),
+            items: Vec::new(),
             done: false,
         };
         // From here on, dropping `item` unlocks the item.
         match client.get_data(&item.item).await {
             Ok((data, _)) => {
-                item.data = data;
+                item.items = unframe(&item.item, data);
+                item.data = item.items.first().cloned().unwrap_or_default();
                 Ok(Some(item))
             }
             Err(e) if e.is_no_node() => Ok(None),
@@ -705,6 +722,7 @@ pub struct QueueItem {
     lock: String,
     session: i64,
     data: Bytes,
+    items: Vec<Bytes>,
     done: bool,
 }
 
@@ -712,6 +730,12 @@ impl QueueItem {
     /// The item's data.
     pub fn data(&self) -> &Bytes {
         &self.data
+    }
+
+    /// Every item of the node: one, except for nodes a Curator producer
+    /// wrote with `putMulti` (all acked or released together).
+    pub fn items(&self) -> &[Bytes] {
+        &self.items
     }
 
     /// The item's node path.
@@ -771,6 +795,22 @@ impl Drop for QueueItem {
     fn drop(&mut self) {
         if !self.done {
             spawn_release(&self.client, std::mem::take(&mut self.lock), self.session);
+        }
+    }
+}
+
+/// The items of a queue node in Curator's framing; data in another format
+/// (raw bytes, as zk-recipes wrote before it framed items) is one item.
+fn unframe(path: &str, data: Bytes) -> Vec<Bytes> {
+    match queue_frame::decode(&data) {
+        Some(items) if !items.is_empty() => items,
+        Some(_) => {
+            tracing::warn!(%path, "queue node without items; delivered as empty");
+            vec![Bytes::new()]
+        }
+        None => {
+            tracing::warn!(%path, "queue node not in Curator's framing; delivered as raw bytes");
+            vec![data]
         }
     }
 }

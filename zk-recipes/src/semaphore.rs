@@ -163,7 +163,7 @@ impl Semaphore {
             }
         };
         let dir = self.leases_dir();
-        let protected = Protected::new(&dir, LEASE_NAME, false);
+        let protected = Protected::new(&dir, LEASE_NAME, true);
         let mut cleanup = CleanupGuard::new(&self.client, &protected);
         let result = async {
             loop {

@@ -1,11 +1,10 @@
 //! Curator's `SimpleDistributedQueue`: raw byte items at `<path>/qn-<seq>`.
 
 use crate::error::Result;
-use crate::nodes::{ensure_dir, join};
-use crate::policy::wait_connected;
+use crate::item_queue::{ItemQueue, Layout};
+use crate::nodes::join;
 use bytes::Bytes;
-use zk_client::retry::NoRetry;
-use zk_client::{Client, CreateMode};
+use zk_client::Client;
 
 /// Curator's item prefix for `SimpleDistributedQueue`.
 const ITEM_PREFIX: &str = "qn-";
@@ -35,22 +34,20 @@ const ITEM_PREFIX: &str = "qn-";
 /// ```
 #[derive(Debug, Clone)]
 pub struct SimpleQueue {
-    client: Client,
-    path: String,
+    inner: ItemQueue,
 }
 
 impl SimpleQueue {
     /// The queue at `path`.
     pub fn new(client: &Client, path: impl Into<String>) -> SimpleQueue {
         SimpleQueue {
-            client: client.clone(),
-            path: path.into(),
+            inner: ItemQueue::new(client, path.into(), Layout::Simple),
         }
     }
 
     /// The queue's path.
     pub fn path(&self) -> &str {
-        &self.path
+        &self.inner.path
     }
 
     /// Appends an item; returns its node name.
@@ -63,19 +60,7 @@ impl SimpleQueue {
     ///
     /// Dropped before it completes, the item may or may not be queued.
     pub async fn offer(&self, data: impl Into<Bytes>) -> Result<String> {
-        let data = data.into();
-        let path = join(&self.path, ITEM_PREFIX);
-        loop {
-            match self
-                .client
-                .create(&path, data.clone(), CreateMode::PersistentSequential)
-                .await
-            {
-                Ok((created, _)) => return Ok(crate::nodes::basename(&created).to_string()),
-                Err(e) if e.is_no_node() => ensure_dir(&self.client, &self.path, true).await?,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.inner.put(ITEM_PREFIX, data.into()).await
     }
 
     /// Removes and returns the head item, or `None` if the queue is empty.
@@ -86,12 +71,7 @@ impl SimpleQueue {
     /// be removed without being returned (at-most-once); dropped at any
     /// other point, nothing is lost.
     pub async fn poll(&self) -> Result<Option<Bytes>> {
-        let children = match self.client.get_children(&self.path).await {
-            Ok(c) => c,
-            Err(e) if e.is_no_node() => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        self.take_first(children).await
+        self.inner.poll().await
     }
 
     /// Returns the head item without removing it, or `None`.
@@ -100,13 +80,14 @@ impl SimpleQueue {
     ///
     /// Cancel-safe (it only reads).
     pub async fn peek(&self) -> Result<Option<Bytes>> {
-        let children = match self.client.get_children(&self.path).await {
+        let client = &self.inner.client;
+        let children = match client.get_children(&self.inner.path).await {
             Ok(c) => c,
             Err(e) if e.is_no_node() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        for name in sorted(children) {
-            match self.client.get_data(&join(&self.path, &name)).await {
+        for name in self.inner.sorted(children) {
+            match client.get_data(&join(&self.inner.path, &name)).await {
                 Ok((data, _)) => return Ok(Some(data)),
                 Err(e) if e.is_no_node() => {}
                 Err(e) => return Err(e.into()),
@@ -123,61 +104,6 @@ impl SimpleQueue {
     /// As [`SimpleQueue::poll`]: only an item whose delete is in flight
     /// when the future is dropped can be lost.
     pub async fn take(&self) -> Result<Bytes> {
-        loop {
-            let (children, watch) = match self.client.get_children_watch(&self.path).await {
-                Ok(found) => found,
-                Err(e) if e.is_no_node() => {
-                    ensure_dir(&self.client, &self.path, true).await?;
-                    continue;
-                }
-                Err(e) if e.is_connection_loss() || e.is_session_expired() => {
-                    wait_connected(&self.client).await?;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if let Some(item) = self.take_first(children).await? {
-                return Ok(item);
-            }
-            // Whatever the event (a child, a reaped directory, a lost
-            // connection), list again.
-            let _ = watch.await;
-        }
+        self.inner.take().await
     }
-
-    /// Claims the first item of `children` still there.
-    async fn take_first(&self, children: Vec<String>) -> Result<Option<Bytes>> {
-        let no_retry = self.client.with_retry(NoRetry);
-        for name in sorted(children) {
-            let path = join(&self.path, &name);
-            let (data, stat) = match self.client.get_data(&path).await {
-                Ok(found) => found,
-                Err(e) if e.is_no_node() => continue,
-                Err(e) => return Err(e.into()),
-            };
-            match no_retry.delete(&path, Some(stat.version)).await {
-                Ok(()) => return Ok(Some(data)),
-                // Another consumer took it.
-                Err(e) if e.is_no_node() || e.is_bad_version() => {}
-                // The delete may or may not have been applied: the item is
-                // skipped rather than possibly delivered twice.
-                Err(e) if e.is_connection_loss() => {
-                    tracing::warn!(%path, "connection lost while taking an item; skipping it");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(None)
-    }
-}
-
-/// Item names in Curator's order (by name, so by sequence), foreign nodes
-/// left out.
-fn sorted(children: Vec<String>) -> Vec<String> {
-    let mut items: Vec<String> = children
-        .into_iter()
-        .filter(|c| c.starts_with(ITEM_PREFIX))
-        .collect();
-    items.sort();
-    items
 }

@@ -15,6 +15,7 @@
 
 mod common;
 
+use bytes::Bytes;
 use common::*;
 use futures::task::ArcWake;
 use futures::StreamExt;
@@ -27,9 +28,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use zk_client::Client;
 use zk_recipes::{
-    Barrier, ConfigNode, DoubleBarrier, GroupMember, LeaderElection, LeaderLatch, Lock, MultiLock,
-    NodeCache, ProviderStrategy, Queue, ReadWriteLock, Semaphore, ServiceDiscovery,
-    ServiceInstance, SharedCounter, TreeCache,
+    attempt_revoke, delete_guaranteed, Barrier, ConfigNode, CuratorCache, DelayQueue,
+    DistributedAtomicLong, DoubleBarrier, GroupMember, IdQueue, LeaderElection, LeaderLatch, Lock,
+    MultiLock, NodeCache, NonBlockingLease, PathChildrenCache, PersistentNode, PromotedToLock,
+    ProtectedCreate, ProviderStrategy, Queue, ReadWriteLock, ReentrantLock, Semaphore,
+    ServiceDiscovery, ServiceInstance, SharedCounter, SimpleQueue, TreeCache,
 };
 
 /// More polls than any recipe call takes here (a call still pending after
@@ -1080,6 +1083,237 @@ async fn under_connection_drops() {
             reconnected().await;
             no_nodes_left(env, c, observer, &path).await;
             completed
+        },
+    )
+    .await;
+}
+
+// ----- the interop suite's recipes (Curator and kazoo twins) -----
+
+#[tokio::test]
+async fn atomic_long() {
+    let Some(env) = env().await else { return };
+    let (c, observer) = (env.client().await, env.client().await);
+    let (env, c, observer) = (&env, &c, &observer);
+    at_every_drop_point(
+        "DistributedAtomicLong::add / try_set / compare_and_set / force_set / initialize",
+        |cut| async move {
+            let path = cut.path("/atomic/n");
+            let lock = cut.path("/atomic/lock");
+            let n = DistributedAtomicLong::new(c, &path)
+                .optimistic_tries(1)
+                .promoted_to_lock(PromotedToLock::new(&lock, PATIENCE));
+            n.initialize(10).await.unwrap();
+            let added = cut.run(n.add(5)).await;
+            let v = n.get().await.unwrap();
+            assert!(v == 10 || v == 15, "add applied at most once: {v}");
+            let set = cut.run(n.try_set(100)).await;
+            let v = n.get().await.unwrap();
+            assert!(v == 100 || set.is_none(), "{v}");
+            n.force_set(1).await.unwrap();
+            let cas = cut.run(n.compare_and_set(1, 2)).await;
+            let v = n.get().await.unwrap();
+            assert!(v == 1 || v == 2, "{v}");
+            let forced = cut.run(n.force_set(7)).await;
+            let init = cut.run(n.initialize(3)).await;
+            if let Some(i) = &init {
+                assert!(!i.as_ref().unwrap(), "exists");
+            }
+            // Nothing of a dropped promotion is left; the next change works.
+            no_nodes_left(env, c, observer, &lock).await;
+            assert!(n.increment().await.unwrap().succeeded);
+            added.is_some() && set.is_some() && cas.is_some() && forced.is_some() && init.is_some()
+        },
+    )
+    .await;
+}
+
+/// Delivered items never repeat, and an item goes missing only for a
+/// take or poll dropped while its delete was in flight (as documented).
+fn check_drained(delivered: &[Bytes], at_least_queued: usize, dropped_takes: usize) {
+    let unique: BTreeSet<&Bytes> = delivered.iter().collect();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "no item twice: {delivered:?}"
+    );
+    assert!(
+        delivered.len() + dropped_takes >= at_least_queued,
+        "lost only by dropped takes: {delivered:?}, {dropped_takes} dropped"
+    );
+}
+
+#[tokio::test]
+async fn simple_delay_and_id_queues() {
+    let Some(env) = env().await else { return };
+    let c = env.client().await;
+    let c = &c;
+    at_every_drop_point(
+        "SimpleQueue / DelayQueue / IdQueue put, poll, take",
+        |cut| async move {
+            let simple = SimpleQueue::new(c, cut.path("/sq"));
+            let delay = DelayQueue::new(c, cut.path("/dq"));
+            let ids = IdQueue::new(c, cut.path("/iq"));
+            let offered = cut.run(simple.offer("s0")).await;
+            simple.offer("s1").await.unwrap();
+            let put = cut.run(delay.put_after("d0", Duration::ZERO)).await;
+            delay.put_after("d1", Duration::ZERO).await.unwrap();
+            let id_put = cut.run(ids.put("i0", "a")).await;
+            ids.put("i1", "b").await.unwrap();
+            let removed = cut.run(ids.remove("b")).await;
+            let mut completed = offered.is_some() && put.is_some() && id_put.is_some();
+            completed &= removed.is_some();
+            for (kind, polled, took, rest) in [
+                (
+                    "simple",
+                    cut.run(simple.poll()).await,
+                    cut.run(simple.take()).await,
+                    {
+                        let mut rest = Vec::new();
+                        while let Some(i) = simple.poll().await.unwrap() {
+                            rest.push(i);
+                        }
+                        rest
+                    },
+                ),
+                (
+                    "delay",
+                    cut.run(delay.poll()).await,
+                    cut.run(delay.take()).await,
+                    {
+                        let mut rest = Vec::new();
+                        while let Some(i) = delay.poll().await.unwrap() {
+                            rest.push(i);
+                        }
+                        rest
+                    },
+                ),
+            ] {
+                let mut delivered: Vec<Bytes> = rest;
+                let mut dropped = 0;
+                if let Some(p) = polled {
+                    delivered.extend(p.unwrap());
+                } else {
+                    dropped += 1;
+                }
+                if let Some(t) = took {
+                    delivered.push(t.unwrap());
+                } else {
+                    dropped += 1;
+                }
+                completed &= dropped == 0;
+                // A dropped put may or may not have queued its item.
+                let first_put_done = if kind == "simple" {
+                    offered.is_some()
+                } else {
+                    put.is_some()
+                };
+                check_drained(&delivered, if first_put_done { 2 } else { 1 }, dropped);
+            }
+            let taken = cut.run(ids.take()).await;
+            completed &= taken.is_some();
+            // The next put and take work.
+            simple.offer("next").await.unwrap();
+            assert_eq!(simple.take().await.unwrap().as_ref(), b"next");
+            completed
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn reentrant_lock_and_revocation() {
+    let Some(env) = env().await else { return };
+    let (c, observer) = (env.client().await, env.client().await);
+    let (env, c, observer) = (&env, &c, &observer);
+    at_every_drop_point(
+        "ReentrantLock::acquire / ReentrantGuard::release / attempt_revoke",
+        |cut| async move {
+            let dir = cut.path("/reentrant");
+            let owner = ReentrantLock::new(c, &dir);
+            let first = cut.run(owner.acquire()).await;
+            let again = cut.run(owner.acquire()).await;
+            let revoked = match &first {
+                Some(Ok(g)) => cut
+                    .run(attempt_revoke(observer, g.node_path()))
+                    .await
+                    .is_some(),
+                _ => true,
+            };
+            let completed = first.is_some() && again.is_some() && revoked;
+            for g in [first, again].into_iter().flatten() {
+                let released = cut.run(g.unwrap().release()).await;
+                let _ = released;
+            }
+            no_nodes_left(env, c, observer, &dir).await;
+            let next = ReentrantLock::new(observer, &dir).acquire().await.unwrap();
+            next.release().await.unwrap();
+            completed
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn lease_and_protected_create() {
+    let Some(env) = env().await else { return };
+    let (c, observer) = (env.client().await, env.client().await);
+    let (env, c, observer) = (&env, &c, &observer);
+    at_every_drop_point(
+        "NonBlockingLease::obtain / ProtectedCreate::run / delete_guaranteed",
+        |cut| async move {
+            let path = cut.path("/lease");
+            let hour = Duration::from_secs(3600);
+            let got = cut
+                .run(NonBlockingLease::obtain(c, &path, hour, "me"))
+                .await;
+            // No lock node left behind; the lease is free or ours.
+            c.exists("/").await.unwrap();
+            env.wait_children(observer, &path, |c| c.iter().all(|n| n == "lease_holder"))
+                .await;
+            assert!(NonBlockingLease::obtain(c, &path, hour, "me")
+                .await
+                .unwrap());
+            let create = ProtectedCreate::new(&cut.path("/own/node"));
+            let made = cut
+                .run(create.run(c, "x", zk_client::CreateMode::Ephemeral))
+                .await;
+            let (node, _) = create
+                .run(c, "x", zk_client::CreateMode::Ephemeral)
+                .await
+                .unwrap();
+            let deleted = cut.run(delete_guaranteed(c, &node, None)).await;
+            delete_guaranteed(c, &node, None).await.unwrap();
+            no_nodes_left(env, c, observer, &cut.path("/own")).await;
+            got.is_some() && made.is_some() && deleted.is_some()
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn persistent_node_and_caches() {
+    let Some(env) = env().await else { return };
+    let (c, observer) = (env.client().await, env.client().await);
+    let (env, c, observer) = (&env, &c, &observer);
+    at_every_drop_point(
+        "PersistentNode::set_data / close / wait_for_initial_create, PathChildrenCache / CuratorCache::start",
+        |cut| async move {
+            let dir = cut.path("/pn");
+            let node = PersistentNode::new(c, format!("{dir}/n"), zk_client::CreateMode::Ephemeral, "a");
+            node.start();
+            let waited = cut.run(node.wait_for_initial_create(PATIENCE)).await;
+            node.wait_for_initial_create(PATIENCE).await.unwrap();
+            let set = cut.run(node.set_data("b")).await;
+            let children = cut.run(PathChildrenCache::start(c, &dir)).await;
+            let tree = cut.run(CuratorCache::start(c, &dir)).await;
+            let closed = cut.run(node.close()).await;
+            node.close().await.unwrap();
+            no_nodes_left(env, c, observer, &dir).await;
+            // Caches start afresh.
+            let fresh = PathChildrenCache::start(c, &dir).await.unwrap();
+            assert!(fresh.current().is_empty());
+            waited.is_some() && set.is_some() && children.is_some() && tree.is_some() && closed.is_some()
         },
     )
     .await;

@@ -5,12 +5,15 @@
 mod common;
 
 use common::*;
+use futures::StreamExt;
 use zk_client::proto::OpCode;
 use zk_client::{Client, CreateMode, EventType, WatchEvent};
 use zk_recipes::{
-    delete_guaranteed, DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy,
-    GuaranteedDelete, PersistentNode, PersistentTtlNode, ProtectedCreate, ProviderStrategy,
-    ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue, TTL_TOUCH_CHILD,
+    attempt_revoke, delete_guaranteed, CacheWatchMode, ChildEvent, CuratorCache, DelayQueue,
+    DistributedAtomicInteger, DistributedAtomicLong, DownInstancePolicy, GuaranteedDelete, IdQueue,
+    Lock, PathChildrenCache, PersistentNode, PersistentTtlNode, ProtectedCreate, ProviderStrategy,
+    ReentrantLock, ServiceDiscovery, ServiceInstance, ServicePayload, ServiceType, SimpleQueue,
+    REVOKE_MESSAGE, TTL_TOUCH_CHILD,
 };
 use zk_testserver::proxy::{Fault, Match};
 
@@ -461,4 +464,255 @@ async fn persistent_ttl_node_lives_while_touched() {
         }
     })
     .await;
+}
+
+/// Waits until `cond` holds, re-checking on each change of `version`.
+async fn until(version: &mut tokio::sync::watch::Receiver<u64>, cond: impl Fn() -> bool) {
+    within(PATIENCE, version.wait_for(|_| cond()))
+        .await
+        .expect("cache alive");
+}
+
+#[tokio::test]
+async fn path_children_cache_follows_children_and_their_data() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let writer = env.client().await;
+    let cache = PathChildrenCache::start(&client, "/workers").await.unwrap();
+    assert!(cache.current().is_empty(), "no parent yet");
+    let mut version = cache.version();
+    let mut events = Box::pin(cache.events());
+    writer
+        .create_all("/workers/a", "1", CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer
+        .create("/workers/b", "2", CreateMode::Persistent)
+        .await
+        .unwrap();
+    until(&mut version, || cache.current().len() == 2).await;
+    writer.set_data("/workers/a", "1b", None).await.unwrap();
+    until(&mut version, || {
+        cache.get("a").is_some_and(|d| d.data.as_ref() == b"1b")
+    })
+    .await;
+    writer
+        .create("/workers/a/deeper", "", CreateMode::Persistent)
+        .await
+        .unwrap();
+    writer.delete("/workers/b", None).await.unwrap();
+    until(&mut version, || cache.get("b").is_none()).await;
+    assert_eq!(
+        cache.current().keys().collect::<Vec<_>>(),
+        vec!["a"],
+        "children only"
+    );
+    let first = within(PATIENCE, events.next()).await.unwrap();
+    assert!(
+        matches!(first, ChildEvent::Added(ref n, _) if n == "a" || n == "b"),
+        "{first:?}"
+    );
+    // The parent goes and comes back.
+    writer.delete_all("/workers").await.unwrap();
+    until(&mut version, || cache.current().is_empty()).await;
+    writer
+        .create_all("/workers/c", "3", CreateMode::Persistent)
+        .await
+        .unwrap();
+    until(&mut version, || cache.get("c").is_some()).await;
+}
+
+/// Changes made while the cache's session expired are found by the reload
+/// in the new session (the one-shot watches died with the session).
+#[tokio::test]
+async fn one_shot_caches_reload_after_session_expiry() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let writer = env.client().await;
+    writer
+        .create_all("/tree/a/x", "1", CreateMode::Persistent)
+        .await
+        .unwrap();
+    let tree = CuratorCache::start_one_shot(&client, "/tree")
+        .await
+        .unwrap();
+    assert_eq!(tree.mode(), CacheWatchMode::OneShot);
+    let children = PathChildrenCache::start(&client, "/tree").await.unwrap();
+    assert!(tree.get("/tree/a/x").is_some());
+    let mut tree_version = tree.version();
+    let mut children_version = children.version();
+
+    proxy.refuse();
+    let other = env
+        .attach(client.session_id(), client.session_password())
+        .await;
+    other.close().await.unwrap();
+    writer.delete("/tree/a/x", None).await.unwrap();
+    writer
+        .create_all("/tree/b/y/z", "2", CreateMode::Persistent)
+        .await
+        .unwrap();
+    proxy.heal();
+    until(&mut tree_version, || {
+        tree.get("/tree/a/x").is_none() && tree.get("/tree/b/y/z").is_some()
+    })
+    .await;
+    until(&mut children_version, || children.get("b").is_some()).await;
+    // And the new session's watches work.
+    writer.set_data("/tree/b/y/z", "3", None).await.unwrap();
+    until(&mut tree_version, || {
+        tree.get("/tree/b/y/z")
+            .is_some_and(|d| d.data.as_ref() == b"3")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn curator_cache_uses_persistent_watches_where_the_server_has_them() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let cache = CuratorCache::start(&client, "/cfg").await.unwrap();
+    assert_eq!(cache.mode(), CacheWatchMode::PersistentRecursive);
+    let mut version = cache.version();
+    client
+        .create_all("/cfg/db/url", "pg", CreateMode::Persistent)
+        .await
+        .unwrap();
+    until(&mut version, || cache.get("/cfg/db/url").is_some()).await;
+    assert_eq!(cache.snapshot().len(), 3);
+}
+
+#[tokio::test]
+async fn delay_queue_holds_items_until_due_in_due_order() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let q = DelayQueue::new(&client, "/delayed");
+    let start = std::time::Instant::now();
+    q.put_after("late", std::time::Duration::from_millis(400))
+        .await
+        .unwrap();
+    q.put_after("soon", std::time::Duration::from_millis(150))
+        .await
+        .unwrap();
+    q.put_after("now", std::time::Duration::ZERO).await.unwrap();
+    let names = env.children(&client, "/delayed").await;
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("queue-|") && n.matches('|').count() == 2),
+        "{names:?}"
+    );
+    let (raw, _) = client
+        .get_data(&format!("/delayed/{}", names[0]))
+        .await
+        .unwrap();
+    assert_eq!(&raw[..4], [0, 1, 0, 1], "Curator's framing");
+    assert_eq!(within(PATIENCE, q.take()).await.unwrap().as_ref(), b"now");
+    assert_eq!(within(PATIENCE, q.take()).await.unwrap().as_ref(), b"soon");
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(150),
+        "not before due"
+    );
+    assert_eq!(q.poll().await.unwrap(), None, "late is not due yet");
+    assert_eq!(within(PATIENCE, q.take()).await.unwrap().as_ref(), b"late");
+    assert!(start.elapsed() >= std::time::Duration::from_millis(400));
+}
+
+#[tokio::test]
+async fn id_queue_is_fifo_with_removal_by_id() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let q = IdQueue::new(&client, "/ids");
+    for i in 0..5 {
+        q.put(format!("m{i}"), &format!("id/{}", i % 3))
+            .await
+            .unwrap();
+    }
+    let names = env.children(&client, "/ids").await;
+    assert!(
+        names.iter().any(|n| n.starts_with("queue-|id_1|")),
+        "{names:?}"
+    );
+    assert_eq!(q.remove("id/1").await.unwrap(), 2, "m1 and m4");
+    let mut got = Vec::new();
+    while let Some(item) = q.poll().await.unwrap() {
+        got.push(String::from_utf8(item.to_vec()).unwrap());
+    }
+    assert_eq!(got, ["m0", "m2", "m3"]);
+}
+
+#[tokio::test]
+async fn reentrant_lock_reenters_per_owner_and_excludes_others() {
+    let Some(env) = env().await else { return };
+    let client = env.client().await;
+    let owner = ReentrantLock::new(&client, "/re/lock");
+    let outer = owner.acquire().await.unwrap();
+    let inner = within(PATIENCE, owner.clone().acquire()).await.unwrap();
+    assert_eq!(inner.node_path(), outer.node_path());
+    assert_eq!(owner.hold_count(), 2);
+    assert_eq!(
+        env.children(&client, "/re/lock").await.len(),
+        1,
+        "no second node"
+    );
+    // Another owner (same session, other handle) waits.
+    let other = ReentrantLock::new(&client, "/re/lock");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), other.acquire())
+            .await
+            .is_err()
+    );
+    inner.release().await.unwrap();
+    // The timed-out contender's node goes in the background; ours stays.
+    let left = env
+        .wait_children(&client, "/re/lock", |c| c.len() == 1)
+        .await;
+    assert!(outer.node_path().ends_with(&left[0]), "still held");
+    drop(outer); // the last entry: released in the background
+    let theirs = within(PATIENCE, other.acquire()).await.unwrap();
+    assert_ne!(theirs.fencing_token(), 0);
+    assert_eq!(owner.hold_count(), 0);
+    theirs.release().await.unwrap();
+}
+
+/// After the session that held it expired, the owner does not re-enter a
+/// lost lock: it acquires anew.
+#[tokio::test]
+async fn reentrant_lock_does_not_reenter_a_lost_hold() {
+    let Some(env) = env().await else { return };
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let owner = ReentrantLock::new(&client, "/re/lost");
+    let first = owner.acquire().await.unwrap();
+    let lost = first.lost();
+    env.expire(&proxy, &client).await;
+    within(PATIENCE, lost).await;
+    let again = within(PATIENCE, owner.acquire()).await.unwrap();
+    assert_ne!(again.node_path(), first.node_path(), "a new node");
+    let stat = client.exists(again.node_path()).await.unwrap().unwrap();
+    assert_eq!(stat.ephemeral_owner, client.session_id());
+}
+
+#[tokio::test]
+async fn revocation_asks_the_holder_to_release() {
+    let Some(env) = env().await else { return };
+    let holder = env.client().await;
+    let wanter = env.client().await;
+    let guard = Lock::new(&holder, "/rev").acquire().await.unwrap();
+    let asked = guard.revoke_requested();
+    let waiting = tokio::spawn({
+        let wanter = wanter.clone();
+        async move { Lock::new(&wanter, "/rev").acquire().await }
+    });
+    let holder_node = guard.node_path().to_string();
+    attempt_revoke(&wanter, &holder_node).await.unwrap();
+    within(PATIENCE, asked).await;
+    let (data, _) = holder.get_data(&holder_node).await.unwrap();
+    assert_eq!(data.as_ref(), REVOKE_MESSAGE);
+    guard.release().await.unwrap();
+    let theirs = within(PATIENCE, waiting).await.unwrap().unwrap();
+    theirs.release().await.unwrap();
+    // Revoking a node that is gone is fine.
+    attempt_revoke(&wanter, &holder_node).await.unwrap();
 }

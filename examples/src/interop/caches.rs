@@ -1,12 +1,14 @@
-//! Node cache and tree cache seeing the other side's writes, against
-//! Curator's `NodeCache` and `CuratorCache` (twin: `Caches.java`). The
+//! Node, path-children and tree caches seeing the other side's writes,
+//! against Curator's `NodeCache`, `PathChildrenCache` and `CuratorCache`
+//! (twin: `Caches.java`; `tree-cache-one-shot` runs zk-recipes'
+//! `CuratorCache` on one-shot watches, its fallback for ZooKeeper 3.5). The
 //! writer makes change `i` and waits for the reader's acknowledgement
 //! `acks/a<i>`, created once the reader's cache shows change `i`.
 
 use super::harness::{Harness, Result};
 use std::time::Duration;
 use zk_client::{Client, CreateMode};
-use zk_recipes::{NodeCache, TreeCache};
+use zk_recipes::{CuratorCache, NodeCache, PathChildrenCache};
 
 const CHANGES: usize = 5;
 
@@ -25,7 +27,8 @@ fn paths(kind: &str, i: usize) -> Vec<String> {
 
 enum Reader {
     Node(NodeCache),
-    Tree(TreeCache),
+    Children(PathChildrenCache),
+    Tree(CuratorCache),
 }
 
 impl Reader {
@@ -33,6 +36,7 @@ impl Reader {
         paths(kind, i).iter().all(|rel| {
             let data = match self {
                 Reader::Node(n) => n.current().map(|d| d.data),
+                Reader::Children(c) => c.get(child_name(rel)).map(|d| d.data),
                 Reader::Tree(t) => t.get(&h.path(rel)).map(|d| d.data),
             };
             data.is_some_and(|d| d.as_ref() == value(i))
@@ -61,8 +65,11 @@ pub async fn run(h: &Harness, kind: &str, _phase: &str) -> Result<()> {
     }
     let reader = match kind {
         "node-cache" => Reader::Node(NodeCache::start(&c, h.path("node")).await?),
-        "path-cache" => Reader::Tree(TreeCache::start(&c, h.path("dir")).await?),
-        _ => Reader::Tree(TreeCache::start(&c, h.path("tree")).await?),
+        "path-cache" => Reader::Children(PathChildrenCache::start(&c, h.path("dir")).await?),
+        "tree-cache-one-shot" => {
+            Reader::Tree(CuratorCache::start_one_shot(&c, h.path("tree")).await?)
+        }
+        _ => Reader::Tree(CuratorCache::start(&c, h.path("tree")).await?),
     };
     h.gate(&c, "ready").await?;
     for i in 0..CHANGES {
@@ -78,6 +85,10 @@ pub async fn run(h: &Harness, kind: &str, _phase: &str) -> Result<()> {
             .await?;
     }
     h.gate(&c, "done").await
+}
+
+fn child_name(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
 }
 
 async fn wait_for(h: &Harness, c: &Client, rel: &str) -> Result<()> {

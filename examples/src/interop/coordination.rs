@@ -214,7 +214,7 @@ pub async fn group_member(h: &Harness, phase: &str) -> Result<()> {
             h.check(complete(&seen, members), || {
                 format!("{who} sees {:?}", seen.keys().collect::<Vec<_>>())
             });
-            h.gate(&c, &format!("seen-{k}")).await?;
+            h.gate_as(&c, "seen", &who, members).await?;
             m.close().await?;
             Ok(())
         }

@@ -5,7 +5,7 @@
 
 use super::harness::{hold, Harness, Result};
 use zk_client::CreateMode;
-use zk_recipes::{Lock, MultiLock, ReadWriteLock, Semaphore};
+use zk_recipes::{attempt_revoke, Lock, MultiLock, ReadWriteLock, ReentrantLock, Semaphore};
 
 /// `mutex`: 4 + 4 contenders take turns; two holders at once is a violation.
 pub async fn mutex(h: &Harness, phase: &str) -> Result<()> {
@@ -192,4 +192,82 @@ pub async fn multilock(h: &Harness, phase: &str) -> Result<()> {
     .await;
     h.expect_log(&first, h.peers * h.contenders * h.rounds)
         .await
+}
+
+/// `reentrant-mutex`: Curator's mutex is re-entrant per thread, ours per
+/// owner; each contender takes the lock twice (one node only).
+pub async fn reentrant(h: &Harness, phase: &str) -> Result<()> {
+    if phase == "layout" {
+        let c = h.new_client().await?;
+        let root = h.layout_root(&c).await?;
+        let owner = ReentrantLock::new(&c, format!("{root}/app/lock"));
+        let outer = owner.acquire().await?;
+        let inner = owner.acquire().await?;
+        h.dump(&c, &root).await?;
+        inner.release().await?;
+        outer.release().await?;
+        return h.dump_after_reaping(&c, &root).await;
+    }
+    let first = h.new_client().await?;
+    h.gate(&first, "start").await?;
+    h.herd(|k| {
+        let h = h.clone();
+        async move {
+            let c = h.new_client().await?;
+            let owner = ReentrantLock::new(&c, h.path("lock"));
+            let who = h.who(k);
+            for _ in 0..h.rounds {
+                let outer = owner.acquire().await?;
+                h.enter(&c, "held", &who).await?;
+                let inner = owner.acquire().await?;
+                h.log(&c, &format!("{who} holds twice")).await?;
+                hold().await;
+                inner.release().await?;
+                h.leave(&c, "held").await?;
+                outer.release().await?;
+            }
+            Ok(())
+        }
+    })
+    .await;
+    h.expect_log(&first, h.peers * h.contenders * h.rounds)
+        .await
+}
+
+/// `revocation` (directional): the holder releases when asked (Curator's
+/// revocation protocol); the revoker asks and then gets the lock.
+pub async fn revocation(h: &Harness, _phase: &str) -> Result<()> {
+    let c = h.new_client().await?;
+    let lock_path = h.path("lock");
+    if h.role == "holder" {
+        let guard = Lock::new(&c, lock_path).acquire().await?;
+        let asked = guard.revoke_requested();
+        c.create_all(&h.path("held"), "", CreateMode::Persistent)
+            .await?;
+        if tokio::time::timeout(std::time::Duration::from_secs(60), asked)
+            .await
+            .is_err()
+        {
+            h.violation("never asked to release");
+        }
+        h.log(&c, "holder released on request").await?;
+        guard.release().await?;
+        return h.gate(&c, "done").await;
+    }
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while c.exists(&h.path("held")).await?.is_none() && tokio::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let nodes = c.get_children(&lock_path).await?;
+    h.check(nodes.len() == 1, || format!("lock nodes {nodes:?}"));
+    attempt_revoke(&c, &format!("{lock_path}/{}", nodes[0])).await?;
+    let mine = Lock::new(&c, lock_path)
+        .acquire_timeout(std::time::Duration::from_secs(60))
+        .await?;
+    let released = h.count(&c, "log").await?;
+    h.check(released == 1, || {
+        "acquired before the holder released".into()
+    });
+    mine.release().await?;
+    h.gate(&c, "done").await
 }

@@ -8,6 +8,7 @@ pub mod caches;
 pub mod coordination;
 pub mod discovery;
 pub mod harness;
+pub mod kazoo;
 pub mod leaders;
 pub mod locks;
 pub mod nodes;
@@ -22,17 +23,25 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "semaphore" => locks::semaphore(h, phase).await,
         "rwlock" => locks::rwlock(h, phase).await,
         "multilock" => locks::multilock(h, phase).await,
+        "reentrant-mutex" => locks::reentrant(h, phase).await,
+        "revocation" => locks::revocation(h, phase).await,
         "leader-latch" => leaders::latch(h, phase).await,
         "leader-selector" => leaders::selector(h, phase).await,
         "discovery" => discovery::run(h, phase).await,
         "persistent-node" => nodes::run(h, phase).await,
-        "queue" | "priority-queue" | "simple-queue" => queues::run(h, scenario, phase).await,
+        "kazoo-lease" => kazoo::lease(h).await,
+        "kazoo-partitioner" => kazoo::partitioner(h).await,
+        "queue" | "priority-queue" | "simple-queue" | "delay-queue" | "id-queue" => {
+            queues::run(h, scenario, phase).await
+        }
         "barrier" => coordination::barrier(h, phase).await,
         "double-barrier" => coordination::double_barrier(h, phase).await,
         "shared-count" => coordination::shared_count(h, phase).await,
         "atomic-long" => coordination::atomic(h, phase).await,
         "group-member" => coordination::group_member(h, phase).await,
-        "node-cache" | "path-cache" | "tree-cache" => caches::run(h, scenario, phase).await,
+        "node-cache" | "path-cache" | "tree-cache" | "tree-cache-one-shot" => {
+            caches::run(h, scenario, phase).await
+        }
         other => Err(format!("unknown scenario {other}").into()),
     }
 }

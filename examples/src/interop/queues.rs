@@ -7,7 +7,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
 use zk_client::Client;
-use zk_recipes::{Queue, SimpleQueue};
+use zk_recipes::{DelayQueue, IdQueue, Queue, SimpleQueue};
 
 /// Items per directional run.
 const ITEMS: usize = 12;
@@ -17,11 +17,23 @@ fn priority(i: usize) -> i32 {
     (i * 37 % 7) as i32 - 3
 }
 
+/// The delay of item `i` (delay queue): later items are due earlier, so
+/// they come out reversed.
+fn delay(i: usize) -> Duration {
+    Duration::from_millis(300 + (ITEMS - i) as u64 * 40)
+}
+
+/// The id item `REMOVED` is removed by before it is taken (id queue).
+const REMOVED: usize = 5;
+
 /// What a consumer must see, in order.
 fn expected(kind: &str) -> Vec<Vec<u8>> {
     let mut order: Vec<usize> = (0..ITEMS).collect();
-    if kind == "priority-queue" {
-        order.sort_by_key(|i| priority(*i)); // stable: FIFO within a priority
+    match kind {
+        "priority-queue" => order.sort_by_key(|i| priority(*i)), // stable: FIFO within a priority
+        "delay-queue" => order.reverse(),
+        "id-queue" => order.retain(|i| *i != REMOVED),
+        _ => {}
     }
     order.into_iter().map(|i| item("p", i)).collect()
 }
@@ -31,6 +43,10 @@ enum AnyQueue {
     /// A `Queue`; whether it is a priority queue.
     Curator(Queue, bool),
     Simple(SimpleQueue),
+    /// Due times count from the instant (one base for all items, so
+    /// their order is fixed).
+    Delay(DelayQueue, std::time::SystemTime),
+    Ids(IdQueue),
 }
 
 impl AnyQueue {
@@ -38,14 +54,25 @@ impl AnyQueue {
         match kind {
             "priority-queue" => AnyQueue::Curator(Queue::priority(c, path), true),
             "simple-queue" => AnyQueue::Simple(SimpleQueue::new(c, path)),
+            "delay-queue" => {
+                AnyQueue::Delay(DelayQueue::new(c, path), std::time::SystemTime::now())
+            }
+            "id-queue" => AnyQueue::Ids(IdQueue::new(c, path)),
             _ => AnyQueue::Curator(Queue::new(c, path), false),
         }
     }
 
-    async fn put(&self, data: Vec<u8>, priority: i32) -> Result<()> {
+    /// Puts item `i` (priority, delay and id derived from `i`).
+    async fn put(&self, data: Vec<u8>, i: usize) -> Result<()> {
         match self {
             AnyQueue::Curator(q, true) => {
-                q.put_with_priority(data, priority).await?;
+                q.put_with_priority(data, priority(i)).await?;
+            }
+            AnyQueue::Delay(q, base) => {
+                q.put(data, *base + delay(i)).await?;
+            }
+            AnyQueue::Ids(q) => {
+                q.put(data, &format!("id-{i}")).await?;
             }
             AnyQueue::Curator(q, false) => {
                 q.put(data).await?;
@@ -61,6 +88,8 @@ impl AnyQueue {
         Ok(match self {
             AnyQueue::Curator(q, _) => q.take().await?,
             AnyQueue::Simple(q) => q.take().await?,
+            AnyQueue::Delay(q, _) => q.take().await?,
+            AnyQueue::Ids(q) => q.take().await?,
         })
     }
 }
@@ -72,7 +101,7 @@ pub async fn run(h: &Harness, kind: &str, phase: &str) -> Result<()> {
         "layout" => {
             let root = h.layout_root(&c).await?;
             let q = AnyQueue::new(&c, kind, format!("{root}/app/queue"));
-            q.put(item("p", 1), 2).await?;
+            q.put(item("p", 1), 1).await?;
             h.dump(&c, &root).await?;
             let got = tokio::time::timeout(Duration::from_secs(30), q.take()).await??;
             h.check(got.as_ref() == item("p", 1), || {
@@ -84,7 +113,11 @@ pub async fn run(h: &Harness, kind: &str, phase: &str) -> Result<()> {
         _ if h.role == "producer" => {
             let q = AnyQueue::new(&c, kind, h.path("queue"));
             for i in 0..ITEMS {
-                q.put(item("p", i), priority(i)).await?;
+                q.put(item("p", i), i).await?;
+            }
+            if let AnyQueue::Ids(q) = &q {
+                let removed = q.remove(&format!("id-{REMOVED}")).await?;
+                h.check(removed == 1, || format!("id-{REMOVED} not removed"));
             }
             h.gate(&c, "produced").await?;
             h.gate(&c, "consumed").await
@@ -131,7 +164,7 @@ async fn mixed(h: &Harness, first: &Client, kind: &str) -> Result<()> {
                     let c = h.new_client().await?;
                     let q = AnyQueue::new(&c, &kind, h.path("queue"));
                     for i in 0..h.rounds {
-                        q.put(item(&h.who(k), i), 0).await?;
+                        q.put(item(&h.who(k), i), i).await?;
                     }
                     Ok(())
                 }

@@ -196,7 +196,7 @@ final class Coordination {
                 seen = m.getCurrentMembers();
             }
             h.check(complete(seen, members), who + " sees " + seen.keySet());
-            h.gate(c, "seen-" + k);
+            h.gateAs(c, "seen", who, members);
             m.close();
         });
     }

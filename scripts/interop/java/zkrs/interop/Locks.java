@@ -8,6 +8,10 @@ import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
 import org.apache.curator.framework.recipes.locks.Lease;
+import org.apache.curator.framework.recipes.locks.Revoker;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.apache.zookeeper.CreateMode;
 
 /** Mutex, semaphore, read/write lock and multi-lock: exclusion checked with ephemeral markers. */
@@ -154,5 +158,72 @@ final class Locks {
             }
         });
         h.expectLog(first, h.peers * h.contenders * h.rounds);
+    }
+
+    /** Mixed: InterProcessMutex is re-entrant per thread; each contender takes it twice (one node only). */
+    static void reentrant(Harness h, String phase) throws Exception {
+        if (phase.equals("layout")) {
+            CuratorFramework c = h.newClient();
+            String root = h.layoutRoot(c);
+            InterProcessMutex m = new InterProcessMutex(c, root + "/app/lock");
+            m.acquire();
+            m.acquire();
+            h.dump(c, root);
+            m.release();
+            m.release();
+            h.dumpAfterReaping(c, root);
+            return;
+        }
+        CuratorFramework first = h.newClient();
+        h.gate(first, "start");
+        h.herd(k -> {
+            CuratorFramework c = h.newClient();
+            InterProcessMutex m = new InterProcessMutex(c, h.path("lock"));
+            String who = h.side + "-" + k;
+            for (int r = 0; r < h.rounds; r++) {
+                m.acquire();
+                h.enter(c, "held", who);
+                m.acquire(); // re-entered
+                h.log(c, who + " holds twice");
+                hold();
+                m.release();
+                h.leave(c, "held");
+                m.release();
+            }
+        });
+        h.expectLog(first, h.peers * h.contenders * h.rounds);
+    }
+
+    /**
+     * Directional: the holder takes the lock revocable and releases it when asked; the revoker asks (Curator's
+     * Revoker) and then gets the lock.
+     */
+    static void revocation(Harness h, String phase) throws Exception {
+        CuratorFramework c = h.newClient();
+        String lockPath = h.path("lock");
+        if (h.role.equals("holder")) {
+            InterProcessMutex m = new InterProcessMutex(c, lockPath);
+            CountDownLatch asked = new CountDownLatch(1);
+            m.makeRevocable(lock -> asked.countDown());
+            m.acquire();
+            h.mkdirs(c, "held");
+            h.check(asked.await(60, TimeUnit.SECONDS), "never asked to release");
+            h.log(c, "holder released on request");
+            m.release();
+            h.gate(c, "done");
+            return;
+        }
+        long until = System.currentTimeMillis() + 60000;
+        while (c.checkExists().forPath(h.path("held")) == null && System.currentTimeMillis() < until) {
+            Harness.sleepQuietly(10);
+        }
+        List<String> nodes = c.getChildren().forPath(lockPath);
+        h.check(nodes.size() == 1, "lock nodes " + nodes);
+        Revoker.attemptRevoke(c, lockPath + "/" + nodes.get(0));
+        InterProcessMutex mine = new InterProcessMutex(c, lockPath);
+        h.check(mine.acquire(60, TimeUnit.SECONDS), "the holder did not give the lock up");
+        h.check(h.count(c, "log") == 1, "acquired before the holder released");
+        mine.release();
+        h.gate(c, "done");
     }
 }

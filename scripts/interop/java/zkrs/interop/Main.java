@@ -72,17 +72,19 @@ public final class Main {
             case "semaphore" -> Locks.semaphore(h, phase);
             case "rwlock" -> Locks.rwlock(h, phase);
             case "multilock" -> Locks.multilock(h, phase);
+            case "reentrant-mutex" -> Locks.reentrant(h, phase);
+            case "revocation" -> Locks.revocation(h, phase);
             case "leader-latch" -> Leaders.latch(h, phase);
             case "leader-selector" -> Leaders.selector(h, phase);
             case "discovery" -> Discovery.run(h, phase);
             case "persistent-node" -> Nodes.run(h, phase);
-            case "queue", "priority-queue", "simple-queue" -> Queues.run(h, scenario, phase);
+            case "queue", "priority-queue", "simple-queue", "delay-queue", "id-queue" -> Queues.run(h, scenario, phase);
             case "barrier" -> Coordination.barrier(h, phase);
             case "double-barrier" -> Coordination.doubleBarrier(h, phase);
             case "shared-count" -> Coordination.sharedCount(h, phase);
             case "atomic-long" -> Coordination.atomic(h, phase);
             case "group-member" -> Coordination.groupMember(h, phase);
-            case "node-cache", "path-cache", "tree-cache" -> Caches.run(h, scenario, phase);
+            case "node-cache", "path-cache", "tree-cache", "tree-cache-one-shot" -> Caches.run(h, scenario, phase);
             default -> throw new IllegalArgumentException("unknown scenario " + scenario);
         }
     }

@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.queue.DistributedDelayQueue;
+import org.apache.curator.framework.recipes.queue.DistributedIdQueue;
 import org.apache.curator.framework.recipes.queue.DistributedPriorityQueue;
 import org.apache.curator.framework.recipes.queue.DistributedQueue;
 import org.apache.curator.framework.recipes.queue.QueueBuilder;
@@ -43,6 +45,14 @@ final class Queues {
         return (i * 37) % 7 - 3;
     }
 
+    /** The delay of item i (delay queue): later items are due earlier, so they come out reversed. */
+    static long delayMs(int i) {
+        return 300L + (ITEMS - i) * 40L;
+    }
+
+    /** The id item i is removed by before it is taken (id queue). */
+    static final int REMOVED = 5;
+
     /** What a consumer must see, in order. */
     static List<byte[]> expected(String kind) {
         List<Integer> order = new ArrayList<>();
@@ -51,6 +61,12 @@ final class Queues {
         }
         if (kind.equals("priority-queue")) {
             order.sort(Comparator.comparingInt(Queues::priority)); // stable: FIFO within a priority
+        }
+        if (kind.equals("delay-queue")) {
+            Collections.reverse(order);
+        }
+        if (kind.equals("id-queue")) {
+            order.remove(Integer.valueOf(REMOVED));
         }
         List<byte[]> out = new ArrayList<>();
         for (int i : order) {
@@ -76,8 +92,12 @@ final class Queues {
     static final class AnyQueue implements AutoCloseable {
         final String kind;
         final Collector collector = new Collector();
+        /** Due times count from here (one base for all items, so their order is fixed). */
+        final long base = System.currentTimeMillis();
         DistributedQueue<byte[]> fifo;
         DistributedPriorityQueue<byte[]> prio;
+        DistributedDelayQueue<byte[]> delay;
+        DistributedIdQueue<byte[]> ids;
         SimpleDistributedQueue simple;
 
         AnyQueue(CuratorFramework c, String kind, String path, boolean consume) throws Exception {
@@ -92,15 +112,26 @@ final class Queues {
                     prio = b.buildPriorityQueue(0);
                     prio.start();
                 }
+                case "delay-queue" -> {
+                    delay = b.buildDelayQueue();
+                    delay.start();
+                }
+                case "id-queue" -> {
+                    ids = b.buildIdQueue();
+                    ids.start();
+                }
                 case "simple-queue" -> simple = new SimpleDistributedQueue(c, path);
                 default -> throw new IllegalArgumentException(kind);
             }
         }
 
-        void put(byte[] item, int priority) throws Exception {
+        /** Puts item i (priority, delay and id derived from i). */
+        void put(byte[] item, int i) throws Exception {
             switch (kind) {
                 case "queue" -> fifo.put(item);
-                case "priority-queue" -> prio.put(item, priority);
+                case "priority-queue" -> prio.put(item, priority(i));
+                case "delay-queue" -> delay.put(item, base + delayMs(i));
+                case "id-queue" -> ids.put(item, "id-" + i);
                 default -> simple.offer(item);
             }
         }
@@ -117,6 +148,12 @@ final class Queues {
             if (prio != null) {
                 prio.close();
             }
+            if (delay != null) {
+                delay.close();
+            }
+            if (ids != null) {
+                ids.close();
+            }
         }
     }
 
@@ -125,7 +162,7 @@ final class Queues {
         if (phase.equals("layout")) {
             String root = h.layoutRoot(c);
             try (AnyQueue q = new AnyQueue(c, kind, root + "/app/queue", false)) {
-                q.put(Harness.item("p", 1), 2);
+                q.put(Harness.item("p", 1), 1);
                 h.dump(c, root);
             }
             try (AnyQueue q = new AnyQueue(c, kind, root + "/app/queue", true)) {
@@ -142,7 +179,10 @@ final class Queues {
         if (h.role.equals("producer")) {
             try (AnyQueue q = new AnyQueue(c, kind, h.path("queue"), false)) {
                 for (int i = 0; i < ITEMS; i++) {
-                    q.put(Harness.item("p", i), priority(i));
+                    q.put(Harness.item("p", i), i);
+                }
+                if (q.ids != null) {
+                    h.check(q.ids.remove("id-" + REMOVED) == 1, "id-" + REMOVED + " not removed");
                 }
             }
             h.gate(c, "produced");
@@ -175,7 +215,7 @@ final class Queues {
                     CuratorFramework c = h.newClient();
                     try (AnyQueue q = new AnyQueue(c, kind, h.path("queue"), false)) {
                         for (int i = 0; i < h.rounds; i++) {
-                            q.put(Harness.item(h.side + "-" + k, i), 0);
+                            q.put(Harness.item(h.side + "-" + k, i), i);
                         }
                     }
                 });
