@@ -40,7 +40,9 @@ mod error;
 mod ops;
 pub mod proto;
 pub mod retry;
+pub mod sasl;
 pub mod session;
+mod transport;
 pub mod watch;
 
 pub use client::{Client, ClientBuilder};
@@ -49,5 +51,7 @@ pub use ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
 pub use proto::{
     Acl, AddWatchMode, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType,
 };
+pub use sasl::SaslConfig;
 pub use session::ConnectionState;
+pub use transport::{TlsConfig, TlsConfigBuilder};
 pub use watch::{OneshotWatch, PersistentWatch, WatchEvent, WatchedEvent};

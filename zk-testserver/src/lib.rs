@@ -77,6 +77,7 @@ pub mod proxy;
 pub mod server;
 pub mod sim;
 pub mod storage;
+pub mod tls;
 pub mod tree;
 pub mod workload;
 pub mod zab;

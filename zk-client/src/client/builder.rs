@@ -2,12 +2,14 @@
 
 use super::{Client, Inner};
 use crate::connect_string::{Chroot, ConnectString};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::proto::{AuthPacket, DEFAULT_MAX_BUFFER};
 use crate::retry::{ExponentialRetry, RetryPolicy};
+use crate::sasl::SaslConfig;
 use crate::session::driver::{Command, Driver, DriverConfig, ReplySender, SessionInfo, Shared};
 use crate::session::hosts::HostList;
 use crate::session::{ConnectionState, SessionConfig, SessionMachine};
+use crate::transport::{Connector, TlsConfig};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct ClientBuilder {
     renew_session_on_expiry: bool,
     max_frame: usize,
     attach: Option<(i64, Bytes)>,
+    tls: Option<TlsConfig>,
+    sasl: Option<SaslConfig>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -53,6 +57,8 @@ impl std::fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("deadline", &self.deadline)
             .field("renew_session_on_expiry", &self.renew_session_on_expiry)
+            .field("tls", &self.tls)
+            .field("sasl", &self.sasl)
             .finish()
     }
 }
@@ -72,6 +78,8 @@ impl ClientBuilder {
             renew_session_on_expiry: false,
             max_frame: DEFAULT_MAX_BUFFER,
             attach: None,
+            tls: None,
+            sasl: None,
         }
     }
 
@@ -139,6 +147,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Speaks TLS to every server of the connect string (their secure
+    /// client ports); see [`TlsConfig`]. A server that does not speak TLS,
+    /// or whose certificate is not trusted, fails `connect` with an
+    /// [`crate::ErrorKind::Tls`] error once the connect timeout passes.
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Authenticates every connection with SASL (e.g.
+    /// [`SaslConfig::digest_md5`]) before any request; see [`crate::sasl`].
+    /// Rejected credentials fail `connect` with
+    /// [`crate::ErrorKind::AuthFailed`].
+    pub fn sasl(mut self, config: SaslConfig) -> Self {
+        self.sasl = Some(config);
+        self
+    }
+
     /// Starts the connection task and waits for the first session.
     ///
     /// Fails with a timeout if no server completes a handshake within the
@@ -152,10 +178,12 @@ impl ClientBuilder {
         let hosts = HostList::new(parsed.hosts);
         let chroot = Chroot::new(parsed.chroot);
         // Each attempt gets its share of the session timeout, as ZooKeeper's
-        // client does, within sensible bounds.
+        // client does, within sensible bounds; shorter than the connect
+        // timeout, so that a stalled attempt ends, and says why, before
+        // `connect` gives up.
         let per_attempt = (self.session_timeout / hosts.len().max(1) as u32)
             .max(Duration::from_millis(100))
-            .min(self.connect_timeout);
+            .min(self.connect_timeout * 3 / 4);
         let now = tokio::time::Instant::now().into_std();
         let mut machine = SessionMachine::new(
             SessionConfig {
@@ -165,6 +193,7 @@ impl ClientBuilder {
                 chroot: chroot.clone(),
                 max_frame: self.max_frame,
                 attach: self.attach,
+                sasl: self.sasl,
             },
             now,
         );
@@ -191,6 +220,7 @@ impl ClientBuilder {
             transitions,
             last_zxid: AtomicI64::new(0),
             password: std::sync::Mutex::new(Bytes::new()),
+            last_failure: std::sync::Mutex::new(None),
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (unwatch_tx, unwatch_rx) = mpsc::unbounded_channel();
@@ -203,6 +233,7 @@ impl ClientBuilder {
             DriverConfig {
                 connect_timeout: per_attempt,
                 renew_session_on_expiry: self.renew_session_on_expiry,
+                connector: Connector::new(self.tls),
             },
         );
         tokio::spawn(driver.run());
@@ -239,17 +270,45 @@ impl ClientBuilder {
                 }
                 Ok(client)
             }
-            Ok(ConnectionState::AuthFailed) => Err(Error::auth_failed()),
+            Ok(ConnectionState::AuthFailed) => Err(client
+                .inner
+                .shared
+                .last_failure
+                .lock()
+                .ok()
+                .and_then(|mut l| l.take())
+                .unwrap_or_else(Error::auth_failed)),
             Ok(ConnectionState::Lost) => Err(Error::session_expired()),
             Ok(_) => Err(Error::closed()),
             Err(_) => {
                 let (reply, _) = ReplySender::new();
                 let _ = client.inner.commands.send(Command::Close { reply });
-                Err(Error::timeout().with_message(format!(
-                    "no server in {:?} completed a handshake within {:?}",
-                    self.connect_string, self.connect_timeout
-                )))
+                let last = client
+                    .inner
+                    .shared
+                    .last_failure
+                    .lock()
+                    .ok()
+                    .and_then(|mut l| l.take());
+                Err(connect_timed_out(
+                    &self.connect_string,
+                    self.connect_timeout,
+                    last,
+                ))
             }
         }
+    }
+}
+
+/// The error of a `connect` that saw no session within the connect timeout.
+/// A TLS failure is reported as such (retrying will not fix a certificate
+/// or a plaintext port); anything else stays a timeout that says what the
+/// last attempt ran into.
+fn connect_timed_out(connect_string: &str, timeout: Duration, last: Option<Error>) -> Error {
+    let what = format!("no server in {connect_string:?} completed a handshake within {timeout:?}");
+    match last {
+        Some(e) if e.kind() == ErrorKind::Tls => e.with_message(what),
+        Some(e) => Error::timeout().with_message(format!("{what} (last attempt: {e})")),
+        None => Error::timeout().with_message(what),
     }
 }

@@ -8,6 +8,7 @@ use super::machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchReques
 use super::state::ConnectionState;
 use crate::error::Error;
 use crate::proto::{AuthPacket, Request, WatchesRequest};
+use crate::transport::{Connector, Reader, Transport, Writer};
 use crate::watch::{WatchEvent, WatchKind, WatchSink, WatcherId};
 use bytes::BytesMut;
 use std::net::SocketAddr;
@@ -16,8 +17,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -104,12 +103,17 @@ pub(crate) struct Shared {
     pub(crate) transitions: broadcast::Sender<ConnectionState>,
     pub(crate) last_zxid: AtomicI64,
     pub(crate) password: std::sync::Mutex<bytes::Bytes>,
+    /// Why the last connection attempt failed (kept until a session is
+    /// established), for the error of a connect that timed out.
+    pub(crate) last_failure: std::sync::Mutex<Option<Error>>,
 }
 
 /// Settings the task needs besides the machine's.
 pub(crate) struct DriverConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) renew_session_on_expiry: bool,
+    /// Opens connections (plain TCP or TLS).
+    pub(crate) connector: Connector,
 }
 
 type ConnectFuture = Pin<Box<dyn std::future::Future<Output = ConnectOutcome> + Send>>;
@@ -122,7 +126,7 @@ const PROBE_FIRST: Duration = Duration::from_millis(100);
 const PROBE_MAX: Duration = Duration::from_secs(10);
 
 struct ConnectOutcome {
-    result: std::io::Result<(TcpStream, SocketAddr)>,
+    result: std::io::Result<Transport>,
     host: String,
 }
 
@@ -134,8 +138,11 @@ pub(crate) struct Driver {
     hosts: HostList,
     shared: Arc<Shared>,
     config: DriverConfig,
-    reader: Option<OwnedReadHalf>,
-    writer: Option<OwnedWriteHalf>,
+    reader: Option<Reader>,
+    writer: Option<Writer>,
+    /// Bytes were written since the writer was last flushed (a TLS writer
+    /// holds back part of a record until flushed).
+    unflushed: bool,
     write_buf: BytesMut,
     read_buf: BytesMut,
     connecting: Option<ConnectFuture>,
@@ -165,6 +172,7 @@ impl Driver {
             config,
             reader: None,
             writer: None,
+            unflushed: false,
             write_buf: BytesMut::with_capacity(64 * 1024),
             read_buf: BytesMut::with_capacity(64 * 1024),
             connecting: None,
@@ -200,7 +208,7 @@ impl Driver {
                 self.start_probe();
             }
             let deadline = self.machine.poll_timeout().map(Instant::from_std);
-            let has_output = !self.write_buf.is_empty();
+            let has_output = !self.write_buf.is_empty() || self.unflushed;
             tokio::select! {
                 cmd = self.commands.recv(), if !self.commands_closed => match cmd {
                     Some(cmd) => {
@@ -235,12 +243,13 @@ impl Driver {
                         }
                         Err(e) => {
                             tracing::debug!(error = %e, "read failed");
+                            self.record_failure(e);
                             self.drop_transport();
                             self.machine.transport_closed(now);
                         }
                     }
                 }
-                w = write_some(&mut self.writer, &mut self.write_buf), if has_output => {
+                w = write_some(&mut self.writer, &mut self.write_buf, &mut self.unflushed), if has_output => {
                     if let Err(e) = w {
                         tracing::debug!(error = %e, "write failed");
                         self.drop_transport();
@@ -298,6 +307,12 @@ impl Driver {
                 SessionEvent::State(state) => self.publish_state(state),
                 SessionEvent::Disconnect(reason) => {
                     tracing::debug!(%reason, "closing connection");
+                    if self.machine.state() == ConnectionState::AuthFailed {
+                        // For connect's error: why the credentials failed.
+                        if let Ok(mut last) = self.shared.last_failure.lock() {
+                            *last = Some(Error::auth_failed().with_message(reason.clone()));
+                        }
+                    }
                     self.drop_transport();
                     // The machine already knows; this is idempotent for it.
                     self.machine.transport_closed(Self::now());
@@ -325,6 +340,9 @@ impl Driver {
         );
         if state.is_connected() {
             self.failed_attempts = 0;
+            if let Ok(mut last) = self.shared.last_failure.lock() {
+                *last = None;
+            }
             if state != ConnectionState::ReadOnly {
                 self.probe = None;
                 self.probe_delay = PROBE_FIRST;
@@ -352,6 +370,7 @@ impl Driver {
     fn drop_transport(&mut self) {
         self.reader = None;
         self.writer = None;
+        self.unflushed = false;
         self.write_buf.clear();
         self.read_buf.clear();
     }
@@ -363,12 +382,13 @@ impl Driver {
         };
         let delay = reconnect_delay(self.failed_attempts, self.hosts.len(), &mut rand::rng());
         let timeout = self.config.connect_timeout;
+        let connector = self.config.connector.clone();
         self.connecting = Some(Box::pin(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             ConnectOutcome {
-                result: connect_host(&host, port, timeout).await,
+                result: connector.connect(&host, port, timeout).await,
                 host: format!("{host}:{port}"),
             }
         }));
@@ -376,12 +396,14 @@ impl Driver {
 
     fn finish_connect(&mut self, outcome: ConnectOutcome) {
         match outcome.result {
-            Ok((stream, addr)) => {
+            Ok(Transport {
+                reader,
+                writer,
+                addr,
+            }) => {
                 tracing::debug!(%addr, "connected");
-                let _ = stream.set_nodelay(true);
-                let (r, w) = stream.into_split();
-                self.reader = Some(r);
-                self.writer = Some(w);
+                self.reader = Some(reader);
+                self.writer = Some(writer);
                 self.server = Some(addr);
                 // Counted as failed until the handshake succeeds.
                 self.failed_attempts += 1;
@@ -389,6 +411,7 @@ impl Driver {
             }
             Err(e) => {
                 tracing::debug!(host = %outcome.host, error = %e, "connect failed");
+                self.record_failure(e);
                 self.failed_attempts += 1;
             }
         }
@@ -402,13 +425,14 @@ impl Driver {
         self.probe_delay = (self.probe_delay * 2).min(PROBE_MAX);
         let current = self.server;
         let timeout = self.config.connect_timeout;
+        let connector = self.config.connector.clone();
         self.probe = Some(Box::pin(async move {
             tokio::time::sleep(delay).await;
-            let (stream, addr) = connect_host(&host, port, timeout).await.ok()?;
-            if Some(addr) == current {
+            let transport = connector.connect(&host, port, timeout).await.ok()?;
+            if Some(transport.addr) == current {
                 return None;
             }
-            let answer = tokio::time::timeout(timeout, ask_isro(stream))
+            let answer = tokio::time::timeout(timeout, ask_isro(transport))
                 .await
                 .ok()??;
             (answer == "rw").then_some((host, port))
@@ -434,16 +458,23 @@ impl Driver {
             self.write_buf.extend_from_slice(&frame);
         }
         if let Some(w) = self.writer.as_mut() {
-            let _ = tokio::time::timeout(Duration::from_millis(100), w.write_all(&self.write_buf))
-                .await;
+            let _ = tokio::time::timeout(Duration::from_millis(100), async {
+                w.write_all(&self.write_buf).await?;
+                w.flush().await
+            })
+            .await;
+        }
+    }
+
+    /// Keeps why a connection attempt failed, for `connect`'s error.
+    fn record_failure(&self, e: std::io::Error) {
+        if let Ok(mut last) = self.shared.last_failure.lock() {
+            *last = Some(Error::from_transport(e));
         }
     }
 }
 
-async fn read_some(
-    reader: &mut Option<OwnedReadHalf>,
-    buf: &mut BytesMut,
-) -> std::io::Result<usize> {
+async fn read_some(reader: &mut Option<Reader>, buf: &mut BytesMut) -> std::io::Result<usize> {
     match reader {
         Some(r) => {
             buf.reserve(16 * 1024);
@@ -453,15 +484,26 @@ async fn read_some(
     }
 }
 
+/// Writes some of `buf`; once it is empty, flushes the writer. Cancel safe:
+/// what was written is gone from `buf`, and `unflushed` stays set until a
+/// flush completes.
 async fn write_some(
-    writer: &mut Option<OwnedWriteHalf>,
+    writer: &mut Option<Writer>,
     buf: &mut BytesMut,
+    unflushed: &mut bool,
 ) -> std::io::Result<()> {
     match writer {
         Some(w) => {
-            let n = w.write_buf(buf).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
+            if !buf.is_empty() {
+                let n = w.write_buf(buf).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                *unflushed = true;
+            }
+            if buf.is_empty() {
+                w.flush().await?;
+                *unflushed = false;
             }
             Ok(())
         }
@@ -484,10 +526,11 @@ async fn poll_probe(probe: &mut Option<ProbeFuture>) -> Option<(String, u16)> {
 }
 
 /// Sends the `isro` four-letter word and returns the answer (`ro` or `rw`).
-async fn ask_isro(mut stream: TcpStream) -> Option<String> {
-    stream.write_all(b"isro").await.ok()?;
+async fn ask_isro(mut transport: Transport) -> Option<String> {
+    transport.writer.write_all(b"isro").await.ok()?;
+    transport.writer.flush().await.ok()?;
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.ok()?;
+    transport.reader.read_to_end(&mut answer).await.ok()?;
     String::from_utf8(answer).ok().map(|s| s.trim().to_string())
 }
 
@@ -516,27 +559,6 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// Resolves `host` afresh and tries each of its addresses in turn.
-async fn connect_host(
-    host: &str,
-    port: u16,
-    timeout: Duration,
-) -> std::io::Result<(TcpStream, SocketAddr)> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
-    let mut last_err =
-        std::io::Error::new(std::io::ErrorKind::NotFound, "host resolved to no address");
-    for addr in addrs {
-        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => return Ok((stream, addr)),
-            Ok(Err(e)) => last_err = e,
-            Err(_) => {
-                last_err = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
-            }
-        }
-    }
-    Err(last_err)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod config;
 pub(crate) mod driver;
 pub(crate) mod hosts;
 mod machine;
+mod sasl;
 mod state;
 mod timers;
 
