@@ -37,6 +37,8 @@ STEPS=(
     differential
     differential-ensemble
     zkcli-testserver
+    secure
+    kazoo-testserver-secure
 )
 
 section() { printf '\n===== conformance: %s =====\n' "$*"; }
@@ -203,6 +205,57 @@ step_zkcli_testserver() {
     wait "$pid" || { note "zk-testserver exited with status $?"; ok=0; }
     rm -rf "$out"
     ((ok)) || die "zkCli against zk-testserver failed"
+}
+
+# zk-client's secure suite (TLS server-auth and mutual, x509 ACLs, SASL
+# DIGEST-MD5, bad certificates and mismatched ports) against real ZooKeeper:
+# two standalone servers with the Netty factory, keytool-made PKCS12 stores,
+# ssl.clientAuth=none / need, and a JAAS DigestLoginModule user.
+step_secure() {
+    "$REF" start secure >/dev/null
+    LAST_REFERENCE=secure
+    eval "$("$REF" secure-env)"
+    note "ZK_SECURE_TLS=$ZK_SECURE_TLS ZK_SECURE_MTLS=$ZK_SECURE_MTLS ZK_SECURE_PLAIN=$ZK_SECURE_PLAIN"
+    cargo test -p zk-client --test secure -- --test-threads=2
+    "$REF" stop secure
+    unset "${!ZK_SECURE_@}"
+}
+
+# kazoo (Python) against the zk-testserver binary's secure port and SASL:
+# TLS with a client certificate, an x509 ACL, DIGEST-MD5 (pure-sasl) in
+# plaintext and over TLS, a wrong password.
+step_kazoo_testserver_secure() {
+    local port=${ZK_TESTSERVER_SECURE_PORT:-22595} out pid first
+    python3 -c 'import kazoo, puresasl' 2>/dev/null || die "kazoo and pure-sasl are not installed (pip install kazoo pure-sasl)"
+    cargo build -q -p zk-testserver --bin zk-testserver
+    out=$(mktemp -d)
+    printf 'kazoo=kazoo-secret-pw\n' >"$out/users"
+    printf 'kazoo-secret-pw\n' >"$out/password"
+    "$REPO_ROOT/target/debug/zk-testserver" --members 1 --port "$port" --secure-port $((port + 1)) \
+        --tls-generate "$out/pki" --tls-client-auth want --sasl-users "$out/users" \
+        >"$out/stdout" 2>"$out/stderr" &
+    pid=$!
+    for _ in $(seq 1 100); do
+        first=$(sed -n 2p "$out/stdout" 2>/dev/null || true)
+        [[ -n $first ]] && break
+        sleep 0.1
+    done
+    [[ $first == "127.0.0.1:$((port + 1))" ]] || {
+        kill "$pid" 2>/dev/null || true
+        cat "$out/stderr"
+        die "zk-testserver did not start with a secure port (second line '$first')"
+    }
+    local rc=0
+    python3 "$SCRIPT_DIR/secure/kazoo_check.py" --plain "127.0.0.1:$port" --tls "$first" \
+        --pki "$out/pki" --sasl-user kazoo --sasl-password-file "$out/password" || rc=$?
+    kill -INT "$pid"
+    wait "$pid" || { note "zk-testserver exited with status $?"; rc=1; }
+    if grep -q kazoo-secret-pw "$out/stderr"; then
+        note "the SASL password appeared in zk-testserver's log"
+        rc=1
+    fi
+    rm -rf "$out"
+    ((rc == 0)) || die "kazoo against zk-testserver's secure port failed"
 }
 
 # ---------------------------------------------------------------------------

@@ -234,6 +234,9 @@ impl Driver {
                     match n {
                         Ok(0) => {
                             tracing::debug!("server closed the connection");
+                            if !self.machine.state().is_connected() {
+                                self.record_failure(self.config.connector.closed_in_handshake());
+                            }
                             self.drop_transport();
                             self.machine.transport_closed(now);
                         }

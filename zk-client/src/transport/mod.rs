@@ -41,6 +41,21 @@ impl Connector {
         Connector { tls }
     }
 
+    /// The failure of a connection the server closed before answering the
+    /// handshake: a ZooKeeper TLS port does exactly that to a plaintext
+    /// client, so a plaintext connector says so.
+    pub(crate) fn closed_in_handshake(&self) -> io::Error {
+        let hint = if self.tls.is_some() {
+            ""
+        } else {
+            " (if it is a TLS port, configure ClientBuilder::tls)"
+        };
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the server closed the connection during the handshake{hint}"),
+        )
+    }
+
     /// Resolves `host` afresh and tries each of its addresses in turn, each
     /// attempt (TCP connect and TLS handshake) bounded by `timeout`.
     pub(crate) async fn connect(

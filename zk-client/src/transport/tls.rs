@@ -178,6 +178,10 @@ impl TlsConfigBuilder {
 
     /// Presents a client certificate chain and its private key (PKCS#8,
     /// PKCS#1 or SEC1), both as PEM text held in memory.
+    ///
+    /// An EC key must carry its public key: Java's `keytool` exports EC
+    /// keys as PKCS#8 without it, which *ring* refuses ("failed to parse
+    /// private key"); `openssl ec -in key.pem -out key.sec1.pem` adds it.
     pub fn client_identity_pem(mut self, cert_chain: &[u8], key: &[u8]) -> Result<Self> {
         let chain = CertificateDer::pem_slice_iter(cert_chain)
             .collect::<std::result::Result<Vec<_>, _>>()

@@ -71,7 +71,14 @@ async fn no_client_certificate_where_one_is_required_is_refused() {
 async fn a_plaintext_client_on_the_tls_port_gets_a_tls_error() {
     let target = SecureTarget::get().await;
     let err = connect_error(&target.tls, None).await;
-    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    // zk-testserver (rustls) answers with a TLS alert: a TLS error. Real
+    // ZooKeeper (Netty) closes the connection without a byte, which could
+    // have other causes: a timeout that names the likely one.
+    match err.kind() {
+        ErrorKind::Tls => assert!(err.to_string().contains("expects a TLS client"), "{err}"),
+        ErrorKind::Timeout => assert!(err.to_string().contains("TLS port"), "{err}"),
+        other => panic!("{other:?}: {err}"),
+    }
 }
 
 #[tokio::test]
