@@ -89,3 +89,81 @@ impl SaslRun {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+
+    fn reply(xid: i32, err: i32, token: Option<&[u8]>) -> (ReplyHeader, Reader) {
+        let mut buf = BytesMut::new();
+        SaslPacket {
+            token: token.map(bytes::Bytes::copy_from_slice),
+        }
+        .write(&mut buf);
+        (ReplyHeader { xid, zxid: 0, err }, Reader::new(buf.freeze()))
+    }
+
+    fn started() -> SaslRun {
+        let (mut run, first) =
+            SaslRun::start(&SaslConfig::digest_md5("bob", "pw"), false, true).unwrap();
+        assert!(first.is_empty(), "DIGEST-MD5 starts with an empty token");
+        run.sent(7);
+        run
+    }
+
+    #[test]
+    fn a_refusal_is_an_auth_failure_naming_the_code() {
+        let mut run = started();
+        let (h, mut b) = reply(7, ErrorCode::AuthFailed.code(), None);
+        match run.handle_reply(&h, &mut b) {
+            SaslOutcome::Failed(m) => assert!(m.contains("refused"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_server_without_sasl_is_a_clear_failure() {
+        // ZooKeeper without a JAAS Server section answers a null token.
+        let mut run = started();
+        let (h, mut b) = reply(7, 0, None);
+        match run.handle_reply(&h, &mut b) {
+            SaslOutcome::Failed(m) => assert!(m.contains("serves no SASL"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn foreign_replies_are_violations_and_notifications_are_ignored() {
+        let mut run = started();
+        let (h, mut b) = reply(8, 0, Some(b"x"));
+        assert!(matches!(
+            run.handle_reply(&h, &mut b),
+            SaslOutcome::Violation(_)
+        ));
+        let (h, mut b) = reply(xid::NOTIFICATION, 0, None);
+        assert_eq!(run.handle_reply(&h, &mut b), SaslOutcome::Ignore);
+        let (h, _) = reply(7, 0, None);
+        let mut garbage = Reader::new(bytes::Bytes::from_static(&[0, 0]));
+        assert!(matches!(
+            run.handle_reply(&h, &mut garbage),
+            SaslOutcome::Violation(_)
+        ));
+    }
+
+    #[test]
+    fn a_challenge_gets_a_response_that_hides_the_password() {
+        let mut run = started();
+        let challenge =
+            br#"realm="zk-sasl-md5",nonce="n",qop="auth",charset=utf-8,algorithm=md5-sess"#;
+        let (h, mut b) = reply(7, 0, Some(challenge));
+        match run.handle_reply(&h, &mut b) {
+            SaslOutcome::Send(t) => {
+                let t = String::from_utf8(t).unwrap();
+                assert!(t.contains("username=\"bob\"") && !t.contains("pw,"), "{t}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(run.resumed && !run.read_only);
+    }
+}

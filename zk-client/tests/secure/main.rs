@@ -5,5 +5,6 @@
 mod common;
 
 mod bad_input;
+mod read_only;
 mod sasl;
 mod tls;
