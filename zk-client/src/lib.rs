@@ -8,6 +8,9 @@
 //! - One-shot watches are futures ([`OneshotWatch`]), persistent watches are
 //!   streams ([`PersistentWatch`]); both are re-registered after reconnects.
 //! - Idempotence-aware retries ([`retry`]) and per-call deadlines.
+//! - Secure ensembles: TLS on rustls with mutual TLS ([`TlsConfig`],
+//!   [`ClientBuilder::tls`]) and SASL DIGEST-MD5 ([`SaslConfig`],
+//!   [`ClientBuilder::sasl`]).
 //!
 //! ```
 //! use zk_client::{Client, CreateMode, WatchEvent};
