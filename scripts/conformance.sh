@@ -39,6 +39,7 @@ STEPS=(
     zkcli-testserver
     secure
     kazoo-testserver-secure
+    kerberos
 )
 
 section() { printf '\n===== conformance: %s =====\n' "$*"; }
@@ -219,6 +220,20 @@ step_secure() {
     cargo test -p zk-client --test secure -- --test-threads=2
     "$REF" stop secure
     unset "${!ZK_SECURE_@}"
+}
+
+# SASL GSSAPI (zk-client's `gssapi` feature, MIT Kerberos) against real
+# ZooKeeper whose JAAS Server section uses Krb5LoginModule, with a local KDC
+# (scripts/secure/kdc.sh) holding the service and client principals.
+step_kerberos() {
+    "$REF" start kerberos >/dev/null
+    LAST_REFERENCE=kerberos
+    eval "$("$REF" kerberos-env)"
+    note "ZK_KRB_CONNECT=$ZK_KRB_CONNECT KRB5_CONFIG=$KRB5_CONFIG"
+    cargo test -p zk-client --features gssapi --test secure gssapi -- --test-threads=1
+    "$REF" stop kerberos
+    unset ZK_KRB_CONNECT KRB5_CONFIG KRB5_CLIENT_KTNAME KRB5CCNAME ZK_KRB_REALM \
+        ZK_KRB_SERVER_KEYTAB ZK_KRB_CLIENT_PRINCIPAL
 }
 
 # kazoo (Python) against the zk-testserver binary's secure port and SASL:

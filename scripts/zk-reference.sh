@@ -41,6 +41,9 @@ TLS_SECURE_PORT=${ZK_REF_TLS_SECURE_PORT:-22192}
 MTLS_PORT=${ZK_REF_MTLS_PORT:-22193}
 MTLS_SECURE_PORT=${ZK_REF_MTLS_SECURE_PORT:-22194}
 STORE_PASSWORD=${ZK_REF_STORE_PASSWORD:-zkrs-store-pw}
+# Kerberos member (start kerberos): "krb", SASL GSSAPI through a local KDC.
+KRB_PORT=${ZK_REF_KRB_PORT:-22195}
+KDC_PORT=${ZK_REF_KDC_PORT:-22088}
 SASL_USER=${ZK_REF_SASL_USER:-bob}
 SASL_PASSWORD=${ZK_REF_SASL_PASSWORD:-bob-secret-pw}
 
@@ -63,10 +66,14 @@ Commands:
                          two standalone servers with the Netty factory, TLS on a
                          secureClientPort (PKCS12 stores made by keytool in STATE_DIR/pki)
                          and SASL DIGEST-MD5 (JAAS): tls (ssl.clientAuth=none) and mtls
-                         (ssl.clientAuth=need)
+                         (ssl.clientAuth=need). "kerberos" starts a local MIT KDC
+                         (scripts/secure/kdc.sh, realm ZKRS.TEST, in STATE_DIR/kdc) and one
+                         standalone server, krb, serving SASL GSSAPI as zookeeper/localhost
   secure-env             print 'export ZK_SECURE_...' lines describing the secure servers
                          (ports, CA and client certificate PEM files, SASL user) for
                          zk-client's secure test suite
+  kerberos-env           print 'export ...' lines for a GSSAPI client of krb (KRB5_CONFIG,
+                         client keytab, ZK_KRB_CONNECT)
   stop [standalone|ensemble|all]
                          SIGTERM (then SIGKILL after ${STOP_TIMEOUT}s) every member; default all;
                          data and logs stay until the next start
@@ -119,6 +126,7 @@ Settings (environment):
                                                [$MTLS_PORT / $MTLS_SECURE_PORT]
   ZK_REF_STORE_PASSWORD          password of the generated PKCS12 stores
   ZK_REF_SASL_USER, ZK_REF_SASL_PASSWORD       the JAAS DIGEST-MD5 user [$SASL_USER]
+  ZK_REF_KRB_PORT, ZK_REF_KDC_PORT             kerberos member krb / its KDC [$KRB_PORT / $KDC_PORT]
 EOF
 }
 
@@ -134,7 +142,7 @@ validate_settings() {
     local v
     for v in STANDALONE_PORT ENSEMBLE_SIZE CLIENT_BASE QUORUM_BASE ELECTION_BASE TICK_TIME \
         INIT_LIMIT SYNC_LIMIT CONTAINER_CHECK_MS READY_TIMEOUT STOP_TIMEOUT LOG_LINES \
-        TLS_PORT TLS_SECURE_PORT MTLS_PORT MTLS_SECURE_PORT; do
+        TLS_PORT TLS_SECURE_PORT MTLS_PORT MTLS_SECURE_PORT KRB_PORT KDC_PORT; do
         is_uint "${!v}" || die "ZK_REF_$v must be a non-negative integer, got '${!v}'"
     done
     ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
@@ -225,6 +233,7 @@ all_members() {
     echo standalone
     for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
     secure_members
+    echo krb
 }
 
 members_of() {
@@ -236,7 +245,8 @@ members_of() {
         ;;
     all) all_members ;;
     secure) secure_members ;;
-    tls | mtls) echo "$1" ;;
+    kerberos) echo krb ;;
+    tls | mtls | krb) echo "$1" ;;
     *)
         if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE)); then
             die "unknown name '$1' (expected standalone, ensemble, secure, all, tls, mtls or a member 1..$ENSEMBLE_SIZE)"
@@ -279,7 +289,7 @@ client_port() {
 connect_string() {
     local name=$1 out="" m
     case "$name" in
-    standalone | ensemble | secure)
+    standalone | ensemble | secure | kerberos)
         for m in $(members_of "$name"); do out+="${out:+,}$HOST:$(client_port "$m")"; done
         ;;
     *)
@@ -454,7 +464,9 @@ member_ports() {
 }
 
 name_of() {
-    if is_secure_member "$1"; then
+    if [[ $1 == krb ]]; then
+        echo kerberos
+    elif is_secure_member "$1"; then
         echo secure
     elif [[ $1 == standalone ]]; then echo standalone; else echo ensemble; fi
 }
@@ -560,11 +572,18 @@ wait_ready() {
 
 secure_members() { printf '%s\n' tls mtls; }
 
-is_secure_member() { [[ $1 == tls || $1 == mtls ]]; }
+# tls, mtls and krb (kerberos) are standalone servers with extra settings.
+is_secure_member() { [[ $1 == tls || $1 == mtls || $1 == krb ]]; }
 
-secure_plain_port() { if [[ $1 == tls ]]; then echo "$TLS_PORT"; else echo "$MTLS_PORT"; fi; }
+secure_plain_port() {
+    case $1 in tls) echo "$TLS_PORT" ;; mtls) echo "$MTLS_PORT" ;; krb) echo "$KRB_PORT" ;; esac
+}
 
-secure_tls_port() { if [[ $1 == tls ]]; then echo "$TLS_SECURE_PORT"; else echo "$MTLS_SECURE_PORT"; fi; }
+secure_tls_port() {
+    case $1 in tls) echo "$TLS_SECURE_PORT" ;; mtls) echo "$MTLS_SECURE_PORT" ;; esac
+}
+
+KDC_DIR=$STATE_DIR/kdc
 
 PKI_DIR=$STATE_DIR/pki
 CLIENT_DN="CN=zk-rs client,O=zk-rs"
@@ -611,6 +630,10 @@ make_pki() {
 secure_config_lines() {
     local m=$1 auth=none dir
     dir=$(member_dir "$m")
+    if [[ $m == krb ]]; then
+        kerberos_config_lines "$dir"
+        return
+    fi
     [[ $m == mtls ]] && auth=need
     echo "clientPortAddress=$HOST"
     echo "clientPort=$(secure_plain_port "$m")"
@@ -647,6 +670,33 @@ secure_jvm_options() {
     if is_secure_member "$1"; then
         echo "-Djava.security.auth.login.config=$(member_dir "$1")/jaas.conf"
     fi
+    if [[ $1 == krb ]]; then
+        echo "-Djava.security.krb5.conf=$KDC_DIR/krb5.conf"
+    fi
+}
+
+# The kerberos member: SASL with the service principal zookeeper/localhost
+# from the local KDC's keytab.
+kerberos_config_lines() {
+    local dir=$1
+    echo "clientPortAddress=$HOST"
+    echo "clientPort=$KRB_PORT"
+    echo "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+    cat >"$dir/jaas.conf" <<JAAS
+Server {
+    com.sun.security.auth.module.Krb5LoginModule required
+    useKeyTab=true
+    keyTab="$KDC_DIR/zookeeper.keytab"
+    storeKey=true
+    useTicketCache=false
+    principal="zookeeper/localhost@ZKRS.TEST";
+};
+JAAS
+}
+
+cmd_kerberos_env() {
+    "$SCRIPT_DIR/secure/kdc.sh" env "$KDC_DIR"
+    echo "export ZK_KRB_CONNECT=localhost:$KRB_PORT"
 }
 
 cmd_secure_env() {
@@ -671,15 +721,18 @@ ENV
 
 cmd_start() {
     local name=${1:-} m
-    [[ $name == standalone || $name == ensemble || $name == secure ]] ||
-        die "usage: start standalone|ensemble|secure"
+    [[ $name == standalone || $name == ensemble || $name == secure || $name == kerberos ]] ||
+        die "usage: start standalone|ensemble|secure|kerberos"
     require_installed
     cmd_stop "$name" 2>/dev/null
     if [[ $name == standalone ]]; then
         rm -rf "$STATE_DIR/standalone"
     elif [[ $name == secure ]]; then
-        rm -rf "$STATE_DIR/secure"
+        rm -rf "$STATE_DIR"/secure/{tls,mtls}
         make_pki
+    elif [[ $name == kerberos ]]; then
+        rm -rf "$STATE_DIR/secure/krb"
+        ZK_REF_KDC_PORT=$KDC_PORT "$SCRIPT_DIR/secure/kdc.sh" start "$KDC_DIR" "$KDC_PORT" >&2
     else
         rm -rf "$STATE_DIR/ensemble"
     fi
@@ -694,6 +747,9 @@ cmd_start() {
 cmd_stop() {
     local name=${1:-all} m pid
     for m in $(members_of "$name"); do signal_member "$m" TERM; done
+    if [[ $name == all || $name == kerberos ]] && [[ -d $KDC_DIR ]]; then
+        "$SCRIPT_DIR/secure/kdc.sh" stop "$KDC_DIR"
+    fi
     if [[ $name == all ]]; then
         for pid in $(stray_pids); do
             log "stopping stray ZooKeeper process $pid (started from $STATE_DIR)"
@@ -741,7 +797,7 @@ cmd_wait_ready() {
         return
     fi
     n=0
-    for name in standalone ensemble secure; do
+    for name in standalone ensemble secure kerberos; do
         if [[ -n $(up_members "$name") ]]; then
             wait_ready "$name"
             n=$((n + 1))
@@ -866,6 +922,7 @@ main() {
     pids) cmd_pids ;;
     super-auth) echo "super:$SUPER_PASSWORD" ;;
     secure-env) cmd_secure_env ;;
+    kerberos-env) cmd_kerberos_env ;;
     help | -h | --help) usage ;;
     *)
         usage >&2

@@ -42,6 +42,7 @@ impl SaslRun {
         let mut exchange = config.start().map_err(|e| e.to_string())?;
         let (token, sent_last) = match exchange.step(None).map_err(|e| e.to_string())? {
             SaslStep::Send(t) => (t, false),
+            SaslStep::SendLast(t) => (t, true),
             SaslStep::Done => (Vec::new(), true),
         };
         let run = SaslRun {
@@ -84,6 +85,10 @@ impl SaslRun {
         };
         match self.exchange.step(token.as_deref()) {
             Ok(SaslStep::Send(t)) => SaslOutcome::Send(t),
+            Ok(SaslStep::SendLast(t)) => {
+                self.sent_last = true;
+                SaslOutcome::Send(t)
+            }
             Ok(SaslStep::Done) => SaslOutcome::Authenticated,
             Err(e) => SaslOutcome::Failed(e.to_string()),
         }

@@ -5,6 +5,8 @@
 mod common;
 
 mod bad_input;
+#[cfg(feature = "gssapi")]
+mod gssapi;
 mod read_only;
 mod sasl;
 mod tls;

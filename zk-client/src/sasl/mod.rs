@@ -10,6 +10,9 @@
 //! [`crate::ConnectionState::AuthFailed`] and an
 //! [`crate::ErrorKind::AuthFailed`] error that says why.
 
+#[cfg(feature = "gssapi")]
+mod gssapi;
+
 use crate::proto::sasl::{ClientStep, DigestMd5Client, SaslError};
 use base64::Engine as _;
 
@@ -21,7 +24,15 @@ pub struct SaslConfig {
 
 #[derive(Clone)]
 enum Mechanism {
-    DigestMd5 { username: String, password: String },
+    DigestMd5 {
+        username: String,
+        password: String,
+    },
+    #[cfg(feature = "gssapi")]
+    Gssapi {
+        service: String,
+        host: String,
+    },
 }
 
 impl std::fmt::Debug for SaslConfig {
@@ -33,6 +44,13 @@ impl std::fmt::Debug for SaslConfig {
                 .field("mechanism", &"DIGEST-MD5")
                 .field("username", username)
                 .finish_non_exhaustive(),
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gssapi { service, host } => f
+                .debug_struct("SaslConfig")
+                .field("mechanism", &"GSSAPI")
+                .field("service", service)
+                .field("host", host)
+                .finish(),
         }
     }
 }
@@ -51,10 +69,31 @@ impl SaslConfig {
         }
     }
 
+    /// GSSAPI (Kerberos v5), what a ZooKeeper whose JAAS `Server` section
+    /// uses `Krb5LoginModule` accepts. The server's principal is
+    /// `<service>/<host>@<REALM>` (ZooKeeper: service `zookeeper`, the
+    /// member's host name; one fixed host for every member, as with
+    /// ZooKeeper's `zookeeper.server.principal`). The client's credentials
+    /// come from the environment, as for any MIT Kerberos program: the
+    /// credential cache (`kinit`, `KRB5CCNAME`) or a client keytab
+    /// (`KRB5_CLIENT_KTNAME`). The session is then `sasl:<principal's
+    /// short name>`. Needs the `gssapi` feature (MIT Kerberos libraries).
+    #[cfg(feature = "gssapi")]
+    pub fn gssapi(service: impl Into<String>, host: impl Into<String>) -> SaslConfig {
+        SaslConfig {
+            mechanism: Mechanism::Gssapi {
+                service: service.into(),
+                host: host.into(),
+            },
+        }
+    }
+
     /// The mechanism's SASL name.
     pub fn mechanism(&self) -> &'static str {
         match self.mechanism {
             Mechanism::DigestMd5 { .. } => "DIGEST-MD5",
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gssapi { .. } => "GSSAPI",
         }
     }
 
@@ -66,6 +105,10 @@ impl SaslConfig {
                 let cnonce = base64::engine::general_purpose::STANDARD.encode(cnonce);
                 Ok(Box::new(DigestMd5Client::new(username, password, &cnonce)))
             }
+            #[cfg(feature = "gssapi")]
+            Mechanism::Gssapi { service, host } => {
+                Ok(Box::new(gssapi::GssapiClient::new(service, host)?))
+            }
         }
     }
 }
@@ -75,6 +118,9 @@ impl SaslConfig {
 pub(crate) enum SaslStep {
     /// Send this token; the server answers with the next challenge.
     Send(Vec<u8>),
+    /// Send this last token; the exchange is over once the server accepts it.
+    #[cfg_attr(not(feature = "gssapi"), allow(dead_code))]
+    SendLast(Vec<u8>),
     /// Authenticated.
     Done,
 }
