@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use zk_client::{Client, ClientBuilder, CreateMode, TlsConfig};
+use zk_client::{Client, ClientBuilder, ConnectionState, CreateMode, TlsConfig};
 use zk_testserver::tls::{ClientAuth, TestPki};
 use zk_testserver::Ensemble;
 
@@ -222,6 +222,25 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.task.abort();
         self.cut();
+    }
+}
+
+/// Cuts every relay's connections and waits until the client reports its
+/// session back on a new connection (`Reconnected`).
+pub async fn cut_and_await_reconnect(
+    relays: &[&Relay],
+    states: &mut (impl futures::Stream<Item = ConnectionState> + Unpin),
+) {
+    use futures::StreamExt;
+    for relay in relays {
+        relay.cut();
+    }
+    loop {
+        match states.next().await {
+            Some(ConnectionState::Reconnected) => break,
+            Some(ConnectionState::Suspended | ConnectionState::Connected) => {}
+            other => panic!("unexpected state {other:?}"),
+        }
     }
 }
 

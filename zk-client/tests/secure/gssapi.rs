@@ -3,9 +3,8 @@
 //! `Krb5LoginModule`), with the `gssapi` feature. Without `ZK_KRB_CONNECT`
 //! the test says so and does nothing: zk-testserver serves no Kerberos.
 
-use crate::common::{builder, Relay};
-use futures::StreamExt;
-use zk_client::{Acl, ConnectionState, CreateMode, CreateOptions, Id, Perms, SaslConfig};
+use crate::common::{builder, cut_and_await_reconnect, Relay};
+use zk_client::{Acl, CreateMode, CreateOptions, Id, Perms, SaslConfig};
 
 fn target() -> Option<String> {
     let connect = std::env::var("ZK_KRB_CONNECT")
@@ -56,14 +55,7 @@ async fn gssapi_authenticates_with_the_kdc_and_guards_sasl_acls() {
     anon.close().await.unwrap();
     // A dropped connection authenticates again on the next one.
     let mut states = client.state_stream();
-    relay.cut();
-    loop {
-        match states.next().await {
-            Some(ConnectionState::Reconnected) => break,
-            Some(ConnectionState::Suspended | ConnectionState::Connected) => {}
-            other => panic!("unexpected state {other:?}"),
-        }
-    }
+    cut_and_await_reconnect(&[&relay], &mut states).await;
     assert_eq!(
         &client.get_data(&root).await.unwrap().0[..],
         b"kerberos only"

@@ -1,12 +1,9 @@
 //! SASL DIGEST-MD5: authentication, `sasl:` ACLs, re-authentication after
 //! reconnects, rejected credentials, and secrets kept out of the logs.
 
-use crate::common::{builder, Relay, SecureTarget};
-use futures::StreamExt;
+use crate::common::{builder, cut_and_await_reconnect, Relay, SecureTarget};
 use std::time::Duration;
-use zk_client::{
-    Acl, ConnectionState, CreateMode, CreateOptions, ErrorKind, Id, Perms, SaslConfig,
-};
+use zk_client::{Acl, CreateMode, CreateOptions, ErrorKind, Id, Perms, SaslConfig};
 
 #[tokio::test]
 async fn digest_md5_names_the_session_and_guards_sasl_acls() {
@@ -92,14 +89,7 @@ async fn every_reconnect_authenticates_again() {
         .unwrap();
     let mut states = client.state_stream();
     for _ in 0..3 {
-        relay.cut();
-        loop {
-            match states.next().await {
-                Some(ConnectionState::Reconnected) => break,
-                Some(ConnectionState::Suspended | ConnectionState::Connected) => {}
-                other => panic!("unexpected state {other:?}"),
-            }
-        }
+        cut_and_await_reconnect(&[&relay], &mut states).await;
         // The new connection is `sasl:<user>` again: the guarded node reads.
         assert_eq!(&client.get_data("/r").await.unwrap().0[..], b"x");
         let who = client.who_am_i().await.unwrap();

@@ -1,7 +1,7 @@
 //! Client TLS: server authentication, mutual TLS and x509 identities,
 //! reconnects, pings and watches over TLS.
 
-use crate::common::{builder, Relay, SecureTarget};
+use crate::common::{builder, cut_and_await_reconnect, Relay, SecureTarget};
 use futures::StreamExt;
 use std::time::Duration;
 use zk_client::{Acl, ConnectionState, CreateMode, CreateOptions, Id, Perms, WatchEvent};
@@ -65,14 +65,7 @@ async fn reconnects_over_tls_keep_the_session_and_its_watches() {
     let (_, _, watch) = client.get_data_watch("/w").await.unwrap();
     let session = client.session_id();
     let mut states = client.state_stream();
-    relay.cut();
-    loop {
-        match states.next().await {
-            Some(ConnectionState::Reconnected) => break,
-            Some(ConnectionState::Suspended | ConnectionState::Connected) => {}
-            other => panic!("unexpected state {other:?}"),
-        }
-    }
+    cut_and_await_reconnect(&[&relay], &mut states).await;
     assert_eq!(client.session_id(), session);
     let other = builder(&format!("{}{root}", target.tls))
         .tls(target.tls_config())
@@ -204,16 +197,8 @@ async fn every_host_of_the_connect_string_speaks_tls() {
         .unwrap();
     let mut states = client.state_stream();
     for _ in 0..4 {
-        a.cut();
-        b.cut();
         // Each cut leads to a new connection on either host.
-        loop {
-            match states.next().await {
-                Some(ConnectionState::Reconnected) => break,
-                Some(ConnectionState::Suspended | ConnectionState::Connected) => {}
-                other => panic!("unexpected state {other:?}"),
-            }
-        }
+        cut_and_await_reconnect(&[&a, &b], &mut states).await;
         client.exists("/").await.unwrap();
     }
     client.close().await.unwrap();
