@@ -9,7 +9,7 @@ use base64::Engine as _;
 use sha1::Digest as _;
 use zk_client::proto::sasl::{DigestMd5Server, ServerStep};
 use zk_client::proto::{
-    encode_reply, DecodeError, ErrorCode, Id, ReplyHeader, Request, Response, SaslPacket,
+    encode_frame, DecodeError, ErrorCode, Id, Record, ReplyHeader, Request, SaslPacket,
 };
 
 impl Server {
@@ -17,16 +17,21 @@ impl Server {
     /// failure answers AuthFailed and closes the connection (the session
     /// lives on until it expires), as ZooKeeper does.
     pub(super) fn sasl(&mut self, conn: ConnId, xid: i32, decoded: Result<Request, DecodeError>) {
+        // Zxid 0, and a token record even with an error (a null one), as
+        // ZooKeeper answers SASL requests.
         let reply = |err: ErrorCode, token: Option<Vec<u8>>| {
-            let hdr = ReplyHeader {
-                xid,
-                zxid: 0,
-                err: err.code(),
-            };
-            let body = Response::Sasl(SaslPacket {
-                token: token.map(Into::into),
-            });
-            encode_reply(&hdr, &body)
+            encode_frame(|buf| {
+                ReplyHeader {
+                    xid,
+                    zxid: 0,
+                    err: err.code(),
+                }
+                .write(buf);
+                SaslPacket {
+                    token: token.map(Into::into),
+                }
+                .write(buf);
+            })
         };
         if self.config.sasl_users.is_empty() {
             self.send(conn, reply(ErrorCode::Ok, None));
