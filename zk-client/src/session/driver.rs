@@ -608,4 +608,53 @@ mod tests {
             (0..100).map(|_| reconnect_delay(5, 1, &mut a)).collect();
         assert!(spread.len() > 50, "only {} distinct pauses", spread.len());
     }
+
+    /// A writer that, like a TLS stream, accepts bytes at once but holds
+    /// them back until flushed.
+    #[derive(Default)]
+    struct HoldsUntilFlushed {
+        held: Vec<u8>,
+        sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+
+    impl tokio::io::AsyncWrite for HoldsUntilFlushed {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.held.extend_from_slice(buf);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let held = std::mem::take(&mut self.held);
+            self.sent.lock().unwrap().extend_from_slice(&held);
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn written_bytes_are_flushed_once_the_buffer_is_empty() {
+        let writer = HoldsUntilFlushed::default();
+        let sent = writer.sent.clone();
+        let mut writer: Option<crate::transport::Writer> = Some(Box::new(writer));
+        let mut buf = bytes::BytesMut::from(&b"a request frame"[..]);
+        let mut unflushed = false;
+        super::write_some(&mut writer, &mut buf, &mut unflushed)
+            .await
+            .unwrap();
+        assert!(buf.is_empty() && !unflushed);
+        assert_eq!(&sent.lock().unwrap()[..], b"a request frame");
+    }
 }

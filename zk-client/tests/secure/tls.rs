@@ -203,3 +203,53 @@ async fn every_host_of_the_connect_string_speaks_tls() {
     }
     client.close().await.unwrap();
 }
+
+/// Every member of an in-process ensemble serves its own TLS port (the
+/// same certificate), and a client certificate names the session on each.
+#[tokio::test]
+async fn every_member_of_a_tls_ensemble_serves_tls() {
+    use zk_testserver::tls::{ClientAuth, TestPki};
+    let pki = TestPki::generate();
+    let zk = zk_testserver::Ensemble::builder()
+        .members(3)
+        .tls(pki.server_tls(ClientAuth::Need))
+        .start()
+        .await
+        .unwrap();
+    let cert = pki.client_cert("member-check");
+    let tls = zk_client::TlsConfig::builder()
+        .ca_pem(pki.ca_pem().as_bytes())
+        .unwrap()
+        .client_identity_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let members = zk.secure_addresses();
+    assert_eq!(members.len(), 3);
+    let writer = builder(&members[0].to_string())
+        .tls(tls.clone())
+        .connect()
+        .await
+        .unwrap();
+    writer
+        .create("/m", "x", CreateMode::Persistent)
+        .await
+        .unwrap();
+    for addr in members {
+        let client = builder(&addr.to_string())
+            .tls(tls.clone())
+            .connect()
+            .await
+            .unwrap();
+        client.sync("/m").await.unwrap();
+        assert_eq!(&client.get_data("/m").await.unwrap().0[..], b"x");
+        let who = client.who_am_i().await.unwrap();
+        assert!(
+            who.iter()
+                .any(|c| c.auth_scheme == "x509" && c.user == TestPki::client_id("member-check")),
+            "{addr}: {who:?}"
+        );
+        client.close().await.unwrap();
+    }
+    writer.close().await.unwrap();
+}
