@@ -39,6 +39,7 @@ STEPS=(
     zkcli-testserver
     secure
     kazoo-testserver-secure
+    zkcli-testserver-secure
     kerberos
 )
 
@@ -236,41 +237,91 @@ step_kerberos() {
         ZK_KRB_SERVER_KEYTAB ZK_KRB_CLIENT_PRINCIPAL
 }
 
+# Starts the zk-testserver binary with a plain port and a TLS port (test
+# certificates in DIR/pki, client certificates optional) serving SASL
+# DIGEST-MD5 for USER / PASSWORD; sets SECURE_TS_PID and SECURE_TS_TLS.
+start_secure_testserver() {
+    local port=$1 dir=$2 user=$3 password=$4 second=""
+    cargo build -q -p zk-testserver --bin zk-testserver
+    printf '%s=%s\n' "$user" "$password" >"$dir/users"
+    "$REPO_ROOT/target/debug/zk-testserver" --members 1 --port "$port" --secure-port $((port + 1)) \
+        --tls-generate "$dir/pki" --tls-client-auth want --sasl-users "$dir/users" \
+        >"$dir/stdout" 2>"$dir/stderr" &
+    SECURE_TS_PID=$!
+    for _ in $(seq 1 100); do
+        second=$(sed -n 2p "$dir/stdout" 2>/dev/null || true)
+        [[ -n $second ]] && break
+        sleep 0.1
+    done
+    SECURE_TS_TLS=$second
+    [[ $second == "127.0.0.1:$((port + 1))" ]] || {
+        kill "$SECURE_TS_PID" 2>/dev/null || true
+        cat "$dir/stderr"
+        die "zk-testserver did not start with a secure port (second line '$second')"
+    }
+}
+
+# Stops it; fails if it did not exit cleanly or logged the password.
+stop_secure_testserver() {
+    local dir=$1 password=$2 rc=0
+    kill -INT "$SECURE_TS_PID"
+    wait "$SECURE_TS_PID" || { note "zk-testserver exited with status $?"; rc=1; }
+    if grep -qF "$password" "$dir/stderr"; then
+        note "the SASL password appeared in zk-testserver's log"
+        rc=1
+    fi
+    return "$rc"
+}
+
 # kazoo (Python) against the zk-testserver binary's secure port and SASL:
 # TLS with a client certificate, an x509 ACL, DIGEST-MD5 (pure-sasl) in
 # plaintext and over TLS, a wrong password.
 step_kazoo_testserver_secure() {
-    local port=${ZK_TESTSERVER_SECURE_PORT:-22595} out pid first
+    local port=${ZK_TESTSERVER_SECURE_PORT:-22595} out rc=0
     python3 -c 'import kazoo, puresasl' 2>/dev/null || die "kazoo and pure-sasl are not installed (pip install kazoo pure-sasl)"
-    cargo build -q -p zk-testserver --bin zk-testserver
     out=$(mktemp -d)
-    printf 'kazoo=kazoo-secret-pw\n' >"$out/users"
     printf 'kazoo-secret-pw\n' >"$out/password"
-    "$REPO_ROOT/target/debug/zk-testserver" --members 1 --port "$port" --secure-port $((port + 1)) \
-        --tls-generate "$out/pki" --tls-client-auth want --sasl-users "$out/users" \
-        >"$out/stdout" 2>"$out/stderr" &
-    pid=$!
-    for _ in $(seq 1 100); do
-        first=$(sed -n 2p "$out/stdout" 2>/dev/null || true)
-        [[ -n $first ]] && break
-        sleep 0.1
-    done
-    [[ $first == "127.0.0.1:$((port + 1))" ]] || {
-        kill "$pid" 2>/dev/null || true
-        cat "$out/stderr"
-        die "zk-testserver did not start with a secure port (second line '$first')"
-    }
-    local rc=0
-    python3 "$SCRIPT_DIR/secure/kazoo_check.py" --plain "127.0.0.1:$port" --tls "$first" \
+    start_secure_testserver "$port" "$out" kazoo kazoo-secret-pw
+    python3 "$SCRIPT_DIR/secure/kazoo_check.py" --plain "127.0.0.1:$port" --tls "$SECURE_TS_TLS" \
         --pki "$out/pki" --sasl-user kazoo --sasl-password-file "$out/password" || rc=$?
-    kill -INT "$pid"
-    wait "$pid" || { note "zk-testserver exited with status $?"; rc=1; }
-    if grep -q kazoo-secret-pw "$out/stderr"; then
-        note "the SASL password appeared in zk-testserver's log"
-        rc=1
-    fi
+    stop_secure_testserver "$out" kazoo-secret-pw || rc=1
     rm -rf "$out"
     ((rc == 0)) || die "kazoo against zk-testserver's secure port failed"
+}
+
+# ZooKeeper's Java client (zkCli over Netty with -Dzookeeper.client.secure,
+# PEM trust and key stores, a JAAS DigestLoginModule) against the
+# zk-testserver binary's TLS port: whoAmI must name the client both by its
+# certificate and by its SASL user.
+step_zkcli_testserver_secure() {
+    local port=${ZK_TESTSERVER_SECURE_PORT:-22595} out result rc=0
+    out=$(mktemp -d)
+    start_secure_testserver "$port" "$out" javauser java-secret-pw
+    cat "$out/pki/client.pem" "$out/pki/client.key" >"$out/pki/client-keystore.pem"
+    cat >"$out/jaas.conf" <<'JAAS'
+Client {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    username="javauser"
+    password="java-secret-pw";
+};
+JAAS
+    result=$(timeout 60 java -Dzookeeper.client.secure=true \
+        -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \
+        "-Dzookeeper.ssl.trustStore.location=$out/pki/ca.pem" -Dzookeeper.ssl.trustStore.type=PEM \
+        "-Dzookeeper.ssl.keyStore.location=$out/pki/client-keystore.pem" -Dzookeeper.ssl.keyStore.type=PEM \
+        "-Djava.security.auth.login.config=$out/jaas.conf" \
+        -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar" \
+        org.apache.zookeeper.ZooKeeperMain -server "$SECURE_TS_TLS" -waitforconnection -timeout 10000 \
+        whoami 2>&1) || true
+    for needle in "sasl: javauser" "x509: CN=zk-rs client,O=zk-rs" "SaslAuthenticated"; do
+        if [[ $result != *"$needle"* ]]; then
+            note "zkCli whoami printed:"; printf '%s\n' "$result"; note "expected to find: $needle"; rc=1
+        fi
+    done
+    stop_secure_testserver "$out" java-secret-pw || rc=1
+    rm -rf "$out"
+    ((rc == 0)) || die "the Java client against zk-testserver's secure port failed"
+    note "zkCli over TLS with SASL against zk-testserver -> ok"
 }
 
 # ---------------------------------------------------------------------------
