@@ -277,7 +277,7 @@ stop_secure_testserver() {
 # TLS with a client certificate, an x509 ACL, DIGEST-MD5 (pure-sasl) in
 # plaintext and over TLS, a wrong password.
 step_kazoo_testserver_secure() {
-    local port=${ZK_TESTSERVER_SECURE_PORT:-22595} out rc=0
+    local port=${ZK_REF_TESTSERVER_SECURE_PORT:-22595} out rc=0
     python3 -c 'import kazoo, puresasl' 2>/dev/null || die "kazoo and pure-sasl are not installed (pip install kazoo pure-sasl)"
     out=$(mktemp -d)
     printf 'kazoo-secret-pw\n' >"$out/password"
@@ -294,7 +294,7 @@ step_kazoo_testserver_secure() {
 # zk-testserver binary's TLS port: whoAmI must name the client both by its
 # certificate and by its SASL user.
 step_zkcli_testserver_secure() {
-    local port=${ZK_TESTSERVER_SECURE_PORT:-22595} out result rc=0
+    local port=${ZK_REF_TESTSERVER_SECURE_PORT:-22595} out result rc=0
     out=$(mktemp -d)
     start_secure_testserver "$port" "$out" javauser java-secret-pw
     cat "$out/pki/client.pem" "$out/pki/client.key" >"$out/pki/client-keystore.pem"
