@@ -235,7 +235,10 @@ impl Driver {
                         Ok(0) => {
                             tracing::debug!("server closed the connection");
                             if !self.machine.state().is_connected() {
-                                self.record_failure(self.config.connector.closed_in_handshake());
+                                let e = self.config.connector.handshake_failure(
+                                    "the server closed the connection during the handshake",
+                                );
+                                self.record_failure(e);
                             }
                             self.drop_transport();
                             self.machine.transport_closed(now);
@@ -315,6 +318,10 @@ impl Driver {
                         if let Ok(mut last) = self.shared.last_failure.lock() {
                             *last = Some(Error::auth_failed().with_message(reason.clone()));
                         }
+                    } else {
+                        // E.g. a handshake that timed out: what `connect`
+                        // reports if no session comes of it.
+                        self.record_failure(self.config.connector.handshake_failure(&reason));
                     }
                     self.drop_transport();
                     // The machine already knows; this is idempotent for it.

@@ -41,19 +41,16 @@ impl Connector {
         Connector { tls }
     }
 
-    /// The failure of a connection the server closed before answering the
-    /// handshake: a ZooKeeper TLS port does exactly that to a plaintext
-    /// client, so a plaintext connector says so.
-    pub(crate) fn closed_in_handshake(&self) -> io::Error {
+    /// A connection that ended before the session handshake completed
+    /// (`what` says how). A ZooKeeper TLS port closes a plaintext client's
+    /// connection without a byte, so a plaintext connector names that cause.
+    pub(crate) fn handshake_failure(&self, what: &str) -> io::Error {
         let hint = if self.tls.is_some() {
             ""
         } else {
             " (if it is a TLS port, configure ClientBuilder::tls)"
         };
-        io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("the server closed the connection during the handshake{hint}"),
-        )
+        io::Error::other(format!("{what}{hint}"))
     }
 
     /// Resolves `host` afresh and tries each of its addresses in turn, each
