@@ -39,6 +39,10 @@ STEPS=(
     zkcli-testserver
     interop-reference
     interop-testserver
+    secure
+    kazoo-testserver-secure
+    zkcli-testserver-secure
+    kerberos
 )
 
 section() { printf '\n===== conformance: %s =====\n' "$*"; }
@@ -224,6 +228,120 @@ run_interop() {
 step_interop_reference() { run_interop reference; }
 
 step_interop_testserver() { run_interop testserver; }
+# zk-client's secure suite (TLS server-auth and mutual, x509 ACLs, SASL
+# DIGEST-MD5, bad certificates and mismatched ports) against real ZooKeeper:
+# two standalone servers with the Netty factory, keytool-made PKCS12 stores,
+# ssl.clientAuth=none / need, and a JAAS DigestLoginModule user.
+step_secure() {
+    "$REF" start secure >/dev/null
+    LAST_REFERENCE=secure
+    eval "$("$REF" secure-env)"
+    note "ZK_SECURE_TLS=$ZK_SECURE_TLS ZK_SECURE_MTLS=$ZK_SECURE_MTLS ZK_SECURE_PLAIN=$ZK_SECURE_PLAIN"
+    cargo test -p zk-client --test secure -- --test-threads=2
+    "$REF" stop secure
+    unset "${!ZK_SECURE_@}"
+}
+
+# SASL GSSAPI (zk-client's `gssapi` feature, MIT Kerberos) against real
+# ZooKeeper whose JAAS Server section uses Krb5LoginModule, with a local KDC
+# (scripts/secure/kdc.sh) holding the service and client principals.
+step_kerberos() {
+    "$REF" start kerberos >/dev/null
+    LAST_REFERENCE=kerberos
+    eval "$("$REF" kerberos-env)"
+    note "ZK_KRB_CONNECT=$ZK_KRB_CONNECT KRB5_CONFIG=$KRB5_CONFIG"
+    cargo test -p zk-client --features gssapi --test secure gssapi -- --test-threads=1
+    "$REF" stop kerberos
+    unset ZK_KRB_CONNECT KRB5_CONFIG KRB5_CLIENT_KTNAME KRB5CCNAME ZK_KRB_REALM \
+        ZK_KRB_SERVER_KEYTAB ZK_KRB_CLIENT_PRINCIPAL
+}
+
+# Starts the zk-testserver binary with a plain port and a TLS port (test
+# certificates in DIR/pki, client certificates optional) serving SASL
+# DIGEST-MD5 for USER / PASSWORD; sets SECURE_TS_PID and SECURE_TS_TLS.
+start_secure_testserver() {
+    local port=$1 dir=$2 user=$3 password=$4 second=""
+    cargo build -q -p zk-testserver --bin zk-testserver
+    printf '%s=%s\n' "$user" "$password" >"$dir/users"
+    "$REPO_ROOT/target/debug/zk-testserver" --members 1 --port "$port" --secure-port $((port + 1)) \
+        --tls-generate "$dir/pki" --tls-client-auth want --sasl-users "$dir/users" \
+        >"$dir/stdout" 2>"$dir/stderr" &
+    SECURE_TS_PID=$!
+    for _ in $(seq 1 100); do
+        second=$(sed -n 2p "$dir/stdout" 2>/dev/null || true)
+        [[ -n $second ]] && break
+        sleep 0.1
+    done
+    SECURE_TS_TLS=$second
+    [[ $second == "127.0.0.1:$((port + 1))" ]] || {
+        kill "$SECURE_TS_PID" 2>/dev/null || true
+        cat "$dir/stderr"
+        die "zk-testserver did not start with a secure port (second line '$second')"
+    }
+}
+
+# Stops it; fails if it did not exit cleanly or logged the password.
+stop_secure_testserver() {
+    local dir=$1 password=$2 rc=0
+    kill -INT "$SECURE_TS_PID"
+    wait "$SECURE_TS_PID" || { note "zk-testserver exited with status $?"; rc=1; }
+    if grep -qF "$password" "$dir/stderr"; then
+        note "the SASL password appeared in zk-testserver's log"
+        rc=1
+    fi
+    return "$rc"
+}
+
+# kazoo (Python) against the zk-testserver binary's secure port and SASL:
+# TLS with a client certificate, an x509 ACL, DIGEST-MD5 (pure-sasl) in
+# plaintext and over TLS, a wrong password.
+step_kazoo_testserver_secure() {
+    local port=${ZK_REF_TESTSERVER_SECURE_PORT:-22595} out rc=0
+    python3 -c 'import kazoo, puresasl' 2>/dev/null || die "kazoo and pure-sasl are not installed (pip install kazoo pure-sasl)"
+    out=$(mktemp -d)
+    printf 'kazoo-secret-pw\n' >"$out/password"
+    start_secure_testserver "$port" "$out" kazoo kazoo-secret-pw
+    python3 "$SCRIPT_DIR/secure/kazoo_check.py" --plain "127.0.0.1:$port" --tls "$SECURE_TS_TLS" \
+        --pki "$out/pki" --sasl-user kazoo --sasl-password-file "$out/password" || rc=$?
+    stop_secure_testserver "$out" kazoo-secret-pw || rc=1
+    rm -rf "$out"
+    ((rc == 0)) || die "kazoo against zk-testserver's secure port failed"
+}
+
+# ZooKeeper's Java client (zkCli over Netty with -Dzookeeper.client.secure,
+# PEM trust and key stores, a JAAS DigestLoginModule) against the
+# zk-testserver binary's TLS port: whoAmI must name the client both by its
+# certificate and by its SASL user.
+step_zkcli_testserver_secure() {
+    local port=${ZK_REF_TESTSERVER_SECURE_PORT:-22595} out result rc=0
+    out=$(mktemp -d)
+    start_secure_testserver "$port" "$out" javauser java-secret-pw
+    cat "$out/pki/client.pem" "$out/pki/client.key" >"$out/pki/client-keystore.pem"
+    cat >"$out/jaas.conf" <<'JAAS'
+Client {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    username="javauser"
+    password="java-secret-pw";
+};
+JAAS
+    result=$(timeout 60 java -Dzookeeper.client.secure=true \
+        -Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty \
+        "-Dzookeeper.ssl.trustStore.location=$out/pki/ca.pem" -Dzookeeper.ssl.trustStore.type=PEM \
+        "-Dzookeeper.ssl.keyStore.location=$out/pki/client-keystore.pem" -Dzookeeper.ssl.keyStore.type=PEM \
+        "-Djava.security.auth.login.config=$out/jaas.conf" \
+        -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-nop.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar" \
+        org.apache.zookeeper.ZooKeeperMain -server "$SECURE_TS_TLS" -waitforconnection -timeout 10000 \
+        whoami 2>&1) || true
+    for needle in "sasl: javauser" "x509: CN=zk-rs client,O=zk-rs" "SaslAuthenticated"; do
+        if [[ $result != *"$needle"* ]]; then
+            note "zkCli whoami printed:"; printf '%s\n' "$result"; note "expected to find: $needle"; rc=1
+        fi
+    done
+    stop_secure_testserver "$out" java-secret-pw || rc=1
+    rm -rf "$out"
+    ((rc == 0)) || die "the Java client against zk-testserver's secure port failed"
+    note "zkCli over TLS with SASL against zk-testserver -> ok"
+}
 
 # ---------------------------------------------------------------------------
 

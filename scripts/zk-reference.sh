@@ -33,6 +33,19 @@ LOG_LINES=${ZK_REF_LOG_LINES:-150}
 JAVA=${ZK_REF_JAVA:-java}
 JAR_DIR=${ZK_REF_JAR_DIR:-/usr/share/java}
 CONF_DIR=${ZK_REF_CONF_DIR:-/etc/zookeeper/conf}
+# Secure members (start secure): "tls" (TLS, no client certificate asked)
+# and "mtls" (ssl.clientAuth=need), each with a plaintext port too; both
+# serve SASL DIGEST-MD5 through JAAS.
+TLS_PORT=${ZK_REF_TLS_PORT:-22191}
+TLS_SECURE_PORT=${ZK_REF_TLS_SECURE_PORT:-22192}
+MTLS_PORT=${ZK_REF_MTLS_PORT:-22193}
+MTLS_SECURE_PORT=${ZK_REF_MTLS_SECURE_PORT:-22194}
+STORE_PASSWORD=${ZK_REF_STORE_PASSWORD:-zkrs-store-pw}
+# Kerberos member (start kerberos): "krb", SASL GSSAPI through a local KDC.
+KRB_PORT=${ZK_REF_KRB_PORT:-22195}
+KDC_PORT=${ZK_REF_KDC_PORT:-22088}
+SASL_USER=${ZK_REF_SASL_USER:-bob}
+SASL_PASSWORD=${ZK_REF_SASL_PASSWORD:-bob-secret-pw}
 
 PROG=zk-reference
 
@@ -41,14 +54,26 @@ usage() {
 Usage: scripts/zk-reference.sh <command> [args]
 
 Real Apache ZooKeeper (Debian package) on $HOST, state under $STATE_DIR.
-Names: standalone | ensemble.  Members: standalone | 1 .. $ENSEMBLE_SIZE (ensemble member ids).
+Names: standalone | ensemble | secure.  Members: standalone | 1 .. $ENSEMBLE_SIZE (ensemble
+member ids) | tls | mtls (the two secure members).
 
 Commands:
   install [--with-jdk]   apt-get install zookeeper (+ default-jdk-headless, python3 with
                          --with-jdk, for the fixture capture) unless already present
-  start standalone|ensemble
+  start standalone|ensemble|secure
                          stop that name if running, wipe its data, start it fresh, wait
-                         until ready, print its connect string on stdout
+                         until ready, print its connect string on stdout. "secure" starts
+                         two standalone servers with the Netty factory, TLS on a
+                         secureClientPort (PKCS12 stores made by keytool in STATE_DIR/pki)
+                         and SASL DIGEST-MD5 (JAAS): tls (ssl.clientAuth=none) and mtls
+                         (ssl.clientAuth=need). "kerberos" starts a local MIT KDC
+                         (scripts/secure/kdc.sh, realm ZKRS.TEST, in STATE_DIR/kdc) and one
+                         standalone server, krb, serving SASL GSSAPI as zookeeper/localhost
+  secure-env             print 'export ZK_SECURE_...' lines describing the secure servers
+                         (ports, CA and client certificate PEM files, SASL user) for
+                         zk-client's secure test suite
+  kerberos-env           print 'export ...' lines for a GSSAPI client of krb (KRB5_CONFIG,
+                         client keytab, ZK_KRB_CONNECT)
   stop [standalone|ensemble|all]
                          SIGTERM (then SIGKILL after ${STOP_TIMEOUT}s) every member; default all;
                          data and logs stay until the next start
@@ -95,6 +120,13 @@ Settings (environment):
   ZK_REF_JVM_OPTS                JVM options              [$JVM_OPTS]
   ZK_REF_SUPER_PASSWORD          password of digest user "super" (superuser) [$SUPER_PASSWORD]
   ZK_REF_JAVA, ZK_REF_JAR_DIR, ZK_REF_CONF_DIR   java binary, jar and conf directories
+  ZK_REF_TLS_PORT / ZK_REF_TLS_SECURE_PORT     secure member tls: plaintext / TLS port
+                                               [$TLS_PORT / $TLS_SECURE_PORT]
+  ZK_REF_MTLS_PORT / ZK_REF_MTLS_SECURE_PORT   secure member mtls: plaintext / TLS port
+                                               [$MTLS_PORT / $MTLS_SECURE_PORT]
+  ZK_REF_STORE_PASSWORD          password of the generated PKCS12 stores
+  ZK_REF_SASL_USER, ZK_REF_SASL_PASSWORD       the JAAS DIGEST-MD5 user [$SASL_USER]
+  ZK_REF_KRB_PORT, ZK_REF_KDC_PORT             kerberos member krb / its KDC [$KRB_PORT / $KDC_PORT]
 EOF
 }
 
@@ -109,7 +141,8 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 validate_settings() {
     local v
     for v in STANDALONE_PORT ENSEMBLE_SIZE CLIENT_BASE QUORUM_BASE ELECTION_BASE TICK_TIME \
-        INIT_LIMIT SYNC_LIMIT CONTAINER_CHECK_MS READY_TIMEOUT STOP_TIMEOUT LOG_LINES; do
+        INIT_LIMIT SYNC_LIMIT CONTAINER_CHECK_MS READY_TIMEOUT STOP_TIMEOUT LOG_LINES \
+        TLS_PORT TLS_SECURE_PORT MTLS_PORT MTLS_SECURE_PORT KRB_PORT KDC_PORT; do
         is_uint "${!v}" || die "ZK_REF_$v must be a non-negative integer, got '${!v}'"
     done
     ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
@@ -199,6 +232,8 @@ all_members() {
     local i
     echo standalone
     for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
+    secure_members
+    echo krb
 }
 
 members_of() {
@@ -209,9 +244,12 @@ members_of() {
         for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
         ;;
     all) all_members ;;
+    secure) secure_members ;;
+    kerberos) echo krb ;;
+    tls | mtls | krb) echo "$1" ;;
     *)
         if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE)); then
-            die "unknown name '$1' (expected standalone, ensemble, all or a member 1..$ENSEMBLE_SIZE)"
+            die "unknown name '$1' (expected standalone, ensemble, secure, all, tls, mtls or a member 1..$ENSEMBLE_SIZE)"
         fi
         echo "$1"
         ;;
@@ -220,14 +258,16 @@ members_of() {
 
 check_member() {
     local m=$1
-    if [[ $m == standalone ]]; then return 0; fi
+    if [[ $m == standalone ]] || is_secure_member "$m"; then return 0; fi
     if ! is_uint "$m" || ((m < 1 || m > ENSEMBLE_SIZE)); then
         die "unknown member '$m' (expected standalone or 1..$ENSEMBLE_SIZE)"
     fi
 }
 
 member_dir() {
-    if [[ $1 == standalone ]]; then
+    if is_secure_member "$1"; then
+        echo "$STATE_DIR/secure/$1"
+    elif [[ $1 == standalone ]]; then
         echo "$STATE_DIR/standalone"
     else
         echo "$STATE_DIR/ensemble/member$1"
@@ -235,17 +275,21 @@ member_dir() {
 }
 
 member_label() {
-    if [[ $1 == standalone ]]; then echo standalone; else echo "ensemble member $1"; fi
+    if is_secure_member "$1"; then
+        echo "secure member $1"
+    elif [[ $1 == standalone ]]; then echo standalone; else echo "ensemble member $1"; fi
 }
 
 client_port() {
-    if [[ $1 == standalone ]]; then echo "$STANDALONE_PORT"; else echo $((CLIENT_BASE + $1)); fi
+    if is_secure_member "$1"; then
+        secure_plain_port "$1"
+    elif [[ $1 == standalone ]]; then echo "$STANDALONE_PORT"; else echo $((CLIENT_BASE + $1)); fi
 }
 
 connect_string() {
     local name=$1 out="" m
     case "$name" in
-    standalone | ensemble)
+    standalone | ensemble | secure | kerberos)
         for m in $(members_of "$name"); do out+="${out:+,}$HOST:$(client_port "$m")"; done
         ;;
     *)
@@ -349,7 +393,9 @@ write_config() {
         echo "extendedTypesEnabled=true"
         echo "localSessionsEnabled=false"
         echo "localSessionsUpgradingEnabled=false"
-        if [[ $m == standalone ]]; then
+        if is_secure_member "$m"; then
+            secure_config_lines "$m"
+        elif [[ $m == standalone ]]; then
             echo "clientPortAddress=$HOST"
             echo "clientPort=$STANDALONE_PORT"
         else
@@ -386,7 +432,8 @@ launch_member() {
         -Dreadonlymode.enabled=true \
         "-Dznode.container.checkIntervalMs=$CONTAINER_CHECK_MS" \
         "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:$(super_digest)" \
-        -cp "$(classpath)" \
+        $(secure_jvm_options "$m") \
+        -cp "$(classpath)$(secure_classpath "$m")" \
         org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
         >>"$dir/console.log" 2>&1 </dev/null &
     pid=$!
@@ -407,7 +454,9 @@ launch_member() {
 }
 
 member_ports() {
-    if [[ $1 == standalone ]]; then
+    if is_secure_member "$1"; then
+        echo "$(secure_plain_port "$1") $(secure_tls_port "$1")"
+    elif [[ $1 == standalone ]]; then
         echo "$STANDALONE_PORT"
     else
         echo "$((CLIENT_BASE + $1)) $((QUORUM_BASE + $1)) $((ELECTION_BASE + $1))"
@@ -415,7 +464,11 @@ member_ports() {
 }
 
 name_of() {
-    if [[ $1 == standalone ]]; then echo standalone; else echo ensemble; fi
+    if [[ $1 == krb ]]; then
+        echo kerberos
+    elif is_secure_member "$1"; then
+        echo secure
+    elif [[ $1 == standalone ]]; then echo standalone; else echo ensemble; fi
 }
 
 # Send sig to a member and wait until its process is gone. With TERM, escalate
@@ -502,7 +555,7 @@ wait_ready() {
             *) ready=no ;;
             esac
         done
-        if [[ $ready == yes && ($name == standalone || $leaders -eq 1) ]]; then
+        if [[ $ready == yes && ($name != ensemble || $leaders -eq 1) ]]; then
             log "$name ready:${report%;}"
             return 0
         fi
@@ -515,15 +568,171 @@ wait_ready() {
 }
 
 # ---------------------------------------------------------------------------
+# Secure members: TLS (Netty, PKCS12 stores from keytool) and SASL (JAAS)
+
+secure_members() { printf '%s\n' tls mtls; }
+
+# tls, mtls and krb (kerberos) are standalone servers with extra settings.
+is_secure_member() { [[ $1 == tls || $1 == mtls || $1 == krb ]]; }
+
+secure_plain_port() {
+    case $1 in tls) echo "$TLS_PORT" ;; mtls) echo "$MTLS_PORT" ;; krb) echo "$KRB_PORT" ;; esac
+}
+
+secure_tls_port() {
+    case $1 in tls) echo "$TLS_SECURE_PORT" ;; mtls) echo "$MTLS_SECURE_PORT" ;; esac
+}
+
+KDC_DIR=$STATE_DIR/kdc
+
+PKI_DIR=$STATE_DIR/pki
+CLIENT_DN="CN=zk-rs client,O=zk-rs"
+
+keytool_() { keytool -storetype PKCS12 -storepass "$STORE_PASSWORD" -keypass "$STORE_PASSWORD" "$@"; }
+
+# A key pair in <name>.p12 signed by the CA, its chain imported, the
+# certificate in <name>.pem and (for clients) the key in <name>.key.
+issue_cert() {
+    local name=$1 dname=$2 ext=$3 extra=("${@:4}")
+    keytool_ -genkeypair -alias "$name" -keyalg EC -groupname secp256r1 -dname "$dname" \
+        -validity 3650 -keystore "$PKI_DIR/$name.p12" 2>/dev/null
+    keytool_ -certreq -alias "$name" -keystore "$PKI_DIR/$name.p12" -file "$PKI_DIR/$name.csr"
+    keytool_ -gencert -alias ca -keystore "$PKI_DIR/ca.p12" -infile "$PKI_DIR/$name.csr" \
+        -outfile "$PKI_DIR/$name.pem" -rfc -ext "$ext" "${extra[@]}"
+    keytool_ -importcert -noprompt -alias ca -file "$PKI_DIR/ca.pem" -keystore "$PKI_DIR/$name.p12"
+    keytool_ -importcert -alias "$name" -file "$PKI_DIR/$name.pem" -keystore "$PKI_DIR/$name.p12"
+    # The Rust client reads PEM keys (openssl only converts). As SEC1 with
+    # the public key: Java's PKCS#8 EC keys leave it out, which ring refuses.
+    openssl pkcs12 -in "$PKI_DIR/$name.p12" -passin "pass:$STORE_PASSWORD" -nocerts -nodes 2>/dev/null |
+        openssl ec -out "$PKI_DIR/$name.key" 2>/dev/null
+}
+
+# A CA, the servers' keystore (localhost, 127.0.0.1), a truststore with the
+# CA, a client certificate and an expired one; kept across starts.
+make_pki() {
+    [[ -f $PKI_DIR/done ]] && return 0
+    command -v keytool >/dev/null 2>&1 || die "keytool not found (a JDK's bin)"
+    command -v openssl >/dev/null 2>&1 || die "openssl not found (needed to export PEM keys)"
+    rm -rf "$PKI_DIR"
+    mkdir -p "$PKI_DIR"
+    log "making a CA, server and client certificates with keytool in $PKI_DIR"
+    keytool_ -genkeypair -alias ca -keyalg EC -groupname secp256r1 \
+        -dname "CN=zk-rs reference CA,O=zk-rs" -ext bc:c -validity 3650 -keystore "$PKI_DIR/ca.p12" 2>/dev/null
+    keytool_ -exportcert -rfc -alias ca -keystore "$PKI_DIR/ca.p12" -file "$PKI_DIR/ca.pem"
+    issue_cert server "CN=localhost,O=zk-rs" "SAN=dns:localhost,ip:127.0.0.1" -validity 3650
+    issue_cert client "$CLIENT_DN" "EKU=clientAuth" -validity 3650
+    issue_cert expired "$CLIENT_DN" "EKU=clientAuth" -startdate 2000/01/01 -validity 2
+    keytool_ -importcert -noprompt -alias ca -file "$PKI_DIR/ca.pem" -keystore "$PKI_DIR/truststore.p12"
+    cp "$PKI_DIR/server.p12" "$PKI_DIR/keystore.p12"
+    touch "$PKI_DIR/done"
+}
+
+secure_config_lines() {
+    local m=$1 auth=none dir
+    dir=$(member_dir "$m")
+    if [[ $m == krb ]]; then
+        kerberos_config_lines "$dir"
+        return
+    fi
+    [[ $m == mtls ]] && auth=need
+    echo "clientPortAddress=$HOST"
+    echo "clientPort=$(secure_plain_port "$m")"
+    echo "secureClientPortAddress=$HOST"
+    echo "secureClientPort=$(secure_tls_port "$m")"
+    echo "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory"
+    echo "ssl.keyStore.location=$PKI_DIR/keystore.p12"
+    echo "ssl.keyStore.password=$STORE_PASSWORD"
+    echo "ssl.keyStore.type=PKCS12"
+    echo "ssl.trustStore.location=$PKI_DIR/truststore.p12"
+    echo "ssl.trustStore.password=$STORE_PASSWORD"
+    echo "ssl.trustStore.type=PKCS12"
+    echo "ssl.clientAuth=$auth"
+    echo "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+    echo "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider"
+    # The JAAS file names the server's DIGEST-MD5 users.
+    cat >"$dir/jaas.conf" <<JAAS
+Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_$SASL_USER="$SASL_PASSWORD";
+};
+JAAS
+}
+
+# zookeeper.jar's manifest leaves out netty's codec and resolver, which the
+# Netty factory's TLS handler needs.
+secure_classpath() {
+    if is_secure_member "$1"; then
+        printf ':%s' "$JAR_DIR/netty-codec.jar" "$JAR_DIR/netty-resolver.jar"
+    fi
+}
+
+secure_jvm_options() {
+    if is_secure_member "$1"; then
+        echo "-Djava.security.auth.login.config=$(member_dir "$1")/jaas.conf"
+    fi
+    if [[ $1 == krb ]]; then
+        echo "-Djava.security.krb5.conf=$KDC_DIR/krb5.conf"
+    fi
+}
+
+# The kerberos member: SASL with the service principal zookeeper/localhost
+# from the local KDC's keytab.
+kerberos_config_lines() {
+    local dir=$1
+    echo "clientPortAddress=$HOST"
+    echo "clientPort=$KRB_PORT"
+    echo "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+    cat >"$dir/jaas.conf" <<JAAS
+Server {
+    com.sun.security.auth.module.Krb5LoginModule required
+    useKeyTab=true
+    keyTab="$KDC_DIR/zookeeper.keytab"
+    storeKey=true
+    useTicketCache=false
+    principal="zookeeper/localhost@ZKRS.TEST";
+};
+JAAS
+}
+
+cmd_kerberos_env() {
+    "$SCRIPT_DIR/secure/kdc.sh" env "$KDC_DIR"
+    echo "export ZK_KRB_CONNECT=localhost:$KRB_PORT"
+}
+
+cmd_secure_env() {
+    cat <<ENV
+export ZK_SECURE_PLAIN=$HOST:$TLS_PORT
+export ZK_SECURE_TLS=$HOST:$TLS_SECURE_PORT
+export ZK_SECURE_MTLS=$HOST:$MTLS_SECURE_PORT
+export ZK_SECURE_MTLS_PLAIN=$HOST:$MTLS_PORT
+export ZK_SECURE_CA=$PKI_DIR/ca.pem
+export ZK_SECURE_CLIENT_CERT=$PKI_DIR/client.pem
+export ZK_SECURE_CLIENT_KEY=$PKI_DIR/client.key
+export ZK_SECURE_CLIENT_DN='$CLIENT_DN'
+export ZK_SECURE_EXPIRED_CERT=$PKI_DIR/expired.pem
+export ZK_SECURE_EXPIRED_KEY=$PKI_DIR/expired.key
+export ZK_SECURE_SASL_USER=$SASL_USER
+export ZK_SECURE_SASL_PASSWORD=$SASL_PASSWORD
+ENV
+}
+
+# ---------------------------------------------------------------------------
 # Commands
 
 cmd_start() {
     local name=${1:-} m
-    [[ $name == standalone || $name == ensemble ]] || die "usage: start standalone|ensemble"
+    [[ $name == standalone || $name == ensemble || $name == secure || $name == kerberos ]] ||
+        die "usage: start standalone|ensemble|secure|kerberos"
     require_installed
     cmd_stop "$name" 2>/dev/null
     if [[ $name == standalone ]]; then
         rm -rf "$STATE_DIR/standalone"
+    elif [[ $name == secure ]]; then
+        rm -rf "$STATE_DIR"/secure/{tls,mtls}
+        make_pki
+    elif [[ $name == kerberos ]]; then
+        rm -rf "$STATE_DIR/secure/krb"
+        ZK_REF_KDC_PORT=$KDC_PORT "$SCRIPT_DIR/secure/kdc.sh" start "$KDC_DIR" "$KDC_PORT" >&2
     else
         rm -rf "$STATE_DIR/ensemble"
     fi
@@ -538,6 +747,9 @@ cmd_start() {
 cmd_stop() {
     local name=${1:-all} m pid
     for m in $(members_of "$name"); do signal_member "$m" TERM; done
+    if [[ $name == all || $name == kerberos ]] && [[ -d $KDC_DIR ]]; then
+        "$SCRIPT_DIR/secure/kdc.sh" stop "$KDC_DIR"
+    fi
     if [[ $name == all ]]; then
         for pid in $(stray_pids); do
             log "stopping stray ZooKeeper process $pid (started from $STATE_DIR)"
@@ -585,7 +797,7 @@ cmd_wait_ready() {
         return
     fi
     n=0
-    for name in standalone ensemble; do
+    for name in standalone ensemble secure kerberos; do
         if [[ -n $(up_members "$name") ]]; then
             wait_ready "$name"
             n=$((n + 1))
@@ -709,6 +921,8 @@ main() {
     logs) print_logs "${1:-all}" ;;
     pids) cmd_pids ;;
     super-auth) echo "super:$SUPER_PASSWORD" ;;
+    secure-env) cmd_secure_env ;;
+    kerberos-env) cmd_kerberos_env ;;
     help | -h | --help) usage ;;
     *)
         usage >&2

@@ -50,6 +50,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// `{prog}`).
 pub const USAGE: &str = "\
 Usage: {prog} --connect HOSTS --op create|get|set|mixed --ops N --concurrency C [--size BYTES]
+       [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]
 
 Runs N operations of one kind against ZooKeeper with C requests in flight on
 one session, after an unmeasured warm-up, and prints one line:
@@ -63,6 +64,9 @@ one session, after an unmeasured warm-up, and prints one line:
   --ops N             measured operations (> 0)
   --concurrency C     requests in flight at once (> 0)
   --size BYTES        payload of created/written nodes [default 100]
+  --tls-ca PEM        connect with TLS, trusting this CA (secure client port)
+  --tls-cert PEM, --tls-key PEM
+                      client certificate and key for mutual TLS
   -h, --help          this text
 
 Everything runs under a scratch node /zk-bench-<pid>-<nanos> that is removed
@@ -122,6 +126,10 @@ pub struct Args {
     pub concurrency: usize,
     /// Payload size of created and written nodes, in bytes.
     pub size: usize,
+    /// TLS: the CA to trust (PEM file); plaintext without it.
+    pub tls_ca: Option<String>,
+    /// TLS: client certificate and key (PEM files) for mutual TLS.
+    pub tls_identity: Option<(String, String)>,
 }
 
 /// Outcome of [`parse_args`].
@@ -140,6 +148,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
     let mut ops = None;
     let mut concurrency = None;
     let mut size = 100;
+    let (mut tls_ca, mut tls_cert, mut tls_key) = (None, None, None);
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
@@ -172,8 +181,19 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     .parse()
                     .map_err(|_| format!("--size must be a byte count, not {v:?}"))?;
             }
+            "--tls-ca" => tls_ca = Some(value()?),
+            "--tls-cert" => tls_cert = Some(value()?),
+            "--tls-key" => tls_key = Some(value()?),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
+    }
+    let tls_identity = match (tls_cert, tls_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    if tls_identity.is_some() && tls_ca.is_none() {
+        return Err("--tls-cert/--tls-key need --tls-ca".into());
     }
     Ok(Command::Run(Args {
         connect: connect.ok_or("--connect is required")?,
@@ -181,6 +201,8 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         ops: ops.ok_or("--ops is required")?,
         concurrency: concurrency.ok_or("--concurrency is required")?,
         size,
+        tls_ca,
+        tls_identity,
     }))
 }
 
@@ -552,8 +574,20 @@ mod tests {
                 ops: 10,
                 concurrency: 4,
                 size: 7,
+                tls_ca: None,
+                tls_identity: None,
             }))
         );
+        let c = parse("--connect h:1 --op get --ops 1 --concurrency 1 --tls-ca ca.pem --tls-cert c.pem --tls-key c.key");
+        assert!(matches!(
+            c,
+            Ok(Command::Run(Args {
+                tls_ca: Some(_),
+                tls_identity: Some(_),
+                ..
+            }))
+        ));
+        assert!(parse("--connect h:1 --op get --ops 1 --concurrency 1 --tls-cert c.pem").is_err());
         let c = parse("--connect=h:1 --op=get --ops=1 --concurrency=1").unwrap();
         assert!(matches!(c, Command::Run(Args { size: 100, .. })));
         assert_eq!(parse("--op get --help"), Ok(Command::Help));

@@ -264,20 +264,6 @@ EOF
     log "$tag: $line"
 }
 
-# Sets CHILDREN_CPU_MS to the user + system milliseconds of this shell's
-# finished children, from bash's `times` (run in this shell: in a $(...)
-# subshell it would report zero).
-CHILDREN_CPU_MS=0
-children_cpu_ms() {
-    local line re='^([0-9]+)m([0-9]+)\.([0-9]{3})s ([0-9]+)m([0-9]+)\.([0-9]{3})s$'
-    times >"$TIMES_FILE"
-    line=$(sed -n 2p "$TIMES_FILE")
-    [[ $line =~ $re ]] || die "cannot parse bash times output '$line'"
-    local r=("${BASH_REMATCH[@]}")
-    CHILDREN_CPU_MS=$(( (10#${r[1]} * 60 + 10#${r[2]}) * 1000 + 10#${r[3]}
-        + (10#${r[4]} * 60 + 10#${r[5]}) * 1000 + 10#${r[6]} ))
-}
-
 # ----- main -----
 
 log "building zk-bench and zk-bench-peer (release)"

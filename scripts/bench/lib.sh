@@ -1,8 +1,9 @@
 # Helpers shared by the benchmark scripts (sourced, not run): starting and
 # stopping a zk-testserver process, four-letter words, picking a follower,
-# resident memory of a process.
+# resident memory of a process, CPU time of finished children.
 #
-# The caller sets REPO_ROOT and defines die() and log().
+# The caller sets REPO_ROOT (and TIMES_FILE for children_cpu_ms) and defines
+# die() and log().
 # shellcheck shell=bash disable=SC2034 # TS_* are read by the callers
 
 TS_PID=""      # the zk-testserver process started by ts_start
@@ -76,4 +77,18 @@ follower_of() {
 # KiB (FIELD VmRSS by default; VmHWM is the peak).
 rss_kib() {
     awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# Sets CHILDREN_CPU_MS to the user + system milliseconds of this shell's
+# finished children, from bash's `times` (run in this shell: in a $(...)
+# subshell it would report zero).
+CHILDREN_CPU_MS=0
+children_cpu_ms() {
+    local line re='^([0-9]+)m([0-9]+)\.([0-9]{3})s ([0-9]+)m([0-9]+)\.([0-9]{3})s$'
+    times >"$TIMES_FILE"
+    line=$(sed -n 2p "$TIMES_FILE")
+    [[ $line =~ $re ]] || die "cannot parse bash times output '$line'"
+    local r=("${BASH_REMATCH[@]}")
+    CHILDREN_CPU_MS=$(( (10#${r[1]} * 60 + 10#${r[2]}) * 1000 + 10#${r[3]}
+        + (10#${r[4]} * 60 + 10#${r[5]}) * 1000 + 10#${r[6]} ))
 }

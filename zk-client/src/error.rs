@@ -33,6 +33,10 @@ pub enum ErrorKind {
     Protocol,
     /// An I/O error while connecting or talking to a server.
     Io,
+    /// TLS failed: a handshake error, a certificate the other side rejected
+    /// (unknown CA, expired, wrong name), or one end speaking TLS and the
+    /// other not.
+    Tls,
 }
 
 struct Inner {
@@ -118,15 +122,21 @@ impl Error {
         Error::new(ErrorKind::InvalidArgument).with_message(message)
     }
 
-    /// An I/O error (connecting, reading, writing), kept as the source.
-    pub(crate) fn io(source: std::io::Error) -> Error {
-        let mut err = Error::new(ErrorKind::Io);
-        err.0.source = Some(Box::new(source));
-        err
-    }
-
     pub(crate) fn protocol(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Protocol).with_message(message)
+    }
+
+    /// An error for a failed connection attempt: [`ErrorKind::Tls`] when
+    /// the TLS layer failed, else [`ErrorKind::Io`].
+    pub(crate) fn from_transport(e: std::io::Error) -> Error {
+        let kind = if crate::transport::TlsFailure::is_tls(&e) {
+            ErrorKind::Tls
+        } else {
+            ErrorKind::Io
+        };
+        let mut err = Error::new(kind);
+        err.0.source = Some(Box::new(e));
+        err
     }
 
     pub(crate) fn with_message(mut self, message: impl Into<String>) -> Error {
@@ -287,6 +297,7 @@ impl fmt::Display for Error {
             (ErrorKind::InvalidArgument, _) => f.write_str("invalid argument")?,
             (ErrorKind::Protocol, _) => f.write_str("protocol violation")?,
             (ErrorKind::Io, _) => f.write_str("I/O error")?,
+            (ErrorKind::Tls, _) => f.write_str("TLS error")?,
         }
         if let Some(path) = &self.0.path {
             write!(f, " for {path}")?;

@@ -15,6 +15,7 @@
 //! | [`Op`], [`OpResult`], [`OpFailure`] | atomic multi-op transactions ([`Client::multi`]) |
 //! | [`Acl`], [`Perms`], [`Id`] | access control |
 //! | [`retry`] | retry policies that know which requests are safe to repeat |
+//! | [`TlsConfig`], [`SaslConfig`] | secure ensembles: TLS on rustls (mutual TLS, x509 identities) and SASL DIGEST-MD5 ([`ClientBuilder::tls`], [`ClientBuilder::sasl`]) |
 //!
 //! ```
 //! use std::time::Duration;
@@ -97,7 +98,9 @@ mod error;
 mod ops;
 pub mod proto;
 pub mod retry;
+pub mod sasl;
 pub mod session;
+mod transport;
 pub mod watch;
 
 pub use client::{Client, ClientBuilder, WeakClient};
@@ -106,5 +109,7 @@ pub use ops::{CreateOptions, Op, OpFailure, OpResult, ReadOp, ReadResult};
 pub use proto::{
     Acl, AddWatchMode, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType,
 };
+pub use sasl::SaslConfig;
 pub use session::ConnectionState;
+pub use transport::{TlsConfig, TlsConfigBuilder};
 pub use watch::{OneshotWatch, PersistentWatch, WatchEvent, WatchedEvent};

@@ -60,6 +60,41 @@
 //! without a quorum configuration. The `zk-testserver` binary runs the same
 //! ensembles from the command line (`--members 3 --port 2181`).
 //!
+//! ## Secure clients
+//!
+//! Secure clients are tested in-process too: a TLS port with certificates
+//! made on the spot, x509 identities and SASL DIGEST-MD5 users.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use zk_client::{Client, SaslConfig, TlsConfig};
+//! use zk_testserver::tls::{ClientAuth, TestPki};
+//! use zk_testserver::Ensemble;
+//!
+//! let pki = TestPki::generate();
+//! let zk = Ensemble::builder()
+//!     .tls(pki.server_tls(ClientAuth::Need))
+//!     .sasl_user("app", "secret")
+//!     .start()
+//!     .await?;
+//! let cert = pki.client_cert("app");
+//! let tls = TlsConfig::builder()
+//!     .ca_pem(pki.ca_pem().as_bytes())?
+//!     .client_identity_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes())?
+//!     .build()?;
+//! let client = Client::builder(zk.secure_connect_string().unwrap())
+//!     .tls(tls)
+//!     .sasl(SaslConfig::digest_md5("app", "secret"))
+//!     .connect()
+//!     .await?;
+//! let who = client.who_am_i().await?;
+//! assert!(who.iter().any(|c| c.auth_scheme == "x509" && c.user == "CN=app,O=zk-rs"));
+//! assert!(who.iter().any(|c| c.auth_scheme == "sasl" && c.user == "app"));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Faults aimed at one client
 //!
 //! ```
@@ -109,6 +144,8 @@
 //! - [`net`]: the tokio side — client port, connection tasks, the task that
 //!   drives a member, the in-process links between members, four-letter
 //!   words.
+//! - [`tls`]: the secure client port's certificates, x509 identities and
+//!   test certificates ([`tls::TestPki`]).
 //! - [`ensemble`]: the [`Ensemble`] API above.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -124,6 +161,7 @@ pub mod proxy;
 pub mod server;
 pub mod sim;
 pub mod storage;
+pub mod tls;
 pub mod tree;
 pub mod workload;
 pub mod zab;

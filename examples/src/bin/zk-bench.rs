@@ -13,7 +13,7 @@ use bytes::Bytes;
 use examples::bench::{self, Args, Command, Target};
 use std::process::ExitCode;
 use std::sync::Arc;
-use zk_client::{Client, CreateMode};
+use zk_client::{Client, CreateMode, TlsConfig};
 
 /// zk-client as a benchmark target.
 struct ZkClient {
@@ -61,8 +61,29 @@ impl Target for ZkClient {
     }
 }
 
+/// TLS settings from `--tls-ca` / `--tls-cert` / `--tls-key`.
+fn tls_config(args: &Args) -> Result<Option<TlsConfig>, String> {
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let mut b = TlsConfig::builder()
+        .ca_pem_file(ca)
+        .map_err(|e| e.to_string())?;
+    if let Some((cert, key)) = &args.tls_identity {
+        b = b
+            .client_identity_pem_files(cert, key)
+            .map_err(|e| e.to_string())?;
+    }
+    b.build().map(Some).map_err(|e| e.to_string())
+}
+
 async fn run(args: Args) -> Result<String, String> {
-    let client = Client::connect(&args.connect)
+    let mut builder = Client::builder(&args.connect);
+    if let Some(tls) = tls_config(&args)? {
+        builder = builder.tls(tls);
+    }
+    let client = builder
+        .connect()
         .await
         .map_err(|e| format!("connecting to {}: {e}", args.connect))?;
     let target = Arc::new(ZkClient {

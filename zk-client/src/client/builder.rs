@@ -2,14 +2,16 @@
 
 use super::{Client, Inner};
 use crate::connect_string::{Chroot, ConnectString};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::proto::{AuthPacket, DEFAULT_MAX_BUFFER};
 use crate::retry::{ExponentialRetry, RetryPolicy};
+use crate::sasl::SaslConfig;
 use crate::session::driver::{
     ConnectFailure, Driver, DriverConfig, FailureCause, Inbox, ReplySender, SessionInfo, Shared,
 };
 use crate::session::hosts::HostList;
 use crate::session::{ConnectionState, SessionConfig, SessionMachine};
+use crate::transport::{Connector, TlsConfig};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct ClientBuilder {
     watch_buffer: usize,
     max_pending: usize,
     create_chroot: bool,
+    tls: Option<TlsConfig>,
+    sasl: Option<SaslConfig>,
 }
 
 /// Default of [`ClientBuilder::watch_buffer`].
@@ -72,6 +76,8 @@ impl std::fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("deadline", &self.deadline)
             .field("renew_session_on_expiry", &self.renew_session_on_expiry)
+            .field("tls", &self.tls)
+            .field("sasl", &self.sasl)
             .finish()
     }
 }
@@ -95,6 +101,8 @@ impl ClientBuilder {
             watch_buffer: DEFAULT_WATCH_BUFFER,
             max_pending: DEFAULT_MAX_PENDING,
             create_chroot: true,
+            tls: None,
+            sasl: None,
         }
     }
 
@@ -214,6 +222,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Speaks TLS to every server of the connect string (their secure
+    /// client ports); see [`TlsConfig`]. A server that does not speak TLS,
+    /// or whose certificate is not trusted, fails `connect` with an
+    /// [`crate::ErrorKind::Tls`] error once the connect timeout passes.
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Authenticates every connection with SASL (e.g.
+    /// [`SaslConfig::digest_md5`]) before any request; see [`crate::sasl`].
+    /// Rejected credentials fail `connect` with
+    /// [`crate::ErrorKind::AuthFailed`].
+    pub fn sasl(mut self, config: SaslConfig) -> Self {
+        self.sasl = Some(config);
+        self
+    }
+
     /// Starts the connection task and waits for the first session.
     ///
     /// Fails with a timeout if no server completes a handshake within the
@@ -233,10 +259,12 @@ impl ClientBuilder {
         let hosts = HostList::new(parsed.hosts);
         let chroot = Chroot::new(parsed.chroot);
         // Each attempt gets its share of the session timeout, as ZooKeeper's
-        // client does, within sensible bounds.
+        // client does, within sensible bounds; shorter than the connect
+        // timeout, so that a stalled attempt ends, and says why, before
+        // `connect` gives up.
         let per_attempt = (self.session_timeout / hosts.len().max(1) as u32)
             .max(Duration::from_millis(100))
-            .min(self.connect_timeout);
+            .min(self.connect_timeout * 3 / 4);
         let now = tokio::time::Instant::now().into_std();
         let mut machine = SessionMachine::new(
             SessionConfig {
@@ -246,6 +274,7 @@ impl ClientBuilder {
                 chroot: chroot.clone(),
                 max_frame: self.max_frame,
                 attach: self.attach,
+                sasl: self.sasl,
             },
             now,
         );
@@ -292,6 +321,7 @@ impl ClientBuilder {
                 connect_timeout: per_attempt,
                 renew_session_on_expiry: self.renew_session_on_expiry,
                 max_pending: self.max_pending,
+                connector: Connector::new(self.tls),
             },
         );
         // Subscribed before the task starts, so no transition is missed (a
@@ -331,7 +361,7 @@ impl ClientBuilder {
                 }
                 Ok(client)
             }
-            Ok(ConnectionState::AuthFailed) => Err(Error::auth_failed()),
+            Ok(ConnectionState::AuthFailed) => Err(auth_failed(&client.inner.shared)),
             Ok(ConnectionState::Lost) => Err(Error::session_expired()),
             Ok(_) => Err(Error::closed()),
             Err(_) => {
@@ -347,27 +377,55 @@ impl ClientBuilder {
     }
 }
 
-/// The error of a `connect` that found no session in time: an I/O error
-/// carrying the last attempt's cause when there was one (refused, unknown
-/// host, closed during the handshake), else a plain timeout.
+/// The error of a `connect` that found no session in time: a TLS failure
+/// as such (retrying will not fix a certificate or a plaintext port), an I/O
+/// error carrying the last attempt's cause when there was one (refused,
+/// unknown host, closed during the handshake), else a plain timeout.
 fn connect_timed_out(connect_string: &str, timeout: Duration, shared: &Shared) -> Error {
     let summary =
         format!("no server in {connect_string:?} completed a handshake within {timeout:?}");
-    let last = shared
-        .last_connect_error
-        .lock()
-        .ok()
-        .and_then(|mut last| last.take());
-    match last {
+    match take_connect_failure(shared) {
         Some(ConnectFailure {
             host,
             cause: FailureCause::Io(cause),
-        }) => Error::io(cause).with_message(format!("{summary}; last attempt {host}")),
+        }) => {
+            let e = Error::from_transport(cause);
+            let what = if e.kind() == ErrorKind::Tls {
+                "TLS failed"
+            } else {
+                "last attempt"
+            };
+            e.with_message(format!("{summary}; {what} {host}"))
+        }
         Some(ConnectFailure {
             host,
             cause: FailureCause::Handshake(why),
         }) => Error::timeout().with_message(format!("{summary}; last attempt {host}: {why}")),
+        Some(ConnectFailure {
+            cause: FailureCause::Auth(why),
+            ..
+        }) => Error::auth_failed().with_message(why),
         None => Error::timeout().with_message(summary),
+    }
+}
+
+/// Why the latest connection attempt failed, taken out of `shared`.
+fn take_connect_failure(shared: &Shared) -> Option<ConnectFailure> {
+    shared
+        .last_connect_error
+        .lock()
+        .ok()
+        .and_then(|mut last| last.take())
+}
+
+/// The error of a `connect` whose credentials the server rejected.
+fn auth_failed(shared: &Shared) -> Error {
+    match take_connect_failure(shared) {
+        Some(ConnectFailure {
+            cause: FailureCause::Auth(why),
+            ..
+        }) => Error::auth_failed().with_message(why),
+        _ => Error::auth_failed(),
     }
 }
 

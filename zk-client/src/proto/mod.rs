@@ -27,6 +27,7 @@ pub mod path;
 mod records;
 mod request;
 mod response;
+pub mod sasl;
 mod stat;
 mod watch;
 

@@ -20,6 +20,9 @@ pub struct SessionConfig {
     /// An existing session to attach to (id and password) instead of
     /// starting a new one.
     pub attach: Option<(i64, bytes::Bytes)>,
+    /// SASL credentials to authenticate every connection with, right after
+    /// its handshake.
+    pub sasl: Option<crate::sasl::SaslConfig>,
 }
 
 impl Default for SessionConfig {
@@ -31,6 +34,7 @@ impl Default for SessionConfig {
             chroot: Chroot::default(),
             max_frame: DEFAULT_MAX_BUFFER,
             attach: None,
+            sasl: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use super::pacing::ReconnectPacer;
 use super::state::ConnectionState;
 use crate::error::Error;
 use crate::proto::{AuthPacket, Request};
+use crate::transport::{Connector, Reader, Transport, Writer};
 use crate::watch::{EventSender, WatchEvent, WatchKind, WatchSink, WatcherId};
 use bytes::BytesMut;
 use std::net::SocketAddr;
@@ -17,8 +18,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -111,7 +110,7 @@ pub(crate) struct Shared {
     pub(crate) last_zxid: AtomicI64,
     pub(crate) password: std::sync::Mutex<bytes::Bytes>,
     /// Why the latest connection attempt failed, for the error of a
-    /// `connect` that times out.
+    /// `connect` that times out or fails authentication.
     pub(crate) last_connect_error: std::sync::Mutex<Option<ConnectFailure>>,
     /// Requests the task holds (in flight or queued), as of its last turn.
     pub(crate) pending: std::sync::atomic::AtomicUsize,
@@ -132,11 +131,13 @@ pub(crate) struct ConnectFailure {
 #[derive(Debug)]
 pub(crate) enum FailureCause {
     /// Connecting, reading or writing failed (refused, unknown host, reset,
-    /// closed by the server).
+    /// closed by the server, a TLS handshake or certificate failure).
     Io(std::io::Error),
     /// The transport worked but the handshake did not (timed out, answered
     /// with garbage, refused by the server).
     Handshake(String),
+    /// The server rejected the client's SASL credentials.
+    Auth(String),
 }
 
 /// Settings the task needs besides the machine's.
@@ -147,6 +148,8 @@ pub(crate) struct DriverConfig {
     /// disconnected) beyond which it stops taking new ones: callers then
     /// wait for room in the bounded command channel.
     pub(crate) max_pending: usize,
+    /// Opens connections (plain TCP or TLS).
+    pub(crate) connector: Connector,
 }
 
 /// The receiving ends of the channels from the handles.
@@ -172,7 +175,7 @@ const PROBE_FIRST: Duration = Duration::from_millis(100);
 const PROBE_MAX: Duration = Duration::from_secs(10);
 
 struct ConnectOutcome {
-    result: std::io::Result<(TcpStream, SocketAddr)>,
+    result: std::io::Result<Transport>,
     host: String,
 }
 
@@ -183,8 +186,11 @@ pub(crate) struct Driver {
     hosts: HostList,
     shared: Arc<Shared>,
     config: DriverConfig,
-    reader: Option<OwnedReadHalf>,
-    writer: Option<OwnedWriteHalf>,
+    reader: Option<Reader>,
+    writer: Option<Writer>,
+    /// Bytes were written since the writer was last flushed (a TLS writer
+    /// holds back part of a record until flushed).
+    unflushed: bool,
     write_buf: BytesMut,
     read_buf: BytesMut,
     connecting: Option<ConnectFuture>,
@@ -216,6 +222,7 @@ impl Driver {
             config,
             reader: None,
             writer: None,
+            unflushed: false,
             write_buf: BytesMut::with_capacity(64 * 1024),
             read_buf: BytesMut::with_capacity(64 * 1024),
             connecting: None,
@@ -254,7 +261,7 @@ impl Driver {
                 self.start_probe();
             }
             let deadline = self.machine.poll_timeout().map(Instant::from_std);
-            let has_output = !self.write_buf.is_empty();
+            let has_output = !self.write_buf.is_empty() || self.unflushed;
             tokio::select! {
                 cmd = self.inbox.commands.recv(), if !self.commands_closed && !self.saturated() => {
                     match cmd {
@@ -295,10 +302,10 @@ impl Driver {
                     match n {
                         Ok(0) => {
                             tracing::debug!("server closed the connection");
-                            self.note_handshake_failure(FailureCause::Io(std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
+                            let closed = self.config.connector.handshake_failure(
                                 "the server closed the connection during the handshake",
-                            )));
+                            );
+                            self.note_handshake_failure(FailureCause::Io(closed));
                             self.drop_transport();
                             self.machine.transport_closed(now);
                         }
@@ -314,7 +321,7 @@ impl Driver {
                         }
                     }
                 }
-                w = write_some(&mut self.writer, &mut self.write_buf), if has_output => {
+                w = write_some(&mut self.writer, &mut self.write_buf, &mut self.unflushed), if has_output => {
                     if let Err(e) = w {
                         tracing::debug!(error = %e, "write failed");
                         self.note_handshake_failure(FailureCause::Io(e));
@@ -378,8 +385,15 @@ impl Driver {
                 SessionEvent::State(state) => self.publish_state(state),
                 SessionEvent::Disconnect(reason) => {
                     tracing::debug!(%reason, "closing connection");
-                    if self.reader.is_some() {
-                        self.note_handshake_failure(FailureCause::Handshake(reason));
+                    if self.machine.state() == ConnectionState::AuthFailed {
+                        // For connect's error: why the credentials failed.
+                        let host = self.server.map(|a| a.to_string()).unwrap_or_default();
+                        self.record_connect_failure(host, FailureCause::Auth(reason));
+                    } else if self.reader.is_some() {
+                        let hint = self.config.connector.plaintext_hint();
+                        self.note_handshake_failure(FailureCause::Handshake(format!(
+                            "{reason}{hint}"
+                        )));
                     }
                     self.drop_transport();
                     // The machine already knows; this is idempotent for it.
@@ -413,6 +427,9 @@ impl Driver {
         if state.is_connected() {
             self.pacer
                 .session_established(Self::now(), self.machine.negotiated_timeout());
+            if let Ok(mut last) = self.shared.last_connect_error.lock() {
+                *last = None;
+            }
             if state != ConnectionState::ReadOnly {
                 self.probe = None;
                 self.probe_delay = PROBE_FIRST;
@@ -448,6 +465,7 @@ impl Driver {
     fn drop_transport(&mut self) {
         self.reader = None;
         self.writer = None;
+        self.unflushed = false;
         self.write_buf.clear();
         self.read_buf.clear();
     }
@@ -459,12 +477,13 @@ impl Driver {
         };
         let delay = self.pacer.next_attempt(Self::now(), &mut rand::rng());
         let timeout = self.config.connect_timeout;
+        let connector = self.config.connector.clone();
         self.connecting = Some(Box::pin(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             ConnectOutcome {
-                result: connect_host(&host, port, timeout).await,
+                result: connector.connect(&host, port, timeout).await,
                 host: format!("{host}:{port}"),
             }
         }));
@@ -472,12 +491,14 @@ impl Driver {
 
     fn finish_connect(&mut self, outcome: ConnectOutcome) {
         match outcome.result {
-            Ok((stream, addr)) => {
+            Ok(Transport {
+                reader,
+                writer,
+                addr,
+            }) => {
                 tracing::debug!(%addr, "connected");
-                let _ = stream.set_nodelay(true);
-                let (r, w) = stream.into_split();
-                self.reader = Some(r);
-                self.writer = Some(w);
+                self.reader = Some(reader);
+                self.writer = Some(writer);
                 self.server = Some(addr);
                 self.machine.transport_connected(Self::now());
             }
@@ -516,13 +537,14 @@ impl Driver {
         self.probe_delay = (self.probe_delay * 2).min(PROBE_MAX);
         let current = self.server;
         let timeout = self.config.connect_timeout;
+        let connector = self.config.connector.clone();
         self.probe = Some(Box::pin(async move {
             tokio::time::sleep(delay).await;
-            let (stream, addr) = connect_host(&host, port, timeout).await.ok()?;
-            if Some(addr) == current {
+            let transport = connector.connect(&host, port, timeout).await.ok()?;
+            if Some(transport.addr) == current {
                 return None;
             }
-            let answer = tokio::time::timeout(timeout, ask_isro(stream))
+            let answer = tokio::time::timeout(timeout, ask_isro(transport))
                 .await
                 .ok()??;
             (answer == "rw").then_some((host, port))
@@ -548,16 +570,16 @@ impl Driver {
             self.write_buf.extend_from_slice(&frame);
         }
         if let Some(w) = self.writer.as_mut() {
-            let _ = tokio::time::timeout(Duration::from_millis(100), w.write_all(&self.write_buf))
-                .await;
+            let _ = tokio::time::timeout(Duration::from_millis(100), async {
+                w.write_all(&self.write_buf).await?;
+                w.flush().await
+            })
+            .await;
         }
     }
 }
 
-async fn read_some(
-    reader: &mut Option<OwnedReadHalf>,
-    buf: &mut BytesMut,
-) -> std::io::Result<usize> {
+async fn read_some(reader: &mut Option<Reader>, buf: &mut BytesMut) -> std::io::Result<usize> {
     match reader {
         Some(r) => {
             buf.reserve(16 * 1024);
@@ -567,15 +589,26 @@ async fn read_some(
     }
 }
 
+/// Writes some of `buf`; once it is empty, flushes the writer. Cancel safe:
+/// what was written is gone from `buf`, and `unflushed` stays set until a
+/// flush completes.
 async fn write_some(
-    writer: &mut Option<OwnedWriteHalf>,
+    writer: &mut Option<Writer>,
     buf: &mut BytesMut,
+    unflushed: &mut bool,
 ) -> std::io::Result<()> {
     match writer {
         Some(w) => {
-            let n = w.write_buf(buf).await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
+            if !buf.is_empty() {
+                let n = w.write_buf(buf).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                *unflushed = true;
+            }
+            if buf.is_empty() {
+                w.flush().await?;
+                *unflushed = false;
             }
             Ok(())
         }
@@ -598,10 +631,11 @@ async fn poll_probe(probe: &mut Option<ProbeFuture>) -> Option<(String, u16)> {
 }
 
 /// Sends the `isro` four-letter word and returns the answer (`ro` or `rw`).
-async fn ask_isro(mut stream: TcpStream) -> Option<String> {
-    stream.write_all(b"isro").await.ok()?;
+async fn ask_isro(mut transport: Transport) -> Option<String> {
+    transport.writer.write_all(b"isro").await.ok()?;
+    transport.writer.flush().await.ok()?;
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.ok()?;
+    transport.reader.read_to_end(&mut answer).await.ok()?;
     String::from_utf8(answer).ok().map(|s| s.trim().to_string())
 }
 
@@ -612,23 +646,54 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Resolves `host` afresh and tries each of its addresses in turn.
-async fn connect_host(
-    host: &str,
-    port: u16,
-    timeout: Duration,
-) -> std::io::Result<(TcpStream, SocketAddr)> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
-    let mut last_err =
-        std::io::Error::new(std::io::ErrorKind::NotFound, "host resolved to no address");
-    for addr in addrs {
-        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => return Ok((stream, addr)),
-            Ok(Err(e)) => last_err = e,
-            Err(_) => {
-                last_err = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
-            }
+#[cfg(test)]
+mod tests {
+    /// A writer that, like a TLS stream, accepts bytes at once but holds
+    /// them back until flushed.
+    #[derive(Default)]
+    struct HoldsUntilFlushed {
+        held: Vec<u8>,
+        sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+
+    impl tokio::io::AsyncWrite for HoldsUntilFlushed {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.held.extend_from_slice(buf);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let held = std::mem::take(&mut self.held);
+            self.sent.lock().unwrap().extend_from_slice(&held);
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
         }
     }
-    Err(last_err)
+
+    #[tokio::test]
+    async fn written_bytes_are_flushed_once_the_buffer_is_empty() {
+        let writer = HoldsUntilFlushed::default();
+        let sent = writer.sent.clone();
+        let mut writer: Option<crate::transport::Writer> = Some(Box::new(writer));
+        let mut buf = bytes::BytesMut::from(&b"a request frame"[..]);
+        let mut unflushed = false;
+        super::write_some(&mut writer, &mut buf, &mut unflushed)
+            .await
+            .unwrap();
+        assert!(buf.is_empty() && !unflushed);
+        assert_eq!(&sent.lock().unwrap()[..], b"a request frame");
+    }
 }

@@ -3,6 +3,7 @@
 //! expiry — with no I/O.
 
 use super::config::SessionConfig;
+use super::sasl::{SaslOutcome, SaslRun};
 use super::state::ConnectionState;
 use super::timers::{Timer, Timers};
 use crate::error::Error;
@@ -11,6 +12,7 @@ use crate::proto::{
     ConnectResponse, ErrorCode, EventType, FrameDecoder, OpCode, Reader, Record, Request, Response,
     WatcherEvent, WatcherType, PASSWORD_LEN,
 };
+use crate::proto::{ReplyHeader, SaslPacket};
 use crate::watch::{WatchEvent, WatchKind, WatchRegistry, WatchSink, WatcherId};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -65,6 +67,8 @@ enum Phase {
     Disconnected,
     /// ConnectRequest sent; waiting for the ConnectResponse.
     Handshaking,
+    /// Session granted; the SASL exchange runs before anything else.
+    Authenticating,
     /// Session established on the current transport.
     Connected,
     /// closeSession sent.
@@ -146,6 +150,8 @@ pub struct SessionMachine<R, W> {
     last_send: Instant,
     last_recv: Instant,
     last_heard: Option<Instant>,
+    /// The SASL exchange of the current connection.
+    sasl: Option<SaslRun>,
 }
 
 impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
@@ -181,6 +187,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             last_send: now,
             last_recv: now,
             last_heard: None,
+            sasl: None,
         }
     }
 
@@ -275,8 +282,9 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
                 self.end(ConnectionState::Closed);
                 return;
             }
-            Phase::Handshaking | Phase::Connected => {}
+            Phase::Handshaking | Phase::Authenticating | Phase::Connected => {}
         }
+        self.sasl = None;
         let was_connected = self.phase == Phase::Connected;
         self.phase = Phase::Disconnected;
         self.transmit.clear();
@@ -299,7 +307,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
         if !matches!(
             self.phase,
-            Phase::Handshaking | Phase::Connected | Phase::Closing
+            Phase::Handshaking | Phase::Authenticating | Phase::Connected | Phase::Closing
         ) {
             return;
         }
@@ -308,7 +316,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         loop {
             if !matches!(
                 self.phase,
-                Phase::Handshaking | Phase::Connected | Phase::Closing
+                Phase::Handshaking | Phase::Authenticating | Phase::Connected | Phase::Closing
             ) {
                 return;
             }
@@ -540,9 +548,9 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
                 self.timers
                     .set(Timer::Close, now + self.config.connect_timeout);
             }
-            Phase::Disconnected | Phase::Handshaking => {
+            Phase::Disconnected | Phase::Handshaking | Phase::Authenticating => {
                 // Nothing to tell a server; the session times out on its own.
-                let had_transport = self.phase == Phase::Handshaking;
+                let had_transport = self.phase != Phase::Disconnected;
                 self.close_sink = Some(sink);
                 self.end(ConnectionState::Closed);
                 if had_transport {
@@ -682,7 +690,7 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
                 session_id = format_args!("{:#x}", self.session_id),
                 "no server reachable for the session timeout; session lost"
             );
-            let had_transport = self.phase == Phase::Handshaking;
+            let had_transport = matches!(self.phase, Phase::Handshaking | Phase::Authenticating);
             self.end(ConnectionState::Lost);
             if had_transport {
                 self.events.push_back(SessionEvent::Disconnect(
@@ -799,6 +807,29 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             resumed,
             "session established"
         );
+        if let Some(sasl) = &self.config.sasl {
+            // Nothing else goes out before the server accepts the
+            // credentials; the handshake deadline covers the exchange.
+            self.phase = Phase::Authenticating;
+            self.timers
+                .set(Timer::Handshake, now + self.config.connect_timeout);
+            match SaslRun::start(sasl, read_only, resumed) {
+                Ok((run, token)) => {
+                    self.sasl = Some(run);
+                    self.send_sasl_token(now, token);
+                }
+                Err(e) => self.sasl_failed(e),
+            }
+            return;
+        }
+        self.enter_connected(now, read_only, resumed);
+    }
+
+    /// The session is usable on this connection: credentials, watches, then
+    /// whatever queued up, go out.
+    fn enter_connected(&mut self, now: Instant, read_only: bool, resumed: bool) {
+        self.phase = Phase::Connected;
+        self.timers.stop(Timer::Handshake);
         // Credentials first, then watches, then whatever queued up.
         let waiters: Vec<(usize, R)> = self.auth_waiters.drain(..).collect();
         let mut waiters = waiters.into_iter().peekable();
@@ -841,6 +872,10 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             }
         };
         self.last_heard = Some(now);
+        if self.phase == Phase::Authenticating {
+            self.handle_sasl_reply(now, header, body);
+            return;
+        }
         match header.xid {
             xid::NOTIFICATION => self.handle_notification(header.zxid, &mut body),
             xid::PING | xid::SET_WATCHES => {}
@@ -848,6 +883,45 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             x if x < 0 => tracing::debug!(xid = x, "ignoring reply with unknown special xid"),
             x => self.handle_reply(now, x, header.zxid, header.err, body),
         }
+    }
+
+    fn send_sasl_token(&mut self, now: Instant, token: Vec<u8>) {
+        let xid = self.take_xid();
+        if let Some(run) = &mut self.sasl {
+            run.sent(xid);
+        }
+        let packet = SaslPacket {
+            token: Some(token.into()),
+        };
+        self.send_request(now, xid, &Request::Sasl(packet));
+    }
+
+    fn handle_sasl_reply(&mut self, now: Instant, header: ReplyHeader, mut body: Reader) {
+        let Some(run) = self.sasl.as_mut() else {
+            return;
+        };
+        match run.handle_reply(&header, &mut body) {
+            SaslOutcome::Send(token) => self.send_sasl_token(now, token),
+            SaslOutcome::Authenticated => {
+                tracing::debug!("SASL authentication succeeded");
+                let (read_only, resumed) = (run.read_only, run.resumed);
+                self.sasl = None;
+                self.enter_connected(now, read_only, resumed);
+            }
+            SaslOutcome::Failed(message) => self.sasl_failed(message),
+            SaslOutcome::Violation(message) => self.protocol_violation(now, message),
+            SaslOutcome::Ignore => {}
+        }
+    }
+
+    /// Credentials refused: the session is unusable (`AuthFailed`, terminal).
+    fn sasl_failed(&mut self, message: String) {
+        tracing::warn!(%message, "SASL authentication failed");
+        self.sasl = None;
+        self.end(ConnectionState::AuthFailed);
+        self.events.push_back(SessionEvent::Disconnect(format!(
+            "SASL authentication failed: {message}"
+        )));
     }
 
     fn handle_notification(&mut self, zxid: i64, body: &mut Reader) {

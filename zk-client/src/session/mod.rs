@@ -10,6 +10,7 @@ pub(crate) mod driver;
 pub(crate) mod hosts;
 mod machine;
 mod pacing;
+mod sasl;
 mod state;
 mod timers;
 

@@ -8,14 +8,27 @@
 //! filter), and runs until SIGINT or SIGTERM. With `--data-dir`, member k
 //! keeps its transaction log and snapshots in `DIR/member<k>` and recovers
 //! from them on the next start.
+//!
+//! Secure ports: `--secure-port P` with `--tls-cert F --tls-key F`
+//! (PEM) serves TLS on P, P+1, ... (ZooKeeper's `secureClientPort`);
+//! `--tls-client-ca F` trusts that CA for client certificates, required
+//! unless `--tls-client-auth want|none`; `--tls-generate DIR` makes a test
+//! CA and certificates instead (DIR/ca.pem, server.pem, server.key,
+//! client.pem, client.key; client subject `CN=zk-rs client,O=zk-rs`).
+//! With TLS the second stdout line is the secure connect string.
+//! `--sasl-users FILE` serves SASL DIGEST-MD5 for the `name=password`
+//! lines of FILE.
 
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
-use zk_testserver::Ensemble;
+use zk_testserver::tls::{ClientAuth, ServerTls, TestPki};
+use zk_testserver::{Ensemble, EnsembleBuilder};
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
-[--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C]";
+[--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
+[--secure-port P] [--tls-cert PEM --tls-key PEM | --tls-generate DIR] [--tls-client-ca PEM] \
+[--tls-client-auth none|want|need] [--sasl-users FILE]";
 
 struct Args {
     members: usize,
@@ -25,6 +38,7 @@ struct Args {
     super_digest: Option<String>,
     container_check_ms: Option<u64>,
     data_dir: Option<std::path::PathBuf>,
+    secure: SecureArgs,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -36,6 +50,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         super_digest: None,
         container_check_ms: None,
         data_dir: None,
+        secure: SecureArgs::default(),
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -65,6 +80,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--super-digest" => a.super_digest = Some(value("--super-digest")?),
             "--data-dir" => a.data_dir = Some(value("--data-dir")?.into()),
+            f if SecureArgs::FLAGS.contains(&f) => a.secure.set(f, &value(f)?)?,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -76,6 +92,110 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         return Err("--tick-ms must be positive".into());
     }
     Ok(a)
+}
+
+/// The TLS and SASL flags.
+#[derive(Default)]
+struct SecureArgs {
+    port: Option<u16>,
+    cert: Option<std::path::PathBuf>,
+    key: Option<std::path::PathBuf>,
+    client_ca: Option<std::path::PathBuf>,
+    client_auth: Option<ClientAuth>,
+    generate: Option<std::path::PathBuf>,
+    sasl_users: Option<std::path::PathBuf>,
+}
+
+impl SecureArgs {
+    const FLAGS: [&'static str; 7] = [
+        "--secure-port",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-client-ca",
+        "--tls-client-auth",
+        "--tls-generate",
+        "--sasl-users",
+    ];
+
+    fn set(&mut self, flag: &str, value: &str) -> Result<(), String> {
+        match flag {
+            "--secure-port" => self.port = Some(value.parse().map_err(|e| format!("{flag}: {e}"))?),
+            "--tls-cert" => self.cert = Some(value.into()),
+            "--tls-key" => self.key = Some(value.into()),
+            "--tls-client-ca" => self.client_ca = Some(value.into()),
+            "--tls-client-auth" => {
+                self.client_auth = Some(value.parse().map_err(|e| format!("{flag}: {e}"))?)
+            }
+            "--tls-generate" => self.generate = Some(value.into()),
+            "--sasl-users" => self.sasl_users = Some(value.into()),
+            _ => return Err(format!("unknown argument {flag:?}")),
+        }
+        Ok(())
+    }
+
+    /// Adds the secure port and SASL users to the ensemble's settings.
+    fn apply(self, mut builder: EnsembleBuilder) -> Result<EnsembleBuilder, String> {
+        if let Some(tls) = self.server_tls()? {
+            builder = builder.tls(tls).secure_port(self.port.unwrap_or(0));
+        } else if self.port.is_some() {
+            return Err("--secure-port needs --tls-cert/--tls-key or --tls-generate".into());
+        }
+        if let Some(path) = &self.sasl_users {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--sasl-users {}: {e}", path.display()))?;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                // Never echo the line: it holds a password.
+                let (user, password) = line.split_once('=').ok_or_else(|| {
+                    format!(
+                        "--sasl-users {}: line {} is not name=password",
+                        path.display(),
+                        n + 1
+                    )
+                })?;
+                builder = builder.sasl_user(user.trim(), password);
+            }
+        }
+        Ok(builder)
+    }
+
+    fn server_tls(&self) -> Result<Option<ServerTls>, String> {
+        let tls = match (&self.generate, &self.cert, &self.key) {
+            (Some(dir), None, None) => {
+                let pki = TestPki::generate();
+                let client = pki.client_cert("zk-rs client");
+                let write = || -> std::io::Result<()> {
+                    pki.write_to(dir)?;
+                    std::fs::write(dir.join("client.pem"), &client.cert_pem)?;
+                    std::fs::write(dir.join("client.key"), &client.key_pem)
+                };
+                write().map_err(|e| format!("--tls-generate {}: {e}", dir.display()))?;
+                pki.server_tls(self.client_auth.unwrap_or(ClientAuth::Need))
+            }
+            (None, Some(cert), Some(key)) => {
+                let mut tls = ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?;
+                if let Some(ca) = &self.client_ca {
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| format!("--tls-client-ca {}: {e}", ca.display()))?;
+                    tls = tls.client_ca_pem(&pem).map_err(|e| e.to_string())?;
+                }
+                match self.client_auth {
+                    Some(mode) => tls.client_auth(mode),
+                    None => tls,
+                }
+            }
+            (None, None, None) => return Ok(None),
+            _ => {
+                return Err(
+                    "TLS needs --tls-cert and --tls-key together, or --tls-generate alone".into(),
+                )
+            }
+        };
+        Ok(Some(tls))
+    }
 }
 
 async fn shutdown_signal() {
@@ -130,6 +250,13 @@ async fn main() -> ExitCode {
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);
     }
+    builder = match args.secure.apply(builder) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let zk = match builder.start().await {
         Ok(zk) => zk,
         Err(e) => {
@@ -139,6 +266,9 @@ async fn main() -> ExitCode {
     };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "{}", zk.connect_string());
+    if let Some(secure) = zk.secure_connect_string() {
+        let _ = writeln!(stdout, "{secure}");
+    }
     let _ = stdout.flush();
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -1,11 +1,13 @@
 //! [`EnsembleBuilder`]: the settings of an ensemble, and starting it.
 
-use super::slot::{Slot, Store};
+use super::slot::{SecurePort, Slot, Store};
 use super::{Ensemble, Error, Result};
 use crate::member::MemberConfig;
 use crate::net::links::Network;
+use crate::server::config::SaslUsers;
 use crate::server::ServerConfig;
 use crate::storage::{DirOptions, MemoryStorage};
+use crate::tls::ServerTls;
 use crate::zab::MemberId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +33,9 @@ pub struct EnsembleBuilder {
     data_dir: Option<PathBuf>,
     fsync: bool,
     pub(super) wait_timeout: Duration,
+    tls: Option<ServerTls>,
+    secure_port: u16,
+    sasl_users: SaslUsers,
 }
 
 impl Default for EnsembleBuilder {
@@ -52,6 +57,9 @@ impl Default for EnsembleBuilder {
             data_dir: None,
             fsync: true,
             wait_timeout: Duration::from_secs(20),
+            tls: None,
+            secure_port: 0,
+            sasl_users: SaslUsers::default(),
         }
     }
 }
@@ -176,10 +184,38 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Serves TLS on a second client port of every member (ZooKeeper's
+    /// `secureClientPort`), with these certificates; the plaintext port
+    /// stays. See [`crate::tls::TestPki`] for test certificates and
+    /// [`Ensemble::secure_connect_string`](super::Ensemble::secure_connect_string)
+    /// for the addresses. A client certificate names its connection
+    /// `x509:<subject DN>`.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The secure client port of member 1; member k listens on
+    /// `port + k - 1` (default 0: any free port). Only with [`Self::tls`].
+    pub fn secure_port(mut self, port: u16) -> Self {
+        self.secure_port = port;
+        self
+    }
+
+    /// Serves SASL DIGEST-MD5 for this user (call once per user), as a
+    /// ZooKeeper whose JAAS `Server` section has `user_<name>="<password>"`;
+    /// an authenticated connection is `sasl:<name>`.
+    pub fn sasl_user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.sasl_users.insert(name, password);
+        self
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
         c.extended_types = self.extended_types;
         c.super_digest = self.super_digest.clone();
+        c.sasl_users = self.sasl_users.clone();
+        c.x509 = self.tls.is_some();
         if let Some(t) = self.min_session_timeout {
             c.min_session_timeout_ms = ms_i32(t);
         }
@@ -218,14 +254,10 @@ impl EnsembleBuilder {
         let ids: Vec<MemberId> = (1..=self.members as u64).collect();
         let network = Network::new(&ids, self.seed);
         let (reports, _) = watch::channel(vec![None; self.members]);
+        let acceptor = self.tls.as_ref().map(|t| t.acceptor()).transpose()?;
         let mut slots = Vec::with_capacity(self.members);
         for &id in &ids {
-            let port = match self.port {
-                0 => 0,
-                p => p
-                    .checked_add(u16::try_from(id - 1).unwrap_or(u16::MAX))
-                    .ok_or(Error::Unsupported("client ports above 65535"))?,
-            };
+            let port = member_port(self.port, id)?;
             let store = match &self.data_dir {
                 Some(dir) => Store::Dir {
                     path: dir.join(format!("member{id}")),
@@ -233,11 +265,14 @@ impl EnsembleBuilder {
                 },
                 None => Store::Memory(MemoryStorage::new()),
             };
-            slots.push(Slot::new(
-                id,
-                SocketAddr::from(([127, 0, 0, 1], port)),
-                store,
-            ));
+            let mut slot = Slot::new(id, SocketAddr::from(([127, 0, 0, 1], port)), store);
+            if let Some(acceptor) = &acceptor {
+                slot = slot.with_secure_port(SecurePort {
+                    addr: SocketAddr::from(([127, 0, 0, 1], member_port(self.secure_port, id)?)),
+                    acceptor: acceptor.clone(),
+                });
+            }
+            slots.push(slot);
         }
         // Bind every port and connect every mailbox before any member runs,
         // so the first election messages reach everyone.
@@ -256,5 +291,15 @@ impl EnsembleBuilder {
         }
         ensemble.wait_all_serving().await?;
         Ok(ensemble)
+    }
+}
+
+/// Member `id`'s port when member 1 has `base` (0: any free port).
+fn member_port(base: u16, id: MemberId) -> Result<u16> {
+    match base {
+        0 => Ok(0),
+        p => p
+            .checked_add(u16::try_from(id - 1).unwrap_or(u16::MAX))
+            .ok_or(Error::Unsupported("client ports above 65535")),
     }
 }

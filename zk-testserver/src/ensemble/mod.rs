@@ -75,6 +75,9 @@ pub enum Error {
         /// Each running member's digest.
         digests: Vec<(MemberId, u64)>,
     },
+    /// The TLS settings cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsSetupError),
     /// The requested configuration is not supported.
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
@@ -153,6 +156,7 @@ pub struct Ensemble {
     network: Network,
     reports: watch::Sender<Vec<Option<Report>>>,
     addrs: Vec<SocketAddr>,
+    secure_addrs: Vec<SocketAddr>,
     slots: Vec<Mutex<Slot>>,
 }
 
@@ -184,6 +188,7 @@ impl Ensemble {
             network,
             reports,
             addrs: slots.iter().map(|s| s.addr).collect(),
+            secure_addrs: slots.iter().filter_map(|s| s.secure_addr()).collect(),
             slots: slots.into_iter().map(Mutex::new).collect(),
         }
     }
@@ -228,6 +233,25 @@ impl Ensemble {
             .map(|a| a.to_string())
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// `host:port,...` of every member's secure (TLS) client port, member 1
+    /// first; `None` unless the ensemble was built with
+    /// [`EnsembleBuilder::tls`].
+    pub fn secure_connect_string(&self) -> Option<String> {
+        (!self.secure_addrs.is_empty()).then(|| {
+            self.secure_addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+
+    /// Secure (TLS) client address of every member, member 1 first (empty
+    /// without TLS).
+    pub fn secure_addresses(&self) -> Vec<SocketAddr> {
+        self.secure_addrs.clone()
     }
 
     /// Client address of every member, member 1 first.

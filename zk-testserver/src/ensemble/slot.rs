@@ -62,13 +62,21 @@ impl Store {
 struct Running {
     commands: mpsc::UnboundedSender<Command>,
     driver: JoinHandle<()>,
+    /// Accepts on the client port (and the secure one, if any).
     listener: JoinHandle<()>,
 }
 
 /// A bound client port and a connected mailbox: a member about to run.
 pub(super) struct Prepared {
     listener: std::net::TcpListener,
+    secure_listener: Option<std::net::TcpListener>,
     peers: mpsc::UnboundedReceiver<PeerInput>,
+}
+
+/// A member's TLS client port (ZooKeeper's `secureClientPort`).
+pub(super) struct SecurePort {
+    pub(super) addr: SocketAddr,
+    pub(super) acceptor: tokio_rustls::TlsAcceptor,
 }
 
 /// One member of the ensemble, running or not.
@@ -80,6 +88,7 @@ pub(super) struct Slot {
     running: Option<Running>,
     /// Failpoints to arm when the member next starts.
     pub(super) armed_on_start: Failpoints,
+    secure: Option<SecurePort>,
 }
 
 impl Slot {
@@ -91,7 +100,19 @@ impl Slot {
             starts: 0,
             running: None,
             armed_on_start: Failpoints::default(),
+            secure: None,
         }
+    }
+
+    /// Also serves TLS clients on `port`.
+    pub(super) fn with_secure_port(mut self, port: SecurePort) -> Slot {
+        self.secure = Some(port);
+        self
+    }
+
+    /// The secure client address (once bound), if the member has one.
+    pub(super) fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure.as_ref().map(|s| s.addr)
     }
 
     pub(super) fn is_running(&self) -> bool {
@@ -114,8 +135,21 @@ impl Slot {
         let listener = std::net::TcpListener::bind(self.addr)?;
         listener.set_nonblocking(true)?;
         self.addr = listener.local_addr()?;
+        let secure_listener = match &mut self.secure {
+            Some(secure) => {
+                let l = std::net::TcpListener::bind(secure.addr)?;
+                l.set_nonblocking(true)?;
+                secure.addr = l.local_addr()?;
+                Some(l)
+            }
+            None => None,
+        };
         let peers = network.attach(self.id);
-        Ok(Prepared { listener, peers })
+        Ok(Prepared {
+            listener,
+            secure_listener,
+            peers,
+        })
     }
 
     /// Recovers storage, builds the member machine and spawns its tasks.
@@ -150,7 +184,30 @@ impl Slot {
             started: Instant::now(),
         };
         let listener = TcpListener::from_std(prepared.listener)?;
-        let listener = tokio::spawn(accept_loop(listener, commands.clone(), info));
+        let plain = accept_loop(listener, commands.clone(), info, None);
+        let secure = match (prepared.secure_listener, &self.secure) {
+            (Some(l), Some(port)) => {
+                let info = PortInfo {
+                    port: port.addr.port(),
+                    ..info
+                };
+                Some(accept_loop(
+                    TcpListener::from_std(l)?,
+                    commands.clone(),
+                    info,
+                    Some(port.acceptor.clone()),
+                ))
+            }
+            _ => None,
+        };
+        let listener = tokio::spawn(async move {
+            match secure {
+                Some(secure) => {
+                    tokio::join!(plain, secure);
+                }
+                None => plain.await,
+            }
+        });
         self.starts += 1;
         tracing::info!(member = self.id, addr = %self.addr, logged, "member started");
         self.running = Some(Running {

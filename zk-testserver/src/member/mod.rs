@@ -342,6 +342,15 @@ impl MemberMachine {
         self.server.open_connection(conn, peer);
     }
 
+    /// A TLS client connection presented a certificate with subject `dn`.
+    pub fn handle_client_x509(&mut self, conn: ConnId, dn: String) {
+        if self.crashed {
+            return;
+        }
+        self.server
+            .add_identity(conn, zk_client::proto::Id::new("x509", dn));
+    }
+
     /// A frame (without its length prefix) from a client connection.
     pub fn handle_client_frame(&mut self, now: Instant, conn: ConnId, frame: Bytes) {
         if self.crashed {

@@ -5,8 +5,7 @@ use super::core::Command;
 use super::four_letter;
 use crate::server::{ConnId, Output};
 use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use zk_client::proto::FrameDecoder;
 
@@ -21,15 +20,16 @@ pub struct PortInfo {
     pub started: std::time::Instant,
 }
 
-/// Serves one accepted socket until either side closes it.
-pub async fn serve(
-    mut stream: TcpStream,
+/// Serves one accepted connection (plain TCP, or TLS after its handshake,
+/// `x509` naming the client's certificate) until either side closes it.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     peer: SocketAddr,
     conn: ConnId,
     core: mpsc::UnboundedSender<Command>,
     info: PortInfo,
+    x509: Option<String>,
 ) {
-    let _ = stream.set_nodelay(true);
     let mut first = [0u8; 4];
     if stream.read_exact(&mut first).await.is_err() {
         return;
@@ -38,6 +38,7 @@ pub async fn serve(
         tracing::debug!(%peer, word, "four-letter word");
         let text = four_letter_text(word, peer, &core, info).await;
         let _ = stream.write_all(text.as_bytes()).await;
+        let _ = stream.flush().await;
         let _ = stream.shutdown().await;
         return;
     }
@@ -45,9 +46,11 @@ pub async fn serve(
     if core.send(Command::Open { conn, peer, tx }).is_err() {
         return;
     }
+    if let Some(dn) = x509 {
+        let _ = core.send(Command::X509Identity { conn, dn });
+    }
     let mut decoder = FrameDecoder::new(info.max_frame);
     decoder.extend(&first);
-    let (mut reader, mut writer) = stream.into_split();
     let mut buf = vec![0u8; 64 * 1024];
     'outer: loop {
         loop {
@@ -65,22 +68,24 @@ pub async fn serve(
             }
         }
         tokio::select! {
-            n = reader.read(&mut buf) => match n {
+            n = stream.read(&mut buf) => match n {
                 Ok(0) | Err(_) => break,
                 Ok(n) => decoder.extend(&buf[..n]),
             },
             out = rx.recv() => match out {
                 Some(Output::Frame(f)) => {
-                    if writer.write_all(&f).await.is_err() {
+                    // A TLS stream holds back part of a record until flushed.
+                    if stream.write_all(&f).await.is_err() || stream.flush().await.is_err() {
                         break;
                     }
                 }
                 Some(Output::Close) | None => {
                     // Flush whatever was queued before the close.
                     while let Ok(Output::Frame(f)) = rx.try_recv() {
-                        let _ = writer.write_all(&f).await;
+                        let _ = stream.write_all(&f).await;
                     }
-                    let _ = writer.shutdown().await;
+                    let _ = stream.flush().await;
+                    let _ = stream.shutdown().await;
                     let _ = core.send(Command::Closed { conn });
                     return;
                 }

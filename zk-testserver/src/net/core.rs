@@ -36,6 +36,14 @@ pub enum Command {
         /// Where to send its outputs.
         tx: mpsc::UnboundedSender<Output>,
     },
+    /// A TLS connection's client certificate names it `x509:<dn>` (sent
+    /// right after `Open`).
+    X509Identity {
+        /// Connection id.
+        conn: ConnId,
+        /// The certificate's subject, RFC 2253.
+        dn: String,
+    },
     /// A frame read from a connection (without its length prefix).
     Frame {
         /// Connection id.
@@ -218,6 +226,7 @@ impl Driver {
                 self.senders.insert(conn, tx);
                 self.machine.handle_client_open(conn, peer);
             }
+            Command::X509Identity { conn, dn } => self.machine.handle_client_x509(conn, dn),
             Command::Frame { conn, frame } => self.machine.handle_client_frame(now, conn, frame),
             Command::Closed { conn } => {
                 self.senders.remove(&conn);

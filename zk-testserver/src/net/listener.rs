@@ -1,7 +1,8 @@
 //! The client port: accepts connections and spawns a task for each.
 
-use super::connection::{serve, PortInfo};
+use super::connection::PortInfo;
 use super::core::Command;
+use super::tls;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -9,10 +10,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// Accepts until the task is dropped or aborted; connection tasks end with it.
+/// With an `acceptor`, every connection is a TLS one (a secure client port).
 pub async fn accept_loop(
     listener: TcpListener,
     core: mpsc::UnboundedSender<Command>,
     info: PortInfo,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let next = Arc::new(AtomicU64::new(1));
     let mut conns = JoinSet::new();
@@ -22,7 +25,7 @@ pub async fn accept_loop(
                 Ok((stream, peer)) => {
                     let id = next.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%peer, conn = id, "accepted");
-                    conns.spawn(serve(stream, peer, id, core.clone(), info));
+                    conns.spawn(tls::accepted(stream, peer, id, core.clone(), info, acceptor.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");

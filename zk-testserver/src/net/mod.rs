@@ -7,3 +7,4 @@ pub mod core;
 pub mod four_letter;
 pub mod links;
 pub mod listener;
+pub mod tls;

@@ -19,6 +19,11 @@ pub struct ServerConfig {
     pub secret: u64,
     /// How often empty containers and expired TTL nodes are looked for, ms.
     pub container_check_ms: u64,
+    /// Users SASL DIGEST-MD5 accepts (empty: no SASL served).
+    pub sasl_users: SaslUsers,
+    /// Whether the server has a secure client port (and so the `x509`
+    /// authentication provider).
+    pub x509: bool,
 }
 
 impl ServerConfig {
@@ -35,6 +40,16 @@ impl ServerConfig {
             super_digest: None,
             secret: 0x00B3_415C_0000_0000,
             container_check_ms: tick_ms.saturating_mul(5).max(1),
+            sasl_users: SaslUsers::default(),
+            x509: false,
+        }
+    }
+
+    /// The optional auth schemes ACLs may name.
+    pub fn auth_providers(&self) -> crate::tree::acl::Providers {
+        crate::tree::acl::Providers {
+            x509: self.x509,
+            sasl: !self.sasl_users.is_empty(),
         }
     }
 
@@ -49,5 +64,33 @@ impl ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig::with_tick(2000)
+    }
+}
+
+/// The user table of SASL DIGEST-MD5 (a JAAS `DigestLoginModule`'s
+/// `user_<name>="<password>"` entries). Its `Debug` shows names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SaslUsers(std::collections::BTreeMap<String, String>);
+
+impl SaslUsers {
+    /// Adds (or replaces) a user.
+    pub fn insert(&mut self, user: impl Into<String>, password: impl Into<String>) {
+        self.0.insert(user.into(), password.into());
+    }
+
+    /// A user's password.
+    pub fn get(&self, user: &str) -> Option<&str> {
+        self.0.get(user).map(String::as_str)
+    }
+
+    /// Whether no user is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for SaslUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
     }
 }

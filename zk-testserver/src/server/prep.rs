@@ -37,6 +37,8 @@ pub enum SessionState {
 pub struct PrepConfig {
     /// Whether TTL nodes are enabled (`zookeeper.extendedTypesEnabled`).
     pub extended_types: bool,
+    /// Which optional auth schemes ACLs may name.
+    pub providers: acl::Providers,
 }
 
 /// A client write to prepare.
@@ -432,7 +434,7 @@ fn prep_op(
         Request::SetAcl(s) => {
             check_session(req.session)?;
             validate_path(&s.path).map_err(|_| ErrorCode::BadArguments)?;
-            let acl = acl::fixup(&s.acl, req.auth)?;
+            let acl = acl::fixup(&s.acl, req.auth, cfg.providers)?;
             let mut node = view.get(&s.path).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, Perms::ADMIN, req.auth)?;
             check_version(node.aversion, s.version)?;
@@ -486,7 +488,7 @@ fn prep_create(
     if !c.path.contains('/') || c.path.contains('\0') {
         return Err(ErrorCode::BadArguments);
     }
-    let acl = acl::fixup(&c.acl, req.auth)?;
+    let acl = acl::fixup(&c.acl, req.auth, cfg.providers)?;
     if c.path == "/" && !mode.is_sequential() {
         return Err(ErrorCode::NodeExists);
     }

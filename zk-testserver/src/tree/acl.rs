@@ -118,7 +118,7 @@ pub fn check(acl: &[Acl], perm: Perms, auth: &AuthInfo) -> Result<(), ErrorCode>
         }
         for held in auth.ids.iter().filter(|h| h.scheme == id.scheme) {
             let matched = match id.scheme.as_str() {
-                "digest" => held.id == id.id,
+                "digest" | "x509" | "sasl" => held.id == id.id,
                 "ip" => ip_matches(&held.id, &id.id),
                 _ => false,
             };
@@ -130,10 +130,21 @@ pub fn check(acl: &[Acl], perm: Perms, auth: &AuthInfo) -> Result<(), ErrorCode>
     Err(ErrorCode::NoAuth)
 }
 
+/// The optional authentication providers a server has (ZooKeeper's
+/// `authProvider.*`): ACL ids of their schemes are valid only then.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Providers {
+    /// `x509` (a secure client port).
+    pub x509: bool,
+    /// `sasl` (SASL users configured).
+    pub sasl: bool,
+}
+
 /// Validates and expands an ACL for create/setACL: duplicates dropped, `auth`
-/// replaced by the caller's authenticated (digest) ids, every entry's scheme
-/// and id checked. Empty or invalid → InvalidACL.
-pub fn fixup(acl: &[Acl], auth: &AuthInfo) -> Result<Vec<Acl>, ErrorCode> {
+/// replaced by the caller's authenticated ids (digest, x509, sasl: the
+/// schemes whose ZooKeeper provider `isAuthenticated`, not ip), every
+/// entry's scheme and id checked. Empty or invalid → InvalidACL.
+pub fn fixup(acl: &[Acl], auth: &AuthInfo, providers: Providers) -> Result<Vec<Acl>, ErrorCode> {
     let mut unique: Vec<&Acl> = Vec::with_capacity(acl.len());
     for a in acl {
         if !unique.contains(&a) {
@@ -153,7 +164,7 @@ pub fn fixup(acl: &[Acl], auth: &AuthInfo) -> Result<Vec<Acl>, ErrorCode> {
             for held in auth
                 .ordered_ids()
                 .into_iter()
-                .filter(|h| h.scheme == "digest")
+                .filter(|h| matches!(h.scheme.as_str(), "digest" | "x509" | "sasl"))
             {
                 any = true;
                 out.push(Acl::new(a.perms, held.clone()));
@@ -161,7 +172,7 @@ pub fn fixup(acl: &[Acl], auth: &AuthInfo) -> Result<Vec<Acl>, ErrorCode> {
             if !any {
                 return Err(ErrorCode::InvalidAcl);
             }
-        } else if valid_id(id) {
+        } else if valid_id(id, providers) {
             out.push(a.clone());
         } else {
             return Err(ErrorCode::InvalidAcl);
@@ -173,7 +184,7 @@ pub fn fixup(acl: &[Acl], auth: &AuthInfo) -> Result<Vec<Acl>, ErrorCode> {
 /// Whether an id is valid for its scheme (world: only `anyone`; digest: exactly
 /// two non-trailing-empty parts, as Java's `split(":")`; ip: an address with an
 /// optional prefix length).
-fn valid_id(id: &Id) -> bool {
+fn valid_id(id: &Id, providers: Providers) -> bool {
     match id.scheme.as_str() {
         "world" => id.id == "anyone",
         "digest" => {
@@ -184,8 +195,60 @@ fn valid_id(id: &Id) -> bool {
             parts.len() == 2
         }
         "ip" => parse_cidr(&id.id).is_some(),
+        "x509" => providers.x509 && valid_dn(&id.id),
+        "sasl" => providers.sasl && valid_kerberos_name(&id.id),
         _ => false,
     }
+}
+
+/// Whether `X500Principal` would parse the name: `type=value` attributes
+/// (a keyword or a dotted OID) separated by unescaped `,`, `;` or `+`.
+/// The empty name is valid.
+fn valid_dn(dn: &str) -> bool {
+    if dn.trim().is_empty() {
+        return true;
+    }
+    let mut parts = Vec::new();
+    let (mut current, mut escaped, mut quoted) = (String::new(), false, false);
+    for c in dn.chars() {
+        match c {
+            _ if escaped => {
+                current.push(c);
+                escaped = false;
+            }
+            '\\' => {
+                current.push(c);
+                escaped = true;
+            }
+            '"' => {
+                current.push(c);
+                quoted = !quoted;
+            }
+            ',' | ';' | '+' if !quoted => parts.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    parts.push(current);
+    !escaped
+        && !quoted
+        && parts.iter().all(|p| match p.split_once('=') {
+            Some((key, _)) => {
+                let key = key.trim();
+                !key.is_empty()
+                    && (key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        || key.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            }
+            None => false,
+        })
+}
+
+/// ZooKeeper's `KerberosName` rule for `sasl` ids: a name without `@` is
+/// fine; with one it must be `primary[/instance]@REALM`.
+fn valid_kerberos_name(name: &str) -> bool {
+    let Some((principal, realm)) = name.split_once('@') else {
+        return true;
+    };
+    !realm.contains(['@', '/']) && principal.matches('/').count() <= 1
 }
 
 fn parse_cidr(spec: &str) -> Option<(IpAddr, u32)> {
@@ -295,16 +358,19 @@ mod tests {
     #[test]
     fn fixup_rules() {
         let anon = AuthInfo::from_ip("127.0.0.1");
-        assert_eq!(fixup(&[], &anon), Err(ErrorCode::InvalidAcl));
         assert_eq!(
-            fixup(&Acl::creator_all(), &anon),
+            fixup(&[], &anon, Providers::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup(&Acl::creator_all(), &anon, Providers::default()),
             Err(ErrorCode::InvalidAcl)
         );
         let user = digest_user("u", "p");
-        let fixed = fixup(&Acl::creator_all(), &user).unwrap();
+        let fixed = fixup(&Acl::creator_all(), &user, Providers::default()).unwrap();
         assert_eq!(fixed, vec![Acl::new(Perms::ALL, Id::digest("u", "p"))]);
         let dup = [Acl::open_unsafe(), Acl::open_unsafe()].concat();
-        assert_eq!(fixup(&dup, &anon).unwrap().len(), 1);
+        assert_eq!(fixup(&dup, &anon, Providers::default()).unwrap().len(), 1);
         for bad in [
             Id::new("digest", "nocolon"),
             Id::new("digest", "a:b:c"),
@@ -316,13 +382,27 @@ mod tests {
             Id::new("super", ""),
         ] {
             assert_eq!(
-                fixup(&[Acl::new(Perms::ALL, bad.clone())], &anon),
+                fixup(
+                    &[Acl::new(Perms::ALL, bad.clone())],
+                    &anon,
+                    Providers::default()
+                ),
                 Err(ErrorCode::InvalidAcl),
                 "{bad:?}"
             );
         }
-        assert!(fixup(&[Acl::new(Perms::ALL, Id::new("digest", ":h"))], &anon).is_ok());
-        assert!(fixup(&[Acl::new(Perms::ALL, Id::new("ip", "::1"))], &anon).is_ok());
+        assert!(fixup(
+            &[Acl::new(Perms::ALL, Id::new("digest", ":h"))],
+            &anon,
+            Providers::default()
+        )
+        .is_ok());
+        assert!(fixup(
+            &[Acl::new(Perms::ALL, Id::new("ip", "::1"))],
+            &anon,
+            Providers::default()
+        )
+        .is_ok());
     }
 
     #[test]
@@ -332,5 +412,58 @@ mod tests {
         let who = digest_user("u", "p").who_am_i();
         assert_eq!(who[0].auth_scheme, "ip");
         assert_eq!(who[1].user, "u");
+    }
+
+    #[test]
+    fn x509_and_sasl_ids_match_exactly_and_expand_auth() {
+        let mut a = AuthInfo::from_ip("127.0.0.1");
+        a.add(Id::new("x509", "CN=app,O=zk-rs"));
+        a.add(Id::new("sasl", "bob"));
+        let x509 = [Acl::new(Perms::READ, Id::new("x509", "CN=app,O=zk-rs"))];
+        let sasl = [Acl::new(Perms::READ, Id::new("sasl", "bob"))];
+        let other = [Acl::new(Perms::READ, Id::new("sasl", "alice"))];
+        assert_eq!(check(&x509, Perms::READ, &a), Ok(()));
+        assert_eq!(check(&sasl, Perms::READ, &a), Ok(()));
+        assert_eq!(check(&other, Perms::READ, &a), Err(ErrorCode::NoAuth));
+        let anon = AuthInfo::from_ip("127.0.0.1");
+        assert_eq!(check(&x509, Perms::READ, &anon), Err(ErrorCode::NoAuth));
+        // `auth` becomes every authenticated id, never ip.
+        let expanded = fixup(
+            &[Acl::new(Perms::ALL, Id::new("auth", ""))],
+            &a,
+            Providers::default(),
+        )
+        .unwrap();
+        let schemes: Vec<&str> = expanded.iter().map(|e| e.id.scheme.as_str()).collect();
+        assert_eq!(schemes.len(), 2, "{expanded:?}");
+        assert!(schemes.contains(&"x509") && schemes.contains(&"sasl"));
+    }
+
+    #[test]
+    fn x509_and_sasl_ids_are_validated_as_zookeeper_does() {
+        for (scheme, id, ok) in [
+            ("x509", "CN=app,O=zk-rs", true),
+            ("x509", "CN=a\\,b+OU=x;C=DE", true),
+            ("x509", "2.5.4.3=#0c0161", true),
+            ("x509", "", true),
+            ("x509", "no equals sign", false),
+            ("x509", "CN=a,", false),
+            ("sasl", "bob", true),
+            ("sasl", "zookeeper/host@EXAMPLE.COM", true),
+            ("sasl", "a/b/c", true),
+            ("sasl", "a@b@c", false),
+            ("sasl", "a/b/c@R", false),
+        ] {
+            let acl = [Acl::new(Perms::READ, Id::new(scheme, id))];
+            let both = Providers {
+                x509: true,
+                sasl: true,
+            };
+            let got = fixup(&acl, &AuthInfo::default(), both).is_ok();
+            assert_eq!(got, ok, "{scheme}:{id}");
+            // Without the provider, the scheme is unknown.
+            let none = fixup(&acl, &AuthInfo::default(), Providers::default());
+            assert_eq!(none, Err(ErrorCode::InvalidAcl), "{scheme}:{id}");
+        }
     }
 }

@@ -61,10 +61,32 @@ impl Target for Peer {
     }
 }
 
+/// `--tls-ca` (and `--tls-cert`/`--tls-key`) as the crate's TLS options.
+fn tls_options(args: &Args) -> Result<Option<zk::TlsOptions>, String> {
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"));
+    let mut options = zk::TlsOptions::default()
+        .with_pem_ca(&read(ca)?)
+        .map_err(|e| e.to_string())?;
+    if let Some((cert, key)) = &args.tls_identity {
+        options = options
+            .with_pem_identity(&read(cert)?, &read(key)?)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Some(options))
+}
+
 async fn run(args: Args) -> Result<String, String> {
-    let client = zk::Client::connect(&args.connect)
-        .await
-        .map_err(|e| format!("connecting to {}: {e}", args.connect))?;
+    let client = match tls_options(&args)? {
+        Some(tls) => zk::Client::connector()
+            .with_tls(tls)
+            .secure_connect(&args.connect)
+            .await,
+        None => zk::Client::connect(&args.connect).await,
+    }
+    .map_err(|e| format!("connecting to {}: {e}", args.connect))?;
     let target = Arc::new(Peer {
         client,
         payload: bench::payload(args.size),

@@ -13,7 +13,7 @@ use crate::tree::AuthInfo;
 use bytes::{Bytes, BytesMut};
 use zk_client::proto::{
     decode_request_header, encode_record, encode_reply, xid, ConnectRequest, ConnectResponse,
-    ErrorCode, OpCode, Reader, Record, ReplyHeader, Request, Response, SaslPacket,
+    ErrorCode, OpCode, Reader, Record, ReplyHeader, Request, Response,
 };
 
 impl Server {
@@ -181,15 +181,7 @@ impl Server {
             return;
         }
         if op == OpCode::Sasl {
-            // No SASL here: like a ZooKeeper without a SASL server, answer at
-            // once with zxid 0 and a null token.
-            let hdr = ReplyHeader {
-                xid: hxid,
-                zxid: 0,
-                err: 0,
-            };
-            let body = Response::Sasl(SaslPacket { token: None });
-            self.send(conn, encode_reply(&hdr, &body));
+            self.sasl(conn, hxid, decoded);
             return;
         }
         let request = match decoded {
@@ -406,6 +398,7 @@ impl Server {
         };
         let cfg = PrepConfig {
             extended_types: self.config.extended_types,
+            providers: self.config.auth_providers(),
         };
         let wr = WriteRequest {
             session_id: session,

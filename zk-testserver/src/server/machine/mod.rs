@@ -33,6 +33,7 @@
 mod dispatch;
 mod intake;
 mod role;
+mod sasl;
 
 use super::config::ServerConfig;
 use super::database::Database;
@@ -141,6 +142,8 @@ struct Conn {
     last_cxid: i32,
     last_zxid: i64,
     last_op: &'static str,
+    /// The connection's SASL exchange, once started.
+    sasl: Option<Box<zk_client::proto::sasl::DigestMd5Server>>,
 }
 
 impl Conn {
@@ -281,8 +284,17 @@ impl Server {
                 last_cxid: 0,
                 last_zxid: 0,
                 last_op: "NA",
+                sasl: None,
             },
         );
+    }
+
+    /// An identity the connection proved outside the request stream (an
+    /// `x509` client certificate).
+    pub fn add_identity(&mut self, conn: ConnId, id: zk_client::proto::Id) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.auth.add(id);
+        }
     }
 
     /// The connection went away (socket closed). Its session lives on until

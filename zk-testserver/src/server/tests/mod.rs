@@ -5,5 +5,6 @@ mod forwarding;
 mod harness;
 mod ops;
 mod pipeline;
+mod sasl;
 mod sessions;
 mod watches;
