@@ -8,14 +8,21 @@
 //! filter), and runs until SIGINT or SIGTERM. With `--data-dir`, member k
 //! keeps its transaction log and snapshots in `DIR/member<k>` and recovers
 //! from them on the next start.
+//!
+//! Client connections: `--max-client-cnxns N` caps the connections of one
+//! client address per member (ZooKeeper's `maxClientCnxns`, default 60, 0 for
+//! no limit); `--4lw-whitelist LIST` names the four-letter words answered
+//! (ZooKeeper's `4lw.commands.whitelist`: comma-separated, or `*` for all;
+//! default `srvr` only).
 
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
-use zk_testserver::Ensemble;
+use zk_testserver::{Ensemble, FourLetterWords};
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
-[--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C]";
+[--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
+[--max-client-cnxns N] [--4lw-whitelist WORD,WORD,...|*]";
 
 struct Args {
     members: usize,
@@ -25,6 +32,8 @@ struct Args {
     super_digest: Option<String>,
     container_check_ms: Option<u64>,
     data_dir: Option<std::path::PathBuf>,
+    max_client_cnxns: Option<usize>,
+    four_letter_words: Option<FourLetterWords>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -36,6 +45,8 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         super_digest: None,
         container_check_ms: None,
         data_dir: None,
+        max_client_cnxns: None,
+        four_letter_words: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -65,6 +76,19 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--super-digest" => a.super_digest = Some(value("--super-digest")?),
             "--data-dir" => a.data_dir = Some(value("--data-dir")?.into()),
+            "--max-client-cnxns" => {
+                a.max_client_cnxns = Some(
+                    value("--max-client-cnxns")?
+                        .parse()
+                        .map_err(|e| format!("--max-client-cnxns: {e}"))?,
+                )
+            }
+            "--4lw-whitelist" => {
+                a.four_letter_words = Some(
+                    FourLetterWords::parse(&value("--4lw-whitelist")?)
+                        .map_err(|e| format!("--4lw-whitelist: {e}"))?,
+                )
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -129,6 +153,12 @@ async fn main() -> ExitCode {
     }
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);
+    }
+    if let Some(n) = args.max_client_cnxns {
+        builder = builder.max_client_cnxns(n);
+    }
+    if let Some(words) = args.four_letter_words {
+        builder = builder.four_letter_words(words);
     }
     let zk = match builder.start().await {
         Ok(zk) => zk,

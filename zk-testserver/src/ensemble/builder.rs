@@ -1,8 +1,10 @@
 //! [`EnsembleBuilder`]: the settings of an ensemble, and starting it.
 
-use super::slot::{Slot, Store};
+use super::slot::{ClientPort, Slot, Store};
 use super::{Ensemble, Error, Result};
 use crate::member::MemberConfig;
+use crate::net::four_letter::FourLetterWords;
+use crate::net::limits::ConnectionLimits;
 use crate::net::links::Network;
 use crate::server::ServerConfig;
 use crate::storage::{DirOptions, MemoryStorage};
@@ -31,6 +33,8 @@ pub struct EnsembleBuilder {
     data_dir: Option<PathBuf>,
     fsync: bool,
     pub(super) wait_timeout: Duration,
+    connection_limits: ConnectionLimits,
+    four_letter_words: FourLetterWords,
 }
 
 impl Default for EnsembleBuilder {
@@ -52,6 +56,8 @@ impl Default for EnsembleBuilder {
             data_dir: None,
             fsync: true,
             wait_timeout: Duration::from_secs(20),
+            connection_limits: ConnectionLimits::default(),
+            four_letter_words: FourLetterWords::default(),
         }
     }
 }
@@ -174,6 +180,38 @@ impl EnsembleBuilder {
     pub fn wait_timeout(mut self, t: Duration) -> Self {
         self.wait_timeout = t;
         self
+    }
+
+    /// Connections one client address may hold on a member at once
+    /// (ZooKeeper's `maxClientCnxns`, default 60; 0: no limit). Every client
+    /// of an ensemble inside a test comes from 127.0.0.1: raise it for tests
+    /// that open more connections than that to one member.
+    pub fn max_client_cnxns(mut self, n: usize) -> Self {
+        self.connection_limits.max_per_address = n;
+        self
+    }
+
+    /// Every bound on client connections at once (see [`ConnectionLimits`]:
+    /// connections per address, handshake timeout, replies held for a client
+    /// that does not read).
+    pub fn connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.connection_limits = limits;
+        self
+    }
+
+    /// The four-letter words the members answer (ZooKeeper's
+    /// `4lw.commands.whitelist`; default: only `srvr`, as ZooKeeper).
+    /// [`FourLetterWords::all`] answers every word.
+    pub fn four_letter_words(mut self, words: FourLetterWords) -> Self {
+        self.four_letter_words = words;
+        self
+    }
+
+    pub(super) fn client_port(&self) -> ClientPort {
+        ClientPort {
+            limits: self.connection_limits,
+            four_letter_words: self.four_letter_words,
+        }
     }
 
     fn server_config(&self) -> ServerConfig {

@@ -201,6 +201,7 @@ impl Ensemble {
             config,
             self.network.clone(),
             publisher,
+            self.config.client_port(),
         )
     }
 
@@ -297,6 +298,7 @@ impl Ensemble {
             config,
             self.network.clone(),
             publisher,
+            self.config.client_port(),
         )
     }
 

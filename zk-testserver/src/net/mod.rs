@@ -5,5 +5,6 @@
 pub mod connection;
 pub mod core;
 pub mod four_letter;
+pub mod limits;
 pub mod links;
 pub mod listener;

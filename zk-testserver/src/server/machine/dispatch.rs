@@ -41,9 +41,12 @@ impl Server {
                 if matches!(c.queue.front(), Some(Pending::Handshake { session_id }) if *session_id == h.session_id)
                 {
                     c.queue.pop_front();
-                    let timeout = c.timeout_ms;
+                    let (timeout, old_client) = (c.timeout_ms, c.old_client);
                     let pw = session_password(h.session_id, self.config.secret);
-                    self.send(conn, connect_response(h.session_id, timeout, pw));
+                    self.send(
+                        conn,
+                        connect_response(h.session_id, timeout, pw, old_client),
+                    );
                     self.replay_deferred(conn, now);
                     self.drain_ready(conn, now);
                 }
@@ -167,13 +170,20 @@ impl Server {
     }
 }
 
-pub(super) fn connect_response(session_id: i64, timeout_ms: i32, password: [u8; 16]) -> Bytes {
+/// The handshake reply; without the readOnly byte for a client that did not
+/// send one (ZooKeeper 3.3 and older), as ZooKeeper answers them.
+pub(super) fn connect_response(
+    session_id: i64,
+    timeout_ms: i32,
+    password: [u8; 16],
+    old_client: bool,
+) -> Bytes {
     encode_record(&ConnectResponse {
         protocol_version: 0,
         timeout_ms,
         session_id,
         password: Bytes::copy_from_slice(&password),
-        read_only: Some(false),
+        read_only: (!old_client).then_some(false),
     })
 }
 

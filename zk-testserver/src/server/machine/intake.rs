@@ -40,6 +40,9 @@ impl Server {
             self.close(conn);
             return;
         }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.old_client = req.read_only.is_none();
+        }
         let timeout = self.config.negotiate_timeout(req.timeout_ms);
         if req.session_id == 0 {
             let id = self.tracker.next_id();
@@ -109,7 +112,8 @@ impl Server {
             c.timeout_ms = timeout;
         }
         let password = session_password(id, self.config.secret);
-        self.send(conn, connect_response(id, timeout, password));
+        let old_client = self.conns.get(&conn).is_some_and(|c| c.old_client);
+        self.send(conn, connect_response(id, timeout, password, old_client));
         self.replay_deferred(conn, now);
     }
 
@@ -119,7 +123,11 @@ impl Server {
             session = format_args!("{id:#x}"),
             "reattach refused: expired or wrong password"
         );
-        self.send(conn, encode_record(&ConnectResponse::expired()));
+        let mut refusal = ConnectResponse::expired();
+        if self.conns.get(&conn).is_some_and(|c| c.old_client) {
+            refusal.read_only = None;
+        }
+        self.send(conn, encode_record(&refusal));
         self.close(conn);
     }
 
@@ -174,7 +182,10 @@ impl Server {
                 return;
             }
         };
-        let mut body = raw.body;
+        let mut body = raw.body.java_lenient();
+        if fails_on_null_path(op) {
+            body = body.refuse_null_strings();
+        }
         let decoded = Request::read_body(op, &mut body);
         if op == OpCode::Auth {
             self.auth(conn, decoded);
@@ -462,4 +473,29 @@ impl Server {
         };
         self.propose(txn);
     }
+}
+
+/// Whether ZooKeeper fails a request with a null path (or another null
+/// string) with MarshallingError: the requests whose processing uses the
+/// path before validating it. The others treat null as empty (setData and
+/// setACL then fail validation with BadArguments; sync, getEphemerals,
+/// addWatch and removeWatches go on with it).
+fn fails_on_null_path(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::Create
+            | OpCode::Create2
+            | OpCode::CreateContainer
+            | OpCode::CreateTtl
+            | OpCode::Delete
+            | OpCode::Exists
+            | OpCode::GetData
+            | OpCode::GetAcl
+            | OpCode::GetChildren
+            | OpCode::GetChildren2
+            | OpCode::GetAllChildrenNumber
+            | OpCode::CheckWatches
+            | OpCode::Multi
+            | OpCode::MultiRead
+    )
 }

@@ -141,6 +141,8 @@ struct Conn {
     last_cxid: i32,
     last_zxid: i64,
     last_op: &'static str,
+    /// The handshake had no readOnly byte (a 3.3 client): neither has ours.
+    old_client: bool,
 }
 
 impl Conn {
@@ -281,6 +283,7 @@ impl Server {
                 last_cxid: 0,
                 last_zxid: 0,
                 last_op: "NA",
+                old_client: false,
             },
         );
     }
