@@ -4,6 +4,7 @@
 
 mod common;
 
+use bytes::Bytes;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -284,4 +285,55 @@ async fn accept_errors_back_off_instead_of_spinning() {
     drop(held);
     drop(server);
     let _ = std::fs::remove_file(&log);
+}
+
+#[tokio::test]
+async fn session_passwords_cannot_be_derived_from_the_session_id() {
+    let dir = std::env::temp_dir().join(format!("zk-secret-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let zk = Ensemble::builder()
+        .tick(Duration::from_millis(50))
+        .data_dir(&dir)
+        .fsync(false)
+        .start()
+        .await
+        .expect("start");
+    let addr = zk.connect_string();
+    let victim = Raw::connect(&addr).await;
+    // What anyone who reads the id in `cons` could compute without a
+    // per-ensemble secret (a fixed one, as ZooKeeper's):
+    let fixed = zk_testserver::server::ServerConfig::default().secret;
+    let guess = zk_testserver::server::sessions::session_password(victim.session_id, fixed);
+    let take_over = ConnectRequest {
+        session_id: victim.session_id,
+        password: Bytes::copy_from_slice(&guess),
+        ..new_session(10_000)
+    };
+    let (_, resp) = Raw::handshake(&addr, take_over).await;
+    assert_eq!(
+        resp.expect("refusal").timeout_ms,
+        0,
+        "derived password refused"
+    );
+    // The real password works, also on an ensemble restarted from the same
+    // data directory (the secret is kept there).
+    let (id, password) = (victim.session_id, victim.password.clone());
+    drop(victim);
+    drop(zk);
+    let zk = Ensemble::builder()
+        .tick(Duration::from_millis(50))
+        .data_dir(&dir)
+        .fsync(false)
+        .start()
+        .await
+        .expect("restart");
+    let again = ConnectRequest {
+        session_id: id,
+        password,
+        ..new_session(10_000)
+    };
+    let (_, resp) = Raw::handshake(&zk.connect_string(), again).await;
+    assert_eq!(resp.expect("reattach").session_id, id);
+    drop(zk);
+    let _ = std::fs::remove_dir_all(&dir);
 }

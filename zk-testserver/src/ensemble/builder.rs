@@ -35,6 +35,7 @@ pub struct EnsembleBuilder {
     pub(super) wait_timeout: Duration,
     connection_limits: ConnectionLimits,
     four_letter_words: FourLetterWords,
+    session_secret: Option<u64>,
 }
 
 impl Default for EnsembleBuilder {
@@ -58,6 +59,7 @@ impl Default for EnsembleBuilder {
             wait_timeout: Duration::from_secs(20),
             connection_limits: ConnectionLimits::default(),
             four_letter_words: FourLetterWords::default(),
+            session_secret: None,
         }
     }
 }
@@ -207,6 +209,32 @@ impl EnsembleBuilder {
         self
     }
 
+    /// The secret session passwords are derived from (with the session id),
+    /// equal on every member. By default each ensemble draws a random one
+    /// (kept in `data_dir/session-secret` with a data directory, so that
+    /// sessions outlive a restart of the whole ensemble); ZooKeeper's own
+    /// passwords follow from the session id alone, so anyone who can read a
+    /// session id (`cons`, `dump`) could take the session over. Fix it only
+    /// to replay a run exactly.
+    pub fn session_secret(mut self, secret: u64) -> Self {
+        self.session_secret = Some(secret);
+        self
+    }
+
+    /// Settles the session secret before any member starts: the one given,
+    /// the one kept in the data directory, or a new random one (kept there).
+    fn resolve_session_secret(&mut self) -> Result<()> {
+        if self.session_secret.is_some() {
+            return Ok(());
+        }
+        let secret = match &self.data_dir {
+            Some(dir) => super::secret::load_or_create(dir)?,
+            None => rand::random(),
+        };
+        self.session_secret = Some(secret);
+        Ok(())
+    }
+
     pub(super) fn client_port(&self) -> ClientPort {
         ClientPort {
             limits: self.connection_limits,
@@ -226,6 +254,9 @@ impl EnsembleBuilder {
         }
         if let Some(t) = self.container_check {
             c.container_check_ms = ms(t).max(1);
+        }
+        if let Some(secret) = self.session_secret {
+            c.secret = secret;
         }
         c
     }
@@ -249,10 +280,11 @@ impl EnsembleBuilder {
 
     /// Binds the client ports on 127.0.0.1, starts every member, and returns
     /// once each of them serves (a leader is elected and synced with all).
-    pub async fn start(self) -> Result<Ensemble> {
+    pub async fn start(mut self) -> Result<Ensemble> {
         if self.members == 0 || self.members > 255 {
             return Err(Error::Unsupported("between 1 and 255 members"));
         }
+        self.resolve_session_secret()?;
         let ids: Vec<MemberId> = (1..=self.members as u64).collect();
         let network = Network::new(&ids, self.seed);
         let (reports, _) = watch::channel(vec![None; self.members]);

@@ -29,6 +29,7 @@
 //! ```
 
 mod builder;
+mod secret;
 mod slot;
 mod wait;
 
