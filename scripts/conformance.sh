@@ -36,6 +36,7 @@ STEPS=(
     examples-standalone
     differential
     differential-ensemble
+    session-moved
     zkcli-testserver
 )
 
@@ -161,6 +162,14 @@ step_differential() {
 step_differential_ensemble() {
     start_reference standalone
     DIFF_MEMBERS=3 DIFF_SEEDS=${DIFF_SEEDS:-20} cargo test -p zk-testserver --test differential -- --nocapture
+    stop_reference
+}
+
+# A session re-attached on another member (SessionMoved): the same raw-socket
+# transcript against the real ensemble and a 3-member zk-testserver.
+step_session_moved() {
+    start_reference ensemble
+    cargo test -p zk-testserver --test session_moved -- --nocapture the_same_as_real_zookeeper
     stop_reference
 }
 

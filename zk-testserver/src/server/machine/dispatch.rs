@@ -8,7 +8,7 @@ use crate::tree::acl;
 use bytes::Bytes;
 use zk_client::proto::{
     encode_notification, encode_record, encode_reply, ConnectResponse, Create2Response,
-    CreateResponse, OpCode, Perms, ReplyHeader, Response, StatResponse, WatcherEvent,
+    CreateResponse, ErrorCode, OpCode, Perms, ReplyHeader, Response, StatResponse, WatcherEvent,
 };
 
 impl Server {
@@ -53,6 +53,7 @@ impl Server {
             }
             TxnResult::SessionClosed => {
                 self.tracker.remove(h.session_id);
+                self.owners.remove(h.session_id);
                 let Some(conn) = conn else { return };
                 self.session_conns.remove(&h.session_id);
                 let hdr = ReplyHeader {
@@ -71,6 +72,14 @@ impl Server {
                 } else {
                     // Not this connection's own close (expiry, or a close
                     // sent on another connection): close at once.
+                    self.close(conn);
+                }
+            }
+            TxnResult::Error(code) if code == ErrorCode::SessionMoved.code() => {
+                // The session moved away from this connection: close it
+                // without a reply (what it sent before is answered first).
+                let Some(conn) = conn else { return };
+                if self.has_pending_write(conn, h.cxid) {
                     self.close(conn);
                 }
             }
@@ -117,6 +126,15 @@ impl Server {
             }
             None => false,
         }
+    }
+
+    /// Whether the connection waits for the transaction of write `cxid`.
+    fn has_pending_write(&self, conn: ConnId, cxid: i32) -> bool {
+        self.conns.get(&conn).is_some_and(|c| {
+            c.queue
+                .iter()
+                .any(|p| matches!(p, Pending::Write { cxid: x, reply: None, .. } if *x == cxid))
+        })
     }
 
     /// Answers what is ready at the head of the connection's queue, in

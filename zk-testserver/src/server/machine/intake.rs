@@ -3,10 +3,11 @@
 
 use super::dispatch::connect_response;
 use super::{ConnId, Mode, Pending, Server, Time};
+use crate::server::owners::Owner;
 use crate::server::prep::{PrepConfig, SessionState, WriteRequest};
 use crate::server::reads::{read, ReadCtx};
 use crate::server::sessions::session_password;
-use crate::server::submit::{ForwardedWrite, Submission};
+use crate::server::submit::{ForwardedWrite, Submission, REATTACHED};
 use crate::server::txn::Txn;
 use crate::tree::acl::{authenticate, AuthOutcome};
 use crate::tree::AuthInfo;
@@ -54,6 +55,7 @@ impl Server {
             }
             self.session_conns.insert(id, conn);
             if self.mode == Mode::Prepare {
+                self.owners.attach(id, self.member_id());
                 let txn = self.prep.create_session(id, timeout, now.wall_ms);
                 self.propose(txn);
             } else {
@@ -99,8 +101,22 @@ impl Server {
             return;
         }
         self.tracker.set_timeout(id, timeout, now.mono_ms);
-        if self.mode == Mode::Forward {
-            self.touched.insert(id, timeout);
+        match self.mode {
+            Mode::Forward => {
+                self.touched.insert(id, timeout);
+                // Ahead of anything the new connection sends, on the same
+                // FIFO link: the leader moves the session here.
+                self.submissions
+                    .push_back(Submission::Forward(ForwardedWrite {
+                        session_id: id,
+                        cxid: 0,
+                        op: REATTACHED,
+                        body: Bytes::new(),
+                        auth: Vec::new(),
+                    }));
+            }
+            Mode::Prepare => self.owners.attach(id, self.member_id()),
+            Mode::Down => {}
         }
         if let Some(old) = self.session_conns.insert(id, conn) {
             if old != conn {
@@ -203,6 +219,13 @@ impl Server {
             self.send(conn, encode_reply(&hdr, &body));
             return;
         }
+        if self.mode == Mode::Prepare
+            && op != OpCode::CloseSession
+            && !self.owners.claim(session, self.member_id())
+        {
+            self.session_moved(conn, session, hxid, op, now);
+            return;
+        }
         let request = match decoded {
             Ok(r) => r,
             Err(e) => {
@@ -295,6 +318,42 @@ impl Server {
         } else {
             self.enqueue_or_send(conn, hxid, Ok(request), now);
         }
+    }
+
+    /// This member's id, the owner of the sessions attached here.
+    fn member_id(&self) -> Owner {
+        Owner::from(self.config.server_id)
+    }
+
+    /// A request on a connection whose session moved to another member,
+    /// seen by the member that prepares writes: a write becomes a failed
+    /// transaction (it consumes a zxid, as in ZooKeeper) whose application
+    /// closes the connection; anything else closes it now. No reply.
+    fn session_moved(&mut self, conn: ConnId, session: i64, xid: i32, op: OpCode, now: Time) {
+        tracing::info!(
+            conn,
+            session = format_args!("{session:#x}"),
+            "session moved to another member; closing its old connection"
+        );
+        if !op.is_write() {
+            self.close(conn);
+            return;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.queue.push_back(Pending::Write {
+                cxid: xid,
+                start: now.mono_ms,
+                reply: None,
+            });
+        }
+        let txn = self.prep.failed(
+            session,
+            xid,
+            op.code(),
+            ErrorCode::SessionMoved,
+            now.wall_ms,
+        );
+        self.propose(txn);
     }
 
     /// Answers a read now if nothing is ahead of it, else queues it.
@@ -428,16 +487,38 @@ impl Server {
         self.prep.prepare(&self.db.tree, cfg, wr, now.wall_ms)
     }
 
-    /// A write forwarded by a follower (this member prepares writes): it is
-    /// prepared and proposed like a local one; the follower answers its client
-    /// once the transaction is committed and applied there. Ignored unless
-    /// this server prepares writes.
-    pub fn handle_forwarded(&mut self, write: ForwardedWrite, now: Time) {
+    /// A write forwarded by follower `from` (this member prepares writes): it
+    /// is prepared and proposed like a local one; the follower answers its
+    /// client once the transaction is committed and applied there. A write of
+    /// a session attached through another member fails with SessionMoved
+    /// (see [`crate::server::owners`]). Ignored unless this server prepares
+    /// writes.
+    pub fn handle_forwarded(&mut self, from: Owner, write: ForwardedWrite, now: Time) {
         if self.mode != Mode::Prepare {
             tracing::debug!(?write, "forwarded write ignored: not preparing writes");
             return;
         }
         self.tracker.touch(write.session_id, now.mono_ms);
+        if write.op == REATTACHED {
+            if self.tracker.is_live(write.session_id) {
+                self.owners.attach(write.session_id, from);
+            }
+            return;
+        }
+        let closing = write.op == OpCode::CloseSession.code();
+        if write.op == OpCode::CreateSession.code() {
+            self.owners.attach(write.session_id, from);
+        } else if !closing && !self.owners.claim(write.session_id, from) {
+            let txn = self.prep.failed(
+                write.session_id,
+                write.cxid,
+                write.op,
+                ErrorCode::SessionMoved,
+                now.wall_ms,
+            );
+            self.propose(txn);
+            return;
+        }
         let txn = match OpCode::from_code(write.op) {
             Some(OpCode::CreateSession) => {
                 let timeout = Reader::new(write.body).read_i32().unwrap_or(0);

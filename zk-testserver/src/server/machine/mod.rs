@@ -36,6 +36,7 @@ mod role;
 
 use super::config::ServerConfig;
 use super::database::Database;
+use super::owners::SessionOwners;
 use super::prep::Preparer;
 use super::sessions::{initial_session_id, SessionTracker};
 use super::stats::{ConnectionInfo, Counters, ServerStats, StatsDetail};
@@ -181,6 +182,8 @@ pub struct Server {
     next_token: u64,
     /// Follower: sessions active since the last report, with their timeouts.
     touched: BTreeMap<i64, i32>,
+    /// Preparing: the member each session is attached through.
+    owners: SessionOwners,
     counters: Counters,
     proposal_sizes: Option<ProposalSizes>,
     last_container_check: u64,
@@ -209,6 +212,7 @@ impl Server {
             syncs: HashMap::new(),
             next_token: 1,
             touched: BTreeMap::new(),
+            owners: SessionOwners::default(),
             counters: Counters::default(),
             proposal_sizes: None,
             last_container_check: now.mono_ms,
