@@ -9,6 +9,11 @@
 //! keeps its transaction log and snapshots in `DIR/member<k>` and recovers
 //! from them on the next start.
 //!
+//! A member whose storage is damaged stays down (with an error on stderr)
+//! while the others form a quorum; it is started again, and catches up from
+//! the leader, as soon as its directory changes (repaired, or wiped:
+//! `rm -r DIR/member<k>`).
+//!
 //! Client connections: `--max-client-cnxns N` caps the connections of one
 //! client address per member (ZooKeeper's `maxClientCnxns`, default 60, 0 for
 //! no limit); `--4lw-whitelist LIST` names the four-letter words answered
@@ -102,6 +107,66 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(a)
 }
 
+/// Starts again every member that is down, each time its storage
+/// directory (`dir/member<k>`) changes: an operator repaired or wiped it.
+/// Runs until the process stops.
+async fn rejoin_when_repaired(zk: &Ensemble, dir: &std::path::Path) {
+    // Members down now failed at start with their storage as it is.
+    let mut tried: std::collections::HashMap<u64, Vec<FileState>> = Default::default();
+    for m in zk.members() {
+        if !zk.is_running(m).await.unwrap_or(true) {
+            tried.insert(m, dir_state(&dir.join(format!("member{m}"))));
+        }
+    }
+    loop {
+        for m in zk.members() {
+            if zk.is_running(m).await.unwrap_or(true) {
+                tried.remove(&m);
+                continue;
+            }
+            let now = dir_state(&dir.join(format!("member{m}")));
+            if tried.get(&m) == Some(&now) {
+                continue;
+            }
+            match zk.restart(m).await {
+                Ok(()) => {
+                    tracing::info!(member = m, "member started again after its storage changed");
+                    tried.remove(&m);
+                }
+                Err(e) => {
+                    tracing::error!(member = m, error = %e, "member still cannot start");
+                    tried.insert(m, now);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// One file of a storage directory: path, length, modification time.
+type FileState = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+
+/// The files under `dir` (empty if it does not exist), sorted.
+fn dir_state(dir: &std::path::Path) -> Vec<FileState> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((e.path(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -151,7 +216,7 @@ async fn main() -> ExitCode {
     if let Some(ms) = args.container_check_ms {
         builder = builder.container_check_interval(Duration::from_millis(ms));
     }
-    if let Some(dir) = args.data_dir {
+    if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir);
     }
     if let Some(n) = args.max_client_cnxns {
@@ -170,7 +235,15 @@ async fn main() -> ExitCode {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "{}", zk.connect_string());
     let _ = stdout.flush();
-    shutdown_signal().await;
+    match &args.data_dir {
+        Some(dir) => {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = rejoin_when_repaired(&zk, dir) => {}
+            }
+        }
+        None => shutdown_signal().await,
+    }
     tracing::info!("shutting down");
     zk.stop().await;
     ExitCode::SUCCESS

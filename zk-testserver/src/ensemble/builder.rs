@@ -280,6 +280,13 @@ impl EnsembleBuilder {
 
     /// Binds the client ports on 127.0.0.1, starts every member, and returns
     /// once each of them serves (a leader is elected and synced with all).
+    ///
+    /// A member that cannot start (its storage is damaged: a checksum
+    /// mismatch before acknowledged records, a missing log segment) is
+    /// logged as an error and left down, as long as the others form a
+    /// quorum; otherwise `start` fails with its error. Such a member rejoins
+    /// with [`Ensemble::restart`] once its storage is repaired, or with
+    /// [`Ensemble::restart_wiped`] (it then catches up from the leader).
     pub async fn start(mut self) -> Result<Ensemble> {
         if self.members == 0 || self.members > 255 {
             return Err(Error::Unsupported("between 1 and 255 members"));
@@ -320,11 +327,32 @@ impl EnsembleBuilder {
             .thread_name("zk-testserver")
             .enable_all()
             .build()?;
+        let members = self.members;
         let ensemble = Ensemble::assemble(runtime, self, network, reports, slots);
+        let mut down = Vec::new();
+        let mut first_error = None;
         for (i, p) in prepared.into_iter().enumerate() {
-            ensemble.launch(i, p).await?;
+            if let Err(e) = ensemble.launch(i, p).await {
+                // A member whose storage cannot be recovered stays down; the
+                // others go on if they are a quorum (as ZooKeeper's servers
+                // would, each started on its own). It can rejoin once its
+                // storage is repaired or wiped (Ensemble::restart).
+                tracing::error!(
+                    member = i + 1,
+                    error = %e,
+                    "member cannot start; it stays down until its storage is repaired \
+                     or wiped and it is restarted"
+                );
+                down.push(i);
+                first_error.get_or_insert(e);
+            }
         }
-        ensemble.wait_all_serving().await?;
+        if let Some(e) = first_error {
+            if members - down.len() < members / 2 + 1 {
+                return Err(e);
+            }
+        }
+        ensemble.wait_all_serving_but(&down).await?;
         Ok(ensemble)
     }
 }
