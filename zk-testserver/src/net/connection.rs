@@ -44,6 +44,14 @@ pub struct PortInfo {
 
 /// Serves one accepted stream until either side closes it, drawing on the
 /// port's `budget` for the replies it holds.
+///
+/// # Cancel safety
+///
+/// Dropping the future closes the connection: replies not yet written are
+/// lost (the client sees the connection drop, as when a server dies), and
+/// the member is not told (its connection state stays until the session
+/// expires or the member stops); the bytes it held are returned to `budget`.
+/// The ensemble only drops it when the member stops.
 pub async fn serve<S>(
     mut stream: S,
     peer: SocketAddr,

@@ -24,6 +24,11 @@ const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Accepts until the task is dropped or aborted; connection tasks end with it.
+///
+/// # Cancel safety
+///
+/// Dropping the future stops accepting and drops every connection it
+/// serves (see [`serve`]); nothing else is lost.
 pub async fn accept_loop(
     listener: TcpListener,
     core: mpsc::UnboundedSender<Command>,
