@@ -147,7 +147,7 @@ async fn a_reader_that_never_reads_is_throttled_then_answered_in_order() {
 #[tokio::test]
 async fn connections_without_a_handshake_are_closed_after_the_timeout() {
     let limits = ConnectionLimits {
-        handshake_timeout: Duration::from_millis(300),
+        handshake_timeout: Duration::from_secs(1),
         ..ConnectionLimits::default()
     };
     let zk = Ensemble::builder()
