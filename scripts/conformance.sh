@@ -37,6 +37,7 @@ STEPS=(
     differential
     differential-ensemble
     session-moved
+    wire-edges
     zkcli-testserver
 )
 
@@ -170,6 +171,15 @@ step_differential_ensemble() {
 step_session_moved() {
     start_reference ensemble
     cargo test -p zk-testserver --test session_moved -- --nocapture the_same_as_real_zookeeper
+    stop_reference
+}
+
+# Raw-socket edges of the protocol (null and non-UTF-8 paths, ACL counts, ip
+# ids, wchs figures): the answers pinned in zk-testserver's tests, checked
+# against the real standalone server and zk-testserver alike.
+step_wire_edges() {
+    start_reference standalone
+    cargo test -p zk-testserver --test wire_edges -- --nocapture the_same_as_real_zookeeper
     stop_reference
 }
 

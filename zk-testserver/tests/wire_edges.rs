@@ -98,70 +98,77 @@ async fn an_old_client_without_the_read_only_byte_gets_a_36_byte_reply() {
     assert_eq!(ConnectResponse::from_bytes(f).unwrap().timeout_ms, 0);
 }
 
-#[tokio::test]
-async fn null_paths_fail_as_in_zookeeper() {
-    let zk = start().await;
-    let mut c = Raw::connect(&zk.connect_string()).await;
+/// A hand-made request: what it is, its opcode and body, and what ZooKeeper
+/// 3.8.0 answered.
+type Case = (&'static str, i32, Vec<u8>, i32);
+
+/// Sends each case on `c` and returns (name, error code) in order.
+async fn run(c: &mut Raw, cases: Vec<Case>) -> Vec<(&'static str, i32)> {
+    let mut out = Vec::new();
+    for (i, (name, op, body, _)) in cases.into_iter().enumerate() {
+        out.push((name, err_of(c, 1000 + i as i32, op, &body).await));
+    }
+    out
+}
+
+fn expected(cases: &[Case]) -> Vec<(&'static str, i32)> {
+    cases.iter().map(|(n, _, _, want)| (*n, *want)).collect()
+}
+
+fn null_path_cases() -> Vec<Case> {
     let no_watch = [0u8];
-    let cases: Vec<(&str, i32, Vec<u8>, i32)> = vec![
+    let header = |op: i32| [&op.to_be_bytes()[..], &[0], &(-1i32).to_be_bytes()].concat();
+    let end = [&(-1i32).to_be_bytes()[..], &[1], &(-1i32).to_be_bytes()].concat();
+    let any = 3i32.to_be_bytes();
+    let no_version = (-1i32).to_be_bytes();
+    vec![
         ("getData", 4, [&NULL[..], &no_watch].concat(), -5),
         ("exists", 3, [&NULL[..], &no_watch].concat(), -5),
         ("getChildren", 8, [&NULL[..], &no_watch].concat(), -5),
         ("getChildren2", 12, [&NULL[..], &no_watch].concat(), -5),
         ("getACL", 6, NULL.to_vec(), -5),
         ("getAllChildrenNumber", 104, NULL.to_vec(), -5),
-        (
-            "checkWatches",
-            17,
-            [&NULL[..], &3i32.to_be_bytes()].concat(),
-            -5,
-        ),
-        (
-            "removeWatches",
-            18,
-            [&NULL[..], &3i32.to_be_bytes()].concat(),
-            -121,
-        ),
+        ("checkWatches", 17, [&NULL[..], &any].concat(), -5),
+        ("removeWatches", 18, [&NULL[..], &any].concat(), -121),
         ("create", 1, create_body(&NULL, &open_acl()), -5),
         ("create2", 15, create_body(&NULL, &open_acl()), -5),
-        (
-            "delete",
-            2,
-            [&NULL[..], &(-1i32).to_be_bytes()].concat(),
-            -5,
-        ),
+        ("delete", 2, [&NULL[..], &no_version].concat(), -5),
         (
             "setData",
             5,
-            [&NULL[..], &string(b"x"), &(-1i32).to_be_bytes()].concat(),
+            [&NULL[..], &string(b"x"), &no_version].concat(),
             -8,
         ),
         (
             "setACL",
             7,
-            [&NULL[..], &open_acl(), &(-1i32).to_be_bytes()].concat(),
+            [&NULL[..], &open_acl(), &no_version].concat(),
             -8,
         ),
         ("getEphemerals", 103, NULL.to_vec(), 0),
-    ];
-    let mut xid = 0;
-    for (name, op, body, want) in cases {
-        xid += 1;
-        assert_eq!(err_of(&mut c, xid, op, &body).await, want, "{name}");
-    }
-    // Inside multi and multiRead: the whole request fails.
-    let header = |op: i32| [&op.to_be_bytes()[..], &[0], &(-1i32).to_be_bytes()].concat();
-    let end = [&(-1i32).to_be_bytes()[..], &[1], &(-1i32).to_be_bytes()].concat();
-    let multi = [
-        header(2),
-        NULL.to_vec(),
-        (-1i32).to_be_bytes().to_vec(),
-        end.clone(),
+        // Inside multi and multiRead: the whole request fails.
+        (
+            "multi",
+            14,
+            [header(2), NULL.to_vec(), no_version.to_vec(), end.clone()].concat(),
+            -5,
+        ),
+        (
+            "multiRead",
+            22,
+            [header(4), NULL.to_vec(), vec![0], end].concat(),
+            -5,
+        ),
     ]
-    .concat();
-    assert_eq!(err_of(&mut c, 100, 14, &multi).await, -5, "multi");
-    let multi_read = [header(4), NULL.to_vec(), vec![0], end].concat();
-    assert_eq!(err_of(&mut c, 101, 22, &multi_read).await, -5, "multiRead");
+}
+
+#[tokio::test]
+async fn null_paths_fail_as_in_zookeeper() {
+    let zk = start().await;
+    let mut c = Raw::connect(&zk.connect_string()).await;
+    let cases = null_path_cases();
+    let want = expected(&cases);
+    assert_eq!(run(&mut c, cases).await, want);
 }
 
 #[tokio::test]
@@ -216,29 +223,20 @@ async fn the_empty_path_reads_the_root() {
     assert_eq!(c.call(&create("", b"", 0)).await.header.err, -8);
 }
 
-#[tokio::test]
-async fn paths_that_are_not_utf8_are_read_as_java_reads_them() {
-    // Java decodes them with U+FFFD: reads find no such node, writes find
-    // an invalid path.
-    let zk = start().await;
-    let mut c = Raw::connect(&zk.connect_string()).await;
+fn non_utf8_cases() -> Vec<Case> {
     let bad = string(b"/\xff\xfe");
-    let cases: Vec<(&str, i32, Vec<u8>, i32)> = vec![
+    let no_version = (-1i32).to_be_bytes();
+    vec![
         ("getData", 4, [&bad[..], &[0]].concat(), -101),
         ("exists", 3, [&bad[..], &[0]].concat(), -101),
         ("getChildren", 8, [&bad[..], &[0]].concat(), -101),
         ("getACL", 6, bad.clone(), -101),
-        (
-            "delete",
-            2,
-            [&bad[..], &(-1i32).to_be_bytes()].concat(),
-            -101,
-        ),
+        ("delete", 2, [&bad[..], &no_version].concat(), -101),
         ("create", 1, create_body(&bad, &open_acl()), -8),
         (
             "setData",
             5,
-            [&bad[..], &string(b""), &(-1i32).to_be_bytes()].concat(),
+            [&bad[..], &string(b""), &no_version].concat(),
             -8,
         ),
         (
@@ -247,33 +245,32 @@ async fn paths_that_are_not_utf8_are_read_as_java_reads_them() {
             create_body(&string(b"/u"), &acl_of(b"wor\xffld", b"anyone")),
             -114,
         ),
-    ];
-    for (i, (name, op, body, want)) in cases.into_iter().enumerate() {
-        assert_eq!(
-            err_of(&mut c, i as i32 + 1, op, &body).await,
-            want,
-            "{name}"
-        );
-    }
+    ]
 }
 
 #[tokio::test]
-async fn negative_acl_counts_and_ipv6_ip_ids_are_invalid_acls() {
+async fn paths_that_are_not_utf8_are_read_as_java_reads_them() {
+    // Java decodes them with U+FFFD: reads find no such node, writes find
+    // an invalid path.
     let zk = start().await;
     let mut c = Raw::connect(&zk.connect_string()).await;
-    let mut xid = 0;
-    for count in [-1i32, -2, -3] {
-        let body = create_body(&string(b"/n"), &count.to_be_bytes());
-        xid += 1;
-        assert_eq!(err_of(&mut c, xid, 1, &body).await, -114, "create, {count}");
-        let body = [
-            &string(b"/")[..],
-            &count.to_be_bytes(),
-            &(-1i32).to_be_bytes(),
-        ]
-        .concat();
-        xid += 1;
-        assert_eq!(err_of(&mut c, xid, 7, &body).await, -114, "setACL, {count}");
+    let cases = non_utf8_cases();
+    let want = expected(&cases);
+    assert_eq!(run(&mut c, cases).await, want);
+}
+
+fn acl_cases() -> Vec<Case> {
+    let no_version = (-1i32).to_be_bytes();
+    let mut cases: Vec<Case> = Vec::new();
+    for (name, count) in [("count -1", -1i32), ("count -2", -2), ("count -3", -3)] {
+        cases.push((
+            name,
+            1,
+            create_body(&string(b"/n"), &count.to_be_bytes()),
+            -114,
+        ));
+        let set_acl = [&string(b"/")[..], &count.to_be_bytes(), &no_version].concat();
+        cases.push((name, 7, set_acl, -114));
     }
     for id in [
         "::1",
@@ -282,18 +279,33 @@ async fn negative_acl_counts_and_ipv6_ip_ids_are_invalid_acls() {
         "1.2.3",
         "300.1.1.1",
     ] {
-        let body = create_body(&string(b"/ip"), &acl_of(b"ip", id.as_bytes()));
-        xid += 1;
-        assert_eq!(err_of(&mut c, xid, 1, &body).await, -114, "ip:{id}");
+        cases.push((
+            id,
+            1,
+            create_body(&string(b"/ip"), &acl_of(b"ip", id.as_bytes())),
+            -114,
+        ));
     }
     for id in ["127.0.0.1", "127.0.0.0/8", "01.2.3.4"] {
-        let body = create_body(&string(b"/ip"), &acl_of(b"ip", id.as_bytes()));
-        xid += 1;
-        assert_eq!(err_of(&mut c, xid, 1, &body).await, 0, "ip:{id}");
-        xid += 1;
-        let del = [&string(b"/ip")[..], &(-1i32).to_be_bytes()].concat();
-        assert_eq!(err_of(&mut c, xid, 2, &del).await, 0);
+        cases.push((
+            id,
+            1,
+            create_body(&string(b"/ip"), &acl_of(b"ip", id.as_bytes())),
+            0,
+        ));
+        let del = [&string(b"/ip")[..], &no_version].concat();
+        cases.push(("delete", 2, del, 0));
     }
+    cases
+}
+
+#[tokio::test]
+async fn negative_acl_counts_and_ipv6_ip_ids_are_invalid_acls() {
+    let zk = start().await;
+    let mut c = Raw::connect(&zk.connect_string()).await;
+    let cases = acl_cases();
+    let want = expected(&cases);
+    assert_eq!(run(&mut c, cases).await, want);
 }
 
 async fn watch_figures(addr: &str) -> (String, String) {
@@ -321,14 +333,57 @@ fn children(path: &str) -> Request {
     })
 }
 
+/// The wchs line and mntr's zk_watch_count after each step of a scenario
+/// with two (then three) connections.
+async fn watch_transcript(addr: &str) -> Vec<(String, String)> {
+    let mut a = Raw::connect(addr).await;
+    let mut b = Raw::connect(addr).await;
+    a.call(&create("/w", b"d", 0)).await;
+    a.call(&create("/w/c", b"d", 0)).await;
+    let mut out = vec![watch_figures(addr).await];
+    a.call(&children("/w")).await;
+    out.push(watch_figures(addr).await);
+    a.call(&get("/w", true)).await;
+    out.push(watch_figures(addr).await);
+    b.call(&add_watch("/w/c", 0)).await;
+    out.push(watch_figures(addr).await);
+    b.call(&add_watch("/w", 1)).await;
+    out.push(watch_figures(addr).await);
+    b.call(&get("/w", true)).await;
+    out.push(watch_figures(addr).await);
+    a.call(&get("/w/c", true)).await;
+    out.push(watch_figures(addr).await);
+    // A data watch that fired leaves its connection counted, with no path.
+    let mut d = Raw::connect(addr).await;
+    d.call(&get("/w/c", true)).await;
+    b.call(&set("/w/c", b"e")).await;
+    let wchc = four_letter(addr, "wchc").await;
+    assert!(wchc.contains(&format!("{:#x}\n", d.session_id)), "{wchc}");
+    out.push((watch_figures(addr).await.0, String::new()));
+    drop(d);
+    drop(a);
+    let closed = tokio::time::timeout(READ_TIMEOUT, async {
+        loop {
+            let now = watch_figures(addr).await;
+            if now.0.starts_with("1 connections") {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("closed connections leave the figures");
+    out.push(closed);
+    drop(b);
+    let mut cleanup = Raw::connect(addr).await;
+    cleanup.call(&delete("/w/c")).await;
+    cleanup.call(&delete("/w")).await;
+    out
+}
+
 #[tokio::test]
 async fn wchs_counts_what_zookeeper_counts() {
     let zk = start().await;
-    let addr = zk.connect_string();
-    let mut a = Raw::connect(&addr).await;
-    let mut b = Raw::connect(&addr).await;
-    a.call(&create("/w", b"d", 0)).await;
-    a.call(&create("/w/c", b"d", 0)).await;
     let figures = |conns: usize, paths: usize, total: usize, count: usize| {
         (
             format!("{conns} connections watching {paths} paths\nTotal watches:{total}\n"),
@@ -336,53 +391,50 @@ async fn wchs_counts_what_zookeeper_counts() {
         )
     };
     // Each step and its figures as ZooKeeper 3.8.0 printed them.
-    assert_eq!(watch_figures(&addr).await, figures(0, 0, 0, 0));
-    a.call(&children("/w")).await;
-    assert_eq!(
-        watch_figures(&addr).await,
-        figures(0, 0, 0, 1),
-        "child watch"
-    );
-    a.call(&get("/w", true)).await;
-    assert_eq!(
-        watch_figures(&addr).await,
-        figures(1, 1, 1, 2),
-        "+ data watch"
-    );
-    b.call(&add_watch("/w/c", 0)).await;
-    assert_eq!(
-        watch_figures(&addr).await,
-        figures(2, 2, 2, 4),
-        "+ persistent"
-    );
-    b.call(&add_watch("/w", 1)).await;
-    assert_eq!(
-        watch_figures(&addr).await,
-        figures(2, 2, 3, 6),
-        "+ recursive"
-    );
-    b.call(&get("/w", true)).await;
-    assert_eq!(
-        watch_figures(&addr).await,
-        figures(2, 2, 3, 6),
-        "+ same path"
-    );
-    // A data watch that fired leaves its connection counted, with no path.
-    a.call(&get("/w/c", true)).await;
-    assert_eq!(watch_figures(&addr).await, figures(2, 2, 4, 7));
-    let mut d = Raw::connect(&addr).await;
-    d.call(&get("/w/c", true)).await;
-    b.call(&set("/w/c", b"e")).await;
-    let wchc = four_letter(&addr, "wchc").await;
-    assert!(wchc.contains(&format!("{:#x}\n", d.session_id)), "{wchc}");
-    assert_eq!(watch_figures(&addr).await.0, figures(3, 2, 3, 0).0);
-    drop(d);
-    drop(a);
-    tokio::time::timeout(READ_TIMEOUT, async {
-        while watch_figures(&addr).await != figures(1, 2, 2, 4) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    let want = vec![
+        figures(0, 0, 0, 0),
+        figures(0, 0, 0, 1), // a child watch
+        figures(1, 1, 1, 2), // + a data watch on the same path
+        figures(2, 2, 2, 4), // + a persistent watch (both managers)
+        figures(2, 2, 3, 6), // + a recursive one
+        figures(2, 2, 3, 6), // + a data watch where b has one
+        figures(2, 2, 4, 7),
+        (figures(3, 2, 3, 0).0, String::new()),
+        figures(1, 2, 2, 4), // a and d closed
+    ];
+    assert_eq!(watch_transcript(&zk.connect_string()).await, want);
+}
+
+/// Every case above, against real ZooKeeper (standalone, `ZK_CONNECT`) and
+/// zk-testserver: the same answers.
+#[tokio::test]
+async fn the_same_as_real_zookeeper() {
+    let real = match (
+        std::env::var("ZK_REFERENCE").as_deref(),
+        std::env::var("ZK_CONNECT"),
+    ) {
+        (Ok("standalone"), Ok(c)) => c,
+        _ => {
+            eprintln!(
+                "the_same_as_real_zookeeper: no real standalone server (ZK_REFERENCE, \
+                 ZK_CONNECT); compared in `scripts/conformance.sh wire-edges`"
+            );
+            return;
         }
-    })
-    .await
-    .expect("closed connections leave the figures");
+    };
+    let zk = start().await;
+    let ours = zk.connect_string();
+    for addr in [&real, &ours] {
+        let mut c = Raw::connect(addr).await;
+        let mut got = run(&mut c, null_path_cases()).await;
+        got.extend(run(&mut c, non_utf8_cases()).await);
+        got.extend(run(&mut c, acl_cases()).await);
+        let mut want = expected(&null_path_cases());
+        want.extend(expected(&non_utf8_cases()));
+        want.extend(expected(&acl_cases()));
+        assert_eq!(got, want, "{addr}");
+    }
+    let real_watches = watch_transcript(&real).await;
+    let our_watches = watch_transcript(&ours).await;
+    assert_eq!(our_watches, real_watches);
 }
