@@ -60,6 +60,11 @@ fn create_body(path: &[u8], acl: &[u8]) -> Vec<u8> {
     [path, &string(b""), acl, &0i32.to_be_bytes()].concat()
 }
 
+/// One ACL entry with hand-made scheme and id fields.
+fn acl_of_raw(scheme: &[u8], id: &[u8]) -> Vec<u8> {
+    [&1i32.to_be_bytes()[..], &31i32.to_be_bytes(), scheme, id].concat()
+}
+
 fn acl_of(scheme: &[u8], id: &[u8]) -> Vec<u8> {
     [
         &1i32.to_be_bytes()[..],
@@ -146,6 +151,18 @@ fn null_path_cases() -> Vec<Case> {
             -8,
         ),
         ("getEphemerals", 103, NULL.to_vec(), 0),
+        (
+            "create, ACL with a null scheme",
+            1,
+            create_body(&string(b"/u"), &acl_of_raw(&NULL, &string(b"anyone"))),
+            -114,
+        ),
+        (
+            "create, ACL with a null id",
+            1,
+            create_body(&string(b"/u"), &acl_of_raw(&string(b"world"), &NULL)),
+            -5,
+        ),
         // Inside multi and multiRead: the whole request fails.
         (
             "multi",
