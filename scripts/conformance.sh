@@ -36,6 +36,8 @@ STEPS=(
     examples-standalone
     differential
     differential-ensemble
+    session-moved
+    wire-edges
     zkcli-testserver
     interop-reference
     interop-testserver
@@ -167,6 +169,23 @@ step_differential() {
 step_differential_ensemble() {
     start_reference standalone
     DIFF_MEMBERS=3 DIFF_SEEDS=${DIFF_SEEDS:-20} cargo test -p zk-testserver --test differential -- --nocapture
+    stop_reference
+}
+
+# A session re-attached on another member (SessionMoved): the same raw-socket
+# transcript against the real ensemble and a 3-member zk-testserver.
+step_session_moved() {
+    start_reference ensemble
+    cargo test -p zk-testserver --test session_moved -- --nocapture the_same_as_real_zookeeper
+    stop_reference
+}
+
+# Raw-socket edges of the protocol (null and non-UTF-8 paths, ACL counts, ip
+# ids, wchs figures): the answers pinned in zk-testserver's tests, checked
+# against the real standalone server and zk-testserver alike.
+step_wire_edges() {
+    start_reference standalone
+    cargo test -p zk-testserver --test wire_edges -- --nocapture the_same_as_real_zookeeper
     stop_reference
 }
 

@@ -167,3 +167,5 @@ pub mod workload;
 pub mod zab;
 
 pub use ensemble::{Ensemble, EnsembleBuilder, MemberStatus, SessionInfo};
+pub use net::four_letter::FourLetterWords;
+pub use net::limits::ConnectionLimits;

@@ -7,7 +7,7 @@ use bytes::{BufMut, BytesMut};
 use common::*;
 use std::time::Duration;
 use zk_client::proto::*;
-use zk_testserver::Ensemble;
+use zk_testserver::{Ensemble, FourLetterWords};
 
 async fn start() -> Ensemble {
     Ensemble::builder()
@@ -173,7 +173,12 @@ async fn large_data_up_to_the_frame_limit() {
 
 #[tokio::test]
 async fn four_letter_words() {
-    let zk = start().await;
+    let zk = Ensemble::builder()
+        .tick(Duration::from_millis(50))
+        .four_letter_words(FourLetterWords::all())
+        .start()
+        .await
+        .expect("start");
     let addr = zk.connect_string();
     let mut c = Raw::connect(&addr).await;
     assert_eq!(four_letter(&addr, "ruok").await, "imok");
@@ -211,4 +216,37 @@ async fn four_letter_words() {
     }
     let wchs = four_letter(&addr, "wchs").await;
     assert!(wchs.starts_with("1 connections watching 1 paths"), "{wchs}");
+}
+
+#[tokio::test]
+async fn four_letter_words_follow_the_whitelist() {
+    // ZooKeeper's default: srvr only; the others answer a refusal line.
+    let zk = start().await;
+    let addr = zk.connect_string();
+    assert!(four_letter(&addr, "srvr")
+        .await
+        .starts_with("Zookeeper version:"));
+    for w in [
+        "ruok", "stat", "mntr", "cons", "dump", "wchc", "envi", "isro",
+    ] {
+        assert_eq!(
+            four_letter(&addr, w).await,
+            format!("{w} is not executed because it is not in the whitelist.\n")
+        );
+    }
+    let words = FourLetterWords::parse("ruok, mntr").unwrap();
+    let zk = Ensemble::builder()
+        .four_letter_words(words)
+        .start()
+        .await
+        .unwrap();
+    let addr = zk.connect_string();
+    assert_eq!(four_letter(&addr, "ruok").await, "imok");
+    assert!(four_letter(&addr, "mntr").await.starts_with("zk_version"));
+    assert!(four_letter(&addr, "srvr")
+        .await
+        .starts_with("Zookeeper version:"));
+    assert!(four_letter(&addr, "cons")
+        .await
+        .contains("not in the whitelist"));
 }

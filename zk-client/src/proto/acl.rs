@@ -51,14 +51,31 @@ impl crate::proto::jute::Record for Perms {
     }
 }
 
-jute_record! {
-    /// An identity: a scheme and an id within it (`world:anyone`,
-    /// `digest:user:hash`, `ip:10.0.0.0/8`, `auth:`).
-    pub struct Id {
-        /// The authentication scheme.
-        pub scheme: String,
-        /// The identity within the scheme.
-        pub id: String,
+/// An identity: a scheme and an id within it (`world:anyone`,
+/// `digest:user:hash`, `ip:10.0.0.0/8`, `auth:`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Id {
+    /// The authentication scheme.
+    pub scheme: String,
+    /// The identity within the scheme.
+    pub id: String,
+}
+
+impl crate::proto::jute::Record for Id {
+    fn write(&self, buf: &mut bytes::BytesMut) {
+        use crate::proto::jute::JuteWrite as _;
+        buf.put_jute_string(&self.scheme);
+        buf.put_jute_string(&self.id);
+    }
+
+    fn read(r: &mut crate::proto::jute::Reader) -> Result<Self, crate::proto::jute::DecodeError> {
+        // A null scheme reads as empty even where null strings are refused:
+        // ZooKeeper's server looks the scheme up (unknown: InvalidACL) but
+        // uses the id (null: a marshalling error).
+        Ok(Id {
+            scheme: r.read_opt_string()?.unwrap_or_default(),
+            id: r.read_string()?,
+        })
     }
 }
 

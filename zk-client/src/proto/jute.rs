@@ -58,6 +58,8 @@ pub enum DecodeError {
 pub struct Reader {
     buf: Bytes,
     max_len: usize,
+    java: bool,
+    refuse_null_strings: bool,
 }
 
 impl Reader {
@@ -69,7 +71,31 @@ impl Reader {
 
     /// Reads `buf`, refusing any length prefix above `max_len`.
     pub fn with_limit(buf: Bytes, max_len: usize) -> Self {
-        Reader { buf, max_len }
+        Reader {
+            buf,
+            max_len,
+            java: false,
+            refuse_null_strings: false,
+        }
+    }
+
+    /// Decodes as ZooKeeper's Java server does: bytes that are not UTF-8
+    /// become U+FFFD in strings instead of an error, and a vector count below
+    /// -1 reads as an empty vector (Java's jute only treats -1 as null and
+    /// reads no element for any other count under 1). A server uses this on
+    /// requests so that bad input gets ZooKeeper's answer (a path that does
+    /// not exist, or an invalid one) rather than a decode error.
+    pub fn java_lenient(mut self) -> Self {
+        self.java = true;
+        self
+    }
+
+    /// Makes [`Reader::read_string`] fail on a null string instead of
+    /// reading it as empty (ZooKeeper's server fails such requests with a
+    /// marshalling error where it uses the string).
+    pub fn refuse_null_strings(mut self) -> Self {
+        self.refuse_null_strings = true;
+        self
     }
 
     /// Bytes not yet consumed.
@@ -157,6 +183,9 @@ impl Reader {
             Some(len) => {
                 self.need(len)?;
                 let raw = self.buf.split_to(len);
+                if self.java {
+                    return Ok(Some(String::from_utf8_lossy(&raw).into_owned()));
+                }
                 String::from_utf8(raw.to_vec())
                     .map(Some)
                     .map_err(|_| DecodeError::InvalidUtf8)
@@ -164,13 +193,26 @@ impl Reader {
         }
     }
 
-    /// Reads a jute `ustring`, mapping null to the empty string.
+    /// Reads a jute `ustring`, mapping null to the empty string (or failing,
+    /// see [`Reader::refuse_null_strings`]).
     pub fn read_string(&mut self) -> Result<String, DecodeError> {
-        Ok(self.read_opt_string()?.unwrap_or_default())
+        match self.read_opt_string()? {
+            Some(s) => Ok(s),
+            None if self.refuse_null_strings => Err(DecodeError::Invalid("null string")),
+            None => Ok(String::new()),
+        }
     }
 
     /// Reads a jute `vector`; `None` when the sender wrote null (-1).
     pub fn read_opt_vec<T: Record>(&mut self) -> Result<Option<Vec<T>>, DecodeError> {
+        let peek = self
+            .buf
+            .get(..4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        if self.java && peek.is_some_and(|n| n < -1) {
+            self.read_i32()?;
+            return Ok(Some(Vec::new()));
+        }
         let Some(count) = self.read_len()? else {
             return Ok(None);
         };
@@ -410,6 +452,28 @@ mod tests {
         assert_eq!(r.read_opt_string().unwrap(), None);
         assert_eq!(r.read_vec::<String>().unwrap(), vec!["a", "b"]);
         r.finish().unwrap();
+    }
+
+    #[test]
+    fn java_lenient_reading() {
+        let mut b = BytesMut::new();
+        b.put_jute_buffer(Some(b"/\xff\xfe"));
+        b.put_i32(-3);
+        b.put_i32(-1);
+        b.put_jute_opt_string(None);
+        let bytes = b.freeze();
+        let mut strict = Reader::new(bytes.clone());
+        assert_eq!(strict.read_string(), Err(DecodeError::InvalidUtf8));
+        assert!(strict.read_vec::<String>().is_err());
+        let mut r = Reader::new(bytes.clone()).java_lenient();
+        assert_eq!(r.read_string().unwrap(), "/\u{fffd}\u{fffd}");
+        assert_eq!(r.read_opt_vec::<String>().unwrap(), Some(vec![]));
+        assert_eq!(r.read_opt_vec::<String>().unwrap(), None);
+        assert_eq!(r.read_string().unwrap(), "", "null reads as empty");
+        let mut r = Reader::new(bytes.slice(15..))
+            .java_lenient()
+            .refuse_null_strings();
+        assert_eq!(r.read_string(), Err(DecodeError::Invalid("null string")));
     }
 
     #[test]

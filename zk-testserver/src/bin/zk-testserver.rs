@@ -18,15 +18,27 @@
 //! With TLS the second stdout line is the secure connect string.
 //! `--sasl-users FILE` serves SASL DIGEST-MD5 for the `name=password`
 //! lines of FILE.
+//!
+//! A member whose storage is damaged stays down (with an error on stderr)
+//! while the others form a quorum; it is started again, and catches up from
+//! the leader, as soon as its directory changes (repaired, or wiped:
+//! `rm -r DIR/member<k>`).
+//!
+//! Client connections: `--max-client-cnxns N` caps the connections of one
+//! client address per member (ZooKeeper's `maxClientCnxns`, default 60, 0 for
+//! no limit); `--4lw-whitelist LIST` names the four-letter words answered
+//! (ZooKeeper's `4lw.commands.whitelist`: comma-separated, or `*` for all;
+//! default `srvr` only).
 
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 use zk_testserver::tls::{ClientAuth, ServerTls, TestPki};
-use zk_testserver::{Ensemble, EnsembleBuilder};
+use zk_testserver::{Ensemble, EnsembleBuilder, FourLetterWords};
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
 [--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
+[--max-client-cnxns N] [--4lw-whitelist WORD,WORD,...|*] \
 [--secure-port P] [--tls-cert PEM --tls-key PEM | --tls-generate DIR] [--tls-client-ca PEM] \
 [--tls-client-auth none|want|need] [--sasl-users FILE]";
 
@@ -39,6 +51,8 @@ struct Args {
     container_check_ms: Option<u64>,
     data_dir: Option<std::path::PathBuf>,
     secure: SecureArgs,
+    max_client_cnxns: Option<usize>,
+    four_letter_words: Option<FourLetterWords>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -51,6 +65,8 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         container_check_ms: None,
         data_dir: None,
         secure: SecureArgs::default(),
+        max_client_cnxns: None,
+        four_letter_words: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -81,6 +97,19 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--super-digest" => a.super_digest = Some(value("--super-digest")?),
             "--data-dir" => a.data_dir = Some(value("--data-dir")?.into()),
             f if SecureArgs::FLAGS.contains(&f) => a.secure.set(f, &value(f)?)?,
+            "--max-client-cnxns" => {
+                a.max_client_cnxns = Some(
+                    value("--max-client-cnxns")?
+                        .parse()
+                        .map_err(|e| format!("--max-client-cnxns: {e}"))?,
+                )
+            }
+            "--4lw-whitelist" => {
+                a.four_letter_words = Some(
+                    FourLetterWords::parse(&value("--4lw-whitelist")?)
+                        .map_err(|e| format!("--4lw-whitelist: {e}"))?,
+                )
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -198,6 +227,66 @@ impl SecureArgs {
     }
 }
 
+/// Starts again every member that is down, each time its storage
+/// directory (`dir/member<k>`) changes: an operator repaired or wiped it.
+/// Runs until the process stops.
+async fn rejoin_when_repaired(zk: &Ensemble, dir: &std::path::Path) {
+    // Members down now failed at start with their storage as it is.
+    let mut tried: std::collections::HashMap<u64, Vec<FileState>> = Default::default();
+    for m in zk.members() {
+        if !zk.is_running(m).await.unwrap_or(true) {
+            tried.insert(m, dir_state(&dir.join(format!("member{m}"))));
+        }
+    }
+    loop {
+        for m in zk.members() {
+            if zk.is_running(m).await.unwrap_or(true) {
+                tried.remove(&m);
+                continue;
+            }
+            let now = dir_state(&dir.join(format!("member{m}")));
+            if tried.get(&m) == Some(&now) {
+                continue;
+            }
+            match zk.restart(m).await {
+                Ok(()) => {
+                    tracing::info!(member = m, "member started again after its storage changed");
+                    tried.remove(&m);
+                }
+                Err(e) => {
+                    tracing::error!(member = m, error = %e, "member still cannot start");
+                    tried.insert(m, now);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// One file of a storage directory: path, length, modification time.
+type FileState = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+
+/// The files under `dir` (empty if it does not exist), sorted.
+fn dir_state(dir: &std::path::Path) -> Vec<FileState> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((e.path(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -247,7 +336,7 @@ async fn main() -> ExitCode {
     if let Some(ms) = args.container_check_ms {
         builder = builder.container_check_interval(Duration::from_millis(ms));
     }
-    if let Some(dir) = args.data_dir {
+    if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir);
     }
     builder = match args.secure.apply(builder) {
@@ -257,6 +346,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(n) = args.max_client_cnxns {
+        builder = builder.max_client_cnxns(n);
+    }
+    if let Some(words) = args.four_letter_words {
+        builder = builder.four_letter_words(words);
+    }
     let zk = match builder.start().await {
         Ok(zk) => zk,
         Err(e) => {
@@ -270,7 +365,15 @@ async fn main() -> ExitCode {
         let _ = writeln!(stdout, "{secure}");
     }
     let _ = stdout.flush();
-    shutdown_signal().await;
+    match &args.data_dir {
+        Some(dir) => {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = rejoin_when_repaired(&zk, dir) => {}
+            }
+        }
+        None => shutdown_signal().await,
+    }
     tracing::info!("shutting down");
     zk.stop().await;
     ExitCode::SUCCESS

@@ -1,8 +1,10 @@
 //! [`EnsembleBuilder`]: the settings of an ensemble, and starting it.
 
-use super::slot::{SecurePort, Slot, Store};
+use super::slot::{ClientPort, SecurePort, Slot, Store};
 use super::{Ensemble, Error, Result};
 use crate::member::MemberConfig;
+use crate::net::four_letter::FourLetterWords;
+use crate::net::limits::ConnectionLimits;
 use crate::net::links::Network;
 use crate::server::config::SaslUsers;
 use crate::server::ServerConfig;
@@ -36,6 +38,9 @@ pub struct EnsembleBuilder {
     tls: Option<ServerTls>,
     secure_port: u16,
     sasl_users: SaslUsers,
+    connection_limits: ConnectionLimits,
+    four_letter_words: FourLetterWords,
+    session_secret: Option<u64>,
 }
 
 impl Default for EnsembleBuilder {
@@ -60,6 +65,9 @@ impl Default for EnsembleBuilder {
             tls: None,
             secure_port: 0,
             sasl_users: SaslUsers::default(),
+            connection_limits: ConnectionLimits::default(),
+            four_letter_words: FourLetterWords::default(),
+            session_secret: None,
         }
     }
 }
@@ -210,6 +218,64 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Connections one client address may hold on a member at once
+    /// (ZooKeeper's `maxClientCnxns`, default 60; 0: no limit). Every client
+    /// of an ensemble inside a test comes from 127.0.0.1: raise it for tests
+    /// that open more connections than that to one member.
+    pub fn max_client_cnxns(mut self, n: usize) -> Self {
+        self.connection_limits.max_per_address = n;
+        self
+    }
+
+    /// Every bound on client connections at once (see [`ConnectionLimits`]:
+    /// connections per address, handshake timeout, replies held for a client
+    /// that does not read).
+    pub fn connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.connection_limits = limits;
+        self
+    }
+
+    /// The four-letter words the members answer (ZooKeeper's
+    /// `4lw.commands.whitelist`; default: only `srvr`, as ZooKeeper).
+    /// [`FourLetterWords::all`] answers every word.
+    pub fn four_letter_words(mut self, words: FourLetterWords) -> Self {
+        self.four_letter_words = words;
+        self
+    }
+
+    /// The secret session passwords are derived from (with the session id),
+    /// equal on every member. By default each ensemble draws a random one
+    /// (kept in `data_dir/session-secret` with a data directory, so that
+    /// sessions outlive a restart of the whole ensemble); ZooKeeper's own
+    /// passwords follow from the session id alone, so anyone who can read a
+    /// session id (`cons`, `dump`) could take the session over. Fix it only
+    /// to replay a run exactly.
+    pub fn session_secret(mut self, secret: u64) -> Self {
+        self.session_secret = Some(secret);
+        self
+    }
+
+    /// Settles the session secret before any member starts: the one given,
+    /// the one kept in the data directory, or a new random one (kept there).
+    fn resolve_session_secret(&mut self) -> Result<()> {
+        if self.session_secret.is_some() {
+            return Ok(());
+        }
+        let secret = match &self.data_dir {
+            Some(dir) => super::secret::load_or_create(dir)?,
+            None => rand::random(),
+        };
+        self.session_secret = Some(secret);
+        Ok(())
+    }
+
+    pub(super) fn client_port(&self) -> ClientPort {
+        ClientPort {
+            limits: self.connection_limits,
+            four_letter_words: self.four_letter_words,
+        }
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
         c.extended_types = self.extended_types;
@@ -224,6 +290,9 @@ impl EnsembleBuilder {
         }
         if let Some(t) = self.container_check {
             c.container_check_ms = ms(t).max(1);
+        }
+        if let Some(secret) = self.session_secret {
+            c.secret = secret;
         }
         c
     }
@@ -247,10 +316,18 @@ impl EnsembleBuilder {
 
     /// Binds the client ports on 127.0.0.1, starts every member, and returns
     /// once each of them serves (a leader is elected and synced with all).
-    pub async fn start(self) -> Result<Ensemble> {
+    ///
+    /// A member that cannot start (its storage is damaged: a checksum
+    /// mismatch before acknowledged records, a missing log segment) is
+    /// logged as an error and left down, as long as the others form a
+    /// quorum; otherwise `start` fails with its error. Such a member rejoins
+    /// with [`Ensemble::restart`] once its storage is repaired, or with
+    /// [`Ensemble::restart_wiped`] (it then catches up from the leader).
+    pub async fn start(mut self) -> Result<Ensemble> {
         if self.members == 0 || self.members > 255 {
             return Err(Error::Unsupported("between 1 and 255 members"));
         }
+        self.resolve_session_secret()?;
         let ids: Vec<MemberId> = (1..=self.members as u64).collect();
         let network = Network::new(&ids, self.seed);
         let (reports, _) = watch::channel(vec![None; self.members]);
@@ -285,11 +362,32 @@ impl EnsembleBuilder {
             .thread_name("zk-testserver")
             .enable_all()
             .build()?;
+        let members = self.members;
         let ensemble = Ensemble::assemble(runtime, self, network, reports, slots);
+        let mut down = Vec::new();
+        let mut first_error = None;
         for (i, p) in prepared.into_iter().enumerate() {
-            ensemble.launch(i, p).await?;
+            if let Err(e) = ensemble.launch(i, p).await {
+                // A member whose storage cannot be recovered stays down; the
+                // others go on if they are a quorum (as ZooKeeper's servers
+                // would, each started on its own). It can rejoin once its
+                // storage is repaired or wiped (Ensemble::restart).
+                tracing::error!(
+                    member = i + 1,
+                    error = %e,
+                    "member cannot start; it stays down until its storage is repaired \
+                     or wiped and it is restarted"
+                );
+                down.push(i);
+                first_error.get_or_insert(e);
+            }
         }
-        ensemble.wait_all_serving().await?;
+        if let Some(e) = first_error {
+            if members - down.len() < members / 2 + 1 {
+                return Err(e);
+            }
+        }
+        ensemble.wait_all_serving_but(&down).await?;
         Ok(ensemble)
     }
 }

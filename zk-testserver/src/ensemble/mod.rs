@@ -29,6 +29,7 @@
 //! ```
 
 mod builder;
+mod secret;
 mod slot;
 mod wait;
 
@@ -206,6 +207,7 @@ impl Ensemble {
             config,
             self.network.clone(),
             publisher,
+            self.config.client_port(),
         )
     }
 
@@ -321,6 +323,7 @@ impl Ensemble {
             config,
             self.network.clone(),
             publisher,
+            self.config.client_port(),
         )
     }
 

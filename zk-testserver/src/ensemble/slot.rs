@@ -6,6 +6,8 @@ use crate::failpoint::Failpoints;
 use crate::member::{MemberConfig, MemberMachine};
 use crate::net::connection::PortInfo;
 use crate::net::core::{Command, Driver, Publisher};
+use crate::net::four_letter::FourLetterWords;
+use crate::net::limits::ConnectionLimits;
 use crate::net::links::{Network, PeerInput};
 use crate::net::listener::accept_loop;
 use crate::storage::{DirOptions, DirStorage, MemoryStorage, Storage};
@@ -77,6 +79,13 @@ pub(super) struct Prepared {
 pub(super) struct SecurePort {
     pub(super) addr: SocketAddr,
     pub(super) acceptor: tokio_rustls::TlsAcceptor,
+}
+
+/// How a member's client port treats its connections.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ClientPort {
+    pub(super) limits: ConnectionLimits,
+    pub(super) four_letter_words: FourLetterWords,
 }
 
 /// One member of the ensemble, running or not.
@@ -160,6 +169,7 @@ impl Slot {
         mut config: MemberConfig,
         network: Network,
         publisher: Publisher,
+        port: ClientPort,
     ) -> Result<()> {
         for (point, action) in std::mem::take(&mut self.armed_on_start).armed() {
             config.failpoints.arm(point, action);
@@ -182,6 +192,8 @@ impl Slot {
             port: self.addr.port(),
             max_frame: DEFAULT_MAX_BUFFER,
             started: Instant::now(),
+            limits: port.limits,
+            four_letter_words: port.four_letter_words,
         };
         let listener = TcpListener::from_std(prepared.listener)?;
         let plain = accept_loop(listener, commands.clone(), info, None);

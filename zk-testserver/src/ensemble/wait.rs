@@ -152,9 +152,18 @@ impl Ensemble {
 
     /// Waits until every member serves under one leader.
     pub(super) async fn wait_all_serving(&self) -> Result<()> {
+        self.wait_all_serving_but(&[]).await
+    }
+
+    /// Waits until every member but those at the indices `down` (which did
+    /// not start) serves under one leader.
+    pub(super) async fn wait_all_serving_but(&self, down: &[usize]) -> Result<()> {
+        let up = self.slots.len() - down.len();
         self.wait_for("every member to serve", |v| {
-            v.iter().all(|r| r.is_some_and(|r| r.status.serving))
-                && leader_of(v).is_some_and(|(id, r)| following(v, id, r.status.epoch) == v.len())
+            v.iter()
+                .enumerate()
+                .all(|(i, r)| down.contains(&i) || r.is_some_and(|r| r.status.serving))
+                && leader_of(v).is_some_and(|(id, r)| following(v, id, r.status.epoch) == up)
         })
         .await
     }

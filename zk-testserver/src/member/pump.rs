@@ -178,7 +178,7 @@ impl MemberMachine {
                     return;
                 }
                 match self.inbound.forward(from, stream, seq) {
-                    Verdict::Accept => self.server.handle_forwarded(write, time),
+                    Verdict::Accept => self.server.handle_forwarded(from, write, time),
                     Verdict::Gap => self.drop_learner(now, from, seq),
                     Verdict::Ignore => {}
                 }

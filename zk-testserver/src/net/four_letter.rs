@@ -42,6 +42,76 @@ pub fn recognise(first: [u8; 4]) -> Option<&'static str> {
         .find(|w| w.len() == 4 && w.as_bytes() == first)
 }
 
+/// The four-letter words a client port answers (ZooKeeper's
+/// `4lw.commands.whitelist`); the others get ZooKeeper's "not in the
+/// whitelist" line. As in ZooKeeper, `srvr` is always allowed (its scripts
+/// depend on it), and the default allows nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FourLetterWords {
+    /// Bit i: `WORDS[i]` is allowed.
+    mask: u32,
+}
+
+impl Default for FourLetterWords {
+    fn default() -> Self {
+        FourLetterWords::none()
+    }
+}
+
+impl FourLetterWords {
+    fn bit(word: &str) -> u32 {
+        WORDS.iter().position(|w| *w == word).map_or(0, |i| 1 << i)
+    }
+
+    /// Only `srvr` (ZooKeeper's default).
+    pub fn none() -> FourLetterWords {
+        FourLetterWords {
+            mask: Self::bit("srvr"),
+        }
+    }
+
+    /// Every word (`4lw.commands.whitelist=*`).
+    pub fn all() -> FourLetterWords {
+        FourLetterWords {
+            mask: (1 << WORDS.len()) - 1,
+        }
+    }
+
+    /// The words of a ZooKeeper whitelist: comma-separated words, or `*` for
+    /// all; blanks around words are ignored. Fails on a word ZooKeeper does
+    /// not know (ZooKeeper ignores it; a typo here is better reported).
+    pub fn parse(list: &str) -> Result<FourLetterWords, String> {
+        let mut words = FourLetterWords::none();
+        for w in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            if w == "*" {
+                return Ok(FourLetterWords::all());
+            }
+            match Self::bit(w) {
+                0 => return Err(format!("unknown four-letter word {w:?}")),
+                b => words.mask |= b,
+            }
+        }
+        Ok(words)
+    }
+
+    /// Adds `word` (ignored unless ZooKeeper knows it).
+    pub fn with(mut self, word: &str) -> FourLetterWords {
+        self.mask |= Self::bit(word);
+        self
+    }
+
+    /// Whether `word` is answered.
+    pub fn allows(&self, word: &str) -> bool {
+        let b = Self::bit(word);
+        b != 0 && self.mask & b == b
+    }
+}
+
+/// ZooKeeper's answer to a word that is not in the whitelist.
+pub fn not_allowed(word: &str) -> String {
+    format!("{word} is not executed because it is not in the whitelist.\n")
+}
+
 /// What the server knows beyond its stats when answering.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -330,11 +400,12 @@ fn wchs(s: &ServerStats) -> String {
         .iter()
         .flat_map(|(_, p)| p.iter())
         .collect();
+    let total: usize = s.watches_by_session.iter().map(|(_, p)| p.len()).sum();
     format!(
         "{} connections watching {} paths\nTotal watches:{}\n",
         s.watches_by_session.len(),
         paths.len(),
-        s.watch_count
+        total
     )
 }
 
@@ -396,6 +467,26 @@ fn java_date(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitelists_as_zookeeper_reads_them() {
+        let default = FourLetterWords::default();
+        assert!(default.allows("srvr"));
+        assert!(!default.allows("ruok") && !default.allows("cons") && !default.allows("isro"));
+        let some = FourLetterWords::parse(" ruok , mntr,").unwrap();
+        assert!(some.allows("ruok") && some.allows("mntr") && some.allows("srvr"));
+        assert!(!some.allows("dump"));
+        let all = FourLetterWords::parse("ruok,*").unwrap();
+        assert!(WORDS.iter().filter(|w| w.len() == 4).all(|w| all.allows(w)));
+        assert_eq!(all, FourLetterWords::all());
+        assert!(FourLetterWords::parse("ruok,nope").is_err());
+        assert!(!all.allows("nope"));
+        assert!(default.with("isro").allows("isro"));
+        assert_eq!(
+            not_allowed("cons"),
+            "cons is not executed because it is not in the whitelist.\n"
+        );
+    }
 
     #[test]
     fn formats() {

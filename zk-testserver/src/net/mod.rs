@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod core;
 pub mod four_letter;
+pub mod limits;
 pub mod links;
 pub mod listener;
 pub mod tls;

@@ -4,6 +4,7 @@
 
 use super::connection::{serve, PortInfo};
 use super::core::Command;
+use super::limits::OutboundBudget;
 use crate::server::ConnId;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,10 +24,11 @@ pub async fn accepted(
     core: mpsc::UnboundedSender<Command>,
     info: PortInfo,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    budget: &OutboundBudget,
 ) {
     let _ = stream.set_nodelay(true);
     let Some(acceptor) = tls else {
-        serve(stream, peer, conn, core, info, None).await;
+        serve(stream, peer, conn, core, info, None, budget).await;
         return;
     };
     let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -44,5 +46,5 @@ pub async fn accepted(
     };
     let x509 = crate::tls::client_identity(stream.get_ref().1);
     tracing::debug!(%peer, conn, x509 = ?x509, "TLS connection");
-    serve(stream, peer, conn, core, info, x509).await;
+    serve(stream, peer, conn, core, info, x509, budget).await;
 }

@@ -15,7 +15,9 @@ pub struct ServerConfig {
     pub extended_types: bool,
     /// Superuser digest id, `super:<base64 sha1>` (`DigestAuthenticationProvider.superDigest`).
     pub super_digest: Option<String>,
-    /// Secret mixed into session passwords (equal on every member).
+    /// Secret mixed into session passwords (equal on every member). A fixed
+    /// value by default; an `Ensemble` draws a random one (see
+    /// `EnsembleBuilder::session_secret`).
     pub secret: u64,
     /// How often empty containers and expired TTL nodes are looked for, ms.
     pub container_check_ms: u64,

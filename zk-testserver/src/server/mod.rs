@@ -7,6 +7,7 @@ pub mod apply;
 pub mod config;
 pub mod database;
 pub mod machine;
+pub mod owners;
 pub mod prep;
 pub mod reads;
 pub mod sessions;

@@ -71,11 +71,11 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
             if r.watch {
                 tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
             }
-            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
             Ok(Response::Stat(StatResponse { stat: node.stat() }))
         }
         Request::GetData(r) => {
-            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, Perms::READ, ctx.auth)?;
             let resp = GetDataResponse {
                 data: node.data.clone(),
@@ -87,7 +87,7 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
             Ok(Response::GetData(resp))
         }
         Request::GetChildren(r) | Request::GetChildren2(r) => {
-            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, Perms::READ, ctx.auth)?;
             let children = node.children.java_order();
             let stat = node.stat();
@@ -101,7 +101,7 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
             })
         }
         Request::GetAcl(r) => {
-            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, Perms::READ | Perms::ADMIN, ctx.auth)?;
             let acl = if acl::check(&node.acl, Perms::ADMIN, ctx.auth).is_ok() {
                 node.acl.to_vec()
@@ -117,9 +117,15 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
             path: r.path.clone(),
         })),
         Request::GetAllChildrenNumber(r) => {
-            let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
             acl::check(&node.acl, Perms::READ, ctx.auth)?;
-            let n = tree.descendant_count(&r.path);
+            // ZooKeeper counts the keys under `path + "/"`; for "" that is
+            // every node but the root's "" key, "/" included.
+            let n = if r.path.is_empty() {
+                tree.descendant_count("/") + 1
+            } else {
+                tree.descendant_count(&r.path)
+            };
             Ok(Response::AllChildrenNumber(GetAllChildrenNumberResponse {
                 total_number: i32::try_from(n).unwrap_or(i32::MAX),
             }))
@@ -190,6 +196,17 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
             Ok(Response::Multi(results))
         }
         _ => Err(ErrorCode::Unimplemented),
+    }
+}
+
+/// The node a read of `path` finds: ZooKeeper's tree holds the root under
+/// "" as well as "/", so reads of the empty path see the root (and watches
+/// set with it are kept under "", where nothing fires them).
+fn lookup(path: &str) -> &str {
+    if path.is_empty() {
+        "/"
+    } else {
+        path
     }
 }
 

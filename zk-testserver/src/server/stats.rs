@@ -67,7 +67,7 @@ pub struct StatsDetail {
     pub data_size: bool,
     /// [`ServerStats::ephemerals`] (every ephemeral path, by session).
     pub ephemerals: bool,
-    /// [`ServerStats::watches_by_session`] (every watched path, by session).
+    /// [`ServerStats::watches_by_session`] (data-manager paths by session, as ZooKeeper's wchc).
     pub watches: bool,
 }
 

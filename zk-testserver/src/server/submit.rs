@@ -11,6 +11,12 @@ use crate::storage::LogEntry;
 use bytes::Bytes;
 use zk_client::proto::Id;
 
+/// The internal opcode of a [`ForwardedWrite`] telling the leader that a
+/// connection on the forwarding member re-attached the session (ZooKeeper's
+/// REVALIDATE: the session is now owned there; see
+/// [`super::owners`]). Its body is empty; it is answered by no one.
+pub const REATTACHED: i32 = -20;
+
 /// A client write a follower hands to the member that prepares writes (the
 /// leader), with what preparation needs to know about the connection.
 #[derive(Clone, PartialEq, Eq)]

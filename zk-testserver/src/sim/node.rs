@@ -68,7 +68,10 @@ impl Sim {
     fn member_config(&self, id: MemberId, start: u64) -> MemberConfig {
         let ids: Vec<MemberId> = (1..=self.cfg.members as u64).collect();
         let tick_ms = u64::try_from(self.cfg.tick.as_millis()).unwrap_or(100);
-        let mut c = MemberConfig::new(id, ids, ServerConfig::with_tick(tick_ms));
+        let mut server = ServerConfig::with_tick(tick_ms);
+        // Session passwords follow from the run's seed, so a run replays.
+        server.secret = self.cfg.seed.wrapping_mul(0xa076_1d64_78bd_642f) ^ 0x5345_5353;
+        let mut c = MemberConfig::new(id, ids, server);
         c.zab.tick = self.cfg.tick;
         c.zab.init_limit = self.cfg.init_limit;
         c.zab.sync_limit = self.cfg.sync_limit;

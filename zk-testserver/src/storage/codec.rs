@@ -349,6 +349,34 @@ pub(crate) fn encode_epochs(epochs: Epochs) -> [u8; EPOCHS_LEN] {
     out
 }
 
+/// Magic at the start of a generation's `head` file.
+const HEAD_MAGIC: [u8; 8] = *b"ZKTSHED1";
+/// Length of the `head` file.
+pub(crate) const HEAD_LEN: usize = 20;
+
+/// The `head` file: the first zxid of the newest log segment (0: none).
+pub(crate) fn encode_head(newest_segment: Zxid) -> [u8; HEAD_LEN] {
+    let mut out = [0u8; HEAD_LEN];
+    out[..8].copy_from_slice(&HEAD_MAGIC);
+    out[8..16].copy_from_slice(&newest_segment.to_be_bytes());
+    let crc = crc32c(&out[..16]);
+    out[16..].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+/// Decodes the `head` file.
+pub(crate) fn decode_head(buf: &[u8]) -> Result<Zxid, &'static str> {
+    if buf.len() != HEAD_LEN || buf[..8] != HEAD_MAGIC {
+        return Err("bad head file");
+    }
+    if be_u32(buf, 16) != Some(crc32c(&buf[..16])) {
+        return Err("head checksum mismatch");
+    }
+    let mut z = [0u8; 8];
+    z.copy_from_slice(&buf[8..16]);
+    Ok(Zxid::from_be_bytes(z))
+}
+
 /// Decodes the epochs file.
 pub(crate) fn decode_epochs(buf: &[u8]) -> Result<Epochs, &'static str> {
     if buf.len() != EPOCHS_LEN || buf[..8] != EPOCHS_MAGIC {
@@ -372,6 +400,16 @@ mod tests {
             zxid,
             payload: Bytes::from_static(payload),
         }
+    }
+
+    #[test]
+    fn head_round_trip_and_damage() {
+        let b = encode_head(0x1_0000_0005);
+        assert_eq!(decode_head(&b), Ok(0x1_0000_0005));
+        let mut bad = b;
+        bad[10] ^= 1;
+        assert!(decode_head(&bad).is_err());
+        assert!(decode_head(&b[..10]).is_err());
     }
 
     /// A segment with one flush per element of `batches`.

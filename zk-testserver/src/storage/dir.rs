@@ -9,6 +9,7 @@
 //!   gen.<n>/                the current generation: one self-contained history
 //!     snap.<zxid>           snapshot of the tree as of <zxid> (newest few kept)
 //!     log.<zxid>            log segment whose first record has <zxid>
+//!     head                  names the newest log segment (replaced atomically)
 //!   gen.<n+1>.tmp/          an install_snapshot in progress (discarded on open)
 //!   *.tmp                   a file being replaced (discarded on open)
 //!   gen.<n>/snap.<zxid>.corrupt   a damaged snapshot set aside by recovery
@@ -23,6 +24,7 @@
 //! | `snap.*` | `"ZKTSSNP1"` · zxid `i64` · length `u64` · data · crc `u32` of everything before |
 //! | `log.*` header | `"ZKTSLOG1"` · prev_zxid `i64` · crc `u32` of the 16 bytes before |
 //! | `log.*` record | crc `u32` · length `u32` · zxid `i64` · batch `u64` · payload |
+//! | `head` | `"ZKTSHED1"` · first zxid of the newest segment `i64` (0: none) · crc `u32` |
 //!
 //! - A record's crc covers everything after the crc field (length, zxid, batch,
 //!   payload). `batch` is the file offset of the first record written by the
@@ -81,7 +83,16 @@
 //!    return a history with a hole. A generation made by `install_snapshot`
 //!    without any readable snapshot is the same error. Older segments that do
 //!    not chain to the rest (left over by an interrupted purge) are removed.
-//! 5. The result is the snapshot plus the log records after it.
+//! 5. **A missing newest segment is an error.** `head` names the newest
+//!    segment; it is written when a segment starts (after the segment's
+//!    header is durable) and before a truncate deletes segments. If the
+//!    segment it names is not there (deleted by hand), the transactions it
+//!    held are gone though they were acknowledged, and `open` fails with
+//!    `InvalidData` instead of returning a shorter log. (A deleted earlier
+//!    segment is already caught as a gap.) A damaged `head` is ignored
+//!    with a warning; one that names a segment recovery removed as torn is
+//!    rewritten.
+//! 6. The result is the snapshot plus the log records after it.
 //!
 //! # Crash safety
 //!
@@ -128,6 +139,8 @@ use super::fsutil::{invalid_data, remove_file, sync_dir, write_atomic};
 use super::{rules, Epochs, LogEntry, Recovered, Snapshot, Storage, Zxid};
 
 const EPOCHS_FILE: &str = "epochs";
+/// In a generation: the first zxid of its newest log segment.
+const HEAD_FILE: &str = "head";
 
 /// Settings of a [`DirStorage`].
 ///
@@ -407,12 +420,13 @@ impl DirStorage {
                 warn!(path = %path.display(), "removing leftover of an interrupted write");
                 remove_file(&path)?;
                 changed = true;
-            } else if !name.ends_with(".corrupt") {
+            } else if name != HEAD_FILE && !name.ends_with(".corrupt") {
                 debug!(path = %path.display(), "ignoring unknown file in storage directory");
             }
         }
         snapshots.sort_unstable();
         segment_files.sort_unstable();
+        let present: Vec<Zxid> = segment_files.iter().map(|(z, _)| *z).collect();
 
         // 3. Segments: read, check, repair the tail.
         let mut segments = Vec::new();
@@ -482,6 +496,9 @@ impl DirStorage {
             });
             contents.push((buf, scan));
         }
+
+        // The newest segment must still be there.
+        self.check_head(&gen_dir, &present, &segments)?;
 
         // 4. The newest readable snapshot.
         let mut snapshot = None;
@@ -639,6 +656,7 @@ impl DirStorage {
             sync_dir(&self.gen_dir)?;
         }
         debug!(path = %path.display(), prev, "started log segment");
+        write_head(&self.gen_dir, first, self.options.fsync)?;
         self.segments.push(Segment {
             path,
             first,
@@ -657,7 +675,17 @@ impl DirStorage {
         let fsync = self.options.fsync;
 
         // Whole segments after the cut, newest first, then one directory sync
-        // before touching the segment that keeps a prefix.
+        // before touching the segment that keeps a prefix. The head first
+        // names the segment that will be the newest.
+        let newest_kept = self
+            .segments
+            .iter()
+            .rev()
+            .find(|s| s.first <= zxid)
+            .map_or(0, |s| s.first);
+        if self.segments.last().is_some_and(|s| s.first > zxid) {
+            write_head(&self.gen_dir, newest_kept, fsync)?;
+        }
         let mut removed = 0;
         while let Some(segment) = self.segments.last() {
             if segment.first <= zxid {
@@ -791,6 +819,47 @@ impl DirStorage {
         }
         Ok(())
     }
+}
+
+impl DirStorage {
+    /// Fails if the segment `head` names was not found in the generation
+    /// (`present`: the segment files there before recovery touched them);
+    /// rewrites `head` when recovery left another segment newest.
+    fn check_head(&self, gen_dir: &Path, present: &[Zxid], segments: &[Segment]) -> io::Result<()> {
+        let path = gen_dir.join(HEAD_FILE);
+        let named = match fs::read(&path) {
+            Ok(bytes) => match codec::decode_head(&bytes) {
+                Ok(z) => Some(z),
+                Err(problem) => {
+                    warn!(path = %path.display(), problem, "ignoring damaged head file");
+                    None
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(z) = named.filter(|z| *z != 0 && !present.contains(z)) {
+            return Err(invalid_data(
+                &gen_dir.join(codec::segment_name(z)),
+                "the newest log segment is missing: the transactions it held were \
+                 acknowledged and are lost; restore the file, or wipe this member's \
+                 storage so that it catches up from the others",
+            ));
+        }
+        let newest = segments.last().map_or(0, |s| s.first);
+        if named.is_some_and(|z| z != newest) {
+            write_head(gen_dir, newest, self.options.fsync)?;
+        }
+        Ok(())
+    }
+}
+
+/// Replaces a generation's `head` with `newest` (the first zxid of its newest
+/// segment, 0 for none).
+fn write_head(gen_dir: &Path, newest: Zxid, fsync: bool) -> io::Result<()> {
+    write_atomic(gen_dir, HEAD_FILE, fsync, |out| {
+        out.write_all(&codec::encode_head(newest))
+    })
 }
 
 impl Storage for DirStorage {

@@ -547,6 +547,65 @@ fn missing_middle_segment_is_a_gap() {
 }
 
 #[test]
+fn missing_newest_segment_is_reported_not_a_shorter_log() {
+    for keep_older in [true, false] {
+        let dir = TestDir::new("deleted-newest");
+        let options = fast().segment_size(1);
+        let mut s = DirStorage::open(dir.path(), options.clone()).unwrap();
+        for z in 1..=4 {
+            s.append(&[e(z)]).unwrap();
+            s.flush().unwrap();
+        }
+        drop(s);
+        let logs = files(dir.path(), "log");
+        let doomed = if keep_older { &logs[3..] } else { &logs[..] };
+        for f in doomed {
+            fs::remove_file(f).unwrap();
+        }
+        let err = DirStorage::open(dir.path(), options).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(
+            err.to_string().contains("newest log segment is missing"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn the_head_follows_truncates_and_torn_segments() {
+    let dir = TestDir::new("head");
+    let options = fast().segment_size(1);
+    let mut s = DirStorage::open(dir.path(), options.clone()).unwrap();
+    for z in 1..=4 {
+        s.append(&[e(z)]).unwrap();
+        s.flush().unwrap();
+    }
+    // Segments after the cut go; the head names the one kept.
+    s.truncate_after(2).unwrap();
+    drop(s);
+    assert_eq!(files(dir.path(), "log").len(), 2);
+    let mut s = DirStorage::open(dir.path(), options.clone()).unwrap();
+    assert_eq!(zxids(&s.recover().unwrap().log), vec![1, 2]);
+    s.truncate_after(0).unwrap();
+    drop(s);
+    let mut s = DirStorage::open(dir.path(), options.clone()).unwrap();
+    assert!(s.recover().unwrap().log.is_empty());
+    // A new segment whose header was torn is removed; the head moves back.
+    for z in 1..=2 {
+        s.append(&[e(z)]).unwrap();
+        s.flush().unwrap();
+    }
+    drop(s);
+    let newest = files(dir.path(), "log").pop().unwrap();
+    fs::write(&newest, b"ZKTS").unwrap();
+    let mut s = DirStorage::open(dir.path(), options.clone()).unwrap();
+    assert_eq!(zxids(&s.recover().unwrap().log), vec![1]);
+    drop(s);
+    let mut s = DirStorage::open(dir.path(), options).unwrap();
+    assert_eq!(zxids(&s.recover().unwrap().log), vec![1]);
+}
+
+#[test]
 fn leftover_segments_of_an_interrupted_purge_are_removed() {
     let dir = TestDir::new("leftover");
     let options = fast().segment_size(1).snapshots_to_keep(1);

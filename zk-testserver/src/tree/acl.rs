@@ -1,7 +1,6 @@
 //! ACL checks, ACL validation/expansion on create and setACL, and the
 //! identities of a connection.
 
-use std::net::IpAddr;
 use zk_client::proto::{Acl, ClientInfo, ErrorCode, Id, Perms};
 
 /// The identities a connection holds: its ip, digest logins, and whether a
@@ -251,25 +250,44 @@ fn valid_kerberos_name(name: &str) -> bool {
     !realm.contains(['@', '/']) && principal.matches('/').count() <= 1
 }
 
-fn parse_cidr(spec: &str) -> Option<(IpAddr, u32)> {
+/// An `ip` ACL id as ZooKeeper's `IPAuthenticationProvider` reads it: an
+/// IPv4 address (four dot-separated decimal numbers 0-255, each as Java's
+/// `Integer.parseInt` takes it, so `01` or `+1` pass) with an optional
+/// `/bits` of 0-32. ZooKeeper has no IPv6 support here: an IPv6 id is
+/// invalid, and an IPv6 client matches nothing.
+fn parse_cidr(spec: &str) -> Option<([u8; 4], u32)> {
     let (addr, bits) = match spec.split_once('/') {
-        Some((a, b)) => (a, Some(b.parse::<u32>().ok()?)),
+        Some((a, b)) => (a, Some(java_int(b)?)),
         None => (spec, None),
     };
-    let addr: IpAddr = addr.parse().ok()?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let bits = bits.unwrap_or(max);
-    (bits <= max).then_some((addr, bits))
+    let parts: Vec<&str> = addr.split('.').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    for (o, p) in octets.iter_mut().zip(parts) {
+        *o = u8::try_from(java_int(p)?).ok()?;
+    }
+    let bits = bits.unwrap_or(32);
+    u32::try_from(bits)
+        .ok()
+        .filter(|b| *b <= 32)
+        .map(|b| (octets, b))
+}
+
+/// Java's `Integer.parseInt` on ASCII input: an optional sign, then digits.
+fn java_int(s: &str) -> Option<i32> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 /// Whether a connection address matches an `ip` ACL id (address or CIDR).
 fn ip_matches(client: &str, spec: &str) -> bool {
-    let (Ok(client), Some((net, bits))) = (client.parse::<IpAddr>(), parse_cidr(spec)) else {
-        return false;
-    };
-    match (client, net) {
-        (IpAddr::V4(c), IpAddr::V4(n)) => prefix_eq(&c.octets(), &n.octets(), bits),
-        (IpAddr::V6(c), IpAddr::V6(n)) => prefix_eq(&c.octets(), &n.octets(), bits),
+    match (parse_cidr(client), parse_cidr(spec)) {
+        (Some((c, _)), Some((net, bits))) => prefix_eq(&c, &net, bits),
         _ => false,
     }
 }
@@ -377,6 +395,16 @@ mod tests {
             Id::new("digest", "a:"),
             Id::new("ip", "not-an-ip"),
             Id::new("ip", "1.2.3.4/33"),
+            // As ZooKeeper 3.8 (checked): IPv6 ids and malformed IPv4 ones.
+            Id::new("ip", "::1"),
+            Id::new("ip", "0:0:0:0:0:0:0:1"),
+            Id::new("ip", "::ffff:127.0.0.1"),
+            Id::new("ip", "1.2.3"),
+            Id::new("ip", "1.2.3.4/"),
+            Id::new("ip", "1.2.3.4/-1"),
+            Id::new("ip", "300.1.1.1"),
+            Id::new("ip", " 1.2.3.4"),
+            Id::new("ip", "localhost"),
             Id::new("world", "someone"),
             Id::new("sasl", "x"),
             Id::new("super", ""),
@@ -397,12 +425,10 @@ mod tests {
             Providers::default()
         )
         .is_ok());
-        assert!(fixup(
-            &[Acl::new(Perms::ALL, Id::new("ip", "::1"))],
-            &anon,
-            Providers::default()
-        )
-        .is_ok());
+        for good in ["01.2.3.4", "+1.2.3.4", "0.0.0.0/0", "127.0.0.0/8"] {
+            let acl = [Acl::new(Perms::ALL, Id::new("ip", good))];
+            assert!(fixup(&acl, &anon, Providers::default()).is_ok(), "{good}");
+        }
     }
 
     #[test]

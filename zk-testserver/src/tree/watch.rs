@@ -171,11 +171,18 @@ pub struct Fired {
 pub struct WatchManager {
     data: WatchTable,
     child: WatchTable,
+    /// Watchers that registered in the data table since they connected (as
+    /// ZooKeeper's per-watcher path sets, which outlive the watches that
+    /// fired until the connection closes; wchs/wchc count them).
+    data_watchers: BTreeSet<WatcherId>,
 }
 
 impl WatchManager {
     /// Registers a watch.
     pub fn add(&mut self, path: &str, w: WatcherId, kind: WatchKind) {
+        if kind != WatchKind::Child {
+            self.data_watchers.insert(w);
+        }
         match kind {
             WatchKind::Data => self.data.add(path, w, STANDARD),
             WatchKind::Child => self.child.add(path, w, STANDARD),
@@ -286,21 +293,36 @@ impl WatchManager {
     pub fn remove_watcher(&mut self, w: WatcherId) {
         self.data.remove_watcher(w);
         self.child.remove_watcher(w);
+        self.data_watchers.remove(&w);
     }
 
-    /// Number of (path, watcher) registrations in both tables (mntr `zk_watch_count`).
+    /// (path, watcher) registrations as ZooKeeper's mntr `zk_watch_count`
+    /// sums them: its data manager (data, exist, persistent, recursive
+    /// watches) plus its child manager (child, persistent and recursive
+    /// watches).
     pub fn count(&self) -> usize {
-        self.data.count() + self.child.count()
+        let recursive_only = self
+            .data
+            .by_path
+            .iter()
+            .flat_map(|(p, m)| m.iter().map(move |(w, bits)| (p, w, bits)))
+            .filter(|(p, w, bits)| *bits & RECURSIVE != 0 && self.child.modes(p, **w) == 0)
+            .count();
+        self.data.count() + self.child.count() + recursive_only
     }
 
-    /// Paths watched by each watcher (for `wchc`), and watchers of each path (`wchp`).
+    /// What ZooKeeper's `wchc`/`wchp`/`wchs` show: the paths of its data
+    /// manager (data, exist, persistent and recursive watches; not child
+    /// watches) by watcher, including watchers whose watches all fired.
     pub fn by_watcher(&self) -> HashMap<WatcherId, BTreeSet<String>> {
-        let mut out: HashMap<WatcherId, BTreeSet<String>> = HashMap::new();
-        for table in [&self.data, &self.child] {
-            for (p, m) in &table.by_path {
-                for w in m.keys() {
-                    out.entry(*w).or_default().insert(p.clone());
-                }
+        let mut out: HashMap<WatcherId, BTreeSet<String>> = self
+            .data_watchers
+            .iter()
+            .map(|w| (*w, BTreeSet::new()))
+            .collect();
+        for (p, m) in &self.data.by_path {
+            for w in m.keys() {
+                out.entry(*w).or_default().insert(p.clone());
             }
         }
         out

@@ -8,7 +8,7 @@ use crate::tree::acl;
 use bytes::Bytes;
 use zk_client::proto::{
     encode_notification, encode_record, encode_reply, ConnectResponse, Create2Response,
-    CreateResponse, OpCode, Perms, ReplyHeader, Response, StatResponse, WatcherEvent,
+    CreateResponse, ErrorCode, OpCode, Perms, ReplyHeader, Response, StatResponse, WatcherEvent,
 };
 
 impl Server {
@@ -41,15 +41,19 @@ impl Server {
                 if matches!(c.queue.front(), Some(Pending::Handshake { session_id }) if *session_id == h.session_id)
                 {
                     c.queue.pop_front();
-                    let timeout = c.timeout_ms;
+                    let (timeout, old_client) = (c.timeout_ms, c.old_client);
                     let pw = session_password(h.session_id, self.config.secret);
-                    self.send(conn, connect_response(h.session_id, timeout, pw));
+                    self.send(
+                        conn,
+                        connect_response(h.session_id, timeout, pw, old_client),
+                    );
                     self.replay_deferred(conn, now);
                     self.drain_ready(conn, now);
                 }
             }
             TxnResult::SessionClosed => {
                 self.tracker.remove(h.session_id);
+                self.owners.remove(h.session_id);
                 let Some(conn) = conn else { return };
                 self.session_conns.remove(&h.session_id);
                 let hdr = ReplyHeader {
@@ -68,6 +72,14 @@ impl Server {
                 } else {
                     // Not this connection's own close (expiry, or a close
                     // sent on another connection): close at once.
+                    self.close(conn);
+                }
+            }
+            TxnResult::Error(code) if code == ErrorCode::SessionMoved.code() => {
+                // The session moved away from this connection: close it
+                // without a reply (what it sent before is answered first).
+                let Some(conn) = conn else { return };
+                if self.has_pending_write(conn, h.cxid) {
                     self.close(conn);
                 }
             }
@@ -114,6 +126,15 @@ impl Server {
             }
             None => false,
         }
+    }
+
+    /// Whether the connection waits for the transaction of write `cxid`.
+    fn has_pending_write(&self, conn: ConnId, cxid: i32) -> bool {
+        self.conns.get(&conn).is_some_and(|c| {
+            c.queue
+                .iter()
+                .any(|p| matches!(p, Pending::Write { cxid: x, reply: None, .. } if *x == cxid))
+        })
     }
 
     /// Answers what is ready at the head of the connection's queue, in
@@ -167,13 +188,20 @@ impl Server {
     }
 }
 
-pub(super) fn connect_response(session_id: i64, timeout_ms: i32, password: [u8; 16]) -> Bytes {
+/// The handshake reply; without the readOnly byte for a client that did not
+/// send one (ZooKeeper 3.3 and older), as ZooKeeper answers them.
+pub(super) fn connect_response(
+    session_id: i64,
+    timeout_ms: i32,
+    password: [u8; 16],
+    old_client: bool,
+) -> Bytes {
     encode_record(&ConnectResponse {
         protocol_version: 0,
         timeout_ms,
         session_id,
         password: Bytes::copy_from_slice(&password),
-        read_only: Some(false),
+        read_only: (!old_client).then_some(false),
     })
 }
 

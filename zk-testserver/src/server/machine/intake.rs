@@ -3,10 +3,11 @@
 
 use super::dispatch::connect_response;
 use super::{ConnId, Mode, Pending, Server, Time};
+use crate::server::owners::Owner;
 use crate::server::prep::{PrepConfig, SessionState, WriteRequest};
 use crate::server::reads::{read, ReadCtx};
 use crate::server::sessions::session_password;
-use crate::server::submit::{ForwardedWrite, Submission};
+use crate::server::submit::{ForwardedWrite, Submission, REATTACHED};
 use crate::server::txn::Txn;
 use crate::tree::acl::{authenticate, AuthOutcome};
 use crate::tree::AuthInfo;
@@ -40,6 +41,9 @@ impl Server {
             self.close(conn);
             return;
         }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.old_client = req.read_only.is_none();
+        }
         let timeout = self.config.negotiate_timeout(req.timeout_ms);
         if req.session_id == 0 {
             let id = self.tracker.next_id();
@@ -51,6 +55,7 @@ impl Server {
             }
             self.session_conns.insert(id, conn);
             if self.mode == Mode::Prepare {
+                self.owners.attach(id, self.member_id());
                 let txn = self.prep.create_session(id, timeout, now.wall_ms);
                 self.propose(txn);
             } else {
@@ -96,8 +101,22 @@ impl Server {
             return;
         }
         self.tracker.set_timeout(id, timeout, now.mono_ms);
-        if self.mode == Mode::Forward {
-            self.touched.insert(id, timeout);
+        match self.mode {
+            Mode::Forward => {
+                self.touched.insert(id, timeout);
+                // Ahead of anything the new connection sends, on the same
+                // FIFO link: the leader moves the session here.
+                self.submissions
+                    .push_back(Submission::Forward(ForwardedWrite {
+                        session_id: id,
+                        cxid: 0,
+                        op: REATTACHED,
+                        body: Bytes::new(),
+                        auth: Vec::new(),
+                    }));
+            }
+            Mode::Prepare => self.owners.attach(id, self.member_id()),
+            Mode::Down => {}
         }
         if let Some(old) = self.session_conns.insert(id, conn) {
             if old != conn {
@@ -109,7 +128,8 @@ impl Server {
             c.timeout_ms = timeout;
         }
         let password = session_password(id, self.config.secret);
-        self.send(conn, connect_response(id, timeout, password));
+        let old_client = self.conns.get(&conn).is_some_and(|c| c.old_client);
+        self.send(conn, connect_response(id, timeout, password, old_client));
         self.replay_deferred(conn, now);
     }
 
@@ -119,7 +139,11 @@ impl Server {
             session = format_args!("{id:#x}"),
             "reattach refused: expired or wrong password"
         );
-        self.send(conn, encode_record(&ConnectResponse::expired()));
+        let mut refusal = ConnectResponse::expired();
+        if self.conns.get(&conn).is_some_and(|c| c.old_client) {
+            refusal.read_only = None;
+        }
+        self.send(conn, encode_record(&refusal));
         self.close(conn);
     }
 
@@ -174,7 +198,10 @@ impl Server {
                 return;
             }
         };
-        let mut body = raw.body;
+        let mut body = raw.body.java_lenient();
+        if fails_on_null_path(op) {
+            body = body.refuse_null_strings();
+        }
         let decoded = Request::read_body(op, &mut body);
         if op == OpCode::Auth {
             self.auth(conn, decoded);
@@ -182,6 +209,13 @@ impl Server {
         }
         if op == OpCode::Sasl {
             self.sasl(conn, hxid, decoded);
+            return;
+        }
+        if self.mode == Mode::Prepare
+            && op != OpCode::CloseSession
+            && !self.owners.claim(session, self.member_id())
+        {
+            self.session_moved(conn, session, hxid, op, now);
             return;
         }
         let request = match decoded {
@@ -276,6 +310,42 @@ impl Server {
         } else {
             self.enqueue_or_send(conn, hxid, Ok(request), now);
         }
+    }
+
+    /// This member's id, the owner of the sessions attached here.
+    fn member_id(&self) -> Owner {
+        Owner::from(self.config.server_id)
+    }
+
+    /// A request on a connection whose session moved to another member,
+    /// seen by the member that prepares writes: a write becomes a failed
+    /// transaction (it consumes a zxid, as in ZooKeeper) whose application
+    /// closes the connection; anything else closes it now. No reply.
+    fn session_moved(&mut self, conn: ConnId, session: i64, xid: i32, op: OpCode, now: Time) {
+        tracing::info!(
+            conn,
+            session = format_args!("{session:#x}"),
+            "session moved to another member; closing its old connection"
+        );
+        if !op.is_write() {
+            self.close(conn);
+            return;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.queue.push_back(Pending::Write {
+                cxid: xid,
+                start: now.mono_ms,
+                reply: None,
+            });
+        }
+        let txn = self.prep.failed(
+            session,
+            xid,
+            op.code(),
+            ErrorCode::SessionMoved,
+            now.wall_ms,
+        );
+        self.propose(txn);
     }
 
     /// Answers a read now if nothing is ahead of it, else queues it.
@@ -410,16 +480,38 @@ impl Server {
         self.prep.prepare(&self.db.tree, cfg, wr, now.wall_ms)
     }
 
-    /// A write forwarded by a follower (this member prepares writes): it is
-    /// prepared and proposed like a local one; the follower answers its client
-    /// once the transaction is committed and applied there. Ignored unless
-    /// this server prepares writes.
-    pub fn handle_forwarded(&mut self, write: ForwardedWrite, now: Time) {
+    /// A write forwarded by follower `from` (this member prepares writes): it
+    /// is prepared and proposed like a local one; the follower answers its
+    /// client once the transaction is committed and applied there. A write of
+    /// a session attached through another member fails with SessionMoved
+    /// (see [`crate::server::owners`]). Ignored unless this server prepares
+    /// writes.
+    pub fn handle_forwarded(&mut self, from: Owner, write: ForwardedWrite, now: Time) {
         if self.mode != Mode::Prepare {
             tracing::debug!(?write, "forwarded write ignored: not preparing writes");
             return;
         }
         self.tracker.touch(write.session_id, now.mono_ms);
+        if write.op == REATTACHED {
+            if self.tracker.is_live(write.session_id) {
+                self.owners.attach(write.session_id, from);
+            }
+            return;
+        }
+        let closing = write.op == OpCode::CloseSession.code();
+        if write.op == OpCode::CreateSession.code() {
+            self.owners.attach(write.session_id, from);
+        } else if !closing && !self.owners.claim(write.session_id, from) {
+            let txn = self.prep.failed(
+                write.session_id,
+                write.cxid,
+                write.op,
+                ErrorCode::SessionMoved,
+                now.wall_ms,
+            );
+            self.propose(txn);
+            return;
+        }
         let txn = match OpCode::from_code(write.op) {
             Some(OpCode::CreateSession) => {
                 let timeout = Reader::new(write.body).read_i32().unwrap_or(0);
@@ -455,4 +547,29 @@ impl Server {
         };
         self.propose(txn);
     }
+}
+
+/// Whether ZooKeeper fails a request with a null path (or another null
+/// string) with MarshallingError: the requests whose processing uses the
+/// path before validating it. The others treat null as empty (setData and
+/// setACL then fail validation with BadArguments; sync, getEphemerals,
+/// addWatch and removeWatches go on with it).
+fn fails_on_null_path(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::Create
+            | OpCode::Create2
+            | OpCode::CreateContainer
+            | OpCode::CreateTtl
+            | OpCode::Delete
+            | OpCode::Exists
+            | OpCode::GetData
+            | OpCode::GetAcl
+            | OpCode::GetChildren
+            | OpCode::GetChildren2
+            | OpCode::GetAllChildrenNumber
+            | OpCode::CheckWatches
+            | OpCode::Multi
+            | OpCode::MultiRead
+    )
 }

@@ -37,6 +37,7 @@ mod sasl;
 
 use super::config::ServerConfig;
 use super::database::Database;
+use super::owners::SessionOwners;
 use super::prep::Preparer;
 use super::sessions::{initial_session_id, SessionTracker};
 use super::stats::{ConnectionInfo, Counters, ServerStats, StatsDetail};
@@ -144,6 +145,8 @@ struct Conn {
     last_op: &'static str,
     /// The connection's SASL exchange, once started.
     sasl: Option<Box<zk_client::proto::sasl::DigestMd5Server>>,
+    /// The handshake had no readOnly byte (a 3.3 client): neither has ours.
+    old_client: bool,
 }
 
 impl Conn {
@@ -182,6 +185,8 @@ pub struct Server {
     next_token: u64,
     /// Follower: sessions active since the last report, with their timeouts.
     touched: BTreeMap<i64, i32>,
+    /// Preparing: the member each session is attached through.
+    owners: SessionOwners,
     counters: Counters,
     proposal_sizes: Option<ProposalSizes>,
     last_container_check: u64,
@@ -210,6 +215,7 @@ impl Server {
             syncs: HashMap::new(),
             next_token: 1,
             touched: BTreeMap::new(),
+            owners: SessionOwners::default(),
             counters: Counters::default(),
             proposal_sizes: None,
             last_container_check: now.mono_ms,
@@ -285,6 +291,7 @@ impl Server {
                 last_zxid: 0,
                 last_op: "NA",
                 sasl: None,
+                old_client: false,
             },
         );
     }

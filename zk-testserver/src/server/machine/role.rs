@@ -28,6 +28,7 @@ impl Server {
         self.proposal_sizes = None;
         self.tracker.reset(&self.db.sessions, now.mono_ms);
         self.touched.clear();
+        self.owners.clear();
         self.last_container_check = now.mono_ms;
     }
 
@@ -42,6 +43,7 @@ impl Server {
         self.drop_connections();
         self.syncs.clear();
         self.touched.clear();
+        self.owners.clear();
         self.submissions.clear();
         self.prep.reset(self.db.last_zxid);
     }

@@ -58,7 +58,7 @@ impl Pair {
             while let Some(s) = self.follower.poll_submission() {
                 busy = true;
                 match s {
-                    Submission::Forward(w) => self.leader.handle_forwarded(w, self.now),
+                    Submission::Forward(w) => self.leader.handle_forwarded(2, w, self.now),
                     Submission::Sync(t) => self.syncs.push(t),
                     Submission::Propose(e) => panic!("a follower proposed {e:?}"),
                 }
