@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the real Apache ZooKeeper server (Debian's package, 3.8.x) on loopback for
+# Run the real Apache ZooKeeper server (Debian bookworm's package, 3.8.0, or
+# trixie's 3.9.3 unpacked beside it: ZK_REF_VERSION=3.8|3.9) on loopback for
 # tests: one standalone server and/or a 3-member ensemble, with kill/restart of
 # single members for client fault tests. No service scripts are used: each
 # member is `java ... QuorumPeerMain zoo.cfg` with its own config, data and logs
@@ -33,6 +34,14 @@ LOG_LINES=${ZK_REF_LOG_LINES:-150}
 JAVA=${ZK_REF_JAVA:-java}
 JAR_DIR=${ZK_REF_JAR_DIR:-/usr/share/java}
 CONF_DIR=${ZK_REF_CONF_DIR:-/etc/zookeeper/conf}
+# Which ZooKeeper runs: 3.8 (bookworm's package, installed with apt-get) or 3.9
+# (trixie's libzookeeper-java fetched with `apt-get download` into DIST_DIR and
+# run on bookworm's dependency jars; `install` fetches it).
+VERSION=${ZK_REF_VERSION:-3.8}
+DIST_DIR=${ZK_REF_DIST_DIR:-$STATE_DIR/dist}
+ZK39_PACKAGE=libzookeeper-java=3.9.3-1+deb13u1
+ZK39_SUITE=${ZK_REF_TRIXIE_SUITE:-trixie}
+ZK39_MIRROR=${ZK_REF_TRIXIE_MIRROR:-http://deb.debian.org/debian}
 
 PROG=zk-reference
 
@@ -40,12 +49,15 @@ usage() {
     cat <<EOF
 Usage: scripts/zk-reference.sh <command> [args]
 
-Real Apache ZooKeeper (Debian package) on $HOST, state under $STATE_DIR.
+Real Apache ZooKeeper $VERSION (Debian package) on $HOST, state under $STATE_DIR.
 Names: standalone | ensemble.  Members: standalone | 1 .. $ENSEMBLE_SIZE (ensemble member ids).
 
 Commands:
   install [--with-jdk]   apt-get install zookeeper (+ default-jdk-headless, python3 with
-                         --with-jdk, for the fixture capture) unless already present
+                         --with-jdk, for the fixture capture) unless already present; with
+                         ZK_REF_VERSION=3.9 also fetch trixie's $ZK39_PACKAGE
+                         (apt-get download, private sources list) into $DIST_DIR
+  version                print the version of the selected ZooKeeper (ZK_REF_VERSION)
   start standalone|ensemble
                          stop that name if running, wipe its data, start it fresh, wait
                          until ready, print its connect string on stdout
@@ -94,6 +106,8 @@ Settings (environment):
   ZK_REF_STOP_TIMEOUT            seconds before SIGTERM becomes SIGKILL [$STOP_TIMEOUT]
   ZK_REF_JVM_OPTS                JVM options              [$JVM_OPTS]
   ZK_REF_SUPER_PASSWORD          password of digest user "super" (superuser) [$SUPER_PASSWORD]
+  ZK_REF_VERSION                 3.8 (bookworm, installed) or 3.9 (trixie's 3.9.3) [$VERSION]
+  ZK_REF_DIST_DIR                where 3.9 is unpacked    [$DIST_DIR]
   ZK_REF_JAVA, ZK_REF_JAR_DIR, ZK_REF_CONF_DIR   java binary, jar and conf directories
 EOF
 }
@@ -114,6 +128,7 @@ validate_settings() {
     done
     ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
     [[ $FORCE_SYNC == yes || $FORCE_SYNC == no ]] || die "ZK_REF_FORCE_SYNC must be yes or no"
+    [[ $VERSION == 3.8 || $VERSION == 3.9 ]] || die "ZK_REF_VERSION must be 3.8 or 3.9, got '$VERSION'"
     [[ -z $MIN_SESSION_TIMEOUT ]] || is_uint "$MIN_SESSION_TIMEOUT" ||
         die "ZK_REF_MIN_SESSION_TIMEOUT must be an integer"
     [[ -z $MAX_SESSION_TIMEOUT ]] || is_uint "$MAX_SESSION_TIMEOUT" ||
@@ -133,11 +148,28 @@ as_root() {
     fi
 }
 
+# Where trixie's 3.9.3 jars are after `install` (dpkg -x of the package).
+zk39_jar_dir() { printf '%s' "$DIST_DIR/zookeeper-3.9.3/usr/share/java"; }
+
+# The ZooKeeper jars of the selected version. 3.9's own jute jar comes before
+# its server jar: the server jar's manifest Class-Path names
+# /usr/share/java/zookeeper-jute.jar (bookworm's 3.8 one), and the JVM searches
+# a jar's Class-Path right after that jar, so a jute jar listed after it would
+# be shadowed. Everything else that manifest names (netty, jetty, jackson,
+# metrics, slf4j-api) is bookworm's.
+zk_jars() {
+    if [[ $VERSION == 3.9 ]]; then
+        printf '%s' "$(zk39_jar_dir)/zookeeper-jute-3.9.3.jar:$(zk39_jar_dir)/zookeeper-3.9.3.jar"
+    else
+        printf '%s' "$JAR_DIR/zookeeper.jar"
+    fi
+}
+
 classpath() {
     # zookeeper.jar's manifest Class-Path brings jute, netty, slf4j-api, jetty, ...
     # slf4j-api alone logs nothing, so add the log4j 1.2 binding Debian ships
     # (libslf4j-java, liblog4j1.2-java are dependencies of libzookeeper-java).
-    printf '%s' "$CONF_DIR:$JAR_DIR/zookeeper.jar:$JAR_DIR/slf4j-log4j12.jar:$JAR_DIR/log4j-1.2.jar"
+    printf '%s' "$CONF_DIR:$(zk_jars):$JAR_DIR/slf4j-log4j12.jar:$JAR_DIR/log4j-1.2.jar"
 }
 
 missing_parts() {
@@ -148,11 +180,47 @@ missing_parts() {
     done
 }
 
+missing_zk39() {
+    local f
+    for f in zookeeper-3.9.3.jar zookeeper-jute-3.9.3.jar; do
+        [[ -r $(zk39_jar_dir)/$f ]] || echo "$(zk39_jar_dir)/$f"
+    done
+}
+
+# Fetch trixie's libzookeeper-java 3.9.3 without touching the system's apt
+# state: a private sources list, package lists and cache under DIST_DIR, then
+# `apt-get download` and `dpkg -x` (nothing is installed).
+fetch_zk39() {
+    local work="$DIST_DIR/apt" deb apt_opts
+    [[ -z $(missing_zk39) ]] && return 0
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found: cannot fetch $ZK39_PACKAGE"
+    rm -rf "$work" "$DIST_DIR/zookeeper-3.9.3"
+    mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/deb"
+    echo "deb $ZK39_MIRROR $ZK39_SUITE main" >"$work/sources.list"
+    apt_opts=(-o "Dir::Etc::sourcelist=$work/sources.list" -o "Dir::Etc::sourceparts=-"
+        -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Debug::NoLocking=1
+        -o APT::Sandbox::User=root)
+    log "fetching $ZK39_PACKAGE from $ZK39_MIRROR $ZK39_SUITE"
+    apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update of the $ZK39_SUITE lists failed"
+    (cd "$work/deb" && apt-get "${apt_opts[@]}" -q download "$ZK39_PACKAGE" >&2) ||
+        die "apt-get download $ZK39_PACKAGE failed"
+    deb=$(find "$work/deb" -name 'libzookeeper-java_*.deb' | head -n 1)
+    [[ -n $deb ]] || die "apt-get download left no .deb in $work/deb"
+    dpkg -x "$deb" "$DIST_DIR/zookeeper-3.9.3"
+    rm -rf "$work"
+    [[ -z $(missing_zk39) ]] || die "$ZK39_PACKAGE unpacked without $(missing_zk39 | tr '\n' ' ')"
+}
+
 require_installed() {
     local missing
     missing=$(missing_parts)
     [[ -z $missing ]] || die "ZooKeeper is not installed (missing: $(echo "$missing" | tr '\n' ' '));" \
         "run: scripts/zk-reference.sh install"
+    if [[ $VERSION == 3.9 ]]; then
+        missing=$(missing_zk39)
+        [[ -z $missing ]] || die "ZooKeeper 3.9 is not fetched (missing: $(echo "$missing" | tr '\n' ' '));" \
+            "run: ZK_REF_VERSION=3.9 scripts/zk-reference.sh install"
+    fi
 }
 
 cmd_install() {
@@ -168,6 +236,7 @@ cmd_install() {
         command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
     fi
     if ((${#pkgs[@]} == 0)); then
+        if [[ $VERSION == 3.9 ]]; then fetch_zk39; fi
         log "already installed: $(zk_version)"
         return 0
     fi
@@ -175,12 +244,13 @@ cmd_install() {
     log "installing ${pkgs[*]} with apt-get"
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+    if [[ $VERSION == 3.9 ]]; then fetch_zk39; fi
     require_installed
     log "installed: $(zk_version)"
 }
 
 zk_version() {
-    "$JAVA" -cp "$JAR_DIR/zookeeper.jar" org.apache.zookeeper.version.VersionInfoMain 2>/dev/null ||
+    "$JAVA" -cp "$(zk_jars)" org.apache.zookeeper.version.VersionInfoMain 2>/dev/null ||
         echo "ZooKeeper (version unknown)"
 }
 
@@ -662,7 +732,7 @@ cmd_cli() {
     # A literal connect string (any server, e.g. zk-testserver) or one of ours.
     if [[ $target == *:* ]]; then server=$target; else server=$(connect_string "$target"); fi
     # slf4j-nop: the CLI prints its own output; no logging noise
-    "$JAVA" -cp "$CONF_DIR:$JAR_DIR/zookeeper.jar:$JAR_DIR/slf4j-nop.jar" org.apache.zookeeper.ZooKeeperMain \
+    "$JAVA" -cp "$CONF_DIR:$(zk_jars):$JAR_DIR/slf4j-nop.jar" org.apache.zookeeper.ZooKeeperMain \
         -server "$server" -waitforconnection -timeout "${ZK_REF_CLI_TIMEOUT:-10000}" "$@"
 }
 
@@ -680,6 +750,10 @@ main() {
     validate_settings
     case "$cmd" in
     install) cmd_install "$@" ;;
+    version)
+        require_installed
+        zk_version
+        ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
     kill)

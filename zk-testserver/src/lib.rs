@@ -82,3 +82,4 @@ pub mod workload;
 pub mod zab;
 
 pub use ensemble::{Ensemble, EnsembleBuilder, MemberStatus, SessionInfo};
+pub use server::ZkVersion;

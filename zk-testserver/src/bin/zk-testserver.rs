@@ -7,15 +7,18 @@
 //! first line of stdout once every member serves, logs to stderr (`RUST_LOG`
 //! filter), and runs until SIGINT or SIGTERM. With `--data-dir`, member k
 //! keeps its transaction log and snapshots in `DIR/member<k>` and recovers
-//! from them on the next start.
+//! from them on the next start. `--zk-version 3.8|3.9` chooses the ZooKeeper
+//! release imitated where the two differ (default 3.9).
 
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
+use zk_testserver::server::ZkVersion;
 use zk_testserver::Ensemble;
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
-[--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C]";
+[--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
+[--zk-version 3.8|3.9]";
 
 struct Args {
     members: usize,
@@ -25,6 +28,7 @@ struct Args {
     super_digest: Option<String>,
     container_check_ms: Option<u64>,
     data_dir: Option<std::path::PathBuf>,
+    version: ZkVersion,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -36,6 +40,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         super_digest: None,
         container_check_ms: None,
         data_dir: None,
+        version: ZkVersion::default(),
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -65,6 +70,11 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--super-digest" => a.super_digest = Some(value("--super-digest")?),
             "--data-dir" => a.data_dir = Some(value("--data-dir")?.into()),
+            "--zk-version" => {
+                a.version = value("--zk-version")?
+                    .parse()
+                    .map_err(|e| format!("--zk-version: {e}"))?
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -120,7 +130,8 @@ async fn main() -> ExitCode {
         .members(args.members)
         .port(args.port)
         .tick(Duration::from_millis(args.tick_ms))
-        .extended_types(args.extended_types);
+        .extended_types(args.extended_types)
+        .zookeeper_version(args.version);
     if let Some(d) = args.super_digest {
         builder = builder.super_digest(d);
     }

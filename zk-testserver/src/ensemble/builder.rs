@@ -4,7 +4,7 @@ use super::slot::{Slot, Store};
 use super::{Ensemble, Error, Result};
 use crate::member::MemberConfig;
 use crate::net::links::Network;
-use crate::server::ServerConfig;
+use crate::server::{ServerConfig, ZkVersion};
 use crate::storage::{DirOptions, MemoryStorage};
 use crate::zab::MemberId;
 use std::net::SocketAddr;
@@ -31,6 +31,7 @@ pub struct EnsembleBuilder {
     data_dir: Option<PathBuf>,
     fsync: bool,
     pub(super) wait_timeout: Duration,
+    version: ZkVersion,
 }
 
 impl Default for EnsembleBuilder {
@@ -52,6 +53,7 @@ impl Default for EnsembleBuilder {
             data_dir: None,
             fsync: true,
             wait_timeout: Duration::from_secs(20),
+            version: ZkVersion::default(),
         }
     }
 }
@@ -176,8 +178,16 @@ impl EnsembleBuilder {
         self
     }
 
+    /// The ZooKeeper release to imitate where 3.8 and 3.9 differ (default
+    /// 3.9; see [`ZkVersion`] for the differences).
+    pub fn zookeeper_version(mut self, version: ZkVersion) -> Self {
+        self.version = version;
+        self
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
+        c.version = self.version;
         c.extended_types = self.extended_types;
         c.super_digest = self.super_digest.clone();
         if let Some(t) = self.min_session_timeout {

@@ -1,5 +1,7 @@
 //! Server options.
 
+use super::ZkVersion;
+
 /// Options of one server (member).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -19,6 +21,8 @@ pub struct ServerConfig {
     pub secret: u64,
     /// How often empty containers and expired TTL nodes are looked for, ms.
     pub container_check_ms: u64,
+    /// The ZooKeeper release imitated where releases differ (default 3.9).
+    pub version: ZkVersion,
 }
 
 impl ServerConfig {
@@ -35,6 +39,7 @@ impl ServerConfig {
             super_digest: None,
             secret: 0x00B3_415C_0000_0000,
             container_check_ms: tick_ms.saturating_mul(5).max(1),
+            version: ZkVersion::default(),
         }
     }
 

@@ -322,6 +322,7 @@ impl Server {
             conn,
             session_id: c.session.unwrap_or(0),
             auth: &c.auth,
+            version: self.config.version,
         };
         let auth = ctx.auth.clone();
         let ctx = ReadCtx { auth: &auth, ..ctx };
