@@ -37,6 +37,7 @@ STEPS=(
     reference-smoke
     client-standalone
     client-ensemble
+    read-only-ensemble
     recipes-standalone
     recipes-ensemble
     examples-standalone
@@ -128,6 +129,17 @@ run_client_integration() {
 step_client_standalone() { run_client_integration standalone; }
 
 step_client_ensemble() { run_client_integration ensemble; }
+
+# Read-only mode: the ensemble's members run with readonlymode.enabled=true
+# (always) and local sessions (a real read-only member admits no other), the
+# test stops two members and uses the third read-only.
+step_read_only_ensemble() {
+    export ZK_REF_LOCAL_SESSIONS=yes
+    start_reference ensemble
+    cargo test -p zk-client --test integration read_only -- --test-threads=1
+    stop_reference
+    unset ZK_REF_LOCAL_SESSIONS
+}
 
 # The recipe suite (each test in its own namespace, so in parallel).
 run_recipes() {

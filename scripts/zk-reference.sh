@@ -25,6 +25,7 @@ SYNC_LIMIT=${ZK_REF_SYNC_LIMIT:-20}
 MIN_SESSION_TIMEOUT=${ZK_REF_MIN_SESSION_TIMEOUT:-}
 MAX_SESSION_TIMEOUT=${ZK_REF_MAX_SESSION_TIMEOUT:-}
 FORCE_SYNC=${ZK_REF_FORCE_SYNC:-no}
+LOCAL_SESSIONS=${ZK_REF_LOCAL_SESSIONS:-no}
 CONTAINER_CHECK_MS=${ZK_REF_CONTAINER_CHECK_MS:-1000}
 READY_TIMEOUT=${ZK_REF_READY_TIMEOUT:-60}
 STOP_TIMEOUT=${ZK_REF_STOP_TIMEOUT:-15}
@@ -100,6 +101,9 @@ Settings (environment):
   ZK_REF_MIN_SESSION_TIMEOUT     minSessionTimeout ms     [2 x tickTime]
   ZK_REF_MAX_SESSION_TIMEOUT     maxSessionTimeout ms     [20 x tickTime]
   ZK_REF_FORCE_SYNC              forceSync yes|no         [$FORCE_SYNC]
+  ZK_REF_LOCAL_SESSIONS          localSessionsEnabled and localSessionsUpgradingEnabled
+                                 yes|no [$LOCAL_SESSIONS]; a read-only member (every member runs
+                                 with readonlymode.enabled=true) admits new sessions only with yes
   ZK_REF_CONTAINER_CHECK_MS      how often empty containers / expired TTL nodes are
                                  deleted (znode.container.checkIntervalMs) [$CONTAINER_CHECK_MS]
   ZK_REF_READY_TIMEOUT           seconds to wait for readiness [$READY_TIMEOUT]
@@ -128,6 +132,7 @@ validate_settings() {
     done
     ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
     [[ $FORCE_SYNC == yes || $FORCE_SYNC == no ]] || die "ZK_REF_FORCE_SYNC must be yes or no"
+    [[ $LOCAL_SESSIONS == yes || $LOCAL_SESSIONS == no ]] || die "ZK_REF_LOCAL_SESSIONS must be yes or no"
     [[ $VERSION == 3.8 || $VERSION == 3.9 ]] || die "ZK_REF_VERSION must be 3.8 or 3.9, got '$VERSION'"
     [[ -z $MIN_SESSION_TIMEOUT ]] || is_uint "$MIN_SESSION_TIMEOUT" ||
         die "ZK_REF_MIN_SESSION_TIMEOUT must be an integer"
@@ -417,8 +422,13 @@ write_config() {
         # Unknown keys become system properties "zookeeper.<key>": this is
         # zookeeper.extendedTypesEnabled (TTL nodes).
         echo "extendedTypesEnabled=true"
-        echo "localSessionsEnabled=false"
-        echo "localSessionsUpgradingEnabled=false"
+        if [[ $LOCAL_SESSIONS == yes ]]; then
+            echo "localSessionsEnabled=true"
+            echo "localSessionsUpgradingEnabled=true"
+        else
+            echo "localSessionsEnabled=false"
+            echo "localSessionsUpgradingEnabled=false"
+        fi
         if [[ $m == standalone ]]; then
             echo "clientPortAddress=$HOST"
             echo "clientPort=$STANDALONE_PORT"

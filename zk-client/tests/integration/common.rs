@@ -55,6 +55,10 @@ impl Target {
                     ))
                     .container_check_interval(Duration::from_millis(50))
                     .zookeeper_version(zookeeper_version())
+                    // Read-only mode on, as the reference script's servers
+                    // (readonlymode.enabled), with a grace shorter than the
+                    // 2 s session timeouts of this tick.
+                    .read_only_grace(EMBEDDED_TICK * 5)
                     .start()
                     .await
                     .expect("start the embedded ensemble");

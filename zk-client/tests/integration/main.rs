@@ -8,5 +8,6 @@ mod bad_server;
 mod faults;
 mod multi;
 mod nodes;
+mod read_only;
 mod session;
 mod watches;

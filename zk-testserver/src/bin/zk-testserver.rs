@@ -8,7 +8,9 @@
 //! filter), and runs until SIGINT or SIGTERM. With `--data-dir`, member k
 //! keeps its transaction log and snapshots in `DIR/member<k>` and recovers
 //! from them on the next start. `--zk-version 3.8|3.9` chooses the ZooKeeper
-//! release imitated where the two differ (default 3.9).
+//! release imitated where the two differ (default 3.9). `--read-only-mode`
+//! lets a member cut off from its quorum serve read-only sessions
+//! (ZooKeeper's `readonlymode.enabled`).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -18,7 +20,7 @@ use zk_testserver::Ensemble;
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
 [--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
-[--zk-version 3.8|3.9]";
+[--zk-version 3.8|3.9] [--read-only-mode]";
 
 struct Args {
     members: usize,
@@ -29,6 +31,7 @@ struct Args {
     container_check_ms: Option<u64>,
     data_dir: Option<std::path::PathBuf>,
     version: ZkVersion,
+    read_only: bool,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -41,6 +44,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         container_check_ms: None,
         data_dir: None,
         version: ZkVersion::default(),
+        read_only: false,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -61,6 +65,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                     .map_err(|e| format!("--tick-ms: {e}"))?
             }
             "--extended-types" => a.extended_types = true,
+            "--read-only-mode" => a.read_only = true,
             "--container-check-ms" => {
                 a.container_check_ms = Some(
                     value("--container-check-ms")?
@@ -131,7 +136,8 @@ async fn main() -> ExitCode {
         .port(args.port)
         .tick(Duration::from_millis(args.tick_ms))
         .extended_types(args.extended_types)
-        .zookeeper_version(args.version);
+        .zookeeper_version(args.version)
+        .read_only_mode(args.read_only);
     if let Some(d) = args.super_digest {
         builder = builder.super_digest(d);
     }

@@ -32,6 +32,8 @@ pub struct EnsembleBuilder {
     fsync: bool,
     pub(super) wait_timeout: Duration,
     version: ZkVersion,
+    read_only: bool,
+    read_only_grace: Option<Duration>,
 }
 
 impl Default for EnsembleBuilder {
@@ -54,6 +56,8 @@ impl Default for EnsembleBuilder {
             fsync: true,
             wait_timeout: Duration::from_secs(20),
             version: ZkVersion::default(),
+            read_only: false,
+            read_only_grace: None,
         }
     }
 }
@@ -185,6 +189,25 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Read-only mode (ZooKeeper's `readonlymode.enabled`, off by default): a
+    /// member of a replicated ensemble that has looked for a leader for the
+    /// grace period ([`EnsembleBuilder::read_only_grace`]) serves read-only
+    /// sessions until it joins a quorum again. See
+    /// [`Server::start_read_only`](crate::server::Server::start_read_only).
+    pub fn read_only_mode(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    /// How long a member looks for a leader before it turns read-only
+    /// (default ZooKeeper's `max(2 s, tick)`). Implies
+    /// [`EnsembleBuilder::read_only_mode`].
+    pub fn read_only_grace(mut self, grace: Duration) -> Self {
+        self.read_only = true;
+        self.read_only_grace = Some(grace);
+        self
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
         c.version = self.version;
@@ -216,6 +239,10 @@ impl EnsembleBuilder {
             .wrapping_add(id.wrapping_mul(1_000_003))
             .wrapping_add(incarnation);
         c.snapshot_every = self.snapshot_every;
+        c.read_only_grace = self.read_only.then(|| {
+            self.read_only_grace
+                .unwrap_or_else(|| crate::member::default_read_only_grace(self.tick))
+        });
         c
     }
 

@@ -118,6 +118,9 @@ pub struct MemberStatus {
     pub syncs: SyncCounts,
     /// Failpoints that fired since it last started.
     pub failpoint_hits: u32,
+    /// Whether it serves read-only sessions: cut off from its quorum with
+    /// [`EnsembleBuilder::read_only_mode`] on (`serving` is false then).
+    pub read_only: bool,
 }
 
 /// Running ZooKeeper-compatible members. Dropping it shuts them down.

@@ -23,6 +23,11 @@ pub struct MemberConfig {
     /// Failpoints armed when the member starts (none by default); see
     /// [`crate::failpoint`].
     pub failpoints: Failpoints,
+    /// Read-only mode (ZooKeeper's `readonlymode.enabled`): how long a
+    /// member looks for a leader before it serves read-only sessions; None
+    /// (the default) keeps it down instead. See
+    /// [`default_read_only_grace`](super::default_read_only_grace).
+    pub read_only_grace: Option<std::time::Duration>,
 }
 
 impl MemberConfig {
@@ -37,6 +42,7 @@ impl MemberConfig {
             zab,
             snapshot_every: 100_000,
             failpoints: Failpoints::default(),
+            read_only_grace: None,
         }
     }
 

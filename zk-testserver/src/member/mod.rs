@@ -56,6 +56,7 @@ mod config;
 mod failpoints;
 mod forwarding;
 mod pump;
+mod read_only;
 mod replication;
 mod solo;
 mod view;
@@ -65,6 +66,7 @@ mod tests;
 
 pub use app::AppMessage;
 pub use config::MemberConfig;
+pub use read_only::default_grace as default_read_only_grace;
 
 use crate::failpoint::{Action, Failpoint, Failpoints};
 use crate::server::stats::{ReplicaRole, ReplicaStats, ServerStats, StatsDetail};
@@ -199,6 +201,11 @@ pub struct MemberMachine {
     failpoints: Failpoints,
     /// A failpoint crashed the machine: it takes no more input.
     crashed: bool,
+    /// Read-only mode: how long to look for a leader before serving
+    /// read-only sessions (None: off).
+    read_only_grace: Option<std::time::Duration>,
+    /// When the member last started looking for a leader.
+    looking_since: Option<Instant>,
 }
 
 impl MemberMachine {
@@ -247,6 +254,8 @@ impl MemberMachine {
             syncs: SyncCounts::default(),
             failpoints: config.failpoints,
             crashed: false,
+            read_only_grace: config.read_only_grace,
+            looking_since: Some(now),
         };
         m.pump(now);
         Ok(m)
@@ -403,6 +412,7 @@ impl MemberMachine {
             self.server.handle_tick(self.base.time(now));
             self.report_touches();
         }
+        self.check_read_only(now);
         self.pump(now);
     }
 
@@ -465,9 +475,13 @@ impl MemberMachine {
         if self.crashed {
             return None;
         }
-        Some(match self.repl.poll_timeout() {
+        let next = match self.repl.poll_timeout() {
             Some(t) => t.min(self.next_tick),
             None => self.next_tick,
+        };
+        Some(match self.read_only_deadline() {
+            Some(t) => t.min(next),
+            None => next,
         })
     }
 }

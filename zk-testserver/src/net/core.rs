@@ -90,6 +90,8 @@ pub struct Report {
     pub syncs: SyncCounts,
     /// Failpoints fired since the member started.
     pub failpoint_hits: u32,
+    /// Whether it serves read-only sessions (cut off, read-only mode on).
+    pub read_only: bool,
 }
 
 /// Where a member task publishes its reports: slot `index` of a shared
@@ -331,6 +333,7 @@ impl Driver {
             last_committed_zxid: self.machine.last_committed_zxid(),
             syncs: self.machine.sync_counts(),
             failpoint_hits: self.machine.failpoints().hits(),
+            read_only: self.machine.is_read_only(),
         }));
     }
 

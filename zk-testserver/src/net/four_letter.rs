@@ -80,6 +80,7 @@ pub fn answer(word: &str, s: &ServerStats, ctx: &Context) -> String {
         _ => {}
     }
     match word {
+        "isro" if s.read_only => "ro".into(),
         "isro" => "rw".into(),
         "srvr" => server_lines(s, false, ctx),
         "stat" => server_lines(s, true, ctx),
@@ -150,6 +151,9 @@ fn server_lines(s: &ServerStats, with_clients: bool, ctx: &Context) -> String {
 
 /// `standalone`, `leader` or `follower` (srvr's Mode, mntr's zk_server_state).
 fn mode(s: &ServerStats) -> &'static str {
+    if s.read_only {
+        return "read-only";
+    }
     match s.replica.map(|r| r.role) {
         None => "standalone",
         Some(ReplicaRole::Leader) => "leader",

@@ -113,6 +113,9 @@ pub struct ServerStats {
     pub pending_syncs: usize,
     /// Whether the server serves clients.
     pub serving: bool,
+    /// Whether it serves read-only sessions only (cut off from its quorum,
+    /// read-only mode enabled): `isro` answers `ro`, srvr's mode `read-only`.
+    pub read_only: bool,
     /// The member's place in a replicated ensemble; None when standalone.
     pub replica: Option<ReplicaStats>,
 }

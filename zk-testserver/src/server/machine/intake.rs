@@ -30,6 +30,10 @@ impl Server {
             self.close(conn);
             return;
         }
+        if self.mode == Mode::ReadOnly && req.last_zxid_seen <= self.db.last_zxid {
+            self.read_only_handshake(conn, &req, now);
+            return;
+        }
         if req.last_zxid_seen > self.db.last_zxid {
             tracing::info!(
                 conn,
@@ -236,6 +240,9 @@ impl Server {
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.last_op = op.name();
+        }
+        if self.mode == Mode::ReadOnly && self.read_only_request(conn, hxid, op, session, now) {
+            return;
         }
         if op == OpCode::Sync {
             let token = self.request_sync(conn);

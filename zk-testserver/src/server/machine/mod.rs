@@ -32,6 +32,7 @@
 
 mod dispatch;
 mod intake;
+mod read_only;
 mod role;
 
 use super::config::ServerConfig;
@@ -80,6 +81,9 @@ pub enum Mode {
     /// Forwards writes and session changes to the leader and reports session
     /// activity to it: a synced follower.
     Forward,
+    /// Serves read-only sessions from its own tree: a member cut off from its
+    /// quorum with read-only mode enabled (see [`Server::start_read_only`]).
+    ReadOnly,
 }
 
 enum Pending {
@@ -455,6 +459,7 @@ impl Server {
             proposal_sizes: self.proposal_sizes,
             pending_syncs: self.syncs.len(),
             serving: self.mode != Mode::Down,
+            read_only: self.mode == Mode::ReadOnly,
             replica: None,
         }
     }
