@@ -38,6 +38,7 @@ STEPS=(
     client-standalone
     client-ensemble
     read-only-ensemble
+    reconfig-ensemble
     recipes-standalone
     recipes-ensemble
     examples-standalone
@@ -129,6 +130,17 @@ run_client_integration() {
 step_client_standalone() { run_client_integration standalone; }
 
 step_client_ensemble() { run_client_integration ensemble; }
+
+# Dynamic reconfiguration: an ensemble with reconfigEnabled=true; the test
+# joins a fourth member, removes members (the leader too), moves a client
+# port, with a client following /zookeeper/config.
+step_reconfig_ensemble() {
+    export ZK_REF_RECONFIG=yes
+    start_reference ensemble
+    cargo test -p zk-client --test integration reconfig -- --test-threads=1
+    stop_reference
+    unset ZK_REF_RECONFIG
+}
 
 # Read-only mode: the ensemble's members run with readonlymode.enabled=true
 # (always) and local sessions (a real read-only member admits no other), the

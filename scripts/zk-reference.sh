@@ -26,6 +26,7 @@ MIN_SESSION_TIMEOUT=${ZK_REF_MIN_SESSION_TIMEOUT:-}
 MAX_SESSION_TIMEOUT=${ZK_REF_MAX_SESSION_TIMEOUT:-}
 FORCE_SYNC=${ZK_REF_FORCE_SYNC:-no}
 LOCAL_SESSIONS=${ZK_REF_LOCAL_SESSIONS:-no}
+RECONFIG=${ZK_REF_RECONFIG:-no}
 CONTAINER_CHECK_MS=${ZK_REF_CONTAINER_CHECK_MS:-1000}
 READY_TIMEOUT=${ZK_REF_READY_TIMEOUT:-60}
 STOP_TIMEOUT=${ZK_REF_STOP_TIMEOUT:-15}
@@ -68,6 +69,8 @@ Commands:
   kill <member>          SIGKILL one member (data kept)
   stop-member <member>   SIGTERM one member (data kept)
   start-member <member>  start a stopped/killed member with its data, wait until ready
+  join <member>          (ZK_REF_RECONFIG=yes) start a new member $((ENSEMBLE_SIZE + 1))..9 configured with the
+                         ensemble and itself, wait until it serves; then reconfig -add it
   restart <member>       kill (SIGKILL) if running, then start-member
   kill-all-members       SIGKILL every ensemble member (data kept)
   start-all-members      start every stopped ensemble member with its data, wait until ready
@@ -101,6 +104,8 @@ Settings (environment):
   ZK_REF_MIN_SESSION_TIMEOUT     minSessionTimeout ms     [2 x tickTime]
   ZK_REF_MAX_SESSION_TIMEOUT     maxSessionTimeout ms     [20 x tickTime]
   ZK_REF_FORCE_SYNC              forceSync yes|no         [$FORCE_SYNC]
+  ZK_REF_RECONFIG                reconfigEnabled yes|no [$RECONFIG] (the super user may reconfig;
+                                 join <member> starts a member beyond the configured ones)
   ZK_REF_LOCAL_SESSIONS          localSessionsEnabled and localSessionsUpgradingEnabled
                                  yes|no [$LOCAL_SESSIONS]; a read-only member (every member runs
                                  with readonlymode.enabled=true) admits new sessions only with yes
@@ -133,6 +138,7 @@ validate_settings() {
     ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
     [[ $FORCE_SYNC == yes || $FORCE_SYNC == no ]] || die "ZK_REF_FORCE_SYNC must be yes or no"
     [[ $LOCAL_SESSIONS == yes || $LOCAL_SESSIONS == no ]] || die "ZK_REF_LOCAL_SESSIONS must be yes or no"
+    [[ $RECONFIG == yes || $RECONFIG == no ]] || die "ZK_REF_RECONFIG must be yes or no"
     [[ $VERSION == 3.8 || $VERSION == 3.9 ]] || die "ZK_REF_VERSION must be 3.8 or 3.9, got '$VERSION'"
     [[ -z $MIN_SESSION_TIMEOUT ]] || is_uint "$MIN_SESSION_TIMEOUT" ||
         die "ZK_REF_MIN_SESSION_TIMEOUT must be an integer"
@@ -274,6 +280,16 @@ all_members() {
     local i
     echo standalone
     for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
+    joined_members
+}
+
+# Members started with `join` beyond the configured ensemble (ids above
+# ENSEMBLE_SIZE, up to 9), as long as their directory exists.
+joined_members() {
+    local i
+    for ((i = ENSEMBLE_SIZE + 1; i <= 9; i++)); do
+        if [[ -d $STATE_DIR/ensemble/member$i ]]; then echo "$i"; fi
+    done
 }
 
 members_of() {
@@ -282,10 +298,11 @@ members_of() {
     ensemble)
         local i
         for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
+        joined_members
         ;;
     all) all_members ;;
     *)
-        if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE)); then
+        if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE)) && [[ ! -d $STATE_DIR/ensemble/member$1 ]]; then
             die "unknown name '$1' (expected standalone, ensemble, all or a member 1..$ENSEMBLE_SIZE)"
         fi
         echo "$1"
@@ -296,8 +313,11 @@ members_of() {
 check_member() {
     local m=$1
     if [[ $m == standalone ]]; then return 0; fi
-    if ! is_uint "$m" || ((m < 1 || m > ENSEMBLE_SIZE)); then
+    if ! is_uint "$m" || ((m < 1 || m > 9)); then
         die "unknown member '$m' (expected standalone or 1..$ENSEMBLE_SIZE)"
+    fi
+    if ((m > ENSEMBLE_SIZE)) && [[ ! -d $STATE_DIR/ensemble/member$m ]]; then
+        die "unknown member '$m' (expected standalone or 1..$ENSEMBLE_SIZE, or a joined member)"
     fi
 }
 
@@ -422,6 +442,10 @@ write_config() {
         # Unknown keys become system properties "zookeeper.<key>": this is
         # zookeeper.extendedTypesEnabled (TTL nodes).
         echo "extendedTypesEnabled=true"
+        if [[ $RECONFIG == yes ]]; then
+            echo "reconfigEnabled=true"
+            echo "standaloneEnabled=false"
+        fi
         if [[ $LOCAL_SESSIONS == yes ]]; then
             echo "localSessionsEnabled=true"
             echo "localSessionsUpgradingEnabled=true"
@@ -437,6 +461,11 @@ write_config() {
             for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do
                 echo "server.$i=$HOST:$((QUORUM_BASE + i)):$((ELECTION_BASE + i));$HOST:$((CLIENT_BASE + i))"
             done
+            # A joining member lists the ensemble and itself (ZooKeeper's way
+            # to add a server: start it so, then reconfig -add it).
+            if ((m > ENSEMBLE_SIZE)); then
+                echo "server.$m=$HOST:$((QUORUM_BASE + m)):$((ELECTION_BASE + m));$HOST:$((CLIENT_BASE + m))"
+            fi
         fi
     } >"$dir/zoo.cfg"
 }
@@ -626,6 +655,26 @@ cmd_stop() {
     fi
 }
 
+# Start a member beyond the configured ensemble (reconfig mode): it syncs
+# with the leader as a non-voting learner until `reconfig -add` makes it a
+# member. Returns once it serves.
+cmd_join() {
+    local m=${1:-} deadline mode
+    [[ $RECONFIG == yes ]] || die "join needs ZK_REF_RECONFIG=yes"
+    is_uint "$m" && ((m > ENSEMBLE_SIZE && m <= 9)) || die "usage: join <member $((ENSEMBLE_SIZE + 1))..9>"
+    require_installed
+    signal_member "$m" KILL 2>/dev/null || true
+    rm -rf "$STATE_DIR/ensemble/member$m"
+    write_config "$m"
+    launch_member "$m"
+    deadline=$((SECONDS + READY_TIMEOUT))
+    while mode=$(member_mode "$m"); [[ $mode != follower && $mode != observer && $mode != leader ]]; do
+        ((SECONDS < deadline)) || die "joined member $m not serving after ${READY_TIMEOUT}s (mode '${mode}')"
+        sleep 0.1
+    done
+    log "member $m joined as $mode"
+}
+
 cmd_start_member() {
     local m=${1:-}
     [[ -n $m ]] || die "usage: start-member <member>"
@@ -777,6 +826,7 @@ main() {
         signal_member "$1" TERM
         ;;
     start-member) cmd_start_member "$@" ;;
+    join) cmd_join "$@" ;;
     restart) cmd_restart "$@" ;;
     kill-all-members) cmd_kill_all_members ;;
     start-all-members) cmd_start_all_members ;;

@@ -36,6 +36,7 @@
 
 mod client;
 pub mod connect_string;
+pub mod ensemble_config;
 mod error;
 mod ops;
 pub mod proto;
@@ -43,7 +44,7 @@ pub mod retry;
 pub mod session;
 pub mod watch;
 
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, EnsembleFollower, Reconfig};
 pub use error::{Error, ErrorKind, Result};
 pub use ops::{CreateOptions, Op, OpResult, ReadOp, ReadResult};
 pub use proto::{

@@ -3,9 +3,11 @@
 
 mod builder;
 mod nodes;
+mod reconfig;
 mod watches;
 
 pub use builder::ClientBuilder;
+pub use reconfig::{EnsembleFollower, Reconfig};
 
 use crate::connect_string::Chroot;
 use crate::error::{Error, Result};

@@ -9,5 +9,6 @@ mod faults;
 mod multi;
 mod nodes;
 mod read_only;
+mod reconfig;
 mod session;
 mod watches;
