@@ -29,6 +29,7 @@
 //! ```
 
 mod builder;
+mod membership;
 mod slot;
 mod wait;
 
@@ -193,7 +194,8 @@ impl Ensemble {
 
     async fn launch(&self, index: usize, prepared: Prepared) -> Result<()> {
         let mut slot = self.slots[index].lock().await;
-        let config = self.config.member_config(slot.id, slot.starts());
+        let mut config = self.config.member_config(slot.id, slot.starts());
+        config.ensemble_config = self.config_node_text();
         let publisher = Publisher {
             tx: self.reports.clone(),
             index,
@@ -289,7 +291,8 @@ impl Ensemble {
             slot.wipe()?;
         }
         let prepared = slot.prepare(&self.network).await?;
-        let config = self.config.member_config(slot.id, slot.starts());
+        let mut config = self.config.member_config(slot.id, slot.starts());
+        config.ensemble_config = self.config_node_text();
         let publisher = Publisher {
             tx: self.reports.clone(),
             index: i,

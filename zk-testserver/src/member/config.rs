@@ -28,6 +28,10 @@ pub struct MemberConfig {
     /// (the default) keeps it down instead. See
     /// [`default_read_only_grace`](super::default_read_only_grace).
     pub read_only_grace: Option<std::time::Duration>,
+    /// The text of `/zookeeper/config` (`server.N=...` lines and
+    /// `version=`), which the ensemble builds from its members' addresses;
+    /// None leaves the node empty, as a standalone ZooKeeper has it.
+    pub ensemble_config: Option<String>,
 }
 
 impl MemberConfig {
@@ -43,6 +47,7 @@ impl MemberConfig {
             snapshot_every: 100_000,
             failpoints: Failpoints::default(),
             read_only_grace: None,
+            ensemble_config: None,
         }
     }
 

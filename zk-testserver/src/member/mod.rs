@@ -226,7 +226,10 @@ impl MemberMachine {
         let mut server_config = config.server.clone();
         server_config.server_id = u8::try_from(id).unwrap_or(u8::MAX);
         let tick = Duration::from_millis(server_config.tick_ms.max(2) / 2);
-        let server = Server::new(server_config, db, base.time(now));
+        let mut server = Server::new(server_config, db, base.time(now));
+        if let Some(text) = &config.ensemble_config {
+            server.set_ensemble_config(text);
+        }
         let rng = Xoshiro256PlusPlus::seed_from_u64(config.zab.seed ^ 0x6d65_6d62_6572);
         let members = config.zab.members.len();
         let repl = Replication::new(config.zab, recovered, now)?;

@@ -30,6 +30,7 @@
 //! the handshake is answered wait for it, and a write's watch notifications
 //! are emitted before its reply.
 
+mod config_node;
 mod dispatch;
 mod intake;
 mod read_only;

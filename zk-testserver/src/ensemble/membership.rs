@@ -1,0 +1,39 @@
+//! The ensemble's configuration as clients see it in `/zookeeper/config`.
+
+use super::Ensemble;
+use zk_client::ensemble_config::{EnsembleConfig, ServerRole, ServerSpec};
+
+impl Ensemble {
+    /// The configuration every member publishes in `/zookeeper/config`
+    /// (empty for a standalone server, as ZooKeeper's): one participant line
+    /// per member with its client address, `version=0` as ZooKeeper writes
+    /// without `reconfigEnabled`. Members talk over an in-process network,
+    /// so their quorum and election ports are given as 0.
+    pub fn ensemble_config(&self) -> EnsembleConfig {
+        if self.addrs.len() < 2 {
+            return EnsembleConfig::default();
+        }
+        let servers = self
+            .addrs
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| ServerSpec {
+                id: i as u64 + 1,
+                host: addr.ip().to_string(),
+                quorum_port: 0,
+                election_port: 0,
+                role: ServerRole::Participant,
+                client: Some((addr.ip().to_string(), addr.port())),
+            })
+            .collect();
+        EnsembleConfig {
+            servers,
+            version: 0,
+        }
+    }
+
+    /// The text of `/zookeeper/config` members are started with.
+    pub(super) fn config_node_text(&self) -> Option<String> {
+        (self.addrs.len() > 1).then(|| self.ensemble_config().to_string())
+    }
+}
