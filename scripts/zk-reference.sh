@@ -27,6 +27,7 @@ MAX_SESSION_TIMEOUT=${ZK_REF_MAX_SESSION_TIMEOUT:-}
 FORCE_SYNC=${ZK_REF_FORCE_SYNC:-no}
 LOCAL_SESSIONS=${ZK_REF_LOCAL_SESSIONS:-no}
 RECONFIG=${ZK_REF_RECONFIG:-no}
+ADMIN_BASE=${ZK_REF_ADMIN_PORT_BASE:-}
 CONTAINER_CHECK_MS=${ZK_REF_CONTAINER_CHECK_MS:-1000}
 READY_TIMEOUT=${ZK_REF_READY_TIMEOUT:-60}
 STOP_TIMEOUT=${ZK_REF_STOP_TIMEOUT:-15}
@@ -104,6 +105,8 @@ Settings (environment):
   ZK_REF_MIN_SESSION_TIMEOUT     minSessionTimeout ms     [2 x tickTime]
   ZK_REF_MAX_SESSION_TIMEOUT     maxSessionTimeout ms     [20 x tickTime]
   ZK_REF_FORCE_SYNC              forceSync yes|no         [$FORCE_SYNC]
+  ZK_REF_ADMIN_PORT_BASE         if set, the AdminServer (HTTP /commands/<name>) of member i listens
+                                 on 127.0.0.1:base + i (standalone: base) [off]
   ZK_REF_RECONFIG                reconfigEnabled yes|no [$RECONFIG] (the super user may reconfig;
                                  join <member> starts a member beyond the configured ones)
   ZK_REF_LOCAL_SESSIONS          localSessionsEnabled and localSessionsUpgradingEnabled
@@ -180,7 +183,8 @@ classpath() {
     # zookeeper.jar's manifest Class-Path brings jute, netty, slf4j-api, jetty, ...
     # slf4j-api alone logs nothing, so add the log4j 1.2 binding Debian ships
     # (libslf4j-java, liblog4j1.2-java are dependencies of libzookeeper-java).
-    printf '%s' "$CONF_DIR:$(zk_jars):$JAR_DIR/slf4j-log4j12.jar:$JAR_DIR/log4j-1.2.jar"
+    # servlet-api: the AdminServer (Jetty) needs it and no manifest names it.
+    printf '%s' "$CONF_DIR:$(zk_jars):$JAR_DIR/slf4j-log4j12.jar:$JAR_DIR/log4j-1.2.jar:$JAR_DIR/servlet-api.jar"
 }
 
 missing_parts() {
@@ -437,7 +441,17 @@ write_config() {
         echo "forceSync=$FORCE_SYNC"
         echo "preAllocSize=1024"
         echo "maxClientCnxns=0"
-        echo "admin.enableServer=false"
+        if [[ -n $ADMIN_BASE ]]; then
+            echo "admin.enableServer=true"
+            echo "admin.serverAddress=$HOST"
+            if [[ $m == standalone ]]; then
+                echo "admin.serverPort=$ADMIN_BASE"
+            else
+                echo "admin.serverPort=$((ADMIN_BASE + m))"
+            fi
+        else
+            echo "admin.enableServer=false"
+        fi
         echo "4lw.commands.whitelist=*"
         # Unknown keys become system properties "zookeeper.<key>": this is
         # zookeeper.extendedTypesEnabled (TTL nodes).

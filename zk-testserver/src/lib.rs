@@ -66,11 +66,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod chaos;
 pub mod check;
 pub mod ensemble;
 pub mod failpoint;
 pub mod fuzzing;
+pub mod http;
 pub mod member;
 pub mod net;
 pub mod proxy;

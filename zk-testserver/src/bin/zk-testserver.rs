@@ -10,7 +10,9 @@
 //! from them on the next start. `--zk-version 3.8|3.9` chooses the ZooKeeper
 //! release imitated where the two differ (default 3.9). `--read-only-mode`
 //! lets a member cut off from its quorum serve read-only sessions
-//! (ZooKeeper's `readonlymode.enabled`).
+//! (ZooKeeper's `readonlymode.enabled`). `--admin-port A` serves an
+//! AdminServer-compatible HTTP endpoint (`/commands/<name>`) for member k on
+//! port A + k - 1.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -20,7 +22,7 @@ use zk_testserver::Ensemble;
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
 [--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
-[--zk-version 3.8|3.9] [--read-only-mode]";
+[--zk-version 3.8|3.9] [--read-only-mode] [--admin-port A]";
 
 struct Args {
     members: usize,
@@ -32,6 +34,7 @@ struct Args {
     data_dir: Option<std::path::PathBuf>,
     version: ZkVersion,
     read_only: bool,
+    admin_port: Option<u16>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -45,6 +48,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         data_dir: None,
         version: ZkVersion::default(),
         read_only: false,
+        admin_port: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -66,6 +70,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--extended-types" => a.extended_types = true,
             "--read-only-mode" => a.read_only = true,
+            "--admin-port" => {
+                a.admin_port = Some(
+                    value("--admin-port")?
+                        .parse()
+                        .map_err(|e| format!("--admin-port: {e}"))?,
+                )
+            }
             "--container-check-ms" => {
                 a.container_check_ms = Some(
                     value("--container-check-ms")?
@@ -138,6 +149,9 @@ async fn main() -> ExitCode {
         .extended_types(args.extended_types)
         .zookeeper_version(args.version)
         .read_only_mode(args.read_only);
+    if let Some(port) = args.admin_port {
+        builder = builder.admin_port(port);
+    }
     if let Some(d) = args.super_digest {
         builder = builder.super_digest(d);
     }

@@ -34,6 +34,7 @@ pub struct EnsembleBuilder {
     version: ZkVersion,
     read_only: bool,
     read_only_grace: Option<Duration>,
+    admin_port: Option<u16>,
 }
 
 impl Default for EnsembleBuilder {
@@ -58,6 +59,7 @@ impl Default for EnsembleBuilder {
             version: ZkVersion::default(),
             read_only: false,
             read_only_grace: None,
+            admin_port: None,
         }
     }
 }
@@ -208,6 +210,14 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Serves an AdminServer-compatible HTTP endpoint per member
+    /// (`GET /commands/<name>`, see [`crate::admin`]) on 127.0.0.1: member
+    /// k on `port + k - 1`, or each on any free port with 0. Off by default.
+    pub fn admin_port(mut self, port: u16) -> Self {
+        self.admin_port = Some(port);
+        self
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
         c.version = self.version;
@@ -246,6 +256,19 @@ impl EnsembleBuilder {
         c
     }
 
+    fn admin_addr(&self, id: MemberId) -> Result<Option<SocketAddr>> {
+        let Some(base) = self.admin_port else {
+            return Ok(None);
+        };
+        let port = match base {
+            0 => 0,
+            p => p
+                .checked_add(u16::try_from(id - 1).unwrap_or(u16::MAX))
+                .ok_or(Error::Unsupported("admin ports above 65535"))?,
+        };
+        Ok(Some(SocketAddr::from(([127, 0, 0, 1], port))))
+    }
+
     /// Binds the client ports on 127.0.0.1, starts every member, and returns
     /// once each of them serves (a leader is elected and synced with all).
     pub async fn start(self) -> Result<Ensemble> {
@@ -270,11 +293,9 @@ impl EnsembleBuilder {
                 },
                 None => Store::Memory(MemoryStorage::new()),
             };
-            slots.push(Slot::new(
-                id,
-                SocketAddr::from(([127, 0, 0, 1], port)),
-                store,
-            ));
+            let mut slot = Slot::new(id, SocketAddr::from(([127, 0, 0, 1], port)), store);
+            slot.admin_addr = self.admin_addr(id)?;
+            slots.push(slot);
         }
         // Bind every port and connect every mailbox before any member runs,
         // so the first election messages reach everyone.

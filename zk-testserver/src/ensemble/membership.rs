@@ -1,6 +1,7 @@
 //! The ensemble's configuration as clients see it in `/zookeeper/config`.
 
 use super::Ensemble;
+use std::net::SocketAddr;
 use zk_client::ensemble_config::{EnsembleConfig, ServerRole, ServerSpec};
 
 impl Ensemble {
@@ -30,6 +31,14 @@ impl Ensemble {
             servers,
             version: 0,
         }
+    }
+
+    /// Where `member`'s AdminServer-compatible endpoint listens (see
+    /// [`EnsembleBuilder::admin_port`](super::EnsembleBuilder::admin_port));
+    /// None when not enabled or no such member.
+    pub fn admin_addr(&self, member: u64) -> Option<SocketAddr> {
+        let i = usize::try_from(member).ok()?.checked_sub(1)?;
+        self.admin_addrs.get(i).copied().flatten()
     }
 
     /// The text of `/zookeeper/config` members are started with.

@@ -157,6 +157,7 @@ pub struct Ensemble {
     network: Network,
     reports: watch::Sender<Vec<Option<Report>>>,
     addrs: Vec<SocketAddr>,
+    admin_addrs: Vec<Option<SocketAddr>>,
     slots: Vec<Mutex<Slot>>,
 }
 
@@ -188,6 +189,7 @@ impl Ensemble {
             network,
             reports,
             addrs: slots.iter().map(|s| s.addr).collect(),
+            admin_addrs: slots.iter().map(|s| s.admin_addr).collect(),
             slots: slots.into_iter().map(Mutex::new).collect(),
         }
     }
@@ -196,6 +198,7 @@ impl Ensemble {
         let mut slot = self.slots[index].lock().await;
         let mut config = self.config.member_config(slot.id, slot.starts());
         config.ensemble_config = self.config_node_text();
+        slot.admin_ensemble = self.ensemble_config();
         let publisher = Publisher {
             tx: self.reports.clone(),
             index,
@@ -293,6 +296,7 @@ impl Ensemble {
         let prepared = slot.prepare(&self.network).await?;
         let mut config = self.config.member_config(slot.id, slot.starts());
         config.ensemble_config = self.config_node_text();
+        slot.admin_ensemble = self.ensemble_config();
         let publisher = Publisher {
             tx: self.reports.clone(),
             index: i,

@@ -63,12 +63,14 @@ struct Running {
     commands: mpsc::UnboundedSender<Command>,
     driver: JoinHandle<()>,
     listener: JoinHandle<()>,
+    admin: Option<JoinHandle<()>>,
 }
 
 /// A bound client port and a connected mailbox: a member about to run.
 pub(super) struct Prepared {
     listener: std::net::TcpListener,
     peers: mpsc::UnboundedReceiver<PeerInput>,
+    admin: Option<std::net::TcpListener>,
 }
 
 /// One member of the ensemble, running or not.
@@ -80,6 +82,11 @@ pub(super) struct Slot {
     running: Option<Running>,
     /// Failpoints to arm when the member next starts.
     pub(super) armed_on_start: Failpoints,
+    /// Where its AdminServer-compatible endpoint listens, if enabled (port 0
+    /// until first bound).
+    pub(super) admin_addr: Option<SocketAddr>,
+    /// What that endpoint knows of the ensemble.
+    pub(super) admin_ensemble: zk_client::ensemble_config::EnsembleConfig,
 }
 
 impl Slot {
@@ -91,6 +98,8 @@ impl Slot {
             starts: 0,
             running: None,
             armed_on_start: Failpoints::default(),
+            admin_addr: None,
+            admin_ensemble: Default::default(),
         }
     }
 
@@ -114,8 +123,21 @@ impl Slot {
         let listener = std::net::TcpListener::bind(self.addr)?;
         listener.set_nonblocking(true)?;
         self.addr = listener.local_addr()?;
+        let admin = match self.admin_addr {
+            Some(addr) => {
+                let admin = std::net::TcpListener::bind(addr)?;
+                admin.set_nonblocking(true)?;
+                self.admin_addr = Some(admin.local_addr()?);
+                Some(admin)
+            }
+            None => None,
+        };
         let peers = network.attach(self.id);
-        Ok(Prepared { listener, peers })
+        Ok(Prepared {
+            listener,
+            peers,
+            admin,
+        })
     }
 
     /// Recovers storage, builds the member machine and spawns its tasks.
@@ -151,12 +173,30 @@ impl Slot {
         };
         let listener = TcpListener::from_std(prepared.listener)?;
         let listener = tokio::spawn(accept_loop(listener, commands.clone(), info));
+        let admin = match prepared.admin {
+            Some(admin) => {
+                let ctx = crate::admin::AdminContext {
+                    id: self.id,
+                    client_port: self.addr.port(),
+                    ensemble: self.admin_ensemble.clone(),
+                    started: info.started,
+                };
+                let admin = TcpListener::from_std(admin)?;
+                Some(tokio::spawn(crate::admin::serve(
+                    admin,
+                    commands.clone(),
+                    ctx,
+                )))
+            }
+            None => None,
+        };
         self.starts += 1;
         tracing::info!(member = self.id, addr = %self.addr, logged, "member started");
         self.running = Some(Running {
             commands,
             driver,
             listener,
+            admin,
         });
         Ok(())
     }
@@ -172,6 +212,10 @@ impl Slot {
         if let Some(r) = self.running.take() {
             r.listener.abort();
             r.driver.abort();
+            if let Some(admin) = r.admin {
+                admin.abort();
+                let _ = admin.await;
+            }
             let _ = r.listener.await;
             let _ = r.driver.await;
             network.detach(self.id);
@@ -196,6 +240,9 @@ impl Slot {
         if let Some(r) = self.running.take() {
             r.listener.abort();
             r.driver.abort();
+            if let Some(admin) = r.admin {
+                admin.abort();
+            }
         }
     }
 }

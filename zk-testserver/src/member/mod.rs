@@ -321,6 +321,12 @@ impl MemberMachine {
         &self.server
     }
 
+    /// Carries out what an administrative four-letter word changes (counter
+    /// resets, the trace mask); see [`Server::apply_admin`].
+    pub fn apply_admin(&mut self, detail: &StatsDetail) {
+        self.server.apply_admin(detail);
+    }
+
     /// Figures for the four-letter words (the costly parts as `detail` asks).
     pub fn stats(&self, now: Instant, detail: StatsDetail) -> ServerStats {
         let mut stats = self.server.stats(detail);
@@ -332,6 +338,7 @@ impl MemberMachine {
             };
             let learners = self.repl.learners().unwrap_or_default();
             stats.replica = Some(ReplicaStats {
+                leader: self.status.leader,
                 role,
                 quorum_size: self.members,
                 learners: learners.connected,

@@ -226,7 +226,10 @@ impl Driver {
                 self.machine.handle_client_closed(conn);
             }
             Command::Stats(detail, reply) => {
-                let _ = reply.send((self.machine.stats(now, detail), self.machine_time(now)));
+                self.machine.apply_admin(&detail);
+                let mut stats = self.machine.stats(now, detail);
+                stats.storage = self.storage.usage();
+                let _ = reply.send((stats, self.machine_time(now)));
             }
             Command::ExpireSession(id, reply) => {
                 let done = self.machine.expire_session(now, id);

@@ -30,6 +30,7 @@
 //! the handshake is answered wait for it, and a write's watch notifications
 //! are emitted before its reply.
 
+mod admin;
 mod config_node;
 mod dispatch;
 mod intake;
@@ -187,6 +188,8 @@ pub struct Server {
     counters: Counters,
     proposal_sizes: Option<ProposalSizes>,
     last_container_check: u64,
+    /// The trace mask of `gtmk` / `stmk`.
+    trace_mask: i64,
 }
 
 impl Server {
@@ -216,6 +219,7 @@ impl Server {
             proposal_sizes: None,
             last_container_check: now.mono_ms,
             config,
+            trace_mask: admin::DEFAULT_TRACE_MASK,
         }
     }
 
@@ -461,6 +465,9 @@ impl Server {
             pending_syncs: self.syncs.len(),
             serving: self.mode != Mode::Down,
             read_only: self.mode == Mode::ReadOnly,
+            digest: detail.digest.then(|| (self.db.last_zxid, self.db.digest())),
+            trace_mask: self.trace_mask,
+            storage: Default::default(),
             replica: None,
         }
     }
