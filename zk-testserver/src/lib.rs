@@ -69,6 +69,7 @@
 pub mod admin;
 pub mod chaos;
 pub mod check;
+pub mod control;
 pub mod ensemble;
 pub mod failpoint;
 pub mod fuzzing;

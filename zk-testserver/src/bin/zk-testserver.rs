@@ -12,7 +12,14 @@
 //! lets a member cut off from its quorum serve read-only sessions
 //! (ZooKeeper's `readonlymode.enabled`). `--admin-port A` serves an
 //! AdminServer-compatible HTTP endpoint (`/commands/<name>`) for member k on
-//! port A + k - 1.
+//! port A + k - 1. `--bind IP` binds the client (and admin) ports to IP
+//! (default 127.0.0.1; the connect string names loopback for 0.0.0.0).
+//!
+//! `--control ADDR` serves the fault API over HTTP/JSON on ADDR (see
+//! `zk_testserver::control`: kill, restart, partition, heal, expire a
+//! session, wait for a leader, ...) and prints `control http://<addr>` as the
+//! second line of stdout, so tests in any language can drive failovers, as
+//! with curator-test's TestingCluster.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -22,7 +29,7 @@ use zk_testserver::Ensemble;
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
 [--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
-[--zk-version 3.8|3.9] [--read-only-mode] [--admin-port A]";
+[--zk-version 3.8|3.9] [--read-only-mode] [--admin-port A] [--bind IP] [--control ADDR]";
 
 struct Args {
     members: usize,
@@ -35,6 +42,8 @@ struct Args {
     version: ZkVersion,
     read_only: bool,
     admin_port: Option<u16>,
+    bind: Option<std::net::IpAddr>,
+    control: Option<std::net::SocketAddr>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -49,6 +58,8 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         version: ZkVersion::default(),
         read_only: false,
         admin_port: None,
+        bind: None,
+        control: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -70,6 +81,20 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--extended-types" => a.extended_types = true,
             "--read-only-mode" => a.read_only = true,
+            "--bind" => {
+                a.bind = Some(
+                    value("--bind")?
+                        .parse()
+                        .map_err(|e| format!("--bind: {e}"))?,
+                )
+            }
+            "--control" => {
+                a.control = Some(
+                    value("--control")?
+                        .parse()
+                        .map_err(|e| format!("--control (ip:port): {e}"))?,
+                )
+            }
             "--admin-port" => {
                 a.admin_port = Some(
                     value("--admin-port")?
@@ -149,6 +174,9 @@ async fn main() -> ExitCode {
         .extended_types(args.extended_types)
         .zookeeper_version(args.version)
         .read_only_mode(args.read_only);
+    if let Some(ip) = args.bind {
+        builder = builder.bind(ip);
+    }
     if let Some(port) = args.admin_port {
         builder = builder.admin_port(port);
     }
@@ -168,11 +196,36 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let zk = std::sync::Arc::new(zk);
+    let mut control = None;
+    if let Some(addr) = args.control {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot bind the control endpoint on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let bound = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        control = Some((
+            bound,
+            tokio::spawn(zk_testserver::control::serve(listener, zk.clone())),
+        ));
+    }
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "{}", zk.connect_string());
+    if let Some((addr, _)) = &control {
+        let _ = writeln!(stdout, "control http://{addr}");
+    }
     let _ = stdout.flush();
     shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some((_, task)) = control {
+        task.abort();
+    }
     zk.stop().await;
     ExitCode::SUCCESS
 }

@@ -35,6 +35,7 @@ pub struct EnsembleBuilder {
     read_only: bool,
     read_only_grace: Option<Duration>,
     admin_port: Option<u16>,
+    bind: std::net::IpAddr,
 }
 
 impl Default for EnsembleBuilder {
@@ -60,6 +61,7 @@ impl Default for EnsembleBuilder {
             read_only: false,
             read_only_grace: None,
             admin_port: None,
+            bind: std::net::IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
@@ -218,6 +220,14 @@ impl EnsembleBuilder {
         self
     }
 
+    /// The address the client (and admin) ports bind to (default
+    /// 127.0.0.1); `0.0.0.0` serves other hosts or containers. The connect
+    /// string names loopback for a wildcard address.
+    pub fn bind(mut self, ip: std::net::IpAddr) -> Self {
+        self.bind = ip;
+        self
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
         c.version = self.version;
@@ -266,7 +276,7 @@ impl EnsembleBuilder {
                 .checked_add(u16::try_from(id - 1).unwrap_or(u16::MAX))
                 .ok_or(Error::Unsupported("admin ports above 65535"))?,
         };
-        Ok(Some(SocketAddr::from(([127, 0, 0, 1], port))))
+        Ok(Some(SocketAddr::from((self.bind, port))))
     }
 
     /// Binds the client ports on 127.0.0.1, starts every member, and returns
@@ -293,7 +303,7 @@ impl EnsembleBuilder {
                 },
                 None => Store::Memory(MemoryStorage::new()),
             };
-            let mut slot = Slot::new(id, SocketAddr::from(([127, 0, 0, 1], port)), store);
+            let mut slot = Slot::new(id, SocketAddr::from((self.bind, port)), store);
             slot.admin_addr = self.admin_addr(id)?;
             slots.push(slot);
         }

@@ -4,6 +4,18 @@ use super::Ensemble;
 use std::net::SocketAddr;
 use zk_client::ensemble_config::{EnsembleConfig, ServerRole, ServerSpec};
 
+/// Where a client reaches a member bound to `addr`: a wildcard bind
+/// (`0.0.0.0`, `::`) is reached on loopback.
+pub(super) fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    }
+}
+
 impl Ensemble {
     /// The configuration every member publishes in `/zookeeper/config`
     /// (empty for a standalone server, as ZooKeeper's): one participant line
@@ -18,6 +30,7 @@ impl Ensemble {
             .addrs
             .iter()
             .enumerate()
+            .map(|(i, addr)| (i, reachable(*addr)))
             .map(|(i, addr)| ServerSpec {
                 id: i as u64 + 1,
                 host: addr.ip().to_string(),

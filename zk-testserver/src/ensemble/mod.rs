@@ -233,7 +233,7 @@ impl Ensemble {
     pub fn connect_string(&self) -> String {
         self.addrs
             .iter()
-            .map(|a| a.to_string())
+            .map(|a| membership::reachable(*a).to_string())
             .collect::<Vec<_>>()
             .join(",")
     }
