@@ -26,11 +26,19 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 REF="$SCRIPT_DIR/zk-reference.sh"
 cd "$REPO_ROOT"
 
+# The real ZooKeeper release the run is against: 3.8 (bookworm's package) or
+# 3.9 (trixie's 3.9.3, fetched by `zk-reference.sh install`). Every step, and
+# every suite through ZK_REFERENCE_VERSION, runs against that one release.
+REF_VERSION=${ZK_REF_VERSION:-3.8}
+export ZK_REF_VERSION=$REF_VERSION
+
 # Steps in the order they run. Add new suites here and as step_<name> below.
 STEPS=(
     reference-smoke
     client-standalone
     client-ensemble
+    read-only-ensemble
+    reconfig-ensemble
     recipes-standalone
     recipes-ensemble
     examples-standalone
@@ -76,14 +84,16 @@ start_reference() {
     export ZK_REFERENCE=$name
     export ZK_REFERENCE_SCRIPT=$REF
     export ZK_REFERENCE_TICK_TIME=${ZK_REF_TICK_TIME:-200}
+    export ZK_REFERENCE_VERSION=$REF_VERSION
     ZK_REFERENCE_SUPER_AUTH=$("$REF" super-auth)
     export ZK_REFERENCE_SUPER_AUTH
-    note "ZK_REFERENCE=$ZK_REFERENCE ZK_CONNECT=$ZK_CONNECT"
+    note "ZK_REFERENCE=$ZK_REFERENCE ZK_REFERENCE_VERSION=$ZK_REFERENCE_VERSION ZK_CONNECT=$ZK_CONNECT"
 }
 
 stop_reference() {
     "$REF" stop all
-    unset ZK_CONNECT ZK_REFERENCE ZK_REFERENCE_SCRIPT ZK_REFERENCE_TICK_TIME ZK_REFERENCE_SUPER_AUTH
+    unset ZK_CONNECT ZK_REFERENCE ZK_REFERENCE_SCRIPT ZK_REFERENCE_TICK_TIME ZK_REFERENCE_SUPER_AUTH \
+        ZK_REFERENCE_VERSION
 }
 
 # ---------------------------------------------------------------------------
@@ -128,6 +138,28 @@ run_client_integration() {
 step_client_standalone() { run_client_integration standalone; }
 
 step_client_ensemble() { run_client_integration ensemble; }
+
+# Dynamic reconfiguration: an ensemble with reconfigEnabled=true; the test
+# joins a fourth member, removes members (the leader too), moves a client
+# port, with a client following /zookeeper/config.
+step_reconfig_ensemble() {
+    export ZK_REF_RECONFIG=yes
+    start_reference ensemble
+    cargo test -p zk-client --test integration reconfig -- --test-threads=1
+    stop_reference
+    unset ZK_REF_RECONFIG
+}
+
+# Read-only mode: the ensemble's members run with readonlymode.enabled=true
+# (always) and local sessions (a real read-only member admits no other), the
+# test stops two members and uses the third read-only.
+step_read_only_ensemble() {
+    export ZK_REF_LOCAL_SESSIONS=yes
+    start_reference ensemble
+    cargo test -p zk-client --test integration read_only -- --test-threads=1
+    stop_reference
+    unset ZK_REF_LOCAL_SESSIONS
+}
 
 # The recipe suite (each test in its own namespace, so in parallel).
 run_recipes() {
@@ -393,18 +425,20 @@ main() {
     done
     trap on_exit EXIT
     "$REF" install
+    REF_RELEASE=$("$REF" version)
+    note "reference server: $REF_RELEASE (ZK_REF_VERSION=$REF_VERSION)"
     for step in "${steps[@]}"; do
         CURRENT_STEP=$step
         SKIPPED=""
         fn="step_${step//-/_}"
-        section "$step"
+        section "$step (ZooKeeper $REF_VERSION)"
         "$fn"
         "$REF" stop all
         if [[ -n $SKIPPED ]]; then RESULTS+=("$step=skipped"); else RESULTS+=("$step=ok"); fi
     done
     CURRENT_STEP=""
-    section "summary"
-    note "${RESULTS[*]}"
+    section "summary (ZooKeeper $REF_VERSION)"
+    note "against $REF_RELEASE: ${RESULTS[*]}"
 }
 
 main "$@"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the real Apache ZooKeeper server (Debian's package, 3.8.x) on loopback for
+# Run the real Apache ZooKeeper server (Debian bookworm's package, 3.8.0, or
+# trixie's 3.9.3 unpacked beside it: ZK_REF_VERSION=3.8|3.9) on loopback for
 # tests: one standalone server and/or a 3-member ensemble, with kill/restart of
 # single members for client fault tests. No service scripts are used: each
 # member is `java ... QuorumPeerMain zoo.cfg` with its own config, data and logs
@@ -24,6 +25,9 @@ SYNC_LIMIT=${ZK_REF_SYNC_LIMIT:-20}
 MIN_SESSION_TIMEOUT=${ZK_REF_MIN_SESSION_TIMEOUT:-}
 MAX_SESSION_TIMEOUT=${ZK_REF_MAX_SESSION_TIMEOUT:-}
 FORCE_SYNC=${ZK_REF_FORCE_SYNC:-no}
+LOCAL_SESSIONS=${ZK_REF_LOCAL_SESSIONS:-no}
+RECONFIG=${ZK_REF_RECONFIG:-no}
+ADMIN_BASE=${ZK_REF_ADMIN_PORT_BASE:-}
 CONTAINER_CHECK_MS=${ZK_REF_CONTAINER_CHECK_MS:-1000}
 READY_TIMEOUT=${ZK_REF_READY_TIMEOUT:-60}
 STOP_TIMEOUT=${ZK_REF_STOP_TIMEOUT:-15}
@@ -46,6 +50,14 @@ KRB_PORT=${ZK_REF_KRB_PORT:-22195}
 KDC_PORT=${ZK_REF_KDC_PORT:-22088}
 SASL_USER=${ZK_REF_SASL_USER:-bob}
 SASL_PASSWORD=${ZK_REF_SASL_PASSWORD:-bob-secret-pw}
+# Which ZooKeeper runs: 3.8 (bookworm's package, installed with apt-get) or 3.9
+# (trixie's libzookeeper-java fetched with `apt-get download` into DIST_DIR and
+# run on bookworm's dependency jars; `install` fetches it).
+VERSION=${ZK_REF_VERSION:-3.8}
+DIST_DIR=${ZK_REF_DIST_DIR:-$STATE_DIR/dist}
+ZK39_PACKAGE=libzookeeper-java=3.9.3-1+deb13u1
+ZK39_SUITE=${ZK_REF_TRIXIE_SUITE:-trixie}
+ZK39_MIRROR=${ZK_REF_TRIXIE_MIRROR:-http://deb.debian.org/debian}
 
 PROG=zk-reference
 
@@ -53,13 +65,16 @@ usage() {
     cat <<EOF
 Usage: scripts/zk-reference.sh <command> [args]
 
-Real Apache ZooKeeper (Debian package) on $HOST, state under $STATE_DIR.
+Real Apache ZooKeeper $VERSION (Debian package) on $HOST, state under $STATE_DIR.
 Names: standalone | ensemble | secure.  Members: standalone | 1 .. $ENSEMBLE_SIZE (ensemble
 member ids) | tls | mtls (the two secure members).
 
 Commands:
   install [--with-jdk]   apt-get install zookeeper (+ default-jdk-headless, python3 with
-                         --with-jdk, for the fixture capture) unless already present
+                         --with-jdk, for the fixture capture) unless already present; with
+                         ZK_REF_VERSION=3.9 also fetch trixie's $ZK39_PACKAGE
+                         (apt-get download, private sources list) into $DIST_DIR
+  version                print the version of the selected ZooKeeper (ZK_REF_VERSION)
   start standalone|ensemble|secure
                          stop that name if running, wipe its data, start it fresh, wait
                          until ready, print its connect string on stdout. "secure" starts
@@ -80,6 +95,8 @@ Commands:
   kill <member>          SIGKILL one member (data kept)
   stop-member <member>   SIGTERM one member (data kept)
   start-member <member>  start a stopped/killed member with its data, wait until ready
+  join <member>          (ZK_REF_RECONFIG=yes) start a new member $((ENSEMBLE_SIZE + 1))..9 configured with the
+                         ensemble and itself, wait until it serves; then reconfig -add it
   restart <member>       kill (SIGKILL) if running, then start-member
   kill-all-members       SIGKILL every ensemble member (data kept)
   start-all-members      start every stopped ensemble member with its data, wait until ready
@@ -113,12 +130,21 @@ Settings (environment):
   ZK_REF_MIN_SESSION_TIMEOUT     minSessionTimeout ms     [2 x tickTime]
   ZK_REF_MAX_SESSION_TIMEOUT     maxSessionTimeout ms     [20 x tickTime]
   ZK_REF_FORCE_SYNC              forceSync yes|no         [$FORCE_SYNC]
+  ZK_REF_ADMIN_PORT_BASE         if set, the AdminServer (HTTP /commands/<name>) of member i listens
+                                 on 127.0.0.1:base + i (standalone: base) [off]
+  ZK_REF_RECONFIG                reconfigEnabled yes|no [$RECONFIG] (the super user may reconfig;
+                                 join <member> starts a member beyond the configured ones)
+  ZK_REF_LOCAL_SESSIONS          localSessionsEnabled and localSessionsUpgradingEnabled
+                                 yes|no [$LOCAL_SESSIONS]; a read-only member (every member runs
+                                 with readonlymode.enabled=true) admits new sessions only with yes
   ZK_REF_CONTAINER_CHECK_MS      how often empty containers / expired TTL nodes are
                                  deleted (znode.container.checkIntervalMs) [$CONTAINER_CHECK_MS]
   ZK_REF_READY_TIMEOUT           seconds to wait for readiness [$READY_TIMEOUT]
   ZK_REF_STOP_TIMEOUT            seconds before SIGTERM becomes SIGKILL [$STOP_TIMEOUT]
   ZK_REF_JVM_OPTS                JVM options              [$JVM_OPTS]
   ZK_REF_SUPER_PASSWORD          password of digest user "super" (superuser) [$SUPER_PASSWORD]
+  ZK_REF_VERSION                 3.8 (bookworm, installed) or 3.9 (trixie's 3.9.3) [$VERSION]
+  ZK_REF_DIST_DIR                where 3.9 is unpacked    [$DIST_DIR]
   ZK_REF_JAVA, ZK_REF_JAR_DIR, ZK_REF_CONF_DIR   java binary, jar and conf directories
   ZK_REF_TLS_PORT / ZK_REF_TLS_SECURE_PORT     secure member tls: plaintext / TLS port
                                                [$TLS_PORT / $TLS_SECURE_PORT]
@@ -147,6 +173,9 @@ validate_settings() {
     done
     ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
     [[ $FORCE_SYNC == yes || $FORCE_SYNC == no ]] || die "ZK_REF_FORCE_SYNC must be yes or no"
+    [[ $LOCAL_SESSIONS == yes || $LOCAL_SESSIONS == no ]] || die "ZK_REF_LOCAL_SESSIONS must be yes or no"
+    [[ $RECONFIG == yes || $RECONFIG == no ]] || die "ZK_REF_RECONFIG must be yes or no"
+    [[ $VERSION == 3.8 || $VERSION == 3.9 ]] || die "ZK_REF_VERSION must be 3.8 or 3.9, got '$VERSION'"
     [[ -z $MIN_SESSION_TIMEOUT ]] || is_uint "$MIN_SESSION_TIMEOUT" ||
         die "ZK_REF_MIN_SESSION_TIMEOUT must be an integer"
     [[ -z $MAX_SESSION_TIMEOUT ]] || is_uint "$MAX_SESSION_TIMEOUT" ||
@@ -166,11 +195,29 @@ as_root() {
     fi
 }
 
+# Where trixie's 3.9.3 jars are after `install` (dpkg -x of the package).
+zk39_jar_dir() { printf '%s' "$DIST_DIR/zookeeper-3.9.3/usr/share/java"; }
+
+# The ZooKeeper jars of the selected version. 3.9's own jute jar comes before
+# its server jar: the server jar's manifest Class-Path names
+# /usr/share/java/zookeeper-jute.jar (bookworm's 3.8 one), and the JVM searches
+# a jar's Class-Path right after that jar, so a jute jar listed after it would
+# be shadowed. Everything else that manifest names (netty, jetty, jackson,
+# metrics, slf4j-api) is bookworm's.
+zk_jars() {
+    if [[ $VERSION == 3.9 ]]; then
+        printf '%s' "$(zk39_jar_dir)/zookeeper-jute-3.9.3.jar:$(zk39_jar_dir)/zookeeper-3.9.3.jar"
+    else
+        printf '%s' "$JAR_DIR/zookeeper.jar"
+    fi
+}
+
 classpath() {
     # zookeeper.jar's manifest Class-Path brings jute, netty, slf4j-api, jetty, ...
     # slf4j-api alone logs nothing, so add the log4j 1.2 binding Debian ships
     # (libslf4j-java, liblog4j1.2-java are dependencies of libzookeeper-java).
-    printf '%s' "$CONF_DIR:$JAR_DIR/zookeeper.jar:$JAR_DIR/slf4j-log4j12.jar:$JAR_DIR/log4j-1.2.jar"
+    # servlet-api: the AdminServer (Jetty) needs it and no manifest names it.
+    printf '%s' "$CONF_DIR:$(zk_jars):$JAR_DIR/slf4j-log4j12.jar:$JAR_DIR/log4j-1.2.jar:$JAR_DIR/servlet-api.jar"
 }
 
 missing_parts() {
@@ -181,11 +228,47 @@ missing_parts() {
     done
 }
 
+missing_zk39() {
+    local f
+    for f in zookeeper-3.9.3.jar zookeeper-jute-3.9.3.jar; do
+        [[ -r $(zk39_jar_dir)/$f ]] || echo "$(zk39_jar_dir)/$f"
+    done
+}
+
+# Fetch trixie's libzookeeper-java 3.9.3 without touching the system's apt
+# state: a private sources list, package lists and cache under DIST_DIR, then
+# `apt-get download` and `dpkg -x` (nothing is installed).
+fetch_zk39() {
+    local work="$DIST_DIR/apt" deb apt_opts
+    [[ -z $(missing_zk39) ]] && return 0
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found: cannot fetch $ZK39_PACKAGE"
+    rm -rf "$work" "$DIST_DIR/zookeeper-3.9.3"
+    mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/deb"
+    echo "deb $ZK39_MIRROR $ZK39_SUITE main" >"$work/sources.list"
+    apt_opts=(-o "Dir::Etc::sourcelist=$work/sources.list" -o "Dir::Etc::sourceparts=-"
+        -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Debug::NoLocking=1
+        -o APT::Sandbox::User=root)
+    log "fetching $ZK39_PACKAGE from $ZK39_MIRROR $ZK39_SUITE"
+    apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update of the $ZK39_SUITE lists failed"
+    (cd "$work/deb" && apt-get "${apt_opts[@]}" -q download "$ZK39_PACKAGE" >&2) ||
+        die "apt-get download $ZK39_PACKAGE failed"
+    deb=$(find "$work/deb" -name 'libzookeeper-java_*.deb' | head -n 1)
+    [[ -n $deb ]] || die "apt-get download left no .deb in $work/deb"
+    dpkg -x "$deb" "$DIST_DIR/zookeeper-3.9.3"
+    rm -rf "$work"
+    [[ -z $(missing_zk39) ]] || die "$ZK39_PACKAGE unpacked without $(missing_zk39 | tr '\n' ' ')"
+}
+
 require_installed() {
     local missing
     missing=$(missing_parts)
     [[ -z $missing ]] || die "ZooKeeper is not installed (missing: $(echo "$missing" | tr '\n' ' '));" \
         "run: scripts/zk-reference.sh install"
+    if [[ $VERSION == 3.9 ]]; then
+        missing=$(missing_zk39)
+        [[ -z $missing ]] || die "ZooKeeper 3.9 is not fetched (missing: $(echo "$missing" | tr '\n' ' '));" \
+            "run: ZK_REF_VERSION=3.9 scripts/zk-reference.sh install"
+    fi
 }
 
 cmd_install() {
@@ -201,6 +284,7 @@ cmd_install() {
         command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
     fi
     if ((${#pkgs[@]} == 0)); then
+        if [[ $VERSION == 3.9 ]]; then fetch_zk39; fi
         log "already installed: $(zk_version)"
         return 0
     fi
@@ -208,12 +292,13 @@ cmd_install() {
     log "installing ${pkgs[*]} with apt-get"
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+    if [[ $VERSION == 3.9 ]]; then fetch_zk39; fi
     require_installed
     log "installed: $(zk_version)"
 }
 
 zk_version() {
-    "$JAVA" -cp "$JAR_DIR/zookeeper.jar" org.apache.zookeeper.version.VersionInfoMain 2>/dev/null ||
+    "$JAVA" -cp "$(zk_jars)" org.apache.zookeeper.version.VersionInfoMain 2>/dev/null ||
         echo "ZooKeeper (version unknown)"
 }
 
@@ -234,6 +319,16 @@ all_members() {
     for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
     secure_members
     echo krb
+    joined_members
+}
+
+# Members started with `join` beyond the configured ensemble (ids above
+# ENSEMBLE_SIZE, up to 9), as long as their directory exists.
+joined_members() {
+    local i
+    for ((i = ENSEMBLE_SIZE + 1; i <= 9; i++)); do
+        if [[ -d $STATE_DIR/ensemble/member$i ]]; then echo "$i"; fi
+    done
 }
 
 members_of() {
@@ -242,13 +337,14 @@ members_of() {
     ensemble)
         local i
         for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
+        joined_members
         ;;
     all) all_members ;;
     secure) secure_members ;;
     kerberos) echo krb ;;
     tls | mtls | krb) echo "$1" ;;
     *)
-        if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE)); then
+        if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE)) && [[ ! -d $STATE_DIR/ensemble/member$1 ]]; then
             die "unknown name '$1' (expected standalone, ensemble, secure, all, tls, mtls or a member 1..$ENSEMBLE_SIZE)"
         fi
         echo "$1"
@@ -259,8 +355,11 @@ members_of() {
 check_member() {
     local m=$1
     if [[ $m == standalone ]] || is_secure_member "$m"; then return 0; fi
-    if ! is_uint "$m" || ((m < 1 || m > ENSEMBLE_SIZE)); then
+    if ! is_uint "$m" || ((m < 1 || m > 9)); then
         die "unknown member '$m' (expected standalone or 1..$ENSEMBLE_SIZE)"
+    fi
+    if ((m > ENSEMBLE_SIZE)) && [[ ! -d $STATE_DIR/ensemble/member$m ]]; then
+        die "unknown member '$m' (expected standalone or 1..$ENSEMBLE_SIZE, or a joined member)"
     fi
 }
 
@@ -386,13 +485,32 @@ write_config() {
         echo "forceSync=$FORCE_SYNC"
         echo "preAllocSize=1024"
         echo "maxClientCnxns=0"
-        echo "admin.enableServer=false"
+        if [[ -n $ADMIN_BASE ]]; then
+            echo "admin.enableServer=true"
+            echo "admin.serverAddress=$HOST"
+            if [[ $m == standalone ]]; then
+                echo "admin.serverPort=$ADMIN_BASE"
+            else
+                echo "admin.serverPort=$((ADMIN_BASE + m))"
+            fi
+        else
+            echo "admin.enableServer=false"
+        fi
         echo "4lw.commands.whitelist=*"
         # Unknown keys become system properties "zookeeper.<key>": this is
         # zookeeper.extendedTypesEnabled (TTL nodes).
         echo "extendedTypesEnabled=true"
-        echo "localSessionsEnabled=false"
-        echo "localSessionsUpgradingEnabled=false"
+        if [[ $RECONFIG == yes ]]; then
+            echo "reconfigEnabled=true"
+            echo "standaloneEnabled=false"
+        fi
+        if [[ $LOCAL_SESSIONS == yes ]]; then
+            echo "localSessionsEnabled=true"
+            echo "localSessionsUpgradingEnabled=true"
+        else
+            echo "localSessionsEnabled=false"
+            echo "localSessionsUpgradingEnabled=false"
+        fi
         if is_secure_member "$m"; then
             secure_config_lines "$m"
         elif [[ $m == standalone ]]; then
@@ -403,6 +521,11 @@ write_config() {
             for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do
                 echo "server.$i=$HOST:$((QUORUM_BASE + i)):$((ELECTION_BASE + i));$HOST:$((CLIENT_BASE + i))"
             done
+            # A joining member lists the ensemble and itself (ZooKeeper's way
+            # to add a server: start it so, then reconfig -add it).
+            if ((m > ENSEMBLE_SIZE)); then
+                echo "server.$m=$HOST:$((QUORUM_BASE + m)):$((ELECTION_BASE + m));$HOST:$((CLIENT_BASE + m))"
+            fi
         fi
     } >"$dir/zoo.cfg"
 }
@@ -758,6 +881,26 @@ cmd_stop() {
     fi
 }
 
+# Start a member beyond the configured ensemble (reconfig mode): it syncs
+# with the leader as a non-voting learner until `reconfig -add` makes it a
+# member. Returns once it serves.
+cmd_join() {
+    local m=${1:-} deadline mode
+    [[ $RECONFIG == yes ]] || die "join needs ZK_REF_RECONFIG=yes"
+    is_uint "$m" && ((m > ENSEMBLE_SIZE && m <= 9)) || die "usage: join <member $((ENSEMBLE_SIZE + 1))..9>"
+    require_installed
+    signal_member "$m" KILL 2>/dev/null || true
+    rm -rf "$STATE_DIR/ensemble/member$m"
+    write_config "$m"
+    launch_member "$m"
+    deadline=$((SECONDS + READY_TIMEOUT))
+    while mode=$(member_mode "$m"); [[ $mode != follower && $mode != observer && $mode != leader ]]; do
+        ((SECONDS < deadline)) || die "joined member $m not serving after ${READY_TIMEOUT}s (mode '${mode}')"
+        sleep 0.1
+    done
+    log "member $m joined as $mode"
+}
+
 cmd_start_member() {
     local m=${1:-}
     [[ -n $m ]] || die "usage: start-member <member>"
@@ -874,7 +1017,7 @@ cmd_cli() {
     # A literal connect string (any server, e.g. zk-testserver) or one of ours.
     if [[ $target == *:* ]]; then server=$target; else server=$(connect_string "$target"); fi
     # slf4j-nop: the CLI prints its own output; no logging noise
-    "$JAVA" -cp "$CONF_DIR:$JAR_DIR/zookeeper.jar:$JAR_DIR/slf4j-nop.jar" org.apache.zookeeper.ZooKeeperMain \
+    "$JAVA" -cp "$CONF_DIR:$(zk_jars):$JAR_DIR/slf4j-nop.jar" org.apache.zookeeper.ZooKeeperMain \
         -server "$server" -waitforconnection -timeout "${ZK_REF_CLI_TIMEOUT:-10000}" "$@"
 }
 
@@ -892,6 +1035,10 @@ main() {
     validate_settings
     case "$cmd" in
     install) cmd_install "$@" ;;
+    version)
+        require_installed
+        zk_version
+        ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
     kill)
@@ -905,6 +1052,7 @@ main() {
         signal_member "$1" TERM
         ;;
     start-member) cmd_start_member "$@" ;;
+    join) cmd_join "$@" ;;
     restart) cmd_restart "$@" ;;
     kill-all-members) cmd_kill_all_members ;;
     start-all-members) cmd_start_all_members ;;

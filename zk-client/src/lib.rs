@@ -94,6 +94,7 @@
 
 mod client;
 pub mod connect_string;
+pub mod ensemble_config;
 mod error;
 mod ops;
 pub mod proto;
@@ -103,7 +104,7 @@ pub mod session;
 mod transport;
 pub mod watch;
 
-pub use client::{Client, ClientBuilder, WeakClient};
+pub use client::{Client, ClientBuilder, EnsembleFollower, Reconfig, WeakClient};
 pub use error::{Error, ErrorKind, Result};
 pub use ops::{CreateOptions, Op, OpFailure, OpResult, ReadOp, ReadResult};
 pub use proto::{

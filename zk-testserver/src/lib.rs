@@ -150,11 +150,14 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod chaos;
 pub mod check;
+pub mod control;
 pub mod ensemble;
 pub mod failpoint;
 pub mod fuzzing;
+pub mod http;
 pub mod member;
 pub mod net;
 pub mod proxy;
@@ -169,3 +172,4 @@ pub mod zab;
 pub use ensemble::{Ensemble, EnsembleBuilder, MemberStatus, SessionInfo};
 pub use net::four_letter::FourLetterWords;
 pub use net::limits::ConnectionLimits;
+pub use server::ZkVersion;

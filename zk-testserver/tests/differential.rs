@@ -9,6 +9,9 @@
 //! against the real standalone server (`scripts/conformance.sh differential`).
 //! `DIFF_SEEDS=n` sets the number of seeds, `DIFF_SEED=s` replays one,
 //! `DIFF_MEMBERS=3` runs zk-testserver as a 3-member ensemble.
+//! `ZK_REFERENCE_VERSION` (3.8 or 3.9, exported by `conformance.sh` from
+//! `ZK_REF_VERSION`) is the release of the reference; zk-testserver imitates
+//! that release ([`zk_testserver::ZkVersion`]), so the test proves both.
 
 use futures::{FutureExt, StreamExt};
 use rand::rngs::StdRng;
@@ -569,6 +572,15 @@ impl Side {
     }
 }
 
+/// The release of the reference server (`ZK_REFERENCE_VERSION`, default 3.8:
+/// Debian bookworm's package, the reference the script runs by default).
+fn reference_version() -> zk_testserver::ZkVersion {
+    match std::env::var("ZK_REFERENCE_VERSION") {
+        Ok(v) => v.parse().expect("ZK_REFERENCE_VERSION"),
+        Err(_) => zk_testserver::ZkVersion::V3_8,
+    }
+}
+
 async fn prepare_root(connect: &str, root: &str) -> i64 {
     let admin = Client::connect(connect).await.expect("connect");
     let stat = admin
@@ -587,6 +599,7 @@ async fn run_seed(reference: &str, seed: u64) -> Result<usize, String> {
     let ours = zk_testserver::Ensemble::builder()
         .members(members)
         .extended_types(true)
+        .zookeeper_version(reference_version())
         .start()
         .await
         .map_err(|e| e.to_string())?;
@@ -649,7 +662,8 @@ async fn same_observations_as_real_zookeeper() {
         }
     }
     eprintln!(
-        "differential: {} seeds, {ops} operations, no divergence",
+        "differential: ZooKeeper {} imitated, {} seeds, {ops} operations, no divergence",
+        reference_version(),
         seeds.len()
     );
 }

@@ -4,11 +4,13 @@
 mod builder;
 mod chroot;
 mod nodes;
+mod reconfig;
 mod tree;
 mod watches;
 mod weak;
 
 pub use builder::ClientBuilder;
+pub use reconfig::{EnsembleFollower, Reconfig};
 pub use weak::WeakClient;
 
 use crate::connect_string::Chroot;

@@ -20,7 +20,7 @@ impl Client {
     /// retried request registers exactly one. Returns the reply (or the
     /// error, for exists on a missing node, which still registers) and the
     /// watch handle.
-    async fn watched(
+    pub(super) async fn watched(
         &self,
         request: Request,
         kind: WatchKind,

@@ -383,7 +383,8 @@ pub(crate) use jute_record;
 
 /// How one field of a record struct is encoded. Records encode
 /// themselves; `Bytes` is a buffer (null read as empty), `Option<Bytes>` a
-/// nullable buffer, `Vec<T>` a vector (null read as empty).
+/// nullable buffer, `Option<String>` a nullable ustring, `Vec<T>` a vector
+/// (null read as empty).
 pub trait Field: Sized {
     /// Appends the field's encoding.
     fn write_field(&self, buf: &mut BytesMut);
@@ -415,6 +416,15 @@ impl Field for Option<Bytes> {
     }
     fn read_field(r: &mut Reader) -> Result<Self, DecodeError> {
         r.read_buffer()
+    }
+}
+
+impl Field for Option<String> {
+    fn write_field(&self, buf: &mut BytesMut) {
+        buf.put_jute_opt_string(self.as_deref());
+    }
+    fn read_field(r: &mut Reader) -> Result<Self, DecodeError> {
+        r.read_opt_string()
     }
 }
 

@@ -284,12 +284,15 @@ jute_record! {
 jute_record! {
     /// reconfig.
     pub struct ReconfigRequest {
-        /// Servers to add (incremental mode).
-        pub joining_servers: String,
-        /// Server ids to remove (incremental mode).
-        pub leaving_servers: String,
-        /// The whole new membership (non-incremental mode).
-        pub new_members: String,
+        /// Servers to add, comma-separated `server.N=...` specs
+        /// (incremental mode; null for none).
+        pub joining_servers: Option<String>,
+        /// Server ids to remove, comma-separated (incremental mode; null
+        /// for none).
+        pub leaving_servers: Option<String>,
+        /// The whole new membership (non-incremental mode; null in
+        /// incremental mode, which ZooKeeper tells apart by this null).
+        pub new_members: Option<String>,
         /// Expected current config version, -1 for any.
         pub cur_config_id: i64,
     }
@@ -469,9 +472,9 @@ mod tests {
             }],
         });
         round_trip(ReconfigRequest {
-            joining_servers: "server.4=h:1:2".into(),
-            leaving_servers: String::new(),
-            new_members: String::new(),
+            joining_servers: Some("server.4=h:1:2".into()),
+            leaving_servers: Some(String::new()),
+            new_members: None,
             cur_config_id: -1,
         });
         round_trip(SaslPacket {

@@ -280,9 +280,9 @@ pub(crate) mod tests {
             ]),
             Request::MultiRead(vec![Request::GetChildren(pw.clone()), Request::GetData(pw)]),
             Request::Reconfig(ReconfigRequest {
-                joining_servers: "a".into(),
-                leaving_servers: "b".into(),
-                new_members: String::new(),
+                joining_servers: Some("a".into()),
+                leaving_servers: Some("b".into()),
+                new_members: None,
                 cur_config_id: -1,
             }),
             Request::CheckWatches(watches.clone()),

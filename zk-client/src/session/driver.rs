@@ -92,6 +92,12 @@ pub(crate) enum Command {
         reply: oneshot::Sender<usize>,
     },
     NewSession,
+    /// Replace the host list (dynamic reconfiguration); the connection is
+    /// kept if its server is still listed.
+    UpdateHosts {
+        hosts: Vec<(String, u16)>,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What the connection task publishes for the handles.
@@ -361,6 +367,36 @@ impl Driver {
                 let _ = reply.send(n);
             }
             Command::NewSession => self.machine.start_new_session(now),
+            Command::UpdateHosts { hosts, reply } => {
+                self.update_hosts(now, hosts);
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Takes a new host list. A connection to a server no longer listed is
+    /// dropped, so the session moves to a listed one.
+    fn update_hosts(&mut self, now: std::time::Instant, hosts: Vec<(String, u16)>) {
+        if hosts.is_empty() {
+            return;
+        }
+        let listed = |addr: SocketAddr| {
+            hosts.iter().any(|(h, p)| {
+                *p == addr.port()
+                    && match h.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+                        Ok(ip) => ip == addr.ip(),
+                        // A name: trust it (resolving here would block).
+                        Err(_) => true,
+                    }
+            })
+        };
+        let keep = self.server.is_some_and(listed);
+        self.hosts = HostList::new(hosts);
+        self.preferred = None;
+        if self.reader.is_some() && !keep {
+            tracing::info!(server = ?self.server, "server left the host list; moving");
+            self.drop_transport();
+            self.machine.transport_closed(now);
         }
     }
 

@@ -5,7 +5,9 @@
 //! `ZK_TEST_MEMBERS` members, default 1). `ZK_REFERENCE`
 //! says what `ZK_CONNECT` is (`standalone` or `ensemble`), and
 //! `ZK_REFERENCE_SCRIPT` points at `scripts/zk-reference.sh` so fault tests
-//! can stop and start real members.
+//! can stop and start real members. `ZK_REFERENCE_VERSION` (3.8 or 3.9) is
+//! the release behind `ZK_CONNECT`; the in-process ensemble imitates
+//! `ZK_TEST_VERSION` (default 3.9) — see [`zookeeper_version`].
 
 use std::time::Duration;
 use zk_client::{Client, CreateMode};
@@ -52,6 +54,11 @@ impl Target {
                             .trim_start_matches("super:")
                     ))
                     .container_check_interval(Duration::from_millis(50))
+                    .zookeeper_version(zookeeper_version())
+                    // Read-only mode on, as the reference script's servers
+                    // (readonlymode.enabled), with a grace shorter than the
+                    // 2 s session timeouts of this tick.
+                    .read_only_grace(EMBEDDED_TICK * 5)
                     .start()
                     .await
                     .expect("start the embedded ensemble");
@@ -68,6 +75,18 @@ impl Target {
     pub fn is_real_ensemble(&self) -> bool {
         std::env::var("ZK_REFERENCE").as_deref() == Ok("ensemble")
     }
+}
+
+/// The ZooKeeper release under test, for the few behaviours where 3.8 and
+/// 3.9 differ: `ZK_REFERENCE_VERSION` for a real server (3.8 if unset), else
+/// what the in-process ensemble imitates (`ZK_TEST_VERSION`, default 3.9).
+pub fn zookeeper_version() -> zk_testserver::ZkVersion {
+    let var = if std::env::var("ZK_CONNECT").is_ok_and(|c| !c.is_empty()) {
+        std::env::var("ZK_REFERENCE_VERSION").unwrap_or_else(|_| "3.8".into())
+    } else {
+        std::env::var("ZK_TEST_VERSION").unwrap_or_else(|_| "3.9".into())
+    };
+    var.parse().expect("ZK_REFERENCE_VERSION / ZK_TEST_VERSION")
 }
 
 /// A fresh subtree for one test: clients built from it are chrooted there.

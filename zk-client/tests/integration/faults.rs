@@ -21,13 +21,13 @@ enum Control<'a> {
 }
 
 /// The members of the ensemble under test (numbered from 1).
-struct Members<'a> {
+pub(crate) struct Members<'a> {
     control: Control<'a>,
-    addrs: Vec<String>,
+    pub(crate) addrs: Vec<String>,
 }
 
 impl<'a> Members<'a> {
-    fn get(ns: &'a Namespace) -> Option<Members<'a>> {
+    pub(crate) fn get(ns: &'a Namespace) -> Option<Members<'a>> {
         let addrs = ns.target.connect.split(',').map(str::to_string).collect();
         let control = match &ns.target.embedded {
             Some(ensemble) if ensemble.members().len() > 1 => Control::Embedded(ensemble),
@@ -66,7 +66,7 @@ impl<'a> Members<'a> {
             .expect("connected to a member of the ensemble")
     }
 
-    async fn kill(&self, member: usize) {
+    pub(crate) async fn kill(&self, member: usize) {
         match &self.control {
             Control::Script(s) => Self::run(s, &["kill", &member.to_string()]).await,
             Control::Embedded(e) => e.kill(member as u64).await.expect("kill"),
@@ -74,7 +74,7 @@ impl<'a> Members<'a> {
     }
 
     /// Starts a killed member and waits until it serves.
-    async fn start(&self, member: usize) {
+    pub(crate) async fn start(&self, member: usize) {
         match &self.control {
             Control::Script(s) => {
                 Self::run(s, &["start-member", &member.to_string()]).await;

@@ -12,6 +12,8 @@ mod faults;
 mod multi;
 mod nodes;
 mod pacing;
+mod read_only;
+mod reconfig;
 mod session;
 mod tree;
 mod watches;

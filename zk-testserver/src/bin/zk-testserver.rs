@@ -7,7 +7,19 @@
 //! first line of stdout once every member serves, logs to stderr (`RUST_LOG`
 //! filter), and runs until SIGINT or SIGTERM. With `--data-dir`, member k
 //! keeps its transaction log and snapshots in `DIR/member<k>` and recovers
-//! from them on the next start.
+//! from them on the next start. `--zk-version 3.8|3.9` chooses the ZooKeeper
+//! release imitated where the two differ (default 3.9). `--read-only-mode`
+//! lets a member cut off from its quorum serve read-only sessions
+//! (ZooKeeper's `readonlymode.enabled`). `--admin-port A` serves an
+//! AdminServer-compatible HTTP endpoint (`/commands/<name>`) for member k on
+//! port A + k - 1. `--bind IP` binds the client (and admin) ports to IP
+//! (default 127.0.0.1; the connect string names loopback for 0.0.0.0).
+//!
+//! `--control ADDR` serves the fault API over HTTP/JSON on ADDR (see
+//! `zk_testserver::control`: kill, restart, partition, heal, expire a
+//! session, wait for a leader, ...) and prints `control http://<addr>` as the
+//! second line of stdout, so tests in any language can drive failovers, as
+//! with curator-test's TestingCluster.
 //!
 //! Secure ports: `--secure-port P` with `--tls-cert F --tls-key F`
 //! (PEM) serves TLS on P, P+1, ... (ZooKeeper's `secureClientPort`);
@@ -33,11 +45,13 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
+use zk_testserver::server::ZkVersion;
 use zk_testserver::tls::{ClientAuth, ServerTls, TestPki};
 use zk_testserver::{Ensemble, EnsembleBuilder, FourLetterWords};
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
 [--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
+[--zk-version 3.8|3.9] [--read-only-mode] [--admin-port A] [--bind IP] [--control ADDR] \
 [--max-client-cnxns N] [--4lw-whitelist WORD,WORD,...|*] \
 [--secure-port P] [--tls-cert PEM --tls-key PEM | --tls-generate DIR] [--tls-client-ca PEM] \
 [--tls-client-auth none|want|need] [--sasl-users FILE]";
@@ -53,6 +67,11 @@ struct Args {
     secure: SecureArgs,
     max_client_cnxns: Option<usize>,
     four_letter_words: Option<FourLetterWords>,
+    version: ZkVersion,
+    read_only: bool,
+    admin_port: Option<u16>,
+    bind: Option<std::net::IpAddr>,
+    control: Option<std::net::SocketAddr>,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -67,6 +86,11 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         secure: SecureArgs::default(),
         max_client_cnxns: None,
         four_letter_words: None,
+        version: ZkVersion::default(),
+        read_only: false,
+        admin_port: None,
+        bind: None,
+        control: None,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -87,6 +111,28 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                     .map_err(|e| format!("--tick-ms: {e}"))?
             }
             "--extended-types" => a.extended_types = true,
+            "--read-only-mode" => a.read_only = true,
+            "--bind" => {
+                a.bind = Some(
+                    value("--bind")?
+                        .parse()
+                        .map_err(|e| format!("--bind: {e}"))?,
+                )
+            }
+            "--control" => {
+                a.control = Some(
+                    value("--control")?
+                        .parse()
+                        .map_err(|e| format!("--control (ip:port): {e}"))?,
+                )
+            }
+            "--admin-port" => {
+                a.admin_port = Some(
+                    value("--admin-port")?
+                        .parse()
+                        .map_err(|e| format!("--admin-port: {e}"))?,
+                )
+            }
             "--container-check-ms" => {
                 a.container_check_ms = Some(
                     value("--container-check-ms")?
@@ -109,6 +155,11 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                     FourLetterWords::parse(&value("--4lw-whitelist")?)
                         .map_err(|e| format!("--4lw-whitelist: {e}"))?,
                 )
+            }
+            "--zk-version" => {
+                a.version = value("--zk-version")?
+                    .parse()
+                    .map_err(|e| format!("--zk-version: {e}"))?
             }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -329,7 +380,15 @@ async fn main() -> ExitCode {
         .members(args.members)
         .port(args.port)
         .tick(Duration::from_millis(args.tick_ms))
-        .extended_types(args.extended_types);
+        .extended_types(args.extended_types)
+        .zookeeper_version(args.version)
+        .read_only_mode(args.read_only);
+    if let Some(ip) = args.bind {
+        builder = builder.bind(ip);
+    }
+    if let Some(port) = args.admin_port {
+        builder = builder.admin_port(port);
+    }
     if let Some(d) = args.super_digest {
         builder = builder.super_digest(d);
     }
@@ -359,10 +418,32 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let zk = std::sync::Arc::new(zk);
+    let mut control = None;
+    if let Some(addr) = args.control {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot bind the control endpoint on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let bound = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        control = Some((
+            bound,
+            tokio::spawn(zk_testserver::control::serve(listener, zk.clone())),
+        ));
+    }
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "{}", zk.connect_string());
     if let Some(secure) = zk.secure_connect_string() {
         let _ = writeln!(stdout, "{secure}");
+    }
+    if let Some((addr, _)) = &control {
+        let _ = writeln!(stdout, "control http://{addr}");
     }
     let _ = stdout.flush();
     match &args.data_dir {
@@ -375,6 +456,9 @@ async fn main() -> ExitCode {
         None => shutdown_signal().await,
     }
     tracing::info!("shutting down");
+    if let Some((_, task)) = control {
+        task.abort();
+    }
     zk.stop().await;
     ExitCode::SUCCESS
 }

@@ -7,7 +7,7 @@ use crate::net::four_letter::FourLetterWords;
 use crate::net::limits::ConnectionLimits;
 use crate::net::links::Network;
 use crate::server::config::SaslUsers;
-use crate::server::ServerConfig;
+use crate::server::{ServerConfig, ZkVersion};
 use crate::storage::{DirOptions, MemoryStorage};
 use crate::tls::ServerTls;
 use crate::zab::MemberId;
@@ -41,6 +41,11 @@ pub struct EnsembleBuilder {
     connection_limits: ConnectionLimits,
     four_letter_words: FourLetterWords,
     session_secret: Option<u64>,
+    version: ZkVersion,
+    read_only: bool,
+    read_only_grace: Option<Duration>,
+    admin_port: Option<u16>,
+    bind: std::net::IpAddr,
 }
 
 impl Default for EnsembleBuilder {
@@ -68,6 +73,11 @@ impl Default for EnsembleBuilder {
             connection_limits: ConnectionLimits::default(),
             four_letter_words: FourLetterWords::default(),
             session_secret: None,
+            version: ZkVersion::default(),
+            read_only: false,
+            read_only_grace: None,
+            admin_port: None,
+            bind: std::net::IpAddr::from([127, 0, 0, 1]),
         }
     }
 }
@@ -276,8 +286,51 @@ impl EnsembleBuilder {
         }
     }
 
+    /// The ZooKeeper release to imitate where 3.8 and 3.9 differ (default
+    /// 3.9; see [`ZkVersion`] for the differences).
+    pub fn zookeeper_version(mut self, version: ZkVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Read-only mode (ZooKeeper's `readonlymode.enabled`, off by default): a
+    /// member of a replicated ensemble that has looked for a leader for the
+    /// grace period ([`EnsembleBuilder::read_only_grace`]) serves read-only
+    /// sessions until it joins a quorum again. See
+    /// [`Server::start_read_only`](crate::server::Server::start_read_only).
+    pub fn read_only_mode(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    /// How long a member looks for a leader before it turns read-only
+    /// (default ZooKeeper's `max(2 s, tick)`). Implies
+    /// [`EnsembleBuilder::read_only_mode`].
+    pub fn read_only_grace(mut self, grace: Duration) -> Self {
+        self.read_only = true;
+        self.read_only_grace = Some(grace);
+        self
+    }
+
+    /// Serves an AdminServer-compatible HTTP endpoint per member
+    /// (`GET /commands/<name>`, see [`crate::admin`]) on 127.0.0.1: member
+    /// k on `port + k - 1`, or each on any free port with 0. Off by default.
+    pub fn admin_port(mut self, port: u16) -> Self {
+        self.admin_port = Some(port);
+        self
+    }
+
+    /// The address the client (and admin) ports bind to (default
+    /// 127.0.0.1); `0.0.0.0` serves other hosts or containers. The connect
+    /// string names loopback for a wildcard address.
+    pub fn bind(mut self, ip: std::net::IpAddr) -> Self {
+        self.bind = ip;
+        self
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
+        c.version = self.version;
         c.extended_types = self.extended_types;
         c.super_digest = self.super_digest.clone();
         c.sasl_users = self.sasl_users.clone();
@@ -311,7 +364,24 @@ impl EnsembleBuilder {
             .wrapping_add(id.wrapping_mul(1_000_003))
             .wrapping_add(incarnation);
         c.snapshot_every = self.snapshot_every;
+        c.read_only_grace = self.read_only.then(|| {
+            self.read_only_grace
+                .unwrap_or_else(|| crate::member::default_read_only_grace(self.tick))
+        });
         c
+    }
+
+    fn admin_addr(&self, id: MemberId) -> Result<Option<SocketAddr>> {
+        let Some(base) = self.admin_port else {
+            return Ok(None);
+        };
+        let port = match base {
+            0 => 0,
+            p => p
+                .checked_add(u16::try_from(id - 1).unwrap_or(u16::MAX))
+                .ok_or(Error::Unsupported("admin ports above 65535"))?,
+        };
+        Ok(Some(SocketAddr::from((self.bind, port))))
     }
 
     /// Binds the client ports on 127.0.0.1, starts every member, and returns
@@ -342,10 +412,11 @@ impl EnsembleBuilder {
                 },
                 None => Store::Memory(MemoryStorage::new()),
             };
-            let mut slot = Slot::new(id, SocketAddr::from(([127, 0, 0, 1], port)), store);
+            let mut slot = Slot::new(id, SocketAddr::from((self.bind, port)), store);
+            slot.admin_addr = self.admin_addr(id)?;
             if let Some(acceptor) = &acceptor {
                 slot = slot.with_secure_port(SecurePort {
-                    addr: SocketAddr::from(([127, 0, 0, 1], member_port(self.secure_port, id)?)),
+                    addr: SocketAddr::from((self.bind, member_port(self.secure_port, id)?)),
                     acceptor: acceptor.clone(),
                 });
             }

@@ -29,6 +29,7 @@
 //! ```
 
 mod builder;
+mod membership;
 mod secret;
 mod slot;
 mod wait;
@@ -122,6 +123,9 @@ pub struct MemberStatus {
     pub syncs: SyncCounts,
     /// Failpoints that fired since it last started.
     pub failpoint_hits: u32,
+    /// Whether it serves read-only sessions: cut off from its quorum with
+    /// [`EnsembleBuilder::read_only_mode`] on (`serving` is false then).
+    pub read_only: bool,
 }
 
 /// Running ZooKeeper-compatible members. Dropping it shuts them down.
@@ -158,6 +162,7 @@ pub struct Ensemble {
     reports: watch::Sender<Vec<Option<Report>>>,
     addrs: Vec<SocketAddr>,
     secure_addrs: Vec<SocketAddr>,
+    admin_addrs: Vec<Option<SocketAddr>>,
     slots: Vec<Mutex<Slot>>,
 }
 
@@ -190,13 +195,16 @@ impl Ensemble {
             reports,
             addrs: slots.iter().map(|s| s.addr).collect(),
             secure_addrs: slots.iter().filter_map(|s| s.secure_addr()).collect(),
+            admin_addrs: slots.iter().map(|s| s.admin_addr).collect(),
             slots: slots.into_iter().map(Mutex::new).collect(),
         }
     }
 
     async fn launch(&self, index: usize, prepared: Prepared) -> Result<()> {
         let mut slot = self.slots[index].lock().await;
-        let config = self.config.member_config(slot.id, slot.starts());
+        let mut config = self.config.member_config(slot.id, slot.starts());
+        config.ensemble_config = self.config_node_text();
+        slot.admin_ensemble = self.ensemble_config();
         let publisher = Publisher {
             tx: self.reports.clone(),
             index,
@@ -232,7 +240,7 @@ impl Ensemble {
     pub fn connect_string(&self) -> String {
         self.addrs
             .iter()
-            .map(|a| a.to_string())
+            .map(|a| membership::reachable(*a).to_string())
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -312,7 +320,9 @@ impl Ensemble {
             slot.wipe()?;
         }
         let prepared = slot.prepare(&self.network).await?;
-        let config = self.config.member_config(slot.id, slot.starts());
+        let mut config = self.config.member_config(slot.id, slot.starts());
+        config.ensemble_config = self.config_node_text();
+        slot.admin_ensemble = self.ensemble_config();
         let publisher = Publisher {
             tx: self.reports.clone(),
             index: i,

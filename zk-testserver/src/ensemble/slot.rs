@@ -66,6 +66,7 @@ struct Running {
     driver: JoinHandle<()>,
     /// Accepts on the client port (and the secure one, if any).
     listener: JoinHandle<()>,
+    admin: Option<JoinHandle<()>>,
 }
 
 /// A bound client port and a connected mailbox: a member about to run.
@@ -73,6 +74,7 @@ pub(super) struct Prepared {
     listener: std::net::TcpListener,
     secure_listener: Option<std::net::TcpListener>,
     peers: mpsc::UnboundedReceiver<PeerInput>,
+    admin: Option<std::net::TcpListener>,
 }
 
 /// A member's TLS client port (ZooKeeper's `secureClientPort`).
@@ -98,6 +100,11 @@ pub(super) struct Slot {
     /// Failpoints to arm when the member next starts.
     pub(super) armed_on_start: Failpoints,
     secure: Option<SecurePort>,
+    /// Where its AdminServer-compatible endpoint listens, if enabled (port 0
+    /// until first bound).
+    pub(super) admin_addr: Option<SocketAddr>,
+    /// What that endpoint knows of the ensemble.
+    pub(super) admin_ensemble: zk_client::ensemble_config::EnsembleConfig,
 }
 
 impl Slot {
@@ -110,6 +117,8 @@ impl Slot {
             running: None,
             armed_on_start: Failpoints::default(),
             secure: None,
+            admin_addr: None,
+            admin_ensemble: Default::default(),
         }
     }
 
@@ -153,11 +162,21 @@ impl Slot {
             }
             None => None,
         };
+        let admin = match self.admin_addr {
+            Some(addr) => {
+                let admin = std::net::TcpListener::bind(addr)?;
+                admin.set_nonblocking(true)?;
+                self.admin_addr = Some(admin.local_addr()?);
+                Some(admin)
+            }
+            None => None,
+        };
         let peers = network.attach(self.id);
         Ok(Prepared {
             listener,
             secure_listener,
             peers,
+            admin,
         })
     }
 
@@ -220,12 +239,30 @@ impl Slot {
                 None => plain.await,
             }
         });
+        let admin = match prepared.admin {
+            Some(admin) => {
+                let ctx = crate::admin::AdminContext {
+                    id: self.id,
+                    client_port: self.addr.port(),
+                    ensemble: self.admin_ensemble.clone(),
+                    started: info.started,
+                };
+                let admin = TcpListener::from_std(admin)?;
+                Some(tokio::spawn(crate::admin::serve(
+                    admin,
+                    commands.clone(),
+                    ctx,
+                )))
+            }
+            None => None,
+        };
         self.starts += 1;
         tracing::info!(member = self.id, addr = %self.addr, logged, "member started");
         self.running = Some(Running {
             commands,
             driver,
             listener,
+            admin,
         });
         Ok(())
     }
@@ -241,6 +278,10 @@ impl Slot {
         if let Some(r) = self.running.take() {
             r.listener.abort();
             r.driver.abort();
+            if let Some(admin) = r.admin {
+                admin.abort();
+                let _ = admin.await;
+            }
             let _ = r.listener.await;
             let _ = r.driver.await;
             network.detach(self.id);
@@ -265,6 +306,9 @@ impl Slot {
         if let Some(r) = self.running.take() {
             r.listener.abort();
             r.driver.abort();
+            if let Some(admin) = r.admin {
+                admin.abort();
+            }
         }
     }
 }

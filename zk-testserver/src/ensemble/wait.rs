@@ -57,6 +57,7 @@ fn status_of(member: MemberId, report: Option<Report>) -> MemberStatus {
             last_committed_zxid: r.last_committed_zxid,
             syncs: r.syncs,
             failpoint_hits: r.failpoint_hits,
+            read_only: r.read_only,
         },
         None => MemberStatus {
             id: member,
@@ -70,6 +71,7 @@ fn status_of(member: MemberId, report: Option<Report>) -> MemberStatus {
             last_committed_zxid: 0,
             syncs: SyncCounts::default(),
             failpoint_hits: 0,
+            read_only: false,
         },
     }
 }

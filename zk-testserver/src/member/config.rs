@@ -23,6 +23,15 @@ pub struct MemberConfig {
     /// Failpoints armed when the member starts (none by default); see
     /// [`crate::failpoint`].
     pub failpoints: Failpoints,
+    /// Read-only mode (ZooKeeper's `readonlymode.enabled`): how long a
+    /// member looks for a leader before it serves read-only sessions; None
+    /// (the default) keeps it down instead. See
+    /// [`default_read_only_grace`](super::default_read_only_grace).
+    pub read_only_grace: Option<std::time::Duration>,
+    /// The text of `/zookeeper/config` (`server.N=...` lines and
+    /// `version=`), which the ensemble builds from its members' addresses;
+    /// None leaves the node empty, as a standalone ZooKeeper has it.
+    pub ensemble_config: Option<String>,
 }
 
 impl MemberConfig {
@@ -37,6 +46,8 @@ impl MemberConfig {
             zab,
             snapshot_every: 100_000,
             failpoints: Failpoints::default(),
+            read_only_grace: None,
+            ensemble_config: None,
         }
     }
 

@@ -56,6 +56,7 @@ mod config;
 mod failpoints;
 mod forwarding;
 mod pump;
+mod read_only;
 mod replication;
 mod solo;
 mod view;
@@ -65,6 +66,7 @@ mod tests;
 
 pub use app::AppMessage;
 pub use config::MemberConfig;
+pub use read_only::default_grace as default_read_only_grace;
 
 use crate::failpoint::{Action, Failpoint, Failpoints};
 use crate::server::stats::{ReplicaRole, ReplicaStats, ServerStats, StatsDetail};
@@ -199,6 +201,11 @@ pub struct MemberMachine {
     failpoints: Failpoints,
     /// A failpoint crashed the machine: it takes no more input.
     crashed: bool,
+    /// Read-only mode: how long to look for a leader before serving
+    /// read-only sessions (None: off).
+    read_only_grace: Option<std::time::Duration>,
+    /// When the member last started looking for a leader.
+    looking_since: Option<Instant>,
 }
 
 impl MemberMachine {
@@ -219,7 +226,10 @@ impl MemberMachine {
         let mut server_config = config.server.clone();
         server_config.server_id = u8::try_from(id).unwrap_or(u8::MAX);
         let tick = Duration::from_millis(server_config.tick_ms.max(2) / 2);
-        let server = Server::new(server_config, db, base.time(now));
+        let mut server = Server::new(server_config, db, base.time(now));
+        if let Some(text) = &config.ensemble_config {
+            server.set_ensemble_config(text);
+        }
         let rng = Xoshiro256PlusPlus::seed_from_u64(config.zab.seed ^ 0x6d65_6d62_6572);
         let members = config.zab.members.len();
         let repl = Replication::new(config.zab, recovered, now)?;
@@ -247,6 +257,8 @@ impl MemberMachine {
             syncs: SyncCounts::default(),
             failpoints: config.failpoints,
             crashed: false,
+            read_only_grace: config.read_only_grace,
+            looking_since: Some(now),
         };
         m.pump(now);
         Ok(m)
@@ -309,6 +321,12 @@ impl MemberMachine {
         &self.server
     }
 
+    /// Carries out what an administrative four-letter word changes (counter
+    /// resets, the trace mask); see [`Server::apply_admin`].
+    pub fn apply_admin(&mut self, detail: &StatsDetail) {
+        self.server.apply_admin(detail);
+    }
+
     /// Figures for the four-letter words (the costly parts as `detail` asks).
     pub fn stats(&self, now: Instant, detail: StatsDetail) -> ServerStats {
         let mut stats = self.server.stats(detail);
@@ -320,6 +338,7 @@ impl MemberMachine {
             };
             let learners = self.repl.learners().unwrap_or_default();
             stats.replica = Some(ReplicaStats {
+                leader: self.status.leader,
                 role,
                 quorum_size: self.members,
                 learners: learners.connected,
@@ -412,6 +431,7 @@ impl MemberMachine {
             self.server.handle_tick(self.base.time(now));
             self.report_touches();
         }
+        self.check_read_only(now);
         self.pump(now);
     }
 
@@ -474,9 +494,13 @@ impl MemberMachine {
         if self.crashed {
             return None;
         }
-        Some(match self.repl.poll_timeout() {
+        let next = match self.repl.poll_timeout() {
             Some(t) => t.min(self.next_tick),
             None => self.next_tick,
+        };
+        Some(match self.read_only_deadline() {
+            Some(t) => t.min(next),
+            None => next,
         })
     }
 }

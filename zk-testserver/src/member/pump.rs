@@ -141,6 +141,7 @@ impl MemberMachine {
         self.outbound = None;
         self.inbound.clear();
         self.leading_since = None;
+        self.looking_since = (role == Role::Looking).then_some(now);
         let time = self.base.time(now);
         match (role, serving) {
             (Role::Leading, true) => {

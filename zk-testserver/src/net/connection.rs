@@ -76,7 +76,18 @@ pub async fn serve<S>(
     }
     if let Some(word) = four_letter::recognise(first) {
         tracing::debug!(%peer, word, "four-letter word");
-        let text = four_letter_text(word, peer, &core, info).await;
+        let mut detail = four_letter::detail(word);
+        if word == "stmk" {
+            // The new mask follows as a big-endian long.
+            let mut mask = [0u8; 8];
+            let read = tokio::time::timeout(STMK_READ, stream.read_exact(&mut mask)).await;
+            if !matches!(read, Ok(Ok(_))) {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            detail.set_trace_mask = Some(i64::from_be_bytes(mask));
+        }
+        let text = four_letter_text(word, detail, peer, &core, info).await;
         let _ = stream.write_all(text.as_bytes()).await;
         let _ = stream.flush().await;
         let _ = stream.shutdown().await;
@@ -292,8 +303,12 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// How long `stmk` may take to send its mask.
+const STMK_READ: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn four_letter_text(
     word: &'static str,
+    detail: crate::server::stats::StatsDetail,
     peer: SocketAddr,
     core: &mpsc::UnboundedSender<Command>,
     info: PortInfo,
@@ -302,10 +317,7 @@ async fn four_letter_text(
         return four_letter::not_allowed(word);
     }
     let (tx, rx) = oneshot::channel();
-    if core
-        .send(Command::Stats(four_letter::detail(word), tx))
-        .is_err()
-    {
+    if core.send(Command::Stats(detail, tx)).is_err() {
         return String::new();
     }
     let Ok((stats, now)) = rx.await else {

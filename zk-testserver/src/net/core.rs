@@ -98,6 +98,8 @@ pub struct Report {
     pub syncs: SyncCounts,
     /// Failpoints fired since the member started.
     pub failpoint_hits: u32,
+    /// Whether it serves read-only sessions (cut off, read-only mode on).
+    pub read_only: bool,
 }
 
 /// Where a member task publishes its reports: slot `index` of a shared
@@ -233,7 +235,10 @@ impl Driver {
                 self.machine.handle_client_closed(conn);
             }
             Command::Stats(detail, reply) => {
-                let _ = reply.send((self.machine.stats(now, detail), self.machine_time(now)));
+                self.machine.apply_admin(&detail);
+                let mut stats = self.machine.stats(now, detail);
+                stats.storage = self.storage.usage();
+                let _ = reply.send((stats, self.machine_time(now)));
             }
             Command::ExpireSession(id, reply) => {
                 let done = self.machine.expire_session(now, id);
@@ -340,6 +345,7 @@ impl Driver {
             last_committed_zxid: self.machine.last_committed_zxid(),
             syncs: self.machine.sync_counts(),
             failpoint_hits: self.machine.failpoints().hits(),
+            read_only: self.machine.is_read_only(),
         }));
     }
 

@@ -130,12 +130,18 @@ pub struct Context {
 /// What ZooKeeper answers to most words while it does not serve.
 pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
 
-/// What `word` prints of the costly statistics (see [`StatsDetail`]).
+/// What `word` prints of the costly statistics and what it changes (see
+/// [`StatsDetail`]); `stmk` carries its mask separately
+/// ([`StatsDetail::set_trace_mask`]).
 pub fn detail(word: &str) -> StatsDetail {
     StatsDetail {
         data_size: word == "mntr",
         ephemerals: word == "dump",
         watches: matches!(word, "wchs" | "wchc" | "wchp"),
+        digest: word == "hash",
+        reset_server: word == "srst",
+        reset_connections: word == "crst",
+        set_trace_mask: None,
     }
 }
 
@@ -150,6 +156,7 @@ pub fn answer(word: &str, s: &ServerStats, ctx: &Context) -> String {
         _ => {}
     }
     match word {
+        "isro" if s.read_only => "ro".into(),
         "isro" => "rw".into(),
         "srvr" => server_lines(s, false, ctx),
         "stat" => server_lines(s, true, ctx),
@@ -163,10 +170,17 @@ pub fn answer(word: &str, s: &ServerStats, ctx: &Context) -> String {
         "wchp" => wchp(s),
         "crst" => "Connection stats reset.\n".into(),
         "srst" => "Server stats reset.\n".into(),
-        "dirs" => "datadir_size: 0\nlogdir_size: 0\n".into(),
-        "gtmk" => "0\n".into(),
-        "stmk" => "0\n".into(),
-        "hash" => "No digest in the history.\n".into(),
+        "dirs" => format!(
+            "datadir_size: {}\nlogdir_size: {}\n",
+            s.storage.snapshots, s.storage.log
+        ),
+        "gtmk" | "stmk" => s.trace_mask.to_string(),
+        // ZooKeeper lists the digests it recorded (every 128 transactions,
+        // none before); this server gives its tree's digest now.
+        "hash" => match s.digest {
+            Some((zxid, digest)) => format!("{zxid:x}: {digest}\n"),
+            None => String::new(),
+        },
         _ => String::new(),
     }
 }
@@ -219,7 +233,10 @@ fn server_lines(s: &ServerStats, with_clients: bool, ctx: &Context) -> String {
 }
 
 /// `standalone`, `leader` or `follower` (srvr's Mode, mntr's zk_server_state).
-fn mode(s: &ServerStats) -> &'static str {
+pub fn mode(s: &ServerStats) -> &'static str {
+    if s.read_only {
+        return "read-only";
+    }
     match s.replica.map(|r| r.role) {
         None => "standalone",
         Some(ReplicaRole::Leader) => "leader",
@@ -241,7 +258,8 @@ fn proposal_sizes(s: &ServerStats) -> (i64, i64, i64) {
     }
 }
 
-fn mntr(s: &ServerStats, ctx: &Context) -> String {
+/// `mntr`'s text (`zk_<key>\t<value>` lines).
+pub fn mntr(s: &ServerStats, ctx: &Context) -> String {
     let c = &s.counters;
     let mut pairs: Vec<(&str, String)> = vec![
         ("zk_version", VERSION.to_string()),

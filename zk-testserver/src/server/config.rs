@@ -1,5 +1,7 @@
 //! Server options.
 
+use super::ZkVersion;
+
 /// Options of one server (member).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -26,6 +28,8 @@ pub struct ServerConfig {
     /// Whether the server has a secure client port (and so the `x509`
     /// authentication provider).
     pub x509: bool,
+    /// The ZooKeeper release imitated where releases differ (default 3.9).
+    pub version: ZkVersion,
 }
 
 impl ServerConfig {
@@ -44,6 +48,7 @@ impl ServerConfig {
             container_check_ms: tick_ms.saturating_mul(5).max(1),
             sasl_users: SaslUsers::default(),
             x509: false,
+            version: ZkVersion::default(),
         }
     }
 

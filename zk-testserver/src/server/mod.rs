@@ -14,12 +14,14 @@ pub mod sessions;
 pub mod stats;
 pub mod submit;
 pub mod txn;
+pub mod version;
 
 pub use config::ServerConfig;
 pub use database::Database;
 pub use machine::{ConnId, Mode, Output, Server, Time};
 pub use submit::{ForwardedWrite, Submission};
 pub use txn::{Txn, TxnBody, TxnHeader};
+pub use version::ZkVersion;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 //! ping.
 
 use super::database::Database;
+use super::ZkVersion;
 use crate::tree::{acl, AuthInfo, RemoveKind, WatchKind, WatcherId};
 use bytes::Bytes;
 use zk_client::proto::{
@@ -22,6 +23,8 @@ pub struct ReadCtx<'a> {
     pub session_id: i64,
     /// Its identities.
     pub auth: &'a AuthInfo,
+    /// The release whose read rules apply.
+    pub version: ZkVersion,
 }
 
 /// Answers one read: the frames to send (SetWatches events first, then the reply).
@@ -67,6 +70,12 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
         Request::Exists(r) => {
             if r.path.contains('\0') {
                 return Err(ErrorCode::BadArguments);
+            }
+            // 3.9 refuses a node the caller may not read, before the watch.
+            if ctx.version.exists_checks_read() {
+                if let Some(node) = tree.get(&r.path) {
+                    acl::check(&node.acl, Perms::READ, ctx.auth)?;
+                }
             }
             if r.watch {
                 tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
@@ -155,10 +164,26 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
         }
         Request::CheckWatches(r) | Request::RemoveWatches(r) => {
             let kind = RemoveKind::from_code(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
-            let found = if matches!(req, Request::CheckWatches(_)) {
-                tree.watches.contains(&r.path, ctx.conn, kind)
+            let check = matches!(req, Request::CheckWatches(_));
+            let found = if ctx.version.separate_persistent_watch_kinds() {
+                if check {
+                    tree.watches.contains(&r.path, ctx.conn, kind)
+                } else {
+                    tree.watches.remove(&r.path, ctx.conn, kind)
+                }
             } else {
-                tree.watches.remove(&r.path, ctx.conn, kind)
+                // 3.8 knows no persistent watcher types: it fails to map them.
+                if matches!(
+                    kind,
+                    RemoveKind::Persistent | RemoveKind::PersistentRecursive
+                ) {
+                    return Err(ErrorCode::MarshallingError);
+                }
+                if check {
+                    tree.watches.contains_3_8(&r.path, ctx.conn, kind)
+                } else {
+                    tree.watches.remove_3_8(&r.path, ctx.conn, kind)
+                }
             };
             if found {
                 Ok(Response::Empty)

@@ -69,6 +69,14 @@ pub struct StatsDetail {
     pub ephemerals: bool,
     /// [`ServerStats::watches_by_session`] (data-manager paths by session, as ZooKeeper's wchc).
     pub watches: bool,
+    /// [`ServerStats::digest`] (hashes every node).
+    pub digest: bool,
+    /// Reset the server's counters first (`srst`).
+    pub reset_server: bool,
+    /// Reset every connection's counters first (`crst`).
+    pub reset_connections: bool,
+    /// Set the trace mask first (`stmk`).
+    pub set_trace_mask: Option<i64>,
 }
 
 /// Everything the four-letter words print, taken in one go.
@@ -113,6 +121,15 @@ pub struct ServerStats {
     pub pending_syncs: usize,
     /// Whether the server serves clients.
     pub serving: bool,
+    /// Last applied zxid and the tree's digest there, when asked for (`hash`).
+    pub digest: Option<(i64, u64)>,
+    /// The trace mask (`gtmk`, `stmk`; ZooKeeper's default 306).
+    pub trace_mask: i64,
+    /// Bytes of snapshots and log, filled in by the driver (`dirs`).
+    pub storage: crate::storage::StorageUsage,
+    /// Whether it serves read-only sessions only (cut off from its quorum,
+    /// read-only mode enabled): `isro` answers `ro`, srvr's mode `read-only`.
+    pub read_only: bool,
     /// The member's place in a replicated ensemble; None when standalone.
     pub replica: Option<ReplicaStats>,
 }
@@ -141,4 +158,6 @@ pub struct ReplicaStats {
     pub synced_followers: usize,
     /// Leader: ms since it was established (`zk_leader_uptime`).
     pub leader_uptime_ms: u64,
+    /// The leader it follows (itself when leading).
+    pub leader: Option<u64>,
 }

@@ -136,7 +136,7 @@ use tracing::{debug, warn};
 
 use super::codec::{self, Tail, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::fsutil::{invalid_data, remove_file, sync_dir, write_atomic};
-use super::{rules, Epochs, LogEntry, Recovered, Snapshot, Storage, Zxid};
+use super::{rules, Epochs, LogEntry, Recovered, Snapshot, Storage, StorageUsage, Zxid};
 
 const EPOCHS_FILE: &str = "epochs";
 /// In a generation: the first zxid of its newest log segment.
@@ -908,5 +908,21 @@ impl Storage for DirStorage {
         self.check_usable()?;
         rules::check_install_snapshot(snapshot.zxid)?;
         self.guarded(|s| s.install(snapshot))
+    }
+
+    fn usage(&self) -> StorageUsage {
+        let mut usage = StorageUsage::default();
+        let Ok(entries) = std::fs::read_dir(&self.gen_dir) else {
+            return usage;
+        };
+        for entry in entries.flatten() {
+            let len = entry.metadata().map_or(0, |m| m.len());
+            if entry.file_name().to_string_lossy().starts_with("snap.") {
+                usage.snapshots += len;
+            } else {
+                usage.log += len;
+            }
+        }
+        usage
     }
 }

@@ -4,7 +4,7 @@
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::{rules, Epochs, LogEntry, Recovered, Snapshot, Storage, Zxid};
+use super::{rules, Epochs, LogEntry, Recovered, Snapshot, Storage, StorageUsage, Zxid};
 
 /// In-memory [`Storage`] that survives the member using it.
 ///
@@ -220,6 +220,17 @@ impl Storage for MemoryStorage {
         s.flushed = 0;
         s.snapshot = Some(snapshot.clone());
         Ok(())
+    }
+
+    fn usage(&self) -> StorageUsage {
+        let s = self.state();
+        StorageUsage {
+            snapshots: s
+                .snapshot
+                .as_ref()
+                .map_or(0, |snap| snap.data.encoded_len() as u64),
+            log: s.log.iter().map(|e| e.payload.len() as u64 + 16).sum(),
+        }
     }
 }
 

@@ -109,4 +109,18 @@ pub trait Storage: Send {
     /// Replaces everything with `snapshot` and an empty log (ZAB SNAP sync);
     /// durable once this returns.
     fn install_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()>;
+    /// Bytes the snapshots and the log take (the four-letter word `dirs`).
+    fn usage(&self) -> StorageUsage {
+        StorageUsage::default()
+    }
+}
+
+/// What a member's storage holds, in bytes (ZooKeeper's `dirs` reports the
+/// sizes of its snapshot and transaction-log directories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StorageUsage {
+    /// Snapshots (ZooKeeper's `datadir_size`).
+    pub snapshots: u64,
+    /// The transaction log (ZooKeeper's `logdir_size`).
+    pub log: u64,
 }

@@ -289,6 +289,26 @@ impl WatchManager {
         a || b
     }
 
+    /// checkWatches as ZooKeeper 3.8 answers it: a persistent watch also
+    /// counts as a data and a child watch (3.8 registers it in both tables),
+    /// a recursive one as both too.
+    pub fn contains_3_8(&self, path: &str, w: WatcherId, kind: RemoveKind) -> bool {
+        let (d, c) = kind.masks_3_8(true);
+        self.data.modes(path, w) & d != 0 || self.child.modes(path, w) & c != 0
+    }
+
+    /// removeWatches as ZooKeeper 3.8 does it: removing data (child) watches
+    /// also removes the data (child) side of persistent watches, so a
+    /// persistent watch can lose one kind of event and keep the other.
+    pub fn remove_3_8(&mut self, path: &str, w: WatcherId, kind: RemoveKind) -> bool {
+        let recursive_child_side =
+            kind == RemoveKind::Children && self.data.modes(path, w) & RECURSIVE != 0;
+        let (d, c) = kind.masks_3_8(false);
+        let a = self.data.remove(path, w, d);
+        let b = self.child.remove(path, w, c);
+        a || b || recursive_child_side
+    }
+
     /// Drops every watch of a closed connection.
     pub fn remove_watcher(&mut self, w: WatcherId) {
         self.data.remove_watcher(w);
@@ -353,6 +373,18 @@ impl RemoveKind {
             RemoveKind::Any => (0xff, 0xff),
             RemoveKind::Persistent => (PERSISTENT, PERSISTENT),
             RemoveKind::PersistentRecursive => (RECURSIVE, 0),
+        }
+    }
+
+    /// 3.8's masks for data and child kinds (persistent registrations sit in
+    /// the standard tables); a recursive watch answers a child check there
+    /// (`check`) but its child side carries no events, so nothing to remove.
+    fn masks_3_8(self, check: bool) -> (u8, u8) {
+        match self {
+            RemoveKind::Children if check => (RECURSIVE, STANDARD | PERSISTENT),
+            RemoveKind::Children => (0, STANDARD | PERSISTENT),
+            RemoveKind::Data => (STANDARD | PERSISTENT | RECURSIVE, 0),
+            other => other.masks(),
         }
     }
 

@@ -24,7 +24,12 @@ impl Server {
             if acl::check(&f.acl, Perms::READ, &c.auth).is_err() {
                 continue;
             }
-            let frame = encode_notification(h.zxid, &WatcherEvent::node(f.event, f.path));
+            let zxid = if self.config.version.notifications_carry_zxid() {
+                h.zxid
+            } else {
+                -1
+            };
+            let frame = encode_notification(zxid, &WatcherEvent::node(f.event, f.path));
             self.send(f.watcher, frame);
         }
         let conn = self.session_conns.get(&h.session_id).copied();

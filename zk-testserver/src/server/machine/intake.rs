@@ -31,6 +31,10 @@ impl Server {
             self.close(conn);
             return;
         }
+        if self.mode == Mode::ReadOnly && req.last_zxid_seen <= self.db.last_zxid {
+            self.read_only_handshake(conn, &req, now);
+            return;
+        }
         if req.last_zxid_seen > self.db.last_zxid {
             tracing::info!(
                 conn,
@@ -116,7 +120,8 @@ impl Server {
                     }));
             }
             Mode::Prepare => self.owners.attach(id, self.member_id()),
-            Mode::Down => {}
+            // A read-only member serves its own sessions (read_only_handshake).
+            Mode::Down | Mode::ReadOnly => {}
         }
         if let Some(old) = self.session_conns.insert(id, conn) {
             if old != conn {
@@ -263,6 +268,9 @@ impl Server {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.last_op = op.name();
         }
+        if self.mode == Mode::ReadOnly && self.read_only_request(conn, hxid, op, session, now) {
+            return;
+        }
         if op == OpCode::Sync {
             let token = self.request_sync(conn);
             if let Some(c) = self.conns.get_mut(&conn) {
@@ -384,6 +392,7 @@ impl Server {
             conn,
             session_id: c.session.unwrap_or(0),
             auth: &c.auth,
+            version: self.config.version,
         };
         let auth = ctx.auth.clone();
         let ctx = ReadCtx { auth: &auth, ..ctx };

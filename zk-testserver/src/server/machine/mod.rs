@@ -30,8 +30,11 @@
 //! the handshake is answered wait for it, and a write's watch notifications
 //! are emitted before its reply.
 
+mod admin;
+mod config_node;
 mod dispatch;
 mod intake;
+mod read_only;
 mod role;
 mod sasl;
 
@@ -82,6 +85,9 @@ pub enum Mode {
     /// Forwards writes and session changes to the leader and reports session
     /// activity to it: a synced follower.
     Forward,
+    /// Serves read-only sessions from its own tree: a member cut off from its
+    /// quorum with read-only mode enabled (see [`Server::start_read_only`]).
+    ReadOnly,
 }
 
 enum Pending {
@@ -190,6 +196,8 @@ pub struct Server {
     counters: Counters,
     proposal_sizes: Option<ProposalSizes>,
     last_container_check: u64,
+    /// The trace mask of `gtmk` / `stmk`.
+    trace_mask: i64,
 }
 
 impl Server {
@@ -220,6 +228,7 @@ impl Server {
             proposal_sizes: None,
             last_container_check: now.mono_ms,
             config,
+            trace_mask: admin::DEFAULT_TRACE_MASK,
         }
     }
 
@@ -474,6 +483,10 @@ impl Server {
             proposal_sizes: self.proposal_sizes,
             pending_syncs: self.syncs.len(),
             serving: self.mode != Mode::Down,
+            read_only: self.mode == Mode::ReadOnly,
+            digest: detail.digest.then(|| (self.db.last_zxid, self.db.digest())),
+            trace_mask: self.trace_mask,
+            storage: Default::default(),
             replica: None,
         }
     }

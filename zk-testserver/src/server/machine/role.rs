@@ -18,6 +18,10 @@ impl Server {
             self.stop_serving();
             return;
         }
+        if self.mode == Mode::ReadOnly {
+            // Leaving read-only mode: its connections and local sessions go.
+            self.stop_serving();
+        }
         tracing::debug!(server = self.config.server_id, ?mode, "serving");
         self.mode = mode;
         let base = match mode {

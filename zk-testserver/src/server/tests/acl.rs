@@ -20,6 +20,8 @@ fn get_acl(path: &str) -> Request {
 fn digest_auth_creator_acl_and_super() {
     let mut cfg = crate::server::ServerConfig::with_tick(100);
     cfg.super_digest = Some(digest_id("super", "pw"));
+    // 3.8's exists checks no ACL (3.9's: exists_checks_read_from_3_9).
+    cfg.version = crate::server::ZkVersion::V3_8;
     let mut h = Harness::with_config(cfg);
     let mut alice = h.connect();
     let mut other = h.connect();
@@ -45,7 +47,7 @@ fn digest_auth_creator_acl_and_super() {
     });
     assert_eq!(h.call(&mut other, &get).err(), -102);
     assert_eq!(h.call(&mut other, &get_acl("/p")).err(), -102);
-    // exists never checks ACLs.
+    // exists checks no ACL in 3.8.
     let exists = Request::Exists(PathWatchRequest {
         path: "/p".into(),
         watch: false,
@@ -108,4 +110,46 @@ fn ip_acl() {
     };
     assert_eq!(h.call(&mut c, &set("/ip")).err(), 0);
     assert_eq!(h.call(&mut c, &set("/ip2")).err(), -102);
+}
+
+#[test]
+fn exists_checks_read_from_3_9() {
+    let exists = |path: &str, watch: bool| {
+        Request::Exists(PathWatchRequest {
+            path: path.into(),
+            watch,
+        })
+    };
+    let set = Request::SetData(SetDataRequest {
+        path: "/p".into(),
+        data: Some(Bytes::from_static(b"x")),
+        version: -1,
+    });
+    for version in crate::server::ZkVersion::ALL {
+        let mut cfg = crate::server::ServerConfig::with_tick(100);
+        cfg.version = version;
+        let mut h = Harness::with_config(cfg);
+        let mut alice = h.connect();
+        let mut other = h.connect();
+        h.call(&mut alice, &auth("alice:secret"));
+        let only_alice = vec![Acl::new(Perms::ALL, Id::digest("alice", "secret"))];
+        assert_eq!(h.call(&mut alice, &create_acl("/p", only_alice)).err(), 0);
+        let refused = version.exists_checks_read();
+        let r = h.call(&mut other, &exists("/p", true));
+        assert_eq!(r.err(), if refused { -102 } else { 0 }, "{version}");
+        // A missing node is NoNode either way; alice may read hers.
+        assert_eq!(h.call(&mut other, &exists("/nope", false)).err(), -101);
+        assert_eq!(h.call(&mut alice, &exists("/p", false)).err(), 0);
+        // A refused exists leaves no watch behind (the node is opened first:
+        // events are only sent to watchers that may read the node).
+        let open = Request::SetAcl(SetAclRequest {
+            path: "/p".into(),
+            acl: Acl::open_unsafe(),
+            version: -1,
+        });
+        assert_eq!(h.call(&mut alice, &open).err(), 0);
+        let (_, out) = h.send(&mut alice, &set);
+        let fired = events_for(other.conn, &out);
+        assert_eq!(fired.is_empty(), refused, "{version}: {fired:?}");
+    }
 }

@@ -1,0 +1,61 @@
+//! The ensemble's configuration as clients see it in `/zookeeper/config`.
+
+use super::Ensemble;
+use std::net::SocketAddr;
+use zk_client::ensemble_config::{EnsembleConfig, ServerRole, ServerSpec};
+
+/// Where a client reaches a member bound to `addr`: a wildcard bind
+/// (`0.0.0.0`, `::`) is reached on loopback.
+pub(super) fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    }
+}
+
+impl Ensemble {
+    /// The configuration every member publishes in `/zookeeper/config`
+    /// (empty for a standalone server, as ZooKeeper's): one participant line
+    /// per member with its client address, `version=0` as ZooKeeper writes
+    /// without `reconfigEnabled`. Members talk over an in-process network,
+    /// so their quorum and election ports are given as 0.
+    pub fn ensemble_config(&self) -> EnsembleConfig {
+        if self.addrs.len() < 2 {
+            return EnsembleConfig::default();
+        }
+        let servers = self
+            .addrs
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| (i, reachable(*addr)))
+            .map(|(i, addr)| ServerSpec {
+                id: i as u64 + 1,
+                host: addr.ip().to_string(),
+                quorum_port: 0,
+                election_port: 0,
+                role: ServerRole::Participant,
+                client: Some((addr.ip().to_string(), addr.port())),
+            })
+            .collect();
+        EnsembleConfig {
+            servers,
+            version: 0,
+        }
+    }
+
+    /// Where `member`'s AdminServer-compatible endpoint listens (see
+    /// [`EnsembleBuilder::admin_port`](super::EnsembleBuilder::admin_port));
+    /// None when not enabled or no such member.
+    pub fn admin_addr(&self, member: u64) -> Option<SocketAddr> {
+        let i = usize::try_from(member).ok()?.checked_sub(1)?;
+        self.admin_addrs.get(i).copied().flatten()
+    }
+
+    /// The text of `/zookeeper/config` members are started with.
+    pub(super) fn config_node_text(&self) -> Option<String> {
+        (self.addrs.len() > 1).then(|| self.ensemble_config().to_string())
+    }
+}
