@@ -9,7 +9,7 @@ use common::{four_letter, Raw};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zk_client::{Client, CreateMode};
-use zk_testserver::Ensemble;
+use zk_testserver::{Ensemble, FourLetterWords};
 
 fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
     text.lines()
@@ -28,7 +28,11 @@ async fn stmk(addr: &str, mask: i64) -> String {
 
 #[tokio::test]
 async fn trace_mask_and_counter_resets() {
-    let zk = Ensemble::builder().start().await.unwrap();
+    let zk = Ensemble::builder()
+        .four_letter_words(FourLetterWords::all())
+        .start()
+        .await
+        .unwrap();
     let addr = zk.connect_string();
     assert_eq!(four_letter(&addr, "gtmk").await, "306");
     assert_eq!(stmk(&addr, 511).await, "511");
@@ -60,6 +64,7 @@ async fn dirs_and_hash_report_the_storage_and_the_digest() {
     let _ = std::fs::remove_dir_all(&dir);
     let zk = Ensemble::builder()
         .data_dir(&dir)
+        .four_letter_words(FourLetterWords::all())
         .fsync(false)
         .snapshot_every(10)
         .start()

@@ -151,7 +151,6 @@ async fn connections_without_a_handshake_are_closed_after_the_timeout() {
         ..ConnectionLimits::default()
     };
     let zk = Ensemble::builder()
-        .tick(Duration::from_millis(50))
         .connection_limits(limits)
         .start()
         .await
@@ -210,10 +209,12 @@ async fn connections_per_address_are_capped() {
         open.push(try_session(&addr).await.expect("under the cap"));
     }
     assert!(try_session(&addr).await.is_none(), "a fourth is refused");
-    let mut word = TcpStream::connect(&addr).await.unwrap();
-    let _ = word.write_all(b"srvr").await;
     let mut answer = Vec::new();
-    let _ = word.read_to_end(&mut answer).await;
+    // The reset may arrive before connect returns: refused all the same.
+    if let Ok(mut word) = TcpStream::connect(&addr).await {
+        let _ = word.write_all(b"srvr").await;
+        let _ = word.read_to_end(&mut answer).await;
+    }
     assert!(
         answer.is_empty(),
         "four-letter words count too, as in ZooKeeper"

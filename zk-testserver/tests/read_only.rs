@@ -11,13 +11,14 @@ use common::{four_letter, new_session, Raw};
 use std::time::Duration;
 use zk_client::proto::{ConnectRequest, CreateRequest, PathRequest, PathWatchRequest, Request};
 use zk_client::{Acl, Client, ConnectionState, CreateMode, ErrorCode, Op};
-use zk_testserver::Ensemble;
+use zk_testserver::{Ensemble, FourLetterWords};
 
 const GRACE: Duration = Duration::from_millis(200);
 
 async fn three_read_only() -> Ensemble {
     builder(3)
         .read_only_grace(GRACE)
+        .four_letter_words(FourLetterWords::all())
         .start()
         .await
         .expect("start")

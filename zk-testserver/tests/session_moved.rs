@@ -20,6 +20,9 @@ async fn ensemble() -> Ensemble {
     let zk = Ensemble::builder()
         .members(3)
         .tick(Duration::from_millis(50))
+        // The raw connections never ping: their 10 s sessions must not be
+        // cut to the 1 s a 50 ms tick allows by default.
+        .max_session_timeout(Duration::from_secs(20))
         .start()
         .await
         .expect("start");
