@@ -171,6 +171,7 @@ pub fn mode(s: &ServerStats) -> &'static str {
         None => "standalone",
         Some(ReplicaRole::Leader) => "leader",
         Some(ReplicaRole::Follower) => "follower",
+        Some(ReplicaRole::Observer) => "observer",
         // Not reached: a member that does not serve answers NOT_SERVING.
         Some(ReplicaRole::Looking) => "looking",
     }
@@ -196,10 +197,10 @@ pub fn mntr(s: &ServerStats, ctx: &Context) -> String {
         ("zk_server_state", mode(s).into()),
     ];
     if let Some(r) = s.replica {
-        let peer = if r.role == ReplicaRole::Leader {
-            "leading - broadcast"
-        } else {
-            "following - broadcast"
+        let peer = match r.role {
+            ReplicaRole::Leader => "leading - broadcast",
+            ReplicaRole::Observer => "observing - broadcast",
+            _ => "following - broadcast",
         };
         pairs.push(("zk_peer_state", peer.into()));
     }

@@ -141,6 +141,8 @@ pub enum ReplicaRole {
     Looking,
     /// Following the leader.
     Follower,
+    /// Following the leader without a vote (an observer).
+    Observer,
     /// Leading.
     Leader,
 }

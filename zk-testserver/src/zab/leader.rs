@@ -426,11 +426,12 @@ impl Leader {
             return;
         }
         let mut marks = vec![core.log.durable()];
+        // Observers learn commits; their acks count for nothing.
         marks.extend(
             self.learners
-                .values()
-                .filter(|l| l.stage == Stage::Broadcast)
-                .map(|l| l.acked),
+                .iter()
+                .filter(|(id, l)| l.stage == Stage::Broadcast && core.is_voter(**id))
+                .map(|(_, l)| l.acked),
         );
         let Some(mark) = watermark(marks, core.cfg.quorum()) else {
             return;
