@@ -105,7 +105,7 @@ async fn a_write_commits_with_only_the_participant_quorum() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn observer_acks_never_commit_a_write() {
+async fn observers_neither_commit_nor_log_a_write_voters_lack() {
     let zk = builder(3).observers(2).start().await.expect("start");
     let leader = zk.wait_for_quorum().await.unwrap();
     let voters = other_voters(&zk, leader);
@@ -113,6 +113,14 @@ async fn observer_acks_never_commit_a_write() {
     c.create("/before", "", CreateMode::Persistent)
         .await
         .unwrap();
+    zk.wait_until_converged().await.unwrap();
+    let logged = |zk: &Ensemble| {
+        zk.observers()
+            .into_iter()
+            .map(|o| zk.status(o).unwrap().last_logged_zxid)
+            .collect::<Vec<_>>()
+    };
+    let observers_logged = logged(&zk);
     // The leader keeps its observers but loses its voters: its proposal
     // reaches only observers, whose acks must not commit it.
     zk.partition(&[&[leader, 4, 5], &voters]);
@@ -124,6 +132,12 @@ async fn observer_acks_never_commit_a_write() {
     assert!(
         !matches!(write, Ok(Ok(_))),
         "a write committed without a voter quorum"
+    );
+    // Observers learn a proposal only once it commits (INFORM).
+    assert_eq!(
+        logged(&zk),
+        observers_logged,
+        "an observer logged an uncommitted proposal"
     );
     // The voters elect one of themselves; /lost is not there.
     let next = zk.wait_for_quorum().await.unwrap();

@@ -37,12 +37,17 @@ impl Core {
 
     /// A voter or an observer of this ensemble.
     pub(crate) fn is_member(&self, id: MemberId) -> bool {
-        self.is_voter(id) || self.cfg.observers.contains(&id)
+        self.is_voter(id) || self.is_observer(id)
     }
 
     /// A member whose vote counts.
     pub(crate) fn is_voter(&self, id: MemberId) -> bool {
         self.cfg.members.contains(&id)
+    }
+
+    /// A member without a vote (an observer).
+    pub(crate) fn is_observer(&self, id: MemberId) -> bool {
+        self.cfg.observers.contains(&id)
     }
 
     /// Every member but this one, observers included.
