@@ -46,6 +46,17 @@ async fn a_client_of_an_observer_reads_and_writes() {
         "{mntr}"
     );
     assert!(mntr.contains("zk_quorum_size\t3\n"), "{mntr}");
+    // The leader counts them apart from its voting followers.
+    let leader = zk.wait_for_quorum().await.unwrap();
+    zk.wait_until_converged().await.unwrap();
+    let mntr = four_letter(&zk.addr(leader).unwrap().to_string(), "mntr").await;
+    for line in [
+        "zk_learners\t4\n",
+        "zk_synced_followers\t2\n",
+        "zk_synced_observers\t2\n",
+    ] {
+        assert!(mntr.contains(line), "{line:?} missing: {mntr}");
+    }
 
     // /zookeeper/config names the observers as ZooKeeper writes them.
     let (raw, _) = c.get_config().await.unwrap();

@@ -352,6 +352,7 @@ impl MemberMachine {
                 quorum_size: self.voters,
                 learners: learners.connected,
                 synced_followers: learners.synced,
+                synced_observers: learners.synced_observers,
                 leader_uptime_ms: self.leading_since.map_or(0, |t| {
                     u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(0)
                 }),

@@ -231,7 +231,7 @@ pub fn mntr(s: &ServerStats, ctx: &Context) -> String {
                 ("zk_learners", r.learners.to_string()),
                 ("zk_synced_followers", r.synced_followers.to_string()),
                 ("zk_synced_non_voting_followers", "0".into()),
-                ("zk_synced_observers", "0".into()),
+                ("zk_synced_observers", r.synced_observers.to_string()),
                 ("zk_pending_syncs", s.pending_syncs.to_string()),
                 ("zk_leader_uptime", r.leader_uptime_ms.to_string()),
                 ("zk_last_proposal_size", last.to_string()),

@@ -547,15 +547,18 @@ impl Leader {
             .then(|| make_zxid(epoch, self.next_counter))
     }
 
-    /// Connected and synced followers.
-    pub(crate) fn learner_counts(&self) -> LearnerCounts {
+    /// Connected learners, and the synced ones: voters and observers.
+    pub(crate) fn learner_counts(&self, core: &Core) -> LearnerCounts {
+        let synced = |observers: bool| {
+            self.learners
+                .iter()
+                .filter(|(&id, l)| l.stage == Stage::Broadcast && core.is_observer(id) == observers)
+                .count()
+        };
         LearnerCounts {
             connected: self.learners.len(),
-            synced: self
-                .learners
-                .values()
-                .filter(|l| l.stage == Stage::Broadcast)
-                .count(),
+            synced: synced(false),
+            synced_observers: synced(true),
         }
     }
 
