@@ -278,7 +278,13 @@ fn leader(s: &ServerStats, ctx: &AdminContext) -> Map<String, Value> {
 
 fn voting_view(ctx: &AdminContext) -> Map<String, Value> {
     let mut config = Map::new();
-    for s in &ctx.ensemble.servers {
+    // ZooKeeper's voting view holds the voting members only.
+    let voters = ctx
+        .ensemble
+        .servers
+        .iter()
+        .filter(|s| s.role == zk_client::ensemble_config::ServerRole::Participant);
+    for s in voters {
         config.insert(
             s.id.to_string(),
             json!({

@@ -84,3 +84,19 @@ async fn commands_answer_json_like_zookeeper() {
     assert!(index.contains("/commands/voting_view"));
     assert_eq!(get(at, "/elsewhere").await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_voting_view_leaves_out_observers() {
+    // ZooKeeper's voting_view lists the voting members only.
+    let zk = builder(3)
+        .observers(1)
+        .admin_port(0)
+        .start()
+        .await
+        .expect("start");
+    let vote = command(zk.admin_addr(4).expect("admin enabled"), "voting_view").await;
+    let view = vote["current_config"].as_object().unwrap();
+    let ids: Vec<&str> = view.keys().map(String::as_str).collect();
+    assert_eq!(ids, ["1", "2", "3"]);
+    assert!(view.values().all(|s| s["learner_type"] == "participant"));
+}

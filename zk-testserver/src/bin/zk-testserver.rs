@@ -14,6 +14,8 @@
 //! AdminServer-compatible HTTP endpoint (`/commands/<name>`) for member k on
 //! port A + k - 1. `--bind IP` binds the client (and admin) ports to IP
 //! (default 127.0.0.1; the connect string names loopback for 0.0.0.0).
+//! `--observers K` adds K observers (ZooKeeper's non-voting members) as
+//! members N+1 to N+K, on the client ports after the voters'.
 //!
 //! `--control ADDR` serves the fault API over HTTP/JSON on ADDR (see
 //! `zk_testserver::control`: kill, restart, partition, heal, expire a
@@ -51,7 +53,7 @@ use zk_testserver::{Ensemble, EnsembleBuilder, FourLetterWords};
 
 const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
 [--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
-[--zk-version 3.8|3.9] [--read-only-mode] [--admin-port A] [--bind IP] [--control ADDR] \
+[--zk-version 3.8|3.9] [--read-only-mode] [--admin-port A] [--bind IP] [--control ADDR] [--observers K] \
 [--max-client-cnxns N] [--4lw-whitelist WORD,WORD,...|*] \
 [--secure-port P] [--tls-cert PEM --tls-key PEM | --tls-generate DIR] [--tls-client-ca PEM] \
 [--tls-client-auth none|want|need] [--sasl-users FILE]";
@@ -72,6 +74,7 @@ struct Args {
     admin_port: Option<u16>,
     bind: Option<std::net::IpAddr>,
     control: Option<std::net::SocketAddr>,
+    observers: usize,
 }
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -91,6 +94,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         admin_port: None,
         bind: None,
         control: None,
+        observers: 0,
     };
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -112,6 +116,11 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--extended-types" => a.extended_types = true,
             "--read-only-mode" => a.read_only = true,
+            "--observers" => {
+                a.observers = value("--observers")?
+                    .parse()
+                    .map_err(|e| format!("--observers: {e}"))?
+            }
             "--bind" => {
                 a.bind = Some(
                     value("--bind")?
@@ -382,7 +391,8 @@ async fn main() -> ExitCode {
         .tick(Duration::from_millis(args.tick_ms))
         .extended_types(args.extended_types)
         .zookeeper_version(args.version)
-        .read_only_mode(args.read_only);
+        .read_only_mode(args.read_only)
+        .observers(args.observers);
     if let Some(ip) = args.bind {
         builder = builder.bind(ip);
     }

@@ -46,6 +46,7 @@ pub struct EnsembleBuilder {
     read_only_grace: Option<Duration>,
     admin_port: Option<u16>,
     bind: std::net::IpAddr,
+    pub(super) observers: usize,
 }
 
 impl Default for EnsembleBuilder {
@@ -78,6 +79,7 @@ impl Default for EnsembleBuilder {
             read_only_grace: None,
             admin_port: None,
             bind: std::net::IpAddr::from([127, 0, 0, 1]),
+            observers: 0,
         }
     }
 }
@@ -320,6 +322,15 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Adds `n` observers (non-voting members that sync with the leader,
+    /// serve reads and forward writes, as ZooKeeper's observers): they get
+    /// the ids after the voting members', and their client ports follow.
+    /// Default 0.
+    pub fn observers(mut self, n: usize) -> Self {
+        self.observers = n;
+        self
+    }
+
     /// The address the client (and admin) ports bind to (default
     /// 127.0.0.1); `0.0.0.0` serves other hosts or containers. The connect
     /// string names loopback for a wildcard address.
@@ -353,7 +364,10 @@ impl EnsembleBuilder {
     /// The configuration of member `id`, for its `incarnation`-th start.
     pub(super) fn member_config(&self, id: MemberId, incarnation: u64) -> MemberConfig {
         let ids: Vec<MemberId> = (1..=self.members as u64).collect();
+        let observers: Vec<MemberId> =
+            (self.members as u64 + 1..=(self.members + self.observers) as u64).collect();
         let mut c = MemberConfig::new(id, ids, self.server_config());
+        c.zab.observers = observers;
         c.zab.tick = self.tick.max(Duration::from_millis(1));
         c.zab.init_limit = self.init_limit;
         c.zab.sync_limit = self.sync_limit;
@@ -394,15 +408,16 @@ impl EnsembleBuilder {
     /// with [`Ensemble::restart`] once its storage is repaired, or with
     /// [`Ensemble::restart_wiped`] (it then catches up from the leader).
     pub async fn start(mut self) -> Result<Ensemble> {
-        if self.members == 0 || self.members > 255 {
+        let total = self.members + self.observers;
+        if self.members == 0 || total > 255 {
             return Err(Error::Unsupported("between 1 and 255 members"));
         }
         self.resolve_session_secret()?;
-        let ids: Vec<MemberId> = (1..=self.members as u64).collect();
+        let ids: Vec<MemberId> = (1..=total as u64).collect();
         let network = Network::new(&ids, self.seed);
-        let (reports, _) = watch::channel(vec![None; self.members]);
+        let (reports, _) = watch::channel(vec![None; total]);
         let acceptor = self.tls.as_ref().map(|t| t.acceptor()).transpose()?;
-        let mut slots = Vec::with_capacity(self.members);
+        let mut slots = Vec::with_capacity(total);
         for &id in &ids {
             let port = member_port(self.port, id)?;
             let store = match &self.data_dir {
@@ -454,7 +469,9 @@ impl EnsembleBuilder {
             }
         }
         if let Some(e) = first_error {
-            if members - down.len() < members / 2 + 1 {
+            // Observers (the ids after the voters) do not count.
+            let voters_down = down.iter().filter(|&&i| i < members).count();
+            if members - voters_down < members / 2 + 1 {
                 return Err(e);
             }
         }

@@ -18,8 +18,8 @@ pub(super) fn reachable(addr: SocketAddr) -> SocketAddr {
 
 impl Ensemble {
     /// The configuration every member publishes in `/zookeeper/config`
-    /// (empty for a standalone server, as ZooKeeper's): one participant line
-    /// per member with its client address, `version=0` as ZooKeeper writes
+    /// (empty for a standalone server, as ZooKeeper's): one line per member
+    /// (participant, or observer) with its client address, `version=0` as ZooKeeper writes
     /// without `reconfigEnabled`. Members talk over an in-process network,
     /// so their quorum and election ports are given as 0.
     pub fn ensemble_config(&self) -> EnsembleConfig {
@@ -36,7 +36,11 @@ impl Ensemble {
                 host: addr.ip().to_string(),
                 quorum_port: 0,
                 election_port: 0,
-                role: ServerRole::Participant,
+                role: if i < self.config.members {
+                    ServerRole::Participant
+                } else {
+                    ServerRole::Observer
+                },
                 client: Some((addr.ip().to_string(), addr.port())),
             })
             .collect();
@@ -52,6 +56,17 @@ impl Ensemble {
     pub fn admin_addr(&self, member: u64) -> Option<SocketAddr> {
         let i = usize::try_from(member).ok()?.checked_sub(1)?;
         self.admin_addrs.get(i).copied().flatten()
+    }
+
+    /// The voting members' ids (1 to the number of voters).
+    pub fn voters(&self) -> Vec<u64> {
+        (1..=self.config.members as u64).collect()
+    }
+
+    /// The observers' ids (after the voters'; see
+    /// [`EnsembleBuilder::observers`](super::EnsembleBuilder::observers)).
+    pub fn observers(&self) -> Vec<u64> {
+        (self.config.members as u64 + 1..=self.addrs.len() as u64).collect()
     }
 
     /// The text of `/zookeeper/config` members are started with.

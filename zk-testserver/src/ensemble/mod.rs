@@ -274,7 +274,7 @@ impl Ensemble {
         Ok(self.addrs[self.index(member)?])
     }
 
-    /// The member ids, 1 to n.
+    /// The member ids, 1 to n (voters, then observers).
     pub fn members(&self) -> Vec<MemberId> {
         (1..=self.slots.len() as u64).collect()
     }

@@ -135,9 +135,13 @@ impl Ensemble {
     /// Waits until a leader serves with a quorum of members synced with it
     /// (so writes can commit); returns the leader.
     pub async fn wait_for_quorum(&self) -> Result<MemberId> {
-        let quorum = self.slots.len() / 2 + 1;
+        // Voters only: observers (ids after the voters') never count.
+        let voters = self.config.members;
+        let quorum = voters / 2 + 1;
         self.wait_for("a quorum", |v| {
-            leader_of(v).is_some_and(|(id, r)| following(v, id, r.status.epoch) >= quorum)
+            leader_of(v).is_some_and(|(id, r)| {
+                following(&v[..voters.min(v.len())], id, r.status.epoch) >= quorum
+            })
         })
         .await?;
         self.leader().ok_or(Error::NoLeader)

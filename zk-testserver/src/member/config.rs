@@ -63,6 +63,6 @@ impl MemberConfig {
 
     /// True when the ensemble has one member.
     pub fn is_standalone(&self) -> bool {
-        self.zab.members.len() == 1
+        self.zab.members.len() == 1 && self.zab.observers.is_empty()
     }
 }

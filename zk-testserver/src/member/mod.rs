@@ -204,6 +204,10 @@ pub struct MemberMachine {
     /// Read-only mode: how long to look for a leader before serving
     /// read-only sessions (None: off).
     read_only_grace: Option<std::time::Duration>,
+    /// Voting members of the ensemble (`members` counts observers too).
+    voters: usize,
+    /// Whether this member observes (does not vote).
+    observer: bool,
     /// When the member last started looking for a leader.
     looking_since: Option<Instant>,
 }
@@ -231,7 +235,9 @@ impl MemberMachine {
             server.set_ensemble_config(text);
         }
         let rng = Xoshiro256PlusPlus::seed_from_u64(config.zab.seed ^ 0x6d65_6d62_6572);
-        let members = config.zab.members.len();
+        let members = config.zab.members.len() + config.zab.observers.len();
+        let voters = config.zab.members.len();
+        let observer = config.zab.is_observer();
         let repl = Replication::new(config.zab, recovered, now)?;
         let mut m = MemberMachine {
             id,
@@ -258,6 +264,8 @@ impl MemberMachine {
             failpoints: config.failpoints,
             crashed: false,
             read_only_grace: config.read_only_grace,
+            voters,
+            observer,
             looking_since: Some(now),
         };
         m.pump(now);
@@ -333,6 +341,7 @@ impl MemberMachine {
         if self.members > 1 {
             let role = match (self.status.role, self.status.serving) {
                 (Role::Leading, true) => ReplicaRole::Leader,
+                (Role::Following, true) if self.observer => ReplicaRole::Observer,
                 (Role::Following, true) => ReplicaRole::Follower,
                 _ => ReplicaRole::Looking,
             };
@@ -340,9 +349,10 @@ impl MemberMachine {
             stats.replica = Some(ReplicaStats {
                 leader: self.status.leader,
                 role,
-                quorum_size: self.members,
+                quorum_size: self.voters,
                 learners: learners.connected,
                 synced_followers: learners.synced,
+                synced_observers: learners.synced_observers,
                 leader_uptime_ms: self.leading_since.map_or(0, |t| {
                     u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(0)
                 }),

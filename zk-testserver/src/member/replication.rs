@@ -18,7 +18,7 @@ impl Replication {
         recovered: Recovered,
         now: Instant,
     ) -> Result<Replication, zab::ConfigError> {
-        if config.members.len() == 1 {
+        if config.members.len() == 1 && config.observers.is_empty() {
             config.validate()?;
             Ok(Replication::Solo(Solo::new(config.id, recovered)))
         } else {

@@ -241,6 +241,7 @@ pub fn mode(s: &ServerStats) -> &'static str {
         None => "standalone",
         Some(ReplicaRole::Leader) => "leader",
         Some(ReplicaRole::Follower) => "follower",
+        Some(ReplicaRole::Observer) => "observer",
         // Not reached: a member that does not serve answers NOT_SERVING.
         Some(ReplicaRole::Looking) => "looking",
     }
@@ -266,10 +267,10 @@ pub fn mntr(s: &ServerStats, ctx: &Context) -> String {
         ("zk_server_state", mode(s).into()),
     ];
     if let Some(r) = s.replica {
-        let peer = if r.role == ReplicaRole::Leader {
-            "leading - broadcast"
-        } else {
-            "following - broadcast"
+        let peer = match r.role {
+            ReplicaRole::Leader => "leading - broadcast",
+            ReplicaRole::Observer => "observing - broadcast",
+            _ => "following - broadcast",
         };
         pairs.push(("zk_peer_state", peer.into()));
     }
@@ -300,7 +301,7 @@ pub fn mntr(s: &ServerStats, ctx: &Context) -> String {
                 ("zk_learners", r.learners.to_string()),
                 ("zk_synced_followers", r.synced_followers.to_string()),
                 ("zk_synced_non_voting_followers", "0".into()),
-                ("zk_synced_observers", "0".into()),
+                ("zk_synced_observers", r.synced_observers.to_string()),
                 ("zk_pending_syncs", s.pending_syncs.to_string()),
                 ("zk_leader_uptime", r.leader_uptime_ms.to_string()),
                 ("zk_last_proposal_size", last.to_string()),

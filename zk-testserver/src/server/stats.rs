@@ -141,6 +141,8 @@ pub enum ReplicaRole {
     Looking,
     /// Following the leader.
     Follower,
+    /// Following the leader without a vote (an observer).
+    Observer,
     /// Leading.
     Leader,
 }
@@ -154,8 +156,10 @@ pub struct ReplicaStats {
     pub quorum_size: usize,
     /// Leader: followers connected (`zk_learners`).
     pub learners: usize,
-    /// Leader: followers synced (`zk_synced_followers`).
+    /// Leader: voting followers synced (`zk_synced_followers`).
     pub synced_followers: usize,
+    /// Leader: observers synced (`zk_synced_observers`).
+    pub synced_observers: usize,
     /// Leader: ms since it was established (`zk_leader_uptime`).
     pub leader_uptime_ms: u64,
     /// The leader it follows (itself when leading).

@@ -10,8 +10,13 @@ use super::MemberId;
 pub struct ZabConfig {
     /// This member's id; must appear in `members`.
     pub id: MemberId,
-    /// Every voting member of the ensemble, this one included.
+    /// Every voting member of the ensemble (this one included, unless it
+    /// observes).
     pub members: Vec<MemberId>,
+    /// Non-voting members (ZooKeeper's observers): they sync with the
+    /// leader, learn every commit and serve clients, but take no part in
+    /// elections or quorums. Empty by default.
+    pub observers: Vec<MemberId>,
     /// The basic time unit (ZooKeeper's `tickTime`).
     pub tick: Duration,
     /// Ticks a follower may take to connect to and sync with a leader, and a new
@@ -39,6 +44,7 @@ impl ZabConfig {
         ZabConfig {
             id,
             members,
+            observers: Vec::new(),
             tick: Duration::from_millis(100),
             init_limit: 10,
             sync_limit: 5,
@@ -50,13 +56,14 @@ impl ZabConfig {
 
     /// Checks the configuration; [`super::Member::new`] calls this.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.members.contains(&self.id) {
+        if !self.members.contains(&self.id) && !self.observers.contains(&self.id) {
             return Err(ConfigError::NotAMember(self.id));
         }
         let mut sorted = self.members.clone();
+        sorted.extend(&self.observers);
         sorted.sort_unstable();
         sorted.dedup();
-        if sorted.len() != self.members.len() {
+        if sorted.len() != self.members.len() + self.observers.len() {
             return Err(ConfigError::DuplicateMember);
         }
         if self.tick.is_zero() {
@@ -66,6 +73,11 @@ impl ZabConfig {
             return Err(ConfigError::ZeroLimit);
         }
         Ok(())
+    }
+
+    /// Whether this member observes (does not vote).
+    pub fn is_observer(&self) -> bool {
+        self.observers.contains(&self.id)
     }
 
     /// Votes needed for a quorum: a strict majority of `members`.

@@ -35,16 +35,28 @@ impl Core {
         self.cfg.id
     }
 
+    /// A voter or an observer of this ensemble.
     pub(crate) fn is_member(&self, id: MemberId) -> bool {
+        self.is_voter(id) || self.is_observer(id)
+    }
+
+    /// A member whose vote counts.
+    pub(crate) fn is_voter(&self, id: MemberId) -> bool {
         self.cfg.members.contains(&id)
     }
 
-    /// Every member but this one.
+    /// A member without a vote (an observer).
+    pub(crate) fn is_observer(&self, id: MemberId) -> bool {
+        self.cfg.observers.contains(&id)
+    }
+
+    /// Every member but this one, observers included.
     pub(crate) fn others(&self) -> Vec<MemberId> {
         let me = self.id();
         self.cfg
             .members
             .iter()
+            .chain(&self.cfg.observers)
             .copied()
             .filter(|&m| m != me)
             .collect()

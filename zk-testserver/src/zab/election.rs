@@ -91,8 +91,9 @@ impl Election {
         from: MemberId,
         n: Notification,
     ) -> Next {
-        if from == core.id() || !core.is_member(from) || !core.is_member(n.vote.leader) {
-            tracing::debug!(from, "vote from or for a non-member ignored");
+        if from == core.id() || !core.is_voter(from) || !core.is_voter(n.vote.leader) {
+            // Observers' votes count for nothing, and nobody votes for one.
+            tracing::debug!(from, "vote from or for a non-voter ignored");
             return Next::Stay;
         }
         match n.state {
@@ -112,13 +113,21 @@ impl Election {
             core.round = n.round;
             self.recv.clear();
             let own = core.self_vote();
-            let best = if n.vote.beats(&own) { n.vote } else { own };
+            let best = if n.vote.beats(&own) || core.cfg.is_observer() {
+                n.vote
+            } else {
+                own
+            };
             self.adopt(core, best);
         } else if n.round < core.round {
             // A lagging peer: tell it where we are so it catches up.
             core.send(from, ZabMessage::Vote(self.own(core)));
             return Next::Stay;
-        } else if n.vote.beats(&self.proposal) {
+        } else if n.vote.beats(&self.proposal)
+            || (core.cfg.is_observer() && self.proposal.leader == core.id())
+        {
+            // An observer takes up the voters' choice (its own vote names
+            // itself only until it hears one).
             self.adopt(core, n.vote);
         }
         self.recv.insert(from, n);

@@ -8,7 +8,9 @@
 //!    NEWLEADER, commit the initial history and send UPTODATE.
 //!
 //! A follower is in the forwarding set from the moment its sync is queued, so
-//! it sees every later proposal and commit in order.
+//! it sees every later proposal and commit in order. An observer in that set
+//! sees no proposal until it commits: it is then sent the proposal and the
+//! commit together (ZooKeeper's INFORM), so it never logs what may be lost.
 
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -44,6 +46,10 @@ struct Learner {
     last_heard: Instant,
     /// Durable point reported by the follower (Broadcast only).
     acked: Zxid,
+    /// The last proposal sent to it (forwarding only): the tail of the log
+    /// for a voter, the last committed entry (or the sync's tail) for an
+    /// observer.
+    sent: Zxid,
 }
 
 impl Learner {
@@ -192,6 +198,7 @@ impl Leader {
             since: now,
             last_heard: now,
             acked: 0,
+            sent: 0,
         };
         if let Some(epoch) = self.epoch {
             core.send(from, ZabMessage::LeaderInfo { epoch });
@@ -344,6 +351,7 @@ impl Leader {
         core.send(to, ZabMessage::NewLeader { epoch, last });
         if let Some(l) = self.learners.get_mut(&to) {
             l.stage = Stage::Syncing { nl_zxid: last };
+            l.sent = last;
         }
     }
 
@@ -426,11 +434,12 @@ impl Leader {
             return;
         }
         let mut marks = vec![core.log.durable()];
+        // Observers learn commits; their acks count for nothing.
         marks.extend(
             self.learners
-                .values()
-                .filter(|l| l.stage == Stage::Broadcast)
-                .map(|l| l.acked),
+                .iter()
+                .filter(|(id, l)| l.stage == Stage::Broadcast && core.is_voter(**id))
+                .map(|(_, l)| l.acked),
         );
         let Some(mark) = watermark(marks, core.cfg.quorum()) else {
             return;
@@ -439,11 +448,34 @@ impl Leader {
             return;
         }
         core.commit_to(mark);
+        self.inform_observers(core);
         let committed = core.log.committed();
         for id in self.forwarding() {
             core.send(id, ZabMessage::Commit(committed));
         }
         self.complete_syncs(core);
+    }
+
+    /// Sends each forwarding observer the proposals committed since the last
+    /// it got (the commit that follows completes ZooKeeper's INFORM).
+    fn inform_observers(&mut self, core: &mut Core) {
+        let committed = core.log.committed();
+        for (&id, l) in &mut self.learners {
+            if !l.forwarding() || !core.is_observer(id) || l.sent >= committed {
+                continue;
+            }
+            let entries: Vec<LogEntry> = core
+                .log
+                .after(l.sent)
+                .take_while(|e| e.zxid <= committed)
+                .cloned()
+                .collect();
+            for entry in entries {
+                let zxid = entry.zxid;
+                let prev = std::mem::replace(&mut l.sent, zxid);
+                core.send(id, ZabMessage::Proposal { prev, entry });
+            }
+        }
     }
 
     fn complete_syncs(&mut self, core: &mut Core) {
@@ -491,7 +523,12 @@ impl Leader {
         if !core.append(entry.clone()) {
             return None;
         }
-        for id in self.forwarding() {
+        for (&id, l) in &mut self.learners {
+            // Observers learn the proposal once it commits.
+            if !l.forwarding() || core.is_observer(id) {
+                continue;
+            }
+            l.sent = zxid;
             core.send(
                 id,
                 ZabMessage::Proposal {
@@ -510,15 +547,18 @@ impl Leader {
             .then(|| make_zxid(epoch, self.next_counter))
     }
 
-    /// Connected and synced followers.
-    pub(crate) fn learner_counts(&self) -> LearnerCounts {
+    /// Connected learners, and the synced ones: voters and observers.
+    pub(crate) fn learner_counts(&self, core: &Core) -> LearnerCounts {
+        let synced = |observers: bool| {
+            self.learners
+                .iter()
+                .filter(|(&id, l)| l.stage == Stage::Broadcast && core.is_observer(id) == observers)
+                .count()
+        };
         LearnerCounts {
             connected: self.learners.len(),
-            synced: self
-                .learners
-                .values()
-                .filter(|l| l.stage == Stage::Broadcast)
-                .count(),
+            synced: synced(false),
+            synced_observers: synced(true),
         }
     }
 
@@ -573,6 +613,8 @@ impl Leader {
         let (last, committed) = (core.log.last(), core.log.committed());
         for (&id, l) in &self.learners {
             if !matches!(l.stage, Stage::Info { .. }) {
+                // A learner checks that it got every proposal up to `last`.
+                let last = if l.forwarding() { l.sent } else { last };
                 let msg = ZabMessage::Ping { last, committed };
                 core.out.push_back(Output::Send { to: id, msg });
             }

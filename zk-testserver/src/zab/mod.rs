@@ -155,8 +155,10 @@ pub enum Output {
 pub struct LearnerCounts {
     /// Followers connected to the leader, in any stage of sync.
     pub connected: usize,
-    /// Followers that acknowledged NEWLEADER (synced, acks counted).
+    /// Voting followers that acknowledged NEWLEADER (synced, acks counted).
     pub synced: usize,
+    /// Observers that acknowledged NEWLEADER (synced, learning commits).
+    pub synced_observers: usize,
 }
 
 /// The member is not an established leader; writes go to `leader`, if known.
@@ -327,7 +329,7 @@ impl Member {
     /// synced (acknowledged NEWLEADER); None on other roles.
     pub fn learners(&self) -> Option<LearnerCounts> {
         match &self.state {
-            State::Leading(l) => Some(l.learner_counts()),
+            State::Leading(l) => Some(l.learner_counts(&self.core)),
             _ => None,
         }
     }
