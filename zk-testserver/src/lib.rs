@@ -70,6 +70,7 @@ pub mod chaos;
 pub mod check;
 pub mod ensemble;
 pub mod failpoint;
+pub(crate) mod fault_plan;
 pub mod fuzzing;
 pub mod member;
 pub mod net;
