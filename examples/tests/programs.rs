@@ -130,7 +130,7 @@ fn multi() {
         &out,
         &[
             "transfer applied atomically: 3 ops",
-            "per-op results: [Error(-103), Error(-2)]",
+            "per-op results: [failed: bad version (-103), not applied: another op failed]",
             "alice=70 bob=30",
         ],
     );
