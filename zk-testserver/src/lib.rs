@@ -156,6 +156,7 @@ pub mod check;
 pub mod control;
 pub mod ensemble;
 pub mod failpoint;
+pub(crate) mod fault_plan;
 pub mod fuzzing;
 pub mod http;
 pub mod member;

@@ -724,20 +724,32 @@ fn framed(frame: &Bytes) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    //! These run against the server named by `ZK_CONNECT` (one `host:port`)
-    //! and are skipped without it.
+    //! These run in front of the server named by `ZK_CONNECT` (its first
+    //! `host:port`; real ZooKeeper in conformance runs), or else in front of
+    //! an in-process ensemble.
     use super::*;
+    use crate::Ensemble;
     use std::time::Duration;
     use zk_client::retry::NoRetry;
     use zk_client::{Client, CreateMode};
 
-    async fn upstream() -> Option<FaultProxy> {
-        let Ok(target) = std::env::var("ZK_CONNECT") else {
-            eprintln!("skipped: set ZK_CONNECT=host:port to run the proxy tests");
-            return None;
+    /// The proxy, and the in-process ensemble behind it unless
+    /// `ZK_CONNECT` names one (it must outlive the test).
+    async fn upstream() -> (FaultProxy, Option<Ensemble>) {
+        let (target, ensemble) = match std::env::var("ZK_CONNECT") {
+            Ok(target) => (target, None),
+            Err(_) => {
+                let zk = Ensemble::builder()
+                    .tick(Duration::from_millis(200))
+                    .start()
+                    .await
+                    .expect("ensemble starts");
+                (zk.connect_string(), Some(zk))
+            }
         };
         let host = target.split(',').next().unwrap_or_default().to_string();
-        Some(FaultProxy::start_for(&host).await.expect("proxy starts"))
+        let proxy = FaultProxy::start_for(&host).await.expect("proxy starts");
+        (proxy, ensemble)
     }
 
     fn unique(tag: &str) -> String {
@@ -750,9 +762,7 @@ mod tests {
 
     #[tokio::test]
     async fn lost_reply_applies_the_request() {
-        let Some(proxy) = upstream().await else {
-            return;
-        };
+        let (proxy, _ensemble) = upstream().await;
         let client = Client::builder(proxy.connect_string())
             .session_timeout(Duration::from_secs(4))
             .retry(NoRetry)
@@ -780,9 +790,7 @@ mod tests {
 
     #[tokio::test]
     async fn held_reply_waits_for_release_and_drop_before_request() {
-        let Some(proxy) = upstream().await else {
-            return;
-        };
+        let (proxy, _ensemble) = upstream().await;
         let client = Client::builder(proxy.connect_string())
             .session_timeout(Duration::from_secs(4))
             .retry(NoRetry)

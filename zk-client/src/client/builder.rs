@@ -9,7 +9,7 @@ use crate::sasl::SaslConfig;
 use crate::session::driver::{
     ConnectFailure, Driver, DriverConfig, FailureCause, Inbox, ReplySender, SessionInfo, Shared,
 };
-use crate::session::hosts::HostList;
+use crate::session::HostOrder;
 use crate::session::{ConnectionState, SessionConfig, SessionMachine};
 use crate::transport::{Connector, TlsConfig};
 use bytes::Bytes;
@@ -256,7 +256,8 @@ impl ClientBuilder {
         if self.session_timeout.is_zero() {
             return Err(Error::invalid_argument("session timeout must be positive"));
         }
-        let hosts = HostList::new(parsed.hosts);
+        let hosts = HostOrder::new(parsed.hosts, &mut rand::rng())
+            .ok_or_else(|| Error::invalid_argument("the connect string names no host"))?;
         let chroot = Chroot::new(parsed.chroot);
         // Each attempt gets its share of the session timeout, as ZooKeeper's
         // client does, within sensible bounds; shorter than the connect

@@ -3,7 +3,7 @@
 //! sent, and connects to the next server when the machine asks for a
 //! transport.
 
-use super::hosts::HostList;
+use super::hosts::HostOrder;
 use super::machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchRequest};
 use super::pacing::ReconnectPacer;
 use super::state::ConnectionState;
@@ -189,7 +189,7 @@ struct ConnectOutcome {
 pub(crate) struct Driver {
     machine: SessionMachine<ReplySender, WatchSender>,
     inbox: Inbox,
-    hosts: HostList,
+    hosts: HostOrder<(String, u16)>,
     shared: Arc<Shared>,
     config: DriverConfig,
     reader: Option<Reader>,
@@ -215,7 +215,7 @@ impl Driver {
     pub(crate) fn new(
         machine: SessionMachine<ReplySender, WatchSender>,
         inbox: Inbox,
-        hosts: HostList,
+        hosts: HostOrder<(String, u16)>,
         shared: Arc<Shared>,
         config: DriverConfig,
     ) -> Driver {

@@ -212,6 +212,7 @@ async fn drive(
         let n = Nemesis::new(
             zk.clone(),
             cfg.seed,
+            cfg.tick,
             cfg.fault_interval,
             running.clone(),
             log.clone(),

@@ -1,12 +1,14 @@
-//! Faults on a real ensemble, chosen by a seeded random stream at random
-//! intervals; each is undone after a while, and everything is undone at the
-//! end.
+//! Faults on a real ensemble: the `Ensemble` executor of the shared
+//! [fault plan](crate::fault_plan), drawing from a seeded random stream at
+//! random intervals; each fault is undone after a while, and everything is
+//! undone at the end.
 
 use crate::ensemble::Ensemble;
-use crate::failpoint::{Action, Failpoint};
+use crate::failpoint::Failpoint;
+use crate::fault_plan::{Abilities, Fault, FaultPlan, Snapshot};
 use crate::zab::MemberId;
 use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -24,6 +26,7 @@ pub(super) struct Nemesis {
     pub(super) zk: Rc<Ensemble>,
     pub(super) rng: Xoshiro256PlusPlus,
     pub(super) started: Instant,
+    pub(super) tick: Duration,
     pub(super) mean: Duration,
     pub(super) running: Rc<Cell<bool>>,
     pub(super) log: Rc<RefCell<FaultLog>>,
@@ -35,6 +38,7 @@ impl Nemesis {
     pub(super) fn new(
         zk: Rc<Ensemble>,
         seed: u64,
+        tick: Duration,
         mean: Duration,
         running: Rc<Cell<bool>>,
         log: Rc<RefCell<FaultLog>>,
@@ -43,6 +47,7 @@ impl Nemesis {
             zk,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x6e65_6d65_7369_7300),
             started: Instant::now(),
+            tick,
             mean,
             running,
             log,
@@ -58,165 +63,155 @@ impl Nemesis {
         log.count += 1;
     }
 
-    fn members(&self) -> Vec<MemberId> {
-        self.zk.members()
-    }
-
-    fn pick(&mut self, items: &[MemberId]) -> Option<MemberId> {
-        if items.is_empty() {
-            return None;
+    /// The shared fault plan on this ensemble's tick: everything but the
+    /// faults the `Ensemble` API cannot aim (one client's connection, a
+    /// pause, a slow disk).
+    fn plan(&self) -> FaultPlan {
+        FaultPlan {
+            tick: self.tick,
+            mean_gap: self.mean,
+            abilities: Abilities::default(),
         }
-        items.get(self.rng.random_range(0..items.len())).copied()
-    }
-
-    fn ms(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(self.rng.random_range(lo..=hi))
     }
 
     /// Injects faults until the run stops.
     pub(super) async fn run(mut self) {
         while self.running.get() {
-            let u: f64 = self.rng.random_range(0.0001..1.0);
-            let gap = Duration::from_secs_f64((-u.ln() * self.mean.as_secs_f64()).min(3.0));
+            let gap = self.plan().gap(&mut self.rng);
             tokio::time::sleep(gap).await;
             if !self.running.get() {
                 return;
             }
-            self.one().await;
+            let snapshot = self.snapshot().await;
+            if let Some(fault) = self.plan().draw(&mut self.rng, &snapshot) {
+                self.inject(fault).await;
+            }
         }
     }
 
-    async fn one(&mut self) {
+    /// What the plan sees, from the members' status.
+    async fn snapshot(&mut self) -> Snapshot {
         if let Some(a) = self.amnesiac {
             if self.zk.status(a).is_ok_and(|s| s.serving) {
                 self.amnesiac = None;
             }
         }
-        let members = self.members();
-        let running: Vec<MemberId> = members
+        let members = self.zk.members();
+        let up: Vec<MemberId> = members
             .iter()
             .copied()
             .filter(|m| self.zk.status(*m).is_ok_and(|s| s.running))
             .collect();
-        let down: Vec<MemberId> = members
+        let may_wipe = up
             .iter()
             .copied()
-            .filter(|m| !running.contains(m))
+            .filter(|&m| self.wipe_allowed(m))
             .collect();
-        let zk = self.zk.clone();
-        match self.rng.random_range(0..100) {
-            0..12 => {
-                let Some(m) = self.pick(&running) else { return };
-                self.note(format!("kill {m}"));
-                zk.kill(m).await.ok();
-                let back = self.ms(100, 2500);
-                tokio::task::spawn_local(async move {
-                    tokio::time::sleep(back).await;
-                    if !zk.status(m).is_ok_and(|s| s.running) {
-                        zk.restart(m).await.ok();
-                    }
-                });
-            }
-            12..16 => {
-                let Some(m) = self.pick(&running) else { return };
-                if !self.wipe_allowed(m) {
-                    return;
-                }
-                self.note(format!("restart {m} with its storage wiped"));
-                self.amnesiac = Some(m);
-                zk.restart_wiped(m).await.ok();
-            }
-            16..24 => {
-                let Some(m) = self.pick(&down) else { return };
-                self.note(format!("restart {m}"));
-                zk.restart(m).await.ok();
-            }
-            24..36 => {
-                let mut ids = members.clone();
-                for k in (1..ids.len()).rev() {
-                    let j = self.rng.random_range(0..=k);
-                    ids.swap(k, j);
-                }
-                let split = self.rng.random_range(1..ids.len());
-                let (a, b) = ids.split_at(split);
-                self.note(format!("partition {a:?} | {b:?}"));
-                zk.partition(&[a, b]);
-                self.heal_later(200, 2500);
-            }
-            36..46 => {
-                let Some(l) = zk.leader() else { return };
-                let others: Vec<MemberId> = members.iter().copied().filter(|m| *m != l).collect();
-                self.note(format!("isolate leader {l}"));
-                zk.partition(&[&[l], &others]);
-                self.heal_later(200, 2500);
-            }
-            46..52 => {
-                let (Some(a), Some(b)) = (self.pick(&members), self.pick(&members)) else {
-                    return;
-                };
-                if a == b {
-                    return;
-                }
-                self.note(format!("cut {a} -> {b}"));
-                zk.cut(a, b);
-                self.heal_later(200, 2500);
-            }
-            52..58 => {
-                let (Some(a), Some(b)) = (self.pick(&members), self.pick(&members)) else {
-                    return;
-                };
-                if a == b {
-                    return;
-                }
-                let d = self.ms(10, 300);
-                self.note(format!("delay {a} -> {b} by {d:?}"));
-                zk.delay(a, b, d);
-                self.heal_later(200, 2500);
-            }
-            58..64 => {
-                let (Some(a), Some(b)) = (self.pick(&members), self.pick(&members)) else {
-                    return;
-                };
-                if a == b {
-                    return;
-                }
-                let p = f64::from(self.rng.random_range(5..50u32)) / 100.0;
-                self.note(format!("drop {a} -> {b} with p={p}"));
-                zk.drop_rate(a, b, p);
-                self.heal_later(200, 2500);
-            }
-            64..74 => {
-                let Ok(sessions) = zk.sessions().await else {
-                    return;
-                };
-                if sessions.is_empty() {
-                    return;
-                }
-                let s = sessions[self.rng.random_range(0..sessions.len())].id;
-                self.note(format!("expire session {s:#x}"));
-                zk.expire_session(s).await.ok();
-            }
-            74..84 => {
-                let Some(m) = self.pick(&running) else { return };
-                self.note(format!("drop the client connections of {m}"));
-                zk.drop_client_connections(m).await.ok();
-            }
-            84..88 => {
-                self.note("heal".into());
-                zk.heal();
-            }
-            _ => {
-                let Some(m) = self.pick(&members) else { return };
-                let point = Failpoint::ALL[self.rng.random_range(0..Failpoint::ALL.len())];
-                let action = match self.rng.random_range(0..10) {
-                    0..5 => Action::Crash,
-                    5..8 => Action::Pause(self.ms(50, 1000)),
-                    _ => Action::Rejoin,
-                };
-                self.note(format!("arm {point} {action:?} on {m}"));
-                zk.set_failpoint(m, point, action).await.ok();
-            }
+        let sessions = match self.zk.sessions().await {
+            Ok(s) => s.into_iter().map(|s| s.id).collect(),
+            Err(_) => Vec::new(),
+        };
+        Snapshot {
+            leader: self.zk.leader(),
+            members,
+            up,
+            sessions,
+            clients: Vec::new(),
+            may_wipe,
         }
+    }
+
+    /// Carries out one fault of the plan through the `Ensemble` API.
+    async fn inject(&mut self, fault: Fault) {
+        self.note(format!("{fault:?}"));
+        let zk = self.zk.clone();
+        match fault {
+            Fault::Crash {
+                member, wipe: true, ..
+            } => {
+                // The `Ensemble` API wipes a disk only as it restarts the
+                // member, so a wiped member comes back at once: wiping it
+                // later, when the others may no longer stand in for it,
+                // would lose acknowledged data the checkers then blame on
+                // the server.
+                self.amnesiac = Some(member);
+                zk.restart_wiped(member).await.ok();
+            }
+            Fault::Crash {
+                member,
+                wipe: false,
+                down,
+            } => {
+                zk.kill(member).await.ok();
+                self.restart_later(member, down);
+            }
+            Fault::PowerLoss { members } => {
+                for (member, down) in members {
+                    zk.kill(member).await.ok();
+                    self.restart_later(member, down);
+                }
+            }
+            Fault::Restart { member } => {
+                zk.restart(member).await.ok();
+            }
+            Fault::Partition { sides, heal_after } => {
+                zk.partition(&[&sides[0], &sides[1]]);
+                self.heal_later(heal_after);
+            }
+            Fault::OneWay {
+                from,
+                to,
+                heal_after,
+            } => {
+                zk.cut(from, to);
+                self.heal_later(heal_after);
+            }
+            Fault::Lossy {
+                from,
+                to,
+                loss,
+                heal_after,
+            } => {
+                zk.drop_rate(from, to, loss);
+                self.heal_later(heal_after);
+            }
+            Fault::Slow {
+                from,
+                to,
+                delay,
+                heal_after,
+            } => {
+                zk.delay(from, to, delay);
+                self.heal_later(heal_after);
+            }
+            Fault::Expire { session } => {
+                zk.expire_session(session).await.ok();
+            }
+            Fault::DropConnections { member } => {
+                zk.drop_client_connections(member).await.ok();
+            }
+            Fault::Failpoint {
+                member,
+                point,
+                action,
+            } => {
+                zk.set_failpoint(member, point, action).await.ok();
+            }
+            // Not in this executor's abilities, so never drawn.
+            Fault::ClientCut { .. } | Fault::Pause { .. } | Fault::SlowDisk { .. } => {}
+        }
+    }
+
+    /// Starts a killed member again after `down`, unless something else
+    /// started it first.
+    fn restart_later(&self, member: MemberId, down: Duration) {
+        let zk = self.zk.clone();
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(down).await;
+            if !zk.status(member).is_ok_and(|s| s.running) {
+                zk.restart(member).await.ok();
+            }
+        });
     }
 
     /// Restarting a member on an empty disk is safe only where the others
@@ -231,7 +226,7 @@ impl Nemesis {
             return false;
         };
         me.serving
-            && self.members().into_iter().filter(|o| *o != m).all(|o| {
+            && self.zk.members().into_iter().filter(|o| *o != m).all(|o| {
                 self.zk.status(o).is_ok_and(|s| {
                     s.running
                         && s.serving
@@ -241,8 +236,7 @@ impl Nemesis {
             })
     }
 
-    fn heal_later(&mut self, lo: u64, hi: u64) {
-        let d = self.ms(lo, hi);
+    fn heal_later(&self, d: Duration) {
         let zk = self.zk.clone();
         let running = self.running.clone();
         tokio::task::spawn_local(async move {

@@ -1,7 +1,7 @@
 //! Simulated clients: a pure `zk_client` session machine per session, its
 //! connection to one member at a time (bytes through the simulated
-//! network), and host selection paced by the real driver's
-//! [`ReconnectPacer`].
+//! network), and host choice and reconnect pacing by the real driver's
+//! [`HostOrder`] and [`ReconnectPacer`].
 
 use super::exec::{gave_up, ClientId, Connected, ReplySlot, Request2Sim, Slot, WatchSlot};
 use super::world::{Event, Sim};
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use zk_client::session::{
-    ReconnectPacer, SessionConfig, SessionEvent, SessionMachine, WatchRequest,
+    HostOrder, ReconnectPacer, SessionConfig, SessionEvent, SessionMachine, WatchRequest,
 };
 use zk_client::watch::WatchKind;
 use zk_client::ConnectionState;
@@ -31,8 +31,9 @@ pub struct SimClient {
     connecting: bool,
     pacer: ReconnectPacer,
     /// Members in the order it tries them.
-    hosts: Vec<MemberId>,
-    next_host: usize,
+    hosts: HostOrder<MemberId>,
+    /// When it started each connection attempt (time since the run began).
+    pub attempts: Vec<std::time::Duration>,
     /// The client process crashed: it does nothing any more.
     pub crashed: bool,
     /// A process waits for the session to be established.
@@ -49,22 +50,27 @@ impl SimClient {
 
 impl Sim {
     /// A new client with the configured session timeout, its hosts
-    /// shuffled; it starts connecting at once.
-    pub(super) fn new_client(&mut self, pin: Option<MemberId>) -> ClientId {
+    /// shuffled (or only `pin`); it starts connecting at once, to a new
+    /// session or to `attach` (id and password).
+    pub(super) fn new_client(
+        &mut self,
+        pin: Option<MemberId>,
+        attach: Option<(i64, Bytes)>,
+    ) -> ClientId {
         let id = self.clients.len();
         let config = SessionConfig {
             session_timeout: self.cfg.session_timeout,
             connect_timeout: self.cfg.tick * 5,
+            attach,
             ..SessionConfig::default()
         };
-        let mut hosts: Vec<MemberId> = (1..=self.cfg.members as u64).collect();
-        for k in (1..hosts.len()).rev() {
-            let j = self.random_below(k as u64 + 1) as usize;
-            hosts.swap(k, j);
-        }
-        if let Some(m) = pin {
-            hosts = vec![m];
-        }
+        let members: Vec<MemberId> = match pin {
+            Some(m) => vec![m],
+            None => (1..=self.cfg.members as u64).collect(),
+        };
+        let Some(hosts) = HostOrder::new(members, &mut self.rng) else {
+            unreachable!("an ensemble has at least one member");
+        };
         self.clients.push(SimClient {
             id,
             machine: SessionMachine::new(config, self.now),
@@ -72,7 +78,7 @@ impl Sim {
             connecting: false,
             pacer: ReconnectPacer::new(hosts.len()),
             hosts,
-            next_host: 0,
+            attempts: Vec::new(),
             crashed: false,
             waiting: None,
             next_watcher: 1,
@@ -118,7 +124,7 @@ impl Sim {
                 c.machine.close(now, ReplySlot(slot));
             }
             Request2Sim::Connect(slot, pin) => {
-                let id = self.new_client(pin);
+                let id = self.new_client(pin, None);
                 self.clients[id].waiting = Some(slot);
             }
             Request2Sim::Abandon(client) => self.crash_client(client),
@@ -214,8 +220,8 @@ impl Sim {
         if c.crashed || !c.machine.wants_transport() || c.conn.is_some() {
             return;
         }
-        let member = c.hosts[c.next_host % c.hosts.len()];
-        c.next_host += 1;
+        let member = c.hosts.next_host();
+        c.attempts.push(now - self.base);
         let reachable =
             self.nodes[(member - 1) as usize].is_up() && !self.client_cuts.contains(&(id, member));
         if !reachable {

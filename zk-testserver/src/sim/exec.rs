@@ -234,6 +234,11 @@ pub struct SimSession {
 }
 
 impl SimSession {
+    /// The simulated client that carries this session.
+    pub fn client(&self) -> ClientId {
+        self.client
+    }
+
     fn send(&self, request: Request, watch: Option<WatchLog>) -> SlotFuture<CallResult> {
         let slot = Slot::new_rc();
         self.world

@@ -1,12 +1,13 @@
-//! The nemesis of the simulator: faults drawn from the run's random
+//! The nemesis of the simulator: the simulator's executor of the shared
+//! [fault plan](crate::fault_plan). Faults are drawn from the run's random
 //! stream at random intervals while the workload runs, each undone after a
 //! while, and all undone when the workload ends.
 
 use super::exec::ClientId;
 use super::world::{Event, Sim};
-use crate::failpoint::{Action, Failpoint};
+use crate::failpoint::Failpoint;
+use crate::fault_plan::{Abilities, Fault, FaultPlan, Snapshot};
 use crate::zab::MemberId;
-use rand::RngExt;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -23,68 +24,26 @@ pub enum Undo {
     Disk(MemberId, Duration),
 }
 
-/// The kinds of fault, with their weights.
-const KINDS: [(Kind, u32); 15] = [
-    (Kind::Crash, 8),
-    (Kind::PowerLoss, 3),
-    (Kind::CrashWipe, 3),
-    (Kind::Restart, 5),
-    (Kind::Partition, 6),
-    (Kind::IsolateLeader, 5),
-    (Kind::OneWay, 4),
-    (Kind::Lossy, 4),
-    (Kind::Slow, 3),
-    (Kind::Expire, 5),
-    (Kind::DropConnections, 4),
-    (Kind::ClientCut, 4),
-    (Kind::Pause, 4),
-    (Kind::Failpoint, 6),
-    (Kind::SlowDisk, 3),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Crash,
-    PowerLoss,
-    CrashWipe,
-    Restart,
-    Partition,
-    IsolateLeader,
-    OneWay,
-    Lossy,
-    Slow,
-    Expire,
-    DropConnections,
-    ClientCut,
-    Pause,
-    Failpoint,
-    SlowDisk,
-}
-
 impl Sim {
+    /// The fault plan of this run: the shared catalogue, on this
+    /// ensemble's tick, with everything the simulator can do.
+    fn plan(&self) -> FaultPlan {
+        FaultPlan {
+            tick: self.cfg.tick,
+            mean_gap: self.cfg.fault_interval,
+            abilities: Abilities {
+                client_cut: true,
+                pause: true,
+                slow_disk: true,
+            },
+        }
+    }
+
     /// Schedules the first fault; faults go on until [`Sim::heal_all`].
     pub(super) fn start_faults(&mut self) {
         self.faulting = true;
-        let d = self.fault_gap();
+        let d = self.plan().gap(&mut self.rng);
         self.schedule(self.now + d, Event::Fault);
-    }
-
-    fn fault_gap(&mut self) -> Duration {
-        let mean = self.cfg.fault_interval.as_secs_f64();
-        let u: f64 = self.rng.random_range(0.0001..1.0);
-        Duration::from_secs_f64((-u.ln() * mean).min(mean * 6.0))
-    }
-
-    fn between(&mut self, lo_ms: u64, hi_ms: u64) -> Duration {
-        Duration::from_millis(self.rng.random_range(lo_ms..=hi_ms))
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
-        if items.is_empty() {
-            return None;
-        }
-        let i = self.random_below(items.len() as u64) as usize;
-        items.get(i).copied()
     }
 
     fn ids(&self) -> Vec<MemberId> {
@@ -99,237 +58,161 @@ impl Sim {
             .collect()
     }
 
+    /// What the plan sees: members up, the leader and its sessions, live
+    /// clients and where they are connected, members that may lose a disk.
+    fn snapshot(&self) -> Snapshot {
+        let leader = self.leader();
+        let sessions = leader
+            .and_then(|l| self.nodes[(l - 1) as usize].machine.as_ref())
+            .map(|m| m.sessions().into_iter().map(|(id, _)| id).collect())
+            .unwrap_or_default();
+        let clients = self
+            .clients
+            .iter()
+            .filter(|c| !c.is_done())
+            .map(|c| {
+                (
+                    c.id,
+                    c.conn.and_then(|k| self.conns.get(&k)).map(|k| k.member),
+                )
+            })
+            .collect();
+        let up = self.up();
+        let may_wipe = up
+            .iter()
+            .copied()
+            .filter(|&m| self.wipe_allowed(m))
+            .collect();
+        Snapshot {
+            members: self.ids(),
+            up,
+            leader,
+            sessions,
+            clients,
+            may_wipe,
+        }
+    }
+
     /// Injects one fault and schedules the next (while the workload runs).
     pub(super) fn fault(&mut self) {
         if !self.faulting {
             return;
         }
-        let total: u32 = KINDS.iter().map(|(_, w)| w).sum();
-        let mut r = self.rng.random_range(0..total);
-        let mut kind = Kind::Crash;
-        for (k, w) in KINDS {
-            if r < w {
-                kind = k;
-                break;
-            }
-            r -= w;
-        }
-        if self.inject(kind) {
+        let plan = self.plan();
+        let snapshot = self.snapshot();
+        if let Some(fault) = plan.draw(&mut self.rng, &snapshot) {
+            self.inject(fault);
             self.faults += 1;
         }
-        let d = self.fault_gap();
+        let d = plan.gap(&mut self.rng);
         self.schedule(self.now + d, Event::Fault);
     }
 
-    fn inject(&mut self, kind: Kind) -> bool {
-        match kind {
-            Kind::Crash | Kind::CrashWipe => {
-                let wipe = kind == Kind::CrashWipe;
-                let candidates: Vec<MemberId> = self
-                    .up()
-                    .into_iter()
-                    .filter(|&id| !wipe || self.wipe_allowed(id))
-                    .collect();
-                let Some(id) = self.pick(&candidates) else {
-                    return false;
-                };
-                self.crash_member(id, wipe);
+    /// Carries out one fault of the plan on the simulated ensemble.
+    fn inject(&mut self, fault: Fault) {
+        self.log_event(format_args!("FAULT {fault:?}"), &[]);
+        let now = self.now;
+        match fault {
+            Fault::Crash { member, wipe, down } => {
+                self.crash_member(member, wipe);
                 if wipe {
-                    self.amnesiac.insert(id);
+                    self.amnesiac.insert(member);
                 }
-                let d = self.between(50, 3000);
-                self.schedule(self.now + d, Event::Undo(Undo::Restart(id)));
+                self.undo_after(down, Undo::Restart(member));
             }
-            Kind::PowerLoss => {
-                // Several members (perhaps all) lose power at once: each
-                // loses what its disk had not flushed.
-                let up = self.up();
-                if up.len() < 2 {
-                    return false;
-                }
-                let n = 2 + self.random_below(up.len() as u64 - 1) as usize;
-                let mut victims = up;
-                for k in (1..victims.len()).rev() {
-                    let j = self.random_below(k as u64 + 1) as usize;
-                    victims.swap(k, j);
-                }
-                victims.truncate(n);
-                self.log_event(format_args!("FAULT power loss {victims:?}"), &[]);
-                for id in victims {
-                    self.crash_member(id, false);
-                    let d = self.between(50, 2000);
-                    self.schedule(self.now + d, Event::Undo(Undo::Restart(id)));
+            Fault::PowerLoss { members } => {
+                for (member, down) in members {
+                    self.crash_member(member, false);
+                    self.undo_after(down, Undo::Restart(member));
                 }
             }
-            Kind::Restart => {
-                let down: Vec<MemberId> = self
-                    .ids()
-                    .into_iter()
-                    .filter(|&id| !self.nodes[(id - 1) as usize].is_up())
-                    .collect();
-                let Some(id) = self.pick(&down) else {
-                    return false;
-                };
-                self.restart(id);
-            }
-            Kind::Partition => {
-                let mut ids = self.ids();
-                for k in (1..ids.len()).rev() {
-                    let j = self.random_below(k as u64 + 1) as usize;
-                    ids.swap(k, j);
-                }
-                let split = 1 + self.random_below(ids.len() as u64 - 1) as usize;
-                let (a, b) = ids.split_at(split);
+            Fault::Restart { member } => self.restart(member),
+            Fault::Partition { sides, heal_after } => {
                 let mut pairs = Vec::new();
-                for &x in a {
-                    for &y in b {
+                for &x in &sides[0] {
+                    for &y in &sides[1] {
                         pairs.push((x, y));
                         pairs.push((y, x));
                     }
                 }
-                self.cut_for(pairs, 300, 4000);
+                self.cut_for(pairs, heal_after);
             }
-            Kind::IsolateLeader => {
-                let Some(l) = self.leader() else {
-                    return false;
-                };
-                let pairs = self
-                    .ids()
-                    .into_iter()
-                    .filter(|&o| o != l)
-                    .flat_map(|o| [(l, o), (o, l)])
-                    .collect();
-                self.cut_for(pairs, 300, 4000);
+            Fault::OneWay {
+                from,
+                to,
+                heal_after,
+            } => self.cut_for(vec![(from, to)], heal_after),
+            Fault::Lossy {
+                from,
+                to,
+                loss,
+                heal_after,
+            } => {
+                self.links.entry((from, to)).or_default().loss = loss;
+                self.undo_after(heal_after, Undo::Links(vec![(from, to)]));
             }
-            Kind::OneWay => {
-                let ids = self.ids();
-                let (Some(a), Some(b)) = (self.pick(&ids), self.pick(&ids)) else {
-                    return false;
-                };
-                if a == b {
-                    return false;
-                }
-                self.cut_for(vec![(a, b)], 300, 3000);
+            Fault::Slow {
+                from,
+                to,
+                delay,
+                heal_after,
+            } => {
+                self.links.entry((from, to)).or_default().delay = delay;
+                self.undo_after(heal_after, Undo::Links(vec![(from, to)]));
             }
-            Kind::Lossy | Kind::Slow => {
-                let ids = self.ids();
-                let (Some(a), Some(b)) = (self.pick(&ids), self.pick(&ids)) else {
-                    return false;
-                };
-                if a == b {
-                    return false;
-                }
-                let link = self.links.entry((a, b)).or_default();
-                if kind == Kind::Lossy {
-                    link.loss = 0.05 + 0.4 * (self.rng.random_range(0..100) as f64 / 100.0);
-                } else {
-                    link.delay = Duration::from_millis(self.rng.random_range(20..400));
-                }
-                self.log_event(format_args!("FAULT {kind:?} {a}->{b}"), &[]);
-                let d = self.between(300, 3000);
-                self.schedule(self.now + d, Event::Undo(Undo::Links(vec![(a, b)])));
-            }
-            Kind::Expire => {
-                let Some(l) = self.leader() else {
-                    return false;
-                };
-                let now = self.now;
-                let node = &mut self.nodes[(l - 1) as usize];
-                let sessions: Vec<i64> = node
-                    .machine
-                    .as_ref()
-                    .map(|m| m.sessions().into_iter().map(|(id, _)| id).collect())
-                    .unwrap_or_default();
-                let Some(s) = self.pick(&sessions) else {
-                    return false;
-                };
-                self.log_event(format_args!("FAULT expire {s:#x}"), &[]);
-                if let Some(m) = self.nodes[(l - 1) as usize].machine.as_mut() {
-                    m.expire_session(now, s);
+            Fault::Expire { session } => {
+                let leader = self.leader();
+                if let Some(m) = leader.and_then(|l| self.nodes[(l - 1) as usize].machine.as_mut())
+                {
+                    m.expire_session(now, session);
                 }
             }
-            Kind::DropConnections => {
-                let up = self.up();
-                let Some(id) = self.pick(&up) else {
-                    return false;
-                };
-                self.log_event(format_args!("FAULT drop connections of {id}"), &[]);
-                if let Some(m) = self.nodes[(id - 1) as usize].machine.as_mut() {
+            Fault::DropConnections { member } => {
+                if let Some(m) = self.nodes[(member - 1) as usize].machine.as_mut() {
                     m.drop_client_connections();
                 }
             }
-            Kind::ClientCut => {
-                let live: Vec<ClientId> = self
-                    .clients
-                    .iter()
-                    .filter(|c| !c.is_done())
-                    .map(|c| c.id)
-                    .collect();
-                let Some(c) = self.pick(&live) else {
-                    return false;
-                };
-                let member = match self.clients[c].conn.and_then(|k| self.conns.get(&k)) {
-                    Some(conn) => conn.member,
-                    None => {
-                        let ids = self.ids();
-                        self.pick(&ids).unwrap_or(1)
-                    }
-                };
-                self.log_event(format_args!("FAULT cut client {c} from {member}"), &[]);
-                self.client_cuts.insert((c, member));
-                let d = self.between(200, 3000);
-                self.schedule(self.now + d, Event::Undo(Undo::ClientCut(c, member)));
+            Fault::ClientCut {
+                client,
+                member,
+                heal_after,
+            } => {
+                self.client_cuts.insert((client, member));
+                self.undo_after(heal_after, Undo::ClientCut(client, member));
             }
-            Kind::Pause => {
-                let up = self.up();
-                let Some(id) = self.pick(&up) else {
-                    return false;
-                };
-                let d = self.between(50, 2000);
-                self.log_event(format_args!("FAULT pause {id} {d:?}"), &[]);
-                self.pause_member(id, d);
-            }
-            Kind::Failpoint => {
-                let ids = self.ids();
-                let Some(id) = self.pick(&ids) else {
-                    return false;
-                };
-                let point = self.pick(&Failpoint::ALL).unwrap_or(Failpoint::BeforeAck);
-                let action = match self.rng.random_range(0..10) {
-                    0..5 => Action::Crash,
-                    5..8 => Action::Pause(self.between(50, 1500)),
-                    _ => Action::Rejoin,
-                };
-                self.log_event(format_args!("FAULT arm {point} {action:?} on {id}"), &[]);
-                let node = &mut self.nodes[(id - 1) as usize];
+            Fault::Pause { member, pause } => self.pause_member(member, pause),
+            Fault::Failpoint {
+                member,
+                point,
+                action,
+            } => {
+                let node = &mut self.nodes[(member - 1) as usize];
                 match node.machine.as_mut() {
                     Some(m) => m.set_failpoint(point, action),
                     None => node.arm_on_start.arm(point, action),
                 }
             }
-            Kind::SlowDisk => {
-                let ids = self.ids();
-                let Some(id) = self.pick(&ids) else {
-                    return false;
-                };
-                let old = self.nodes[(id - 1) as usize].flush_delay;
-                let slow = self.between(100, 800);
-                self.nodes[(id - 1) as usize].flush_delay = slow;
-                self.log_event(format_args!("FAULT slow disk {id} {slow:?}"), &[]);
-                let d = self.between(500, 4000);
-                self.schedule(self.now + d, Event::Undo(Undo::Disk(id, old)));
+            Fault::SlowDisk {
+                member,
+                flush,
+                heal_after,
+            } => {
+                let node = &mut self.nodes[(member - 1) as usize];
+                let old = std::mem::replace(&mut node.flush_delay, flush);
+                self.undo_after(heal_after, Undo::Disk(member, old));
             }
         }
-        true
     }
 
-    fn cut_for(&mut self, pairs: Vec<(MemberId, MemberId)>, lo: u64, hi: u64) {
-        self.log_event(format_args!("FAULT cut {pairs:?}"), &[]);
+    fn undo_after(&mut self, d: Duration, undo: Undo) {
+        self.schedule(self.now + d, Event::Undo(undo));
+    }
+
+    fn cut_for(&mut self, pairs: Vec<(MemberId, MemberId)>, heal_after: Duration) {
         for &(a, b) in &pairs {
             self.links.entry((a, b)).or_default().cut = true;
         }
-        let d = self.between(lo, hi);
-        self.schedule(self.now + d, Event::Undo(Undo::Links(pairs)));
+        self.undo_after(heal_after, Undo::Links(pairs));
     }
 
     /// A member may lose its disk only if the others can stand in for it: a

@@ -2,7 +2,7 @@
 //! step by step (the regression tests of known ZooKeeper bugs use this),
 //! with every step still deterministic.
 
-use super::exec::{CallResult, SimSession};
+use super::exec::{CallResult, ClientId, SimSession};
 use super::world::Sim;
 use crate::failpoint::{Action, Failpoint};
 use crate::workload::Session;
@@ -39,6 +39,24 @@ impl Sim {
         let world = self.world();
         let s = self.block_on(async move { world.connect_to(member).await }, limit);
         s.and_then(Result::ok)
+    }
+
+    /// A second client attached to `session`'s session (its id and
+    /// password), connecting only to `member`: two processes sharing one
+    /// session, each of whose handshakes makes the member close the other's
+    /// connection. It starts connecting at once.
+    pub fn attach_client(&mut self, session: &SimSession, member: MemberId) -> ClientId {
+        let c = &self.clients[session.client()];
+        let attach = (c.machine.session_id(), c.machine.password().clone());
+        let id = self.new_client(Some(member), Some(attach));
+        self.drain_all();
+        id
+    }
+
+    /// When client `id` started each of its connection attempts (time since
+    /// the run began).
+    pub fn connect_attempts(&self, id: ClientId) -> &[Duration] {
+        &self.clients[id].attempts
     }
 
     /// Sends one request on `session` and waits up to `limit` for the reply.

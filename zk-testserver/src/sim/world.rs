@@ -267,14 +267,6 @@ impl Sim {
         self.log.record(at, what, payload);
     }
 
-    pub(super) fn random_below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.rng.random_range(0..n)
-        }
-    }
-
     pub(super) fn schedule(&mut self, at: Instant, event: Event) {
         self.seq += 1;
         self.queue.insert((at, self.seq), event);

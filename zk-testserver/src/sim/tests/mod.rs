@@ -1,6 +1,7 @@
 //! The simulator's own tests, and regression tests of known ZooKeeper bugs
 //! written as scripted simulations.
 
+mod reconnect;
 mod runs;
 mod support;
 mod zk_2355;
