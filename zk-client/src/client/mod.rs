@@ -193,18 +193,51 @@ impl Client {
     }
 
     /// Waits until the state satisfies `pred` (checked on the current state
-    /// first) and returns it.
+    /// first, then on every transition in order, so a passing state such as
+    /// `Lost` before a renewed session is not missed) and returns it.
+    /// Returns `Closed` once the client is closed.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: it only waits.
     pub async fn wait_for_state(&self, pred: impl Fn(ConnectionState) -> bool) -> ConnectionState {
+        use tokio::sync::broadcast::error::RecvError;
+        // Subscribed before the current state is read: nothing falls between.
+        let mut transitions = self.inner.shared.transitions.subscribe();
         let mut info = self.inner.info.clone();
-        let result = info.wait_for(|i| pred(i.state)).await;
-        match result {
-            Ok(i) => i.state,
-            // The connection task is gone: the client is closed.
-            Err(_) => ConnectionState::Closed,
+        let current = info.borrow_and_update().state;
+        if pred(current) {
+            return current;
+        }
+        loop {
+            tokio::select! {
+                // Transitions first: the task publishes each one right after
+                // the state itself.
+                biased;
+                t = transitions.recv() => match t {
+                    Ok(s) if pred(s) => return s,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {
+                        let s = self.state();
+                        if pred(s) {
+                            return s;
+                        }
+                    }
+                    Err(RecvError::Closed) => return ConnectionState::Closed,
+                },
+                changed = info.changed() => {
+                    if changed.is_err() {
+                        // The connection task is gone; what it published
+                        // last is still in `transitions`.
+                        while let Ok(s) = transitions.try_recv() {
+                            if pred(s) {
+                                return s;
+                            }
+                        }
+                        return ConnectionState::Closed;
+                    }
+                }
+            }
         }
     }
 

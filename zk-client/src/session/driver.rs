@@ -391,7 +391,10 @@ impl Driver {
             })
         };
         let keep = self.server.is_some_and(listed);
-        self.hosts = HostList::new(hosts);
+        let Some(order) = HostOrder::new(hosts, &mut rand::rng()) else {
+            return;
+        };
+        self.hosts = order;
         self.preferred = None;
         if self.reader.is_some() && !keep {
             tracing::info!(server = ?self.server, "server left the host list; moving");
