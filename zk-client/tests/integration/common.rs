@@ -59,6 +59,10 @@ impl Target {
                     // (readonlymode.enabled), with a grace shorter than the
                     // 2 s session timeouts of this tick.
                     .read_only_grace(EMBEDDED_TICK * 5)
+                    // Every four-letter word and no per-address connection
+                    // cap, as the reference script's servers.
+                    .four_letter_words(zk_testserver::FourLetterWords::all())
+                    .max_client_cnxns(0)
                     .start()
                     .await
                     .expect("start the embedded ensemble");
