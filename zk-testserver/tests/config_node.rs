@@ -55,3 +55,25 @@ async fn standalone_config_is_empty() {
     assert_eq!(stat.version, 0);
     assert_eq!(zk.ensemble_config(), EnsembleConfig::default());
 }
+
+/// The follower's task holds only a weak handle: dropping the last
+/// `Client` closes the session even while the follower lives.
+#[tokio::test]
+async fn a_follower_does_not_keep_the_session_open() {
+    let zk = builder(3).start().await.expect("start");
+    let c = client_of(&zk, 1).await;
+    let mut follower = c.follow_ensemble();
+    within("config applied", follower.wait_for_change(-1))
+        .await
+        .unwrap();
+    let id = c.session_id();
+    assert!(zk.sessions().await.unwrap().iter().any(|s| s.id == id));
+    drop(c);
+    within("the session to close", async {
+        while zk.sessions().await.unwrap().iter().any(|s| s.id == id) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    drop(follower);
+}

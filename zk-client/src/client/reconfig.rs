@@ -5,7 +5,7 @@
 //! [`Client::follow_ensemble`] as Curator's EnsembleTracker does).
 
 use super::nodes::CONFIG_NODE;
-use super::{unexpected, Client};
+use super::{unexpected, Client, WeakClient};
 use crate::connect_string::ConnectString;
 use crate::ensemble_config::EnsembleConfig;
 use crate::error::{Error, Result};
@@ -185,12 +185,13 @@ impl Client {
     /// configuration without client addresses (reconfiguration disabled, or
     /// servers that do not list them) leaves the host list alone.
     ///
-    /// The task holds a clone of the client: it keeps the session open
-    /// while the returned [`EnsembleFollower`] lives, and stops when that is
-    /// dropped or the client is closed.
+    /// The task holds only a [`WeakClient`]: it never keeps the session
+    /// open by itself. It stops when the returned [`EnsembleFollower`] is
+    /// dropped, when the client is closed, or when the last [`Client`]
+    /// handle is dropped.
     pub fn follow_ensemble(&self) -> EnsembleFollower {
         let (tx, rx) = watch::channel(None);
-        let task = tokio::spawn(follow(self.clone(), tx));
+        let task = tokio::spawn(follow(self.downgrade(), tx));
         EnsembleFollower { rx, task }
     }
 }
@@ -233,14 +234,20 @@ impl Drop for EnsembleFollower {
 /// Pause before retrying after a failed read of the configuration.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
-async fn follow(client: Client, tx: watch::Sender<Option<EnsembleConfig>>) {
+async fn follow(weak: WeakClient, tx: watch::Sender<Option<EnsembleConfig>>) {
     let mut applied: Option<i64> = None;
     loop {
+        // A strong handle only while working: between changes the task
+        // holds nothing that keeps the session open.
+        let Some(client) = weak.upgrade() else {
+            return;
+        };
         let (data, watch) = match client.get_config_watch().await {
             Ok((data, _, watch)) => (data, watch),
             Err(e) if e.is_closed() => return,
             Err(e) => {
                 tracing::debug!(error = %e, "reading the ensemble configuration failed");
+                drop(client);
                 tokio::time::sleep(RETRY_PAUSE).await;
                 continue;
             }
@@ -262,6 +269,7 @@ async fn follow(client: Client, tx: watch::Sender<Option<EnsembleConfig>>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "unreadable ensemble configuration ignored"),
         }
+        drop(client);
         // Any event (a change, or the session ending) means: read again.
         let _ = watch.await;
     }
