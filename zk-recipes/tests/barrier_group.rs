@@ -8,7 +8,7 @@ use zk_recipes::{Barrier, DoubleBarrier, GroupMember};
 
 #[tokio::test]
 async fn barrier_blocks_until_removed() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let a = env.client().await;
     let b = env.client().await;
     let barrier = Barrier::new(&a, "/b/gate");
@@ -31,7 +31,7 @@ async fn barrier_blocks_until_removed() {
 
 #[tokio::test]
 async fn double_barrier_enter_and_leave_together() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     const N: usize = 3;
     let mut tasks = Vec::new();
     let (entered_tx, mut entered_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -75,7 +75,7 @@ async fn double_barrier_enter_and_leave_together() {
 
 #[tokio::test]
 async fn group_membership_follows_members_and_survives_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let a = builder.connect().await.unwrap();
     let b = env.client().await;
@@ -133,7 +133,7 @@ async fn group_membership_follows_members_and_survives_expiry() {
 /// keep the session open once the application drops its client.
 #[tokio::test]
 async fn dropping_a_member_leaves_the_group_and_the_session_closes() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let observer = env.client().await;
     let c = env.client().await;
     let me = GroupMember::new(&c, "/group-drop", "m1", "x");

@@ -171,7 +171,7 @@ async fn unblocked<T>(
 
 #[tokio::test]
 async fn lock() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
 
@@ -261,7 +261,7 @@ async fn lock() {
 
 #[tokio::test]
 async fn read_write_lock() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
 
@@ -357,7 +357,7 @@ async fn read_write_lock() {
 
 #[tokio::test]
 async fn semaphore() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
 
@@ -427,7 +427,7 @@ async fn semaphore() {
 
 #[tokio::test]
 async fn multi_lock() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point(
@@ -465,7 +465,7 @@ async fn multi_lock() {
 
 #[tokio::test]
 async fn leader_latch() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point(
@@ -511,7 +511,7 @@ async fn leader_latch() {
 
 #[tokio::test]
 async fn leader_election() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point(
@@ -562,7 +562,7 @@ async fn drain(q: &Queue, mut delivered: Vec<String>, expected: &BTreeSet<String
 
 #[tokio::test]
 async fn queue() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     let items = |n: usize| -> BTreeSet<String> { (0..n).map(|i| format!("item-{i}")).collect() };
@@ -694,7 +694,7 @@ async fn queue() {
 
 #[tokio::test]
 async fn barrier() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (c, observer) = (&c, &observer);
     at_every_drop_point(
@@ -732,7 +732,7 @@ async fn barrier() {
 
 #[tokio::test]
 async fn double_barrier() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point("DoubleBarrier::enter", |cut| async move {
@@ -813,7 +813,7 @@ struct Limits {
 
 #[tokio::test]
 async fn config_node() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c = env.client().await;
     let c = &c;
     at_every_drop_point(
@@ -859,7 +859,7 @@ async fn config_node() {
 
 #[tokio::test]
 async fn shared_counter() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c = env.client().await;
     let c = &c;
     at_every_drop_point(
@@ -901,7 +901,7 @@ async fn shared_counter() {
 
 #[tokio::test]
 async fn caches_and_group() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point("NodeCache::start / TreeCache::start", |cut| async move {
@@ -944,7 +944,7 @@ async fn caches_and_group() {
 
 #[tokio::test]
 async fn service_discovery() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point(
@@ -987,7 +987,7 @@ async fn service_discovery() {
 /// case where a plain take is at most once); nothing else may be lost.
 #[tokio::test]
 async fn under_connection_drops() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let c = builder.connect().await.unwrap();
     let observer = env.client().await;
@@ -1092,7 +1092,7 @@ async fn under_connection_drops() {
 
 #[tokio::test]
 async fn atomic_long() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point(
@@ -1145,7 +1145,7 @@ fn check_drained(delivered: &[Bytes], at_least_queued: usize, dropped_takes: usi
 
 #[tokio::test]
 async fn simple_delay_and_id_queues() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c = env.client().await;
     let c = &c;
     at_every_drop_point(
@@ -1223,7 +1223,7 @@ async fn simple_delay_and_id_queues() {
 
 #[tokio::test]
 async fn reentrant_lock_and_revocation() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point(
@@ -1256,7 +1256,7 @@ async fn reentrant_lock_and_revocation() {
 
 #[tokio::test]
 async fn lease_and_protected_create() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point(
@@ -1293,7 +1293,7 @@ async fn lease_and_protected_create() {
 
 #[tokio::test]
 async fn persistent_node_and_caches() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (c, observer) = (env.client().await, env.client().await);
     let (env, c, observer) = (&env, &c, &observer);
     at_every_drop_point(

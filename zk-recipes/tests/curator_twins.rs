@@ -37,7 +37,7 @@ async fn reaped(client: &Client, path: &str) {
 
 #[tokio::test]
 async fn atomic_long_uses_curators_format_and_counts() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let n = DistributedAtomicLong::new(&client, "/counters/hits");
     assert_eq!(n.get().await.unwrap(), 0, "missing reads as 0");
@@ -74,7 +74,7 @@ async fn atomic_long_uses_curators_format_and_counts() {
 /// and still every increment lands exactly once.
 #[tokio::test]
 async fn atomic_long_promoted_to_lock_under_contention() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let client = env.client().await;
@@ -115,7 +115,7 @@ async fn atomic_long_promoted_to_lock_under_contention() {
 /// compare-and-set would meet its own write as a conflict and add again).
 #[tokio::test]
 async fn atomic_long_lost_write_reply_is_not_applied_twice() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let n = DistributedAtomicLong::new(&client, "/lost/n");
@@ -135,7 +135,7 @@ async fn atomic_long_lost_write_reply_is_not_applied_twice() {
 
 #[tokio::test]
 async fn atomic_long_survives_session_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let n = DistributedAtomicLong::new(&client, "/exp/n");
@@ -146,7 +146,7 @@ async fn atomic_long_survives_session_expiry() {
 
 #[tokio::test]
 async fn simple_queue_is_curators_layout_and_fifo() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let q = SimpleQueue::new(&client, "/jobs/q");
     for i in 0..5 {
@@ -183,7 +183,7 @@ async fn simple_queue_is_curators_layout_and_fifo() {
 /// goes on to the next item.
 #[tokio::test]
 async fn simple_queue_lost_delete_reply_skips_the_item() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let q = SimpleQueue::new(&client, "/q");
@@ -201,7 +201,7 @@ async fn simple_queue_lost_delete_reply_skips_the_item() {
 /// directories as containers; a POJO payload carries its class.
 #[tokio::test]
 async fn discovery_static_instances_persist_and_directories_are_containers() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let owner = env.client().await;
     let d = ServiceDiscovery::new(&owner, "/svc");
@@ -237,7 +237,7 @@ async fn discovery_static_instances_persist_and_directories_are_containers() {
 /// Curator's StickyStrategy and DownInstancePolicy.
 #[tokio::test]
 async fn providers_stick_and_skip_down_instances() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let d = ServiceDiscovery::new(&client, "/svc");
     let all: Vec<ServiceInstance> = ["a", "b", "c"]
@@ -300,7 +300,7 @@ async fn providers_stick_and_skip_down_instances() {
 /// expired, with its latest data; close deletes it.
 #[tokio::test]
 async fn persistent_node_survives_deletes_and_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let admin = env.client().await;
@@ -356,7 +356,7 @@ async fn wait_for_data(client: &Client, path: &str, want: &[u8]) {
 /// the node, so exactly one exists.
 #[tokio::test]
 async fn persistent_sequential_node_lost_create_reply_leaves_one_node() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     client
@@ -380,7 +380,7 @@ async fn persistent_sequential_node_lost_create_reply_leaves_one_node() {
 /// ProtectedCreate and delete_guaranteed for users' own nodes.
 #[tokio::test]
 async fn protected_create_and_guaranteed_delete() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let lost = proxy.inject(Match::op(OpCode::Create2), Fault::DropBeforeReply);
@@ -475,7 +475,7 @@ async fn until(version: &mut tokio::sync::watch::Receiver<u64>, cond: impl Fn() 
 
 #[tokio::test]
 async fn path_children_cache_follows_children_and_their_data() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let writer = env.client().await;
     let cache = PathChildrenCache::start(&client, "/workers").await.unwrap();
@@ -526,7 +526,7 @@ async fn path_children_cache_follows_children_and_their_data() {
 /// in the new session (the one-shot watches died with the session).
 #[tokio::test]
 async fn one_shot_caches_reload_after_session_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let writer = env.client().await;
@@ -570,7 +570,7 @@ async fn one_shot_caches_reload_after_session_expiry() {
 
 #[tokio::test]
 async fn curator_cache_uses_persistent_watches_where_the_server_has_them() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let cache = CuratorCache::start(&client, "/cfg").await.unwrap();
     assert_eq!(cache.mode(), CacheWatchMode::PersistentRecursive);
@@ -585,7 +585,7 @@ async fn curator_cache_uses_persistent_watches_where_the_server_has_them() {
 
 #[tokio::test]
 async fn delay_queue_holds_items_until_due_in_due_order() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let q = DelayQueue::new(&client, "/delayed");
     let start = std::time::Instant::now();
@@ -621,7 +621,7 @@ async fn delay_queue_holds_items_until_due_in_due_order() {
 
 #[tokio::test]
 async fn id_queue_is_fifo_with_removal_by_id() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let q = IdQueue::new(&client, "/ids");
     for i in 0..5 {
@@ -644,7 +644,7 @@ async fn id_queue_is_fifo_with_removal_by_id() {
 
 #[tokio::test]
 async fn reentrant_lock_reenters_per_owner_and_excludes_others() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let owner = ReentrantLock::new(&client, "/re/lock");
     let outer = owner.acquire().await.unwrap();
@@ -680,7 +680,7 @@ async fn reentrant_lock_reenters_per_owner_and_excludes_others() {
 /// lost lock: it acquires anew.
 #[tokio::test]
 async fn reentrant_lock_does_not_reenter_a_lost_hold() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let owner = ReentrantLock::new(&client, "/re/lost");
@@ -696,7 +696,7 @@ async fn reentrant_lock_does_not_reenter_a_lost_hold() {
 
 #[tokio::test]
 async fn revocation_asks_the_holder_to_release() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let holder = env.client().await;
     let wanter = env.client().await;
     let guard = Lock::new(&holder, "/rev").acquire().await.unwrap();

@@ -10,7 +10,7 @@ use zk_recipes::{ConfigNode, NodeCache, SharedCounter, TreeCache, TreeEvent};
 
 #[tokio::test]
 async fn node_cache_follows_one_node_and_resyncs() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let watcher = builder.connect().await.unwrap();
     let writer = env.client().await;
@@ -67,7 +67,7 @@ async fn node_cache_follows_one_node_and_resyncs() {
 
 #[tokio::test]
 async fn tree_cache_mirrors_a_subtree() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let watcher = builder.connect().await.unwrap();
     let writer = env.client().await;
@@ -130,7 +130,7 @@ struct Settings {
 
 #[tokio::test]
 async fn config_node_typed_watch_and_cas() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let a = env.client().await;
     let b = env.client().await;
     let ca = ConfigNode::<Settings>::start(&a, "/cfg/settings")
@@ -201,7 +201,7 @@ async fn config_node_typed_watch_and_cas() {
 
 #[tokio::test]
 async fn shared_counter_curator_encoding_and_cas() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let a = env.client().await;
     let b = env.client().await;
     let ca = SharedCounter::new(&a, "/counter/c", 7);
@@ -244,7 +244,7 @@ async fn shared_counter_curator_encoding_and_cas() {
 /// newer, and the last value always arrives.
 #[tokio::test]
 async fn config_changes_are_coalesced_in_order_and_end_with_the_last_value() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let a = env.client().await;
     let config = ConfigNode::<Settings>::start(&a, "/coalesce")
         .await
@@ -291,7 +291,7 @@ async fn config_changes_are_coalesced_in_order_and_end_with_the_last_value() {
 /// it missed, then the rest in order — never a silent skip.
 #[tokio::test]
 async fn tree_cache_reports_a_gap_to_a_slow_reader() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     const NODES: usize = TreeCache::EVENT_BUFFER + 100;
     // The cache itself must keep up with the server: with the client's
     // default watch buffer it may fall behind the burst below and reload

@@ -19,7 +19,7 @@ use zk_testserver::proxy::{Fault, Match};
 /// in its new session.
 #[tokio::test]
 async fn read_write_lock_under_connection_loss_and_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let reader = builder.connect().await.unwrap();
     let writer = env.client().await;
@@ -55,7 +55,7 @@ async fn read_write_lock_under_connection_loss_and_expiry() {
 /// gets it.
 #[tokio::test]
 async fn semaphore_under_lost_reply_and_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let holder = builder.connect().await.unwrap();
     let other = env.client().await;
@@ -93,7 +93,7 @@ async fn semaphore_under_lost_reply_and_expiry() {
 /// its locks.
 #[tokio::test]
 async fn multi_lock_under_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let holder = builder.connect().await.unwrap();
     let other = env.client().await;
@@ -118,7 +118,7 @@ async fn multi_lock_under_expiry() {
 /// expiry, and is released when the barrier goes.
 #[tokio::test]
 async fn barrier_waiter_survives_connection_loss_and_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let waiter = builder.connect().await.unwrap();
     let admin = env.client().await;
@@ -151,7 +151,7 @@ async fn barrier_waiter_survives_connection_loss_and_expiry() {
 /// with a new node; the group completes and dissolves.
 #[tokio::test]
 async fn double_barrier_member_expires_while_entering() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let a = builder.connect().await.unwrap();
     let b = env.client().await;
@@ -191,7 +191,7 @@ async fn double_barrier_member_expires_while_entering() {
 /// counter's watch goes on after the session expires.
 #[tokio::test]
 async fn shared_counter_under_lost_reply_and_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let c = builder.connect().await.unwrap();
     let other = env.client().await;
@@ -243,7 +243,7 @@ struct Limits {
 /// follows changes made after the session expired.
 #[tokio::test]
 async fn config_node_under_lost_reply_and_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let c = builder.connect().await.unwrap();
     let other = env.client().await;

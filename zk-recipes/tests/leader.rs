@@ -11,7 +11,7 @@ use zk_recipes::{LeaderElection, LeaderLatch};
 
 #[tokio::test]
 async fn latch_one_leader_and_handover() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let admin = env.client().await;
     let mut latches = Vec::new();
     let mut clients = Vec::new();
@@ -56,7 +56,7 @@ async fn latch_one_leader_and_handover() {
 /// the old session: leadership must not be granted through it.
 #[tokio::test]
 async fn pitfall2_latch_no_leadership_through_a_stale_node() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let latch = LeaderLatch::new(&client, "/latch2", "me");
@@ -94,7 +94,7 @@ async fn pitfall2_latch_no_leadership_through_a_stale_node() {
 /// a deadline.
 #[tokio::test]
 async fn pitfall9_latch_rejoins_after_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let other = env.client().await;
@@ -134,7 +134,7 @@ impl Drop for Running {
 /// a deadline (pitfall 9).
 #[tokio::test]
 async fn election_cancels_task_on_loss_and_requeues() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let a = builder.connect().await.unwrap();
     let b = env.client().await;
@@ -198,7 +198,7 @@ async fn election_cancels_task_on_loss_and_requeues() {
 /// Without requeue, a finished task gives up leadership once.
 #[tokio::test]
 async fn election_task_finishing_gives_up_leadership() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let a = env.client().await;
     let b = env.client().await;
     let ea = LeaderElection::new(&a, "/election1").run(|_| async {});
@@ -218,7 +218,7 @@ async fn election_task_finishing_gives_up_leadership() {
 /// client.
 #[tokio::test]
 async fn dropping_a_latch_leaves_the_election_and_the_session_closes() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let observer = env.client().await;
     let c = env.client().await;
     let latch = LeaderLatch::new(&c, "/latch-drop", "a");
@@ -255,7 +255,7 @@ async fn dropping_a_latch_leaves_the_election_and_the_session_closes() {
 /// `participants()` right after lists every participant that joined.
 #[tokio::test]
 async fn joined_participants_are_listed() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c = env.client().await;
     let mut latches = Vec::new();
     for i in 0..3 {
@@ -288,7 +288,7 @@ async fn joined_participants_are_listed() {
 /// leader a larger one; a non-leader has none.
 #[tokio::test]
 async fn latch_fencing_tokens_grow_with_each_leader() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c = env.client().await;
     let a = LeaderLatch::new(&c, "/latch-token", "a");
     let b = LeaderLatch::new(&c, "/latch-token", "b");
@@ -323,7 +323,7 @@ async fn latch_fencing_tokens_grow_with_each_leader() {
 /// loop that now races every request against the connection state.)
 #[tokio::test]
 async fn latch_gives_up_in_time_when_a_check_stalls() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let holder = builder.connect().await.unwrap();
     let rival_client = env.client().await;

@@ -13,7 +13,7 @@ use zk_testserver::proxy::{Fault, Match};
 
 #[tokio::test]
 async fn exclusion_try_acquire_timeout_and_fencing() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let a = env.client().await;
     let b = env.client().await;
     let la = Lock::new(&a, "/locks/basic");
@@ -56,7 +56,7 @@ async fn exclusion_try_acquire_timeout_and_fencing() {
 /// Pitfall 1: the create reached the server but its reply was lost.
 #[tokio::test]
 async fn pitfall1_lost_create_reply_finds_own_node() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     // The directory exists, so the lock node's create succeeds on the server.
@@ -87,7 +87,7 @@ async fn pitfall1_lost_create_reply_finds_own_node() {
 /// adopted: nothing is held through a node of another session.
 #[tokio::test]
 async fn pitfall2_stale_node_of_old_session_is_not_adopted() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let mut states = client.state_stream();
@@ -150,7 +150,7 @@ async fn pitfall2_stale_node_of_old_session_is_not_adopted() {
 #[tokio::test]
 async fn pitfall3_partitioned_holder_lost_fires_before_rival_acquires() {
     for policy in [ConnectionPolicy::Session, ConnectionPolicy::Strict] {
-        let Some(env) = env().await else { return };
+        let env = env().await;
         let (proxy, builder) = env.proxied().await;
         let holder = builder
             .session_timeout(Duration::from_secs(3))
@@ -207,7 +207,7 @@ async fn pitfall3_partitioned_holder_lost_fires_before_rival_acquires() {
 /// retried in the background and the next acquire succeeds.
 #[tokio::test]
 async fn pitfall4_release_during_connection_drop_is_retried() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let other = env.client().await;
@@ -249,7 +249,7 @@ async fn pitfall4_release_during_connection_drop_is_retried() {
 /// Pitfall 5: an acquire future dropped at any await point leaves no node.
 #[tokio::test]
 async fn pitfall5_dropped_acquire_leaves_no_orphan() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let client = builder.connect().await.unwrap();
     let holder_client = env.client().await;
@@ -316,7 +316,7 @@ async fn pitfall5_dropped_acquire_leaves_no_orphan() {
 /// expired learns it and can take the lock again.
 #[tokio::test]
 async fn pitfall9_acquire_completes_after_session_loss() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let holder_client = env.client().await;
     let (proxy, builder) = env.proxied().await;
     let contender_client = builder.connect().await.unwrap();
@@ -356,7 +356,7 @@ async fn pitfall9_acquire_completes_after_session_loss() {
 /// release wakes only the next waiter.
 #[tokio::test]
 async fn pitfall10_no_herd_effect() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, _builder) = env.proxied().await;
     let holder_client = env.client().await;
     let holder = Lock::new(&holder_client, "/locks/p10")
@@ -458,7 +458,7 @@ async fn server_watches(addr: std::net::SocketAddr, session: i64, part: &str) ->
 /// the deleted path for the rest of the session.
 #[tokio::test]
 async fn release_leaves_no_watch_on_the_server() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let observer = env.client().await;
     let dir = "/locks/no-stale-watch";
@@ -487,7 +487,7 @@ async fn release_leaves_no_watch_on_the_server() {
 /// the rival gets the lock.
 #[tokio::test]
 async fn lost_fires_in_time_when_the_monitors_first_request_stalls() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let holder = builder.connect().await.unwrap();
     let rival = env.client().await;
@@ -526,7 +526,7 @@ async fn lost_fires_in_time_when_the_monitors_first_request_stalls() {
 /// `NodeDeleted`) — and releasing the lost guard fails with `Error::Lost`.
 #[tokio::test]
 async fn loss_reason_after_expiry_is_session_expired() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     // Expired as the reporter saw it: by the server while the client is
     // connected (its node's deletion reaches the client before the
     // expiry); only the in-process ensemble can do that on demand.
@@ -601,7 +601,7 @@ async fn loss_reason_after_expiry_is_session_expired() {
 /// operator) while the session lives is reported as `NodeDeleted`.
 #[tokio::test]
 async fn lock_node_deleted_by_someone_else_is_node_deleted() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let client = env.client().await;
     let admin = env.client().await;
     let guard = Lock::new(&client, "/locks/deleted")

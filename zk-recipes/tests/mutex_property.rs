@@ -128,7 +128,7 @@ async fn contend(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_exclusion_under_random_faults() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let seed: u64 = std::env::var("PROP_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -13,7 +13,7 @@ use zk_testserver::proxy::{Fault, Match};
 
 #[tokio::test]
 async fn fifo_and_priority_order() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c = env.client().await;
     let q = Queue::new(&c, "/q/fifo");
     assert!(q.try_take().await.unwrap().is_none());
@@ -48,7 +48,7 @@ async fn fifo_and_priority_order() {
 
 #[tokio::test]
 async fn take_blocks_until_put() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c = env.client().await;
     let producer = env.client().await;
     let q = Queue::new(&c, "/q/block");
@@ -78,7 +78,7 @@ async fn take_blocks_until_put() {
 /// watches and listings, by many concurrent takers on one handle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pitfall8_large_backlog_bounded_watches() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let items: usize = std::env::var("QUEUE_ITEMS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -180,7 +180,7 @@ async fn pitfall8_large_backlog_bounded_watches() {
 /// its session.
 #[tokio::test]
 async fn pitfall8_consumer_survives_session_expiry() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let consumer = builder.connect().await.unwrap();
     let producer = env.client().await;
@@ -210,7 +210,7 @@ async fn pitfall8_consumer_survives_session_expiry() {
 /// acknowledging it is delivered again; an acknowledged one is not.
 #[tokio::test]
 async fn pitfall8_locking_consumer_at_least_once() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let a = builder.connect().await.unwrap();
     let b = env.client().await;
@@ -257,7 +257,7 @@ async fn pitfall8_locking_consumer_at_least_once() {
 /// way, and a dropped `take` keeps what it removed for the next take.
 #[tokio::test]
 async fn take_timeout_loses_no_item() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c = env.client().await;
     let q = Queue::new(&c, "/q/timeouts");
     const ITEMS: usize = 200;
@@ -293,7 +293,7 @@ async fn take_timeout_loses_no_item() {
 /// the next take.
 #[tokio::test]
 async fn take_dropped_during_its_delete_keeps_the_item() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let c = builder.connect().await.unwrap();
     let q = Queue::new(&c, "/q/held-delete");
@@ -342,7 +342,7 @@ async fn take_dropped_during_its_delete_keeps_the_item() {
 /// the item is put back into the queue.
 #[tokio::test]
 async fn items_of_abandoned_takes_are_put_back_when_the_handle_goes() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let c = builder.connect().await.unwrap();
     let observer = env.client().await;
@@ -374,7 +374,7 @@ async fn items_of_abandoned_takes_are_put_back_when_the_handle_goes() {
 /// the item stays takeable — also when the drop comes during the create.
 #[tokio::test]
 async fn dropped_take_locked_strands_no_item() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let (proxy, builder) = env.proxied().await;
     let c = builder.connect().await.unwrap();
     let observer = env.client().await;
@@ -416,7 +416,7 @@ async fn dropped_take_locked_strands_no_item() {
 /// never a watch per item.
 #[tokio::test]
 async fn a_put_wakes_every_waiting_consumer_and_one_takes_it() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let producer = env.client().await;
     let mut queues = Vec::new();
     let mut takers = Vec::new();

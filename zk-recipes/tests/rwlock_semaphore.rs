@@ -11,7 +11,7 @@ use zk_recipes::{Lock, MultiLock, ReadWriteLock, Semaphore};
 /// W2 gets it after R, and nothing deadlocks.
 #[tokio::test]
 async fn pitfall6_reader_queued_before_writer_goes_first() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let c1 = env.client().await;
     let c2 = env.client().await;
     let c3 = env.client().await;
@@ -57,7 +57,7 @@ async fn pitfall6_reader_queued_before_writer_goes_first() {
 
 #[tokio::test]
 async fn readers_share_writers_exclude_and_downgrade() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let a = env.client().await;
     let b = env.client().await;
     let rw_a = ReadWriteLock::new(&a, "/rw2");
@@ -89,7 +89,7 @@ async fn readers_share_writers_exclude_and_downgrade() {
 
 #[tokio::test]
 async fn semaphore_bounds_holders() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let clients = [env.client().await, env.client().await, env.client().await];
     let sems: Vec<_> = clients
         .iter()
@@ -128,7 +128,7 @@ async fn semaphore_bounds_holders() {
 
 #[tokio::test]
 async fn multi_lock_all_or_nothing() {
-    let Some(env) = env().await else { return };
+    let env = env().await;
     let a = env.client().await;
     let b = env.client().await;
     let m = MultiLock::new(vec![Lock::new(&a, "/m/x"), Lock::new(&a, "/m/y")]);

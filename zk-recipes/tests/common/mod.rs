@@ -54,8 +54,9 @@ pub struct Env {
     pub ensemble: Option<std::sync::Arc<zk_testserver::Ensemble>>,
 }
 
-/// Sets up a fresh namespace (`Option` so a test can still bail out).
-pub async fn env() -> Option<Env> {
+/// Sets up a fresh namespace on the target (`ZK_CONNECT`, or an in-process
+/// ensemble); every test runs, none skips.
+pub async fn env() -> Env {
     init_tracing();
     let (hosts, ensemble) = target().await;
     let root = format!("/recipes-it/{}", uuid::Uuid::new_v4());
@@ -69,11 +70,11 @@ pub async fn env() -> Option<Env> {
         .await
         .expect("create the test namespace");
     admin.close().await.ok();
-    Some(Env {
+    Env {
         hosts,
         root,
         ensemble,
-    })
+    }
 }
 
 fn init_tracing() {
