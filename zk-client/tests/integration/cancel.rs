@@ -68,7 +68,7 @@ struct Bench {
 
 impl Bench {
     async fn new() -> Option<Bench> {
-        let ns = Namespace::new().await?;
+        let ns = Namespace::new().await;
         let (proxy, builder) = ns.proxied_builder().await;
         let client = builder.connect().await.expect("connect");
         // The first call also checks the chroot; done here, so the calls

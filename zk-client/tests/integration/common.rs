@@ -26,52 +26,79 @@ pub struct Target {
 const EMBEDDED_TICK: Duration = Duration::from_millis(100);
 
 impl Target {
-    /// `ZK_CONNECT` if set, else a fresh in-process zk-testserver.
-    pub async fn get() -> Option<Target> {
+    /// `ZK_CONNECT` if set, else a fresh in-process zk-testserver (of
+    /// `ZK_TEST_MEMBERS` members, 1 if unset).
+    pub async fn get() -> Target {
         init_tracing();
-        match std::env::var("ZK_CONNECT") {
-            Ok(connect) if !connect.is_empty() => Some(Target {
-                connect,
-                tick: std::env::var("ZK_REFERENCE_TICK_TIME")
-                    .ok()
-                    .and_then(|t| t.parse().ok())
-                    .map(Duration::from_millis),
-                embedded: None,
-            }),
-            _ => {
-                // ZK_TEST_MEMBERS=3 runs the suite on a replicated in-process ensemble.
+        match Self::reference() {
+            Some(target) => target,
+            None => {
                 let members = std::env::var("ZK_TEST_MEMBERS")
                     .ok()
                     .and_then(|m| m.parse().ok())
                     .unwrap_or(1);
-                let ensemble = zk_testserver::Ensemble::builder()
-                    .members(members)
-                    .tick(EMBEDDED_TICK)
-                    .extended_types(true)
-                    .super_digest(format!(
-                        "super:{}",
-                        zk_client::proto::digest_id("super", "superpw")
-                            .trim_start_matches("super:")
-                    ))
-                    .container_check_interval(Duration::from_millis(50))
-                    .zookeeper_version(zookeeper_version())
-                    // Read-only mode on, as the reference script's servers
-                    // (readonlymode.enabled), with a grace shorter than the
-                    // 2 s session timeouts of this tick.
-                    .read_only_grace(EMBEDDED_TICK * 5)
-                    // Every four-letter word and no per-address connection
-                    // cap, as the reference script's servers.
-                    .four_letter_words(zk_testserver::FourLetterWords::all())
-                    .max_client_cnxns(0)
-                    .start()
-                    .await
-                    .expect("start the embedded ensemble");
-                Some(Target {
-                    connect: ensemble.connect_string(),
-                    tick: Some(EMBEDDED_TICK),
-                    embedded: Some(ensemble),
-                })
+                Self::embedded(members).await
             }
+        }
+    }
+
+    /// A replicated target whose members a test can stop and start: a real
+    /// ensemble run by the reference script (`ZK_REFERENCE=ensemble`), else
+    /// a fresh 3-member in-process ensemble. `None` only when `ZK_CONNECT`
+    /// names a standalone server: such a test then runs in the conformance
+    /// step against the real ensemble instead.
+    pub async fn replicated() -> Option<Target> {
+        init_tracing();
+        match Self::reference() {
+            Some(target) if target.is_real_ensemble() => Some(target),
+            Some(_) => {
+                eprintln!("not run against a standalone server: needs an ensemble");
+                None
+            }
+            None => Some(Self::embedded(3).await),
+        }
+    }
+
+    /// The real server named by `ZK_CONNECT`, if set.
+    fn reference() -> Option<Target> {
+        let connect = std::env::var("ZK_CONNECT").ok().filter(|c| !c.is_empty())?;
+        Some(Target {
+            connect,
+            tick: std::env::var("ZK_REFERENCE_TICK_TIME")
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .map(Duration::from_millis),
+            embedded: None,
+        })
+    }
+
+    /// A fresh in-process ensemble configured as the reference servers are.
+    async fn embedded(members: usize) -> Target {
+        let ensemble = zk_testserver::Ensemble::builder()
+            .members(members)
+            .tick(EMBEDDED_TICK)
+            .extended_types(true)
+            .super_digest(format!(
+                "super:{}",
+                zk_client::proto::digest_id("super", "superpw").trim_start_matches("super:")
+            ))
+            .container_check_interval(Duration::from_millis(50))
+            .zookeeper_version(zookeeper_version())
+            // Read-only mode on, as the reference script's servers
+            // (readonlymode.enabled), with a grace shorter than the
+            // 2 s session timeouts of this tick.
+            .read_only_grace(EMBEDDED_TICK * 5)
+            // Every four-letter word and no per-address connection
+            // cap, as the reference script's servers.
+            .four_letter_words(zk_testserver::FourLetterWords::all())
+            .max_client_cnxns(0)
+            .start()
+            .await
+            .expect("start the embedded ensemble");
+        Target {
+            connect: ensemble.connect_string(),
+            tick: Some(EMBEDDED_TICK),
+            embedded: Some(ensemble),
         }
     }
 
@@ -102,9 +129,17 @@ pub struct Namespace {
 }
 
 impl Namespace {
-    /// Creates `/it/<unique>` on the target; `None` if there is no target.
-    pub async fn new() -> Option<Namespace> {
-        let target = Target::get().await?;
+    /// Creates `/it/<unique>` on the target ([`Target::get`]).
+    pub async fn new() -> Namespace {
+        Self::on(Target::get().await).await
+    }
+
+    /// The same on a replicated target ([`Target::replicated`]).
+    pub async fn replicated() -> Option<Namespace> {
+        Some(Self::on(Target::replicated().await?).await)
+    }
+
+    async fn on(target: Target) -> Namespace {
         let root = format!("/it/{:016x}", rand_id());
         let admin = Client::connect(&target.connect).await.expect("connect");
         admin
@@ -112,7 +147,7 @@ impl Namespace {
             .await
             .expect("create namespace");
         admin.close().await.expect("close");
-        Some(Namespace { target, root })
+        Namespace { target, root }
     }
 
     /// Connect string chrooted at the namespace.
@@ -213,14 +248,11 @@ pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) ->
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-/// Gets the namespace or returns from the test (skipped).
+/// A fresh namespace on the target ([`Namespace::new`]).
 #[macro_export]
 macro_rules! ns {
     () => {
-        match $crate::common::Namespace::new().await {
-            Some(ns) => ns,
-            None => return,
-        }
+        $crate::common::Namespace::new().await
     };
 }
 

@@ -2,10 +2,12 @@
 //! client, sessions kept across members, watches kept across reconnects, and
 //! session loss when no member is reachable.
 //!
-//! These need an ensemble whose members the test can stop and start: the
-//! in-process `zk_testserver::Ensemble` (`ZK_TEST_MEMBERS=3`), or a real
+//! These need an ensemble whose members the test can stop and start
+//! ([`Namespace::replicated`]): under plain `cargo test` a fresh 3-member
+//! in-process `zk_testserver::Ensemble`; in the conformance run a real
 //! ZooKeeper ensemble run by `scripts/zk-reference.sh`
-//! (`ZK_REFERENCE=ensemble` with `ZK_REFERENCE_SCRIPT`).
+//! (`ZK_REFERENCE=ensemble` with `ZK_REFERENCE_SCRIPT`). Against a real
+//! standalone server they do not run (the ensemble step runs them).
 
 use crate::common::{within, Namespace};
 use futures::StreamExt;
@@ -27,21 +29,18 @@ pub(crate) struct Members<'a> {
 }
 
 impl<'a> Members<'a> {
-    pub(crate) fn get(ns: &'a Namespace) -> Option<Members<'a>> {
+    /// The members of a namespace from [`Namespace::replicated`].
+    pub(crate) fn get(ns: &'a Namespace) -> Members<'a> {
         let addrs = ns.target.connect.split(',').map(str::to_string).collect();
         let control = match &ns.target.embedded {
             Some(ensemble) if ensemble.members().len() > 1 => Control::Embedded(ensemble),
-            _ if ns.target.is_real_ensemble() => {
-                Control::Script(std::env::var("ZK_REFERENCE_SCRIPT").ok()?)
-            }
-            _ => {
-                eprintln!(
-                    "skipped: needs ZK_TEST_MEMBERS=3, or ZK_REFERENCE=ensemble with ZK_REFERENCE_SCRIPT"
-                );
-                return None;
-            }
+            _ if ns.target.is_real_ensemble() => Control::Script(
+                std::env::var("ZK_REFERENCE_SCRIPT")
+                    .expect("ZK_REFERENCE=ensemble needs ZK_REFERENCE_SCRIPT"),
+            ),
+            _ => panic!("Members::get needs a replicated namespace (Namespace::replicated)"),
         };
-        Some(Members { control, addrs })
+        Members { control, addrs }
     }
 
     /// Runs the reference script without blocking the runtime: the
@@ -108,12 +107,10 @@ impl<'a> Members<'a> {
 
 #[tokio::test]
 async fn killed_member_fails_over_with_the_same_session() {
-    let Some(ns) = Namespace::new().await else {
+    let Some(ns) = Namespace::replicated().await else {
         return;
     };
-    let Some(members) = Members::get(&ns) else {
-        return;
-    };
+    let members = Members::get(&ns);
     let c = ns.client().await;
     let id = c.session_id();
     c.create("/eph", "", CreateMode::Ephemeral).await.unwrap();
@@ -158,12 +155,10 @@ async fn killed_member_fails_over_with_the_same_session() {
 
 #[tokio::test]
 async fn watches_fire_for_changes_made_while_disconnected() {
-    let Some(ns) = Namespace::new().await else {
+    let Some(ns) = Namespace::replicated().await else {
         return;
     };
-    let Some(members) = Members::get(&ns) else {
-        return;
-    };
+    let members = Members::get(&ns);
     // Pin the client to one member so it stays disconnected while that member is down.
     let lone = members.addrs[0].clone();
     let c = Client::builder(format!("{lone}{}", ns.root))
@@ -224,12 +219,10 @@ async fn watches_fire_for_changes_made_while_disconnected() {
 
 #[tokio::test]
 async fn whole_ensemble_down_past_the_timeout_loses_the_session() {
-    let Some(ns) = Namespace::new().await else {
+    let Some(ns) = Namespace::replicated().await else {
         return;
     };
-    let Some(members) = Members::get(&ns) else {
-        return;
-    };
+    let members = Members::get(&ns);
     let c = ns
         .builder()
         .renew_session_on_expiry(false)
