@@ -1,6 +1,7 @@
 //! Edges of the wire protocol where zk-testserver answers as ZooKeeper does,
 //! each observed with raw-socket probes of ZooKeeper 3.8.0 (Debian's build,
-//! standalone): old clients' handshakes, null and empty paths, bytes that are
+//! standalone) and checked against 3.9.3 (where checkWatches reads a null
+//! path as empty): old clients' handshakes, null and empty paths, bytes that are
 //! not UTF-8, negative ACL counts, IPv6 `ip` ACLs, and `wchs` figures.
 
 mod common;
@@ -10,10 +11,16 @@ use common::*;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use zk_client::proto::*;
-use zk_testserver::{Ensemble, FourLetterWords};
+use zk_testserver::{Ensemble, FourLetterWords, ZkVersion};
 
 async fn start() -> Ensemble {
+    start_as(ZkVersion::default()).await
+}
+
+/// An ensemble imitating `version` where ZooKeeper releases differ.
+async fn start_as(version: ZkVersion) -> Ensemble {
     Ensemble::builder()
+        .zookeeper_version(version)
         .tick(Duration::from_millis(50))
         .four_letter_words(FourLetterWords::all())
         .start()
@@ -120,7 +127,8 @@ fn expected(cases: &[Case]) -> Vec<(&'static str, i32)> {
     cases.iter().map(|(n, _, _, want)| (*n, *want)).collect()
 }
 
-fn null_path_cases() -> Vec<Case> {
+/// `version`: checkWatches with a null path fails in 3.8 only.
+fn null_path_cases(version: ZkVersion) -> Vec<Case> {
     let no_watch = [0u8];
     let header = |op: i32| [&op.to_be_bytes()[..], &[0], &(-1i32).to_be_bytes()].concat();
     let end = [&(-1i32).to_be_bytes()[..], &[1], &(-1i32).to_be_bytes()].concat();
@@ -133,7 +141,16 @@ fn null_path_cases() -> Vec<Case> {
         ("getChildren2", 12, [&NULL[..], &no_watch].concat(), -5),
         ("getACL", 6, NULL.to_vec(), -5),
         ("getAllChildrenNumber", 104, NULL.to_vec(), -5),
-        ("checkWatches", 17, [&NULL[..], &any].concat(), -5),
+        (
+            "checkWatches",
+            17,
+            [&NULL[..], &any].concat(),
+            if version.check_watches_reads_null_path() {
+                -121
+            } else {
+                -5
+            },
+        ),
         ("removeWatches", 18, [&NULL[..], &any].concat(), -121),
         ("create", 1, create_body(&NULL, &open_acl()), -5),
         ("create2", 15, create_body(&NULL, &open_acl()), -5),
@@ -183,7 +200,7 @@ fn null_path_cases() -> Vec<Case> {
 async fn null_paths_fail_as_in_zookeeper() {
     let zk = start().await;
     let mut c = Raw::connect(&zk.connect_string()).await;
-    let cases = null_path_cases();
+    let cases = null_path_cases(ZkVersion::default());
     let want = expected(&cases);
     assert_eq!(run(&mut c, cases).await, want);
 }
@@ -439,14 +456,18 @@ async fn the_same_as_real_zookeeper() {
             return;
         }
     };
-    let zk = start().await;
+    let version: ZkVersion = std::env::var("ZK_REFERENCE_VERSION")
+        .unwrap_or_else(|_| "3.8".into())
+        .parse()
+        .expect("ZK_REFERENCE_VERSION");
+    let zk = start_as(version).await;
     let ours = zk.connect_string();
     for addr in [&real, &ours] {
         let mut c = Raw::connect(addr).await;
-        let mut got = run(&mut c, null_path_cases()).await;
+        let mut got = run(&mut c, null_path_cases(version)).await;
         got.extend(run(&mut c, non_utf8_cases()).await);
         got.extend(run(&mut c, acl_cases()).await);
-        let mut want = expected(&null_path_cases());
+        let mut want = expected(&null_path_cases(version));
         want.extend(expected(&non_utf8_cases()));
         want.extend(expected(&acl_cases()));
         assert_eq!(got, want, "{addr}");

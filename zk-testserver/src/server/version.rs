@@ -41,6 +41,13 @@ impl ZkVersion {
         self >= ZkVersion::V3_9
     }
 
+    /// Whether checkWatches reads a null path as removeWatches does, as
+    /// empty (3.9: it then answers NoWatcher), instead of failing with
+    /// MarshallingError (3.8).
+    pub fn check_watches_reads_null_path(self) -> bool {
+        self >= ZkVersion::V3_9
+    }
+
     /// Whether check/removeWatches address persistent watches by their own
     /// types 4 and 5, apart from data and child watches (3.9).
     pub fn separate_persistent_watch_kinds(self) -> bool {

@@ -9,6 +9,7 @@ use crate::server::reads::{read, ReadCtx};
 use crate::server::sessions::session_password;
 use crate::server::submit::{ForwardedWrite, Submission, REATTACHED};
 use crate::server::txn::Txn;
+use crate::server::ZkVersion;
 use crate::tree::acl::{authenticate, AuthOutcome};
 use crate::tree::AuthInfo;
 use bytes::{Bytes, BytesMut};
@@ -204,7 +205,7 @@ impl Server {
             }
         };
         let mut body = raw.body.java_lenient();
-        if fails_on_null_path(op) {
+        if fails_on_null_path(op, self.config.version) {
             body = body.refuse_null_strings();
         }
         let decoded = Request::read_body(op, &mut body);
@@ -562,23 +563,26 @@ impl Server {
 /// string) with MarshallingError: the requests whose processing uses the
 /// path before validating it. The others treat null as empty (setData and
 /// setACL then fail validation with BadArguments; sync, getEphemerals,
-/// addWatch and removeWatches go on with it).
-fn fails_on_null_path(op: OpCode) -> bool {
-    matches!(
-        op,
-        OpCode::Create
-            | OpCode::Create2
-            | OpCode::CreateContainer
-            | OpCode::CreateTtl
-            | OpCode::Delete
-            | OpCode::Exists
-            | OpCode::GetData
-            | OpCode::GetAcl
-            | OpCode::GetChildren
-            | OpCode::GetChildren2
-            | OpCode::GetAllChildrenNumber
-            | OpCode::CheckWatches
-            | OpCode::Multi
-            | OpCode::MultiRead
-    )
+/// addWatch and removeWatches go on with it, and so does checkWatches from
+/// 3.9).
+fn fails_on_null_path(op: OpCode, version: ZkVersion) -> bool {
+    match op {
+        OpCode::CheckWatches => !version.check_watches_reads_null_path(),
+        _ => matches!(
+            op,
+            OpCode::Create
+                | OpCode::Create2
+                | OpCode::CreateContainer
+                | OpCode::CreateTtl
+                | OpCode::Delete
+                | OpCode::Exists
+                | OpCode::GetData
+                | OpCode::GetAcl
+                | OpCode::GetChildren
+                | OpCode::GetChildren2
+                | OpCode::GetAllChildrenNumber
+                | OpCode::Multi
+                | OpCode::MultiRead
+        ),
+    }
 }
