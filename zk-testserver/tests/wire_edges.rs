@@ -417,7 +417,9 @@ async fn watch_transcript(addr: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn wchs_counts_what_zookeeper_counts() {
-    let zk = start().await;
+    // The figures as 3.8.0 gives them (3.9 counts a recursive watch once in
+    // zk_watch_count; the conformance run compares ours with each release).
+    let zk = start_as(ZkVersion::V3_8).await;
     let figures = |conns: usize, paths: usize, total: usize, count: usize| {
         (
             format!("{conns} connections watching {paths} paths\nTotal watches:{total}\n"),

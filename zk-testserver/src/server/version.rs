@@ -48,6 +48,12 @@ impl ZkVersion {
         self >= ZkVersion::V3_9
     }
 
+    /// Whether mntr's `zk_watch_count` counts a persistent recursive watch
+    /// twice, in the data and the child watch managers (3.8), or once (3.9).
+    pub fn counts_recursive_watches_twice(self) -> bool {
+        self < ZkVersion::V3_9
+    }
+
     /// Whether check/removeWatches address persistent watches by their own
     /// types 4 and 5, apart from data and child watches (3.9).
     pub fn separate_persistent_watch_kinds(self) -> bool {

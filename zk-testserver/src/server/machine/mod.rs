@@ -465,7 +465,9 @@ impl Server {
             connections,
             zxid,
             node_count: tree.node_count(),
-            watch_count: tree.watches.count(),
+            watch_count: tree
+                .watches
+                .count(self.config.version.counts_recursive_watches_twice()),
             watches_by_session,
             ephemerals_count: tree.ephemeral_count(),
             ephemerals: if detail.ephemerals {
