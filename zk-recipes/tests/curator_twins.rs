@@ -414,6 +414,55 @@ async fn protected_create_and_guaranteed_delete() {
     );
 }
 
+/// A guaranteed delete kept up in the background does not keep the session
+/// open: once the application drops its client, the session ends (its
+/// ephemeral node goes) and the pending delete is abandoned. A task holding
+/// a strong client would keep the session, reconnect and delete after the
+/// application let go (checked: that mutation fails here).
+#[tokio::test]
+async fn guaranteed_delete_in_background_lets_the_session_go() {
+    let env = env().await;
+    let (proxy, builder) = env.proxied().await;
+    let client = builder.connect().await.unwrap();
+    let (mark, kept) = ("/let-go/mark", "/let-go/kept");
+    client
+        .create_all(mark, "", CreateMode::Ephemeral)
+        .await
+        .unwrap();
+    client
+        .create(kept, "", CreateMode::Persistent)
+        .await
+        .unwrap();
+
+    let admin = env.client().await;
+    let owner = admin.exists(mark).await.unwrap().map(|s| s.ephemeral_owner);
+    assert_eq!(owner, Some(client.session_id()));
+
+    proxy.refuse();
+    proxy.drop_connections();
+    let outcome = delete_guaranteed(&client, kept, None).await.unwrap();
+    assert_eq!(outcome, GuaranteedDelete::InBackground);
+    drop(client);
+    // Reachable again well within the session timeout: a client still held
+    // would reconnect, keep the session and finish the delete.
+    proxy.heal();
+
+    within(PATIENCE, async {
+        loop {
+            let (stat, watch) = admin.exists_watch(mark).await.unwrap();
+            if stat.is_none() {
+                return;
+            }
+            let _ = watch.await;
+        }
+    })
+    .await;
+    assert!(
+        admin.exists(kept).await.unwrap().is_some(),
+        "the abandoned delete ran after the client was dropped"
+    );
+}
+
 /// PersistentTtlNode on a server with TTL nodes: alive while touched,
 /// expired after close (child first, then the node).
 #[tokio::test]
