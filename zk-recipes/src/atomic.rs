@@ -204,31 +204,71 @@ impl<N: AtomicNumber> DistributedAtomic<N> {
     }
 
     /// Adds `delta`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before its conditional write is sent, nothing changes; dropped
+    /// while the write is in flight, the change may or may not be applied (as
+    /// after a lost reply). A promotion lock it held is released in the
+    /// background.
     pub async fn add(&self, delta: N) -> Result<AtomicOutcome<N>> {
         self.change(|v| v.wrapping_add(delta)).await
     }
 
     /// Subtracts `delta`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before its conditional write is sent, nothing changes; dropped
+    /// while the write is in flight, the change may or may not be applied (as
+    /// after a lost reply). A promotion lock it held is released in the
+    /// background.
     pub async fn subtract(&self, delta: N) -> Result<AtomicOutcome<N>> {
         self.add(delta.wrapping_neg()).await
     }
 
     /// Adds one.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before its conditional write is sent, nothing changes; dropped
+    /// while the write is in flight, the change may or may not be applied (as
+    /// after a lost reply). A promotion lock it held is released in the
+    /// background.
     pub async fn increment(&self) -> Result<AtomicOutcome<N>> {
         self.add(N::one()).await
     }
 
     /// Subtracts one.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before its conditional write is sent, nothing changes; dropped
+    /// while the write is in flight, the change may or may not be applied (as
+    /// after a lost reply). A promotion lock it held is released in the
+    /// background.
     pub async fn decrement(&self) -> Result<AtomicOutcome<N>> {
         self.subtract(N::one()).await
     }
 
     /// Sets `value` (optimistically, then promoted if configured).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before its conditional write is sent, nothing changes; dropped
+    /// while the write is in flight, the change may or may not be applied (as
+    /// after a lost reply). A promotion lock it held is released in the
+    /// background.
     pub async fn try_set(&self, value: N) -> Result<AtomicOutcome<N>> {
         self.change(move |_| value).await
     }
 
     /// Sets `new` if the value is `expected` (one try, never promoted).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before its conditional write is sent, nothing changes; dropped
+    /// while the write is in flight, the value may or may not be set.
     pub async fn compare_and_set(&self, expected: N, new: N) -> Result<AtomicOutcome<N>> {
         let (current, stat) = self.read().await?;
         let mut outcome = AtomicOutcome {
@@ -251,6 +291,10 @@ impl<N: AtomicNumber> DistributedAtomic<N> {
     }
 
     /// Sets `value` unconditionally.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while a write is in flight, the value may or may not be set.
     pub async fn force_set(&self, value: N) -> Result<()> {
         loop {
             match self.client.set_data(&self.path, value.encode(), None).await {
@@ -267,6 +311,11 @@ impl<N: AtomicNumber> DistributedAtomic<N> {
 
     /// Creates the node with `value` if it does not exist; whether it was
     /// created.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while the create is in flight, the node may or may not be
+    /// created; calling again tells (`false` once it exists).
     pub async fn initialize(&self, value: N) -> Result<bool> {
         self.create(value).await
     }

@@ -88,6 +88,10 @@ impl CuratorCache {
     }
 
     /// Starts caching with one-shot watches whatever the server supports.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it returns, nothing is left running.
     pub async fn start_one_shot(client: &Client, root: impl Into<String>) -> Result<CuratorCache> {
         let out = Published::new();
         let task = watch_tree::start(client, root.into(), None, out.clone()).await?;

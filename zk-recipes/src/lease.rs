@@ -61,6 +61,12 @@ impl NonBlockingLease {
     /// Tries to obtain (or, for the same `identifier`, renew) the lease
     /// at `path` for `duration` from now; whether it was obtained. Does
     /// not wait for a holder to give it up.
+    ///
+    /// # Cancel safety
+    ///
+    /// As the type's: dropped between the holder's delete and create, the
+    /// lease is free until someone obtains it; the lock node of a dropped call
+    /// is removed in the background.
     pub async fn obtain(
         client: &Client,
         path: &str,
@@ -130,6 +136,12 @@ impl NonBlockingLease {
     /// kazoo's `MultiNonBlockingLease`: tries the leases `<path>/0` ..
     /// `<path>/<count - 1>` in turn and returns the number of the one
     /// obtained, if any (up to `count` holders at once).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`NonBlockingLease::obtain`], for the lease it was trying when
+    /// dropped; leases obtained earlier in the same call are not (it stops at
+    /// the first one obtained).
     pub async fn obtain_any(
         client: &Client,
         path: &str,

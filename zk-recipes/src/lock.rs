@@ -206,6 +206,11 @@ impl LockGuard {
     /// Resolves when the lock can no longer be considered held: the session
     /// was lost (or may be, per the [`ConnectionPolicy`]) or the node was
     /// deleted. May be called any number of times.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the returned future only waits; dropping it changes
+    /// nothing, and a later call waits again.
     pub fn lost(&self) -> impl Future<Output = LossReason> + Send + 'static {
         self.hold.lost()
     }

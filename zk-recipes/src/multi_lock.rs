@@ -124,6 +124,11 @@ impl MultiLockGuard {
     }
 
     /// Resolves when any member lock is lost.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the returned future only waits; dropping it changes
+    /// nothing, and a later call waits again.
     pub fn lost(&self) -> impl Future<Output = LossReason> + Send + 'static {
         let all: Vec<_> = self.guards.iter().map(|g| Box::pin(g.lost())).collect();
         async move {

@@ -173,6 +173,11 @@ impl SetPartitioner {
 
     /// After [`PartitionState::Release`]: gives the items up and takes part
     /// in the next division.
+    ///
+    /// # Cancel safety
+    ///
+    /// The release is requested on the first poll; dropping the future after
+    /// that only stops the wait.
     pub async fn release_set(&self) -> Result<()> {
         self.inner.release.notify_one();
         let mut state = self.state();
@@ -184,6 +189,12 @@ impl SetPartitioner {
     }
 
     /// Leaves the group and gives the items up.
+    ///
+    /// # Cancel safety
+    ///
+    /// From its first poll the member has left (its task is stopped). Dropped
+    /// before its party node is deleted, that node stays until the session
+    /// ends, and the others re-divide only then.
     pub async fn finish(&self) -> Result<()> {
         if let Ok(mut t) = self.inner.task.lock() {
             if let Some(t) = t.take() {

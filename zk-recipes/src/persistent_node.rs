@@ -181,6 +181,10 @@ impl PersistentNode {
     }
 
     /// Waits until the node was first created; `false` on timeout.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
     pub async fn wait_for_initial_create(&self, timeout: Duration) -> Result<bool> {
         let mut rx = self.inner.actual.subscribe();
         let created = tokio::time::timeout(timeout, rx.wait_for(Option::is_some))
@@ -215,6 +219,11 @@ impl PersistentNode {
     }
 
     /// Sets the node's data (and remembers it for re-creation).
+    ///
+    /// # Cancel safety
+    ///
+    /// The data is recorded before it is written, so a dropped call still
+    /// takes effect (at the latest when the node is next re-created).
     pub async fn set_data(&self, data: impl Into<Bytes>) -> Result<()> {
         let data = data.into();
         if let Ok(mut d) = self.inner.data.lock() {
@@ -233,6 +242,12 @@ impl PersistentNode {
 
     /// Stops keeping the node and deletes it (a guaranteed delete: kept up
     /// in the background if the connection is down).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: from the first poll the keeper is stopped and the delete
+    /// runs in a task of its own, so a dropped `close` still deletes the
+    /// node (a guaranteed delete, as [`delete_guaranteed`]).
     pub async fn close(&self) -> Result<()> {
         if self.inner.closed.send_replace(true) {
             return Ok(());
@@ -245,7 +260,12 @@ impl PersistentNode {
         let path = self.inner.actual.send_replace(None);
         match path {
             Some(path) if self.inner.delete_on_close => {
-                delete_guaranteed(&self.inner.client, &path, None).await?;
+                // In a task of its own, so that a dropped `close` still
+                // deletes (its retries hold only a weak client).
+                let client = self.inner.client.clone();
+                let deleting =
+                    tokio::spawn(async move { delete_guaranteed(&client, &path, None).await });
+                deleting.await.map_err(|_| Error::Closed)??;
                 Ok(())
             }
             _ => Ok(()),
@@ -413,11 +433,19 @@ impl PersistentTtlNode {
     }
 
     /// See [`PersistentNode::wait_for_initial_create`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
     pub async fn wait_for_initial_create(&self, timeout: Duration) -> Result<bool> {
         self.node.wait_for_initial_create(timeout).await
     }
 
     /// See [`PersistentNode::set_data`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`PersistentNode::set_data`].
     pub async fn set_data(&self, data: impl Into<Bytes>) -> Result<()> {
         self.node.set_data(data).await
     }
@@ -429,6 +457,11 @@ impl PersistentTtlNode {
 
     /// Stops touching and keeping the node, without deleting it: it expires
     /// after the TTL.
+    ///
+    /// # Cancel safety
+    ///
+    /// Touching stops on the first poll; the rest is as
+    /// [`PersistentNode::close`].
     pub async fn close(&self) -> Result<()> {
         if let Ok(mut t) = self.toucher.lock() {
             if let Some(t) = t.take() {

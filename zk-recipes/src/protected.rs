@@ -97,6 +97,11 @@ impl ProtectedCreate {
 
     /// The node an earlier [`ProtectedCreate::run`] created, if any (stale
     /// ephemerals of another session are deleted, see the type's docs).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while it deletes stale nodes, some may stay; a later `find` or
+    /// `run` deletes them.
     pub async fn find(&self, client: &Client) -> Result<Option<(String, Stat)>> {
         let children = match client.get_children(&self.parent).await {
             Ok(c) => c,

@@ -122,6 +122,11 @@ impl ReentrantGuard {
     }
 
     /// Resolves when the lock is lost (see [`LockGuard::lost`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the returned future only waits; dropping it changes
+    /// nothing, and a later call waits again.
     pub fn lost(&self) -> impl Future<Output = LossReason> + Send + 'static {
         let lost = self
             .shared
@@ -139,6 +144,10 @@ impl ReentrantGuard {
 
     /// Resolves when someone asks the holder to release the lock (see
     /// [`LockGuard::revoke_requested`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the returned future only waits.
     pub fn revoke_requested(&self) -> impl Future<Output = ()> + Send + 'static {
         let asked = self
             .shared

@@ -226,6 +226,11 @@ impl Lease {
     }
 
     /// Resolves when the lease can no longer be considered held.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the returned future only waits; dropping it changes
+    /// nothing, and a later call waits again.
     pub fn lost(&self) -> impl Future<Output = LossReason> + Send + 'static {
         self.hold.lost()
     }

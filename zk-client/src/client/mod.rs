@@ -5,6 +5,7 @@ mod builder;
 mod chroot;
 mod nodes;
 mod reconfig;
+mod state_wait;
 mod tree;
 mod watches;
 mod weak;
@@ -201,44 +202,9 @@ impl Client {
     ///
     /// Cancel safe: it only waits.
     pub async fn wait_for_state(&self, pred: impl Fn(ConnectionState) -> bool) -> ConnectionState {
-        use tokio::sync::broadcast::error::RecvError;
         // Subscribed before the current state is read: nothing falls between.
-        let mut transitions = self.inner.shared.transitions.subscribe();
-        let mut info = self.inner.info.clone();
-        let current = info.borrow_and_update().state;
-        if pred(current) {
-            return current;
-        }
-        loop {
-            tokio::select! {
-                // Transitions first: the task publishes each one right after
-                // the state itself.
-                biased;
-                t = transitions.recv() => match t {
-                    Ok(s) if pred(s) => return s,
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => {
-                        let s = self.state();
-                        if pred(s) {
-                            return s;
-                        }
-                    }
-                    Err(RecvError::Closed) => return ConnectionState::Closed,
-                },
-                changed = info.changed() => {
-                    if changed.is_err() {
-                        // The connection task is gone; what it published
-                        // last is still in `transitions`.
-                        while let Ok(s) = transitions.try_recv() {
-                            if pred(s) {
-                                return s;
-                            }
-                        }
-                        return ConnectionState::Closed;
-                    }
-                }
-            }
-        }
+        let transitions = self.inner.shared.transitions.subscribe();
+        state_wait::wait_for_state(transitions, self.inner.info.clone(), pred).await
     }
 
     /// Adds credentials to the session (`digest` with `user:password`, ...).

@@ -134,6 +134,10 @@ impl Client {
 
     /// The ensemble's configuration, parsed (see [`Client::get_config`] for
     /// the raw bytes).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
     pub async fn ensemble_config(&self) -> Result<EnsembleConfig> {
         let (data, _) = self.get_config().await?;
         EnsembleConfig::from_bytes(&data)
@@ -142,6 +146,12 @@ impl Client {
     /// Like [`Client::get_config`], and leaves a one-shot watch that fires
     /// when the configuration changes (ZooKeeper's `getConfig(watch)`). The
     /// node is read without the chroot.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, no watch is registered on this
+    /// client (a watch the server already left for the request fires at most
+    /// once, to nobody).
     pub async fn get_config_watch(&self) -> Result<(Bytes, Stat, OneshotWatch)> {
         let request = Request::GetData(PathWatchRequest {
             path: CONFIG_NODE.to_string(),
@@ -159,6 +169,12 @@ impl Client {
     /// the current server is still listed the connection is kept, otherwise
     /// the client moves to a listed one (a reconnect with the same session:
     /// `Suspended`, then `Reconnected`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while it waits for room in the command queue, nothing changes;
+    /// once the new list is handed to the connection task, it is applied even
+    /// if the future is dropped.
     pub async fn update_hosts(&self, connect_string: &str) -> Result<()> {
         let parsed = ConnectString::parse(connect_string)?;
         if parsed.chroot.is_some() && parsed.chroot.as_deref() != self.inner.chroot.prefix() {

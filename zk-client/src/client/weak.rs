@@ -6,7 +6,7 @@ use crate::session::driver::SessionInfo;
 use crate::session::ConnectionState;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 /// A [`Client`] that does not keep the session open: the session still
 /// closes when the last `Client` clone is dropped, whatever `WeakClient`s
@@ -33,12 +33,25 @@ use tokio::sync::watch;
 /// assert!(closed.is_terminal());
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
 pub struct WeakClient {
     inner: Weak<Inner>,
     info: watch::Receiver<SessionInfo>,
+    /// Only resubscribed (a receiver does not keep the channel open).
+    transitions: broadcast::Receiver<ConnectionState>,
     policy: Arc<dyn RetryPolicy>,
     deadline: Option<Duration>,
+}
+
+impl Clone for WeakClient {
+    fn clone(&self) -> WeakClient {
+        WeakClient {
+            inner: self.inner.clone(),
+            info: self.info.clone(),
+            transitions: self.transitions.resubscribe(),
+            policy: self.policy.clone(),
+            deadline: self.deadline,
+        }
+    }
 }
 
 impl std::fmt::Debug for WeakClient {
@@ -59,6 +72,7 @@ impl Client {
         WeakClient {
             inner: Arc::downgrade(&self.inner),
             info: self.inner.info.clone(),
+            transitions: self.inner.shared.transitions.subscribe(),
             policy: self.policy.clone(),
             deadline: self.deadline,
         }
@@ -91,14 +105,16 @@ impl WeakClient {
     }
 
     /// Waits, without keeping the session open, until the state satisfies
-    /// `pred` (checked on the current state first) and returns it. Returns
+    /// `pred` (checked on the current state first, then on every transition
+    /// in order, as [`Client::wait_for_state`]) and returns it. Returns
     /// [`ConnectionState::Closed`] once the connection task is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
     pub async fn wait_for_state(&self, pred: impl Fn(ConnectionState) -> bool) -> ConnectionState {
-        let mut info = self.info.clone();
-        let result = info.wait_for(|i| pred(i.state)).await;
-        match result {
-            Ok(i) => i.state,
-            Err(_) => ConnectionState::Closed,
-        }
+        // Subscribed before the current state is read: nothing falls between.
+        let transitions = self.transitions.resubscribe();
+        super::state_wait::wait_for_state(transitions, self.info.clone(), pred).await
     }
 }
