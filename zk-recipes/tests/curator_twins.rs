@@ -515,6 +515,90 @@ async fn persistent_ttl_node_lives_while_touched() {
     .await;
 }
 
+/// PersistentTtlNode under faults: cut off for longer than its TTL (but
+/// not its session), its touch child expires and the reaper takes the
+/// node; once back it re-creates both. Then through a session expiry (its
+/// node is not the session's) it keeps touching.
+#[tokio::test]
+async fn persistent_ttl_node_recovers_from_reaping_and_expiry() {
+    let ensemble = zk_testserver::Ensemble::builder()
+        .extended_types(true)
+        .tick(std::time::Duration::from_millis(200))
+        .container_check_interval(std::time::Duration::from_millis(100))
+        .start()
+        .await
+        .unwrap();
+    let proxy = zk_testserver::proxy::FaultProxy::start_for(&ensemble.connect_string())
+        .await
+        .unwrap();
+    let session = std::time::Duration::from_secs(3);
+    let client = Client::builder(proxy.connect_string())
+        .session_timeout(session)
+        .renew_session_on_expiry(true)
+        .connect()
+        .await
+        .unwrap();
+    let observer = Client::connect(ensemble.connect_string()).await.unwrap();
+    let (path, ttl) = ("/ttl-faults/n", std::time::Duration::from_millis(400));
+    let child = format!("{path}/{TTL_TOUCH_CHILD}");
+    let node = PersistentTtlNode::new(&client, path, ttl, "state");
+    node.start();
+    assert!(node.wait_for_initial_create(PATIENCE).await.unwrap());
+    touched_again(&observer, &child, ttl).await;
+
+    // Cut off until the node is reaped; the session outlives that.
+    let old = client.session_id();
+    proxy.refuse();
+    proxy.drop_connections();
+    within(PATIENCE, async {
+        while observer.exists(path).await.unwrap().is_some() {
+            let (_, watch) = observer.exists_watch(path).await.unwrap();
+            let _ = watch.await;
+        }
+    })
+    .await;
+    proxy.heal();
+    touched_again(&observer, &child, ttl).await;
+    assert_eq!(client.session_id(), old, "the same session");
+
+    // Expire the session: attach to it directly and close it, while the
+    // proxy keeps the first client away.
+    let lost = client.wait_for_state(|s| s == zk_client::ConnectionState::Lost);
+    proxy.refuse();
+    proxy.drop_connections();
+    Client::builder(ensemble.connect_string())
+        .session_timeout(session)
+        .attach_session(old, client.session_password())
+        .connect()
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    proxy.heal();
+    within(PATIENCE, lost).await;
+    connected(&client).await;
+    assert_ne!(client.session_id(), old, "a new session");
+    touched_again(&observer, &child, ttl).await;
+    assert!(observer.exists(path).await.unwrap().is_some());
+    node.close().await.unwrap();
+}
+
+/// Waits until `child` has been touched (written) three more times.
+async fn touched_again(observer: &Client, child: &str, ttl: std::time::Duration) {
+    let mut seen = std::collections::BTreeSet::new();
+    within(PATIENCE, async {
+        while seen.len() < 3 {
+            if let Some(stat) = observer.exists(child).await.unwrap() {
+                seen.insert(stat.mzxid);
+            }
+            let (_, watch) = observer.exists_watch(child).await.unwrap();
+            let _ = tokio::time::timeout(ttl, watch).await;
+        }
+    })
+    .await;
+}
+
 /// Waits until `cond` holds, re-checking on each change of `version`.
 async fn until(version: &mut tokio::sync::watch::Receiver<u64>, cond: impl Fn() -> bool) {
     within(PATIENCE, version.wait_for(|_| cond()))
@@ -689,6 +773,44 @@ async fn id_queue_is_fifo_with_removal_by_id() {
         got.push(String::from_utf8(item.to_vec()).unwrap());
     }
     assert_eq!(got, ["m0", "m2", "m3"]);
+}
+
+/// Consumers of the delay and id queues wait through a connection loss
+/// and a session expiry: the delayed item comes once due (not before), and
+/// an item put while the consumer was cut off is taken.
+#[tokio::test]
+async fn delay_and_id_queue_consumers_wait_through_loss_and_expiry() {
+    let env = env().await;
+    let (proxy, builder) = env.proxied().await;
+    let consumer = builder.connect().await.unwrap();
+    let producer = env.client().await;
+
+    let delay = std::time::Duration::from_millis(900);
+    let start = std::time::Instant::now();
+    DelayQueue::new(&producer, "/faults/dq")
+        .put_after("due", delay)
+        .await
+        .unwrap();
+    let delayed = DelayQueue::new(&consumer, "/faults/dq");
+    let taking = tokio::spawn(async move { delayed.take().await });
+    env.expire(&proxy, &consumer).await;
+    let item = within(PATIENCE, taking).await.unwrap().unwrap();
+    assert_eq!(item.as_ref(), b"due");
+    assert!(start.elapsed() >= delay, "taken before due");
+
+    let ids = IdQueue::new(&consumer, "/faults/iq");
+    ids.put("first", "a").await.unwrap();
+    assert_eq!(ids.take().await.unwrap().as_ref(), b"first");
+    let taking = tokio::spawn(async move { ids.take().await });
+    proxy.refuse();
+    proxy.drop_connections();
+    IdQueue::new(&producer, "/faults/iq")
+        .put("while cut off", "b")
+        .await
+        .unwrap();
+    proxy.heal();
+    let item = within(PATIENCE, taking).await.unwrap().unwrap();
+    assert_eq!(item.as_ref(), b"while cut off");
 }
 
 #[tokio::test]
