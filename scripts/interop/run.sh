@@ -37,6 +37,7 @@ ROUNDS=${ZK_INTEROP_ROUNDS:-3}
 declare -A PLAN=(
     [mutex]="layout mixed"
     [semaphore]="layout mixed"
+    [semaphore-mutex]="layout mixed"
     [rwlock]="layout mixed"
     [multilock]="layout mixed"
     [reentrant-mutex]="layout mixed"
@@ -46,6 +47,7 @@ declare -A PLAN=(
     [discovery]="layout mixed"
     [persistent-node]="layout"
     [queue]="layout directional:producer:consumer mixed"
+    [locked-queue]="layout directional:producer:consumer mixed"
     [priority-queue]="layout directional:producer:consumer"
     [simple-queue]="layout directional:producer:consumer mixed"
     [delay-queue]="layout directional:producer:consumer"
@@ -65,7 +67,7 @@ declare -A PLAN=(
 KAZOO=(kazoo-lease kazoo-partitioner)
 PLAN[kazoo-lease]="kazoo"
 PLAN[kazoo-partitioner]="kazoo"
-ORDER=(mutex semaphore rwlock multilock reentrant-mutex revocation leader-latch leader-selector discovery persistent-node queue priority-queue
+ORDER=(mutex semaphore semaphore-mutex rwlock multilock reentrant-mutex revocation leader-latch leader-selector discovery persistent-node queue locked-queue priority-queue
     simple-queue delay-queue id-queue barrier double-barrier shared-count atomic-long group-member node-cache path-cache tree-cache
     tree-cache-one-shot)
 

@@ -41,13 +41,14 @@ pub async fn mutex(h: &Harness, phase: &str) -> Result<()> {
         .await
 }
 
-/// `semaphore`: 2 leases among 4 + 4 contenders; a third holder is a
-/// violation.
-pub async fn semaphore(h: &Harness, phase: &str) -> Result<()> {
+/// `semaphore`: 2 leases among 4 + 4 contenders; `semaphore-mutex`
+/// (`max` 1): the twin of Curator's `InterProcessSemaphoreMutex`. More
+/// holders than leases is a violation.
+pub async fn semaphore(h: &Harness, phase: &str, max: usize) -> Result<()> {
     if phase == "layout" {
         let c = h.new_client().await?;
         let root = h.layout_root(&c).await?;
-        let lease = Semaphore::new(&c, format!("{root}/app/sem"), 2)?
+        let lease = Semaphore::new(&c, format!("{root}/app/sem"), max)?
             .acquire()
             .await?;
         h.dump(&c, &root).await?;
@@ -63,7 +64,7 @@ pub async fn semaphore(h: &Harness, phase: &str) -> Result<()> {
         let h = h.clone();
         async move {
             let c = h.new_client().await?;
-            let sem = Semaphore::new(&c, h.path("sem"), 2)?;
+            let sem = Semaphore::new(&c, h.path("sem"), max)?;
             let who = h.who(k);
             for _ in 0..h.rounds {
                 let lease = sem.acquire().await?;
@@ -75,8 +76,8 @@ pub async fn semaphore(h: &Harness, phase: &str) -> Result<()> {
                     )
                     .await?;
                 let holders = c.get_children(&h.path("holders")).await?.len();
-                h.check(holders <= 2, || {
-                    format!("{who} sees {holders} lease holders (max 2)")
+                h.check(holders <= max, || {
+                    format!("{who} sees {holders} lease holders (max {max})")
                 });
                 h.log(&c, &format!("{who} leases")).await?;
                 hold().await;

@@ -20,7 +20,8 @@ pub use harness::Harness;
 pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()> {
     match scenario {
         "mutex" => locks::mutex(h, phase).await,
-        "semaphore" => locks::semaphore(h, phase).await,
+        "semaphore" => locks::semaphore(h, phase, 2).await,
+        "semaphore-mutex" => locks::semaphore(h, phase, 1).await,
         "rwlock" => locks::rwlock(h, phase).await,
         "multilock" => locks::multilock(h, phase).await,
         "reentrant-mutex" => locks::reentrant(h, phase).await,
@@ -31,9 +32,8 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "persistent-node" => nodes::run(h, phase).await,
         "kazoo-lease" => kazoo::lease(h).await,
         "kazoo-partitioner" => kazoo::partitioner(h).await,
-        "queue" | "priority-queue" | "simple-queue" | "delay-queue" | "id-queue" => {
-            queues::run(h, scenario, phase).await
-        }
+        "queue" | "locked-queue" | "priority-queue" | "simple-queue" | "delay-queue"
+        | "id-queue" => queues::run(h, scenario, phase).await,
         "barrier" => coordination::barrier(h, phase).await,
         "double-barrier" => coordination::double_barrier(h, phase).await,
         "shared-count" => coordination::shared_count(h, phase).await,

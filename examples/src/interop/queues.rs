@@ -1,6 +1,7 @@
-//! `DistributedQueue`, `DistributedPriorityQueue` and
-//! `SimpleDistributedQueue` against zk-recipes' [`Queue`] and
-//! [`SimpleQueue`] (twin: `Queues.java`).
+//! Curator's `DistributedQueue` (also with a lock path), `DistributedPriorityQueue`,
+//! `DistributedDelayQueue`, `DistributedIdQueue` and `SimpleDistributedQueue`
+//! against zk-recipes' [`Queue`] (and [`Queue::take_locked`]), [`DelayQueue`],
+//! [`IdQueue`] and [`SimpleQueue`] (twin: `Queues.java`).
 
 use super::harness::{item, show, Harness, Result};
 use bytes::Bytes;
@@ -42,6 +43,9 @@ fn expected(kind: &str) -> Vec<Vec<u8>> {
 enum AnyQueue {
     /// A `Queue`; whether it is a priority queue.
     Curator(Queue, bool),
+    /// A `Queue` taken with locks under `<path>-locks` (Curator's
+    /// `lockPath`): an item stays until its consumer acknowledges it.
+    Locked(Queue),
     Simple(SimpleQueue),
     /// Due times count from the instant (one base for all items, so
     /// their order is fixed).
@@ -58,6 +62,10 @@ impl AnyQueue {
                 AnyQueue::Delay(DelayQueue::new(c, path), std::time::SystemTime::now())
             }
             "id-queue" => AnyQueue::Ids(IdQueue::new(c, path)),
+            "locked-queue" => {
+                let locks = format!("{path}-locks");
+                AnyQueue::Locked(Queue::new(c, path).with_lock_path(locks))
+            }
             _ => AnyQueue::Curator(Queue::new(c, path), false),
         }
     }
@@ -74,7 +82,7 @@ impl AnyQueue {
             AnyQueue::Ids(q) => {
                 q.put(data, &format!("id-{i}")).await?;
             }
-            AnyQueue::Curator(q, false) => {
+            AnyQueue::Curator(q, false) | AnyQueue::Locked(q) => {
                 q.put(data).await?;
             }
             AnyQueue::Simple(q) => {
@@ -87,6 +95,12 @@ impl AnyQueue {
     async fn take(&self) -> Result<Bytes> {
         Ok(match self {
             AnyQueue::Curator(q, _) => q.take().await?,
+            AnyQueue::Locked(q) => {
+                let item = q.take_locked().await?;
+                let data = item.data().clone();
+                item.ack().await?;
+                data
+            }
             AnyQueue::Simple(q) => q.take().await?,
             AnyQueue::Delay(q, _) => q.take().await?,
             AnyQueue::Ids(q) => q.take().await?,
@@ -94,7 +108,8 @@ impl AnyQueue {
     }
 }
 
-/// A queue scenario (`queue`, `priority-queue`, `simple-queue`).
+/// A queue scenario (`queue`, `locked-queue`, `priority-queue`,
+/// `simple-queue`, `delay-queue`, `id-queue`).
 pub async fn run(h: &Harness, kind: &str, phase: &str) -> Result<()> {
     let c = h.new_client().await?;
     match phase {

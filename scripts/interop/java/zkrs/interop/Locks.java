@@ -6,6 +6,7 @@ import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.locks.InterProcessMultiLock;
 import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
+import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
 import org.apache.curator.framework.recipes.locks.Lease;
 import org.apache.curator.framework.recipes.locks.Revoker;
@@ -14,7 +15,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.zookeeper.CreateMode;
 
-/** Mutex, semaphore, read/write lock and multi-lock: exclusion checked with ephemeral markers. */
+/**
+ * Mutex, semaphore (and the semaphore mutex), read/write lock and multi-lock: exclusion checked with ephemeral
+ * markers.
+ */
 final class Locks {
     private Locks() {}
 
@@ -51,14 +55,35 @@ final class Locks {
         h.expectLog(first, h.peers * h.contenders * h.rounds);
     }
 
-    static void semaphore(Harness h, String phase) throws Exception {
+    /** Something held on a semaphore: a lease of InterProcessSemaphoreV2, or InterProcessSemaphoreMutex. */
+    interface Held {
+        void release() throws Exception;
+    }
+
+    /** Takes a lease at `path`: of 2 (semaphore), or of 1 through InterProcessSemaphoreMutex (mutex). */
+    static Held lease(CuratorFramework c, String path, boolean mutex) throws Exception {
+        if (mutex) {
+            InterProcessSemaphoreMutex m = new InterProcessSemaphoreMutex(c, path);
+            m.acquire();
+            return m::release;
+        }
+        InterProcessSemaphoreV2 s = new InterProcessSemaphoreV2(c, path, 2);
+        Lease lease = s.acquire();
+        return () -> s.returnLease(lease);
+    }
+
+    /**
+     * `semaphore`: 2 leases among 4 + 4 contenders; `semaphore-mutex` (mutex): InterProcessSemaphoreMutex, whose
+     * twin is a zk-recipes Semaphore of 1 lease. More holders than leases is a violation.
+     */
+    static void semaphore(Harness h, String phase, boolean mutex) throws Exception {
+        int max = mutex ? 1 : 2;
         if (phase.equals("layout")) {
             CuratorFramework c = h.newClient();
             String root = h.layoutRoot(c);
-            InterProcessSemaphoreV2 s = new InterProcessSemaphoreV2(c, root + "/app/sem", 2);
-            Lease lease = s.acquire();
+            Held held = lease(c, root + "/app/sem", mutex);
             h.dump(c, root);
-            s.returnLease(lease);
+            held.release();
             h.dumpAfterReaping(c, root);
             return;
         }
@@ -67,18 +92,17 @@ final class Locks {
         h.gate(first, "start");
         h.herd(k -> {
             CuratorFramework c = h.newClient();
-            InterProcessSemaphoreV2 s = new InterProcessSemaphoreV2(c, h.path("sem"), 2);
             String who = h.side + "-" + k;
             for (int r = 0; r < h.rounds; r++) {
-                Lease lease = s.acquire();
+                Held held = lease(c, h.path("sem"), mutex);
                 String marker = c.create().withMode(CreateMode.EPHEMERAL_SEQUENTIAL)
                         .forPath(h.path("holders/h-"), who.getBytes());
                 int holders = c.getChildren().forPath(h.path("holders")).size();
-                h.check(holders <= 2, who + " sees " + holders + " lease holders (max 2)");
+                h.check(holders <= max, who + " sees " + holders + " lease holders (max " + max + ")");
                 h.log(c, who + " leases");
                 hold();
                 c.delete().forPath(marker);
-                s.returnLease(lease);
+                held.release();
             }
         });
         h.expectLog(first, h.peers * h.contenders * h.rounds);

@@ -69,7 +69,8 @@ public final class Main {
     static void run(Harness h, String scenario, String phase) throws Exception {
         switch (scenario) {
             case "mutex" -> Locks.mutex(h, phase);
-            case "semaphore" -> Locks.semaphore(h, phase);
+            case "semaphore" -> Locks.semaphore(h, phase, false);
+            case "semaphore-mutex" -> Locks.semaphore(h, phase, true);
             case "rwlock" -> Locks.rwlock(h, phase);
             case "multilock" -> Locks.multilock(h, phase);
             case "reentrant-mutex" -> Locks.reentrant(h, phase);
@@ -78,7 +79,8 @@ public final class Main {
             case "leader-selector" -> Leaders.selector(h, phase);
             case "discovery" -> Discovery.run(h, phase);
             case "persistent-node" -> Nodes.run(h, phase);
-            case "queue", "priority-queue", "simple-queue", "delay-queue", "id-queue" -> Queues.run(h, scenario, phase);
+            case "queue", "locked-queue", "priority-queue", "simple-queue", "delay-queue", "id-queue" ->
+                Queues.run(h, scenario, phase);
             case "barrier" -> Coordination.barrier(h, phase);
             case "double-barrier" -> Coordination.doubleBarrier(h, phase);
             case "shared-count" -> Coordination.sharedCount(h, phase);

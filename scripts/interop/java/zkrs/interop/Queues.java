@@ -19,7 +19,8 @@ import org.apache.curator.framework.recipes.queue.SimpleDistributedQueue;
 import org.apache.curator.framework.state.ConnectionState;
 
 /**
- * DistributedQueue, DistributedPriorityQueue and SimpleDistributedQueue. Directional runs (role producer or
+ * DistributedQueue (also with a lock path: `locked-queue`), DistributedPriorityQueue, DistributedDelayQueue,
+ * DistributedIdQueue and SimpleDistributedQueue. Directional runs (role producer or
  * consumer): one side puts {@link #ITEMS} items, the other takes them and checks bytes and order. Mixed runs:
  * 4 + 4 producers and 4 + 4 consumers; every item is taken exactly once, with its bytes.
  */
@@ -108,6 +109,11 @@ final class Queues {
                     fifo = b.buildQueue();
                     fifo.start();
                 }
+                case "locked-queue" -> {
+                    // Items stay until consumed, under an ephemeral lock `<path>-locks/<item>`.
+                    fifo = b.lockPath(path + "-locks").buildQueue();
+                    fifo.start();
+                }
                 case "priority-queue" -> {
                     prio = b.buildPriorityQueue(0);
                     prio.start();
@@ -128,7 +134,7 @@ final class Queues {
         /** Puts item i (priority, delay and id derived from i). */
         void put(byte[] item, int i) throws Exception {
             switch (kind) {
-                case "queue" -> fifo.put(item);
+                case "queue", "locked-queue" -> fifo.put(item);
                 case "priority-queue" -> prio.put(item, priority(i));
                 case "delay-queue" -> delay.put(item, base + delayMs(i));
                 case "id-queue" -> ids.put(item, "id-" + i);
