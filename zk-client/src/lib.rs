@@ -91,6 +91,8 @@
 //! [`watch`] (the client-side watch table), [`connect_string`] (parsing).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+// No panics on data from the network or the server: errors instead.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod client;
 pub mod connect_string;

@@ -136,6 +136,8 @@
 //!   `ready` node, whose creation must release all of them at once.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+// No panics on data from the network or the server: errors instead.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod atomic;
 mod barrier;
