@@ -55,6 +55,7 @@ declare -A PLAN=(
     [barrier]="layout directional:setter:waiter"
     [double-barrier]="layout mixed"
     [shared-count]="layout mixed"
+    [shared-value]="layout mixed"
     [atomic-long]="layout mixed"
     [group-member]="layout mixed"
     [node-cache]="directional:writer:reader"
@@ -68,7 +69,7 @@ KAZOO=(kazoo-lease kazoo-partitioner)
 PLAN[kazoo-lease]="kazoo"
 PLAN[kazoo-partitioner]="kazoo"
 ORDER=(mutex semaphore semaphore-mutex rwlock multilock reentrant-mutex revocation leader-latch leader-selector discovery persistent-node queue locked-queue priority-queue
-    simple-queue delay-queue id-queue barrier double-barrier shared-count atomic-long group-member node-cache path-cache tree-cache
+    simple-queue delay-queue id-queue barrier double-barrier shared-count shared-value atomic-long group-member node-cache path-cache tree-cache
     tree-cache-one-shot)
 
 note() { printf 'interop: %s\n' "$*"; }

@@ -1,10 +1,10 @@
 //! A shared integer (Curator's `SharedCount`: a 4-byte big-endian int).
 
 use crate::error::{Error, Result};
-use crate::node_cache::NodeCache;
-use crate::nodes::{ensure_dir, parent_of};
+use crate::shared_value::SharedValue;
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use zk_client::{Client, CreateMode};
+use zk_client::Client;
 
 /// A value with the node version it was read at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,9 +40,7 @@ pub struct Versioned<T> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct SharedCounter {
-    client: Client,
-    path: String,
-    seed: i32,
+    value: SharedValue,
 }
 
 /// Decodes Curator's encoding.
@@ -53,13 +51,15 @@ pub(crate) fn decode_count(path: &str, data: &[u8]) -> Result<i32> {
     Ok(i32::from_be_bytes(bytes))
 }
 
+fn encode_count(value: i32) -> Bytes {
+    Bytes::copy_from_slice(&value.to_be_bytes())
+}
+
 impl SharedCounter {
     /// A counter at `path`, created with `seed` when first used.
     pub fn new(client: &Client, path: impl Into<String>, seed: i32) -> SharedCounter {
         SharedCounter {
-            client: client.clone(),
-            path: path.into(),
-            seed,
+            value: SharedValue::new(client, path, encode_count(seed)),
         }
     }
 
@@ -71,35 +71,11 @@ impl SharedCounter {
     /// Cancel-safe: it only reads (and may create the node with its seed, which
     /// is idempotent).
     pub async fn get(&self) -> Result<Versioned<i32>> {
-        loop {
-            match self.client.get_data(&self.path).await {
-                Ok((data, stat)) => {
-                    return Ok(Versioned {
-                        value: decode_count(&self.path, &data)?,
-                        version: stat.version,
-                    })
-                }
-                Err(e) if e.is_no_node() => self.create().await?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    async fn create(&self) -> Result<()> {
-        ensure_dir(&self.client, parent_of(&self.path), true).await?;
-        match self
-            .client
-            .create(
-                &self.path,
-                self.seed.to_be_bytes().to_vec(),
-                CreateMode::Persistent,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_node_exists() => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        let Versioned { value, version } = self.value.get().await?;
+        Ok(Versioned {
+            value: decode_count(self.value.path(), &value)?,
+            version,
+        })
     }
 
     /// Sets the value unconditionally.
@@ -109,17 +85,7 @@ impl SharedCounter {
     /// A dropped call may or may not have written the value; calling it again
     /// is harmless.
     pub async fn set(&self, value: i32) -> Result<()> {
-        loop {
-            match self
-                .client
-                .set_data(&self.path, value.to_be_bytes().to_vec(), None)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_no_node() => self.create().await?,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.value.set(encode_count(value)).await
     }
 
     /// Sets the value if the node is still at `version`; `false` if someone
@@ -132,20 +98,7 @@ impl SharedCounter {
     /// A dropped call may or may not have applied the write, at most once (the
     /// version check makes a repeat fail).
     pub async fn try_set(&self, value: i32, version: i32) -> Result<bool> {
-        match self
-            .client
-            .set_data(&self.path, value.to_be_bytes().to_vec(), Some(version))
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if (e.is_bad_version() || e.is_no_node()) && e.after_retry() => {
-                Err(Error::OutcomeUnknown {
-                    path: self.path.clone(),
-                })
-            }
-            Err(e) if e.is_bad_version() || e.is_no_node() => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.value.try_set(encode_count(value), version).await
     }
 
     /// Adds `delta` (compare-and-set loop) and returns the new value. Never
@@ -176,18 +129,8 @@ impl SharedCounter {
     ///
     /// Cancel-safe: a dropped call leaves no watch or task behind.
     pub async fn watch(&self) -> Result<impl Stream<Item = Result<i32>> + use<>> {
-        self.get().await?;
-        let cache = NodeCache::start(&self.client, self.path.clone()).await?;
-        let path = self.path.clone();
-        let stream = cache.changes();
-        Ok(stream
-            .filter_map(move |node| {
-                let path = path.clone();
-                async move { node.map(|n| decode_count(&path, &n.data)) }
-            })
-            .chain(futures::stream::once(async move {
-                drop(cache);
-                Err(Error::Closed)
-            })))
+        let path = self.value.path().to_string();
+        let values = self.value.watch().await?;
+        Ok(values.map(move |v| v.and_then(|data| decode_count(&path, &data))))
     }
 }

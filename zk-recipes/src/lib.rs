@@ -68,6 +68,7 @@
 //! | [`GroupMember`] | `<path>/<id>` (data: payload) | nothing changes | member node re-created with the latest payload |
 //! | [`ConfigNode`] / [`NodeCache`] / [`TreeCache`] | the watched node(s) | last value kept | re-watched and re-read |
 //! | [`SharedCounter`] | `<path>`, 4-byte big-endian | calls wait (client retries) | nothing held |
+//! | [`SharedValue`] | `<path>`, the bytes as they are | calls wait (client retries) | nothing held |
 //! | [`DistributedAtomicLong`] / [`DistributedAtomicInteger`] | `<path>`, 8 / 4 bytes big-endian; promotion lock as `Lock` | a write whose reply is lost fails (never applied twice) | nothing held |
 //! | [`PersistentNode`] / [`PersistentTtlNode`] | `<path>` (sequential: `_c_<uuid>-<name><seq>`) / TTL node with a TTL `touch` child | kept | re-created in the new session |
 //! | [`PathChildrenCache`] / [`CuratorCache`] | the watched nodes (one-shot watches; `CuratorCache` on a persistent watch where the server has them) | last value kept | re-read |
@@ -174,6 +175,7 @@ mod revocation;
 mod rwlock;
 mod semaphore;
 mod service_payload;
+mod shared_value;
 mod simple_queue;
 mod watch_tree;
 
@@ -210,4 +212,5 @@ pub use revocation::{attempt_revoke, REVOKE_MESSAGE};
 pub use rwlock::ReadWriteLock;
 pub use semaphore::{Lease, Semaphore};
 pub use service_payload::{ServicePayload, JAVA_MAP_CLASS};
+pub use shared_value::SharedValue;
 pub use simple_queue::SimpleQueue;

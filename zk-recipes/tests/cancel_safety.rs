@@ -32,7 +32,7 @@ use zk_recipes::{
     DistributedAtomicLong, DoubleBarrier, GroupMember, IdQueue, LeaderElection, LeaderLatch, Lock,
     MultiLock, NodeCache, NonBlockingLease, PathChildrenCache, PersistentNode, PromotedToLock,
     ProtectedCreate, ProviderStrategy, Queue, ReadWriteLock, ReentrantLock, Semaphore,
-    ServiceDiscovery, ServiceInstance, SharedCounter, SimpleQueue, TreeCache,
+    ServiceDiscovery, ServiceInstance, SharedCounter, SharedValue, SimpleQueue, TreeCache,
 };
 
 /// More polls than any recipe call takes here (a call still pending after
@@ -852,6 +852,33 @@ async fn config_node() {
                 && set.is_some()
                 && cas.is_some()
                 && updated.is_some()
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn shared_value() {
+    let env = env().await;
+    let c = env.client().await;
+    let c = &c;
+    at_every_drop_point(
+        "SharedValue::get / set / try_set / watch",
+        |cut| async move {
+            let value = SharedValue::new(c, cut.path("/value"), "seed");
+            let got = cut.run(value.get()).await;
+            assert_eq!(value.get().await.unwrap().value.as_ref(), b"seed");
+            let set = cut.run(value.set("a")).await;
+            value.set("a").await.unwrap();
+            let v = value.get().await.unwrap();
+            let tried = cut.run(value.try_set("b", v.version)).await;
+            let now = value.get().await.unwrap().value;
+            assert!(now.as_ref() == b"a" || now.as_ref() == b"b", "{now:?}");
+            let watched = cut.run(value.watch()).await;
+            // The next watch works.
+            let mut stream = Box::pin(value.watch().await.unwrap());
+            assert_eq!(stream.next().await.unwrap().unwrap(), now);
+            got.is_some() && set.is_some() && tried.is_some() && watched.is_some()
         },
     )
     .await;

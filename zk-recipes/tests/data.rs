@@ -1,4 +1,4 @@
-//! NodeCache, TreeCache, ConfigNode, SharedCounter.
+//! NodeCache, TreeCache, ConfigNode, SharedCounter, SharedValue.
 
 mod common;
 
@@ -6,7 +6,7 @@ use common::*;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use zk_client::CreateMode;
-use zk_recipes::{ConfigNode, NodeCache, SharedCounter, TreeCache, TreeEvent};
+use zk_recipes::{ConfigNode, NodeCache, SharedCounter, SharedValue, TreeCache, TreeEvent};
 
 #[tokio::test]
 async fn node_cache_follows_one_node_and_resyncs() {
@@ -197,6 +197,36 @@ async fn config_node_typed_watch_and_cas() {
     assert!(cb.read().await.is_err());
     cb.set(&v0).await.unwrap();
     assert_eq!(cb.read().await.unwrap().unwrap().value, v0);
+}
+
+#[tokio::test]
+async fn shared_value_keeps_bytes_and_compares_versions() {
+    let env = env().await;
+    let (a, b) = (env.client().await, env.client().await);
+    let va = SharedValue::new(&a, "/shared/v", &b"\x00seed\xff"[..]);
+    let vb = SharedValue::new(&b, "/shared/v", "other seed");
+    let first = vb.get().await.unwrap();
+    assert_eq!(
+        first.value.as_ref(),
+        b"other seed",
+        "created by the first user"
+    );
+    assert_eq!(va.get().await.unwrap(), first);
+    let mut changes = Box::pin(va.watch().await.unwrap());
+    assert_eq!(changes.next().await.unwrap().unwrap(), first.value);
+
+    assert!(va.try_set(&b"\x01\x02"[..], first.version).await.unwrap());
+    assert!(
+        !vb.try_set("late", first.version).await.unwrap(),
+        "stale version"
+    );
+    let (raw, _) = a.get_data("/shared/v").await.unwrap();
+    assert_eq!(raw.as_ref(), b"\x01\x02", "the bytes as they are");
+    vb.set("").await.unwrap();
+    within(PATIENCE, async {
+        while !changes.next().await.unwrap().unwrap().is_empty() {}
+    })
+    .await;
 }
 
 #[tokio::test]

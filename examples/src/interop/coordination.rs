@@ -1,12 +1,15 @@
-//! Barrier, double barrier, shared count and group member against
-//! Curator's `DistributedBarrier`, `DistributedDoubleBarrier`,
-//! `SharedCount` and `GroupMember` (twin: `Coordination.java`).
+//! Barrier, double barrier, shared count and value, atomic long and group
+//! member against Curator's `DistributedBarrier`, `DistributedDoubleBarrier`,
+//! `SharedCount`, `SharedValue`, `DistributedAtomicLong` and `GroupMember`
+//! (twin: `Coordination.java`).
 
 use super::harness::{Harness, Result};
+use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use zk_recipes::{
     Barrier, DistributedAtomicLong, DoubleBarrier, GroupMember, PromotedToLock, SharedCounter,
+    SharedValue,
 };
 
 /// `barrier` (directional: setter or waiter).
@@ -131,6 +134,64 @@ pub async fn shared_count(h: &Harness, phase: &str) -> Result<()> {
         .map(i32::from_be_bytes);
     h.check(total == Some(want as i32), || {
         format!("shared count is {raw:?}, expected {want} as 4 bytes")
+    });
+    Ok(())
+}
+
+/// `shared-value`: arbitrary bytes; each contender appends its tokens
+/// with compare-and-set, and in the end the value holds every token of
+/// both sides exactly once.
+pub async fn shared_value(h: &Harness, phase: &str) -> Result<()> {
+    let first = h.new_client().await?;
+    if phase == "layout" {
+        let root = h.layout_root(&first).await?;
+        let value = SharedValue::new(&first, format!("{root}/app/value"), &b"\0s\xff"[..]);
+        value.get().await?;
+        h.dump(&first, &root).await?;
+        first.delete(&format!("{root}/app/value"), None).await?;
+        return h.dump_after_reaping(&first, &root).await;
+    }
+    h.gate(&first, "start").await?;
+    h.herd(|k| {
+        let h = h.clone();
+        async move {
+            let c = h.new_client().await?;
+            let value = SharedValue::new(&c, h.path("value"), Bytes::new());
+            for r in 0..h.rounds {
+                let token = format!("{}-{r};", h.who(k));
+                loop {
+                    let current = value.get().await?;
+                    let mut next = current.value.to_vec();
+                    next.extend_from_slice(token.as_bytes());
+                    if value.try_set(next, current.version).await? {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        }
+    })
+    .await;
+    h.gate(&first, "done").await?;
+    let (raw, _) = first.get_data(&h.path("value")).await?;
+    let all = String::from_utf8_lossy(&raw);
+    let mut got: Vec<&str> = all.split(';').filter(|t| !t.is_empty()).collect();
+    got.sort_unstable();
+    let mut want = Vec::new();
+    for side in ["java", "rust"] {
+        for k in 0..h.contenders {
+            for r in 0..h.rounds {
+                want.push(format!("{side}-{k}-{r}"));
+            }
+        }
+    }
+    want.sort_unstable();
+    h.check(got == want, || {
+        format!(
+            "shared value holds {} tokens {got:?}, expected {}",
+            got.len(),
+            want.len()
+        )
     });
     Ok(())
 }

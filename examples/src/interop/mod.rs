@@ -37,6 +37,7 @@ pub async fn run(h: &Harness, scenario: &str, phase: &str) -> harness::Result<()
         "barrier" => coordination::barrier(h, phase).await,
         "double-barrier" => coordination::double_barrier(h, phase).await,
         "shared-count" => coordination::shared_count(h, phase).await,
+        "shared-value" => coordination::shared_value(h, phase).await,
         "atomic-long" => coordination::atomic(h, phase).await,
         "group-member" => coordination::group_member(h, phase).await,
         "node-cache" | "path-cache" | "tree-cache" | "tree-cache-one-shot" => {

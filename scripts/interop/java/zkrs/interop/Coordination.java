@@ -1,7 +1,10 @@
 package zkrs.interop;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
@@ -13,9 +16,10 @@ import org.apache.curator.framework.recipes.barriers.DistributedBarrier;
 import org.apache.curator.framework.recipes.barriers.DistributedDoubleBarrier;
 import org.apache.curator.framework.recipes.nodes.GroupMember;
 import org.apache.curator.framework.recipes.shared.SharedCount;
+import org.apache.curator.framework.recipes.shared.SharedValue;
 import org.apache.curator.framework.recipes.shared.VersionedValue;
 
-/** Barrier, double barrier, shared count and group member. */
+/** Barrier, double barrier, shared count and value, atomic long and group member. */
 final class Coordination {
     private Coordination() {}
 
@@ -127,6 +131,56 @@ final class Coordination {
         int total = java.nio.ByteBuffer.wrap(raw).getInt();
         h.check(raw.length == 4 && total == h.peers * h.contenders * h.rounds,
                 "shared count is " + total + " (" + raw.length + " bytes), expected " + h.peers * h.contenders * h.rounds);
+    }
+
+    /**
+     * `shared-value`: arbitrary bytes. Each contender appends its tokens with compare-and-set; in the end the value
+     * holds every token of both sides exactly once.
+     */
+    static void sharedValue(Harness h, String phase) throws Exception {
+        CuratorFramework first = h.newClient();
+        if (phase.equals("layout")) {
+            String root = h.layoutRoot(first);
+            SharedValue value = new SharedValue(first, root + "/app/value", new byte[] {0, 's', (byte) 0xff});
+            value.start();
+            h.dump(first, root);
+            value.close();
+            first.delete().forPath(root + "/app/value");
+            h.dumpAfterReaping(first, root);
+            return;
+        }
+        h.gate(first, "start");
+        h.herd(k -> {
+            CuratorFramework c = h.newClient();
+            SharedValue value = new SharedValue(c, h.path("value"), new byte[0]);
+            value.start();
+            for (int r = 0; r < h.rounds; r++) {
+                byte[] token = (h.side + "-" + k + "-" + r + ";").getBytes(StandardCharsets.UTF_8);
+                while (true) {
+                    VersionedValue<byte[]> v = value.getVersionedValue();
+                    byte[] next = Arrays.copyOf(v.getValue(), v.getValue().length + token.length);
+                    System.arraycopy(token, 0, next, v.getValue().length, token.length);
+                    if (value.trySetValue(v, next)) {
+                        break;
+                    }
+                }
+            }
+            value.close();
+        });
+        h.gate(first, "done");
+        String all = new String(first.getData().forPath(h.path("value")), StandardCharsets.UTF_8);
+        List<String> got = new ArrayList<>(Arrays.asList(all.split(";")));
+        Collections.sort(got);
+        List<String> want = new ArrayList<>();
+        for (String side : new String[] {"java", "rust"}) {
+            for (int k = 0; k < h.contenders; k++) {
+                for (int r = 0; r < h.rounds; r++) {
+                    want.add(side + "-" + k + "-" + r);
+                }
+            }
+        }
+        Collections.sort(want);
+        h.check(got.equals(want), "shared value holds " + got.size() + " tokens " + got + ", expected " + want.size());
     }
 
     /** Two optimistic tries, then promoted to the lock `atomic-lock` (20 tries under it). */

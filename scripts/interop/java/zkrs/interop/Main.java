@@ -84,6 +84,7 @@ public final class Main {
             case "barrier" -> Coordination.barrier(h, phase);
             case "double-barrier" -> Coordination.doubleBarrier(h, phase);
             case "shared-count" -> Coordination.sharedCount(h, phase);
+            case "shared-value" -> Coordination.sharedValue(h, phase);
             case "atomic-long" -> Coordination.atomic(h, phase);
             case "group-member" -> Coordination.groupMember(h, phase);
             case "node-cache", "path-cache", "tree-cache", "tree-cache-one-shot" -> Caches.run(h, scenario, phase);
