@@ -32,7 +32,8 @@ use zk_recipes::{
     DistributedAtomicLong, DoubleBarrier, GroupMember, IdQueue, LeaderElection, LeaderLatch, Lock,
     MultiLock, NodeCache, NonBlockingLease, PathChildrenCache, PersistentNode, PromotedToLock,
     ProtectedCreate, ProviderStrategy, Queue, ReadWriteLock, ReentrantLock, Semaphore,
-    ServiceDiscovery, ServiceInstance, SharedCounter, SharedValue, SimpleQueue, TreeCache,
+    ServiceDiscovery, ServiceInstance, SetPartitioner, SharedCounter, SharedValue, SimpleQueue,
+    TreeCache,
 };
 
 /// More polls than any recipe call takes here (a call still pending after
@@ -1341,6 +1342,95 @@ async fn persistent_node_and_caches() {
             let fresh = PathChildrenCache::start(c, &dir).await.unwrap();
             assert!(fresh.current().is_empty());
             waited.is_some() && set.is_some() && children.is_some() && tree.is_some() && closed.is_some()
+        },
+    )
+    .await;
+}
+
+/// The calls no scenario above makes: the atomic value's thin wrappers,
+/// kazoo's multi-lease and partitioner, `ProtectedCreate::find`,
+/// `SimpleQueue::peek`, the one-shot `CuratorCache` and its event reader.
+#[tokio::test]
+async fn remaining_calls() {
+    let env = env().await;
+    let (c, observer) = (env.client().await, env.client().await);
+    let (env, c, observer) = (&env, &c, &observer);
+    at_every_drop_point(
+        "DistributedAtomicLong::subtract / decrement, NonBlockingLease::obtain_any, \
+         ProtectedCreate::find, SimpleQueue::peek, CuratorCache::start_one_shot, TreeEvents::recv, \
+         SetPartitioner::wait_for_acquire / release_set / finish",
+        |cut| async move {
+            let n = DistributedAtomicLong::new(c, cut.path("/rest/n"));
+            n.initialize(10).await.unwrap();
+            let subtracted = cut.run(n.subtract(3)).await;
+            let decremented = cut.run(n.decrement()).await;
+            let v = n.get().await.unwrap();
+            assert!([6, 7, 9, 10].contains(&v), "each applied at most once: {v}");
+
+            let leases = cut.path("/rest/leases");
+            let hour = Duration::from_secs(3600);
+            let any = cut
+                .run(NonBlockingLease::obtain_any(c, &leases, 2, hour, "me"))
+                .await;
+            let again = NonBlockingLease::obtain_any(c, &leases, 2, hour, "me");
+            assert!(again.await.unwrap().is_some(), "a lease is free or ours");
+
+            let create = ProtectedCreate::new(&cut.path("/rest/own/node"));
+            let (node, _) = create
+                .run(c, "x", zk_client::CreateMode::Ephemeral)
+                .await
+                .unwrap();
+            let found = cut.run(create.find(c)).await;
+            let again = create.find(c).await.unwrap().map(|(path, _)| path);
+            assert_eq!(again.as_deref(), Some(node.as_str()));
+            c.delete(&node, None).await.unwrap();
+
+            let q = SimpleQueue::new(c, cut.path("/rest/q"));
+            q.offer("head").await.unwrap();
+            let peeked = cut.run(q.peek()).await;
+            assert_eq!(q.poll().await.unwrap().as_deref(), Some(&b"head"[..]));
+
+            let dir = cut.path("/rest/tree");
+            let started = cut.run(CuratorCache::start_one_shot(c, &dir)).await;
+            let cache = CuratorCache::start_one_shot(c, &dir).await.unwrap();
+            let mut events = cache.events();
+            c.create_all(&format!("{dir}/x"), "", zk_client::CreateMode::Persistent)
+                .await
+                .unwrap();
+            let received = cut.run(events.recv()).await;
+            if received.is_none() {
+                // Not taken by the dropped call: still there for the next.
+                assert!(within(PATIENCE, events.recv()).await.is_some());
+            }
+
+            let part = cut.path("/rest/part");
+            let p = SetPartitioner::start(c, &part, vec!["a".into(), "b".into()], "w1")
+                .unwrap()
+                .with_time_boundary(Duration::from_millis(10));
+            let acquired = cut.run(p.wait_for_acquire()).await;
+            assert_eq!(
+                within(PATIENCE, p.wait_for_acquire()).await.unwrap().len(),
+                2
+            );
+            let released = cut.run(p.release_set()).await;
+            let finished = cut.run(p.finish()).await;
+            p.finish().await.unwrap();
+            no_nodes_left(env, c, observer, &format!("{part}/party")).await;
+
+            [
+                subtracted.is_some(),
+                decremented.is_some(),
+                any.is_some(),
+                found.is_some(),
+                peeked.is_some(),
+                started.is_some(),
+                received.is_some(),
+                acquired.is_some(),
+                released.is_some(),
+                finished.is_some(),
+            ]
+            .iter()
+            .all(|done| *done)
         },
     )
     .await;
