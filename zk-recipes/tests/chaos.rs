@@ -417,8 +417,10 @@ impl Workload for Recipes {
         async move {
             check::members::check_digests(&views)?;
             let lock = check::lock::check(&this.lock.snapshot())?;
-            let latch = check::lock::check(&this.latch.snapshot())
-                .map_err(|v| Violation::new("leader latch", v.to_string()))?;
+            let latch = check::lock::check(&this.latch.snapshot()).map_err(|v| Violation {
+                checker: "leader latch",
+                ..v
+            })?;
             let semaphore = check::semaphore::check(&this.semaphore.snapshot(), LEASES)?;
             this.drain(&world).await?;
             let queue = check::queue::check(&this.queue.snapshot(), &[])?;
