@@ -36,14 +36,7 @@ check_one() {
     log=$(mktemp)
     cp "$file" "$backup"
     trap 'cp "'"$backup"'" "'"$file"'"' EXIT
-    python3 - "$file" "$old" "$new" <<'PY'
-import sys
-path, old, new = sys.argv[1:4]
-text = open(path).read()
-if old not in text:
-    sys.exit(f"mutate-recipe: pattern not found in {path}")
-open(path, "w").write(text.replace(old, new, 1))
-PY
+    python3 "$repo/scripts/reliability/replace-once.py" "$file" "$old" "$new"
     local rc=0
     if (cd "$repo" && cargo test -q -p zk-recipes --test chaos) >"$log" 2>&1; then
         echo "$name: mutant SURVIVED (the recipes' chaos test passed)"

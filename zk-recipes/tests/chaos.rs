@@ -22,7 +22,7 @@ use rand::{RngExt, SeedableRng};
 use std::future::Future;
 use std::time::Duration;
 use zk_client::{Client, CreateMode, Op, OpResult};
-use zk_recipes::{LeaderLatch, Lock, Queue, Semaphore};
+use zk_recipes::{LeaderLatch, Lease, Lock, LockGuard, Queue, Semaphore};
 use zk_testserver::chaos::{self, RealConfig, RealWorld, Workload};
 use zk_testserver::check::{self, Call, MemberView, ProcessId, Recorder, Ret, Violation};
 use zk_testserver::workload::{Process, Summary, World};
@@ -162,27 +162,78 @@ fn release_ret<E: std::fmt::Display>(r: Result<(), E>) -> Ret {
     }
 }
 
-async fn locker(mut p: Proc) {
-    let Some(client) = p.client().await else {
-        return;
-    };
-    let lock = Lock::new(&client, LOCK);
+/// What a lock guard and a semaphore lease have in common here.
+trait Holding {
+    fn token(&self) -> i64;
+    fn node(&self) -> String;
+    fn is_lost(&self) -> bool;
+    fn release(self) -> impl Future<Output = zk_recipes::Result<()>>;
+}
+
+impl Holding for LockGuard {
+    fn token(&self) -> i64 {
+        self.fencing_token()
+    }
+    fn node(&self) -> String {
+        self.node_path().to_string()
+    }
+    fn is_lost(&self) -> bool {
+        LockGuard::is_lost(self)
+    }
+    fn release(self) -> impl Future<Output = zk_recipes::Result<()>> {
+        LockGuard::release(self)
+    }
+}
+
+impl Holding for Lease {
+    fn token(&self) -> i64 {
+        self.fencing_token()
+    }
+    fn node(&self) -> String {
+        self.node_path().to_string()
+    }
+    fn is_lost(&self) -> bool {
+        Lease::is_lost(self)
+    }
+    fn release(self) -> impl Future<Output = zk_recipes::Result<()>> {
+        Lease::release(self)
+    }
+}
+
+/// Acquires, writes `resource` fenced while held, releases; until the run
+/// ends.
+async fn hold_repeatedly<H, F>(
+    p: &mut Proc,
+    client: &Client,
+    resource: &str,
+    acquire: impl Fn() -> F,
+) where
+    H: Holding,
+    F: Future<Output = zk_recipes::Result<H>>,
+{
     while p.world.running() {
         let at = p.world.elapsed();
         let op = p.rec.invoke(p.id, client.session_id(), Call::Acquire, at);
-        match lock.acquire_timeout(WAIT).await {
+        match acquire().await {
             Err(e) => p.failed(op, e),
-            Ok(guard) => {
-                let token = p.acquired(op, guard.fencing_token());
-                let node = guard.node_path().to_string();
-                p.fenced_writes(&client, RESOURCES[0], &node, token, || !guard.is_lost())
+            Ok(held) => {
+                let token = p.acquired(op, held.token());
+                p.fenced_writes(client, resource, &held.node(), token, || !held.is_lost())
                     .await;
-                let ret = release_ret(guard.release().await);
+                let ret = release_ret(held.release().await);
                 p.record(client.session_id(), Call::Release { token }, ret, None);
             }
         }
         p.think().await;
     }
+}
+
+async fn locker(mut p: Proc) {
+    let Some(client) = p.client().await else {
+        return;
+    };
+    let lock = Lock::new(&client, LOCK);
+    hold_repeatedly(&mut p, &client, RESOURCES[0], || lock.acquire_timeout(WAIT)).await;
     client.close().await.ok();
 }
 
@@ -230,22 +281,10 @@ async fn lease_holder(mut p: Proc) {
         Ok(s) => s,
         Err(e) => panic!("semaphore: {e}"),
     };
-    while p.world.running() {
-        let at = p.world.elapsed();
-        let op = p.rec.invoke(p.id, client.session_id(), Call::Acquire, at);
-        match semaphore.acquire_timeout(WAIT).await {
-            Err(e) => p.failed(op, e),
-            Ok(lease) => {
-                let token = p.acquired(op, lease.fencing_token());
-                let node = lease.node_path().to_string();
-                p.fenced_writes(&client, RESOURCES[2], &node, token, || !lease.is_lost())
-                    .await;
-                let ret = release_ret(lease.release().await);
-                p.record(client.session_id(), Call::Release { token }, ret, None);
-            }
-        }
-        p.think().await;
-    }
+    hold_repeatedly(&mut p, &client, RESOURCES[2], || {
+        semaphore.acquire_timeout(WAIT)
+    })
+    .await;
     client.close().await.ok();
 }
 

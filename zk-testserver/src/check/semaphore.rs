@@ -38,15 +38,7 @@ pub struct SemaphoreStats {
 /// Checks the `Acquire`/`GuardedWrite` operations of `history` against a
 /// semaphore of `max` leases.
 pub fn check(history: &History, max: usize) -> Result<SemaphoreStats, Violation> {
-    let mut granted: BTreeMap<i64, &Op> = BTreeMap::new();
-    for op in history.ops() {
-        if let (Call::Acquire, Ret::Token(t)) = (&op.call, &op.ret) {
-            if let Some(other) = granted.insert(*t, op) {
-                return Err(Violation::new(NAME, format!("token {t:#x} granted twice"))
-                    .with_ops([other, op]));
-            }
-        }
-    }
+    let granted = super::lock::granted(history, NAME)?;
     // Each lease's first and last successful write, by zxid.
     let mut spans: BTreeMap<i64, (&Op, &Op)> = BTreeMap::new();
     let mut writes = 0;
