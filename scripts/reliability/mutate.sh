@@ -17,14 +17,7 @@ out=$repo/target/mutants
 mkdir -p "$out"
 rm -rf "$work" && mkdir -p "$work"
 (cd "$repo" && tar --exclude=./target --exclude=./.git --exclude='./*/fuzz' -cf - .) | (cd "$work" && tar -xf -)
-python3 - "$work/$file" "$old" "$new" <<'PY'
-import sys
-path, old, new = sys.argv[1:4]
-text = open(path).read()
-if old not in text:
-    sys.exit(f"mutate: pattern not found in {path}")
-open(path, "w").write(text.replace(old, new, 1))
-PY
+python3 "$repo/scripts/reliability/replace-once.py" "$work/$file" "$old" "$new"
 CARGO_TARGET_DIR=$repo/target/mutants/target cargo build -q --release \
     --manifest-path "$work/Cargo.toml" -p zk-testserver --example chaos
 "$repo/target/mutants/target/release/examples/chaos" --sim --seeds "$seeds" "$@" >"$out/$name.txt" 2>&1 || true

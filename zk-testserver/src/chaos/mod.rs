@@ -11,6 +11,12 @@
 //! everything, waits until the ensemble is quiescent and every abandoned
 //! session has expired, reads the final state and runs every checker.
 //!
+//! [`run`] drives the built-in [`Mixed`] workload of raw-request processes;
+//! [`run_workload`] drives any [`Workload`] under the same faults and
+//! healing — `zk-recipes`' `tests/chaos.rs` drives the real `Lock`, `Queue`,
+//! `LeaderLatch` and `Semaphore` through it and judges them with the same
+//! [checkers](crate::check).
+//!
 //! # Replaying a seed
 //!
 //! The seed fixes every choice the run makes itself: the ensemble's size
@@ -36,13 +42,15 @@
 //! ```
 
 mod nemesis;
+mod workload;
 mod world;
 
+pub use workload::{Mixed, Workload};
 pub use world::{RealSession, RealWorld};
 
-use crate::check::{Recorder, Violation};
+use crate::check::Violation;
 use crate::ensemble::Ensemble;
-use crate::workload::{self, Plan, Session, Summary, Watches, World};
+use crate::workload::{Plan, Summary};
 use nemesis::{heal_all, FaultLog, Nemesis};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -63,7 +71,8 @@ pub struct RealConfig {
     pub session_timeout: Duration,
     /// Longest a request waits for its reply.
     pub request_deadline: Duration,
-    /// The workload processes.
+    /// The processes of the built-in [`Mixed`] workload ([`run`]); other
+    /// workloads ([`run_workload`]) bring their own.
     pub plan: Plan,
     /// How long the workload and the faults run.
     pub duration: Duration,
@@ -84,9 +93,15 @@ impl RealConfig {
             tick: ms(25),
             session_timeout: ms(rng.random_range(300..500)),
             request_deadline: Duration::from_secs(2),
+            // The lock and the queue run as the real `zk_recipes` types in
+            // zk-recipes' chaos tests ([`Workload`]); the raw-request
+            // copies of them are left to the simulator.
             plan: Plan {
                 think: ms(20),
                 lock_wait: Duration::from_secs(1),
+                producers: 0,
+                consumers: 0,
+                lockers: 0,
                 ..Plan::small()
             },
             duration: Duration::from_secs(3),
@@ -113,9 +128,16 @@ pub struct RealOutcome {
     pub took: Duration,
 }
 
-/// Runs one seed on a fresh current-thread runtime (the ensemble has its
-/// own).
+/// Runs one seed of the built-in [`Mixed`] workload on a fresh
+/// current-thread runtime (the ensemble has its own).
 pub fn run_blocking(cfg: RealConfig) -> RealOutcome {
+    let workload = Mixed::new(cfg.plan.clone(), cfg.seed);
+    run_workload_blocking(cfg, workload)
+}
+
+/// Runs one seed of `workload` on a fresh current-thread runtime (the
+/// ensemble has its own).
+pub fn run_workload_blocking<W: Workload>(cfg: RealConfig, workload: W) -> RealOutcome {
     let seed = cfg.seed;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -134,26 +156,28 @@ pub fn run_blocking(cfg: RealConfig) -> RealOutcome {
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, run(cfg))
+    local.block_on(&runtime, run_workload(cfg, workload))
 }
 
-/// Runs one seed; must be called within a `LocalSet`.
+/// Runs one seed of the built-in [`Mixed`] workload; must be called within
+/// a `LocalSet`.
 pub async fn run(cfg: RealConfig) -> RealOutcome {
+    let workload = Mixed::new(cfg.plan.clone(), cfg.seed);
+    run_workload(cfg, workload).await
+}
+
+/// Runs one seed of `workload`; must be called within a `LocalSet`.
+pub async fn run_workload<W: Workload>(cfg: RealConfig, mut workload: W) -> RealOutcome {
     let started = Instant::now();
-    let recorder = Recorder::new();
-    let watches = Watches::default();
     let log = Rc::new(RefCell::new(FaultLog::default()));
-    let result = drive(&cfg, &recorder, &watches, &log).await;
-    let history = recorder.snapshot();
+    let result = drive(&cfg, &mut workload, &log).await;
     let log = log.take();
     RealOutcome {
         seed: cfg.seed,
-        ops: history.len(),
+        ops: workload.ops(),
         faults: log.count,
         faults_log: log.lines,
-        result: result.and_then(|(finals, views)| {
-            workload::verdict(&history, &watches.streams(), &finals, &views)
-        }),
+        result,
         took: started.elapsed(),
     }
 }
@@ -162,14 +186,11 @@ fn liveness(what: impl Into<String>) -> Violation {
     Violation::new("liveness", what)
 }
 
-type Ready = (workload::Finals, Vec<crate::check::MemberView>);
-
-async fn drive(
+async fn drive<W: Workload>(
     cfg: &RealConfig,
-    recorder: &Recorder,
-    watches: &Watches,
+    workload: &mut W,
     log: &Rc<RefCell<FaultLog>>,
-) -> Result<Ready, Violation> {
+) -> Result<Summary, Violation> {
     let zk = Ensemble::builder()
         .members(cfg.members)
         .tick(cfg.tick)
@@ -191,11 +212,9 @@ async fn drive(
     };
     let setup = async {
         loop {
-            if let Ok(s) = world.connect().await {
-                if workload::setup(&s, &cfg.plan).await.is_ok() {
-                    s.close().await.ok();
-                    return;
-                }
+            match workload.setup(&world).await {
+                Ok(()) => return,
+                Err(e) => tracing::debug!(error = %e, "chaos setup failed; retrying"),
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -203,8 +222,8 @@ async fn drive(
     tokio::time::timeout(Duration::from_secs(30), setup)
         .await
         .map_err(|_| liveness("setup did not finish"))?;
-    let processes = workload::processes(&world, recorder, watches, &cfg.plan, cfg.seed);
-    let handles: Vec<_> = processes
+    let handles: Vec<_> = workload
+        .processes(&world)
         .into_iter()
         .map(tokio::task::spawn_local)
         .collect();
@@ -233,27 +252,11 @@ async fn drive(
     tokio::time::timeout(Duration::from_secs(30), drain)
         .await
         .map_err(|_| {
-            liveness("processes did not finish after healing").with_ops(&recorder.pending())
+            liveness("processes did not finish after healing").with_ops(&workload.pending())
         })?;
     converge(&zk).await?;
     // Sessions whose close was lost expire within their timeout.
     tokio::time::sleep(cfg.tick * 20 + cfg.tick * 4).await;
-    converge(&zk).await?;
-    let reader = async {
-        loop {
-            if let Ok(s) = world.connect().await {
-                let at = world.elapsed();
-                if let Ok(f) = workload::read_finals(&s, &cfg.plan, recorder, 0, at).await {
-                    s.close().await.ok();
-                    return f;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    let finals = tokio::time::timeout(Duration::from_secs(30), reader)
-        .await
-        .map_err(|_| liveness("the final state could not be read"))?;
     converge(&zk).await?;
     let mut views = Vec::new();
     for m in zk.members() {
@@ -263,7 +266,9 @@ async fn drive(
                 .map_err(|e| liveness(format!("member {m}: {e}")))?,
         );
     }
-    Ok((finals, views))
+    let summary = workload.verdict(&world, &views).await?;
+    converge(&zk).await?;
+    Ok(summary)
 }
 
 async fn converge(zk: &Ensemble) -> Result<u64, Violation> {

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use zk_client::proto::{Request, Response};
-use zk_client::{AddWatchMode, Client, Error, ErrorCode, WatchEvent};
+use zk_client::{AddWatchMode, Client, ClientBuilder, Error, ErrorCode, WatchEvent};
 
 /// Sessions of a real ensemble, tokio time.
 #[derive(Clone)]
@@ -19,6 +19,23 @@ pub struct RealWorld {
     pub(super) deadline: Duration,
     pub(super) started: Instant,
     pub(super) running: Rc<Cell<bool>>,
+}
+
+impl RealWorld {
+    /// A client builder for this run's ensemble, with the run's session
+    /// timeout and a connect timeout of the run's request deadline (for
+    /// workloads that drive `zk_client::Client`s, or recipes on them,
+    /// directly).
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder(self.connect_string.clone())
+            .session_timeout(self.session_timeout)
+            .connect_timeout(self.deadline)
+    }
+
+    /// Longest a request of the run should wait for its reply.
+    pub fn request_deadline(&self) -> Duration {
+        self.deadline
+    }
 }
 
 impl World for RealWorld {
@@ -33,9 +50,7 @@ impl World for RealWorld {
     }
 
     fn connect(&self) -> impl Future<Output = Result<RealSession, Error>> {
-        let builder = Client::builder(self.connect_string.clone())
-            .session_timeout(self.session_timeout)
-            .connect_timeout(self.deadline);
+        let builder = self.client_builder();
         let deadline = self.deadline;
         async move {
             let client = tokio::time::timeout(deadline * 2, builder.connect())

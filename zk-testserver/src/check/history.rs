@@ -53,9 +53,15 @@ pub enum Call {
     Take {
         /// The item read from the entry before deleting it.
         item: u64,
-        /// The entry's sequence number.
-        seq: u64,
+        /// The entry's sequence number, when the taker knows it (a
+        /// recipe's `take` returns only the item).
+        seq: Option<u64>,
     },
+    /// A take that may have removed some entry without delivering it, the
+    /// taker not knowing which: a recipe that skips an entry whose delete
+    /// outcome was lost, or a take that failed part-way. Always
+    /// [`Ret::Unknown`]; each excuses one undelivered item.
+    TakeInDoubt,
     /// Acquire the lock.
     Acquire,
     /// Write the resource the lock guards, fenced by the holder's lock node
@@ -110,6 +116,24 @@ pub enum Ret {
 }
 
 impl Ret {
+    /// What an error says about the operation's effect: a definite failure
+    /// for the codes the server answers after deciding (`BadVersion`,
+    /// `NoNode`, `NodeExists`, `NotEmpty`), unknown for anything else
+    /// (connection loss, timeouts, expiry, closing).
+    pub fn from_error(e: &zk_client::Error) -> Ret {
+        use zk_client::ErrorCode;
+        const DEFINITE: [ErrorCode; 4] = [
+            ErrorCode::BadVersion,
+            ErrorCode::NoNode,
+            ErrorCode::NodeExists,
+            ErrorCode::NotEmpty,
+        ];
+        match e.code() {
+            Some(code) if DEFINITE.contains(&code) => Ret::Fail(format!("{code:?}")),
+            _ => Ret::Unknown,
+        }
+    }
+
     /// Whether the outcome is known (not `Unknown` or `Pending`).
     pub fn is_definite(&self) -> bool {
         !matches!(self, Ret::Unknown | Ret::Pending)

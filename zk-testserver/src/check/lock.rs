@@ -32,15 +32,7 @@ pub struct LockStats {
 
 /// Checks the lock operations of `history`.
 pub fn check(history: &History) -> Result<LockStats, Violation> {
-    let mut tokens: BTreeMap<i64, &Op> = BTreeMap::new();
-    for op in history.ops() {
-        if let (Call::Acquire, Ret::Token(t)) = (&op.call, &op.ret) {
-            if let Some(other) = tokens.insert(*t, op) {
-                return Err(Violation::new(NAME, format!("token {t:#x} acquired twice"))
-                    .with_ops([other, op]));
-            }
-        }
-    }
+    let tokens = granted(history, NAME)?;
     // Real-time order of acquisitions.
     let mut acquired: Vec<(&Op, i64)> = tokens.iter().map(|(t, o)| (*o, *t)).collect();
     acquired.sort_by_key(|(o, _)| o.complete);
@@ -109,6 +101,26 @@ pub fn check(history: &History) -> Result<LockStats, Violation> {
         acquired: tokens.len(),
         writes: writes.len(),
     })
+}
+
+/// Every granted token with its acquisition; a violation of `checker` if a
+/// token was granted twice.
+pub(super) fn granted<'h>(
+    history: &'h History,
+    checker: &'static str,
+) -> Result<BTreeMap<i64, &'h Op>, Violation> {
+    let mut tokens: BTreeMap<i64, &Op> = BTreeMap::new();
+    for op in history.ops() {
+        if let (Call::Acquire, Ret::Token(t)) = (&op.call, &op.ret) {
+            if let Some(other) = tokens.insert(*t, op) {
+                return Err(
+                    Violation::new(checker, format!("token {t:#x} granted twice"))
+                        .with_ops([other, op]),
+                );
+            }
+        }
+    }
+    Ok(tokens)
 }
 
 #[cfg(test)]

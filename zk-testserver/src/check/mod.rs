@@ -16,6 +16,7 @@
 //! | [`ids`] | sequential ids are unique, ordered, never lost |
 //! | [`queue`] | queue deliveries: no loss, no duplicate beyond what a retried put allows, total order |
 //! | [`lock`] | at most one lock holder, in fencing-token order |
+//! | [`semaphore`] | at most `max` lease holders at once |
 //! | [`members`] | equal digests and session tables on every member at quiescence; no ephemeral outlives its session |
 //!
 //! Each checker returns a [`Violation`] naming the broken promise with an
@@ -45,6 +46,7 @@ pub mod lock;
 pub mod lost;
 pub mod members;
 pub mod queue;
+pub mod semaphore;
 pub mod sessions;
 mod violation;
 

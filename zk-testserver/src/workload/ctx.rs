@@ -1,7 +1,6 @@
 //! A process's context: its world, its session (reopened after expiry), its
 //! random stream, and recording.
 
-use super::outcome;
 use super::{Session, Watches, World};
 use crate::check::{Call, OpId, ProcessId, Recorder, Ret};
 use rand::rngs::Xoshiro256PlusPlus;
@@ -118,7 +117,7 @@ impl<W: World> Ctx<W> {
     }
 
     /// Sends a recorded request: invoke, call, complete with `ret` made from
-    /// the reply (errors classified by [`outcome::error`]).
+    /// the reply (errors classified by [`Ret::from_error`]).
     pub(super) async fn op(
         &mut self,
         session: &W::Session,
@@ -133,7 +132,7 @@ impl<W: World> Ctx<W> {
                 let ret = ret(response);
                 self.end(op, ret, Some(*zxid));
             }
-            Err(e) => self.end(op, outcome::error(e), e.zxid()),
+            Err(e) => self.end(op, Ret::from_error(e), e.zxid()),
         }
         r
     }

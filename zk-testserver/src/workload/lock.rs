@@ -1,5 +1,5 @@
-//! The lock workload: a mutex with fencing tokens, written as Curator and
-//! `zk_recipes::Lock` do it.
+//! The simulator's lock workload: a mutex with fencing tokens, over raw
+//! requests as Curator and `zk_recipes::Lock` do it.
 //!
 //! To acquire, a process creates an ephemeral sequential node under `/lock`
 //! named with a prefix unique to the attempt (the protected create: after a
@@ -108,7 +108,7 @@ async fn create_or_find<W: World>(
     match ctx.call(session, req).await {
         Ok((_, Response::Create2(c))) => return Some((c.path, c.stat.czxid)),
         Ok(_) => return None,
-        Err(e) if outcome::error(&e).is_definite() || e.is_session_expired() => return None,
+        Err(e) if Ret::from_error(&e).is_definite() || e.is_session_expired() => return None,
         Err(_) => {}
     }
     // The reply was lost: did the create happen?
@@ -145,7 +145,7 @@ async fn release<W: World>(ctx: &mut Ctx<W>, session: &W::Session, path: &str, t
             .await;
         match r {
             Ok(_) => return,
-            Err(e) if outcome::error(&e).is_definite() || e.is_session_expired() => return,
+            Err(e) if Ret::from_error(&e).is_definite() || e.is_session_expired() => return,
             Err(_) => ctx.world.sleep(POLL).await,
         }
     }

@@ -15,9 +15,16 @@
 //!   real [`zk_client::Client`] over TCP and time is tokio's.
 //!
 //! Processes only ever use raw requests ([`Session::call`]), so what is
-//! recorded is exactly what the wire said; the small algorithms (protected
-//! lock creates, delete-as-claim takes, retried puts) are written here, in
-//! the way `zk-recipes` does them.
+//! recorded is exactly what the wire said.
+//!
+//! The lock and queue processes are small raw-request versions of those
+//! algorithms (protected lock creates, delete-as-claim takes, retried puts)
+//! for the simulator, where `zk_recipes` cannot run: the recipes need a
+//! `zk_client::Client` on tokio's clock and sockets. They judge the
+//! server's side of the algorithms under replayable faults; the real
+//! `zk_recipes` types are judged on the real ensemble by `zk-recipes`'
+//! chaos tests, through [`crate::chaos::Workload`], and the real-ensemble
+//! plan of [`crate::chaos::RealConfig`] leaves these processes out.
 
 mod ctx;
 mod ephemeral;

@@ -6,25 +6,7 @@ use zk_client::proto::{
     Acl, CheckVersionRequest, CreateRequest, DeleteRequest, MultiResult, PathRequest,
     PathWatchRequest, Request, Response, SetDataRequest,
 };
-use zk_client::{Error, ErrorCode};
-
-/// Error codes that prove the operation had no effect.
-const DEFINITE: [ErrorCode; 4] = [
-    ErrorCode::BadVersion,
-    ErrorCode::NoNode,
-    ErrorCode::NodeExists,
-    ErrorCode::NotEmpty,
-];
-
-/// What an error says about the operation's effect: a definite failure for
-/// the codes the server answers after deciding, unknown for anything else
-/// (connection loss, timeouts, expiry, closing).
-pub(super) fn error(e: &Error) -> Ret {
-    match e.code() {
-        Some(code) if DEFINITE.contains(&code) => Ret::Fail(format!("{code:?}")),
-        _ => Ret::Unknown,
-    }
-}
+use zk_client::ErrorCode;
 
 /// The outcome of a multi: ok, or the first real error of a failed one.
 pub(super) fn multi(response: &Response) -> Ret {
@@ -127,15 +109,16 @@ pub(super) fn name(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zk_client::Error;
 
     #[test]
     fn errors_and_names() {
         assert_eq!(
-            error(&Error::from_code(ErrorCode::BadVersion.code())),
+            Ret::from_error(&Error::from_code(ErrorCode::BadVersion.code())),
             Ret::Fail("BadVersion".into())
         );
         assert_eq!(
-            error(&Error::code_error(ErrorCode::ConnectionLoss)),
+            Ret::from_error(&Error::code_error(ErrorCode::ConnectionLoss)),
             Ret::Unknown
         );
         assert_eq!(sequence("q-0000000042"), Some(42));

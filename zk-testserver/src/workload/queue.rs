@@ -1,5 +1,5 @@
-//! The queue workload, as `zk_recipes::Queue` does it: producers create
-//! persistent sequential entries under `/queue` holding a unique item
+//! The simulator's queue workload, over raw requests as `zk_recipes::Queue`
+//! does it: producers create persistent sequential entries under `/queue` holding a unique item
 //! (retrying a put whose reply was lost: at-least-once); consumers list the
 //! entries, read the lowest and delete it — the delete is the claim, never
 //! retried after a lost reply (at-most-once); the next listing decides
@@ -32,7 +32,7 @@ pub(super) async fn produce<W: World>(mut ctx: Ctx<W>, plan: Plan) {
                 .await;
             match r {
                 Ok(_) => break,
-                Err(e) if outcome::error(&e).is_definite() => break,
+                Err(e) if Ret::from_error(&e).is_definite() => break,
                 Err(_) if !ctx.running() => return,
                 Err(_) => ctx.think(plan.think).await,
             }
@@ -72,7 +72,10 @@ pub(super) async fn consume<W: World>(mut ctx: Ctx<W>, plan: Plan) {
             }
         };
         if let Some(item) = item {
-            let call = Call::Take { item, seq };
+            let call = Call::Take {
+                item,
+                seq: Some(seq),
+            };
             ctx.op(&session, call, outcome::delete(&path), |_| Ret::Ok)
                 .await
                 .ok();

@@ -27,6 +27,12 @@ pub struct Summary {
     pub delivered: usize,
     /// Lock acquisitions.
     pub acquisitions: usize,
+    /// Leadership terms won (leader latches).
+    pub leaderships: usize,
+    /// Semaphore leases granted.
+    pub leases: usize,
+    /// Successful writes fenced by a lock, a leadership or a lease.
+    pub fenced_writes: usize,
     /// Ephemerals checked on members.
     pub ephemerals: usize,
 }
@@ -45,6 +51,9 @@ impl std::ops::AddAssign<&Summary> for Summary {
             ids,
             delivered,
             acquisitions,
+            leaderships,
+            leases,
+            fenced_writes,
             ephemerals,
         } = other;
         self.ops += ops;
@@ -56,6 +65,9 @@ impl std::ops::AddAssign<&Summary> for Summary {
         self.ids += ids;
         self.delivered += delivered;
         self.acquisitions += acquisitions;
+        self.leaderships += leaderships;
+        self.leases += leases;
+        self.fenced_writes += fenced_writes;
         self.ephemerals += ephemerals;
     }
 }
@@ -86,6 +98,8 @@ pub fn verdict(
         ids,
         delivered: q.delivered,
         acquisitions: l.acquired,
+        fenced_writes: l.writes,
         ephemerals,
+        ..Summary::default()
     })
 }
