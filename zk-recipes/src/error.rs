@@ -7,8 +7,9 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Error {
     /// A ZooKeeper operation failed (see [`zk_client::Error`] for the
-    /// details: connection loss, session expiry, server error codes).
-    #[error("zookeeper: {0}")]
+    /// details: connection loss, session expiry, server error codes). It
+    /// displays as the client's error and has that error's source.
+    #[error(transparent)]
     Client(#[from] zk_client::Error),
     /// The call's deadline passed.
     #[error("timed out after {after:?} waiting on {path}")]

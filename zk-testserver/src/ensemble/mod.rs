@@ -52,7 +52,7 @@ use tokio::sync::{oneshot, watch, Mutex};
 #[derive(Debug, Error)]
 pub enum Error {
     /// Binding a client port or using a data directory failed.
-    #[error("i/o error: {0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The member is not running.
     #[error("member {0} is not running")]
@@ -64,8 +64,8 @@ pub enum Error {
     #[error("no leader")]
     NoLeader,
     /// A member could not be built from its storage.
-    #[error("member: {0}")]
-    Member(String),
+    #[error("a member could not be built from its storage")]
+    Member(#[from] crate::member::MemberError),
     /// A wait did not finish within the ensemble's wait timeout.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
@@ -78,7 +78,7 @@ pub enum Error {
         digests: Vec<(MemberId, u64)>,
     },
     /// The TLS settings cannot be used.
-    #[error("{0}")]
+    #[error(transparent)]
     Tls(#[from] crate::tls::TlsSetupError),
     /// The requested configuration is not supported.
     #[error("unsupported: {0}")]

@@ -200,8 +200,7 @@ impl Slot {
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
         let logged = recovered.log.len();
-        let machine = MemberMachine::new(config, recovered, Instant::now(), wall_ms)
-            .map_err(|e| Error::Member(e.to_string()))?;
+        let machine = MemberMachine::new(config, recovered, Instant::now(), wall_ms)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let driver = Driver::new(machine, storage, network, prepared.peers, rx, publisher);
         // Everything of the member runs on the ensemble's own runtime.

@@ -151,10 +151,10 @@ pub struct SyncCounts {
 #[derive(Debug, thiserror::Error)]
 pub enum MemberError {
     /// The replication configuration is invalid.
-    #[error("configuration: {0}")]
+    #[error("invalid replication configuration")]
     Config(#[from] zab::ConfigError),
     /// The recovered snapshot does not decode.
-    #[error("recovered snapshot: {0}")]
+    #[error("the recovered snapshot does not decode")]
     Snapshot(#[from] zk_client::proto::DecodeError),
 }
 

@@ -3,10 +3,14 @@
 //! the [`Network`], storage operations with group commit), routes client
 //! frames to connection tasks, and publishes the member's status.
 //!
-//! Group commit: after each input the task also takes every input already
-//! waiting (up to a bound), then carries out all resulting effects, buffering
-//! log appends, and makes them durable with a single flush before reporting
-//! them to the machine.
+//! Storage runs on the member's own thread ([`StorageWorker`]), never on the
+//! runtime's: after each input the task also takes every input already
+//! waiting (up to a bound), carries out the resulting effects and hands all
+//! of their log appends to the storage thread as one operation. The thread
+//! makes them durable with a single flush (group commit, together with
+//! whatever else queued meanwhile) and reports them; only then does the
+//! task tell the machine ([`MemberMachine::persisted`]), so acknowledgements
+//! and commits follow the fsync while clients and peers go on being served.
 
 use super::links::{Network, PeerInput};
 use crate::failpoint::{Action, Failpoint};
@@ -14,6 +18,7 @@ use crate::member::{Effect, MemberMachine, Status, SyncCounts};
 use crate::server::stats::{ServerStats, StatsDetail};
 use crate::server::{ConnId, Output, Time};
 use crate::storage::Storage;
+use crate::storage::{LogEntry, StorageError, StorageWorker};
 use crate::zab::MemberId;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -21,7 +26,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Inputs taken without waiting before each flush.
+/// Inputs taken without waiting before their effects are carried out.
 const BATCH: usize = 256;
 
 /// A message to the member task.
@@ -125,17 +130,31 @@ impl Publisher {
     }
 }
 
+/// Why a member's task stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Stop {
+    /// Its storage failed.
+    #[error("storage failed")]
+    Storage(#[from] StorageError),
+    /// The machine could not go on.
+    #[error("halted: {0}")]
+    Halt(String),
+    /// An armed failpoint crashed it.
+    #[error("crashed at failpoint {0}")]
+    Crash(Failpoint),
+}
+
 /// One member's driver.
 pub struct Driver {
     machine: MemberMachine,
-    storage: Box<dyn Storage>,
+    storage: StorageWorker,
     network: Network,
     peers: mpsc::UnboundedReceiver<PeerInput>,
     commands: mpsc::UnboundedReceiver<Command>,
     senders: HashMap<ConnId, mpsc::UnboundedSender<Output>>,
     publisher: Publisher,
-    /// The last append not yet flushed and reported (kept across a pause).
-    unflushed: Option<i64>,
+    /// Appends not yet handed to storage (kept across a pause).
+    appends: Vec<LogEntry>,
     /// A failpoint paused the member: stall this long before going on.
     pause: Option<std::time::Duration>,
 }
@@ -150,15 +169,16 @@ impl Driver {
         commands: mpsc::UnboundedReceiver<Command>,
         publisher: Publisher,
     ) -> Driver {
+        let name = format!("zk-storage-{}", machine.id());
         Driver {
             machine,
-            storage,
+            storage: StorageWorker::spawn(storage, name),
             network,
             peers,
             commands,
             senders: HashMap::new(),
             publisher,
-            unflushed: None,
+            appends: Vec::new(),
             pause: None,
         }
     }
@@ -169,21 +189,34 @@ impl Driver {
 
     /// Runs until the command channel closes (the member is stopped) or the
     /// member fails (a storage error, or the machine halts).
+    /// A failed member's storage stops as at a crash (what was not flushed
+    /// is lost); a stopped member's storage first carries out what it was
+    /// given.
     pub async fn run(mut self) {
         let result = self.run_inner().await;
         match result {
             Err(e) if self.machine.is_crashed() => {
                 tracing::warn!(member = self.id(), reason = %e, "member stops");
             }
-            Err(e) => tracing::error!(member = self.id(), error = %e, "member failed and stops"),
-            Ok(()) => {}
+            Err(e) => {
+                let e: &(dyn std::error::Error + 'static) = &e;
+                tracing::error!(member = self.id(), error = e, "member failed and stops");
+            }
+            Ok(()) => {
+                let Driver {
+                    storage, publisher, ..
+                } = self;
+                storage.shutdown().await;
+                publisher.publish(None);
+                return;
+            }
         }
         self.publisher.publish(None);
     }
 
-    async fn run_inner(&mut self) -> Result<(), String> {
+    async fn run_inner(&mut self) -> Result<(), Stop> {
         loop {
-            self.settle()?;
+            self.settle().await?;
             if let Some(pause) = self.pause.take() {
                 // A stalled process: inputs wait in their channels.
                 tokio::time::sleep(pause).await;
@@ -192,18 +225,21 @@ impl Driver {
             let deadline = self.machine.poll_timeout();
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {
-                    Some(cmd) => self.command(cmd)?,
+                    Some(cmd) => self.command(cmd).await?,
                     None => return Ok(()),
                 },
                 input = self.peers.recv() => match input {
                     Some(input) => self.peer(input),
                     None => return Ok(()),
                 },
+                durable = self.storage.durable() => {
+                    self.machine.persisted(Instant::now(), durable?);
+                }
                 _ = sleep_until(deadline) => self.machine.handle_timeout(Instant::now()),
             }
             for _ in 0..BATCH {
                 if let Ok(cmd) = self.commands.try_recv() {
-                    self.command(cmd)?;
+                    self.command(cmd).await?;
                 } else if let Ok(input) = self.peers.try_recv() {
                     self.peer(input);
                 } else {
@@ -221,7 +257,7 @@ impl Driver {
         }
     }
 
-    fn command(&mut self, cmd: Command) -> Result<(), String> {
+    async fn command(&mut self, cmd: Command) -> Result<(), Stop> {
         let now = Instant::now();
         match cmd {
             Command::Open { conn, peer, tx } => {
@@ -242,12 +278,12 @@ impl Driver {
             }
             Command::ExpireSession(id, reply) => {
                 let done = self.machine.expire_session(now, id);
-                self.settle()?;
+                self.settle().await?;
                 let _ = reply.send(done);
             }
             Command::DropConnections(reply) => {
                 self.machine.drop_client_connections();
-                self.settle()?;
+                self.settle().await?;
                 let _ = reply.send(());
             }
             Command::Failpoint(point, action, reply) => {
@@ -276,64 +312,62 @@ impl Driver {
         self.machine.time(now)
     }
 
-    /// Carries out every effect (one flush for all appends), routes client
+    /// Carries out every effect (all appends go to storage as one
+    /// operation, after the storage operations before them), routes client
     /// frames and publishes the status. Stops early at a failpoint's pause
     /// (recorded in `self.pause`) or crash (an error).
-    fn settle(&mut self) -> Result<(), String> {
+    async fn settle(&mut self) -> Result<(), Stop> {
         let id = self.id();
         if self.pause.is_some() {
             return Ok(());
         }
-        loop {
-            while let Some(effect) = self.machine.poll_effect() {
-                match effect {
-                    Effect::Send { to, msg } => self.network.send(id, to, msg),
-                    Effect::Append(entries) => {
-                        self.storage.append(&entries).map_err(|e| e.to_string())?;
-                        if let Some(last) = entries.last() {
-                            self.unflushed = Some(last.zxid);
-                        }
-                    }
-                    Effect::Truncate(zxid) => self
-                        .storage
-                        .truncate_after(zxid)
-                        .map_err(|e| e.to_string())?,
-                    Effect::SaveEpochs(epochs) => self
-                        .storage
-                        .save_epochs(epochs)
-                        .map_err(|e| e.to_string())?,
-                    Effect::SaveSnapshot(s) => {
-                        self.storage.save_snapshot(&s).map_err(|e| e.to_string())?
-                    }
-                    Effect::InstallSnapshot(s) => self
-                        .storage
-                        .install_snapshot(&s)
-                        .map_err(|e| e.to_string())?,
-                    Effect::Halt(reason) => return Err(reason),
-                    Effect::Crash(point) => {
-                        // Peers see the reset at once, as after a kill.
-                        self.network.detach(id);
-                        return Err(format!("crashed at failpoint {point}"));
-                    }
-                    Effect::Pause {
-                        failpoint,
-                        duration,
-                    } => {
-                        tracing::warn!(member = id, %failpoint, ?duration, "paused by a failpoint");
-                        self.pause = Some(duration);
-                        self.publish();
-                        return Ok(());
-                    }
+        while let Some(effect) = self.machine.poll_effect() {
+            match effect {
+                Effect::Send { to, msg } => self.network.send(id, to, msg),
+                Effect::Append(entries) => self.appends.extend(entries),
+                Effect::Truncate(zxid) => {
+                    self.hand_over_appends().await?;
+                    self.storage.truncate_after(zxid).await?;
+                }
+                Effect::SaveEpochs(epochs) => {
+                    self.hand_over_appends().await?;
+                    self.storage.save_epochs(epochs).await?;
+                }
+                Effect::SaveSnapshot(s) => {
+                    self.hand_over_appends().await?;
+                    self.storage.save_snapshot(s).await?;
+                }
+                Effect::InstallSnapshot(s) => {
+                    self.hand_over_appends().await?;
+                    self.storage.install_snapshot(s).await?;
+                }
+                Effect::Halt(reason) => return Err(Stop::Halt(reason)),
+                Effect::Crash(point) => {
+                    // Peers see the reset at once, as after a kill.
+                    self.network.detach(id);
+                    return Err(Stop::Crash(point));
+                }
+                Effect::Pause {
+                    failpoint,
+                    duration,
+                } => {
+                    tracing::warn!(member = id, %failpoint, ?duration, "paused by a failpoint");
+                    self.pause = Some(duration);
+                    self.publish();
+                    return Ok(());
                 }
             }
-            let Some(up_to) = self.unflushed.take() else {
-                break;
-            };
-            self.storage.flush().map_err(|e| e.to_string())?;
-            self.machine.persisted(Instant::now(), up_to);
         }
+        self.hand_over_appends().await?;
         self.route();
         self.publish();
+        Ok(())
+    }
+
+    /// Gives the appends collected so far to the storage thread.
+    async fn hand_over_appends(&mut self) -> Result<(), Stop> {
+        let entries = std::mem::take(&mut self.appends);
+        self.storage.append(entries).await?;
         Ok(())
     }
 
@@ -376,8 +410,11 @@ mod tests {
     use crate::member::MemberConfig;
     use crate::server::ServerConfig;
     use crate::storage::MemoryStorage;
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
     use zk_client::proto::{
-        encode_record, encode_request, Acl, ConnectRequest, CreateRequest, Request,
+        encode_record, encode_request, Acl, ConnectRequest, CreateRequest, PathWatchRequest,
+        Request,
     };
 
     #[tokio::test]
@@ -439,6 +476,176 @@ mod tests {
             disk.flush_count() <= 3,
             "{} flushes for 51 appends",
             disk.flush_count()
+        );
+        drop(commands);
+        task.await.unwrap();
+    }
+
+    /// Storage whose flush, once `hold` is set, waits for the test to let it
+    /// go: a disk whose fsync takes as long as the test wants.
+    #[derive(Clone, Default)]
+    struct HeldFlush {
+        disk: MemoryStorage,
+        gate: Arc<Gate>,
+    }
+
+    #[derive(Default)]
+    struct Gate {
+        state: Mutex<GateState>,
+        changed: Condvar,
+        /// Woken when a flush starts waiting.
+        waiting: tokio::sync::Notify,
+    }
+
+    #[derive(Default)]
+    struct GateState {
+        hold: bool,
+        /// A flush is waiting for the go-ahead.
+        held: bool,
+    }
+
+    impl Gate {
+        fn set_hold(&self, hold: bool) {
+            self.state.lock().unwrap().hold = hold;
+            self.changed.notify_all();
+        }
+
+        fn is_holding_a_flush(&self) -> bool {
+            self.state.lock().unwrap().held
+        }
+    }
+
+    impl Storage for HeldFlush {
+        fn recover(&mut self) -> std::io::Result<crate::storage::Recovered> {
+            self.disk.recover()
+        }
+        fn append(&mut self, entries: &[crate::storage::LogEntry]) -> std::io::Result<()> {
+            self.disk.append(entries)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            let mut state = self.gate.state.lock().unwrap();
+            if state.hold {
+                state.held = true;
+                self.gate.waiting.notify_one();
+                // The bound only keeps a broken driver (one that flushes on
+                // the runtime's thread) from hanging the test forever.
+                let (mut state, _) = self
+                    .gate
+                    .changed
+                    .wait_timeout_while(state, Duration::from_secs(5), |s| s.hold)
+                    .unwrap();
+                state.held = false;
+            }
+            self.disk.flush()
+        }
+        fn truncate_after(&mut self, zxid: i64) -> std::io::Result<()> {
+            self.disk.truncate_after(zxid)
+        }
+        fn save_epochs(&mut self, epochs: crate::storage::Epochs) -> std::io::Result<()> {
+            self.disk.save_epochs(epochs)
+        }
+        fn save_snapshot(&mut self, s: &crate::storage::Snapshot) -> std::io::Result<()> {
+            self.disk.save_snapshot(s)
+        }
+        fn install_snapshot(&mut self, s: &crate::storage::Snapshot) -> std::io::Result<()> {
+            self.disk.install_snapshot(s)
+        }
+    }
+
+    /// Opens connection `conn` and sends its handshake.
+    fn open(
+        commands: &mpsc::UnboundedSender<Command>,
+        conn: ConnId,
+    ) -> mpsc::UnboundedReceiver<Output> {
+        let (tx, out) = mpsc::unbounded_channel();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        commands.send(Command::Open { conn, peer, tx }).unwrap();
+        let hs = encode_record(&ConnectRequest {
+            timeout_ms: 1000,
+            password: Bytes::from_static(&[0; 16]),
+            ..Default::default()
+        });
+        commands
+            .send(Command::Frame {
+                conn,
+                frame: hs.slice(4..),
+            })
+            .unwrap();
+        out
+    }
+
+    async fn next_frame(out: &mut mpsc::UnboundedReceiver<Output>) -> Bytes {
+        match out.recv().await {
+            Some(Output::Frame(frame)) => frame,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// On a current-thread runtime (`#[tokio::test]`), a flush that takes
+    /// long stalls neither the runtime nor other clients: a read is answered
+    /// while the fsync of a create is under way, and the create is answered
+    /// only after that fsync completes.
+    #[tokio::test]
+    async fn a_slow_fsync_stalls_no_client() {
+        let storage = HeldFlush::default();
+        let gate = storage.gate.clone();
+        let config = MemberConfig::standalone(ServerConfig::with_tick(100));
+        let machine = MemberMachine::new(config, Default::default(), Instant::now(), 0).unwrap();
+        let network = Network::new(&[1], 1);
+        let peers = network.attach(1);
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (reports, _) = watch::channel(vec![None]);
+        let publisher = Publisher {
+            tx: reports,
+            index: 0,
+        };
+        let driver = Driver::new(
+            machine,
+            Box::new(storage.clone()),
+            network,
+            peers,
+            rx,
+            publisher,
+        );
+        let task = tokio::spawn(driver.run());
+        let mut writer = open(&commands, 1);
+        let mut reader = open(&commands, 2);
+        next_frame(&mut writer).await;
+        next_frame(&mut reader).await;
+
+        gate.set_hold(true);
+        let create = Request::Create(CreateRequest {
+            path: "/slow".into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        });
+        let frame = encode_request(1, &create).slice(4..);
+        commands.send(Command::Frame { conn: 1, frame }).unwrap();
+        gate.waiting.notified().await;
+
+        let read = Request::Exists(PathWatchRequest {
+            path: "/".into(),
+            watch: false,
+        });
+        let frame = encode_request(1, &read).slice(4..);
+        commands.send(Command::Frame { conn: 2, frame }).unwrap();
+        next_frame(&mut reader).await;
+        assert!(
+            gate.is_holding_a_flush(),
+            "the read was answered only after the flush ended"
+        );
+        assert!(
+            writer.try_recv().is_err(),
+            "the create was answered before its fsync completed"
+        );
+
+        gate.set_hold(false);
+        next_frame(&mut writer).await;
+        assert_eq!(
+            storage.disk.last_zxid(),
+            3,
+            "two sessions and the create logged"
         );
         drop(commands);
         task.await.unwrap();

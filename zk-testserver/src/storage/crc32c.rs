@@ -1,35 +1,7 @@
 //! CRC-32C (Castagnoli), the checksum of every record and file written by
-//! [`DirStorage`](super::DirStorage).
-//!
-//! A table-driven implementation is a few lines and keeps the crate free of an
-//! extra dependency; the storage files are small enough that its speed does not
-//! matter next to an fsync.
-
-/// The reflected Castagnoli polynomial.
-const POLY: u32 = 0x82F6_3B78;
-
-/// Byte-at-a-time lookup table, built at compile time.
-const TABLE: [u32; 256] = build_table();
-
-const fn build_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ POLY
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-}
+//! [`DirStorage`](super::DirStorage), computed by the `crc32c` crate (SSE 4.2
+//! or ARMv8 CRC instructions where the CPU has them, so recovery of a large
+//! log is not bound by checksumming).
 
 /// Incremental CRC-32C over several byte slices.
 #[derive(Clone, Copy, Debug)]
@@ -38,31 +10,29 @@ pub(crate) struct Crc32c(u32);
 impl Crc32c {
     /// A checksum over no bytes yet.
     pub(crate) fn new() -> Self {
-        Crc32c(!0)
+        Crc32c(0)
     }
 
     /// Feeds `bytes` into the checksum.
-    pub(crate) fn update(mut self, bytes: &[u8]) -> Self {
-        for &b in bytes {
-            self.0 = TABLE[((self.0 ^ u32::from(b)) & 0xFF) as usize] ^ (self.0 >> 8);
-        }
-        self
+    pub(crate) fn update(self, bytes: &[u8]) -> Self {
+        Crc32c(crc32c::crc32c_append(self.0, bytes))
     }
 
     /// The checksum of everything fed so far.
     pub(crate) fn finish(self) -> u32 {
-        !self.0
+        self.0
     }
 }
 
 /// CRC-32C of one byte slice.
 pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
-    Crc32c::new().update(bytes).finish()
+    crc32c::crc32c(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{RngExt, SeedableRng};
 
     #[test]
     fn known_vectors() {
@@ -78,5 +48,31 @@ mod tests {
         let data = b"the quick brown fox jumps over the lazy dog";
         let (a, b) = data.split_at(17);
         assert_eq!(Crc32c::new().update(a).update(b).finish(), crc32c(data));
+    }
+
+    /// The bitwise definition (reflected polynomial 0x82F63B78) the files
+    /// written before the crate was used were checked with.
+    fn bitwise(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0x82F6_3B78
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn files_written_before_still_check() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(19);
+        for len in [0, 1, 7, 8, 15, 16, 63, 64, 100, 1000, 4097] {
+            let data: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            assert_eq!(crc32c(&data), bitwise(&data), "{len} bytes");
+        }
     }
 }

@@ -353,10 +353,51 @@ impl DirStorage {
     /// Scans the directory, repairs what can be repaired, rebuilds the index and
     /// returns the durable state. Buffered appends are kept.
     fn load(&mut self) -> io::Result<Recovered> {
-        let fsync = self.options.fsync;
         self.active = None;
+        let (generation, gen_dir) = self.load_root()?;
+        let mut changed = false;
+        let (mut snapshots, segment_files) = list_generation(&gen_dir, &mut changed)?;
+        let present: Vec<Zxid> = segment_files.iter().map(|(z, _)| *z).collect();
+        let (mut segments, mut contents) = self.read_segments(segment_files, &mut changed)?;
+        // The newest segment must still be there.
+        self.check_head(&gen_dir, &present, &segments)?;
+        let snapshot = newest_snapshot(&gen_dir, &mut snapshots, &mut changed)?;
+        let start = snapshot.as_ref().map_or(0, |s| s.zxid);
+        if generation > 0 && snapshot.is_none() {
+            return Err(invalid_data(
+                &gen_dir,
+                "no readable snapshot in a history that starts from an installed snapshot",
+            ));
+        }
+        chain_to_snapshot(&mut segments, &mut contents, start, &mut changed)?;
+        if changed && self.options.fsync {
+            sync_dir(&gen_dir)?;
+        }
+        let log = entries_after(&contents, start);
 
-        // 1. The root: epochs, generations, leftovers.
+        self.generation = generation;
+        self.gen_dir = gen_dir;
+        self.snapshots = snapshots;
+        self.segments = segments;
+        debug!(
+            dir = %self.root.display(),
+            generation,
+            snapshot = start,
+            segments = self.segments.len(),
+            last = self.durable_zxid(),
+            "storage recovered"
+        );
+        Ok(Recovered {
+            epochs: self.epochs,
+            snapshot,
+            log,
+        })
+    }
+
+    /// Recovery step 1, the root: reads the epochs, removes leftovers of
+    /// interrupted writes and superseded generations, and returns the
+    /// newest generation (created if there is none) and its directory.
+    fn load_root(&mut self) -> io::Result<(u64, PathBuf)> {
         let mut generations = Vec::new();
         let mut root_changed = false;
         for entry in fs::read_dir(&self.root)? {
@@ -399,195 +440,102 @@ impl DirStorage {
             fs::remove_dir_all(&path)?;
             root_changed = true;
         }
-        if root_changed && fsync {
+        if root_changed && self.options.fsync {
             sync_dir(&self.root)?;
         }
+        Ok((generation, gen_dir))
+    }
 
-        // 2. The generation's files.
-        let mut snapshots = Vec::new();
-        let mut segment_files = Vec::new();
-        let mut changed = false;
-        for entry in fs::read_dir(&gen_dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if let Some(z) = codec::parse_name(&name, "log") {
-                segment_files.push((z as Zxid, path));
-            } else if let Some(z) = codec::parse_name(&name, "snap") {
-                snapshots.push(z as Zxid);
-            } else if name.ends_with(".tmp") {
-                warn!(path = %path.display(), "removing leftover of an interrupted write");
-                remove_file(&path)?;
-                changed = true;
-            } else if name != HEAD_FILE && !name.ends_with(".corrupt") {
-                debug!(path = %path.display(), "ignoring unknown file in storage directory");
-            }
-        }
-        snapshots.sort_unstable();
-        segment_files.sort_unstable();
-        let present: Vec<Zxid> = segment_files.iter().map(|(z, _)| *z).collect();
-
-        // 3. Segments: read, check, repair the tail.
+    /// Recovery step 3: reads and checks every segment, oldest first,
+    /// cutting a torn tail of the last one and removing it if its header
+    /// is torn or it holds no record.
+    fn read_segments(
+        &self,
+        segment_files: Vec<SegmentFile>,
+        changed: &mut bool,
+    ) -> io::Result<(Vec<Segment>, Vec<SegmentContents>)> {
         let mut segments = Vec::new();
-        let mut contents: Vec<(Bytes, codec::ScannedSegment)> = Vec::new();
+        let mut contents = Vec::new();
         let count = segment_files.len();
         for (i, (name_zxid, path)) in segment_files.into_iter().enumerate() {
             let is_last = i + 1 == count;
-            let buf = Bytes::from(fs::read(&path)?);
-            let scan = match codec::scan_segment(&buf) {
-                Ok(scan) => scan,
-                Err(bad) if is_last && !bad.records_follow => {
-                    warn!(path = %path.display(), "removing log segment with a torn header");
-                    remove_file(&path)?;
-                    changed = true;
-                    continue;
-                }
-                Err(_) => return Err(invalid_data(&path, "damaged log segment header")),
-            };
-            let mut len = buf.len() as u64;
-            match scan.tail {
-                Tail::Clean => {}
-                Tail::Torn { offset, reason } if is_last => {
-                    warn!(
-                        path = %path.display(),
-                        offset,
-                        dropped_bytes = buf.len() - offset,
-                        reason,
-                        "cutting torn tail of the txn log"
-                    );
-                    let file = OpenOptions::new().write(true).open(&path)?;
-                    file.set_len(offset as u64)?;
-                    if fsync {
-                        file.sync_all()?;
-                    }
-                    len = offset as u64;
-                }
-                Tail::Torn { offset, reason } | Tail::Corrupt { offset, reason } => {
-                    return Err(invalid_data(
-                        &path,
-                        format_args!(
-                            "{reason} at offset {offset}, followed by acknowledged records"
-                        ),
-                    ));
-                }
+            if let Some((segment, content)) =
+                self.read_segment(name_zxid, path, is_last, changed)?
+            {
+                segments.push(segment);
+                contents.push(content);
             }
-            let Some(&(first, _)) = scan.records.first() else {
-                if is_last {
-                    debug!(path = %path.display(), "removing empty log segment");
-                    remove_file(&path)?;
-                    changed = true;
-                    continue;
+        }
+        Ok((segments, contents))
+    }
+
+    /// One segment of step 3; `None` if it was removed.
+    fn read_segment(
+        &self,
+        name_zxid: Zxid,
+        path: PathBuf,
+        is_last: bool,
+        changed: &mut bool,
+    ) -> io::Result<Option<(Segment, SegmentContents)>> {
+        let buf = Bytes::from(fs::read(&path)?);
+        let scan = match codec::scan_segment(&buf) {
+            Ok(scan) => scan,
+            Err(bad) if is_last && !bad.records_follow => {
+                warn!(path = %path.display(), "removing log segment with a torn header");
+                remove_file(&path)?;
+                *changed = true;
+                return Ok(None);
+            }
+            Err(_) => return Err(invalid_data(&path, "damaged log segment header")),
+        };
+        let mut len = buf.len() as u64;
+        match scan.tail {
+            Tail::Clean => {}
+            Tail::Torn { offset, reason } if is_last => {
+                warn!(
+                    path = %path.display(),
+                    offset,
+                    dropped_bytes = buf.len() - offset,
+                    reason,
+                    "cutting torn tail of the txn log"
+                );
+                let file = OpenOptions::new().write(true).open(&path)?;
+                file.set_len(offset as u64)?;
+                if self.options.fsync {
+                    file.sync_all()?;
                 }
-                return Err(invalid_data(&path, "empty log segment before others"));
-            };
-            if first != name_zxid {
+                len = offset as u64;
+            }
+            Tail::Torn { offset, reason } | Tail::Corrupt { offset, reason } => {
                 return Err(invalid_data(
                     &path,
-                    format_args!("first record has zxid {first:#x}, not the one in the name"),
+                    format_args!("{reason} at offset {offset}, followed by acknowledged records"),
                 ));
             }
-            segments.push(Segment {
-                path,
-                first,
-                prev: scan.prev,
-                last: scan.last_zxid(),
-                len,
-            });
-            contents.push((buf, scan));
         }
-
-        // The newest segment must still be there.
-        self.check_head(&gen_dir, &present, &segments)?;
-
-        // 4. The newest readable snapshot.
-        let mut snapshot = None;
-        while let Some(&zxid) = snapshots.last() {
-            let path = gen_dir.join(codec::snapshot_name(zxid));
-            let buf = Bytes::from(fs::read(&path)?);
-            let problem = match codec::decode_snapshot(&buf) {
-                Ok(s) if s.zxid == zxid => {
-                    snapshot = Some(s);
-                    break;
-                }
-                Ok(_) => "zxid differs from the file name",
-                Err(e) => e,
-            };
-            let aside = gen_dir.join(format!("{}.corrupt", codec::snapshot_name(zxid)));
-            warn!(
-                path = %path.display(),
-                problem,
-                "setting aside damaged snapshot; falling back to the previous one"
-            );
-            fs::rename(&path, &aside)?;
-            changed = true;
-            snapshots.pop();
-        }
-        let start = snapshot.as_ref().map_or(0, |s| s.zxid);
-        if generation > 0 && snapshot.is_none() {
+        let Some(&(first, _)) = scan.records.first() else {
+            if is_last {
+                debug!(path = %path.display(), "removing empty log segment");
+                remove_file(&path)?;
+                *changed = true;
+                return Ok(None);
+            }
+            return Err(invalid_data(&path, "empty log segment before others"));
+        };
+        if first != name_zxid {
             return Err(invalid_data(
-                &gen_dir,
-                "no readable snapshot in a history that starts from an installed snapshot",
+                &path,
+                format_args!("first record has zxid {first:#x}, not the one in the name"),
             ));
         }
-
-        // 5. The log must chain back to the snapshot.
-        let mut chain_start = segments.len().saturating_sub(1);
-        while chain_start > 0 && segments[chain_start - 1].last == segments[chain_start].prev {
-            chain_start -= 1;
-        }
-        if let Some(first) = segments.get(chain_start) {
-            if first.prev > start {
-                return Err(invalid_data(
-                    &first.path,
-                    format_args!(
-                        "the log continues from {:#x} but the newest readable snapshot is at \
-                         {start:#x}: the entries in between are missing",
-                        first.prev
-                    ),
-                ));
-            }
-        }
-        for stale in segments.drain(..chain_start) {
-            warn!(path = %stale.path.display(), "removing log segment left over by a purge");
-            remove_file(&stale.path)?;
-            changed = true;
-        }
-        contents.drain(..chain_start);
-        if changed && fsync {
-            sync_dir(&gen_dir)?;
-        }
-
-        let log = contents
-            .iter()
-            .flat_map(|(buf, scan)| {
-                scan.records
-                    .iter()
-                    .filter(|(zxid, _)| *zxid > start)
-                    .map(|(zxid, range)| LogEntry {
-                        zxid: *zxid,
-                        payload: buf.slice(range.clone()),
-                    })
-            })
-            .collect();
-
-        self.generation = generation;
-        self.gen_dir = gen_dir;
-        self.snapshots = snapshots;
-        self.segments = segments;
-        debug!(
-            dir = %self.root.display(),
-            generation,
-            snapshot = start,
-            segments = self.segments.len(),
-            last = self.durable_zxid(),
-            "storage recovered"
-        );
-        Ok(Recovered {
-            epochs: self.epochs,
-            snapshot,
-            log,
-        })
+        let segment = Segment {
+            path,
+            first,
+            prev: scan.prev,
+            last: scan.last_zxid(),
+            len,
+        };
+        Ok(Some((segment, (buf, scan))))
     }
 
     // -----------------------------------------------------------------------
@@ -852,6 +800,119 @@ impl DirStorage {
         }
         Ok(())
     }
+}
+
+/// A segment's bytes and what scanning them found.
+type SegmentContents = (Bytes, codec::ScannedSegment);
+
+/// A log segment file: the zxid in its name, and its path.
+type SegmentFile = (Zxid, PathBuf);
+
+/// Recovery step 2: the generation's snapshots and log segments (both
+/// ascending), removing leftovers of interrupted writes.
+fn list_generation(
+    gen_dir: &Path,
+    changed: &mut bool,
+) -> io::Result<(Vec<Zxid>, Vec<SegmentFile>)> {
+    let mut snapshots = Vec::new();
+    let mut segment_files = Vec::new();
+    for entry in fs::read_dir(gen_dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(z) = codec::parse_name(&name, "log") {
+            segment_files.push((z as Zxid, path));
+        } else if let Some(z) = codec::parse_name(&name, "snap") {
+            snapshots.push(z as Zxid);
+        } else if name.ends_with(".tmp") {
+            warn!(path = %path.display(), "removing leftover of an interrupted write");
+            remove_file(&path)?;
+            *changed = true;
+        } else if name != HEAD_FILE && !name.ends_with(".corrupt") {
+            debug!(path = %path.display(), "ignoring unknown file in storage directory");
+        }
+    }
+    snapshots.sort_unstable();
+    segment_files.sort_unstable();
+    Ok((snapshots, segment_files))
+}
+
+/// Recovery step 4: the newest readable snapshot; damaged ones are set
+/// aside (and dropped from `snapshots`) in favour of the one before.
+fn newest_snapshot(
+    gen_dir: &Path,
+    snapshots: &mut Vec<Zxid>,
+    changed: &mut bool,
+) -> io::Result<Option<Snapshot>> {
+    while let Some(&zxid) = snapshots.last() {
+        let path = gen_dir.join(codec::snapshot_name(zxid));
+        let buf = Bytes::from(fs::read(&path)?);
+        let problem = match codec::decode_snapshot(&buf) {
+            Ok(s) if s.zxid == zxid => return Ok(Some(s)),
+            Ok(_) => "zxid differs from the file name",
+            Err(e) => e,
+        };
+        let aside = gen_dir.join(format!("{}.corrupt", codec::snapshot_name(zxid)));
+        warn!(
+            path = %path.display(),
+            problem,
+            "setting aside damaged snapshot; falling back to the previous one"
+        );
+        fs::rename(&path, &aside)?;
+        *changed = true;
+        snapshots.pop();
+    }
+    Ok(None)
+}
+
+/// Recovery step 5: the log must chain back to the snapshot at `start`;
+/// older segments left over by a purge are removed.
+fn chain_to_snapshot(
+    segments: &mut Vec<Segment>,
+    contents: &mut Vec<SegmentContents>,
+    start: Zxid,
+    changed: &mut bool,
+) -> io::Result<()> {
+    let mut chain_start = segments.len().saturating_sub(1);
+    while chain_start > 0 && segments[chain_start - 1].last == segments[chain_start].prev {
+        chain_start -= 1;
+    }
+    if let Some(first) = segments.get(chain_start) {
+        if first.prev > start {
+            return Err(invalid_data(
+                &first.path,
+                format_args!(
+                    "the log continues from {:#x} but the newest readable snapshot is at \
+                     {start:#x}: the entries in between are missing",
+                    first.prev
+                ),
+            ));
+        }
+    }
+    for stale in segments.drain(..chain_start) {
+        warn!(path = %stale.path.display(), "removing log segment left over by a purge");
+        remove_file(&stale.path)?;
+        *changed = true;
+    }
+    contents.drain(..chain_start);
+    Ok(())
+}
+
+/// The logged entries after the snapshot at `start`, in order.
+fn entries_after(contents: &[SegmentContents], start: Zxid) -> Vec<LogEntry> {
+    contents
+        .iter()
+        .flat_map(|(buf, scan)| {
+            scan.records
+                .iter()
+                .filter(|(zxid, _)| *zxid > start)
+                .map(|(zxid, range)| LogEntry {
+                    zxid: *zxid,
+                    payload: buf.slice(range.clone()),
+                })
+        })
+        .collect()
 }
 
 /// Replaces a generation's `head` with `newest` (the first zxid of its newest

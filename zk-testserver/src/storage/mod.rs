@@ -41,10 +41,12 @@ mod rules;
 mod snapshot_data;
 #[cfg(test)]
 mod tests;
+pub mod worker;
 
 pub use dir::{DirOptions, DirStorage};
 pub use memory::MemoryStorage;
 pub use snapshot_data::SnapshotData;
+pub use worker::{StorageError, StorageWorker};
 
 /// A ZooKeeper transaction id: epoch in the high 32 bits, counter in the low 32.
 pub type Zxid = i64;
