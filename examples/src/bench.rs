@@ -5,7 +5,7 @@
 //! in with `#[path]` — so the two measure exactly the same thing: the same
 //! arguments, scratch layout, warm-up, pipelining loop, statistics and output
 //! line. A client only has to implement [`Target`]. The file depends on `std`,
-//! `tokio` and `futures` alone.
+//! `tokio`, `futures` and `clap` alone.
 //!
 //! # Workload
 //!
@@ -46,32 +46,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Usage text printed by `--help` (the program name is substituted for
-/// `{prog}`).
-pub const USAGE: &str = "\
-Usage: {prog} --connect HOSTS --op create|get|set|mixed --ops N --concurrency C [--size BYTES]
-       [--tls-ca PEM [--tls-cert PEM --tls-key PEM]]
-
-Runs N operations of one kind against ZooKeeper with C requests in flight on
-one session, after an unmeasured warm-up, and prints one line:
-  op=... ops=... conc=... ops_per_sec=... p50_us=... p99_us=...
-
-  --connect HOSTS     connect string, host:port[,host:port...]
-  --op KIND           create: create N persistent nodes
-                      get:    read 16 prepared nodes round robin
-                      set:    write 16 prepared nodes round robin
-                      mixed:  80% get / 20% set (every fifth op is a set)
-  --ops N             measured operations (> 0)
-  --concurrency C     requests in flight at once (> 0)
-  --size BYTES        payload of created/written nodes [default 100]
-  --tls-ca PEM        connect with TLS, trusting this CA (secure client port)
-  --tls-cert PEM, --tls-key PEM
-                      client certificate and key for mutual TLS
-  -h, --help          this text
-
-Everything runs under a scratch node /zk-bench-<pid>-<nanos> that is removed
-at the end. Diagnostics go to stderr.";
-
 /// Number of prepared key nodes for `get`, `set` and `mixed`.
 pub const KEYS: usize = 16;
 
@@ -79,15 +53,15 @@ pub const KEYS: usize = 16;
 const HOUSEKEEPING_CONCURRENCY: usize = 64;
 
 /// The kind of operation a run measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OpKind {
-    /// Create fresh persistent nodes.
+    /// Create N persistent nodes.
     Create,
-    /// Read prepared nodes.
+    /// Read 16 prepared nodes round robin.
     Get,
-    /// Overwrite prepared nodes.
+    /// Write 16 prepared nodes round robin.
     Set,
-    /// 80 % `Get`, 20 % `Set`.
+    /// 80 % get, 20 % set (every fifth operation is a set).
     Mixed,
 }
 
@@ -101,115 +75,53 @@ impl OpKind {
             OpKind::Mixed => "mixed",
         }
     }
-
-    fn parse(s: &str) -> Option<OpKind> {
-        Some(match s {
-            "create" => OpKind::Create,
-            "get" => OpKind::Get,
-            "set" => OpKind::Set,
-            "mixed" => OpKind::Mixed,
-            _ => return None,
-        })
-    }
 }
 
-/// Parsed command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The command line: runs N operations of one kind with C requests in
+/// flight on one session, after an unmeasured warm-up, and prints one line
+/// `op=... ops=... conc=... ops_per_sec=... p50_us=... p99_us=...`.
+/// Everything runs under a scratch node `/zk-bench-<pid>-<nanos>` removed at
+/// the end; diagnostics go to stderr.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Parser)]
 pub struct Args {
-    /// ZooKeeper connect string.
+    /// ZooKeeper connect string, host:port[,host:port...].
+    #[arg(long, value_name = "HOSTS")]
     pub connect: String,
     /// What to measure.
+    #[arg(long, value_enum, value_name = "KIND")]
     pub op: OpKind,
-    /// Measured operations.
+    /// Measured operations (> 0).
+    #[arg(long, value_name = "N", value_parser = positive)]
     pub ops: usize,
-    /// Requests in flight at once.
+    /// Requests in flight at once (> 0).
+    #[arg(long, value_name = "C", value_parser = positive)]
     pub concurrency: usize,
-    /// Payload size of created and written nodes, in bytes.
+    /// Payload of created and written nodes, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 100)]
     pub size: usize,
-    /// TLS: the CA to trust (PEM file); plaintext without it.
+    /// Connect with TLS, trusting this CA (PEM file; a secure client port).
+    #[arg(long, value_name = "PEM")]
     pub tls_ca: Option<String>,
-    /// TLS: client certificate and key (PEM files) for mutual TLS.
-    pub tls_identity: Option<(String, String)>,
+    /// Client certificate (PEM file) for mutual TLS.
+    #[arg(long, value_name = "PEM", requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<String>,
+    /// Client key (PEM file) for mutual TLS.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<String>,
 }
 
-/// Outcome of [`parse_args`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Run the benchmark.
-    Run(Args),
-    /// Print [`USAGE`] and exit successfully.
-    Help,
-}
-
-/// Parses the arguments after the program name.
-pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
-    let mut connect = None;
-    let mut op = None;
-    let mut ops = None;
-    let mut concurrency = None;
-    let mut size = 100;
-    let (mut tls_ca, mut tls_cert, mut tls_key) = (None, None, None);
-    let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(Command::Help);
-        }
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (flag.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match name.as_str() {
-            "--connect" => connect = Some(value()?),
-            "--op" => {
-                let v = value()?;
-                op =
-                    Some(OpKind::parse(&v).ok_or_else(|| {
-                        format!("--op must be create, get, set or mixed, not {v:?}")
-                    })?);
-            }
-            "--ops" => ops = Some(positive(&name, &value()?)?),
-            "--concurrency" => concurrency = Some(positive(&name, &value()?)?),
-            "--size" => {
-                let v = value()?;
-                size = v
-                    .parse()
-                    .map_err(|_| format!("--size must be a byte count, not {v:?}"))?;
-            }
-            "--tls-ca" => tls_ca = Some(value()?),
-            "--tls-cert" => tls_cert = Some(value()?),
-            "--tls-key" => tls_key = Some(value()?),
-            other => return Err(format!("unknown argument {other:?} (see --help)")),
-        }
+impl Args {
+    /// TLS: the client certificate and key for mutual TLS, if given.
+    pub fn tls_identity(&self) -> Option<(&str, &str)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
     }
-    let tls_identity = match (tls_cert, tls_key) {
-        (Some(c), Some(k)) => Some((c, k)),
-        (None, None) => None,
-        _ => return Err("--tls-cert and --tls-key go together".into()),
-    };
-    if tls_identity.is_some() && tls_ca.is_none() {
-        return Err("--tls-cert/--tls-key need --tls-ca".into());
-    }
-    Ok(Command::Run(Args {
-        connect: connect.ok_or("--connect is required")?,
-        op: op.ok_or("--op is required")?,
-        ops: ops.ok_or("--ops is required")?,
-        concurrency: concurrency.ok_or("--concurrency is required")?,
-        size,
-        tls_ca,
-        tls_identity,
-    }))
 }
 
-fn positive(name: &str, v: &str) -> Result<usize, String> {
+/// A count greater than zero.
+pub fn positive(v: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{name} must be a positive integer, not {v:?}")),
+        _ => Err("must be a positive integer".into()),
     }
 }
 
@@ -559,45 +471,79 @@ async fn cleanup<T: Target>(target: &T, plan: &Plan, op: OpKind) -> Result<(), S
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Command, String> {
-        parse_args(s.split_whitespace().map(str::to_string))
+    use clap::{CommandFactory, Parser};
+
+    fn parse(s: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("zk-bench").chain(s.split_whitespace()))
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
     }
 
     #[test]
     fn parses_the_documented_interface() {
         let c = parse("--connect 127.0.0.1:2181 --op mixed --ops 10 --concurrency 4 --size 7");
         assert_eq!(
-            c,
-            Ok(Command::Run(Args {
+            c.unwrap(),
+            Args {
                 connect: "127.0.0.1:2181".into(),
                 op: OpKind::Mixed,
                 ops: 10,
                 concurrency: 4,
                 size: 7,
                 tls_ca: None,
-                tls_identity: None,
-            }))
+                tls_cert: None,
+                tls_key: None,
+            }
         );
         let c = parse("--connect h:1 --op get --ops 1 --concurrency 1 --tls-ca ca.pem --tls-cert c.pem --tls-key c.key");
-        assert!(matches!(
-            c,
-            Ok(Command::Run(Args {
-                tls_ca: Some(_),
-                tls_identity: Some(_),
-                ..
-            }))
-        ));
+        assert_eq!(c.unwrap().tls_identity(), Some(("c.pem", "c.key")));
         assert!(parse("--connect h:1 --op get --ops 1 --concurrency 1 --tls-cert c.pem").is_err());
+        assert!(parse("--connect h:1 --op get --ops 1 --concurrency 1 --tls-key c.key").is_err());
         let c = parse("--connect=h:1 --op=get --ops=1 --concurrency=1").unwrap();
-        assert!(matches!(c, Command::Run(Args { size: 100, .. })));
-        assert_eq!(parse("--op get --help"), Ok(Command::Help));
+        assert_eq!(c.size, 100);
+        assert_eq!(parse("--op get --help").unwrap_err().exit_code(), 0);
+    }
+
+    /// How scripts/bench (compare.sh, ab.sh, lock.sh, tls.sh,
+    /// ensemble_timing.sh), README.md and BENCHMARKS.md run zk-bench.
+    #[test]
+    fn every_invocation_in_the_tree_parses() {
+        for line in [
+            "--connect h:1 --op create --ops 300000 --concurrency 64 --size 100",
+            "--connect h:1 --op get --ops 100000 --concurrency 64",
+            "--connect h:1 --op set --ops 3000 --concurrency 1",
+            "--connect h:1 --op create --ops 1 --concurrency 1",
+            "--connect h:2 --op mixed --ops 30000 --concurrency 64 --tls-ca /p/ca.pem",
+        ] {
+            if let Err(e) = parse(line) {
+                panic!("{line:?}: {e}");
+            }
+        }
     }
 
     #[test]
-    fn rejects_bad_arguments() {
-        assert!(parse("--connect h:1 --op get --ops 0 --concurrency 1").is_err());
-        assert!(parse("--connect h:1 --op put --ops 1 --concurrency 1").is_err());
-        assert!(parse("--connect h:1 --op get --ops 1").is_err());
+    fn rejects_bad_arguments_naming_the_flag() {
+        for (line, flag) in [
+            ("--connect h:1 --op get --ops 0 --concurrency 1", "--ops"),
+            ("--connect h:1 --op get --ops x --concurrency 1", "--ops"),
+            ("--connect h:1 --op put --ops 1 --concurrency 1", "--op"),
+            (
+                "--connect h:1 --op get --ops 1 --concurrency 0",
+                "--concurrency",
+            ),
+            (
+                "--connect h:1 --op get --ops 1 --concurrency 1 --size -",
+                "--size",
+            ),
+            ("--connect h:1 --op get --ops 1", "--concurrency"),
+        ] {
+            let e = parse(line).expect_err(line);
+            assert!(e.to_string().contains(flag), "{line}: {e}");
+            assert_eq!(e.exit_code(), 2);
+        }
         assert!(parse("--connect h:1 --op get --ops 1 --concurrency 1 --bogus").is_err());
         assert!(parse("--connect").is_err());
     }

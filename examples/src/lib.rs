@@ -1,7 +1,8 @@
 //! Runnable programs for the zk-rs toolkit, and the code they share.
 //!
-//! Every program runs on an in-process zk-testserver ensemble by default
-//! and on an existing ensemble with `--connect HOSTS`:
+//! User-facing examples live in `src/bin/`; each runs on an in-process
+//! zk-testserver ensemble by default and on an existing ensemble with
+//! `--connect HOSTS` (see [`target::TargetArgs`]):
 //!
 //! - `quickstart`: the tour (locks, leader latch, discovery, typed config,
 //!   a leader failure) — its logic is [`quickstart`], checked by the tests.
@@ -9,11 +10,21 @@
 //!   `leader_election`, `queue`, `barrier`, `service_discovery`,
 //!   `config_watch`;
 //! - client features: `watch_tree` (persistent recursive watch), `multi`
-//!   (transactions), `acl` (auth and ACLs);
+//!   (transactions), `acl` (auth and ACLs).
+//!
+//! Benchmark and interop tools live in `src/tools/` (`[[bin]]` entries of
+//! the same names, run as `cargo run -p examples --bin zk-bench -- ...`):
+//!
 //! - `zk-bench`: the load generator; its workload is [`mod@bench`] (also
 //!   compiled into the peer benchmark under `scripts/bench/peer/`);
 //!   `zk-lock-bench`: lock handoffs per second with `zk_recipes::Lock`;
-//!   `zk-fill`: loads a server with many znodes (memory measurements).
+//!   `zk-lock-floor`: the same on the bare protocol;
+//!   `zk-fill`: loads a server with many znodes (memory measurements);
+//!   `zk-interop`: the Rust side of the interop suite with real Curator
+//!   ([`mod@interop`]).
+//!
+//! Every program parses its command line with clap: `--help` lists the
+//! flags, and a bad value is an error naming its flag (exit status 2).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -5,68 +5,32 @@
 use crate::bench;
 use std::time::Instant;
 
-/// The arguments both programs take:
-/// `--connect HOSTS [--contenders N] [--seconds S] [--warmup S]`.
-#[derive(Debug, Clone, PartialEq)]
+/// The command line both programs take.
+#[derive(Debug, Clone, PartialEq, clap::Parser)]
 pub struct LockArgs {
     /// The connect string.
+    #[arg(long, value_name = "HOSTS")]
     pub connect: String,
-    /// Contenders, each with its own session (default 16).
+    /// Contenders, each with its own session.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = bench::positive)]
     pub contenders: usize,
-    /// The measured window (default 10 s).
+    /// The measured window, in seconds (> 0).
+    #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = seconds(false),
+          allow_negative_numbers = true)]
     pub seconds: f64,
-    /// The unmeasured start (default 2 s).
+    /// The unmeasured start, in seconds (>= 0).
+    #[arg(long, value_name = "S", default_value_t = 2.0, value_parser = seconds(true),
+          allow_negative_numbers = true)]
     pub warmup: f64,
 }
 
-/// Parses the arguments (without the program name); `program` names the
-/// program in the usage message.
-pub fn parse_lock_args(
-    program: &str,
-    mut it: impl Iterator<Item = String>,
-) -> Result<LockArgs, String> {
-    let usage =
-        format!("usage: {program} --connect HOSTS [--contenders N] [--seconds S] [--warmup S]");
-    let mut connect = None;
-    let mut a = LockArgs {
-        connect: String::new(),
-        contenders: 16,
-        seconds: 10.0,
-        warmup: 2.0,
-    };
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--connect" => connect = Some(value("--connect")?),
-            "--contenders" => {
-                a.contenders = value("--contenders")?
-                    .parse()
-                    .map_err(|_| "--contenders: not a number")?
-            }
-            "--seconds" => {
-                a.seconds = value("--seconds")?
-                    .parse()
-                    .map_err(|_| "--seconds: not a number")?
-            }
-            "--warmup" => {
-                a.warmup = value("--warmup")?
-                    .parse()
-                    .map_err(|_| "--warmup: not a number")?
-            }
-            "-h" | "--help" => return Err(usage),
-            other => return Err(format!("unknown argument {other:?}\n{usage}")),
-        }
+/// A parser of a finite number of seconds, above zero (or zero too).
+fn seconds(zero_ok: bool) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |v| match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && (s > 0.0 || (zero_ok && s == 0.0)) => Ok(s),
+        _ if zero_ok => Err("must be a number of seconds >= 0".into()),
+        _ => Err("must be a number of seconds > 0".into()),
     }
-    a.connect = connect.ok_or(format!("--connect is required\n{usage}"))?;
-    if a.contenders == 0
-        || a.seconds.is_nan()
-        || a.seconds <= 0.0
-        || a.warmup.is_nan()
-        || a.warmup < 0.0
-    {
-        return Err("--contenders must be >= 1, --seconds > 0, --warmup >= 0".into());
-    }
-    Ok(a)
 }
 
 /// The timeline of one counted acquisition.
@@ -138,20 +102,45 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn args(list: &[&str]) -> Result<LockArgs, String> {
-        parse_lock_args("prog", list.iter().map(|s| s.to_string()))
+    use clap::{CommandFactory, Parser};
+
+    fn args(list: &[&str]) -> Result<LockArgs, clap::Error> {
+        LockArgs::try_parse_from(std::iter::once("prog").chain(list.iter().copied()))
     }
 
     #[test]
     fn arguments_have_defaults_and_are_checked() {
+        LockArgs::command().debug_assert();
         let a = args(&["--connect", "h:1"]).unwrap();
         assert_eq!((a.contenders, a.seconds, a.warmup), (16, 10.0, 2.0));
+        // scripts/bench/lock_handoffs.py, BENCHMARKS.md
+        let line = [
+            "--connect",
+            "h:1",
+            "--contenders",
+            "16",
+            "--seconds",
+            "10",
+            "--warmup",
+            "2",
+        ];
+        assert!(args(&line).is_ok());
         let a = args(&["--connect", "h:1", "--contenders", "4", "--seconds", "1.5"]).unwrap();
         assert_eq!((a.contenders, a.seconds), (4, 1.5));
-        assert!(args(&[]).unwrap_err().contains("--connect is required"));
-        assert!(args(&["--connect", "h:1", "--contenders", "0"]).is_err());
-        assert!(args(&["--connect", "h:1", "--seconds", "NaN"]).is_err());
-        assert!(args(&["--bogus"]).unwrap_err().contains("usage: prog"));
+        assert!(args(&["--connect", "h:1", "--warmup", "0"]).is_ok());
+        assert!(args(&[]).unwrap_err().to_string().contains("--connect"));
+        for (bad, flag) in [
+            (["--contenders", "0"], "--contenders"),
+            (["--contenders", "x"], "--contenders"),
+            (["--seconds", "NaN"], "--seconds"),
+            (["--seconds", "0"], "--seconds"),
+            (["--warmup", "-1"], "--warmup"),
+        ] {
+            let e = args(&["--connect", "h:1", bad[0], bad[1]]).unwrap_err();
+            assert!(e.to_string().contains(flag), "{bad:?}: {e}");
+        }
+        assert!(args(&["--bogus"]).is_err());
+        assert_eq!(args(&["--help"]).unwrap_err().exit_code(), 0);
     }
 
     #[test]

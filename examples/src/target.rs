@@ -5,20 +5,23 @@ use std::time::Duration;
 use zk_client::{Client, CreateMode};
 use zk_testserver::Ensemble;
 
-/// The value after `name` on the command line (`--connect HOSTS`).
-pub fn arg(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == name {
-            return args.next();
-        }
-    }
-    None
+/// The flag every example takes: `--connect HOSTS` runs it on an existing
+/// ensemble instead of an in-process one. Flatten it into a program's own
+/// arguments (`#[command(flatten)]`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TargetArgs {
+    /// Connect string of an existing ensemble (host:port,...); without it
+    /// the example starts an in-process zk-testserver ensemble.
+    #[arg(long, value_name = "HOSTS")]
+    pub connect: Option<String>,
 }
 
-/// A numeric option with a default.
-pub fn arg_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+/// The command line of an example that takes nothing but `--connect`.
+#[derive(Debug, clap::Parser)]
+pub struct ExampleArgs {
+    /// Where the example runs.
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// The ensemble an example talks to.
@@ -30,10 +33,20 @@ pub struct Target {
 }
 
 impl Target {
+    /// Parses the command line as [`ExampleArgs`] (exiting with a usage
+    /// message on `--help` or a bad flag) and starts the [`Target`] it names.
+    pub async fn from_args(members: usize) -> Result<Target, Box<dyn std::error::Error>> {
+        use clap::Parser as _;
+        Target::new(&ExampleArgs::parse().target, members).await
+    }
+
     /// `--connect HOSTS` if given, else a fresh in-process ensemble of
     /// `members` members (100 ms tick, so sessions of up to 2 s).
-    pub async fn from_args(members: usize) -> Result<Target, Box<dyn std::error::Error>> {
-        match arg("--connect") {
+    pub async fn new(
+        args: &TargetArgs,
+        members: usize,
+    ) -> Result<Target, Box<dyn std::error::Error>> {
+        match args.connect.clone() {
             Some(hosts) => Ok(Target {
                 hosts,
                 ensemble: None,

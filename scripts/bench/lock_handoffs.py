@@ -21,13 +21,13 @@ Prints one line:
 Clients:
   kazoo       kazoo's Lock recipe (pip install kazoo)
   zk-recipes  zk_recipes::Lock, through the zk-lock-bench program
-              (examples/src/bin/zk-lock-bench.rs: the same loop, the same
+              (examples/src/tools/zk-lock-bench.rs: the same loop, the same
               window rules and the same output line, its contenders sessions
               in one process); the binary is $ZK_LOCK_BENCH or
               <repo>/target/release/zk-lock-bench (cargo build --release -p
               examples --bin zk-lock-bench)
   floor       the bare protocol, one blocking thread per session, through
-              zk-lock-floor (examples/src/bin/zk-lock-floor.rs; $ZK_LOCK_FLOOR):
+              zk-lock-floor (examples/src/tools/zk-lock-floor.rs; $ZK_LOCK_FLOOR):
               the rate no client of this lock algorithm can beat on the server
 """
 import argparse

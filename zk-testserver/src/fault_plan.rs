@@ -228,12 +228,9 @@ impl FaultPlan {
         self.tick.mul_f64(rng.random_range(lo..=hi))
     }
 
+    /// A fault of `kind` on targets drawn from `now`, or None without one.
+    /// The draws' order is part of a seed's replay: keep it.
     fn fault(&self, kind: Kind, rng: &mut impl Rng, now: &Snapshot) -> Option<Fault> {
-        let two = |rng: &mut _| {
-            let from = pick(rng, &now.members)?;
-            let to = pick(rng, &now.members)?;
-            (from != to).then_some((from, to))
-        };
         Some(match kind {
             Kind::Crash => Fault::Crash {
                 member: pick(rng, &now.up)?,
@@ -245,37 +242,11 @@ impl FaultPlan {
                 wipe: true,
                 down: self.ticks(rng, 0.5, 30.0),
             },
-            Kind::PowerLoss => {
-                if now.up.len() < 2 {
-                    return None;
-                }
-                let n = rng.random_range(2..=now.up.len());
-                let mut victims = now.up.clone();
-                victims.shuffle(rng);
-                victims.truncate(n);
-                Fault::PowerLoss {
-                    members: victims
-                        .into_iter()
-                        .map(|m| (m, self.ticks(rng, 0.5, 20.0)))
-                        .collect(),
-                }
-            }
+            Kind::PowerLoss => self.power_loss(rng, now)?,
             Kind::Restart => Fault::Restart {
                 member: pick(rng, &now.down())?,
             },
-            Kind::Partition => {
-                if now.members.len() < 2 {
-                    return None;
-                }
-                let mut ids = now.members.clone();
-                ids.shuffle(rng);
-                let split = rng.random_range(1..ids.len());
-                let b = ids.split_off(split);
-                Fault::Partition {
-                    sides: [ids, b],
-                    heal_after: self.ticks(rng, 3.0, 40.0),
-                }
-            }
+            Kind::Partition => self.partition(rng, now)?,
             Kind::IsolateLeader => {
                 let leader = now.leader?;
                 let others = now.members.iter().copied().filter(|m| *m != leader);
@@ -285,7 +256,7 @@ impl FaultPlan {
                 }
             }
             Kind::OneWay => {
-                let (from, to) = two(rng)?;
+                let (from, to) = two_members(rng, now)?;
                 Fault::OneWay {
                     from,
                     to,
@@ -293,7 +264,7 @@ impl FaultPlan {
                 }
             }
             Kind::Lossy => {
-                let (from, to) = two(rng)?;
+                let (from, to) = two_members(rng, now)?;
                 Fault::Lossy {
                     from,
                     to,
@@ -302,7 +273,7 @@ impl FaultPlan {
                 }
             }
             Kind::Slow => {
-                let (from, to) = two(rng)?;
+                let (from, to) = two_members(rng, now)?;
                 Fault::Slow {
                     from,
                     to,
@@ -316,36 +287,12 @@ impl FaultPlan {
             Kind::DropConnections => Fault::DropConnections {
                 member: pick(rng, &now.up)?,
             },
-            Kind::ClientCut => {
-                let (client, on) = pick(rng, &now.clients)?;
-                let member = match on {
-                    Some(m) => m,
-                    None => pick(rng, &now.members)?,
-                };
-                Fault::ClientCut {
-                    client,
-                    member,
-                    heal_after: self.ticks(rng, 2.0, 30.0),
-                }
-            }
+            Kind::ClientCut => self.client_cut(rng, now)?,
             Kind::Pause => Fault::Pause {
                 member: pick(rng, &now.up)?,
                 pause: self.ticks(rng, 0.5, 20.0),
             },
-            Kind::Failpoint => {
-                let member = pick(rng, &now.members)?;
-                let point = pick(rng, &Failpoint::ALL)?;
-                let action = match rng.random_range(0..10) {
-                    0..5 => Action::Crash,
-                    5..8 => Action::Pause(self.ticks(rng, 0.5, 15.0)),
-                    _ => Action::Rejoin,
-                };
-                Fault::Failpoint {
-                    member,
-                    point,
-                    action,
-                }
-            }
+            Kind::Failpoint => self.failpoint(rng, now)?,
             Kind::SlowDisk => Fault::SlowDisk {
                 member: pick(rng, &now.members)?,
                 flush: self.ticks(rng, 1.0, 8.0),
@@ -353,6 +300,75 @@ impl FaultPlan {
             },
         })
     }
+    /// Two or more running members lose power at once, each down for its
+    /// own while.
+    fn power_loss(&self, rng: &mut impl Rng, now: &Snapshot) -> Option<Fault> {
+        if now.up.len() < 2 {
+            return None;
+        }
+        let n = rng.random_range(2..=now.up.len());
+        let mut victims = now.up.clone();
+        victims.shuffle(rng);
+        victims.truncate(n);
+        Some(Fault::PowerLoss {
+            members: victims
+                .into_iter()
+                .map(|m| (m, self.ticks(rng, 0.5, 20.0)))
+                .collect(),
+        })
+    }
+
+    /// The members split into two random non-empty sides.
+    fn partition(&self, rng: &mut impl Rng, now: &Snapshot) -> Option<Fault> {
+        if now.members.len() < 2 {
+            return None;
+        }
+        let mut ids = now.members.clone();
+        ids.shuffle(rng);
+        let split = rng.random_range(1..ids.len());
+        let b = ids.split_off(split);
+        Some(Fault::Partition {
+            sides: [ids, b],
+            heal_after: self.ticks(rng, 3.0, 40.0),
+        })
+    }
+
+    /// A client cut off from its member (any member if it has none).
+    fn client_cut(&self, rng: &mut impl Rng, now: &Snapshot) -> Option<Fault> {
+        let (client, on) = pick(rng, &now.clients)?;
+        let member = match on {
+            Some(m) => m,
+            None => pick(rng, &now.members)?,
+        };
+        Some(Fault::ClientCut {
+            client,
+            member,
+            heal_after: self.ticks(rng, 2.0, 30.0),
+        })
+    }
+
+    /// A failpoint armed on a member: crash (half the time), pause or rejoin.
+    fn failpoint(&self, rng: &mut impl Rng, now: &Snapshot) -> Option<Fault> {
+        let member = pick(rng, &now.members)?;
+        let point = pick(rng, &Failpoint::ALL)?;
+        let action = match rng.random_range(0..10) {
+            0..5 => Action::Crash,
+            5..8 => Action::Pause(self.ticks(rng, 0.5, 15.0)),
+            _ => Action::Rejoin,
+        };
+        Some(Fault::Failpoint {
+            member,
+            point,
+            action,
+        })
+    }
+}
+
+/// Two distinct members (None if the two drawn are the same).
+fn two_members(rng: &mut impl Rng, now: &Snapshot) -> Option<(MemberId, MemberId)> {
+    let from = pick(rng, &now.members)?;
+    let to = pick(rng, &now.members)?;
+    (from != to).then_some((from, to))
 }
 
 fn pick<T: Clone>(rng: &mut impl Rng, items: &[T]) -> Option<T> {

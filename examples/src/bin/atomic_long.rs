@@ -5,15 +5,27 @@
 //!
 //! `cargo run -p examples --bin atomic_long [-- --connect HOSTS] [--hits 25]`
 
-use examples::target::{arg_or, Target};
+use clap::Parser;
+use examples::target::{Target, TargetArgs};
 use std::time::Duration;
 use zk_recipes::{DistributedAtomicLong, PromotedToLock};
 
+/// The command line.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Page hits each worker counts.
+    #[arg(long, default_value_t = 25)]
+    hits: i64,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = Target::from_args(1).await?;
+    let args = Args::parse();
+    let target = Target::new(&args.target, 1).await?;
     println!("atomic long example on an {}", target.describe());
-    let hits: i64 = arg_or("--hits", 25);
+    let hits = args.hits;
     let mut workers = Vec::new();
     for w in 1..=4 {
         let client = target.client("/examples/atomic").await?;

@@ -3,15 +3,27 @@
 //!
 //! `cargo run -p examples --bin queue [-- --connect HOSTS] [--count 20]`
 
-use examples::target::{arg_or, Target};
+use clap::Parser;
+use examples::target::{Target, TargetArgs};
 use std::collections::BTreeSet;
 use zk_recipes::Queue;
 
+/// The command line.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Jobs the producer queues.
+    #[arg(long, default_value_t = 20)]
+    count: usize,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = Target::from_args(1).await?;
+    let args = Args::parse();
+    let target = Target::new(&args.target, 1).await?;
     println!("queue example on an {}", target.describe());
-    let count: usize = arg_or("--count", 20);
+    let count = args.count;
     let producer = target.client("/examples/queue").await?;
     let queue = Queue::new(&producer, "/jobs");
     for i in 0..count {

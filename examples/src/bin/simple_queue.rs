@@ -4,14 +4,26 @@
 //!
 //! `cargo run -p examples --bin simple_queue [-- --connect HOSTS] [--count 10]`
 
-use examples::target::{arg_or, Target};
+use clap::Parser;
+use examples::target::{Target, TargetArgs};
 use zk_recipes::SimpleQueue;
+
+/// The command line.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Jobs the producer offers.
+    #[arg(long, default_value_t = 10)]
+    count: usize,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = Target::from_args(1).await?;
+    let args = Args::parse();
+    let target = Target::new(&args.target, 1).await?;
     println!("simple queue example on an {}", target.describe());
-    let count: usize = arg_or("--count", 10);
+    let count = args.count;
     let producer = target.client("/examples/simple-queue").await?;
     let queue = SimpleQueue::new(&producer, "/jobs");
     for i in 0..count {

@@ -8,6 +8,7 @@ use crate::retry::{ExponentialRetry, RetryPolicy};
 use crate::sasl::SaslConfig;
 use crate::session::driver::{
     ConnectFailure, Driver, DriverConfig, FailureCause, Inbox, ReplySender, SessionInfo, Shared,
+    WatchSender,
 };
 use crate::session::HostOrder;
 use crate::session::{ConnectionState, SessionConfig, SessionMachine};
@@ -252,103 +253,11 @@ impl ClientBuilder {
     /// it; its connection task closes the session (if a handshake completed)
     /// and the connection in the background. Nothing is left open.
     pub async fn connect(self) -> Result<Client> {
-        let parsed = ConnectString::parse(&self.connect_string)?;
-        if self.session_timeout.is_zero() {
-            return Err(Error::invalid_argument("session timeout must be positive"));
-        }
-        let hosts = HostOrder::new(parsed.hosts, &mut rand::rng())
-            .ok_or_else(|| Error::invalid_argument("the connect string names no host"))?;
-        let chroot = Chroot::new(parsed.chroot);
-        // Each attempt gets its share of the session timeout, as ZooKeeper's
-        // client does, within sensible bounds; shorter than the connect
-        // timeout, so that a stalled attempt ends, and says why, before
-        // `connect` gives up.
-        let per_attempt = (self.session_timeout / hosts.len().max(1) as u32)
-            .max(Duration::from_millis(100))
-            .min(self.connect_timeout * 3 / 4);
-        let now = tokio::time::Instant::now().into_std();
-        let mut machine = SessionMachine::new(
-            SessionConfig {
-                session_timeout: self.session_timeout,
-                connect_timeout: per_attempt,
-                read_only: self.read_only,
-                chroot: chroot.clone(),
-                max_frame: self.max_frame,
-                attach: self.attach,
-                sasl: self.sasl,
-            },
-            now,
-        );
-        let mut auth_replies = Vec::new();
-        for (scheme, auth) in self.auth {
-            let packet = AuthPacket {
-                auth_type: 0,
-                scheme,
-                auth,
-            };
-            let (reply, rx) = ReplySender::new();
-            machine.add_auth(now, packet, reply);
-            auth_replies.push(rx);
-        }
-        let (info_tx, info_rx) = watch::channel(SessionInfo {
-            state: ConnectionState::Connecting,
-            session_id: 0,
-            timeout: Duration::ZERO,
-            server: None,
-        });
-        let (transitions, _) = broadcast::channel(256);
-        let shared = Arc::new(Shared {
-            info: info_tx,
-            transitions,
-            last_zxid: AtomicI64::new(0),
-            password: std::sync::Mutex::new(Bytes::new()),
-            last_connect_error: std::sync::Mutex::new(None),
-            pending: Default::default(),
-            watchers: Default::default(),
-        });
-        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
-        let (close_tx, close_rx) = mpsc::channel(CLOSE_QUEUE);
-        let (unwatch_tx, unwatch_rx) = mpsc::unbounded_channel();
-        let driver = Driver::new(
-            machine,
-            Inbox {
-                commands: cmd_rx,
-                closes: close_rx,
-                unwatch: unwatch_rx,
-            },
-            hosts,
-            shared.clone(),
-            DriverConfig {
-                connect_timeout: per_attempt,
-                renew_session_on_expiry: self.renew_session_on_expiry,
-                max_pending: self.max_pending,
-                connector: Connector::new(self.tls),
-            },
-        );
-        // Subscribed before the task starts, so no transition is missed (a
-        // session whose connection drops right after the handshake was
-        // still established).
-        let transitions = shared.transitions.subscribe();
-        tokio::spawn(driver.run());
-        let client = Client {
-            inner: Arc::new(Inner {
-                commands: cmd_tx,
-                closes: close_tx,
-                unwatch: unwatch_tx,
-                watch_buffer: self.watch_buffer,
-                shared,
-                info: info_rx,
-                chroot,
-                chroot_state: super::chroot::ChrootState::new(self.create_chroot),
-                next_watcher: AtomicU64::new(1),
-                renew_session_on_expiry: self.renew_session_on_expiry,
-            }),
-            policy: self.retry,
-            deadline: self.deadline,
-        };
-        let deadline = tokio::time::Instant::now() + self.connect_timeout;
-        let waited = tokio::time::timeout_at(deadline, first_outcome(transitions)).await;
-        match waited {
+        let connect_string = self.connect_string.clone();
+        let connect_timeout = self.connect_timeout;
+        let (client, transitions, auth_replies) = self.spawn()?;
+        let deadline = tokio::time::Instant::now() + connect_timeout;
+        match tokio::time::timeout_at(deadline, first_outcome(transitions)).await {
             Ok(s) if s.is_connected() => {
                 // Credentials are answered right after the handshake; a
                 // rejected one fails the connect.
@@ -369,13 +278,130 @@ impl ClientBuilder {
                 let (reply, _) = ReplySender::new();
                 let _ = client.inner.closes.try_send(reply);
                 Err(connect_timed_out(
-                    &self.connect_string,
-                    self.connect_timeout,
+                    &connect_string,
+                    connect_timeout,
                     &client.inner.shared,
                 ))
             }
         }
     }
+
+    /// Checks the settings and starts the connection task: the client, its
+    /// state transitions (subscribed before the task starts, so none is
+    /// missed: a session whose connection drops right after the handshake
+    /// was still established) and the replies to its credentials.
+    fn spawn(self) -> Result<(Client, broadcast::Receiver<ConnectionState>, Vec<AuthReply>)> {
+        let parsed = ConnectString::parse(&self.connect_string)?;
+        if self.session_timeout.is_zero() {
+            return Err(Error::invalid_argument("session timeout must be positive"));
+        }
+        let hosts = HostOrder::new(parsed.hosts, &mut rand::rng())
+            .ok_or_else(|| Error::invalid_argument("the connect string names no host"))?;
+        let chroot = Chroot::new(parsed.chroot);
+        // Each attempt gets its share of the session timeout, as ZooKeeper's
+        // client does, within sensible bounds; shorter than the connect
+        // timeout, so that a stalled attempt ends, and says why, before
+        // `connect` gives up.
+        let per_attempt = (self.session_timeout / hosts.len().max(1) as u32)
+            .max(Duration::from_millis(100))
+            .min(self.connect_timeout * 3 / 4);
+        let config = SessionConfig {
+            session_timeout: self.session_timeout,
+            connect_timeout: per_attempt,
+            read_only: self.read_only,
+            chroot: chroot.clone(),
+            max_frame: self.max_frame,
+            attach: self.attach,
+            sasl: self.sasl,
+        };
+        let (machine, auth_replies) = session_machine(config, self.auth);
+        let (shared, info_rx) = shared_state();
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (close_tx, close_rx) = mpsc::channel(CLOSE_QUEUE);
+        let (unwatch_tx, unwatch_rx) = mpsc::unbounded_channel();
+        let driver = Driver::new(
+            machine,
+            Inbox {
+                commands: cmd_rx,
+                closes: close_rx,
+                unwatch: unwatch_rx,
+            },
+            hosts,
+            shared.clone(),
+            DriverConfig {
+                connect_timeout: per_attempt,
+                renew_session_on_expiry: self.renew_session_on_expiry,
+                max_pending: self.max_pending,
+                connector: Connector::new(self.tls),
+            },
+        );
+        let transitions = shared.transitions.subscribe();
+        tokio::spawn(driver.run());
+        let client = Client {
+            inner: Arc::new(Inner {
+                commands: cmd_tx,
+                closes: close_tx,
+                unwatch: unwatch_tx,
+                watch_buffer: self.watch_buffer,
+                shared,
+                info: info_rx,
+                chroot,
+                chroot_state: super::chroot::ChrootState::new(self.create_chroot),
+                next_watcher: AtomicU64::new(1),
+                renew_session_on_expiry: self.renew_session_on_expiry,
+            }),
+            policy: self.retry,
+            deadline: self.deadline,
+        };
+        Ok((client, transitions, auth_replies))
+    }
+}
+
+/// The answer to one `auth` packet sent at connect.
+type AuthReply = tokio::sync::oneshot::Receiver<Result<crate::session::Reply>>;
+
+/// The session's state machine, with the builder's credentials queued to
+/// be sent right after the first handshake.
+fn session_machine(
+    config: SessionConfig,
+    auth: Vec<(String, Bytes)>,
+) -> (SessionMachine<ReplySender, WatchSender>, Vec<AuthReply>) {
+    let now = tokio::time::Instant::now().into_std();
+    let mut machine = SessionMachine::new(config, now);
+    let mut replies = Vec::new();
+    for (scheme, auth) in auth {
+        let packet = AuthPacket {
+            auth_type: 0,
+            scheme,
+            auth,
+        };
+        let (reply, rx) = ReplySender::new();
+        machine.add_auth(now, packet, reply);
+        replies.push(rx);
+    }
+    (machine, replies)
+}
+
+/// What the client's handles and its connection task share, still
+/// connecting, and the receiver of its session info.
+fn shared_state() -> (Arc<Shared>, watch::Receiver<SessionInfo>) {
+    let (info_tx, info_rx) = watch::channel(SessionInfo {
+        state: ConnectionState::Connecting,
+        session_id: 0,
+        timeout: Duration::ZERO,
+        server: None,
+    });
+    let (transitions, _) = broadcast::channel(256);
+    let shared = Arc::new(Shared {
+        info: info_tx,
+        transitions,
+        last_zxid: AtomicI64::new(0),
+        password: std::sync::Mutex::new(Bytes::new()),
+        last_connect_error: std::sync::Mutex::new(None),
+        pending: Default::default(),
+        watchers: Default::default(),
+    });
+    (shared, info_rx)
 }
 
 /// The error of a `connect` that found no session in time: a TLS failure

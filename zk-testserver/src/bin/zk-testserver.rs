@@ -43,190 +43,158 @@
 //! no limit); `--4lw-whitelist LIST` names the four-letter words answered
 //! (ZooKeeper's `4lw.commands.whitelist`: comma-separated, or `*` for all;
 //! default `srvr` only).
+//!
+//! `zk-testserver --help` lists every flag. A bad value is an error naming
+//! its flag (exit status 2). The binary needs the crate's default `cli`
+//! feature (clap and tracing-subscriber), which library users can turn off.
 
+use clap::Parser;
 use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use zk_testserver::server::ZkVersion;
 use zk_testserver::tls::{ClientAuth, ServerTls, TestPki};
 use zk_testserver::{Ensemble, EnsembleBuilder, FourLetterWords};
 
-const USAGE: &str = "usage: zk-testserver [--members N] [--port P] [--data-dir DIR] \
-[--tick-ms T] [--extended-types] [--super-digest super:<base64 sha1>] [--container-check-ms C] \
-[--zk-version 3.8|3.9] [--read-only-mode] [--admin-port A] [--bind IP] [--control ADDR] [--observers K] \
-[--max-client-cnxns N] [--4lw-whitelist WORD,WORD,...|*] \
-[--secure-port P] [--tls-cert PEM --tls-key PEM | --tls-generate DIR] [--tls-client-ca PEM] \
-[--tls-client-auth none|want|need] [--sasl-users FILE]";
-
+/// The command line. Flag names are what scripts and other languages'
+/// tests pass; keep them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "zk-testserver",
+    version,
+    about = "A ZooKeeper-compatible replicated ensemble: prints its connect string, \
+             serves until SIGINT or SIGTERM"
+)]
 struct Args {
+    /// Voting members, on client ports P, P+1, ...
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     members: usize,
+    /// First client port (0: any free ports).
+    #[arg(long, value_name = "P", default_value_t = 0)]
     port: u16,
+    /// Keep member k's log and snapshots in DIR/member<k>, recovered on the next start.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Tick in milliseconds (sessions last 2 to 20 ticks).
+    #[arg(long, value_name = "T", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..))]
     tick_ms: u64,
+    /// Serve TTL nodes (ZooKeeper's `extendedTypesEnabled`).
+    #[arg(long)]
     extended_types: bool,
+    /// The super user's digest (ZooKeeper's `DigestAuthenticationProvider.superDigest`).
+    #[arg(long, value_name = "super:<base64 sha1>")]
     super_digest: Option<String>,
+    /// How often empty containers and expired TTL nodes are deleted, in milliseconds.
+    #[arg(long, value_name = "C")]
     container_check_ms: Option<u64>,
-    data_dir: Option<std::path::PathBuf>,
-    secure: SecureArgs,
-    max_client_cnxns: Option<usize>,
-    four_letter_words: Option<FourLetterWords>,
-    version: ZkVersion,
+    /// The ZooKeeper release imitated where 3.8 and 3.9 differ.
+    #[arg(long, value_name = "3.8|3.9", default_value_t = ZkVersion::default())]
+    zk_version: ZkVersion,
+    /// A member cut off from its quorum serves read-only sessions.
+    #[arg(long = "read-only-mode")]
     read_only: bool,
+    /// AdminServer HTTP endpoint (`/commands/<name>`) of member k on port A + k - 1.
+    #[arg(long, value_name = "A")]
     admin_port: Option<u16>,
-    bind: Option<std::net::IpAddr>,
-    control: Option<std::net::SocketAddr>,
+    /// Address the client and admin ports bind to [default: 127.0.0.1].
+    #[arg(long, value_name = "IP")]
+    bind: Option<IpAddr>,
+    /// Serve the fault API over HTTP/JSON on ADDR (ip:port).
+    #[arg(long, value_name = "ADDR")]
+    control: Option<SocketAddr>,
+    /// Non-voting observers, members N+1 to N+K.
+    #[arg(long, value_name = "K", default_value_t = 0)]
     observers: usize,
+    /// Connections of one client address per member (0: no limit) [default: 60].
+    #[arg(long, value_name = "N")]
+    max_client_cnxns: Option<usize>,
+    /// Four-letter words answered: comma-separated, or `*` for all [default: srvr].
+    #[arg(long = "4lw-whitelist", value_name = "WORD,...|*", value_parser = FourLetterWords::parse)]
+    four_letter_words: Option<FourLetterWords>,
+    #[command(flatten)]
+    secure: SecureArgs,
 }
 
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args {
-        members: 1,
-        port: 0,
-        tick_ms: 2000,
-        extended_types: false,
-        super_digest: None,
-        container_check_ms: None,
-        data_dir: None,
-        secure: SecureArgs::default(),
-        max_client_cnxns: None,
-        four_letter_words: None,
-        version: ZkVersion::default(),
-        read_only: false,
-        admin_port: None,
-        bind: None,
-        control: None,
-        observers: 0,
-    };
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--members" => {
-                a.members = value("--members")?
-                    .parse()
-                    .map_err(|e| format!("--members: {e}"))?
-            }
-            "--port" => {
-                a.port = value("--port")?
-                    .parse()
-                    .map_err(|e| format!("--port: {e}"))?
-            }
-            "--tick-ms" => {
-                a.tick_ms = value("--tick-ms")?
-                    .parse()
-                    .map_err(|e| format!("--tick-ms: {e}"))?
-            }
-            "--extended-types" => a.extended_types = true,
-            "--read-only-mode" => a.read_only = true,
-            "--observers" => {
-                a.observers = value("--observers")?
-                    .parse()
-                    .map_err(|e| format!("--observers: {e}"))?
-            }
-            "--bind" => {
-                a.bind = Some(
-                    value("--bind")?
-                        .parse()
-                        .map_err(|e| format!("--bind: {e}"))?,
-                )
-            }
-            "--control" => {
-                a.control = Some(
-                    value("--control")?
-                        .parse()
-                        .map_err(|e| format!("--control (ip:port): {e}"))?,
-                )
-            }
-            "--admin-port" => {
-                a.admin_port = Some(
-                    value("--admin-port")?
-                        .parse()
-                        .map_err(|e| format!("--admin-port: {e}"))?,
-                )
-            }
-            "--container-check-ms" => {
-                a.container_check_ms = Some(
-                    value("--container-check-ms")?
-                        .parse()
-                        .map_err(|e| format!("--container-check-ms: {e}"))?,
-                )
-            }
-            "--super-digest" => a.super_digest = Some(value("--super-digest")?),
-            "--data-dir" => a.data_dir = Some(value("--data-dir")?.into()),
-            f if SecureArgs::FLAGS.contains(&f) => a.secure.set(f, &value(f)?)?,
-            "--max-client-cnxns" => {
-                a.max_client_cnxns = Some(
-                    value("--max-client-cnxns")?
-                        .parse()
-                        .map_err(|e| format!("--max-client-cnxns: {e}"))?,
-                )
-            }
-            "--4lw-whitelist" => {
-                a.four_letter_words = Some(
-                    FourLetterWords::parse(&value("--4lw-whitelist")?)
-                        .map_err(|e| format!("--4lw-whitelist: {e}"))?,
-                )
-            }
-            "--zk-version" => {
-                a.version = value("--zk-version")?
-                    .parse()
-                    .map_err(|e| format!("--zk-version: {e}"))?
-            }
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+/// A count of at least one.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+impl Args {
+    /// The ensemble's settings from the command line.
+    fn ensemble_builder(self) -> Result<EnsembleBuilder, String> {
+        let mut builder = Ensemble::builder()
+            .members(self.members)
+            .port(self.port)
+            .tick(Duration::from_millis(self.tick_ms))
+            .extended_types(self.extended_types)
+            .zookeeper_version(self.zk_version)
+            .read_only_mode(self.read_only)
+            .observers(self.observers);
+        if let Some(ip) = self.bind {
+            builder = builder.bind(ip);
         }
+        if let Some(port) = self.admin_port {
+            builder = builder.admin_port(port);
+        }
+        if let Some(d) = self.super_digest {
+            builder = builder.super_digest(d);
+        }
+        if let Some(ms) = self.container_check_ms {
+            builder = builder.container_check_interval(Duration::from_millis(ms));
+        }
+        if let Some(dir) = &self.data_dir {
+            builder = builder.data_dir(dir);
+        }
+        if let Some(n) = self.max_client_cnxns {
+            builder = builder.max_client_cnxns(n);
+        }
+        if let Some(words) = self.four_letter_words {
+            builder = builder.four_letter_words(words);
+        }
+        self.secure.apply(builder)
     }
-    if a.members == 0 {
-        return Err("--members must be at least 1".into());
-    }
-    if a.tick_ms == 0 {
-        return Err("--tick-ms must be positive".into());
-    }
-    Ok(a)
 }
 
 /// The TLS and SASL flags.
-#[derive(Default)]
+#[derive(Debug, Default, clap::Args)]
 struct SecureArgs {
-    port: Option<u16>,
-    cert: Option<std::path::PathBuf>,
-    key: Option<std::path::PathBuf>,
-    client_ca: Option<std::path::PathBuf>,
-    client_auth: Option<ClientAuth>,
-    generate: Option<std::path::PathBuf>,
-    sasl_users: Option<std::path::PathBuf>,
+    /// First TLS client port (ZooKeeper's `secureClientPort`).
+    #[arg(long, value_name = "P")]
+    secure_port: Option<u16>,
+    /// Server certificate (PEM), with --tls-key.
+    #[arg(long, value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// Server private key (PEM), with --tls-cert.
+    #[arg(long, value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// CA trusted for client certificates.
+    #[arg(long, value_name = "PEM")]
+    tls_client_ca: Option<PathBuf>,
+    /// Whether TLS clients must present a certificate [default: need].
+    #[arg(long, value_name = "none|want|need")]
+    tls_client_auth: Option<ClientAuth>,
+    /// Make a test CA and certificates in DIR instead of --tls-cert/--tls-key.
+    #[arg(long, value_name = "DIR")]
+    tls_generate: Option<PathBuf>,
+    /// Serve SASL DIGEST-MD5 for the `name=password` lines of FILE.
+    #[arg(long, value_name = "FILE")]
+    sasl_users: Option<PathBuf>,
 }
 
 impl SecureArgs {
-    const FLAGS: [&'static str; 7] = [
-        "--secure-port",
-        "--tls-cert",
-        "--tls-key",
-        "--tls-client-ca",
-        "--tls-client-auth",
-        "--tls-generate",
-        "--sasl-users",
-    ];
-
-    fn set(&mut self, flag: &str, value: &str) -> Result<(), String> {
-        match flag {
-            "--secure-port" => self.port = Some(value.parse().map_err(|e| format!("{flag}: {e}"))?),
-            "--tls-cert" => self.cert = Some(value.into()),
-            "--tls-key" => self.key = Some(value.into()),
-            "--tls-client-ca" => self.client_ca = Some(value.into()),
-            "--tls-client-auth" => {
-                self.client_auth = Some(value.parse().map_err(|e| format!("{flag}: {e}"))?)
-            }
-            "--tls-generate" => self.generate = Some(value.into()),
-            "--sasl-users" => self.sasl_users = Some(value.into()),
-            _ => return Err(format!("unknown argument {flag:?}")),
-        }
-        Ok(())
-    }
-
     /// Adds the secure port and SASL users to the ensemble's settings.
     fn apply(self, mut builder: EnsembleBuilder) -> Result<EnsembleBuilder, String> {
         if let Some(tls) = self.server_tls()? {
-            builder = builder.tls(tls).secure_port(self.port.unwrap_or(0));
-        } else if self.port.is_some() {
+            builder = builder.tls(tls).secure_port(self.secure_port.unwrap_or(0));
+        } else if self.secure_port.is_some() {
             return Err("--secure-port needs --tls-cert/--tls-key or --tls-generate".into());
         }
         if let Some(path) = &self.sasl_users {
@@ -252,7 +220,7 @@ impl SecureArgs {
     }
 
     fn server_tls(&self) -> Result<Option<ServerTls>, String> {
-        let tls = match (&self.generate, &self.cert, &self.key) {
+        let tls = match (&self.tls_generate, &self.tls_cert, &self.tls_key) {
             (Some(dir), None, None) => {
                 let pki = TestPki::generate();
                 let client = pki.client_cert("zk-rs client");
@@ -262,16 +230,16 @@ impl SecureArgs {
                     std::fs::write(dir.join("client.key"), &client.key_pem)
                 };
                 write().map_err(|e| format!("--tls-generate {}: {e}", dir.display()))?;
-                pki.server_tls(self.client_auth.unwrap_or(ClientAuth::Need))
+                pki.server_tls(self.tls_client_auth.unwrap_or(ClientAuth::Need))
             }
             (None, Some(cert), Some(key)) => {
                 let mut tls = ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?;
-                if let Some(ca) = &self.client_ca {
+                if let Some(ca) = &self.tls_client_ca {
                     let pem = std::fs::read(ca)
                         .map_err(|e| format!("--tls-client-ca {}: {e}", ca.display()))?;
                     tls = tls.client_ca_pem(&pem).map_err(|e| e.to_string())?;
                 }
-                match self.client_auth {
+                match self.tls_client_auth {
                     Some(mode) => tls.client_auth(mode),
                     None => tls,
                 }
@@ -369,8 +337,8 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -378,85 +346,70 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut builder = Ensemble::builder()
-        .members(args.members)
-        .port(args.port)
-        .tick(Duration::from_millis(args.tick_ms))
-        .extended_types(args.extended_types)
-        .zookeeper_version(args.version)
-        .read_only_mode(args.read_only)
-        .observers(args.observers);
-    if let Some(ip) = args.bind {
-        builder = builder.bind(ip);
+}
+
+/// Serves the control API on `addr`; returns the bound address and the task.
+async fn start_control(
+    addr: SocketAddr,
+    zk: std::sync::Arc<Ensemble>,
+) -> Result<(String, tokio::task::JoinHandle<()>), String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot bind the control endpoint on {addr}: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let task = tokio::spawn(zk_testserver::control::serve(listener, zk));
+    Ok((bound, task))
+}
+
+/// The stdout lines scripts wait for: connect string, secure connect
+/// string, control address.
+fn print_addresses(zk: &Ensemble, control: Option<&str>) {
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{}", zk.connect_string());
+    if let Some(secure) = zk.secure_connect_string() {
+        let _ = writeln!(stdout, "{secure}");
     }
-    if let Some(port) = args.admin_port {
-        builder = builder.admin_port(port);
+    if let Some(addr) = control {
+        let _ = writeln!(stdout, "control http://{addr}");
     }
-    if let Some(d) = args.super_digest {
-        builder = builder.super_digest(d);
-    }
-    if let Some(ms) = args.container_check_ms {
-        builder = builder.container_check_interval(Duration::from_millis(ms));
-    }
-    if let Some(dir) = &args.data_dir {
-        builder = builder.data_dir(dir);
-    }
-    builder = match args.secure.apply(builder) {
+    let _ = stdout.flush();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
+    let control_addr = args.control;
+    let data_dir = args.data_dir.clone();
+    let builder = match args.ensemble_builder() {
         Ok(b) => b,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
-    if let Some(n) = args.max_client_cnxns {
-        builder = builder.max_client_cnxns(n);
-    }
-    if let Some(words) = args.four_letter_words {
-        builder = builder.four_letter_words(words);
-    }
     let zk = match builder.start().await {
-        Ok(zk) => zk,
+        Ok(zk) => std::sync::Arc::new(zk),
         Err(e) => {
             eprintln!("cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let zk = std::sync::Arc::new(zk);
-    let mut control = None;
-    if let Some(addr) = args.control {
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => l,
+    let control = match control_addr {
+        Some(addr) => match start_control(addr, zk.clone()).await {
+            Ok(c) => Some(c),
             Err(e) => {
-                eprintln!("cannot bind the control endpoint on {addr}: {e}");
+                eprintln!("{e}");
                 return ExitCode::FAILURE;
             }
-        };
-        let bound = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        control = Some((
-            bound,
-            tokio::spawn(zk_testserver::control::serve(listener, zk.clone())),
-        ));
-    }
-    let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "{}", zk.connect_string());
-    if let Some(secure) = zk.secure_connect_string() {
-        let _ = writeln!(stdout, "{secure}");
-    }
-    if let Some((addr, _)) = &control {
-        let _ = writeln!(stdout, "control http://{addr}");
-    }
-    let _ = stdout.flush();
-    match &args.data_dir {
+        },
+        None => None,
+    };
+    print_addresses(&zk, control.as_ref().map(|(addr, _)| addr.as_str()));
+    match &data_dir {
         Some(dir) => {
             tokio::select! {
                 _ = shutdown_signal() => {}
@@ -471,4 +424,113 @@ async fn main() -> ExitCode {
     }
     zk.stop().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
+
+    /// Parses a command line written as one string (no quoting needed).
+    fn parse(line: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("zk-testserver").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+    }
+
+    /// Every way scripts/, .ci/, the docs, the tests and the Python and
+    /// Java examples start the binary.
+    #[test]
+    fn every_invocation_in_the_tree_parses() {
+        for line in [
+            // scripts/conformance.sh (zkCli), README.md
+            "--members 1 --port 22590",
+            "--members 3 --port 2181",
+            // README.md, examples/python, examples/java
+            "--members 3 --control 127.0.0.1:0",
+            "--members 3 --tick-ms 100 --control 127.0.0.1:0",
+            "--zk-version 3.8",
+            // scripts/conformance.sh (secure kazoo, whoAmI)
+            "--members 1 --port 24001 --secure-port 24002 --tls-generate /tmp/pki \
+             --tls-client-auth want --sasl-users /tmp/users",
+            // scripts/interop/run.sh
+            "--members 1 --port 24003 --tick-ms 200 --extended-types --container-check-ms 200",
+            // scripts/bench/lib.sh ts_start (compare.sh, lock.sh, memory.sh, tls.sh)
+            "--members 3 --port 24010 --max-client-cnxns 0 --4lw-whitelist * \
+             --data-dir /tmp/ts-data",
+            "--members 1 --port 24010 --max-client-cnxns 0 --4lw-whitelist * \
+             --secure-port 24011 --tls-generate /tmp/pki --tls-client-auth none",
+            // scripts/idle-connection-cost.py, tests/hostile_clients.rs
+            "--tick-ms 2000 --max-client-cnxns 0",
+            // tests/damaged_member.rs
+            "--members 3 --tick-ms 100 --data-dir /tmp/d",
+            // BENCHMARKS.md
+            "--members 1 --port 26681",
+            // the remaining flags
+            "--super-digest super:abc= --read-only-mode --admin-port 8080 --bind 0.0.0.0 \
+             --observers 2 --4lw-whitelist srvr,mntr --tls-cert c.pem --tls-key k.pem \
+             --tls-client-ca ca.pem --zk-version 3.9.3",
+            "",
+        ] {
+            if let Err(e) = parse(line) {
+                panic!("{line:?} does not parse: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn flags_keep_their_meaning() {
+        let a = parse(
+            "--members 3 --port 2181 --tick-ms 100 --zk-version 3.8 --read-only-mode \
+             --4lw-whitelist * --tls-client-auth want",
+        )
+        .unwrap();
+        assert_eq!((a.members, a.port, a.tick_ms), (3, 2181, 100));
+        assert_eq!(a.zk_version, ZkVersion::V3_8);
+        assert!(a.read_only && !a.extended_types);
+        assert_eq!(a.four_letter_words, Some(FourLetterWords::all()));
+        assert_eq!(a.secure.tls_client_auth, Some(ClientAuth::Want));
+        let d = parse("").unwrap();
+        assert_eq!((d.members, d.port, d.tick_ms, d.observers), (1, 0, 2000, 0));
+        assert_eq!(d.zk_version, ZkVersion::default());
+    }
+
+    #[test]
+    fn a_bad_value_is_an_error_naming_its_flag() {
+        for (line, flag) in [
+            ("--members three", "--members"),
+            ("--members 0", "--members"),
+            ("--tick-ms 0", "--tick-ms"),
+            ("--port 70000", "--port"),
+            ("--zk-version 3.7", "--zk-version"),
+            ("--bind localhost", "--bind"),
+            ("--control 8080", "--control"),
+            ("--4lw-whitelist nope", "--4lw-whitelist"),
+            ("--tls-client-auth maybe", "--tls-client-auth"),
+            ("--max-client-cnxns many", "--max-client-cnxns"),
+        ] {
+            let e = parse(line).expect_err(line);
+            assert_eq!(e.kind(), ErrorKind::ValueValidation, "{line}: {e}");
+            assert!(e.to_string().contains(flag), "{line}: {e}");
+            assert_eq!(e.exit_code(), 2);
+        }
+        assert_eq!(
+            parse("--members").unwrap_err().kind(),
+            ErrorKind::InvalidValue
+        );
+        let e = parse("--no-such-flag").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn help_is_not_an_error() {
+        let e = parse("--help").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DisplayHelp);
+        assert_eq!(e.exit_code(), 0);
+        assert_eq!(parse("-h").unwrap_err().exit_code(), 0);
+    }
 }

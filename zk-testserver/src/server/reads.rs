@@ -5,13 +5,14 @@
 
 use super::database::Database;
 use super::ZkVersion;
-use crate::tree::{acl, AuthInfo, RemoveKind, WatchKind, WatcherId};
+use crate::tree::{acl, AuthInfo, DataTree, RemoveKind, WatchKind, WatcherId};
 use bytes::Bytes;
 use zk_client::proto::{
-    encode_notification, encode_reply, xid, AddWatchMode, ErrorCode, ErrorResponse, EventType,
-    GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse,
-    GetDataResponse, GetEphemeralsResponse, MultiResult, Perms, ReplyHeader, Request, Response,
-    SetWatches2, StatResponse, SyncResponse, WatcherEvent, WhoAmIResponse,
+    encode_notification, encode_reply, xid, AddWatchMode, AddWatchRequest, ErrorCode,
+    ErrorResponse, EventType, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
+    GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, MultiResult, PathRequest,
+    PathWatchRequest, Perms, ReplyHeader, Request, Response, SetWatches2, Stat, StatResponse,
+    SyncResponse, WatcherEvent, WatchesRequest, WhoAmIResponse,
 };
 
 /// Who is reading.
@@ -67,78 +68,24 @@ pub fn read(db: &mut Database, ctx: ReadCtx<'_>, xid: i32, req: &Request) -> Vec
 fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response, ErrorCode> {
     let tree = &mut db.tree;
     match req {
-        Request::Exists(r) => {
-            if r.path.contains('\0') {
-                return Err(ErrorCode::BadArguments);
-            }
-            // 3.9 refuses a node the caller may not read, before the watch.
-            if ctx.version.exists_checks_read() {
-                if let Some(node) = tree.get(&r.path) {
-                    acl::check(&node.acl, Perms::READ, ctx.auth)?;
-                }
-            }
-            if r.watch {
-                tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
-            }
-            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
-            Ok(Response::Stat(StatResponse { stat: node.stat() }))
+        Request::Exists(r) => exists(tree, ctx, r),
+        Request::GetData(r) => get_data(tree, ctx, r),
+        Request::GetChildren(r) => {
+            let (children, _) = get_children(tree, ctx, r)?;
+            Ok(Response::GetChildren(GetChildrenResponse { children }))
         }
-        Request::GetData(r) => {
-            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
-            acl::check(&node.acl, Perms::READ, ctx.auth)?;
-            let resp = GetDataResponse {
-                data: node.data.clone(),
-                stat: node.stat(),
-            };
-            if r.watch {
-                tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
-            }
-            Ok(Response::GetData(resp))
-        }
-        Request::GetChildren(r) | Request::GetChildren2(r) => {
-            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
-            acl::check(&node.acl, Perms::READ, ctx.auth)?;
-            let children = node.children.java_order();
-            let stat = node.stat();
-            if r.watch {
-                tree.watches.add(&r.path, ctx.conn, WatchKind::Child);
-            }
-            Ok(if matches!(req, Request::GetChildren(_)) {
-                Response::GetChildren(GetChildrenResponse { children })
-            } else {
-                Response::GetChildren2(GetChildren2Response { children, stat })
-            })
-        }
-        Request::GetAcl(r) => {
-            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
-            acl::check(&node.acl, Perms::READ | Perms::ADMIN, ctx.auth)?;
-            let acl = if acl::check(&node.acl, Perms::ADMIN, ctx.auth).is_ok() {
-                node.acl.to_vec()
-            } else {
-                acl::redact(&node.acl)
-            };
-            Ok(Response::GetAcl(GetAclResponse {
-                acl,
-                stat: node.stat(),
+        Request::GetChildren2(r) => {
+            let (children, stat) = get_children(tree, ctx, r)?;
+            Ok(Response::GetChildren2(GetChildren2Response {
+                children,
+                stat,
             }))
         }
+        Request::GetAcl(r) => get_acl(tree, ctx, r),
         Request::Sync(r) => Ok(Response::Sync(SyncResponse {
             path: r.path.clone(),
         })),
-        Request::GetAllChildrenNumber(r) => {
-            let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
-            acl::check(&node.acl, Perms::READ, ctx.auth)?;
-            // ZooKeeper counts the keys under `path + "/"`; for "" that is
-            // every node but the root's "" key, "/" included.
-            let n = if r.path.is_empty() {
-                tree.descendant_count("/") + 1
-            } else {
-                tree.descendant_count(&r.path)
-            };
-            Ok(Response::AllChildrenNumber(GetAllChildrenNumberResponse {
-                total_number: i32::try_from(n).unwrap_or(i32::MAX),
-            }))
-        }
+        Request::GetAllChildrenNumber(r) => all_children_number(tree, ctx, r),
         Request::GetEphemerals(r) => {
             let prefix = r.path.trim();
             let all = prefix.is_empty() || prefix == "/";
@@ -152,75 +99,173 @@ fn answer(db: &mut Database, ctx: ReadCtx<'_>, req: &Request) -> Result<Response
         Request::WhoAmI => Ok(Response::WhoAmI(WhoAmIResponse {
             client_info: ctx.auth.who_am_i(),
         })),
-        Request::AddWatch(r) => {
-            let kind = match AddWatchMode::from_code(r.mode) {
-                Ok(AddWatchMode::Persistent) => WatchKind::Persistent,
-                Ok(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
-                // ZooKeeper fails to map the mode: a marshalling error.
-                Err(_) => return Err(ErrorCode::MarshallingError),
-            };
-            tree.watches.add(&r.path, ctx.conn, kind);
-            Ok(Response::AddWatch(ErrorResponse { err: 0 }))
-        }
-        Request::CheckWatches(r) | Request::RemoveWatches(r) => {
-            let kind = RemoveKind::from_code(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
-            let check = matches!(req, Request::CheckWatches(_));
-            let found = if ctx.version.separate_persistent_watch_kinds() {
-                if check {
-                    tree.watches.contains(&r.path, ctx.conn, kind)
-                } else {
-                    tree.watches.remove(&r.path, ctx.conn, kind)
-                }
-            } else {
-                // 3.8 knows no persistent watcher types: it fails to map them.
-                if matches!(
-                    kind,
-                    RemoveKind::Persistent | RemoveKind::PersistentRecursive
-                ) {
-                    return Err(ErrorCode::MarshallingError);
-                }
-                if check {
-                    tree.watches.contains_3_8(&r.path, ctx.conn, kind)
-                } else {
-                    tree.watches.remove_3_8(&r.path, ctx.conn, kind)
-                }
-            };
-            if found {
-                Ok(Response::Empty)
-            } else {
-                Err(ErrorCode::NoWatcher)
-            }
-        }
-        Request::MultiRead(ops) => {
-            let results = ops
-                .iter()
-                .map(|op| {
-                    let plain = match op {
-                        Request::GetData(r) => {
-                            Request::GetData(zk_client::proto::PathWatchRequest {
-                                path: r.path.clone(),
-                                watch: false,
-                            })
-                        }
-                        Request::GetChildren(r) => {
-                            Request::GetChildren(zk_client::proto::PathWatchRequest {
-                                path: r.path.clone(),
-                                watch: false,
-                            })
-                        }
-                        _ => return MultiResult::Error(ErrorCode::BadArguments.code()),
-                    };
-                    match answer(db, ctx, &plain) {
-                        Ok(Response::GetData(d)) => MultiResult::GetData(d),
-                        Ok(Response::GetChildren(c)) => MultiResult::GetChildren(c),
-                        Ok(_) => MultiResult::Error(ErrorCode::SystemError.code()),
-                        Err(e) => MultiResult::Error(e.code()),
-                    }
-                })
-                .collect();
-            Ok(Response::Multi(results))
-        }
+        Request::AddWatch(r) => add_watch(tree, ctx, r),
+        Request::CheckWatches(r) => check_or_remove_watches(tree, ctx, r, true),
+        Request::RemoveWatches(r) => check_or_remove_watches(tree, ctx, r, false),
+        Request::MultiRead(ops) => Ok(Response::Multi(
+            ops.iter().map(|op| multi_read_one(db, ctx, op)).collect(),
+        )),
         _ => Err(ErrorCode::Unimplemented),
+    }
+}
+
+fn exists(
+    tree: &mut DataTree,
+    ctx: ReadCtx<'_>,
+    r: &PathWatchRequest,
+) -> Result<Response, ErrorCode> {
+    if r.path.contains('\0') {
+        return Err(ErrorCode::BadArguments);
+    }
+    // 3.9 refuses a node the caller may not read, before the watch.
+    if ctx.version.exists_checks_read() {
+        if let Some(node) = tree.get(&r.path) {
+            acl::check(&node.acl, Perms::READ, ctx.auth)?;
+        }
+    }
+    if r.watch {
+        tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
+    }
+    let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
+    Ok(Response::Stat(StatResponse { stat: node.stat() }))
+}
+
+fn get_data(
+    tree: &mut DataTree,
+    ctx: ReadCtx<'_>,
+    r: &PathWatchRequest,
+) -> Result<Response, ErrorCode> {
+    let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
+    acl::check(&node.acl, Perms::READ, ctx.auth)?;
+    let resp = GetDataResponse {
+        data: node.data.clone(),
+        stat: node.stat(),
+    };
+    if r.watch {
+        tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
+    }
+    Ok(Response::GetData(resp))
+}
+
+/// The children (in Java's order) and stat of a node, for getChildren and
+/// getChildren2.
+fn get_children(
+    tree: &mut DataTree,
+    ctx: ReadCtx<'_>,
+    r: &PathWatchRequest,
+) -> Result<(Vec<String>, Stat), ErrorCode> {
+    let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
+    acl::check(&node.acl, Perms::READ, ctx.auth)?;
+    let children = node.children.java_order();
+    let stat = node.stat();
+    if r.watch {
+        tree.watches.add(&r.path, ctx.conn, WatchKind::Child);
+    }
+    Ok((children, stat))
+}
+
+fn get_acl(tree: &DataTree, ctx: ReadCtx<'_>, r: &PathRequest) -> Result<Response, ErrorCode> {
+    let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
+    acl::check(&node.acl, Perms::READ | Perms::ADMIN, ctx.auth)?;
+    let acl = if acl::check(&node.acl, Perms::ADMIN, ctx.auth).is_ok() {
+        node.acl.to_vec()
+    } else {
+        acl::redact(&node.acl)
+    };
+    Ok(Response::GetAcl(GetAclResponse {
+        acl,
+        stat: node.stat(),
+    }))
+}
+
+fn all_children_number(
+    tree: &DataTree,
+    ctx: ReadCtx<'_>,
+    r: &PathRequest,
+) -> Result<Response, ErrorCode> {
+    let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
+    acl::check(&node.acl, Perms::READ, ctx.auth)?;
+    // ZooKeeper counts the keys under `path + "/"`; for "" that is
+    // every node but the root's "" key, "/" included.
+    let n = if r.path.is_empty() {
+        tree.descendant_count("/") + 1
+    } else {
+        tree.descendant_count(&r.path)
+    };
+    Ok(Response::AllChildrenNumber(GetAllChildrenNumberResponse {
+        total_number: i32::try_from(n).unwrap_or(i32::MAX),
+    }))
+}
+
+fn add_watch(
+    tree: &mut DataTree,
+    ctx: ReadCtx<'_>,
+    r: &AddWatchRequest,
+) -> Result<Response, ErrorCode> {
+    let kind = match AddWatchMode::from_code(r.mode) {
+        Ok(AddWatchMode::Persistent) => WatchKind::Persistent,
+        Ok(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
+        // ZooKeeper fails to map the mode: a marshalling error.
+        Err(_) => return Err(ErrorCode::MarshallingError),
+    };
+    tree.watches.add(&r.path, ctx.conn, kind);
+    Ok(Response::AddWatch(ErrorResponse { err: 0 }))
+}
+
+/// checkWatches (`check`) or removeWatches: `NoWatcher` unless the
+/// connection has such a watch on the path.
+fn check_or_remove_watches(
+    tree: &mut DataTree,
+    ctx: ReadCtx<'_>,
+    r: &WatchesRequest,
+    check: bool,
+) -> Result<Response, ErrorCode> {
+    let kind = RemoveKind::from_code(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
+    let found = if ctx.version.separate_persistent_watch_kinds() {
+        if check {
+            tree.watches.contains(&r.path, ctx.conn, kind)
+        } else {
+            tree.watches.remove(&r.path, ctx.conn, kind)
+        }
+    } else {
+        // 3.8 knows no persistent watcher types: it fails to map them.
+        if matches!(
+            kind,
+            RemoveKind::Persistent | RemoveKind::PersistentRecursive
+        ) {
+            return Err(ErrorCode::MarshallingError);
+        }
+        if check {
+            tree.watches.contains_3_8(&r.path, ctx.conn, kind)
+        } else {
+            tree.watches.remove_3_8(&r.path, ctx.conn, kind)
+        }
+    };
+    if found {
+        Ok(Response::Empty)
+    } else {
+        Err(ErrorCode::NoWatcher)
+    }
+}
+
+/// One operation of a multiRead: a getData or getChildren, never watched.
+fn multi_read_one(db: &mut Database, ctx: ReadCtx<'_>, op: &Request) -> MultiResult {
+    let plain = match op {
+        Request::GetData(r) => Request::GetData(PathWatchRequest {
+            path: r.path.clone(),
+            watch: false,
+        }),
+        Request::GetChildren(r) => Request::GetChildren(PathWatchRequest {
+            path: r.path.clone(),
+            watch: false,
+        }),
+        _ => return MultiResult::Error(ErrorCode::BadArguments.code()),
+    };
+    match answer(db, ctx, &plain) {
+        Ok(Response::GetData(d)) => MultiResult::GetData(d),
+        Ok(Response::GetChildren(c)) => MultiResult::GetChildren(c),
+        Ok(_) => MultiResult::Error(ErrorCode::SystemError.code()),
+        Err(e) => MultiResult::Error(e.code()),
     }
 }
 

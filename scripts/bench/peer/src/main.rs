@@ -9,7 +9,8 @@
 #[allow(dead_code)]
 mod bench;
 
-use bench::{Args, Command, Target};
+use bench::{Args, Target};
+use clap::Parser as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use zookeeper_client as zk;
@@ -70,7 +71,7 @@ fn tls_options(args: &Args) -> Result<Option<zk::TlsOptions>, String> {
     let mut options = zk::TlsOptions::default()
         .with_pem_ca(&read(ca)?)
         .map_err(|e| e.to_string())?;
-    if let Some((cert, key)) = &args.tls_identity {
+    if let Some((cert, key)) = args.tls_identity() {
         options = options
             .with_pem_identity(&read(cert)?, &read(key)?)
             .map_err(|e| e.to_string())?;
@@ -98,17 +99,7 @@ async fn run(args: Args) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match bench::parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{}", bench::USAGE.replace("{prog}", "zk-bench-peer"));
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("zk-bench-peer: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     let runtime = match bench::runtime() {
         Ok(rt) => rt,
         Err(e) => {

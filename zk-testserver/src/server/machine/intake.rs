@@ -180,29 +180,10 @@ impl Server {
         };
         let (session, timeout) = (c.session.unwrap_or(0), c.timeout_ms);
         self.touch(session, timeout, now);
-        let op = match OpCode::from_code(code) {
-            Some(op)
-                if !matches!(
-                    op,
-                    OpCode::Notification
-                        | OpCode::Error
-                        | OpCode::CreateSession
-                        | OpCode::DeleteContainer
-                ) =>
-            {
-                op
-            }
-            _ => {
-                tracing::debug!(conn, code, "unknown opcode");
-                let hdr = ReplyHeader {
-                    xid: hxid,
-                    zxid: -1,
-                    err: ErrorCode::Unimplemented.code(),
-                };
-                self.send(conn, encode_reply(&hdr, &Response::Empty));
-                self.close(conn);
-                return;
-            }
+        let Some(op) = OpCode::from_code(code).filter(|op| served_alone(*op)) else {
+            tracing::debug!(conn, code, "unknown opcode");
+            self.refuse_unimplemented(conn, hxid);
+            return;
         };
         let mut body = raw.body.java_lenient();
         if fails_on_null_path(op, self.config.version) {
@@ -224,101 +205,145 @@ impl Server {
             self.session_moved(conn, session, hxid, op, now);
             return;
         }
-        let request = match decoded {
-            Ok(r) => r,
+        let head = Head {
+            conn,
+            session,
+            xid: hxid,
+            code,
+            op,
+        };
+        match decoded {
+            Ok(request) => self.serve(head, request, now),
             Err(e) => {
                 tracing::debug!(conn, %op, error = %e, "undecodable request body");
-                if op.is_write() && self.mode == Mode::Prepare {
-                    let txn = self.prep.failed(
-                        session,
-                        hxid,
-                        code,
-                        ErrorCode::MarshallingError,
-                        now.wall_ms,
-                    );
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        c.queue.push_back(Pending::Write {
-                            cxid: hxid,
-                            start: now.mono_ms,
-                            reply: None,
-                        });
-                    }
-                    self.propose(txn);
-                    return;
-                }
-                let hdr = ReplyHeader {
-                    xid: hxid,
-                    zxid: self.db.last_zxid,
-                    err: ErrorCode::MarshallingError.code(),
-                };
-                self.enqueue_or_send(conn, hxid, Err(hdr), now);
-                return;
+                self.undecodable(head, now);
             }
+        }
+    }
+
+    /// Replies `Unimplemented` to `xid` and closes the connection, as
+    /// ZooKeeper does for an opcode it does not serve.
+    fn refuse_unimplemented(&mut self, conn: ConnId, xid: i32) {
+        let hdr = ReplyHeader {
+            xid,
+            zxid: -1,
+            err: ErrorCode::Unimplemented.code(),
         };
+        self.send(conn, encode_reply(&hdr, &Response::Empty));
+        self.close(conn);
+    }
+
+    /// A request whose body does not decode: a write on the leader becomes
+    /// a failed transaction (so it keeps its place in the session's
+    /// order), anything else gets `MarshallingError` in order.
+    fn undecodable(&mut self, head: Head, now: Time) {
+        let Head {
+            conn,
+            session,
+            xid,
+            code,
+            op,
+        } = head;
+        if op.is_write() && self.mode == Mode::Prepare {
+            let txn =
+                self.prep
+                    .failed(session, xid, code, ErrorCode::MarshallingError, now.wall_ms);
+            self.queue_write(conn, xid, now);
+            self.propose(txn);
+            return;
+        }
+        let hdr = ReplyHeader {
+            xid,
+            zxid: self.db.last_zxid,
+            err: ErrorCode::MarshallingError.code(),
+        };
+        self.enqueue_or_send(conn, xid, Err(hdr), now);
+    }
+
+    /// A decoded request from a session this member may serve: a read is
+    /// answered in order, a sync waits for the leader, a write is proposed
+    /// (leader) or forwarded (follower).
+    fn serve(&mut self, head: Head, request: Request, now: Time) {
+        let Head {
+            conn,
+            session,
+            xid,
+            op,
+            ..
+        } = head;
         if op == OpCode::Check {
             // A lone check is only meaningful inside multi.
-            let hdr = ReplyHeader {
-                xid: hxid,
-                zxid: -1,
-                err: ErrorCode::Unimplemented.code(),
-            };
-            self.send(conn, encode_reply(&hdr, &Response::Empty));
-            self.close(conn);
+            self.refuse_unimplemented(conn, xid);
             return;
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.last_op = op.name();
         }
-        if self.mode == Mode::ReadOnly && self.read_only_request(conn, hxid, op, session, now) {
+        if self.mode == Mode::ReadOnly && self.read_only_request(conn, xid, op, session, now) {
             return;
         }
         if op == OpCode::Sync {
             let token = self.request_sync(conn);
             if let Some(c) = self.conns.get_mut(&conn) {
                 c.queue.push_back(Pending::Sync {
-                    xid: hxid,
+                    xid,
                     request,
                     token,
                     done: false,
                     start: now.mono_ms,
                 });
             }
+        } else if op.is_write() {
+            self.write(head, request, now);
+        } else {
+            self.enqueue_or_send(conn, xid, Ok(request), now);
+        }
+    }
+
+    /// Takes the place of a write in its connection's reply order.
+    fn queue_write(&mut self, conn: ConnId, xid: i32, now: Time) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.queue.push_back(Pending::Write {
+                cxid: xid,
+                start: now.mono_ms,
+                reply: None,
+            });
+        }
+    }
+
+    /// A write: proposed here on the leader, forwarded to it otherwise.
+    fn write(&mut self, head: Head, request: Request, now: Time) {
+        let Head {
+            conn,
+            session,
+            xid,
+            code,
+            op,
+        } = head;
+        self.queue_write(conn, xid, now);
+        if op == OpCode::CloseSession {
+            self.tracker.set_closing(session);
+        }
+        let auth = self
+            .conns
+            .get(&conn)
+            .map(|c| c.auth.clone())
+            .unwrap_or_default();
+        if self.mode != Mode::Prepare {
+            let mut body = BytesMut::new();
+            request.write_body(&mut body);
+            self.submissions
+                .push_back(Submission::Forward(ForwardedWrite {
+                    session_id: session,
+                    cxid: xid,
+                    op: code,
+                    body: body.freeze(),
+                    auth: auth.ids,
+                }));
             return;
         }
-        if op.is_write() {
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.queue.push_back(Pending::Write {
-                    cxid: hxid,
-                    start: now.mono_ms,
-                    reply: None,
-                });
-            }
-            if op == OpCode::CloseSession {
-                self.tracker.set_closing(session);
-            }
-            let auth = self
-                .conns
-                .get(&conn)
-                .map(|c| c.auth.clone())
-                .unwrap_or_default();
-            if self.mode != Mode::Prepare {
-                let mut body = BytesMut::new();
-                request.write_body(&mut body);
-                self.submissions
-                    .push_back(Submission::Forward(ForwardedWrite {
-                        session_id: session,
-                        cxid: hxid,
-                        op: code,
-                        body: body.freeze(),
-                        auth: auth.ids,
-                    }));
-                return;
-            }
-            let txn = self.prepare_write(session, hxid, &request, &auth, now);
-            self.propose(txn);
-        } else {
-            self.enqueue_or_send(conn, hxid, Ok(request), now);
-        }
+        let txn = self.prepare_write(session, xid, &request, &auth, now);
+        self.propose(txn);
     }
 
     /// This member's id, the owner of the sessions attached here.
@@ -585,4 +610,24 @@ fn fails_on_null_path(op: OpCode, version: ZkVersion) -> bool {
                 | OpCode::MultiRead
         ),
     }
+}
+
+/// Who sent a request and what it is, as read from its header.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    conn: ConnId,
+    session: i64,
+    xid: i32,
+    code: i32,
+    op: OpCode,
+}
+
+/// Whether a client may send `op` as a request of its own (not a
+/// notification, an error, a session creation outside the handshake, or
+/// the server's internal container deletion).
+fn served_alone(op: OpCode) -> bool {
+    !matches!(
+        op,
+        OpCode::Notification | OpCode::Error | OpCode::CreateSession | OpCode::DeleteContainer
+    )
 }

@@ -10,31 +10,18 @@
 //! Prints `LAYOUT ...` lines (layout phase), `VIOLATION ...` lines and then
 //! `OK` or `FAILED`; exits 0 only if nothing was violated.
 
-use examples::interop::{self, Harness};
-use examples::target::{arg, arg_or};
+use clap::Parser as _;
+use examples::interop::{self, Args};
 use std::process::ExitCode;
 use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (Some(connect), Some(ns), Some(scenario)) =
-        (arg("--connect"), arg("--ns"), arg("--scenario"))
-    else {
-        eprintln!("usage: zk-interop --connect HOSTS --ns PATH --scenario NAME [--phase P] ...");
-        return ExitCode::from(2);
-    };
-    let phase = arg("--phase").unwrap_or_else(|| "mixed".into());
-    let h = Harness::new(
-        connect,
-        ns,
-        arg("--side").unwrap_or_else(|| "rust".into()),
-        arg_or("--contenders", 4),
-        arg_or("--rounds", 3),
-        arg_or("--peers", 2),
-        arg("--role").unwrap_or_default(),
-    );
-    let deadline = Duration::from_secs(arg_or("--deadline-s", 120));
-    match tokio::time::timeout(deadline, interop::run(&h, &scenario, &phase)).await {
+    let args = Args::parse();
+    let h = args.harness();
+    let (scenario, phase) = (&args.scenario, &args.phase);
+    let deadline = Duration::from_secs(args.deadline_s);
+    match tokio::time::timeout(deadline, interop::run(&h, scenario, phase)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => h.violation(format!("{scenario}/{phase} failed: {e}")),
         Err(_) => h.violation(format!(

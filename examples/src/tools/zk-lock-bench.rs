@@ -32,8 +32,9 @@
 //! (one worker per core); kazoo's contenders are processes, because of
 //! Python's GIL.
 
+use clap::Parser as _;
 use examples::bench;
-use examples::lock_bench::{parse_lock_args, report, Acquisition, LockArgs};
+use examples::lock_bench::{report, Acquisition, LockArgs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use zk_client::{Client, CreateMode};
@@ -152,13 +153,7 @@ async fn delete_tree(client: &Client, path: &str) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_lock_args("zk-lock-bench", std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("zk-lock-bench: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = LockArgs::parse();
     let runtime = match bench::runtime() {
         Ok(rt) => rt,
         Err(e) => {

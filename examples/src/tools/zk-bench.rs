@@ -10,7 +10,8 @@
 //! the `zookeeper-client` peer in `scripts/bench/peer/`.
 
 use bytes::Bytes;
-use examples::bench::{self, Args, Command, Target};
+use clap::Parser as _;
+use examples::bench::{self, Args, Target};
 use std::process::ExitCode;
 use std::sync::Arc;
 use zk_client::{Client, CreateMode, TlsConfig};
@@ -69,7 +70,7 @@ fn tls_config(args: &Args) -> Result<Option<TlsConfig>, String> {
     let mut b = TlsConfig::builder()
         .ca_pem_file(ca)
         .map_err(|e| e.to_string())?;
-    if let Some((cert, key)) = &args.tls_identity {
+    if let Some((cert, key)) = args.tls_identity() {
         b = b
             .client_identity_pem_files(cert, key)
             .map_err(|e| e.to_string())?;
@@ -98,17 +99,7 @@ async fn run(args: Args) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match bench::parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{}", bench::USAGE.replace("{prog}", "zk-bench"));
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("zk-bench: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     let runtime = match bench::runtime() {
         Ok(rt) => rt,
         Err(e) => {

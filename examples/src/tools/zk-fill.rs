@@ -14,55 +14,38 @@
 //! `nodes=… dirs=… size=… seconds=… creates_per_sec=…` on stdout.
 
 use bytes::Bytes;
+use clap::Parser;
+use examples::bench::positive;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::process::ExitCode;
 use std::time::Instant;
 use zk_client::{Client, CreateMode};
 
-const USAGE: &str = "usage: zk-fill --connect HOSTS [--nodes N] [--size BYTES] [--fanout F] \
-[--concurrency C] [--root PATH]";
-
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "zk-fill",
+    about = "Loads a server with many znodes, for memory measurements"
+)]
 struct Args {
+    /// The connect string.
+    #[arg(long, value_name = "HOSTS")]
     connect: String,
+    /// Leaf nodes to create.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     nodes: usize,
+    /// Bytes of data in each leaf.
+    #[arg(long, value_name = "BYTES", default_value_t = 100)]
     size: usize,
+    /// Leaves per directory node (> 0).
+    #[arg(long, value_name = "F", default_value_t = 1000, value_parser = positive)]
     fanout: usize,
+    /// Creates in flight at once (> 0).
+    #[arg(long, value_name = "C", default_value_t = 256, value_parser = positive)]
     concurrency: usize,
+    /// The node everything is created under.
+    #[arg(long, value_name = "PATH", default_value = "/fill")]
     root: String,
-}
-
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut connect = None;
-    let mut a = Args {
-        connect: String::new(),
-        nodes: 1_000_000,
-        size: 100,
-        fanout: 1000,
-        concurrency: 256,
-        root: "/fill".into(),
-    };
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        let number = |name: &str, v: String| -> Result<usize, String> {
-            v.parse()
-                .map_err(|_| format!("{name}: not a number: {v:?}"))
-        };
-        match flag.as_str() {
-            "--connect" => connect = Some(value("--connect")?),
-            "--nodes" => a.nodes = number("--nodes", value("--nodes")?)?,
-            "--size" => a.size = number("--size", value("--size")?)?,
-            "--fanout" => a.fanout = number("--fanout", value("--fanout")?)?,
-            "--concurrency" => a.concurrency = number("--concurrency", value("--concurrency")?)?,
-            "--root" => a.root = value("--root")?,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-        }
-    }
-    a.connect = connect.ok_or(format!("--connect is required\n{USAGE}"))?;
-    if a.fanout == 0 || a.concurrency == 0 {
-        return Err("--fanout and --concurrency must be positive".into());
-    }
-    Ok(a)
 }
 
 /// Creates `paths(0..n)` with `data`, `conc` at a time.
@@ -128,14 +111,7 @@ async fn run(a: Args) -> Result<String, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("zk-fill: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args).await {
+    match run(Args::parse()).await {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -144,5 +120,37 @@ async fn main() -> ExitCode {
             eprintln!("zk-fill: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+    use clap::{CommandFactory, Parser};
+
+    fn parse(line: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("zk-fill").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn scripts_invocations_parse_and_bad_values_name_their_flag() {
+        Args::command().debug_assert();
+        // scripts/bench/memory.sh
+        let a = parse("--connect h:1 --nodes 1000000 --size 100 --fanout 1000").unwrap();
+        assert_eq!(
+            (a.nodes, a.size, a.fanout, a.concurrency),
+            (1_000_000, 100, 1000, 256)
+        );
+        assert_eq!(a.root, "/fill");
+        for (line, flag) in [
+            ("--nodes 1e6", "--nodes"),
+            ("--fanout 0", "--fanout"),
+            ("--concurrency 0", "--concurrency"),
+            ("--size big", "--size"),
+        ] {
+            let e = parse(&format!("--connect h:1 {line}")).unwrap_err();
+            assert!(e.to_string().contains(flag), "{line}: {e}");
+        }
+        assert!(parse("").is_err(), "--connect is required");
     }
 }

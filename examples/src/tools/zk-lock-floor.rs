@@ -25,7 +25,8 @@
 //! separated, no chroot).
 
 use bytes::Bytes;
-use examples::lock_bench::{parse_lock_args, report, Acquisition, LockArgs};
+use clap::Parser as _;
+use examples::lock_bench::{report, Acquisition, LockArgs};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -305,8 +306,7 @@ fn run(a: LockArgs) -> Result<String, String> {
 }
 
 fn main() -> std::process::ExitCode {
-    let result = parse_lock_args("zk-lock-floor", std::env::args().skip(1)).and_then(run);
-    match result {
+    match run(LockArgs::parse()) {
         Ok(line) => {
             println!("{line}");
             std::process::ExitCode::SUCCESS
