@@ -29,6 +29,7 @@ impl Ensemble {
         let servers = self
             .addrs
             .iter()
+            .take(self.config.members + self.config.observers)
             .enumerate()
             .map(|(i, addr)| (i, reachable(*addr)))
             .map(|(i, addr)| ServerSpec {
@@ -66,7 +67,32 @@ impl Ensemble {
     /// The observers' ids (after the voters'; see
     /// [`EnsembleBuilder::observers`](super::EnsembleBuilder::observers)).
     pub fn observers(&self) -> Vec<u64> {
-        (self.config.members as u64 + 1..=self.addrs.len() as u64).collect()
+        let last = self.config.members + self.config.observers;
+        (self.config.members as u64 + 1..=last as u64).collect()
+    }
+
+    /// The spares' ids (after the observers'; see
+    /// [`EnsembleBuilder::spares`](super::EnsembleBuilder::spares)).
+    pub fn spares(&self) -> Vec<u64> {
+        let first = self.config.members + self.config.observers + 1;
+        (first as u64..=self.addrs.len() as u64).collect()
+    }
+
+    /// Member `id`'s `server.N=host:0:0:participant;host:port` line, as a
+    /// reconfig adds it (quorum and election ports are 0: members talk over
+    /// an in-process network); None if there is no such member.
+    pub fn server_line(&self, id: u64) -> Option<String> {
+        let i = usize::try_from(id).ok()?.checked_sub(1)?;
+        let addr = reachable(*self.addrs.get(i)?);
+        let spec = ServerSpec {
+            id,
+            host: addr.ip().to_string(),
+            quorum_port: 0,
+            election_port: 0,
+            role: ServerRole::Participant,
+            client: Some((addr.ip().to_string(), addr.port())),
+        };
+        Some(spec.to_string())
     }
 
     /// The text of `/zookeeper/config` members are started with.

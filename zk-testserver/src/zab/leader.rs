@@ -664,6 +664,18 @@ impl Leader {
             .then(|| make_zxid(epoch, self.next_counter))
     }
 
+    /// This leader and the learners synced with it.
+    pub(crate) fn synced(&self, core: &Core) -> Vec<MemberId> {
+        let mut ids = vec![core.id()];
+        ids.extend(
+            self.learners
+                .iter()
+                .filter(|(_, l)| l.stage == Stage::Broadcast)
+                .map(|(&id, _)| id),
+        );
+        ids
+    }
+
     /// Connected learners, and the synced ones: voters and observers.
     pub(crate) fn learner_counts(&self, core: &Core) -> LearnerCounts {
         let synced = |observers: bool| {

@@ -528,6 +528,15 @@ impl Member {
         self.transition(now, next);
     }
 
+    /// On an established leader, the members synced with it (itself and
+    /// every learner that acknowledged NEWLEADER); empty on other roles.
+    pub fn synced_members(&self) -> Vec<MemberId> {
+        match &self.state {
+            State::Leading(l) if l.is_serving() => l.synced(&self.core),
+            _ => Vec::new(),
+        }
+    }
+
     /// The voting members of the configuration in force here.
     pub fn voters(&self) -> &[MemberId] {
         &self.core.cfg.members
