@@ -166,3 +166,46 @@ async fn a_removed_member_stops_serving_and_the_rest_commit() {
         .await
         .unwrap();
 }
+
+/// The full (non-incremental) form names the whole next membership: here
+/// it leaves the leader out. The leader steps down once that commits, the
+/// others elect one of themselves and go on without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_form_can_remove_the_leader() {
+    let zk = ensemble(3, 1).await;
+    let leader = zk.wait_for_leader().await.unwrap();
+    let next: Vec<u64> = [1, 2, 3, 4].into_iter().filter(|&m| m != leader).collect();
+    let lines: Vec<String> = next.iter().map(|&m| zk.server_line(m).unwrap()).collect();
+    let c = admin(&zk).await;
+    c.create("/before", "", CreateMode::Persistent)
+        .await
+        .unwrap();
+    // The leader closes its connections once the change commits, so the
+    // reply may be lost; the configuration then says whether it applied.
+    match c.reconfig(&Reconfig::members(lines)).await {
+        Ok((v1, _)) => assert_eq!(ids(&v1), next),
+        Err(e) => assert!(e.is_connection_loss(), "{e}"),
+    }
+    zk.wait_for_status("a leader among the new voters", |s| {
+        s.iter()
+            .any(|m| next.contains(&m.id) && m.leader == Some(m.id) && m.serving)
+    })
+    .await
+    .unwrap();
+    let w = client_of(&zk, next[0]).await;
+    let v1 = within("the new config", w.ensemble_config()).await.unwrap();
+    assert_eq!(ids(&v1), next);
+    within("a write without the old leader", async {
+        loop {
+            match w.create("/after", "", CreateMode::Persistent).await {
+                Ok(_) => return,
+                Err(e) if e.is(ErrorCode::NodeExists) => return,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await;
+    zk.kill(leader).await.unwrap();
+    everywhere(&zk, &next, "/after").await;
+    everywhere(&zk, &next, "/before").await;
+}
