@@ -135,6 +135,18 @@ async fn an_added_member_votes_so_two_old_ones_may_fail() {
     .await
     .unwrap();
     everywhere(&zk, &[leader, 4, 5], "/after").await;
+    w.close().await.unwrap();
+    // The leader restarts with the current configuration: with the initial
+    // one it would not count 4 and 5, and no quorum would form.
+    zk.restart(leader).await.unwrap();
+    let w = client(&zk).await;
+    within(
+        "a write after the restart",
+        w.create("/restarted", "", CreateMode::Persistent),
+    )
+    .await
+    .unwrap();
+    everywhere(&zk, &[leader, 4, 5], "/restarted").await;
 }
 
 /// Removing a follower leaves a smaller quorum: with two voters left, the

@@ -99,4 +99,47 @@ impl Ensemble {
     pub(super) fn config_node_text(&self) -> Option<String> {
         (self.addrs.len() > 1).then(|| self.ensemble_config().to_string())
     }
+
+    /// The newest configuration a reconfig installed that any running
+    /// member but `except` holds (what a ZooKeeper server would find in its
+    /// dynamic config file, or learn from the leader); None if there was no
+    /// reconfig.
+    pub(super) async fn latest_config(&self, except: u64) -> Option<EnsembleConfig> {
+        let mut latest: Option<EnsembleConfig> = None;
+        for m in self.members().into_iter().filter(|&m| m != except) {
+            let Ok(found) = self.inspect(m).await else {
+                continue;
+            };
+            let Some(config) = found.config.and_then(|t| EnsembleConfig::parse(&t).ok()) else {
+                continue;
+            };
+            if config.version > latest.as_ref().map_or(0, |l| l.version) {
+                latest = Some(config);
+            }
+        }
+        latest
+    }
+
+    /// Starts a member with the configuration `current` a reconfig
+    /// installed, if it is in it (a removed member keeps the initial one,
+    /// which no member answers any more).
+    pub(super) fn reconfigured(
+        &self,
+        config: &mut crate::member::MemberConfig,
+        admin: &mut EnsembleConfig,
+        current: EnsembleConfig,
+    ) {
+        let id = config.id();
+        let spares = self.spares();
+        if current.server(id).is_none() && !spares.contains(&id) {
+            return;
+        }
+        let voters = crate::server::reconfig::voters(&current);
+        let mut observers = crate::server::reconfig::observers(&current);
+        observers.extend(spares.into_iter().filter(|s| current.server(*s).is_none()));
+        config.zab.members = voters;
+        config.zab.observers = observers;
+        config.ensemble_config = Some(current.to_string());
+        *admin = current;
+    }
 }

@@ -81,6 +81,8 @@ pub struct Inspection {
     pub sessions: Vec<(i64, i32)>,
     /// Role and leader.
     pub status: Status,
+    /// The text of its `/zookeeper/config` (None when empty).
+    pub config: Option<String>,
 }
 
 /// What a member task publishes after every batch of work.
@@ -266,6 +268,7 @@ impl Driver {
                     digest: self.machine.digest(),
                     sessions: self.machine.sessions(),
                     status: self.machine.status(),
+                    config: self.machine.server().ensemble_config_text(),
                 });
             }
         }

@@ -84,6 +84,12 @@ impl Server {
         self.prep.synced = synced;
     }
 
+    /// The text of `/zookeeper/config`; None when empty (standalone).
+    pub fn ensemble_config_text(&self) -> Option<String> {
+        let data = self.db.tree.get(CONFIG)?.data.clone()?;
+        (!data.is_empty()).then(|| String::from_utf8_lossy(&data).into_owned())
+    }
+
     /// The reply to an applied reconfig: the configuration and its stat.
     pub(super) fn config_reply(&self, stat: Stat) -> Response {
         let data = self.db.tree.get(CONFIG).and_then(|n| n.data.clone());
