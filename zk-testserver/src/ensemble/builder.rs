@@ -47,6 +47,11 @@ pub struct EnsembleBuilder {
     admin_port: Option<u16>,
     bind: std::net::IpAddr,
     pub(super) observers: usize,
+    /// Non-voting learners outside the published configuration, which a
+    /// reconfig may add.
+    pub(super) spares: usize,
+    /// `reconfigEnabled`.
+    pub(super) reconfig_enabled: bool,
 }
 
 impl Default for EnsembleBuilder {
@@ -80,6 +85,8 @@ impl Default for EnsembleBuilder {
             admin_port: None,
             bind: std::net::IpAddr::from([127, 0, 0, 1]),
             observers: 0,
+            spares: 0,
+            reconfig_enabled: false,
         }
     }
 }
@@ -339,8 +346,29 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Allows `reconfig` (ZooKeeper's `reconfigEnabled`; off by default,
+    /// when every reconfig fails with ReconfigDisabled). As in ZooKeeper,
+    /// only the superuser (see [`EnsembleBuilder::super_digest`]) may
+    /// reconfigure.
+    pub fn reconfig_enabled(mut self, on: bool) -> Self {
+        self.reconfig_enabled = on;
+        self
+    }
+
+    /// Adds `n` spare members (ids after the voters' and observers'): they
+    /// run, connect to the leader and sync as non-voting learners serving
+    /// clients, but `/zookeeper/config` does not list them until a reconfig
+    /// adds them (ZooKeeper requires a joining server to be up and
+    /// connected). [`Ensemble::server_line`](super::Ensemble::server_line)
+    /// gives the `server.N=...` line to add one with.
+    pub fn spares(mut self, n: usize) -> Self {
+        self.spares = n;
+        self
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
+        c.reconfig_enabled = self.reconfig_enabled;
         c.version = self.version;
         c.extended_types = self.extended_types;
         c.super_digest = self.super_digest.clone();
@@ -364,8 +392,8 @@ impl EnsembleBuilder {
     /// The configuration of member `id`, for its `incarnation`-th start.
     pub(super) fn member_config(&self, id: MemberId, incarnation: u64) -> MemberConfig {
         let ids: Vec<MemberId> = (1..=self.members as u64).collect();
-        let observers: Vec<MemberId> =
-            (self.members as u64 + 1..=(self.members + self.observers) as u64).collect();
+        let learners = self.members + self.observers + self.spares;
+        let observers: Vec<MemberId> = (self.members as u64 + 1..=learners as u64).collect();
         let mut c = MemberConfig::new(id, ids, self.server_config());
         c.zab.observers = observers;
         c.zab.tick = self.tick.max(Duration::from_millis(1));
@@ -408,7 +436,7 @@ impl EnsembleBuilder {
     /// with [`Ensemble::restart`] once its storage is repaired, or with
     /// [`Ensemble::restart_wiped`] (it then catches up from the leader).
     pub async fn start(mut self) -> Result<Ensemble> {
-        let total = self.members + self.observers;
+        let total = self.members + self.observers + self.spares;
         if self.members == 0 || total > 255 {
             return Err(Error::Unsupported("between 1 and 255 members"));
         }

@@ -29,6 +29,7 @@ impl Ensemble {
         let servers = self
             .addrs
             .iter()
+            .take(self.config.members + self.config.observers)
             .enumerate()
             .map(|(i, addr)| (i, reachable(*addr)))
             .map(|(i, addr)| ServerSpec {
@@ -66,11 +67,79 @@ impl Ensemble {
     /// The observers' ids (after the voters'; see
     /// [`EnsembleBuilder::observers`](super::EnsembleBuilder::observers)).
     pub fn observers(&self) -> Vec<u64> {
-        (self.config.members as u64 + 1..=self.addrs.len() as u64).collect()
+        let last = self.config.members + self.config.observers;
+        (self.config.members as u64 + 1..=last as u64).collect()
+    }
+
+    /// The spares' ids (after the observers'; see
+    /// [`EnsembleBuilder::spares`](super::EnsembleBuilder::spares)).
+    pub fn spares(&self) -> Vec<u64> {
+        let first = self.config.members + self.config.observers + 1;
+        (first as u64..=self.addrs.len() as u64).collect()
+    }
+
+    /// Member `id`'s `server.N=host:0:0:participant;host:port` line, as a
+    /// reconfig adds it (quorum and election ports are 0: members talk over
+    /// an in-process network); None if there is no such member.
+    pub fn server_line(&self, id: u64) -> Option<String> {
+        let i = usize::try_from(id).ok()?.checked_sub(1)?;
+        let addr = reachable(*self.addrs.get(i)?);
+        let spec = ServerSpec {
+            id,
+            host: addr.ip().to_string(),
+            quorum_port: 0,
+            election_port: 0,
+            role: ServerRole::Participant,
+            client: Some((addr.ip().to_string(), addr.port())),
+        };
+        Some(spec.to_string())
     }
 
     /// The text of `/zookeeper/config` members are started with.
     pub(super) fn config_node_text(&self) -> Option<String> {
         (self.addrs.len() > 1).then(|| self.ensemble_config().to_string())
+    }
+
+    /// The newest configuration a reconfig installed that any running
+    /// member but `except` holds (what a ZooKeeper server would find in its
+    /// dynamic config file, or learn from the leader); None if there was no
+    /// reconfig.
+    pub(super) async fn latest_config(&self, except: u64) -> Option<EnsembleConfig> {
+        let mut latest: Option<EnsembleConfig> = None;
+        for m in self.members().into_iter().filter(|&m| m != except) {
+            let Ok(found) = self.inspect(m).await else {
+                continue;
+            };
+            let Some(config) = found.config.and_then(|t| EnsembleConfig::parse(&t).ok()) else {
+                continue;
+            };
+            if config.version > latest.as_ref().map_or(0, |l| l.version) {
+                latest = Some(config);
+            }
+        }
+        latest
+    }
+
+    /// Starts a member with the configuration `current` a reconfig
+    /// installed, if it is in it (a removed member keeps the initial one,
+    /// which no member answers any more).
+    pub(super) fn reconfigured(
+        &self,
+        config: &mut crate::member::MemberConfig,
+        admin: &mut EnsembleConfig,
+        current: EnsembleConfig,
+    ) {
+        let id = config.id();
+        let spares = self.spares();
+        if current.server(id).is_none() && !spares.contains(&id) {
+            return;
+        }
+        let voters = crate::server::reconfig::voters(&current);
+        let mut observers = crate::server::reconfig::observers(&current);
+        observers.extend(spares.into_iter().filter(|s| current.server(*s).is_none()));
+        config.zab.members = voters;
+        config.zab.observers = observers;
+        config.ensemble_config = Some(current.to_string());
+        *admin = current;
     }
 }

@@ -313,6 +313,9 @@ impl Ensemble {
 
     async fn restart_inner(&self, member: MemberId, wipe: bool) -> Result<()> {
         let i = self.index(member)?;
+        // Asked before this member's slot is locked (another restart may
+        // hold another slot and ask this one).
+        let current = self.latest_config(member).await;
         let mut slot = self.slots[i].lock().await;
         slot.kill(&self.network).await;
         self.publish_down(i);
@@ -323,6 +326,9 @@ impl Ensemble {
         let mut config = self.config.member_config(slot.id, slot.starts());
         config.ensemble_config = self.config_node_text();
         slot.admin_ensemble = self.ensemble_config();
+        if let Some(current) = current {
+            self.reconfigured(&mut config, &mut slot.admin_ensemble, current);
+        }
         let publisher = Publisher {
             tx: self.reports.clone(),
             index: i,

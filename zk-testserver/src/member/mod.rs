@@ -57,6 +57,7 @@ mod failpoints;
 mod forwarding;
 mod pump;
 mod read_only;
+mod reconfig;
 mod replication;
 mod solo;
 mod view;
@@ -208,6 +209,9 @@ pub struct MemberMachine {
     voters: usize,
     /// Whether this member observes (does not vote).
     observer: bool,
+    /// Non-voting learners the published configuration does not name
+    /// (spares a reconfig may add).
+    spares: Vec<MemberId>,
     /// When the member last started looking for a leader.
     looking_since: Option<Instant>,
 }
@@ -238,6 +242,7 @@ impl MemberMachine {
         let members = config.zab.members.len() + config.zab.observers.len();
         let voters = config.zab.members.len();
         let observer = config.zab.is_observer();
+        let spares = reconfig::spares_of(&config.zab.observers, config.ensemble_config.as_deref());
         let repl = Replication::new(config.zab, recovered, now)?;
         let mut m = MemberMachine {
             id,
@@ -266,6 +271,7 @@ impl MemberMachine {
             read_only_grace: config.read_only_grace,
             voters,
             observer,
+            spares,
             looking_since: Some(now),
         };
         m.pump(now);

@@ -19,6 +19,7 @@ impl MemberMachine {
                 return;
             }
             let mut busy = false;
+            self.report_synced();
             while let Some(sub) = self.server.poll_submission() {
                 busy = true;
                 self.submit(now, sub);
@@ -35,7 +36,10 @@ impl MemberMachine {
 
     fn submit(&mut self, now: Instant, sub: Submission) {
         let ok = match sub {
-            Submission::Propose(entry) => self.repl.propose(now, entry),
+            Submission::Propose(entry) => match self.server.take_proposed_config(entry.zxid) {
+                Some(text) => self.propose_reconfig(now, entry, &text),
+                None => self.repl.propose(now, entry),
+            },
             Submission::Sync(token) => self.repl.sync(now, token),
             Submission::Forward(write) => match self.outbound.as_mut() {
                 Some(ob) => {
@@ -103,6 +107,9 @@ impl MemberMachine {
             }
             zab::Output::Commit(entry) => {
                 self.server.apply_committed(entry, time);
+                if let Some(text) = self.server.take_applied_config() {
+                    self.adopt_config(now, &text);
+                }
                 self.since_snapshot += 1;
                 if self.snapshot_every > 0 && self.since_snapshot >= self.snapshot_every {
                     self.since_snapshot = 0;

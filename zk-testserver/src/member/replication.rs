@@ -47,6 +47,46 @@ impl Replication {
         }
     }
 
+    /// Proposes a reconfig entry installing `members` and `observers`; false
+    /// as [`Replication::propose`], and always when standalone.
+    pub(crate) fn propose_reconfig(
+        &mut self,
+        now: Instant,
+        entry: LogEntry,
+        members: Vec<MemberId>,
+        observers: Vec<MemberId>,
+    ) -> bool {
+        match self {
+            Replication::Solo(_) => false,
+            Replication::Zab(m) => {
+                m.next_zxid() == Some(entry.zxid)
+                    && m.propose_reconfig(now, entry.payload, members, observers)
+                        .is_ok()
+            }
+        }
+    }
+
+    /// Switches to a committed configuration (ZAB only).
+    pub(crate) fn adopt_config(
+        &mut self,
+        now: Instant,
+        members: Vec<MemberId>,
+        observers: Vec<MemberId>,
+    ) {
+        if let Replication::Zab(m) = self {
+            m.adopt_config(now, members, observers);
+        }
+    }
+
+    /// Members synced with this leader (itself included); empty unless it
+    /// leads; None when standalone.
+    pub(crate) fn synced_members(&self) -> Option<Vec<MemberId>> {
+        match self {
+            Replication::Solo(_) => None,
+            Replication::Zab(m) => Some(m.synced_members()),
+        }
+    }
+
     /// The zxid after which a newly serving leader hands out zxids.
     pub(crate) fn zxid_base(&self, epoch: u32) -> Zxid {
         match self {

@@ -86,6 +86,8 @@ pub struct Inspection {
     pub sessions: Vec<(i64, i32)>,
     /// Role and leader.
     pub status: Status,
+    /// The text of its `/zookeeper/config` (None when empty).
+    pub config: Option<String>,
 }
 
 /// What a member task publishes after every batch of work.
@@ -302,6 +304,7 @@ impl Driver {
                     digest: self.machine.digest(),
                     sessions: self.machine.sessions(),
                     status: self.machine.status(),
+                    config: self.machine.server().ensemble_config_text(),
                 });
             }
         }

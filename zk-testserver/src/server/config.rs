@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub x509: bool,
     /// The ZooKeeper release imitated where releases differ (default 3.9).
     pub version: ZkVersion,
+    /// Whether `reconfig` is allowed (ZooKeeper's `reconfigEnabled`; off by
+    /// default, when every reconfig fails with ReconfigDisabled).
+    pub reconfig_enabled: bool,
 }
 
 impl ServerConfig {
@@ -49,6 +52,7 @@ impl ServerConfig {
             sasl_users: SaslUsers::default(),
             x509: false,
             version: ZkVersion::default(),
+            reconfig_enabled: false,
         }
     }
 

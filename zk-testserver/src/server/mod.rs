@@ -10,6 +10,7 @@ pub mod machine;
 pub mod owners;
 pub mod prep;
 pub mod reads;
+pub mod reconfig;
 pub mod sessions;
 pub mod stats;
 pub mod submit;

@@ -39,6 +39,8 @@ pub struct PrepConfig {
     pub extended_types: bool,
     /// Which optional auth schemes ACLs may name.
     pub providers: acl::Providers,
+    /// Whether `reconfig` is allowed (`reconfigEnabled`).
+    pub reconfig_enabled: bool,
 }
 
 /// A client write to prepare.
@@ -64,6 +66,9 @@ struct ChangeRecord {
 /// The preparation stage: assigns zxids and tracks outstanding changes.
 #[derive(Default)]
 pub struct Preparer {
+    /// The members synced with this leader (itself included), as its
+    /// replication last reported; None when not replicating (standalone).
+    pub synced: Option<Vec<u64>>,
     last_zxid: i64,
     changes: HashMap<String, ChangeRecord>,
     order: VecDeque<(i64, String)>,
@@ -233,6 +238,15 @@ impl Preparer {
                             })
                             .collect(),
                     )
+                }
+            }
+        } else if let Request::Reconfig(r) = req.request {
+            let synced = self.synced.as_deref();
+            match prep_reconfig(&mut view, cfg, &req, r, synced, zxid) {
+                Ok(b) => b,
+                Err(e) => {
+                    view.local.clear();
+                    TxnBody::Error { code: e.code() }
                 }
             }
         } else {
@@ -458,9 +472,35 @@ fn prep_op(
                 path: c.path.clone(),
             })
         }
-        Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
         _ => Err(ErrorCode::BadArguments),
     }
+}
+
+/// A reconfig: the checks and next configuration of
+/// [`super::reconfig::prepare`], recorded as an outstanding change of
+/// `/zookeeper/config` (a second reconfig meanwhile is ReconfigInProgress).
+fn prep_reconfig(
+    view: &mut View<'_>,
+    cfg: PrepConfig,
+    req: &WriteRequest<'_>,
+    r: &zk_client::proto::ReconfigRequest,
+    synced: Option<&[u64]>,
+    zxid: i64,
+) -> Result<TxnBody, ErrorCode> {
+    check_session(req.session)?;
+    let config = crate::tree::data_tree::CONFIG;
+    let node = view.get(config).ok_or(ErrorCode::NoNode)?;
+    let current = view.tree.get(config).and_then(|n| n.data.clone());
+    let ctx = super::reconfig::ReconfigContext {
+        enabled: cfg.reconfig_enabled,
+        standalone: synced.is_none(),
+        current: current.as_deref().unwrap_or_default(),
+        in_progress: view.changes.contains_key(config),
+        synced: synced.unwrap_or_default(),
+    };
+    let body = super::reconfig::prepare(ctx, req.auth, r, zxid)?;
+    view.set(config, Some(node));
+    Ok(body)
 }
 
 fn prep_create(

@@ -62,6 +62,12 @@ impl Core {
             .collect()
     }
 
+    /// Switches to a committed configuration: who votes and who observes.
+    pub(crate) fn set_config(&mut self, members: Vec<MemberId>, observers: Vec<MemberId>) {
+        self.cfg.members = members;
+        self.cfg.observers = observers;
+    }
+
     pub(crate) fn send(&mut self, to: MemberId, msg: ZabMessage) {
         self.out.push_back(Output::Send { to, msg });
     }

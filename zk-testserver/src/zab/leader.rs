@@ -19,6 +19,7 @@ use std::time::Instant;
 use super::core::Core;
 use super::message::{make_zxid, ZabMessage};
 use super::quorum::{is_quorum, watermark};
+use super::reconfig::PendingConfig;
 use super::timers::Timer;
 use super::{LearnerCounts, MemberId, Next, Output, Role};
 use crate::storage::{LogEntry, Zxid};
@@ -65,6 +66,12 @@ struct PendingSync {
     token: u64,
 }
 
+/// Whether learner `id` gets proposals before they commit: a voter, or a
+/// learner that votes in the pending configuration.
+fn gets_proposals(core: &Core, pending: Option<&PendingConfig>, id: MemberId) -> bool {
+    core.is_voter(id) || pending.is_some_and(|p| p.members.contains(&id))
+}
+
 /// State of a LEADING member.
 pub(crate) struct Leader {
     epoch: Option<u32>,
@@ -77,6 +84,11 @@ pub(crate) struct Leader {
     summary: (u32, Zxid),
     next_counter: u32,
     syncs: VecDeque<PendingSync>,
+    /// A reconfiguration proposed and not yet committed (at most one).
+    pending: Option<PendingConfig>,
+    /// A committed reconfiguration left this leader without a vote: it steps
+    /// down (ZooKeeper's removed leader stops serving).
+    removed: bool,
 }
 
 impl Leader {
@@ -91,6 +103,8 @@ impl Leader {
             summary: (core.epochs.current, core.log.last()),
             next_counter: 1,
             syncs: VecDeque::new(),
+            pending: None,
+            removed: false,
         };
         core.timers.clear();
         core.timers.set(Timer::Heartbeat, now + core.cfg.tick);
@@ -135,6 +149,14 @@ impl Leader {
         if let Some(l) = self.learners.get_mut(&from) {
             l.last_heard = now;
         }
+        let next = self.dispatch(core, now, from, msg);
+        if self.removed {
+            return Next::Look;
+        }
+        next
+    }
+
+    fn dispatch(&mut self, core: &mut Core, now: Instant, from: MemberId, msg: ZabMessage) -> Next {
         match msg {
             ZabMessage::FollowerInfo { accepted_epoch, .. } => {
                 self.on_follower_info(core, now, from, accepted_epoch)
@@ -433,17 +455,13 @@ impl Leader {
         if !self.established {
             return;
         }
-        let mut marks = vec![core.log.durable()];
-        // Observers learn commits; their acks count for nothing.
-        marks.extend(
-            self.learners
-                .iter()
-                .filter(|(id, l)| l.stage == Stage::Broadcast && core.is_voter(**id))
-                .map(|(_, l)| l.acked),
-        );
-        let Some(mark) = watermark(marks, core.cfg.quorum()) else {
+        let marks = self.durable_marks(core, &core.cfg.members);
+        let Some(mut mark) = watermark(marks, core.cfg.quorum()) else {
             return;
         };
+        if let Some(p) = &self.pending {
+            mark = p.commit_point(mark, self.durable_marks(core, &p.members));
+        }
         if mark <= core.log.committed() {
             return;
         }
@@ -454,14 +472,108 @@ impl Leader {
             core.send(id, ZabMessage::Commit(committed));
         }
         self.complete_syncs(core);
+        if self.pending.as_ref().is_some_and(|p| p.zxid <= committed) {
+            self.switch_config(core);
+        }
+    }
+
+    /// The durable point of each of `voters` this leader knows (itself
+    /// included): observers' and non-voters' acks count for nothing.
+    fn durable_marks(&self, core: &Core, voters: &[MemberId]) -> Vec<Zxid> {
+        let mut marks = Vec::with_capacity(voters.len());
+        if voters.contains(&core.id()) {
+            marks.push(core.log.durable());
+        }
+        marks.extend(
+            self.learners
+                .iter()
+                .filter(|(id, l)| l.stage == Stage::Broadcast && voters.contains(id))
+                .map(|(_, l)| l.acked),
+        );
+        marks
+    }
+
+    /// Proposes a reconfiguration: `payload` is the entry, `members` and
+    /// `observers` the configuration it installs once committed. None if not
+    /// established, the counter is spent, or another one is pending.
+    pub(crate) fn propose_reconfig(
+        &mut self,
+        core: &mut Core,
+        payload: Bytes,
+        members: Vec<MemberId>,
+        observers: Vec<MemberId>,
+    ) -> Option<Zxid> {
+        if self.pending.is_some() || members.is_empty() {
+            return None;
+        }
+        let zxid = self.next_zxid()?;
+        self.pending = Some(PendingConfig {
+            zxid,
+            members,
+            observers,
+        });
+        let Some(zxid) = self.propose(core, payload) else {
+            self.pending = None;
+            return None;
+        };
+        self.catch_up_voters(core);
+        Some(zxid)
+    }
+
+    /// Sends each forwarding learner that now gets proposals (a learner
+    /// voting in the pending configuration) the ones it has not seen.
+    fn catch_up_voters(&mut self, core: &mut Core) {
+        let ids: Vec<MemberId> = self
+            .learners
+            .iter()
+            .filter(|(_, l)| l.forwarding() && l.sent < core.log.last())
+            .map(|(&id, _)| id)
+            .filter(|&id| gets_proposals(core, self.pending.as_ref(), id))
+            .collect();
+        for id in ids {
+            let Some(l) = self.learners.get_mut(&id) else {
+                continue;
+            };
+            let entries: Vec<LogEntry> = core.log.after(l.sent).cloned().collect();
+            for entry in entries {
+                let zxid = entry.zxid;
+                let prev = std::mem::replace(&mut l.sent, zxid);
+                core.send(id, ZabMessage::Proposal { prev, entry });
+            }
+        }
+    }
+
+    /// The pending reconfiguration committed: count acks, decide quorums and
+    /// accept learners by the new configuration from now on.
+    fn switch_config(&mut self, core: &mut Core) {
+        let Some(p) = self.pending.take() else { return };
+        tracing::info!(
+            id = core.id(),
+            zxid = format_args!("{:#x}", p.zxid),
+            voters = ?p.members,
+            "configuration committed"
+        );
+        core.set_config(p.members, p.observers);
+        self.learners.retain(|&id, _| core.is_member(id));
+        self.catch_up_voters(core);
+        if !core.is_voter(core.id()) {
+            tracing::info!(id = core.id(), "leader removed from the configuration");
+            self.removed = true;
+        }
+    }
+
+    /// The configuration committed and applied: forget learners it removed.
+    pub(crate) fn adopt_config(&mut self, core: &Core) {
+        self.learners.retain(|&id, _| core.is_member(id));
     }
 
     /// Sends each forwarding observer the proposals committed since the last
     /// it got (the commit that follows completes ZooKeeper's INFORM).
     fn inform_observers(&mut self, core: &mut Core) {
         let committed = core.log.committed();
+        let pending = self.pending.as_ref();
         for (&id, l) in &mut self.learners {
-            if !l.forwarding() || !core.is_observer(id) || l.sent >= committed {
+            if !l.forwarding() || gets_proposals(core, pending, id) || l.sent >= committed {
                 continue;
             }
             let entries: Vec<LogEntry> = core
@@ -507,6 +619,9 @@ impl Leader {
     pub(crate) fn on_persisted(&mut self, core: &mut Core) -> Next {
         let next = self.maybe_self_ack(core);
         self.try_commit(core);
+        if self.removed {
+            return Next::Look;
+        }
         next
     }
 
@@ -523,9 +638,11 @@ impl Leader {
         if !core.append(entry.clone()) {
             return None;
         }
+        let pending = self.pending.as_ref();
         for (&id, l) in &mut self.learners {
-            // Observers learn the proposal once it commits.
-            if !l.forwarding() || core.is_observer(id) {
+            // Observers (and learners without a vote) learn the proposal
+            // once it commits.
+            if !l.forwarding() || !gets_proposals(core, pending, id) {
                 continue;
             }
             l.sent = zxid;
@@ -545,6 +662,18 @@ impl Leader {
         let epoch = self.epoch?;
         (self.established && self.next_counter < u32::MAX)
             .then(|| make_zxid(epoch, self.next_counter))
+    }
+
+    /// This leader and the learners synced with it.
+    pub(crate) fn synced(&self, core: &Core) -> Vec<MemberId> {
+        let mut ids = vec![core.id()];
+        ids.extend(
+            self.learners
+                .iter()
+                .filter(|(_, l)| l.stage == Stage::Broadcast)
+                .map(|(&id, _)| id),
+        );
+        ids
     }
 
     /// Connected learners, and the synced ones: voters and observers.

@@ -55,6 +55,7 @@ mod history;
 mod leader;
 mod message;
 mod quorum;
+mod reconfig;
 mod timers;
 
 #[cfg(test)]
@@ -463,6 +464,82 @@ impl Member {
         l.propose(&mut self.core, payload).ok_or(NotLeader {
             leader: Some(self.core.id()),
         })
+    }
+
+    /// Proposes a reconfiguration: `payload` is the entry (replicated and
+    /// committed as any other), `members` and `observers` the configuration
+    /// that takes effect when it commits. Until then, it and every later
+    /// proposal need a quorum of both the current and the next voters, and
+    /// connected learners voting next get proposals. On commit the leader
+    /// switches at once (stepping down if it no longer votes); every other
+    /// member switches when told with [`Member::adopt_config`]. Fails if not
+    /// an established leader or another reconfiguration is pending.
+    pub fn propose_reconfig(
+        &mut self,
+        now: Instant,
+        payload: Bytes,
+        members: Vec<MemberId>,
+        observers: Vec<MemberId>,
+    ) -> Result<Zxid, NotLeader> {
+        let State::Leading(l) = &mut self.state else {
+            return Err(NotLeader {
+                leader: self.leader(),
+            });
+        };
+        if l.exhausted() {
+            self.transition(now, Next::Look);
+            return Err(NotLeader { leader: None });
+        }
+        l.propose_reconfig(&mut self.core, payload, members, observers)
+            .ok_or(NotLeader {
+                leader: Some(self.core.id()),
+            })
+    }
+
+    /// Switches to a committed configuration (call it when the
+    /// reconfiguration entry is applied): votes, quorums and elections use
+    /// `members` from now on, and only members and `observers` are heard. A
+    /// member in neither list was removed: it stops serving and stays
+    /// LOOKING (no member answers it), as a removed ZooKeeper server does.
+    pub fn adopt_config(&mut self, now: Instant, members: Vec<MemberId>, observers: Vec<MemberId>) {
+        if members.is_empty() {
+            tracing::warn!("configuration without voters ignored");
+            return;
+        }
+        if self.core.cfg.members == members && self.core.cfg.observers == observers {
+            return;
+        }
+        self.core.set_config(members, observers);
+        let next = match &mut self.state {
+            _ if !self.core.is_member(self.core.id()) => {
+                tracing::info!(id = self.core.id(), "removed from the configuration");
+                Next::Look
+            }
+            State::Leading(l) => {
+                l.adopt_config(&self.core);
+                Next::Stay
+            }
+            State::Following(f) if !self.core.is_voter(f.leader()) => Next::Look,
+            _ => Next::Stay,
+        };
+        if next == Next::Look && matches!(self.state, State::Looking(_)) {
+            return;
+        }
+        self.transition(now, next);
+    }
+
+    /// On an established leader, the members synced with it (itself and
+    /// every learner that acknowledged NEWLEADER); empty on other roles.
+    pub fn synced_members(&self) -> Vec<MemberId> {
+        match &self.state {
+            State::Leading(l) if l.is_serving() => l.synced(&self.core),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The voting members of the configuration in force here.
+    pub fn voters(&self) -> &[MemberId] {
+        &self.core.cfg.members
     }
 
     /// Asks for [`Output::SyncDone`]`(token)` once every proposal the leader

@@ -90,7 +90,12 @@ impl Server {
             }
             result => {
                 let Some(conn) = conn else { return };
-                let (err, body) = reply_body(h.op, result);
+                let (err, body) = match result {
+                    TxnResult::Stat(stat) if h.op == OpCode::Reconfig.code() => {
+                        (0, self.config_reply(stat))
+                    }
+                    result => reply_body(h.op, result),
+                };
                 let hdr = ReplyHeader {
                     xid: h.cxid,
                     zxid: h.zxid,

@@ -504,6 +504,7 @@ impl Server {
         let cfg = PrepConfig {
             extended_types: self.config.extended_types,
             providers: self.config.auth_providers(),
+            reconfig_enabled: self.config.reconfig_enabled,
         };
         let wr = WriteRequest {
             session_id: session,

@@ -181,6 +181,8 @@ pub struct Server {
     mode: Mode,
     db: Database,
     prep: Preparer,
+    /// Reconfigurations proposed and applied, for the member to act on.
+    config_changes: config_node::ConfigChanges,
     tracker: SessionTracker,
     conns: HashMap<ConnId, Conn>,
     session_conns: HashMap<i64, ConnId>,
@@ -214,6 +216,7 @@ impl Server {
         Server {
             mode: Mode::Down,
             prep: Preparer::new(db.last_zxid),
+            config_changes: Default::default(),
             db,
             tracker,
             conns: HashMap::new(),
@@ -366,6 +369,7 @@ impl Server {
                 return;
             }
         };
+        self.note_applied_config(&txn);
         let applied = super::apply::apply(&mut self.db, &txn);
         self.prep.applied(applied.header.zxid);
         self.dispatch(applied, now);
@@ -389,6 +393,7 @@ impl Server {
     }
 
     fn propose(&mut self, txn: Txn) {
+        self.note_proposed_config(&txn);
         let entry = LogEntry {
             zxid: txn.header.zxid,
             payload: txn.to_bytes(),

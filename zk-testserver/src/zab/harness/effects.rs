@@ -96,6 +96,7 @@ impl Sim {
                 if leading {
                     self.acked.insert(entry.zxid, entry.payload);
                 }
+                self.adopt_if_reconfig(id, entry.zxid);
             }
             Output::RoleChanged {
                 role,

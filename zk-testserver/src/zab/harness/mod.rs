@@ -73,6 +73,12 @@ pub(crate) struct Sim {
     /// Each member's last logged zxid when it last received NEWLEADER.
     nl_target: BTreeMap<MemberId, Zxid>,
     restarts: u64,
+    /// The configuration (voters, observers) members start with: the last
+    /// one committed anywhere, as ZooKeeper's dynamic config file keeps it.
+    pub config: (Vec<MemberId>, Vec<MemberId>),
+    /// Reconfigurations proposed, by zxid: what a member adopts when it
+    /// commits that entry.
+    reconfigs: BTreeMap<Zxid, (Vec<MemberId>, Vec<MemberId>)>,
     /// Print every event (set `ZAB_TRACE=1`).
     trace: bool,
 }
@@ -87,10 +93,26 @@ impl Sim {
         n: u64,
         seed: u64,
         cfg: SimConfig,
+        store: impl FnMut(MemberId) -> Store,
+    ) -> Sim {
+        Sim::assemble(n, 0, seed, cfg, store)
+    }
+
+    /// `n` voters and `spares` non-voting learners (ids after the voters'),
+    /// which a reconfiguration may turn into voters.
+    pub fn with_spares(n: u64, spares: u64, seed: u64, cfg: SimConfig) -> Sim {
+        Sim::assemble(n, spares, seed, cfg, |_| Store::default())
+    }
+
+    fn assemble(
+        n: u64,
+        spares: u64,
+        seed: u64,
+        cfg: SimConfig,
         mut store: impl FnMut(MemberId) -> Store,
     ) -> Sim {
         let base = Instant::now();
-        let ids: Vec<MemberId> = (1..=n).collect();
+        let ids: Vec<MemberId> = (1..=n + spares).collect();
         let mut sim = Sim {
             seed,
             cfg,
@@ -107,6 +129,8 @@ impl Sim {
             leaders: BTreeMap::new(),
             nl_target: BTreeMap::new(),
             restarts: 0,
+            config: ((1..=n).collect(), (n + 1..=n + spares).collect()),
+            reconfigs: BTreeMap::new(),
             trace: std::env::var_os("ZAB_TRACE").is_some(),
         };
         for &id in &ids {
@@ -149,7 +173,8 @@ impl Sim {
             sync_limit: self.cfg.sync_limit,
             diff_retention: self.cfg.diff_retention,
             seed: self.seed.wrapping_mul(1000).wrapping_add(self.restarts),
-            ..ZabConfig::new(id, self.ids.clone())
+            observers: self.config.1.clone(),
+            ..ZabConfig::new(id, self.config.0.clone())
         }
     }
 
@@ -230,6 +255,37 @@ impl Sim {
             .ok();
         self.drain();
         zxid
+    }
+
+    /// Proposes a reconfiguration to (voters, observers) at the serving
+    /// leader; members adopt it as they commit it.
+    pub fn propose_reconfig(
+        &mut self,
+        voters: Vec<MemberId>,
+        observers: Vec<MemberId>,
+    ) -> Option<Zxid> {
+        let now = self.now;
+        let leader = self.leader()?;
+        let member = self.nodes.get_mut(&leader)?.member.as_mut()?;
+        let payload = Bytes::from(format!("reconfig {voters:?}"));
+        let zxid = member
+            .propose_reconfig(now, payload, voters.clone(), observers.clone())
+            .ok()?;
+        self.reconfigs.insert(zxid, (voters, observers));
+        self.drain();
+        Some(zxid)
+    }
+
+    /// The member adopts the configuration `zxid` installs, if it is one.
+    pub(super) fn adopt_if_reconfig(&mut self, id: MemberId, zxid: Zxid) {
+        let Some((voters, observers)) = self.reconfigs.get(&zxid).cloned() else {
+            return;
+        };
+        self.config = (voters.clone(), observers.clone());
+        let now = self.now;
+        if let Some(m) = self.nodes.get_mut(&id).and_then(|n| n.member.as_mut()) {
+            m.adopt_config(now, voters, observers);
+        }
     }
 
     /// Proposes at the serving leader.

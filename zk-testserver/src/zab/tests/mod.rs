@@ -4,4 +4,5 @@ mod basic;
 mod faults;
 mod races;
 mod random;
+mod reconfig;
 mod robust;
