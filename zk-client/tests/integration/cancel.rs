@@ -67,14 +67,14 @@ struct Bench {
 }
 
 impl Bench {
-    async fn new() -> Option<Bench> {
+    async fn new() -> Bench {
         let ns = Namespace::new().await;
         let (proxy, builder) = ns.proxied_builder().await;
         let client = builder.connect().await.expect("connect");
         // The first call also checks the chroot; done here, so the calls
         // under test start with their own await points.
         client.exists("/").await.expect("first call");
-        Some(Bench { ns, proxy, client })
+        Bench { ns, proxy, client }
     }
 
     /// Arms the fault for the request on a path containing `needle`.
@@ -143,7 +143,7 @@ fn node(prefix: &str, n: usize) -> String {
 
 #[tokio::test]
 async fn create_dropped_at_each_await_is_applied_whole_or_not_at_all() {
-    let Some(b) = Bench::new().await else { return };
+    let b = Bench::new().await;
     let b = &b;
     for weather in [Weather::Fair, Weather::LostReply] {
         let prefix = format!("create{weather:?}");
@@ -170,7 +170,7 @@ async fn create_dropped_at_each_await_is_applied_whole_or_not_at_all() {
 
 #[tokio::test]
 async fn delete_dropped_at_each_await_leaves_the_node_intact_or_gone() {
-    let Some(b) = Bench::new().await else { return };
+    let b = Bench::new().await;
     let b = &b;
     let c = &b.client;
     for weather in [Weather::Fair, Weather::LostReply] {
@@ -197,7 +197,7 @@ async fn delete_dropped_at_each_await_leaves_the_node_intact_or_gone() {
 
 #[tokio::test]
 async fn multi_dropped_at_each_await_is_all_or_nothing() {
-    let Some(b) = Bench::new().await else { return };
+    let b = Bench::new().await;
     let b = &b;
     let c = &b.client;
     for weather in [Weather::Fair, Weather::LostReply] {
@@ -233,7 +233,7 @@ async fn multi_dropped_at_each_await_is_all_or_nothing() {
 
 #[tokio::test]
 async fn sync_dropped_at_each_await_leaves_nothing_behind() {
-    let Some(b) = Bench::new().await else { return };
+    let b = Bench::new().await;
     let b = &b;
     let c = &b.client;
     for weather in [Weather::Fair, Weather::LostReply] {
@@ -254,7 +254,7 @@ async fn sync_dropped_at_each_await_leaves_nothing_behind() {
 /// one exactly one (its handle's), gone when the handle is dropped; a
 /// change to the node afterwards reaches nobody and breaks nothing.
 async fn one_shot_watch_dropped_at_each_await(op: OpCode) {
-    let Some(b) = Bench::new().await else { return };
+    let b = Bench::new().await;
     let b = &b;
     let c = &b.client;
     for weather in [Weather::Fair, Weather::LostReply] {
@@ -314,7 +314,7 @@ async fn get_children_watch_dropped_at_each_await_leaves_no_watcher() {
 /// server is removed from the server again.
 #[tokio::test]
 async fn add_watch_dropped_at_each_await_leaves_no_watch_anywhere() {
-    let Some(b) = Bench::new().await else { return };
+    let b = Bench::new().await;
     let b = &b;
     let c = &b.client;
     for weather in [Weather::Fair, Weather::LostReply] {
