@@ -51,6 +51,10 @@ async fn a_slow_reader_of_a_busy_recursive_watch_gets_a_gap_marker() {
         Some(WatchEvent::Node(e)) => assert_eq!(e.path, "/busy"),
         other => panic!("{other:?}"),
     }
+    // Another session's write: on an ensemble the reader's member may not
+    // have applied it yet (ZooKeeper reads are not linearizable) until the
+    // reader syncs.
+    reader.sync("/busy").await.unwrap();
     assert_eq!(reader.get_data("/busy").await.unwrap().0, "after");
 }
 
