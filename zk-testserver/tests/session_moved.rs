@@ -80,7 +80,10 @@ async fn an_old_connection_on_a_follower_may_read_but_not_write() {
         "closed, no reply"
     );
     // The write consumed a zxid and created nothing; the new connection
-    // goes on.
+    // goes on. `f2` applies the leader's commits on its own schedule, so
+    // catch it up before reading its zxid.
+    new.call(&Request::Sync(PathRequest { path: "/".into() }))
+        .await;
     let r = new.call(&exists("/moved")).await;
     assert_eq!(r.header.err, ErrorCode::NoNode.code());
     assert!(r.header.zxid > before, "the refused write consumed a zxid");
