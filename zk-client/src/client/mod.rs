@@ -224,11 +224,8 @@ impl Client {
             scheme: scheme.to_string(),
             auth: auth.into(),
         };
-        self.inner
-            .commands
-            .send(Command::AddAuth { packet, reply })
-            .await
-            .map_err(|_| Error::closed())?;
+        self.send_command(Command::AddAuth { packet, reply })
+            .await?;
         let fut = async { rx.await.unwrap_or_else(|_| Err(Error::closed())) };
         self.bounded(fut).await.map(|_| ())
     }
@@ -269,11 +266,7 @@ impl Client {
     /// unless the queue is full) the new session starts whether or not this
     /// future is dropped; dropping it loses only the wait.
     pub async fn start_new_session(&self) -> Result<()> {
-        self.inner
-            .commands
-            .send(Command::NewSession)
-            .await
-            .map_err(|_| Error::closed())?;
+        self.send_command(Command::NewSession).await?;
         let fut = async {
             let state = self
                 .wait_for_state(|s| {
@@ -343,15 +336,12 @@ impl Client {
         watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
     ) -> Result<Reply> {
         let (reply, rx) = ReplySender::new();
-        self.inner
-            .commands
-            .send(Command::Submit {
-                request,
-                watch,
-                reply,
-            })
-            .await
-            .map_err(|_| Error::closed())?;
+        self.send_command(Command::Submit {
+            request,
+            watch,
+            reply,
+        })
+        .await?;
         let result = rx.await.unwrap_or_else(|_| Err(Error::closed()));
         // Visible to the caller as soon as it holds the reply (the
         // connection task publishes its own view a moment later).
@@ -366,6 +356,23 @@ impl Client {
                 .fetch_max(zxid, Ordering::Relaxed);
         }
         result
+    }
+
+    /// Hands `command` to the connection task, waiting for room in its
+    /// queue. Cancel safe: if dropped before it completes, the command was
+    /// not queued.
+    ///
+    /// Exempt from tokio's cooperative budget: once a task's budget is spent,
+    /// a budgeted send returns `Pending` without taking its place in the
+    /// channel's queue, so a call started later in the same task (a
+    /// `join_all` of writes) could reach the server first. Unbudgeted, the
+    /// send either queues the command or waits in the channel's FIFO, and
+    /// one task's calls go out in the order they were first polled. What
+    /// follows (awaiting the reply) stays under the budget.
+    pub(super) async fn send_command(&self, command: Command) -> Result<()> {
+        tokio::task::unconstrained(self.inner.commands.send(command))
+            .await
+            .map_err(|_| Error::closed())
     }
 
     async fn bounded<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {

@@ -183,14 +183,11 @@ impl Client {
             ));
         }
         let (reply, done) = oneshot::channel();
-        self.inner
-            .commands
-            .send(Command::UpdateHosts {
-                hosts: parsed.hosts,
-                reply,
-            })
-            .await
-            .map_err(|_| Error::closed())?;
+        self.send_command(Command::UpdateHosts {
+            hosts: parsed.hosts,
+            reply,
+        })
+        .await?;
         done.await.map_err(|_| Error::closed())
     }
 

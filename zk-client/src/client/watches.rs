@@ -221,15 +221,12 @@ impl Client {
     ) -> Result<()> {
         validate_path(path)?;
         let (reply, rx) = oneshot::channel();
-        self.inner
-            .commands
-            .send(crate::session::driver::Command::RemoveLocalWatches {
-                path: self.server_path(path),
-                watcher_type,
-                reply,
-            })
-            .await
-            .map_err(|_| Error::closed())?;
+        self.send_command(crate::session::driver::Command::RemoveLocalWatches {
+            path: self.server_path(path),
+            watcher_type,
+            reply,
+        })
+        .await?;
         match rx.await {
             Ok(0) => Err(Error::code_error(crate::proto::ErrorCode::NoWatcher).with_path(path)),
             Ok(_) => Ok(()),

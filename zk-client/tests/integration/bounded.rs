@@ -88,3 +88,34 @@ async fn abandoned_calls_on_a_stalled_connection_do_not_pile_up() {
         .await
         .unwrap();
 }
+
+/// Concurrent calls from one task reach the server in the order they were
+/// started, also past tokio's cooperative budget (128 polls per task turn)
+/// and while they wait for room in the bounded request queue. ZooKeeper
+/// applies one session's requests in the order they arrive, and a caller
+/// that starts writes one after another without awaiting each
+/// (`try_join_all`) expects them applied in that order.
+#[tokio::test]
+async fn calls_waiting_for_room_keep_their_call_order() {
+    let ns = ns!();
+    let c = ns
+        .builder()
+        .max_pending_requests(4)
+        .connect()
+        .await
+        .unwrap();
+    c.create("/order", "", CreateMode::Persistent)
+        .await
+        .unwrap();
+    // More calls than the client holds (4) plus its request queue (256).
+    let creates =
+        (0..600).map(|i| c.create("/order/n-", i.to_string(), CreateMode::PersistentSequential));
+    let created = futures::future::try_join_all(creates).await.unwrap();
+    // The server numbers sequential nodes in arrival order: call i got i.
+    for (i, (path, _)) in created.iter().enumerate() {
+        assert_eq!(path, &format!("/order/n-{i:010}"), "call {i}");
+    }
+    let sets = (0..600).map(|i| c.set_data("/order", i.to_string(), None));
+    futures::future::try_join_all(sets).await.unwrap();
+    assert_eq!(c.get_data("/order").await.unwrap().0, "599");
+}
