@@ -3,24 +3,10 @@
 
 use super::history::{Call, History, Op, Ret};
 use super::violation::Violation;
-use std::collections::{BTreeMap, BTreeSet};
+pub use crate::member::MemberView;
+use std::collections::BTreeMap;
 
 const NAME: &str = "members";
-
-/// One member's state at quiescence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberView {
-    /// The member.
-    pub id: u64,
-    /// Zxid of its last applied transaction.
-    pub last_zxid: i64,
-    /// Digest of its data tree.
-    pub digest: u64,
-    /// Its replicated session table.
-    pub sessions: BTreeSet<i64>,
-    /// Its ephemeral nodes with their owners.
-    pub ephemerals: BTreeMap<String, i64>,
-}
 
 /// Checks that every member applied the same transactions and holds the same
 /// data, and the same session table.

@@ -67,6 +67,7 @@ mod tests;
 
 pub use app::AppMessage;
 pub use config::MemberConfig;
+pub use view::MemberView;
 pub use read_only::default_grace as default_read_only_grace;
 
 use crate::failpoint::{Action, Failpoint, Failpoints};

@@ -72,7 +72,7 @@ pub enum Command {
     /// Arm a failpoint (`None`: disarm it); answered once it is in force.
     Failpoint(Failpoint, Option<Action>, oneshot::Sender<()>),
     /// The member's state for the checkers.
-    View(oneshot::Sender<crate::check::MemberView>),
+    View(oneshot::Sender<crate::member::MemberView>),
 }
 
 /// Facts the `Ensemble` reports about one member, taken at one instant.
