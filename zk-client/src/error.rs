@@ -134,6 +134,7 @@ impl Error {
 
     /// An error for a failed connection attempt: [`ErrorKind::Tls`] when
     /// the TLS layer failed, else [`ErrorKind::Io`].
+    #[cfg(feature = "runtime")]
     pub(crate) fn from_transport(e: std::io::Error) -> Error {
         let kind = if crate::transport::TlsFailure::is_tls(&e) {
             ErrorKind::Tls

@@ -142,7 +142,11 @@
 //!   (one member as a pure state machine), `server` (the request pipeline
 //!   and sessions), `zab` (election, sync, broadcast), `tree` (the data
 //!   tree, ACLs, watches), `storage` (log and snapshots), `net` (the tokio
-//!   side). These are not a stable API.
+//!   side). It enables the client's runtime (`zk-client/runtime`) for the
+//!   chaos runs. These are not a stable API.
+//!
+//! Without `verification` the crate needs only zk-client's wire protocol
+//! (`default-features = false`), not the client's runtime.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
