@@ -1,7 +1,7 @@
 //! What every member holds once the ensemble is quiescent: equal data, and
 //! ephemerals that belong to live sessions only.
 
-use super::history::{Call, History, Op, Ret};
+use super::history::{Call, History, HistoryOp, Ret};
 use super::violation::Violation;
 pub use crate::member::MemberView;
 use std::collections::BTreeMap;
@@ -42,8 +42,8 @@ pub fn check_digests(members: &[MemberView]) -> Result<(), Violation> {
 /// acknowledged or whose expiry a client saw owns one), and no acknowledged
 /// ephemeral of a session still alive is missing.
 pub fn check_ephemerals(history: &History, members: &[MemberView]) -> Result<usize, Violation> {
-    let mut ended: BTreeMap<i64, &Op> = BTreeMap::new();
-    let mut created: Vec<&Op> = Vec::new();
+    let mut ended: BTreeMap<i64, &HistoryOp> = BTreeMap::new();
+    let mut created: Vec<&HistoryOp> = Vec::new();
     for op in history.ops() {
         match (&op.call, &op.ret) {
             (Call::Close | Call::SessionLost, Ret::Ok) if op.session != 0 => {
