@@ -4,6 +4,12 @@
 //! style of tokio-postgres: [`Error::code`] for ZooKeeper result codes,
 //! [`Error::kind`] for the broad category, and predicates such as
 //! [`Error::is_connection_loss`] for the questions callers usually ask.
+//!
+//! `Display` says what failed (kind or result code, path, what went wrong);
+//! an underlying cause from below the client (the `io::Error` of a failed
+//! connection, a TLS failure) is returned by [`std::error::Error::source`]
+//! and not repeated in `Display`, so reporters that walk the chain print
+//! each cause once. `{:?}` shows everything, the source included.
 
 use crate::proto::{DecodeError, ErrorCode, FrameError, MultiResult};
 use std::fmt;
@@ -128,6 +134,7 @@ impl Error {
 
     /// An error for a failed connection attempt: [`ErrorKind::Tls`] when
     /// the TLS layer failed, else [`ErrorKind::Io`].
+    #[cfg(feature = "runtime")]
     pub(crate) fn from_transport(e: std::io::Error) -> Error {
         let kind = if crate::transport::TlsFailure::is_tls(&e) {
             ErrorKind::Tls
@@ -305,9 +312,7 @@ impl fmt::Display for Error {
         if let Some(message) = &self.0.message {
             write!(f, ": {message}")?;
         }
-        if let Some(source) = &self.0.source {
-            write!(f, ": {source}")?;
-        }
+        // The source is not repeated here: `source()` returns it.
         if self.0.after_retry {
             f.write_str(" (after a retry)")?;
         }
@@ -349,6 +354,8 @@ impl std::error::Error for Error {
     }
 }
 
+/// A clone cannot share the source (`dyn Error` is not `Clone`): it keeps
+/// the source's text in its message instead, and has no `source()`.
 impl Clone for Error {
     fn clone(&self) -> Error {
         Error(Box::new(Inner {
@@ -369,27 +376,23 @@ impl Clone for Error {
     }
 }
 
+// What a decode, frame or path error says is what went wrong, not a cause
+// behind it: it becomes the message, so `Display` names the problem.
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Error {
-        let mut err = Error::new(ErrorKind::Protocol);
-        err.0.source = Some(Box::new(e));
-        err
+        Error::protocol(e.to_string())
     }
 }
 
 impl From<FrameError> for Error {
     fn from(e: FrameError) -> Error {
-        let mut err = Error::new(ErrorKind::Protocol);
-        err.0.source = Some(Box::new(e));
-        err
+        Error::protocol(e.to_string())
     }
 }
 
 impl From<crate::proto::path::InvalidPath> for Error {
     fn from(e: crate::proto::path::InvalidPath) -> Error {
-        let mut err = Error::new(ErrorKind::InvalidArgument);
-        err.0.source = Some(Box::new(e));
-        err
+        Error::invalid_argument(e.to_string())
     }
 }
 
@@ -424,5 +427,23 @@ mod tests {
             "{s}"
         );
         assert!(e.clone().after_retry());
+    }
+
+    #[test]
+    fn the_source_is_returned_not_displayed() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused by peer");
+        let mut e = Error::new(ErrorKind::Io).with_message("connecting to h:1");
+        e.0.source = Some(Box::new(io));
+        assert_eq!(e.to_string(), "I/O error: connecting to h:1");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert_eq!(source.to_string(), "refused by peer");
+        assert!(format!("{e:?}").contains("refused by peer"));
+        // A clone keeps the cause's text, once, without a source.
+        let clone = e.clone();
+        assert_eq!(
+            clone.to_string(),
+            "I/O error: connecting to h:1: refused by peer"
+        );
+        assert!(std::error::Error::source(&clone).is_none());
     }
 }

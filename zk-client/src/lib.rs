@@ -13,9 +13,14 @@
 //! | [`ConnectionState`] | `Connected`, `Suspended`, `Reconnected`, `Lost`, ... ([`Client::state_stream`]) |
 //! | [`Error`], [`ErrorKind`], [`ErrorCode`] | typed errors (`is_node_exists`, `is_connection_loss`, ...) |
 //! | [`Op`], [`OpResult`], [`OpFailure`] | atomic multi-op transactions ([`Client::multi`]) |
+//! | [`ReadOp`], [`ReadResult`] | several reads in one round trip ([`Client::multi_read`]) |
 //! | [`Acl`], [`Perms`], [`Id`] | access control |
+//! | [`AddWatchMode`], [`WatcherType`] | persistent watches ([`Client::add_watch`]) and which watches to remove ([`Client::remove_watches`]) |
 //! | [`retry`] | retry policies that know which requests are safe to repeat |
-//! | [`TlsConfig`], [`SaslConfig`] | secure ensembles: TLS on rustls (mutual TLS, x509 identities) and SASL DIGEST-MD5 ([`ClientBuilder::tls`], [`ClientBuilder::sasl`]) |
+//! | [`TlsConfig`], [`TlsConfigBuilder`], [`SaslConfig`] | secure ensembles: TLS on rustls (mutual TLS, x509 identities) and SASL DIGEST-MD5 ([`ClientBuilder::tls`], [`ClientBuilder::sasl`]) |
+//! | [`WeakClient`] | a handle that does not keep the session alive (for background tasks) |
+//! | [`Reconfig`], [`EnsembleFollower`] | dynamic reconfiguration ([`Client::reconfig`]) and following the ensemble's membership ([`Client::follow_ensemble`]) |
+//! | [`Result`] | `Result<T, Error>` |
 //!
 //! ```
 //! use std::time::Duration;
@@ -86,26 +91,52 @@
 //!
 //! The layers under [`Client`] are public for tools, tests and the
 //! in-process server (zk-testserver reuses them), not for everyday use:
-//! [`proto`] (the jute wire format, every record and opcode),
-//! [`session`] (the sans-IO session machine and reconnect pacing),
-//! [`watch`] (the client-side watch table), [`connect_string`] (parsing).
+//!
+//! - [`proto`]: the jute wire format, every record and opcode, frames.
+//! - [`session`]: the sans-IO session machine ([`session::SessionMachine`],
+//!   time passed in), which host to try next ([`session::HostOrder`]) and
+//!   when ([`session::ReconnectPacer`]).
+//! - [`watch`]: the client-side watch table ([`watch::WatchRegistry`]) and
+//!   the watch handles.
+//! - [`connect_string`]: parsing `host:port,.../chroot`.
+//! - [`ensemble_config`]: the ensemble's configuration as `/zookeeper/config`
+//!   holds it.
+//! - [`sasl`]: the SASL mechanisms a client authenticates with.
+//!
+//! # Cargo features
+//!
+//! - `runtime` (default): the async client on tokio — [`Client`], the task
+//!   that drives a session over TCP or TLS, [`retry`], the watch handles.
+//!   With `default-features = false` the crate is the wire protocol and the
+//!   sans-IO session layer alone (`proto`, `session`, `watch`,
+//!   `connect_string`, `ensemble_config`, `sasl`, [`Error`], [`Op`]) and
+//!   does not depend on tokio, futures, backoff or rustls.
+//! - `gssapi`: SASL GSSAPI (Kerberos) over the system's MIT Kerberos
+//!   (`SaslConfig::gssapi`); needs libkrb5-dev and libclang-dev to build.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 // No panics on data from the network or the server: errors instead.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// Without the runtime, the error constructors and watch plumbing only the
+// driver calls are unused; the runtime build checks them.
+#![cfg_attr(not(feature = "runtime"), allow(dead_code))]
 
+#[cfg(feature = "runtime")]
 mod client;
 pub mod connect_string;
 pub mod ensemble_config;
 mod error;
 mod ops;
 pub mod proto;
+#[cfg(feature = "runtime")]
 pub mod retry;
 pub mod sasl;
 pub mod session;
+#[cfg(feature = "runtime")]
 mod transport;
 pub mod watch;
 
+#[cfg(feature = "runtime")]
 pub use client::{Client, ClientBuilder, EnsembleFollower, Reconfig, WeakClient};
 pub use error::{Error, ErrorKind, Result};
 pub use ops::{CreateOptions, Op, OpFailure, OpResult, ReadOp, ReadResult};
@@ -114,5 +145,8 @@ pub use proto::{
 };
 pub use sasl::SaslConfig;
 pub use session::ConnectionState;
+#[cfg(feature = "runtime")]
 pub use transport::{TlsConfig, TlsConfigBuilder};
-pub use watch::{OneshotWatch, PersistentWatch, WatchEvent, WatchedEvent};
+#[cfg(feature = "runtime")]
+pub use watch::{OneshotWatch, PersistentWatch};
+pub use watch::{WatchEvent, WatchedEvent};

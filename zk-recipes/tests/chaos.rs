@@ -484,7 +484,7 @@ impl Workload for Recipes {
             .sum()
     }
 
-    fn pending(&self) -> Vec<check::Op> {
+    fn pending(&self) -> Vec<check::HistoryOp> {
         [&self.lock, &self.latch, &self.semaphore, &self.queue]
             .iter()
             .flat_map(|r| r.pending())

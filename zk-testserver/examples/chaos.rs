@@ -19,58 +19,56 @@
 //! non-zero. The last line is always
 //! `seeds=… ops=… faults=… violations=…`.
 
+use clap::Parser;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use zk_testserver::chaos::{self, RealConfig};
 use zk_testserver::sim::{self, SimConfig};
 use zk_testserver::workload::Summary;
 
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "chaos",
+    about = "Randomized fault runs over many seeds, judged by the history checkers"
+)]
 struct Args {
+    /// The deterministic simulator (the default).
+    #[arg(long, conflicts_with = "real")]
+    sim: bool,
+    /// A real in-process ensemble over TCP with real clients and tokio time.
+    #[arg(long)]
     real: bool,
-    first: u64,
+    /// How many seeds to run, from --first on.
+    #[arg(long = "seeds", value_name = "N", default_value_t = 1)]
     count: u64,
-    duration: Option<Duration>,
+    /// The first seed.
+    #[arg(long, value_name = "F", default_value_t = 1)]
+    first: u64,
+    /// Run seed S alone (a replay); overrides --first and --seeds.
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// Seconds of workload and faults per seed (simulated with --sim,
+    /// default 20; real with --real, default 3).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+    /// Print every event (simulator only; with --seed).
+    #[arg(long)]
     trace: bool,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut args = Args {
-        real: false,
-        first: 1,
-        count: 1,
-        duration: None,
-        trace: false,
-    };
-    let mut it = std::env::args().skip(1);
-    let num = |v: Option<String>, what: &str| -> Result<u64, String> {
-        v.and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("{what} needs a number"))
-    };
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--sim" => args.real = false,
-            "--real" => args.real = true,
-            "--seeds" => args.count = num(it.next(), "--seeds")?,
-            "--first" => args.first = num(it.next(), "--first")?,
-            "--seed" => {
-                args.first = num(it.next(), "--seed")?;
-                args.count = 1;
-            }
-            "--duration" => {
-                args.duration = Some(Duration::from_secs(num(it.next(), "--duration")?));
-            }
-            "--trace" => args.trace = true,
-            "-h" | "--help" => {
-                return Err(
-                    "usage: chaos --seeds N [--sim|--real] [--seed S] [--first F] \
-                            [--duration SECS] [--trace]"
-                        .into(),
-                )
-            }
-            other => return Err(format!("unknown argument {other}")),
+impl Args {
+    /// The seeds to run.
+    fn seeds(&self) -> std::ops::Range<u64> {
+        match self.seed {
+            Some(seed) => seed..seed.saturating_add(1),
+            None => self.first..self.first.saturating_add(self.count),
         }
     }
-    Ok(args)
+
+    fn duration(&self) -> Option<Duration> {
+        self.duration.map(Duration::from_secs)
+    }
 }
 
 #[derive(Default)]
@@ -86,13 +84,7 @@ struct Totals {
 const MAX_VIOLATIONS: u64 = 5;
 
 fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -102,8 +94,9 @@ fn main() -> ExitCode {
         .init();
     let started = Instant::now();
     let mut totals = Totals::default();
-    let single = args.count == 1;
-    for seed in args.first..args.first.saturating_add(args.count) {
+    let seeds = args.seeds();
+    let single = seeds.end - seeds.start == 1;
+    for seed in seeds {
         let verdict = if args.real {
             run_real(seed, &args)
         } else {
@@ -167,7 +160,7 @@ struct Verdict {
 
 fn run_sim(seed: u64, args: &Args, single: bool) -> Verdict {
     let mut cfg = SimConfig::for_seed(seed);
-    if let Some(d) = args.duration {
+    if let Some(d) = args.duration() {
         cfg.duration = d;
     }
     cfg.print_events = args.trace;
@@ -206,7 +199,7 @@ fn run_sim(seed: u64, args: &Args, single: bool) -> Verdict {
 
 fn run_real(seed: u64, args: &Args) -> Verdict {
     let mut cfg = RealConfig::for_seed(seed);
-    if let Some(d) = args.duration {
+    if let Some(d) = args.duration() {
         cfg.duration = d;
     }
     let out = chaos::run_blocking(cfg);
@@ -223,5 +216,41 @@ fn run_real(seed: u64, args: &Args) -> Verdict {
         summary,
         ops: out.ops as u64,
         faults: out.faults,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("chaos").chain(line.split_whitespace()))
+    }
+
+    /// The command lines README.md, RELIABILITY.md and CI run.
+    #[test]
+    fn documented_command_lines_parse() {
+        let a = parse("--sim --seeds 10000").unwrap();
+        assert!(!a.real && a.seeds() == (1..10_001));
+        let a = parse("--real --seeds 1000").unwrap();
+        assert!(a.real && a.seeds() == (1..1001));
+        let a = parse("--sim --seed 1234 --trace").unwrap();
+        assert!(a.trace && a.seeds() == (1234..1235));
+        let a = parse("--seeds 5 --first 40 --duration 7").unwrap();
+        assert_eq!(a.seeds(), 40..45);
+        assert_eq!(a.duration(), Some(Duration::from_secs(7)));
+        assert_eq!(parse("").unwrap().seeds(), 1..2);
+    }
+
+    #[test]
+    fn bad_command_lines_name_the_flag() {
+        let e = parse("--seeds many").unwrap_err();
+        assert!(e.to_string().contains("--seeds"), "{e}");
+        assert!(parse("--sim --real").is_err());
+        assert!(parse("--bogus").is_err());
+        assert_eq!(
+            parse("--help").unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayHelp
+        );
     }
 }

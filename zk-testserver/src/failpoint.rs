@@ -9,12 +9,11 @@
 //! that needs decoding, [`Failpoint::CloseSessionProposal`], decodes only
 //! when that point is armed).
 //!
-//! The same machine runs under the tokio driver ([`crate::net::core`]) and
-//! under a deterministic simulator; both carry out the actions the same
-//! way: [`Effect::Crash`](crate::member::Effect::Crash) stops the member as a
-//! killed process would (what it had not flushed is lost), and
-//! [`Effect::Pause`](crate::member::Effect::Pause) makes the driver stop
-//! reading inputs and carrying out effects for a while.
+//! The same member machine runs under the tokio driver and under the
+//! deterministic simulator; both carry out the actions the same way: a
+//! crash stops the member as a killed process would (what it had not
+//! flushed is lost), and a pause makes the driver stop reading inputs and
+//! carrying out effects for a while.
 //!
 //! ```
 //! use std::time::Duration;

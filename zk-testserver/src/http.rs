@@ -40,16 +40,6 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
-impl Request {
-    /// The first query value named `key`.
-    pub fn param(&self, key: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// A response: status and a body with its content type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {

@@ -3,13 +3,16 @@
 //!
 //! # What a test uses
 //!
-//! - [`Ensemble`] (built with [`Ensemble::builder`]): one or more members on
-//!   free ports of 127.0.0.1; kill, restart, partition, slow down members,
-//!   expire sessions.
-//! - [`proxy::FaultProxy`]: a TCP proxy between one client and one server
-//!   that drops, stalls or refuses its connections, or loses the reply of
-//!   one chosen request ([`proxy::Fault`], [`proxy::Match`]) — the faults a
-//!   single client sees, which an ensemble-wide fault cannot aim.
+//! | Item | For |
+//! |---|---|
+//! | [`Ensemble`], [`EnsembleBuilder`] | members on free ports of 127.0.0.1 (standalone or replicated with ZAB); kill, restart, partition, slow down members, expire sessions, wait for a leader or convergence |
+//! | [`MemberStatus`], [`Role`], [`MemberId`], [`SyncCounts`], [`SessionInfo`], [`MemberView`] | what [`Ensemble::status`], [`Ensemble::sessions`] and [`Ensemble::view`] report |
+//! | [`ensemble::Error`], [`ensemble::Result`], [`MemberError`] | the ensemble API's errors |
+//! | [`proxy::FaultProxy`] | a TCP proxy between one client and one server that drops, stalls or refuses its connections, or loses the reply of one chosen request ([`proxy::Fault`], [`proxy::Match`]) — the faults a single client sees, which an ensemble-wide fault cannot aim |
+//! | [`failpoint`] | named points inside a member where a fault fires once ([`Ensemble::set_failpoint`]) |
+//! | [`tls`] | the secure client port: [`tls::ServerTls`], x509 identities, certificates made on the spot ([`tls::TestPki`]) |
+//! | [`FourLetterWords`], [`ConnectionLimits`], [`ZkVersion`] | settings of [`EnsembleBuilder`]: the four-letter words answered, per-client limits, the ZooKeeper release imitated |
+//! | [`control`] | the fault API over HTTP/JSON, for tests in other languages (the binary's `--control`) |
 //!
 //! ## An ensemble
 //!
@@ -127,50 +130,75 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Below the surface
+//! # Cargo features
 //!
-//! The server's layers are public for the simulator, the fuzzers and
-//! differential tests, not for everyday use:
+//! - `cli` (default): the `zk-testserver` binary's command line and log
+//!   output. A library user can turn it off.
+//! - `verification` (off by default): the machinery this project checks
+//!   itself with — the deterministic simulator (`sim`), the history
+//!   checkers (`check`), workloads (`workload`), randomized fault runs over
+//!   real clients (`chaos`), the fuzz targets' bodies (`fuzzing`) — and the
+//!   server's internal layers they drive, made public for them: `member`
+//!   (one member as a pure state machine), `server` (the request pipeline
+//!   and sessions), `zab` (election, sync, broadcast), `tree` (the data
+//!   tree, ACLs, watches), `storage` (log and snapshots), `net` (the tokio
+//!   side). It enables the client's runtime (`zk-client/runtime`) for the
+//!   chaos runs. These are not a stable API.
 //!
-//! - [`member`]: one member as a pure state machine — the server joined with
-//!   its replication, no I/O, time passed in — and how requests flow between
-//!   members (forwarding, replies, sync, sessions).
-//! - [`server`]: the request pipeline of one member (preparation →
-//!   transaction → apply → reply) and its sessions.
-//! - [`zab`]: the ZAB member (election, discovery, sync, broadcast).
-//! - [`tree`]: the data tree, ACL checks and watches.
-//! - [`storage`]: the transaction log and snapshots, in memory or in a
-//!   directory.
-//! - [`net`]: the tokio side — client port, connection tasks, the task that
-//!   drives a member, the in-process links between members, four-letter
-//!   words.
-//! - [`tls`]: the secure client port's certificates, x509 identities and
-//!   test certificates ([`tls::TestPki`]).
-//! - [`ensemble`]: the [`Ensemble`] API above.
+//! Without `verification` the crate needs only zk-client's wire protocol
+//! (`default-features = false`), not the client's runtime.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod admin;
-pub mod chaos;
-pub mod check;
+/// Declares one of the server's internal layers: private, or public with
+/// the `verification` feature for the simulator, the fuzzers and white-box
+/// tests, which drive them directly.
+macro_rules! internal_layer {
+    ($name:ident) => {
+        #[cfg(feature = "verification")]
+        pub mod $name;
+        // Some items (and re-exports) are reached only by the verification
+        // machinery; the `verification` build checks them.
+        #[cfg(not(feature = "verification"))]
+        #[allow(dead_code, unused_imports)]
+        mod $name;
+    };
+}
+
+// What a test author uses.
 pub mod control;
 pub mod ensemble;
 pub mod failpoint;
-pub(crate) mod fault_plan;
-pub mod fuzzing;
-pub mod http;
-pub mod member;
-pub mod net;
 pub mod proxy;
-pub mod server;
-pub mod sim;
-pub mod storage;
 pub mod tls;
-pub mod tree;
-pub mod workload;
-pub mod zab;
 
 pub use ensemble::{Ensemble, EnsembleBuilder, MemberStatus, SessionInfo};
+pub use member::{MemberError, MemberView, SyncCounts};
 pub use net::four_letter::FourLetterWords;
 pub use net::limits::ConnectionLimits;
 pub use server::ZkVersion;
+pub use zab::{MemberId, Role};
+
+// The verification machinery (feature "verification").
+#[cfg(feature = "verification")]
+pub mod chaos;
+#[cfg(feature = "verification")]
+pub mod check;
+#[cfg(feature = "verification")]
+mod fault_plan;
+#[cfg(feature = "verification")]
+pub mod fuzzing;
+#[cfg(feature = "verification")]
+pub mod sim;
+#[cfg(feature = "verification")]
+pub mod workload;
+
+// The server's layers.
+mod admin;
+mod http;
+internal_layer!(member);
+internal_layer!(net);
+internal_layer!(server);
+internal_layer!(storage);
+internal_layer!(tree);
+internal_layer!(zab);

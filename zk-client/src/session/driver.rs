@@ -5,7 +5,7 @@
 
 use super::hosts::HostOrder;
 use super::machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchRequest};
-use super::pacing::ReconnectPacer;
+use super::pacing::{Doubling, ReconnectPacer};
 use super::state::ConnectionState;
 use crate::error::Error;
 use crate::proto::{AuthPacket, Request};
@@ -175,10 +175,9 @@ type ConnectFuture = Pin<Box<dyn std::future::Future<Output = ConnectOutcome> + 
 
 type ProbeFuture = Pin<Box<dyn std::future::Future<Output = Option<(String, u16)>> + Send>>;
 
-/// First and largest pause between probes for a read-write server while
-/// connected to a read-only one.
-const PROBE_FIRST: Duration = Duration::from_millis(100);
-const PROBE_MAX: Duration = Duration::from_secs(10);
+/// The pause before each probe for a read-write server while connected to
+/// a read-only one: 100 ms, doubling up to 10 s.
+const PROBE_PAUSE: Doubling = Doubling::new(Duration::from_millis(100), Duration::from_secs(10));
 
 struct ConnectOutcome {
     result: std::io::Result<Transport>,
@@ -206,7 +205,8 @@ pub(crate) struct Driver {
     closes_closed: bool,
     unwatch_closed: bool,
     probe: Option<ProbeFuture>,
-    probe_delay: Duration,
+    /// Probes started since the last reset (the round of [`PROBE_PAUSE`]).
+    probe_round: u32,
     preferred: Option<(String, u16)>,
     ever_connected: bool,
 }
@@ -238,7 +238,7 @@ impl Driver {
             closes_closed: false,
             unwatch_closed: false,
             probe: None,
-            probe_delay: PROBE_FIRST,
+            probe_round: 0,
             preferred: None,
             ever_connected: false,
         }
@@ -471,7 +471,7 @@ impl Driver {
             }
             if state != ConnectionState::ReadOnly {
                 self.probe = None;
-                self.probe_delay = PROBE_FIRST;
+                self.probe_round = 0;
             }
             if let Ok(mut pw) = self.shared.password.lock() {
                 *pw = self.machine.password().clone();
@@ -572,8 +572,8 @@ impl Driver {
     /// read-write (`isro`), backing off between rounds as ZooKeeper's client does.
     fn start_probe(&mut self) {
         let (host, port) = self.hosts.next_host();
-        let delay = self.probe_delay;
-        self.probe_delay = (self.probe_delay * 2).min(PROBE_MAX);
+        let delay = PROBE_PAUSE.delay(self.probe_round);
+        self.probe_round = self.probe_round.saturating_add(1);
         let current = self.server;
         let timeout = self.config.connect_timeout;
         let connector = self.config.connector.clone();
@@ -599,7 +599,7 @@ impl Driver {
         }
         tracing::info!(%host, port, "found a read-write server; leaving the read-only one");
         self.preferred = Some((host, port));
-        self.probe_delay = PROBE_FIRST;
+        self.probe_round = 0;
         self.drop_transport();
         self.machine.transport_closed(Self::now());
     }

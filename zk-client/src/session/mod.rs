@@ -8,6 +8,7 @@
 //! randomness passed in, so the simulator reconnects with the same code.
 
 mod config;
+#[cfg(feature = "runtime")]
 pub(crate) mod driver;
 mod hosts;
 mod machine;
@@ -22,5 +23,5 @@ pub use machine::{Reply, ReplySink, SessionEvent, SessionMachine, WatchRequest};
 pub use pacing::ReconnectPacer;
 pub use state::ConnectionState;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "runtime"))]
 mod tests;

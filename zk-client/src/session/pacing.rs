@@ -1,6 +1,8 @@
 //! When to try the next connection: the pause before each attempt, with no
 //! I/O and no clock of its own, so the driver and the simulator pace their
-//! reconnects with the same code.
+//! reconnects with the same code. [`Doubling`] is the one schedule the
+//! session layer's own waits grow by (reconnect rounds, read-only probes);
+//! retries of calls are [`crate::retry`]'s policies, on the `backoff` crate.
 
 use std::time::{Duration, Instant};
 
@@ -60,6 +62,33 @@ impl ReconnectPacer {
     }
 }
 
+/// A delay that doubles each round, from `first` up to `max`: round 0
+/// waits `first`, round 1 twice that, and so on. Pure (no clock, no
+/// randomness): a caller that wants jitter draws it within the delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Doubling {
+    first: Duration,
+    max: Duration,
+}
+
+impl Doubling {
+    /// A schedule from `first` doubling up to `max`.
+    pub(crate) const fn new(first: Duration, max: Duration) -> Doubling {
+        Doubling { first, max }
+    }
+
+    /// The delay of round `round` (0 is the first).
+    pub(crate) fn delay(&self, round: u32) -> Duration {
+        let factor = 1u32.checked_shl(round).unwrap_or(u32::MAX);
+        self.first.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// The ceiling of the reconnect pause: 10 ms after the first round over the
+/// hosts, doubling up to 1 s.
+const RECONNECT_CEILING: Doubling =
+    Doubling::new(Duration::from_millis(10), Duration::from_secs(1));
+
 /// How long a connection must live after its handshake to count as a
 /// success: a third of the session timeout (the client pings every third,
 /// so a connection that lived that long carried real traffic).
@@ -82,7 +111,7 @@ fn pause_after(failed_attempts: u32, hosts: u32, rng: &mut impl rand::Rng) -> Du
         return Duration::ZERO;
     }
     let round = failed_attempts / hosts;
-    let ceiling = Duration::from_millis(10u64 << round.min(7)).min(Duration::from_secs(1));
+    let ceiling = RECONNECT_CEILING.delay(round);
     let half = ceiling / 2;
     half + half.mul_f64(rand::RngExt::random_range(rng, 0.0..=1.0))
 }
@@ -94,6 +123,18 @@ mod tests {
 
     fn rng(seed: u64) -> rand::rngs::StdRng {
         rand::rngs::StdRng::seed_from_u64(seed)
+    }
+
+    #[test]
+    fn doubling_starts_at_first_and_stops_at_max() {
+        let d = Doubling::new(Duration::from_millis(100), Duration::from_secs(10));
+        let delays: Vec<u64> = (0..9).map(|r| d.delay(r).as_millis() as u64).collect();
+        assert_eq!(
+            delays,
+            [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]
+        );
+        assert_eq!(d.delay(31), Duration::from_secs(10));
+        assert_eq!(d.delay(u32::MAX), Duration::from_secs(10));
     }
 
     #[test]

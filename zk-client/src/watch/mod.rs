@@ -14,11 +14,15 @@
 //! [`WatchEvent::Closed`], ...).
 
 mod event;
+#[cfg(feature = "runtime")]
 mod handle;
+#[cfg(feature = "runtime")]
 mod queue;
 mod registry;
 
 pub use event::{WatchEvent, WatchedEvent};
+#[cfg(feature = "runtime")]
 pub use handle::{OneshotWatch, PersistentWatch};
+#[cfg(feature = "runtime")]
 pub(crate) use queue::{event_queue, EventSender};
 pub use registry::{WatchKind, WatchRegistry, WatchSink, WatcherId};

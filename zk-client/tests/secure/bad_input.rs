@@ -1,7 +1,7 @@
 //! What a misconfigured or hostile TLS peer gets: a typed error within the
 //! connect timeout, never a hang or a panic.
 
-use crate::common::{builder, Identity, SecureTarget};
+use crate::common::{builder, error_chain, Identity, SecureTarget};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -38,7 +38,7 @@ async fn a_server_certificate_from_an_unknown_ca_is_refused() {
         .unwrap();
     let err = connect_error(&target.tls, Some(tls)).await;
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
-    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(error_chain(&err).contains("UnknownIssuer"), "{err:?}");
 }
 
 #[tokio::test]
@@ -76,9 +76,12 @@ async fn a_plaintext_client_on_the_tls_port_gets_a_tls_error() {
     // have other causes: the I/O error of that close (or a timeout, if the
     // server said nothing at all), naming the likely cause.
     match err.kind() {
-        ErrorKind::Tls => assert!(err.to_string().contains("expects a TLS client"), "{err}"),
+        ErrorKind::Tls => assert!(
+            error_chain(&err).contains("expects a TLS client"),
+            "{err:?}"
+        ),
         ErrorKind::Io | ErrorKind::Timeout => {
-            assert!(err.to_string().contains("TLS port"), "{err}")
+            assert!(error_chain(&err).contains("TLS port"), "{err:?}")
         }
         other => panic!("{other:?}: {err}"),
     }
@@ -128,8 +131,9 @@ async fn a_handshake_cut_midway_is_a_tls_error() {
 async fn a_handshake_that_stalls_ends_at_the_connect_timeout() {
     let err = cut_handshake(false).await;
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
-    assert!(err.to_string().contains("TLS handshake"), "{err}");
-    assert!(err.to_string().contains("timed out"), "{err}");
+    let text = error_chain(&err);
+    assert!(text.contains("TLS handshake"), "{text}");
+    assert!(text.contains("timed out"), "{text}");
 }
 
 #[tokio::test]

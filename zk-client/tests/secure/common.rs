@@ -17,6 +17,20 @@ use zk_client::{Client, ClientBuilder, ConnectionState, CreateMode, TlsConfig};
 use zk_testserver::tls::{ClientAuth, TestPki};
 use zk_testserver::Ensemble;
 
+/// An error and its causes, as a reporter that walks `source()` prints
+/// them: `zk_client::Error`'s `Display` leaves the cause (the TLS or I/O
+/// failure) to `source()`.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// A certificate and key, PEM.
 #[derive(Clone)]
 pub struct Identity {

@@ -54,8 +54,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use zk_testserver::server::ZkVersion;
 use zk_testserver::tls::{ClientAuth, ServerTls, TestPki};
+use zk_testserver::ZkVersion;
 use zk_testserver::{Ensemble, EnsembleBuilder, FourLetterWords};
 
 /// The command line. Flag names are what scripts and other languages'

@@ -2,7 +2,7 @@
 //! built-in workload of raw-request processes.
 
 use super::world::RealWorld;
-use crate::check::{MemberView, Op, Recorder, Violation};
+use crate::check::{HistoryOp, MemberView, Recorder, Violation};
 use crate::workload::{self, Plan, Process, Session, Summary, Watches, World};
 use std::future::Future;
 use std::time::Duration;
@@ -37,7 +37,7 @@ pub trait Workload: 'static {
     fn ops(&self) -> usize;
     /// Operations still waiting for their outcome (named when the
     /// processes do not finish).
-    fn pending(&self) -> Vec<Op>;
+    fn pending(&self) -> Vec<HistoryOp>;
 }
 
 /// The built-in workload: the [`Plan`]'s processes of
@@ -114,7 +114,7 @@ impl Workload for Mixed {
         self.recorder.snapshot().len()
     }
 
-    fn pending(&self) -> Vec<Op> {
+    fn pending(&self) -> Vec<HistoryOp> {
         self.recorder.pending()
     }
 }

@@ -147,7 +147,7 @@ impl Ret {
 
 /// One operation: invocation and completion.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Op {
+pub struct HistoryOp {
     /// Its index in the history.
     pub id: OpId,
     /// The process that invoked it.
@@ -166,7 +166,7 @@ pub struct Op {
     pub zxid: Option<i64>,
 }
 
-impl fmt::Display for Op {
+impl fmt::Display for HistoryOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let done = match self.complete {
             Some(c) => format!("{:.3}s", c.as_secs_f64()),
@@ -191,7 +191,7 @@ impl fmt::Display for Op {
 /// Every operation of a run, in invocation order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
-    ops: Vec<Op>,
+    ops: Vec<HistoryOp>,
 }
 
 impl History {
@@ -203,7 +203,7 @@ impl History {
     /// Records an invocation; complete it with [`History::complete`].
     pub fn invoke(&mut self, process: ProcessId, session: i64, call: Call, at: Duration) -> OpId {
         let id = self.ops.len();
-        self.ops.push(Op {
+        self.ops.push(HistoryOp {
             id,
             process,
             session,
@@ -252,7 +252,7 @@ impl History {
     }
 
     /// The operations, in invocation order.
-    pub fn ops(&self) -> &[Op] {
+    pub fn ops(&self) -> &[HistoryOp] {
         &self.ops
     }
 
@@ -312,7 +312,7 @@ impl Recorder {
     }
 
     /// The operations still pending.
-    pub fn pending(&self) -> Vec<Op> {
+    pub fn pending(&self) -> Vec<HistoryOp> {
         self.lock()
             .ops
             .iter()

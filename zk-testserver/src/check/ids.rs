@@ -12,7 +12,7 @@
 //!
 //! Gaps are allowed: a failed or lost create may have consumed a number.
 
-use super::history::{Call, History, Op, Ret};
+use super::history::{Call, History, HistoryOp, Ret};
 use super::violation::Violation;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,12 +20,12 @@ const NAME: &str = "ids";
 
 /// Checks the ids handed out in `history` against the final children's ids.
 pub fn check(history: &History, final_ids: &BTreeSet<u64>) -> Result<usize, Violation> {
-    let creates: Vec<&Op> = history
+    let creates: Vec<&HistoryOp> = history
         .ops()
         .iter()
         .filter(|o| o.call == Call::CreateId)
         .collect();
-    let mut acked: BTreeMap<u64, &Op> = BTreeMap::new();
+    let mut acked: BTreeMap<u64, &HistoryOp> = BTreeMap::new();
     for op in &creates {
         if let Ret::Id(id) = op.ret {
             if let Some(other) = acked.insert(id, op) {
@@ -35,7 +35,8 @@ pub fn check(history: &History, final_ids: &BTreeSet<u64>) -> Result<usize, Viol
         }
     }
     // By zxid.
-    let mut by_zxid: Vec<(&u64, &&Op)> = acked.iter().filter(|(_, o)| o.zxid.is_some()).collect();
+    let mut by_zxid: Vec<(&u64, &&HistoryOp)> =
+        acked.iter().filter(|(_, o)| o.zxid.is_some()).collect();
     by_zxid.sort_by_key(|(_, o)| o.zxid);
     for pair in by_zxid.windows(2) {
         if pair[1].0 < pair[0].0 {
@@ -52,12 +53,12 @@ pub fn check(history: &History, final_ids: &BTreeSet<u64>) -> Result<usize, Viol
     // In real time: a create acknowledged before another began got a
     // smaller id. Sorted by completion, the running maximum id of creates
     // completed before an invocation must stay below its id.
-    let mut done: Vec<(&Op, u64)> = acked.iter().map(|(id, o)| (*o, *id)).collect();
+    let mut done: Vec<(&HistoryOp, u64)> = acked.iter().map(|(id, o)| (*o, *id)).collect();
     done.sort_by_key(|(o, _)| o.complete);
-    let mut started: Vec<(&Op, u64)> = done.clone();
+    let mut started: Vec<(&HistoryOp, u64)> = done.clone();
     started.sort_by_key(|(o, _)| o.invoke);
     let mut i = 0;
-    let mut max_before: Option<(&Op, u64)> = None;
+    let mut max_before: Option<(&HistoryOp, u64)> = None;
     for (op, id) in started {
         while i < done.len() && done[i].0.complete.is_some_and(|c| c < op.invoke) {
             if max_before.is_none_or(|(_, m)| done[i].1 > m) {

@@ -35,7 +35,7 @@
 //! practice; a step budget bounds it, and a search that runs out is
 //! reported as inconclusive, not as a violation.
 
-use super::history::{Call, History, Op, Ret};
+use super::history::{Call, History, HistoryOp, Ret};
 use super::violation::Violation;
 use std::collections::{BTreeMap, HashSet};
 
@@ -66,7 +66,7 @@ struct State {
 }
 
 /// The operation applied to `s`, if legal.
-fn apply(s: State, op: &Op) -> Option<State> {
+fn apply(s: State, op: &HistoryOp) -> Option<State> {
     match (&op.call, &op.ret) {
         (Call::Write { value, .. }, Ret::Register { version, .. }) => {
             (s.version.checked_add(1) == Some(*version)).then_some(State {
@@ -101,7 +101,7 @@ fn apply(s: State, op: &Op) -> Option<State> {
 }
 
 /// The register an operation takes part in the search of, if any.
-fn searched_key(op: &Op) -> Option<&str> {
+fn searched_key(op: &HistoryOp) -> Option<&str> {
     match (&op.call, &op.ret) {
         (Call::Write { key, .. }, Ret::Register { .. } | Ret::Unknown)
         | (Call::Cas { key, .. }, Ret::Register { .. } | Ret::Unknown)
@@ -118,7 +118,7 @@ pub fn check(history: &History) -> Result<LinStats, Violation> {
 
 /// [`check`] with a step budget per register.
 pub fn check_with_budget(history: &History, budget: u64) -> Result<LinStats, Violation> {
-    let mut by_key: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
     for op in history.ops() {
         if let Some(key) = searched_key(op) {
             by_key.entry(key).or_default().push(op);
@@ -159,7 +159,7 @@ struct Node {
 }
 
 struct Search<'a> {
-    ops: &'a [&'a Op],
+    ops: &'a [&'a HistoryOp],
     nodes: Vec<Node>,
     steps: u64,
     /// Deepest point reached: placed count and the return that stopped it.
@@ -167,7 +167,7 @@ struct Search<'a> {
 }
 
 impl<'a> Search<'a> {
-    fn new(ops: &'a [&'a Op]) -> Search<'a> {
+    fn new(ops: &'a [&'a HistoryOp]) -> Search<'a> {
         // (time, is_return, op index): calls sort before returns at a tie.
         let mut events: Vec<(std::time::Duration, bool, usize)> = Vec::new();
         for (i, op) in ops.iter().enumerate() {
@@ -332,7 +332,7 @@ impl<'a> Search<'a> {
         Some((self.nodes[call].next, state))
     }
 
-    fn violation(&self, key: &str, ops: &[&Op]) -> Violation {
+    fn violation(&self, key: &str, ops: &[&HistoryOp]) -> Violation {
         let (depth, stuck) = self.deepest;
         let Some(stuck_op) = (stuck != NONE).then(|| ops[self.nodes[stuck].op]) else {
             return Violation::new(NAME, format!("register {key}: no linearization"))

@@ -15,7 +15,7 @@
 //!   holders' writes never interleave);
 //! - every successful guarded write was made by an acquired token.
 
-use super::history::{Call, History, Op, Ret};
+use super::history::{Call, History, HistoryOp, Ret};
 use super::violation::Violation;
 use std::collections::BTreeMap;
 
@@ -34,12 +34,12 @@ pub struct LockStats {
 pub fn check(history: &History) -> Result<LockStats, Violation> {
     let tokens = granted(history, NAME)?;
     // Real-time order of acquisitions.
-    let mut acquired: Vec<(&Op, i64)> = tokens.iter().map(|(t, o)| (*o, *t)).collect();
+    let mut acquired: Vec<(&HistoryOp, i64)> = tokens.iter().map(|(t, o)| (*o, *t)).collect();
     acquired.sort_by_key(|(o, _)| o.complete);
     let mut started = acquired.clone();
     started.sort_by_key(|(o, _)| o.invoke);
     let mut i = 0;
-    let mut max_before: Option<(&Op, i64)> = None;
+    let mut max_before: Option<(&HistoryOp, i64)> = None;
     for (op, t) in &started {
         while i < acquired.len() && acquired[i].0.complete.is_some_and(|c| c < op.invoke) {
             if max_before.is_none_or(|(_, m)| acquired[i].1 > m) {
@@ -58,7 +58,7 @@ pub fn check(history: &History) -> Result<LockStats, Violation> {
         }
     }
     // Fenced writes in zxid order.
-    let mut writes: Vec<&Op> = history
+    let mut writes: Vec<&HistoryOp> = history
         .ops()
         .iter()
         .filter(|o| matches!(o.call, Call::GuardedWrite { .. }) && o.ret == Ret::Ok)
@@ -78,7 +78,7 @@ pub fn check(history: &History) -> Result<LockStats, Violation> {
         }
     }
     writes.sort_by_key(|o| o.zxid);
-    let token = |o: &Op| match o.call {
+    let token = |o: &HistoryOp| match o.call {
         Call::GuardedWrite { token, .. } => token,
         _ => 0,
     };
@@ -108,8 +108,8 @@ pub fn check(history: &History) -> Result<LockStats, Violation> {
 pub(super) fn granted<'h>(
     history: &'h History,
     checker: &'static str,
-) -> Result<BTreeMap<i64, &'h Op>, Violation> {
-    let mut tokens: BTreeMap<i64, &Op> = BTreeMap::new();
+) -> Result<BTreeMap<i64, &'h HistoryOp>, Violation> {
+    let mut tokens: BTreeMap<i64, &HistoryOp> = BTreeMap::new();
     for op in history.ops() {
         if let (Call::Acquire, Ret::Token(t)) = (&op.call, &op.ret) {
             if let Some(other) = tokens.insert(*t, op) {

@@ -2,7 +2,7 @@
 //! least as new as every acknowledged write, and shows the value of the
 //! newest one when their versions meet.
 
-use super::history::{Call, History, Op, Ret};
+use super::history::{Call, History, HistoryOp, Ret};
 use super::violation::Violation;
 use std::collections::BTreeMap;
 
@@ -11,7 +11,7 @@ const NAME: &str = "lost-writes";
 /// Checks each register's final (value, version) against the acknowledged
 /// writes of `history`; registers absent from `finals` are not checked.
 pub fn check(history: &History, finals: &BTreeMap<String, (u64, i32)>) -> Result<usize, Violation> {
-    let mut newest: BTreeMap<&str, (i32, u64, &Op)> = BTreeMap::new();
+    let mut newest: BTreeMap<&str, (i32, u64, &HistoryOp)> = BTreeMap::new();
     for op in history.ops() {
         let (key, value) = match &op.call {
             Call::Write { key, value } | Call::Cas { key, value, .. } => (key.as_str(), *value),

@@ -1,26 +1,12 @@
 //! What every member holds once the ensemble is quiescent: equal data, and
 //! ephemerals that belong to live sessions only.
 
-use super::history::{Call, History, Op, Ret};
+use super::history::{Call, History, HistoryOp, Ret};
 use super::violation::Violation;
-use std::collections::{BTreeMap, BTreeSet};
+pub use crate::member::MemberView;
+use std::collections::BTreeMap;
 
 const NAME: &str = "members";
-
-/// One member's state at quiescence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberView {
-    /// The member.
-    pub id: u64,
-    /// Zxid of its last applied transaction.
-    pub last_zxid: i64,
-    /// Digest of its data tree.
-    pub digest: u64,
-    /// Its replicated session table.
-    pub sessions: BTreeSet<i64>,
-    /// Its ephemeral nodes with their owners.
-    pub ephemerals: BTreeMap<String, i64>,
-}
 
 /// Checks that every member applied the same transactions and holds the same
 /// data, and the same session table.
@@ -56,8 +42,8 @@ pub fn check_digests(members: &[MemberView]) -> Result<(), Violation> {
 /// acknowledged or whose expiry a client saw owns one), and no acknowledged
 /// ephemeral of a session still alive is missing.
 pub fn check_ephemerals(history: &History, members: &[MemberView]) -> Result<usize, Violation> {
-    let mut ended: BTreeMap<i64, &Op> = BTreeMap::new();
-    let mut created: Vec<&Op> = Vec::new();
+    let mut ended: BTreeMap<i64, &HistoryOp> = BTreeMap::new();
+    let mut created: Vec<&HistoryOp> = Vec::new();
     for op in history.ops() {
         match (&op.call, &op.ret) {
             (Call::Close | Call::SessionLost, Ret::Ok) if op.session != 0 => {

@@ -50,7 +50,7 @@ pub mod semaphore;
 pub mod sessions;
 mod violation;
 
-pub use history::{Call, History, Op, OpId, ProcessId, Recorder, Ret};
+pub use history::{Call, History, HistoryOp, OpId, ProcessId, Recorder, Ret};
 pub use members::MemberView;
 pub use sessions::WatchStream;
 pub use violation::Violation;

@@ -20,7 +20,7 @@
 //!   order; each producer's acknowledged puts got increasing sequence
 //!   numbers.
 
-use super::history::{Call, History, Op, Ret};
+use super::history::{Call, History, HistoryOp, Ret};
 use super::violation::Violation;
 use std::collections::BTreeMap;
 
@@ -43,9 +43,9 @@ pub struct QueueStats {
 /// end, as (sequence number, item).
 pub fn check(history: &History, remaining: &[(u64, u64)]) -> Result<QueueStats, Violation> {
     let ops = history.ops();
-    let mut puts: BTreeMap<u64, Vec<&Op>> = BTreeMap::new();
-    let mut takes: BTreeMap<u64, Vec<&Op>> = BTreeMap::new();
-    let mut in_doubt: Vec<&Op> = Vec::new();
+    let mut puts: BTreeMap<u64, Vec<&HistoryOp>> = BTreeMap::new();
+    let mut takes: BTreeMap<u64, Vec<&HistoryOp>> = BTreeMap::new();
+    let mut in_doubt: Vec<&HistoryOp> = Vec::new();
     for op in ops {
         match op.call {
             Call::Put { item } => puts.entry(item).or_default().push(op),
@@ -59,9 +59,9 @@ pub fn check(history: &History, remaining: &[(u64, u64)]) -> Result<QueueStats, 
         ..QueueStats::default()
     };
     // Acknowledged items nobody delivered, left or named in a take.
-    let mut missing: Vec<(u64, Vec<&Op>)> = Vec::new();
+    let mut missing: Vec<(u64, Vec<&HistoryOp>)> = Vec::new();
     // Entries delivered twice.
-    let mut by_seq: BTreeMap<u64, &Op> = BTreeMap::new();
+    let mut by_seq: BTreeMap<u64, &HistoryOp> = BTreeMap::new();
     for op in takes.values().flatten() {
         if let (Call::Take { seq: Some(seq), .. }, Ret::Ok) = (&op.call, &op.ret) {
             if let Some(other) = by_seq.insert(*seq, op) {
@@ -133,14 +133,14 @@ pub fn check(history: &History, remaining: &[(u64, u64)]) -> Result<QueueStats, 
         .with_ops(in_doubt));
     }
     // Deliveries in zxid order take entries in sequence order.
-    let mut deliveries: Vec<&Op> = by_seq
+    let mut deliveries: Vec<&HistoryOp> = by_seq
         .values()
         .copied()
         .filter(|o| o.zxid.is_some())
         .collect();
     deliveries.sort_by_key(|o| o.zxid);
     for pair in deliveries.windows(2) {
-        let seq = |o: &Op| match o.call {
+        let seq = |o: &HistoryOp| match o.call {
             Call::Take { seq, .. } => seq.unwrap_or(0),
             _ => 0,
         };
@@ -157,8 +157,8 @@ pub fn check(history: &History, remaining: &[(u64, u64)]) -> Result<QueueStats, 
         }
     }
     // Each producer's acknowledged puts in increasing sequence order.
-    let mut last: BTreeMap<u32, &Op> = BTreeMap::new();
-    let mut acked_puts: Vec<&Op> = puts
+    let mut last: BTreeMap<u32, &HistoryOp> = BTreeMap::new();
+    let mut acked_puts: Vec<&HistoryOp> = puts
         .values()
         .flatten()
         .copied()

@@ -18,7 +18,7 @@
 //! With `max` 1 this is a mutex's promise as well (see [`super::lock`] for
 //! the stronger token-order one).
 
-use super::history::{Call, History, Op, Ret};
+use super::history::{Call, History, HistoryOp, Ret};
 use super::violation::Violation;
 use std::collections::BTreeMap;
 
@@ -40,7 +40,7 @@ pub struct SemaphoreStats {
 pub fn check(history: &History, max: usize) -> Result<SemaphoreStats, Violation> {
     let granted = super::lock::granted(history, NAME)?;
     // Each lease's first and last successful write, by zxid.
-    let mut spans: BTreeMap<i64, (&Op, &Op)> = BTreeMap::new();
+    let mut spans: BTreeMap<i64, (&HistoryOp, &HistoryOp)> = BTreeMap::new();
     let mut writes = 0;
     for op in history.ops() {
         let (Call::GuardedWrite { token, .. }, Ret::Ok) = (&op.call, &op.ret) else {
@@ -68,7 +68,7 @@ pub fn check(history: &History, max: usize) -> Result<SemaphoreStats, Violation>
     let mut most_at_once = 0;
     for (first, _) in spans.values() {
         let at = first.zxid;
-        let holding: Vec<(&Op, &Op)> = spans
+        let holding: Vec<(&HistoryOp, &HistoryOp)> = spans
             .values()
             .copied()
             .filter(|(a, b)| a.zxid <= at && at <= b.zxid)

@@ -12,7 +12,7 @@
 //!   increase (events fired while re-registering a watch carry -1 and are
 //!   left out).
 
-use super::history::{Call, History, Op, ProcessId, Ret};
+use super::history::{Call, History, HistoryOp, ProcessId, Ret};
 use super::violation::Violation;
 use std::collections::BTreeMap;
 
@@ -29,7 +29,7 @@ pub struct SessionStats {
 
 /// Checks zxid monotonicity and read consistency of every session.
 pub fn check(history: &History) -> Result<SessionStats, Violation> {
-    let mut by_session: BTreeMap<i64, Vec<&Op>> = BTreeMap::new();
+    let mut by_session: BTreeMap<i64, Vec<&HistoryOp>> = BTreeMap::new();
     for op in history.ops() {
         if op.session != 0 {
             by_session.entry(op.session).or_default().push(op);
@@ -47,14 +47,14 @@ pub fn check(history: &History) -> Result<SessionStats, Violation> {
     Ok(stats)
 }
 
-fn monotonic_zxids(ops: &[&Op]) -> Result<(), Violation> {
-    let mut done: Vec<&Op> = ops
+fn monotonic_zxids(ops: &[&HistoryOp]) -> Result<(), Violation> {
+    let mut done: Vec<&HistoryOp> = ops
         .iter()
         .copied()
         .filter(|o| o.complete.is_some() && o.zxid.is_some_and(|z| z > 0))
         .collect();
     done.sort_by_key(|o| (o.complete, o.id));
-    let mut last: Option<&Op> = None;
+    let mut last: Option<&HistoryOp> = None;
     for op in done {
         if let Some(prev) = last {
             if op.zxid < prev.zxid {
@@ -76,7 +76,7 @@ fn monotonic_zxids(ops: &[&Op]) -> Result<(), Violation> {
 }
 
 /// Values written with a known version: (key, value) → (version, op).
-type Written<'a> = BTreeMap<(&'a str, u64), (Option<i32>, &'a Op)>;
+type Written<'a> = BTreeMap<(&'a str, u64), (Option<i32>, &'a HistoryOp)>;
 
 fn acked_writes(history: &History) -> Result<Written<'_>, Violation> {
     let mut out: Written<'_> = BTreeMap::new();
@@ -101,11 +101,11 @@ fn acked_writes(history: &History) -> Result<Written<'_>, Violation> {
     Ok(out)
 }
 
-fn reads_move_forward(ops: &[&Op], writes: &Written<'_>) -> Result<usize, Violation> {
-    let mut ordered: Vec<&Op> = ops.to_vec();
+fn reads_move_forward(ops: &[&HistoryOp], writes: &Written<'_>) -> Result<usize, Violation> {
+    let mut ordered: Vec<&HistoryOp> = ops.to_vec();
     ordered.sort_by_key(|o| (o.invoke, o.id));
     // Per key: the highest version this session saw or wrote, and where.
-    let mut floor: BTreeMap<&str, (i32, &Op)> = BTreeMap::new();
+    let mut floor: BTreeMap<&str, (i32, &HistoryOp)> = BTreeMap::new();
     let mut reads = 0;
     for op in ordered {
         match (&op.call, &op.ret) {
@@ -136,7 +136,12 @@ fn reads_move_forward(ops: &[&Op], writes: &Written<'_>) -> Result<usize, Violat
     Ok(reads)
 }
 
-fn raise<'a>(floor: &mut BTreeMap<&'a str, (i32, &'a Op)>, key: &'a str, v: i32, op: &'a Op) {
+fn raise<'a>(
+    floor: &mut BTreeMap<&'a str, (i32, &'a HistoryOp)>,
+    key: &'a str,
+    v: i32,
+    op: &'a HistoryOp,
+) {
     let e = floor.entry(key).or_insert((v, op));
     if v >= e.0 {
         *e = (v, op);
@@ -148,7 +153,7 @@ fn explained(
     key: &str,
     value: u64,
     version: i32,
-    op: &Op,
+    op: &HistoryOp,
     writes: &Written<'_>,
 ) -> Result<(), Violation> {
     if value == 0 {

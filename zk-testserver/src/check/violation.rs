@@ -1,6 +1,6 @@
 //! What a checker reports when a history breaks a promise.
 
-use super::history::Op;
+use super::history::HistoryOp;
 use std::fmt;
 
 /// A broken promise, with the operations that show it.
@@ -11,7 +11,7 @@ pub struct Violation {
     /// What is wrong.
     pub message: String,
     /// The operations involved (an excerpt of the history).
-    pub ops: Vec<Op>,
+    pub ops: Vec<HistoryOp>,
 }
 
 impl Violation {
@@ -26,7 +26,7 @@ impl Violation {
 
     /// Adds operations to the excerpt (kept in history order, without
     /// duplicates, at most 40).
-    pub fn with_ops<'a>(mut self, ops: impl IntoIterator<Item = &'a Op>) -> Violation {
+    pub fn with_ops<'a>(mut self, ops: impl IntoIterator<Item = &'a HistoryOp>) -> Violation {
         for op in ops {
             if !self.ops.iter().any(|o| o.id == op.id) {
                 self.ops.push(op.clone());

@@ -305,8 +305,8 @@ impl EnsembleBuilder {
     /// Read-only mode (ZooKeeper's `readonlymode.enabled`, off by default): a
     /// member of a replicated ensemble that has looked for a leader for the
     /// grace period ([`EnsembleBuilder::read_only_grace`]) serves read-only
-    /// sessions until it joins a quorum again. See
-    /// [`Server::start_read_only`](crate::server::Server::start_read_only).
+    /// sessions until it joins a quorum again (ZooKeeper's read-only
+    /// server: reads answered from its own tree, writes refused).
     pub fn read_only_mode(mut self, on: bool) -> Self {
         self.read_only = on;
         self
@@ -322,7 +322,7 @@ impl EnsembleBuilder {
     }
 
     /// Serves an AdminServer-compatible HTTP endpoint per member
-    /// (`GET /commands/<name>`, see [`crate::admin`]) on 127.0.0.1: member
+    /// (`GET /commands/<name>`) on 127.0.0.1: member
     /// k on `port + k - 1`, or each on any free port with 0. Off by default.
     pub fn admin_port(mut self, port: u16) -> Self {
         self.admin_port = Some(port);

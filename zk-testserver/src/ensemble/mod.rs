@@ -3,7 +3,7 @@
 //!
 //! Members are numbered 1 to n, as ZooKeeper's `myid`. Each has a real TCP
 //! client port on 127.0.0.1; members talk to each other over an in-process
-//! network ([`crate::net::links`]) that the test can partition, cut one way,
+//! network that the test can partition, cut one way,
 //! delay or make lossy. Each member keeps its log and snapshots in memory
 //! (surviving kill and restart within the `Ensemble`) or in a data directory.
 //!
@@ -526,9 +526,10 @@ impl Ensemble {
         Ok(self.inspect(member).await?.last_zxid)
     }
 
-    /// `member`'s zxid, digest, session table and ephemerals, for the
-    /// checkers of [`crate::check::members`].
-    pub async fn view(&self, member: MemberId) -> Result<crate::check::MemberView> {
+    /// `member`'s zxid, digest, session table and ephemerals: what the
+    /// history checkers compare across members (`check::members`, feature
+    /// `verification`).
+    pub async fn view(&self, member: MemberId) -> Result<crate::MemberView> {
         self.ask(member, Command::View).await
     }
 

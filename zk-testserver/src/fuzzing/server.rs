@@ -1,7 +1,7 @@
 //! Arbitrary client frames into a member machine.
 
 use crate::member::{Effect, MemberConfig, MemberMachine};
-use crate::server::{ConnId, Output, ServerConfig};
+use crate::server::{ConnId, ConnOutput, ServerConfig};
 use crate::storage::{MemoryStorage, Recovered, Storage};
 use bytes::Bytes;
 use std::net::SocketAddr;
@@ -96,7 +96,7 @@ struct Harness {
     m: MemberMachine,
     disk: MemoryStorage,
     now: Instant,
-    out: Vec<(ConnId, Output)>,
+    out: Vec<(ConnId, ConnOutput)>,
     closed: Vec<ConnId>,
 }
 
@@ -170,7 +170,7 @@ impl Harness {
                 }
             }
             while let Some((conn, o)) = self.m.poll_client() {
-                if o == Output::Close {
+                if o == ConnOutput::Close {
                     self.closed.push(conn);
                     self.m.handle_client_closed(conn);
                 }
@@ -195,7 +195,7 @@ impl Harness {
             if *c != conn {
                 return true;
             }
-            if let Output::Frame(f) = o {
+            if let ConnOutput::Frame(f) = o {
                 mine.push(f.slice(4.min(f.len())..));
             }
             false

@@ -67,11 +67,12 @@ mod tests;
 
 pub use app::AppMessage;
 pub use config::MemberConfig;
+pub use view::MemberView;
 pub use read_only::default_grace as default_read_only_grace;
 
 use crate::failpoint::{Action, Failpoint, Failpoints};
 use crate::server::stats::{ReplicaRole, ReplicaStats, ServerStats, StatsDetail};
-use crate::server::{ConnId, Database, Output, Server, Time};
+use crate::server::{ConnId, Database, ConnOutput, Server, Time};
 use crate::storage::{Epochs, LogEntry, Recovered, Snapshot, Zxid};
 use crate::zab::{self, MemberId, Role, ZabMessage};
 use bytes::Bytes;
@@ -498,7 +499,7 @@ impl MemberMachine {
     }
 
     /// The next frame or close for a client connection.
-    pub fn poll_client(&mut self) -> Option<(ConnId, Output)> {
+    pub fn poll_client(&mut self) -> Option<(ConnId, ConnOutput)> {
         if self.crashed {
             return None;
         }

@@ -9,7 +9,7 @@
 use super::core::Command;
 use super::four_letter::{self, FourLetterWords};
 use super::limits::{ConnectionLimits, Flow, OutboundBudget};
-use crate::server::{ConnId, Output};
+use crate::server::{ConnId, ConnOutput};
 use bytes::{Buf, Bytes};
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -134,7 +134,7 @@ struct Pump<'a, S> {
     core: &'a mpsc::UnboundedSender<Command>,
     reader: ReadHalf<S>,
     writer: WriteHalf<S>,
-    rx: mpsc::UnboundedReceiver<Output>,
+    rx: mpsc::UnboundedReceiver<ConnOutput>,
     decoder: FrameDecoder,
     flow: Flow<'a>,
     /// Frames from the member not yet written (the front may be partly
@@ -156,7 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Pump<'_, S> {
         };
         if let End::Close = end {
             // Whatever the member queued before the close goes out first.
-            while let Ok(Output::Frame(f)) = self.rx.try_recv() {
+            while let Ok(ConnOutput::Frame(f)) = self.rx.try_recv() {
                 self.flow.produced(f.len(), is_reply(&f));
                 self.outbox.push_back(f);
             }
@@ -215,12 +215,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Pump<'_, S> {
                 Ok(_) => Ok(()),
             },
             out = self.rx.recv() => match out {
-                Some(Output::Frame(f)) => {
+                Some(ConnOutput::Frame(f)) => {
                     self.flow.produced(f.len(), is_reply(&f));
                     self.outbox.push_back(f);
                     Ok(())
                 }
-                Some(Output::Close) | None => Err(End::Close),
+                Some(ConnOutput::Close) | None => Err(End::Close),
             },
             w = write_some(&mut self.writer, &self.outbox), if writing => match w {
                 Ok(n) => {

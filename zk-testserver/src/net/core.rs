@@ -16,7 +16,7 @@ use super::links::{Network, PeerInput};
 use crate::failpoint::{Action, Failpoint};
 use crate::member::{Effect, MemberMachine, Status, SyncCounts};
 use crate::server::stats::{ServerStats, StatsDetail};
-use crate::server::{ConnId, Output, Time};
+use crate::server::{ConnId, ConnOutput, Time};
 use crate::storage::Storage;
 use crate::storage::{LogEntry, StorageError, StorageWorker};
 use crate::zab::MemberId;
@@ -39,7 +39,7 @@ pub enum Command {
         /// Peer address.
         peer: SocketAddr,
         /// Where to send its outputs.
-        tx: mpsc::UnboundedSender<Output>,
+        tx: mpsc::UnboundedSender<ConnOutput>,
     },
     /// A TLS connection's client certificate names it `x509:<dn>` (sent
     /// right after `Open`).
@@ -72,7 +72,7 @@ pub enum Command {
     /// Arm a failpoint (`None`: disarm it); answered once it is in force.
     Failpoint(Failpoint, Option<Action>, oneshot::Sender<()>),
     /// The member's state for the checkers.
-    View(oneshot::Sender<crate::check::MemberView>),
+    View(oneshot::Sender<crate::member::MemberView>),
 }
 
 /// Facts the `Ensemble` reports about one member, taken at one instant.
@@ -153,7 +153,7 @@ pub struct Driver {
     network: Network,
     peers: mpsc::UnboundedReceiver<PeerInput>,
     commands: mpsc::UnboundedReceiver<Command>,
-    senders: HashMap<ConnId, mpsc::UnboundedSender<Output>>,
+    senders: HashMap<ConnId, mpsc::UnboundedSender<ConnOutput>>,
     publisher: Publisher,
     /// Appends not yet handed to storage (kept across a pause).
     appends: Vec<LogEntry>,
@@ -388,7 +388,7 @@ impl Driver {
 
     fn route(&mut self) {
         while let Some((conn, out)) = self.machine.poll_client() {
-            let close = out == Output::Close;
+            let close = out == ConnOutput::Close;
             if let Some(tx) = self.senders.get(&conn) {
                 let _ = tx.send(out);
             }
@@ -470,7 +470,7 @@ mod tests {
         let mut frames = 0;
         while frames < 51 {
             match out.recv().await {
-                Some(Output::Frame(_)) => frames += 1,
+                Some(ConnOutput::Frame(_)) => frames += 1,
                 other => panic!("{other:?}"),
             }
         }
@@ -559,7 +559,7 @@ mod tests {
     fn open(
         commands: &mpsc::UnboundedSender<Command>,
         conn: ConnId,
-    ) -> mpsc::UnboundedReceiver<Output> {
+    ) -> mpsc::UnboundedReceiver<ConnOutput> {
         let (tx, out) = mpsc::unbounded_channel();
         let peer = "127.0.0.1:1".parse().unwrap();
         commands.send(Command::Open { conn, peer, tx }).unwrap();
@@ -577,9 +577,9 @@ mod tests {
         out
     }
 
-    async fn next_frame(out: &mut mpsc::UnboundedReceiver<Output>) -> Bytes {
+    async fn next_frame(out: &mut mpsc::UnboundedReceiver<ConnOutput>) -> Bytes {
         match out.recv().await {
-            Some(Output::Frame(frame)) => frame,
+            Some(ConnOutput::Frame(frame)) => frame,
             other => panic!("{other:?}"),
         }
     }

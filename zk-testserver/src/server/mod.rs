@@ -19,7 +19,7 @@ pub mod version;
 
 pub use config::ServerConfig;
 pub use database::Database;
-pub use machine::{ConnId, Mode, Output, Server, Time};
+pub use machine::{ConnId, Mode, ConnOutput, Server, Time};
 pub use submit::{ForwardedWrite, Submission};
 pub use txn::{Txn, TxnBody, TxnHeader};
 pub use version::ZkVersion;

@@ -5,7 +5,7 @@
 
 use super::database::Database;
 use super::ZkVersion;
-use crate::tree::{acl, AuthInfo, DataTree, RemoveKind, WatchKind, WatcherId};
+use crate::tree::{acl, AuthInfo, DataTree, RemoveKind, ServerWatchKind, WatcherId};
 use bytes::Bytes;
 use zk_client::proto::{
     encode_notification, encode_reply, xid, AddWatchMode, AddWatchRequest, ErrorCode,
@@ -124,7 +124,7 @@ fn exists(
         }
     }
     if r.watch {
-        tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
+        tree.watches.add(&r.path, ctx.conn, ServerWatchKind::Data);
     }
     let node = tree.get(lookup(&r.path)).ok_or(ErrorCode::NoNode)?;
     Ok(Response::Stat(StatResponse { stat: node.stat() }))
@@ -142,7 +142,7 @@ fn get_data(
         stat: node.stat(),
     };
     if r.watch {
-        tree.watches.add(&r.path, ctx.conn, WatchKind::Data);
+        tree.watches.add(&r.path, ctx.conn, ServerWatchKind::Data);
     }
     Ok(Response::GetData(resp))
 }
@@ -159,7 +159,7 @@ fn get_children(
     let children = node.children.java_order();
     let stat = node.stat();
     if r.watch {
-        tree.watches.add(&r.path, ctx.conn, WatchKind::Child);
+        tree.watches.add(&r.path, ctx.conn, ServerWatchKind::Child);
     }
     Ok((children, stat))
 }
@@ -203,8 +203,8 @@ fn add_watch(
     r: &AddWatchRequest,
 ) -> Result<Response, ErrorCode> {
     let kind = match AddWatchMode::from_code(r.mode) {
-        Ok(AddWatchMode::Persistent) => WatchKind::Persistent,
-        Ok(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
+        Ok(AddWatchMode::Persistent) => ServerWatchKind::Persistent,
+        Ok(AddWatchMode::PersistentRecursive) => ServerWatchKind::PersistentRecursive,
         // ZooKeeper fails to map the mode: a marshalling error.
         Err(_) => return Err(ErrorCode::MarshallingError),
     };
@@ -292,27 +292,27 @@ fn set_watches(db: &mut Database, ctx: ReadCtx<'_>, s: &SetWatches2, frames: &mu
         match tree.get(p) {
             None => fire(EventType::NodeDeleted, p),
             Some(n) if n.mzxid > rel => fire(EventType::NodeDataChanged, p),
-            Some(_) => tree.watches.add(p, ctx.conn, WatchKind::Data),
+            Some(_) => tree.watches.add(p, ctx.conn, ServerWatchKind::Data),
         }
     }
     for p in &s.exist_watches {
         match tree.get(p) {
             Some(_) => fire(EventType::NodeCreated, p),
-            None => tree.watches.add(p, ctx.conn, WatchKind::Data),
+            None => tree.watches.add(p, ctx.conn, ServerWatchKind::Data),
         }
     }
     for p in &s.child_watches {
         match tree.get(p) {
             None => fire(EventType::NodeDeleted, p),
             Some(n) if n.pzxid > rel => fire(EventType::NodeChildrenChanged, p),
-            Some(_) => tree.watches.add(p, ctx.conn, WatchKind::Child),
+            Some(_) => tree.watches.add(p, ctx.conn, ServerWatchKind::Child),
         }
     }
     for p in &s.persistent_watches {
-        tree.watches.add(p, ctx.conn, WatchKind::Persistent);
+        tree.watches.add(p, ctx.conn, ServerWatchKind::Persistent);
     }
     for p in &s.persistent_recursive_watches {
         tree.watches
-            .add(p, ctx.conn, WatchKind::PersistentRecursive);
+            .add(p, ctx.conn, ServerWatchKind::PersistentRecursive);
     }
 }

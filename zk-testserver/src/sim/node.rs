@@ -5,7 +5,7 @@
 use super::world::{Event, Sim};
 use crate::failpoint::Failpoints;
 use crate::member::{Effect, MemberConfig, MemberMachine};
-use crate::server::{ConnId, Output, ServerConfig};
+use crate::server::{ConnId, ConnOutput, ServerConfig};
 use crate::storage::{MemoryStorage, Storage, Zxid};
 use crate::zab::MemberId;
 use rand::RngExt;
@@ -182,8 +182,8 @@ impl Sim {
             };
             busy = true;
             match out {
-                Output::Frame(bytes) => self.send_to_client(conn, bytes),
-                Output::Close => self.member_closed_conn(conn, true),
+                ConnOutput::Frame(bytes) => self.send_to_client(conn, bytes),
+                ConnOutput::Close => self.member_closed_conn(conn, true),
             }
         }
         busy

@@ -143,7 +143,7 @@ impl ServerTls {
 
     /// The rustls acceptor for connections.
     pub fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, TlsSetupError> {
-        let provider = zk_client::TlsConfig::crypto_provider();
+        let provider = crypto_provider();
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsSetupError(e.to_string()))?;
@@ -183,4 +183,17 @@ impl ServerTls {
 pub fn client_identity(conn: &rustls::ServerConnection) -> Option<String> {
     let cert = conn.peer_certificates()?.first()?;
     subject_dn(cert.as_ref())
+}
+
+/// The rustls crypto provider of the secure client port: *ring*, the one
+/// `zk_client::TlsConfig::crypto_provider` gives clients (no C toolchain,
+/// no OpenSSL). Named here so the server needs only rustls, not the
+/// client's runtime.
+fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    // rustls 0.23.48 marks the ring provider deprecated to steer users to
+    // aws-lc-rs (post-quantum key exchange, which ZooKeeper's JVMs do not
+    // offer, at the cost of a cmake + C build).
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
 }

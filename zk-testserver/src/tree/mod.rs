@@ -11,4 +11,4 @@ pub mod watch;
 pub use acl::AuthInfo;
 pub use data_tree::DataTree;
 pub use node::{Acls, Node, NodeKind};
-pub use watch::{Fired, RemoveKind, WatchKind, WatchManager, WatcherId};
+pub use watch::{Fired, RemoveKind, ServerWatchKind, WatchManager, WatcherId};

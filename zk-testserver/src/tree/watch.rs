@@ -26,7 +26,7 @@ pub enum Table {
 
 /// Which watch to add, check or remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WatchKind {
+pub enum ServerWatchKind {
     /// One-shot data/exist watch.
     Data,
     /// One-shot child watch.
@@ -179,18 +179,18 @@ pub struct WatchManager {
 
 impl WatchManager {
     /// Registers a watch.
-    pub fn add(&mut self, path: &str, w: WatcherId, kind: WatchKind) {
-        if kind != WatchKind::Child {
+    pub fn add(&mut self, path: &str, w: WatcherId, kind: ServerWatchKind) {
+        if kind != ServerWatchKind::Child {
             self.data_watchers.insert(w);
         }
         match kind {
-            WatchKind::Data => self.data.add(path, w, STANDARD),
-            WatchKind::Child => self.child.add(path, w, STANDARD),
-            WatchKind::Persistent => {
+            ServerWatchKind::Data => self.data.add(path, w, STANDARD),
+            ServerWatchKind::Child => self.child.add(path, w, STANDARD),
+            ServerWatchKind::Persistent => {
                 self.data.add(path, w, PERSISTENT);
                 self.child.add(path, w, PERSISTENT);
             }
-            WatchKind::PersistentRecursive => self.data.add(path, w, RECURSIVE),
+            ServerWatchKind::PersistentRecursive => self.data.add(path, w, RECURSIVE),
         }
     }
 
@@ -424,12 +424,12 @@ mod tests {
         let mut m = WatchManager::default();
         // 1: data on /a, 2: child on /a, 3: child on /, 4: persistent /a,
         // 5: persistent /, 6: recursive /.
-        m.add("/a", 1, WatchKind::Data);
-        m.add("/a", 2, WatchKind::Child);
-        m.add("/", 3, WatchKind::Child);
-        m.add("/a", 4, WatchKind::Persistent);
-        m.add("/", 5, WatchKind::Persistent);
-        m.add("/", 6, WatchKind::PersistentRecursive);
+        m.add("/a", 1, ServerWatchKind::Data);
+        m.add("/a", 2, ServerWatchKind::Child);
+        m.add("/", 3, ServerWatchKind::Child);
+        m.add("/a", 4, ServerWatchKind::Persistent);
+        m.add("/", 5, ServerWatchKind::Persistent);
+        m.add("/", 6, ServerWatchKind::PersistentRecursive);
         let f = m.node_created("/a");
         assert_eq!(
             kinds(&f),
@@ -447,7 +447,7 @@ mod tests {
             kinds(&f),
             vec![(4, NodeDataChanged, "/a"), (6, NodeDataChanged, "/a")]
         );
-        m.add("/a", 1, WatchKind::Data);
+        m.add("/a", 1, ServerWatchKind::Data);
         let f = m.node_deleted("/a");
         assert_eq!(
             kinds(&f),
@@ -467,19 +467,19 @@ mod tests {
     #[test]
     fn one_event_per_watcher_and_removal() {
         let mut m = WatchManager::default();
-        m.add("/a", 1, WatchKind::Data);
-        m.add("/a", 1, WatchKind::Child);
-        m.add("/a", 1, WatchKind::Persistent);
+        m.add("/a", 1, ServerWatchKind::Data);
+        m.add("/a", 1, ServerWatchKind::Child);
+        m.add("/a", 1, ServerWatchKind::Persistent);
         assert_eq!(m.node_deleted("/a").len(), 1);
         // The persistent watch survived.
         assert!(m.contains("/a", 1, RemoveKind::Persistent));
         assert!(!m.contains("/a", 1, RemoveKind::Data));
         assert!(m.remove("/a", 1, RemoveKind::Any));
         assert!(!m.remove("/a", 1, RemoveKind::Any));
-        m.add("/b", 2, WatchKind::PersistentRecursive);
+        m.add("/b", 2, ServerWatchKind::PersistentRecursive);
         assert!(!m.remove("/b", 2, RemoveKind::Persistent));
         assert!(m.remove("/b", 2, RemoveKind::PersistentRecursive));
-        m.add("/c", 3, WatchKind::Child);
+        m.add("/c", 3, ServerWatchKind::Child);
         m.remove_watcher(3);
         assert_eq!(m.count(true), 0);
     }
@@ -487,10 +487,10 @@ mod tests {
     #[test]
     fn recursive_count_follows_the_registrations() {
         let mut m = WatchManager::default();
-        m.add("/r", 1, WatchKind::PersistentRecursive);
-        m.add("/r", 1, WatchKind::PersistentRecursive);
-        m.add("/r", 1, WatchKind::Data);
-        m.add("/s", 2, WatchKind::PersistentRecursive);
+        m.add("/r", 1, ServerWatchKind::PersistentRecursive);
+        m.add("/r", 1, ServerWatchKind::PersistentRecursive);
+        m.add("/r", 1, ServerWatchKind::Data);
+        m.add("/s", 2, ServerWatchKind::PersistentRecursive);
         assert_eq!(m.data.recursive, 2);
         // Firing the standard watch leaves the recursive one.
         assert_eq!(m.node_deleted("/r").len(), 1);

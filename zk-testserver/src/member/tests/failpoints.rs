@@ -2,7 +2,7 @@
 
 use super::harness::*;
 use crate::failpoint::{Action, Failpoint};
-use crate::server::Output;
+use crate::server::ConnOutput;
 use crate::storage::Storage;
 use bytes::Bytes;
 use zk_client::proto::*;
@@ -17,7 +17,7 @@ fn session(c: &mut Cluster, member: u64, conn: u64) {
     c.frame(member, conn, hs);
     assert!(matches!(
         c.take(member, conn).as_slice(),
-        [Output::Frame(_)]
+        [ConnOutput::Frame(_)]
     ));
 }
 

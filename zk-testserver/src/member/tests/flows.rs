@@ -2,7 +2,7 @@
 //! losing the leader, a lost forward.
 
 use super::harness::*;
-use crate::server::Output;
+use crate::server::ConnOutput;
 use crate::zab::ZabMessage;
 use bytes::Bytes;
 use zk_client::proto::*;
@@ -25,10 +25,10 @@ fn create(path: &str) -> Request {
 }
 
 /// (xid, err) of the replies among `out` (handshake replies skipped).
-fn replies(out: &[Output]) -> Vec<(i32, i32)> {
+fn replies(out: &[ConnOutput]) -> Vec<(i32, i32)> {
     out.iter()
         .filter_map(|o| match o {
-            Output::Frame(f) if f.len() >= 20 => ReplyHeader::from_bytes(f.slice(4..20)).ok(),
+            ConnOutput::Frame(f) if f.len() >= 20 => ReplyHeader::from_bytes(f.slice(4..20)).ok(),
             _ => None,
         })
         .filter(|h| h.xid > 0)
@@ -48,7 +48,7 @@ fn a_follower_forwards_and_answers_its_client_exactly_once() {
     let f = follower_of(&c);
     c.open(f, 1);
     c.frame(f, 1, handshake());
-    assert!(matches!(c.take(f, 1).as_slice(), [Output::Frame(_)]));
+    assert!(matches!(c.take(f, 1).as_slice(), [ConnOutput::Frame(_)]));
     c.frame(f, 1, encode_request(1, &create("/a")));
     c.frame(f, 1, encode_request(2, &create("/a")));
     assert_eq!(replies(&c.take(f, 1)), [(1, 0), (2, -110)]);
@@ -74,7 +74,7 @@ fn losing_the_leader_closes_follower_connections_and_fails_their_writes() {
     c.advance(TICK * 8);
     assert_eq!(
         c.take(f, 1),
-        [Output::Close],
+        [ConnOutput::Close],
         "failed by closing, not answered"
     );
     assert!(!c.members[&f].is_serving() || c.members[&f].status().leader != Some(leader));
@@ -101,7 +101,7 @@ fn a_lost_forward_makes_the_leader_drop_the_follower() {
     // The next touch report shows the hole; the follower is dropped, times
     // out, rejoins, and closes the connection whose write was lost.
     c.advance(TICK * 10);
-    assert_eq!(c.take(f, 1), [Output::Close]);
+    assert_eq!(c.take(f, 1), [ConnOutput::Close]);
     assert!(c.members[&f].is_serving(), "rejoined");
 }
 

@@ -3,7 +3,7 @@
 //! storage flushed at once, and raw client connections.
 
 use crate::member::{Effect, MemberConfig, MemberMachine};
-use crate::server::{Output, ServerConfig};
+use crate::server::{ConnOutput, ServerConfig};
 use crate::storage::{MemoryStorage, Storage};
 use crate::zab::{MemberId, ZabMessage};
 use bytes::Bytes;
@@ -22,7 +22,7 @@ pub struct Cluster {
     pub stores: BTreeMap<MemberId, MemoryStorage>,
     links: VecDeque<(MemberId, MemberId, ZabMessage)>,
     /// Client outputs by (member, connection).
-    pub client_out: BTreeMap<(MemberId, u64), Vec<Output>>,
+    pub client_out: BTreeMap<(MemberId, u64), Vec<ConnOutput>>,
     pub filter: Filter,
 }
 
@@ -176,7 +176,7 @@ impl Cluster {
     }
 
     /// Takes the outputs sent to a connection so far.
-    pub fn take(&mut self, member: MemberId, conn: u64) -> Vec<Output> {
+    pub fn take(&mut self, member: MemberId, conn: u64) -> Vec<ConnOutput> {
         self.client_out.remove(&(member, conn)).unwrap_or_default()
     }
 }

@@ -67,7 +67,7 @@ pub struct Time {
 
 /// What the driver must do for a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
+pub enum ConnOutput {
     /// Write this frame (length prefix included).
     Frame(Bytes),
     /// Close the connection after writing what came before.
@@ -186,7 +186,7 @@ pub struct Server {
     tracker: SessionTracker,
     conns: HashMap<ConnId, Conn>,
     session_conns: HashMap<i64, ConnId>,
-    outputs: VecDeque<(ConnId, Output)>,
+    outputs: VecDeque<(ConnId, ConnOutput)>,
     submissions: VecDeque<Submission>,
     /// Sync barriers in flight: token → connection.
     syncs: HashMap<u64, ConnId>,
@@ -277,7 +277,7 @@ impl Server {
     }
 
     /// Next output for a connection.
-    pub fn poll_output(&mut self) -> Option<(ConnId, Output)> {
+    pub fn poll_output(&mut self) -> Option<(ConnId, ConnOutput)> {
         self.outputs.pop_front()
     }
 
@@ -380,14 +380,14 @@ impl Server {
             c.counters.sent += 1;
         }
         self.counters.sent += 1;
-        self.outputs.push_back((conn, Output::Frame(frame)));
+        self.outputs.push_back((conn, ConnOutput::Frame(frame)));
     }
 
     fn close(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(&conn) {
             if !c.closing {
                 c.closing = true;
-                self.outputs.push_back((conn, Output::Close));
+                self.outputs.push_back((conn, ConnOutput::Close));
             }
         }
     }

@@ -6,7 +6,7 @@
 //! revalidates reattaches to sessions it has not applied yet.
 
 use super::harness::*;
-use crate::server::{Database, Mode, Output, Server, Submission, Time};
+use crate::server::{Database, Mode, ConnOutput, Server, Submission, Time};
 use crate::storage::LogEntry;
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -20,7 +20,7 @@ struct Pair {
     /// Follower sync tokens waiting for the next shipment.
     syncs: Vec<u64>,
     /// The leader's client outputs.
-    leader_out: Vec<(u64, Output)>,
+    leader_out: Vec<(u64, ConnOutput)>,
     now: Time,
 }
 
@@ -51,7 +51,7 @@ impl Pair {
     /// Runs the leader's proposals (committed at once there) and the
     /// follower's forwards until quiet, shipping commits to the follower only
     /// when `ship` is set. Returns the follower's outputs.
-    fn run(&mut self, ship: bool) -> Vec<(u64, Output)> {
+    fn run(&mut self, ship: bool) -> Vec<(u64, ConnOutput)> {
         let mut out = Vec::new();
         loop {
             let mut busy = false;
@@ -96,7 +96,7 @@ impl Pair {
         }
     }
 
-    fn send(&mut self, conn: u64, frame: Bytes) -> Vec<(u64, Output)> {
+    fn send(&mut self, conn: u64, frame: Bytes) -> Vec<(u64, ConnOutput)> {
         self.follower.handle_frame(conn, frame.slice(4..), self.now);
         self.run(true)
     }
@@ -110,20 +110,20 @@ fn new_session() -> Bytes {
     })
 }
 
-fn connect_response(out: &[(u64, Output)]) -> ConnectResponse {
-    let Some((_, Output::Frame(f))) = out.first() else {
+fn connect_response(out: &[(u64, ConnOutput)]) -> ConnectResponse {
+    let Some((_, ConnOutput::Frame(f))) = out.first() else {
         panic!("no handshake reply in {out:?}")
     };
     ConnectResponse::from_bytes(f.slice(4..)).unwrap()
 }
 
 /// (xid, err) of each reply to `conn` in `out`.
-fn headers(conn: u64, out: &[(u64, Output)]) -> Vec<(i32, i32)> {
+fn headers(conn: u64, out: &[(u64, ConnOutput)]) -> Vec<(i32, i32)> {
     out.iter()
         .filter(|(c, _)| *c == conn)
         .filter_map(|(_, o)| match o {
-            Output::Frame(f) => ReplyHeader::from_bytes(f.slice(4..20)).ok(),
-            Output::Close => None,
+            ConnOutput::Frame(f) => ReplyHeader::from_bytes(f.slice(4..20)).ok(),
+            ConnOutput::Close => None,
         })
         .map(|h| (h.xid, h.err))
         .collect()
@@ -258,5 +258,5 @@ fn a_server_that_is_down_refuses_handshakes_and_stopping_closes_connections() {
     p.follower.connection_closed(1);
     p.follower.open_connection(2, peer());
     let out = p.send(2, new_session());
-    assert_eq!(out, vec![(2, Output::Close)], "closed without a reply");
+    assert_eq!(out, vec![(2, ConnOutput::Close)], "closed without a reply");
 }

@@ -2,7 +2,7 @@
 //! connections, replies decoded with the shared codec. Replication is the
 //! trivial one: every proposal is committed at once, every sync is done.
 
-use crate::server::{Database, Mode, Output, Server, ServerConfig, Submission, Time};
+use crate::server::{Database, Mode, ConnOutput, Server, ServerConfig, Submission, Time};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use zk_client::proto::{
@@ -127,7 +127,7 @@ impl Harness {
     }
 
     /// All outputs, grouped per connection in order.
-    pub fn drain(&mut self) -> Vec<(u64, Output)> {
+    pub fn drain(&mut self) -> Vec<(u64, ConnOutput)> {
         self.replicate();
         let mut v = Vec::new();
         while let Some(o) = self.server.poll_output() {
@@ -143,7 +143,7 @@ impl Harness {
         id
     }
 
-    pub fn frame(&mut self, conn: u64, frame: Bytes) -> Vec<(u64, Output)> {
+    pub fn frame(&mut self, conn: u64, frame: Bytes) -> Vec<(u64, ConnOutput)> {
         self.server.handle_frame(conn, frame.slice(4..), self.now);
         self.drain()
     }
@@ -157,8 +157,8 @@ impl Harness {
                 continue;
             }
             match o {
-                Output::Frame(f) => resp = Some(ConnectResponse::from_bytes(f.slice(4..)).unwrap()),
-                Output::Close => closed = true,
+                ConnOutput::Frame(f) => resp = Some(ConnectResponse::from_bytes(f.slice(4..)).unwrap()),
+                ConnOutput::Close => closed = true,
             }
         }
         (resp, closed)
@@ -186,7 +186,7 @@ impl Harness {
     }
 
     /// Sends a request; returns the outputs of every connection.
-    pub fn send(&mut self, c: &mut Client, req: &Request) -> (i32, Vec<(u64, Output)>) {
+    pub fn send(&mut self, c: &mut Client, req: &Request) -> (i32, Vec<(u64, ConnOutput)>) {
         c.xid += 1;
         let xid = match req {
             Request::Ping => -2,
@@ -207,14 +207,14 @@ impl Harness {
 }
 
 /// Decodes a connection's outputs: replies with the notifications before each.
-pub fn decode_for(conn: u64, op: OpCode, out: Vec<(u64, Output)>) -> Vec<Reply> {
+pub fn decode_for(conn: u64, op: OpCode, out: Vec<(u64, ConnOutput)>) -> Vec<Reply> {
     let mut replies = Vec::new();
     let mut events = Vec::new();
     for (c, o) in out {
         if c != conn {
             continue;
         }
-        let Output::Frame(f) = o else { continue };
+        let ConnOutput::Frame(f) = o else { continue };
         let mut r = Reader::new(f.slice(4..));
         let header = ReplyHeader::read(&mut r).unwrap();
         if header.xid == -1 {
@@ -237,13 +237,13 @@ pub fn decode_for(conn: u64, op: OpCode, out: Vec<(u64, Output)>) -> Vec<Reply> 
 }
 
 /// Notifications sent to `conn` in `out`.
-pub fn events_for(conn: u64, out: &[(u64, Output)]) -> Vec<(EventType, String)> {
+pub fn events_for(conn: u64, out: &[(u64, ConnOutput)]) -> Vec<(EventType, String)> {
     let mut v = Vec::new();
     for (c, o) in out {
         if *c != conn {
             continue;
         }
-        let Output::Frame(f) = o else { continue };
+        let ConnOutput::Frame(f) = o else { continue };
         let mut r = Reader::new(f.slice(4..));
         let header = ReplyHeader::read(&mut r).unwrap();
         if header.xid == -1 {
@@ -254,6 +254,6 @@ pub fn events_for(conn: u64, out: &[(u64, Output)]) -> Vec<(EventType, String)> 
     v
 }
 
-pub fn closed(conn: u64, out: &[(u64, Output)]) -> bool {
-    out.iter().any(|(c, o)| *c == conn && *o == Output::Close)
+pub fn closed(conn: u64, out: &[(u64, ConnOutput)]) -> bool {
+    out.iter().any(|(c, o)| *c == conn && *o == ConnOutput::Close)
 }

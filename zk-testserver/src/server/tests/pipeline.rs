@@ -4,7 +4,7 @@
 //! visible to later preparations.
 
 use super::harness::*;
-use crate::server::{Database, Mode, Output, Server, Submission, Time};
+use crate::server::{Database, Mode, ConnOutput, Server, Submission, Time};
 use bytes::Bytes;
 use zk_client::proto::*;
 
@@ -20,12 +20,12 @@ fn release_all(s: &mut Server, now: Time) {
     }
 }
 
-fn frames(out: &[(u64, Output)], conn: u64) -> Vec<ReplyHeader> {
+fn frames(out: &[(u64, ConnOutput)], conn: u64) -> Vec<ReplyHeader> {
     out.iter()
         .filter(|(c, _)| *c == conn)
         .filter_map(|(_, o)| match o {
-            Output::Frame(f) => Some(ReplyHeader::from_bytes(f.slice(4..20)).unwrap()),
-            Output::Close => None,
+            ConnOutput::Frame(f) => Some(ReplyHeader::from_bytes(f.slice(4..20)).unwrap()),
+            ConnOutput::Close => None,
         })
         .collect()
 }
@@ -137,7 +137,7 @@ fn a_write_applied_before_an_earlier_sync_is_done_waits_for_it() {
             Submission::Forward(w) => panic!("unexpected forward {w:?}"),
         }
     }
-    let early: Vec<(u64, Output)> = std::iter::from_fn(|| s.poll_output()).collect();
+    let early: Vec<(u64, ConnOutput)> = std::iter::from_fn(|| s.poll_output()).collect();
     assert!(
         frames(&early, 1).is_empty(),
         "answered before the sync: {early:?}"
@@ -145,11 +145,11 @@ fn a_write_applied_before_an_earlier_sync_is_done_waits_for_it() {
     for t in syncs {
         s.sync_done(t, now);
     }
-    let out: Vec<(u64, Output)> = std::iter::from_fn(|| s.poll_output()).collect();
+    let out: Vec<(u64, ConnOutput)> = std::iter::from_fn(|| s.poll_output()).collect();
     let xids: Vec<i32> = frames(&out, 1).iter().map(|h| h.xid).collect();
     assert_eq!(xids, [1, 2, 3], "{out:?}");
     assert!(
-        matches!(out.last(), Some((1, Output::Close))),
+        matches!(out.last(), Some((1, ConnOutput::Close))),
         "closed after the close's reply: {out:?}"
     );
 }

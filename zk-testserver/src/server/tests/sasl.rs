@@ -91,7 +91,7 @@ fn a_wrong_password_closes_the_connection_but_not_the_session() {
     let frames: Vec<&Bytes> = out
         .iter()
         .filter_map(|(conn, o)| match o {
-            crate::server::Output::Frame(f) if *conn == c.conn => Some(f),
+            crate::server::ConnOutput::Frame(f) if *conn == c.conn => Some(f),
             _ => None,
         })
         .collect();

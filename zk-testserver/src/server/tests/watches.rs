@@ -425,10 +425,10 @@ fn persistent_watch_removal_by_version() {
 }
 
 /// Notifications sent to `conn`: event type and the header's zxid.
-fn notifications(conn: u64, out: &[(u64, crate::server::Output)]) -> Vec<(EventType, i64)> {
+fn notifications(conn: u64, out: &[(u64, crate::server::ConnOutput)]) -> Vec<(EventType, i64)> {
     let mut v = Vec::new();
     for (c, o) in out {
-        let crate::server::Output::Frame(f) = o else {
+        let crate::server::ConnOutput::Frame(f) = o else {
             continue;
         };
         let mut r = Reader::new(f.slice(4..));

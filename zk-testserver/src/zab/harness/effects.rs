@@ -5,11 +5,11 @@ use rand::RngExt;
 use std::collections::BTreeMap;
 
 use super::node::{decode_tree, encode_tree, Flush};
-use super::Sim;
+use super::ZabHarness;
 use crate::storage::Zxid;
 use crate::zab::{MemberId, Output, Role, ZabMessage};
 
-impl Sim {
+impl ZabHarness {
     pub(super) fn carry_out(&mut self, id: MemberId, out: Output) {
         match &out {
             Output::Send {

@@ -27,7 +27,7 @@ use crate::storage::{Recovered, Snapshot, Zxid};
 
 /// Simulation parameters.
 #[derive(Clone, Debug)]
-pub(crate) struct SimConfig {
+pub(crate) struct ZabHarnessConfig {
     pub tick: Duration,
     pub init_limit: u32,
     pub sync_limit: u32,
@@ -37,9 +37,9 @@ pub(crate) struct SimConfig {
     pub flush_delay: (Duration, Duration),
 }
 
-impl Default for SimConfig {
+impl Default for ZabHarnessConfig {
     fn default() -> Self {
-        SimConfig {
+        ZabHarnessConfig {
             tick: Duration::from_millis(100),
             init_limit: 10,
             sync_limit: 5,
@@ -52,9 +52,9 @@ impl Default for SimConfig {
 }
 
 /// The simulated ensemble.
-pub(crate) struct Sim {
+pub(crate) struct ZabHarness {
     pub seed: u64,
-    pub cfg: SimConfig,
+    pub cfg: ZabHarnessConfig,
     pub base: Instant,
     pub now: Instant,
     pub rng: Xoshiro256PlusPlus,
@@ -83,37 +83,37 @@ pub(crate) struct Sim {
     trace: bool,
 }
 
-impl Sim {
-    pub fn new(n: u64, seed: u64, cfg: SimConfig) -> Sim {
-        Sim::with_stores(n, seed, cfg, |_| Store::default())
+impl ZabHarness {
+    pub fn new(n: u64, seed: u64, cfg: ZabHarnessConfig) -> ZabHarness {
+        ZabHarness::with_stores(n, seed, cfg, |_| Store::default())
     }
 
     /// A simulation whose members start from the given storage.
     pub fn with_stores(
         n: u64,
         seed: u64,
-        cfg: SimConfig,
+        cfg: ZabHarnessConfig,
         store: impl FnMut(MemberId) -> Store,
-    ) -> Sim {
-        Sim::assemble(n, 0, seed, cfg, store)
+    ) -> ZabHarness {
+        ZabHarness::assemble(n, 0, seed, cfg, store)
     }
 
     /// `n` voters and `spares` non-voting learners (ids after the voters'),
     /// which a reconfiguration may turn into voters.
-    pub fn with_spares(n: u64, spares: u64, seed: u64, cfg: SimConfig) -> Sim {
-        Sim::assemble(n, spares, seed, cfg, |_| Store::default())
+    pub fn with_spares(n: u64, spares: u64, seed: u64, cfg: ZabHarnessConfig) -> ZabHarness {
+        ZabHarness::assemble(n, spares, seed, cfg, |_| Store::default())
     }
 
     fn assemble(
         n: u64,
         spares: u64,
         seed: u64,
-        cfg: SimConfig,
+        cfg: ZabHarnessConfig,
         mut store: impl FnMut(MemberId) -> Store,
-    ) -> Sim {
+    ) -> ZabHarness {
         let base = Instant::now();
         let ids: Vec<MemberId> = (1..=n + spares).collect();
-        let mut sim = Sim {
+        let mut sim = ZabHarness {
             seed,
             cfg,
             base,
@@ -406,7 +406,7 @@ impl Sim {
     }
 
     /// Runs until `pred` holds (checked after every event) or `max` passes.
-    pub fn run_until(&mut self, max: Duration, pred: impl Fn(&Sim) -> bool) -> bool {
+    pub fn run_until(&mut self, max: Duration, pred: impl Fn(&ZabHarness) -> bool) -> bool {
         let until = self.now + max;
         loop {
             if pred(self) {
@@ -463,7 +463,7 @@ enum Event {
     Timeout(MemberId),
 }
 
-impl Sim {
+impl ZabHarness {
     /// One line per member, for failure messages.
     pub fn describe(&self) -> String {
         let mut s = format!("t={:?} seed={}\n", self.elapsed(), self.seed);

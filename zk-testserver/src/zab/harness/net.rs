@@ -2,10 +2,10 @@
 
 use rand::RngExt;
 
-use super::Sim;
+use super::ZabHarness;
 use crate::zab::{MemberId, ZabMessage};
 
-impl Sim {
+impl ZabHarness {
     /// Cuts every link between different groups (members in no group are isolated).
     pub fn partition(&mut self, groups: &[&[MemberId]]) {
         self.log(|| format!("PARTITION {groups:?}"));

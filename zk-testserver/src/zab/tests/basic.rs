@@ -4,7 +4,7 @@ use bytes::Bytes;
 use std::time::Duration;
 
 use crate::storage::{Epochs, LogEntry};
-use crate::zab::harness::{Sim, SimConfig, Store};
+use crate::zab::harness::{ZabHarness, ZabHarnessConfig, Store};
 use crate::zab::{make_zxid, Role};
 
 const S: Duration = Duration::from_secs(1);
@@ -33,7 +33,7 @@ fn epoch1(n: u32) -> Vec<(u32, u32)> {
 
 #[test]
 fn single_member_leads_alone() {
-    let mut sim = Sim::new(1, 1, SimConfig::default());
+    let mut sim = ZabHarness::new(1, 1, ZabHarnessConfig::default());
     assert_eq!(sim.leader(), Some(1), "a lone member elects itself at once");
     let zxid = sim.propose("a").expect("leader accepts");
     assert_eq!(zxid, make_zxid(1, 1), "first zxid of epoch 1 has counter 1");
@@ -42,13 +42,13 @@ fn single_member_leads_alone() {
 
 #[test]
 fn three_members_elect_and_commit() {
-    let mut sim = Sim::new(3, 1, SimConfig::default());
+    let mut sim = ZabHarness::new(3, 1, ZabHarnessConfig::default());
     assert!(sim.settle(5 * S), "no leader");
     assert_eq!(sim.leader(), Some(3), "highest id wins a fresh election");
     for i in 0..10 {
         assert!(sim.propose(&format!("w{i}")).is_some());
     }
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     let expected: Vec<String> = (0..10).map(|i| format!("w{i}")).collect();
     for id in 1..=3 {
         assert_eq!(sim.payloads(id), expected, "member {id}");
@@ -57,7 +57,7 @@ fn three_members_elect_and_commit() {
 
 #[test]
 fn five_members_elect_and_commit() {
-    let mut sim = Sim::new(5, 2, SimConfig::default());
+    let mut sim = ZabHarness::new(5, 2, ZabHarnessConfig::default());
     assert!(sim.settle(5 * S));
     assert_eq!(sim.leader(), Some(5));
     let epoch = sim.nodes[&5].m().epoch();
@@ -72,13 +72,13 @@ fn five_members_elect_and_commit() {
         sim.propose(&format!("w{i}"));
         sim.run_for(3 * MS);
     }
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(1).len(), 20);
 }
 
 #[test]
 fn vote_order_epoch_beats_zxid() {
-    let mut sim = Sim::with_stores(3, 3, SimConfig::default(), |id| match id {
+    let mut sim = ZabHarness::with_stores(3, 3, ZabHarnessConfig::default(), |id| match id {
         1 => store(2, &[(1, 1), (1, 2), (2, 1)]),
         2 => store(1, &epoch1(5)),
         _ => store(1, &epoch1(2)),
@@ -89,7 +89,7 @@ fn vote_order_epoch_beats_zxid() {
         Some(1),
         "higher currentEpoch wins over a longer log"
     );
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     assert_eq!(
         sim.payloads(2),
         ["1.1", "1.2", "2.1"],
@@ -100,20 +100,20 @@ fn vote_order_epoch_beats_zxid() {
 
 #[test]
 fn vote_order_zxid_beats_id() {
-    let mut sim = Sim::with_stores(3, 4, SimConfig::default(), |id| match id {
+    let mut sim = ZabHarness::with_stores(3, 4, ZabHarnessConfig::default(), |id| match id {
         1 => store(1, &epoch1(5)),
         _ => store(1, &epoch1(3)),
     });
     assert!(sim.settle(5 * S));
     assert_eq!(sim.leader(), Some(1), "same epoch: the longer log wins");
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(3).len(), 5);
     assert!(sim.count(3, "Diff") >= 1);
 }
 
 #[test]
 fn vote_order_id_breaks_ties() {
-    let mut sim = Sim::with_stores(5, 5, SimConfig::default(), |id| match id {
+    let mut sim = ZabHarness::with_stores(5, 5, ZabHarnessConfig::default(), |id| match id {
         2 | 4 => store(1, &epoch1(4)),
         _ => store(1, &epoch1(3)),
     });
@@ -127,11 +127,11 @@ fn vote_order_id_breaks_ties() {
 
 #[test]
 fn new_leader_zxids_start_a_new_epoch() {
-    let mut sim = Sim::with_stores(3, 6, SimConfig::default(), |_| store(3, &[(3, 1)]));
+    let mut sim = ZabHarness::with_stores(3, 6, ZabHarnessConfig::default(), |_| store(3, &[(3, 1)]));
     assert!(sim.settle(5 * S));
     let zxid = sim.propose("x").expect("serving leader");
     assert_eq!(zxid, make_zxid(4, 1));
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     assert_eq!(
         sim.payloads(1),
         ["3.1", "x"],
@@ -141,7 +141,7 @@ fn new_leader_zxids_start_a_new_epoch() {
 
 #[test]
 fn sync_waits_for_outstanding_commits() {
-    let mut sim = Sim::new(3, 7, SimConfig::default());
+    let mut sim = ZabHarness::new(3, 7, ZabHarnessConfig::default());
     assert!(sim.settle(5 * S));
     let leader = sim.leader().expect("leader");
     // Slow storage on the leader and one follower keeps the next write outstanding.
@@ -169,7 +169,7 @@ fn sync_waits_for_outstanding_commits() {
 
 #[test]
 fn sync_and_app_refused_when_not_serving() {
-    let mut sim = Sim::new(3, 8, SimConfig::default());
+    let mut sim = ZabHarness::new(3, 8, ZabHarnessConfig::default());
     sim.isolate(1);
     sim.isolate(2);
     sim.isolate(3);
@@ -188,7 +188,7 @@ fn sync_and_app_refused_when_not_serving() {
 
 #[test]
 fn app_messages_reach_the_leader() {
-    let mut sim = Sim::new(3, 9, SimConfig::default());
+    let mut sim = ZabHarness::new(3, 9, ZabHarnessConfig::default());
     assert!(sim.settle(5 * S));
     let m = sim
         .nodes

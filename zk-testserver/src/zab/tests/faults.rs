@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use crate::zab::harness::{Sim, SimConfig};
+use crate::zab::harness::{ZabHarness, ZabHarnessConfig};
 use crate::zab::{Member, Role};
 
 const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
 
-fn write(sim: &mut Sim, prefix: &str, n: usize) {
+fn write(sim: &mut ZabHarness, prefix: &str, n: usize) {
     for i in 0..n {
         assert!(
             sim.propose(&format!("{prefix}{i}")).is_some(),
@@ -18,17 +18,17 @@ fn write(sim: &mut Sim, prefix: &str, n: usize) {
     }
 }
 
-fn settled(seed: u64, n: u64, cfg: SimConfig) -> Sim {
-    let mut sim = Sim::new(n, seed, cfg);
+fn settled(seed: u64, n: u64, cfg: ZabHarnessConfig) -> ZabHarness {
+    let mut sim = ZabHarness::new(n, seed, cfg);
     assert!(sim.settle(5 * S), "no leader");
     sim
 }
 
 #[test]
 fn leader_crash_elects_a_leader_with_every_commit() {
-    let mut sim = settled(10, 3, SimConfig::default());
+    let mut sim = settled(10, 3, ZabHarnessConfig::default());
     write(&mut sim, "a", 10);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     let old = sim.leader().expect("leader");
     sim.crash(old, false);
     assert!(sim.settle(5 * S), "no new leader");
@@ -37,7 +37,7 @@ fn leader_crash_elects_a_leader_with_every_commit() {
     assert_eq!(sim.payloads(new).len(), 10);
     write(&mut sim, "b", 5);
     sim.start(old);
-    assert!(sim.run_until(10 * S, Sim::converged));
+    assert!(sim.run_until(10 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(old).len(), 15, "restarted leader caught up");
     assert_eq!(sim.nodes[&old].m().role(), Role::Following);
     assert!(sim.count(old, "Diff") >= 1, "caught up by DIFF");
@@ -45,9 +45,9 @@ fn leader_crash_elects_a_leader_with_every_commit() {
 
 #[test]
 fn partitioned_minority_stops_and_majority_goes_on() {
-    let mut sim = settled(11, 5, SimConfig::default());
+    let mut sim = settled(11, 5, ZabHarnessConfig::default());
     write(&mut sim, "a", 5);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     let old = sim.leader().expect("leader");
     let buddy = if old == 1 { 2 } else { 1 };
     let majority: Vec<u64> = (1..=5).filter(|&id| id != old && id != buddy).collect();
@@ -74,7 +74,7 @@ fn partitioned_minority_stops_and_majority_goes_on() {
         assert_eq!(sim.payloads(id).len(), 15);
     }
     sim.heal();
-    assert!(sim.run_until(15 * S, Sim::converged));
+    assert!(sim.run_until(15 * S, ZabHarness::converged));
     for id in [old, buddy] {
         assert_eq!(sim.payloads(id).len(), 15);
         assert!(sim.count(id, "Diff") >= 1, "member {id} caught up by DIFF");
@@ -84,9 +84,9 @@ fn partitioned_minority_stops_and_majority_goes_on() {
 
 #[test]
 fn uncommitted_proposal_is_truncated_on_rejoin() {
-    let mut sim = settled(12, 3, SimConfig::default());
+    let mut sim = settled(12, 3, ZabHarnessConfig::default());
     write(&mut sim, "a", 3);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     let old = sim.leader().expect("leader");
     sim.isolate(old);
     let lost = sim
@@ -99,7 +99,7 @@ fn uncommitted_proposal_is_truncated_on_rejoin() {
     assert!(sim.run_until(10 * S, |s| s.leader().is_some_and(|l| l != old)));
     write(&mut sim, "b", 3);
     sim.heal();
-    assert!(sim.run_until(15 * S, Sim::converged));
+    assert!(sim.run_until(15 * S, ZabHarness::converged));
     assert!(sim.count(old, "Trunc") >= 1, "rejoined by TRUNC");
     for id in 1..=3 {
         assert!(
@@ -116,19 +116,19 @@ fn uncommitted_proposal_is_truncated_on_rejoin() {
 
 #[test]
 fn member_away_past_retention_catches_up_by_snap() {
-    let cfg = SimConfig {
+    let cfg = ZabHarnessConfig {
         diff_retention: 5,
-        ..SimConfig::default()
+        ..ZabHarnessConfig::default()
     };
     let mut sim = settled(13, 3, cfg);
     write(&mut sim, "a", 3);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     let away = if sim.leader() == Some(1) { 2 } else { 1 };
     sim.crash(away, false);
     write(&mut sim, "b", 20);
     sim.run_for(100 * MS);
     sim.start(away);
-    assert!(sim.run_until(10 * S, Sim::converged));
+    assert!(sim.run_until(10 * S, ZabHarness::converged));
     assert!(sim.count(away, "Snap") >= 1, "caught up by SNAP");
     assert_eq!(sim.payloads(away).len(), 23);
     // Its storage now holds the snapshot; a restart recovers from it.
@@ -140,32 +140,32 @@ fn member_away_past_retention_catches_up_by_snap() {
             crate::zab::harness::decode_tree(&s.data.to_bytes()).len()
         })
     );
-    assert!(sim.run_until(10 * S, Sim::converged));
+    assert!(sim.run_until(10 * S, ZabHarness::converged));
     write(&mut sim, "c", 2);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(away).len(), 25);
 }
 
 #[test]
 fn wiped_member_rejoins() {
-    let mut sim = settled(14, 3, SimConfig::default());
+    let mut sim = settled(14, 3, ZabHarnessConfig::default());
     write(&mut sim, "a", 8);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     let wiped = if sim.leader() == Some(1) { 2 } else { 1 };
     sim.crash(wiped, true);
     sim.start(wiped);
-    assert!(sim.run_until(10 * S, Sim::converged));
+    assert!(sim.run_until(10 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(wiped).len(), 8);
 }
 
 #[test]
 fn restarted_ensemble_recovers_logs_and_snapshots() {
-    let mut sim = settled(15, 3, SimConfig::default());
+    let mut sim = settled(15, 3, ZabHarnessConfig::default());
     write(&mut sim, "a", 10);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     sim.take_snapshot(1);
     write(&mut sim, "b", 5);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     let before = sim.payloads(3);
     for id in 1..=3 {
         sim.crash(id, false);
@@ -193,10 +193,10 @@ fn restarted_ensemble_recovers_logs_and_snapshots() {
         0,
         "member 2 applies nothing until synced"
     );
-    assert!(sim.run_until(10 * S, Sim::converged));
+    assert!(sim.run_until(10 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(2), before);
     write(&mut sim, "c", 3);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(1).len(), 18);
 }
 
@@ -205,9 +205,9 @@ fn restarted_ensemble_recovers_logs_and_snapshots() {
 /// asserts that on every AckNewLeader; ZOOKEEPER-3911 broke exactly this).
 #[test]
 fn newleader_ack_waits_for_persistence() {
-    let mut sim = settled(16, 3, SimConfig::default());
+    let mut sim = settled(16, 3, ZabHarnessConfig::default());
     write(&mut sim, "a", 2);
-    assert!(sim.run_until(5 * S, Sim::converged));
+    assert!(sim.run_until(5 * S, ZabHarness::converged));
     let slow = if sim.leader() == Some(1) { 2 } else { 1 };
     sim.crash(slow, false);
     write(&mut sim, "b", 20);
@@ -231,7 +231,7 @@ fn newleader_ack_waits_for_persistence() {
         acks_before,
         "acked before the flush completed"
     );
-    assert!(sim.run_until(10 * S, Sim::converged));
+    assert!(sim.run_until(10 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(slow).len(), 22);
 }
 
@@ -240,9 +240,9 @@ fn newleader_ack_waits_for_persistence() {
 /// (ZOOKEEPER-3642 acked a SNAP sync whose state was not yet on disk).
 #[test]
 fn newleader_ack_after_snap_waits_for_persistence() {
-    let cfg = SimConfig {
+    let cfg = ZabHarnessConfig {
         diff_retention: 3,
-        ..SimConfig::default()
+        ..ZabHarnessConfig::default()
     };
     let mut sim = settled(17, 3, cfg);
     let leader = sim.leader().expect("leader");
@@ -265,13 +265,13 @@ fn newleader_ack_after_snap_waits_for_persistence() {
         "proposals must follow the snapshot\n{}",
         sim.describe()
     );
-    assert!(sim.run_until(10 * S, Sim::converged));
+    assert!(sim.run_until(10 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(slow).len(), 12);
 }
 
 #[test]
 fn one_way_cut_from_leader_makes_follower_rejoin() {
-    let mut sim = settled(18, 3, SimConfig::default());
+    let mut sim = settled(18, 3, ZabHarnessConfig::default());
     write(&mut sim, "a", 3);
     let leader = sim.leader().expect("leader");
     let f = if leader == 1 { 2 } else { 1 };
@@ -282,15 +282,15 @@ fn one_way_cut_from_leader_makes_follower_rejoin() {
     );
     write(&mut sim, "b", 3);
     sim.heal();
-    assert!(sim.run_until(15 * S, Sim::converged));
+    assert!(sim.run_until(15 * S, ZabHarness::converged));
     assert_eq!(sim.payloads(f).len(), 6);
 }
 
 #[test]
 fn lossy_network_still_converges() {
-    let cfg = SimConfig {
+    let cfg = ZabHarnessConfig {
         drop_prob: 0.02,
-        ..SimConfig::default()
+        ..ZabHarnessConfig::default()
     };
     let mut sim = settled(19, 5, cfg);
     for i in 0..50 {
@@ -298,12 +298,12 @@ fn lossy_network_still_converges() {
         sim.run_for(20 * MS);
     }
     sim.cfg.drop_prob = 0.0;
-    assert!(sim.run_until(20 * S, Sim::converged), "{}", sim.describe());
+    assert!(sim.run_until(20 * S, ZabHarness::converged), "{}", sim.describe());
 }
 
 #[test]
 fn link_reset_makes_followers_elect_at_once() {
-    let mut sim = settled(14, 3, SimConfig::default());
+    let mut sim = settled(14, 3, ZabHarnessConfig::default());
     write(&mut sim, "a", 3);
     let old = sim.leader().expect("leader");
     sim.crash(old, false);

@@ -7,14 +7,14 @@ use rand::RngExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use crate::zab::harness::{Sim, SimConfig};
+use crate::zab::harness::{ZabHarness, ZabHarnessConfig};
 use crate::zab::Member;
 
 const MS: Duration = Duration::from_millis(1);
 const SEEDS: u64 = 400;
 const ACTIONS: usize = 100;
 
-fn pick(sim: &mut Sim, ids: &[u64]) -> Option<u64> {
+fn pick(sim: &mut ZabHarness, ids: &[u64]) -> Option<u64> {
     if ids.is_empty() {
         return None;
     }
@@ -34,10 +34,10 @@ struct Coverage {
 
 /// One randomized run; panics (with the seed in the message) on a violation.
 fn run(seed: u64) -> Coverage {
-    let mut sim = Sim::new(
+    let mut sim = ZabHarness::new(
         if seed % 2 == 0 { 3 } else { 5 },
         seed,
-        SimConfig::default(),
+        ZabHarnessConfig::default(),
     );
     sim.cfg.diff_retention = sim.rng.random_range(3..40);
     sim.cfg.drop_prob = if sim.rng.random_bool(0.3) { 0.01 } else { 0.0 };

@@ -3,20 +3,20 @@
 
 use std::time::Duration;
 
-use crate::zab::harness::{Sim, SimConfig};
+use crate::zab::harness::{ZabHarness, ZabHarnessConfig};
 use crate::zab::Role;
 
 const S: Duration = Duration::from_secs(1);
 
 /// Three voters and two spares (4, 5), settled; returns the leader.
-fn with_spares(seed: u64) -> (Sim, u64) {
-    let mut sim = Sim::with_spares(3, 2, seed, SimConfig::default());
+fn with_spares(seed: u64) -> (ZabHarness, u64) {
+    let mut sim = ZabHarness::with_spares(3, 2, seed, ZabHarnessConfig::default());
     assert!(sim.settle(5 * S), "no leader");
     let leader = sim.leader().expect("leader");
     (sim, leader)
 }
 
-fn committed_everywhere(sim: &Sim, ids: &[u64], payload: &str) -> bool {
+fn committed_everywhere(sim: &ZabHarness, ids: &[u64], payload: &str) -> bool {
     ids.iter()
         .all(|id| sim.is_up(*id) && sim.payloads(*id).iter().any(|p| p == payload))
 }

@@ -6,7 +6,7 @@ use rand::{RngExt, SeedableRng};
 use std::time::Duration;
 
 use crate::storage::LogEntry;
-use crate::zab::harness::{Sim, SimConfig};
+use crate::zab::harness::{ZabHarness, ZabHarnessConfig};
 use crate::zab::{make_zxid, Member, Notification, PeerState, Vote, ZabMessage};
 
 fn zxid(rng: &mut Xoshiro256PlusPlus) -> i64 {
@@ -80,7 +80,7 @@ fn message(rng: &mut Xoshiro256PlusPlus) -> ZabMessage {
 #[test]
 fn garbage_never_panics() {
     for seed in 0..20u64 {
-        let mut sim = Sim::new(3, seed, SimConfig::default());
+        let mut sim = ZabHarness::new(3, seed, ZabHarnessConfig::default());
         assert!(sim.settle(Duration::from_secs(5)));
         for i in 0..5 {
             sim.propose(&format!("w{i}"));
