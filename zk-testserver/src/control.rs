@@ -8,7 +8,7 @@
 //!
 //! | request | effect / answer |
 //! |---|---|
-//! | `GET /status` | `{"connect", "leader", "members": [{"id", "running", "role", "leader", "epoch", "serving", "read_only", "observer", "last_zxid", "client"}]}` |
+//! | `GET /status` | `{"connect", "leader", "members": [{"id", "running", "role", "leader", "epoch", "serving", "read_only", "observer", "spare", "server_line", "last_zxid", "client"}]}` (`server_line`: what a reconfig adds the member with) |
 //! | `GET /sessions` | `{"sessions": [{"id", "timeout_ms"}]}` (the leader's table) |
 //! | `POST /members/<id>/kill` | crash the member (storage kept) |
 //! | `POST /members/<id>/restart` | start it again from its storage |
@@ -158,6 +158,8 @@ fn status(zk: &Ensemble) -> Value {
                 "serving": m.serving,
                 "read_only": m.read_only,
                 "observer": zk.observers().contains(&m.id),
+                "spare": zk.spares().contains(&m.id),
+                "server_line": zk.server_line(m.id),
                 "last_zxid": m.last_zxid,
                 "client": zk.addr(m.id).map(|a| a.to_string()).ok(),
             })

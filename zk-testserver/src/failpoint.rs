@@ -49,9 +49,9 @@ pub enum Failpoint {
     /// epoch are durable; UPTODATE has not arrived).
     AfterNewLeaderAck,
     /// A closeSession proposal: on a follower when the PROPOSAL message
-    /// carrying it arrives (fires before the message is processed); on the
-    /// leader once it is appended to the log (fires before it is durable and
-    /// before it is sent to the followers).
+    /// carrying it arrives (on an observer, the INFORM; fires before the
+    /// message is processed); on the leader once it is appended to the log
+    /// (fires before it is durable and before it is sent to the followers).
     CloseSessionProposal,
     /// Follower, sync: a TRUNC was carried out on the log (fires before the
     /// proposals and NEWLEADER that follow it are processed).

@@ -221,3 +221,52 @@ async fn the_full_form_can_remove_the_leader() {
     everywhere(&zk, &next, "/after").await;
     everywhere(&zk, &next, "/before").await;
 }
+
+/// A reconfig that gives a member another client port moves its listener
+/// there, as ZooKeeper rebinds: new clients reach it on the new port, the
+/// old one refuses, connections made before stay, and a restart listens on
+/// the new port too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconfig_moves_a_members_client_port() {
+    let zk = ensemble(3, 0).await;
+    let c = admin(&zk).await;
+    let old = zk.addr(3).unwrap();
+    let before = client_of(&zk, 3).await;
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let line = zk
+        .server_line(3)
+        .unwrap()
+        .replace(&format!(":{}", old.port()), &format!(":{port}"));
+    let (v1, _) = c.reconfig(&Reconfig::new().add_server(line)).await.unwrap();
+    let moved = v1.server(3).and_then(|s| s.client_address());
+    assert_eq!(moved, Some(("127.0.0.1".to_string(), port)));
+    // The client retries until member 3 listens there.
+    let after = within(
+        "a client on the new port",
+        Client::builder(format!("127.0.0.1:{port}")).connect(),
+    )
+    .await
+    .unwrap();
+    after.get_data("/").await.unwrap();
+    assert_eq!(zk.addr(3).unwrap().port(), port);
+    assert!(
+        tokio::net::TcpStream::connect(old).await.is_err(),
+        "the old port still listens"
+    );
+    // The connection made before the move is kept.
+    before.get_data("/").await.unwrap();
+    assert_eq!(before.connected_server(), Some(old));
+    after.close().await.unwrap();
+    // A restarted member listens where the configuration says.
+    zk.restart(3).await.unwrap();
+    zk.wait_for_serving(3).await.unwrap();
+    let restarted = within(
+        "a client after the restart",
+        Client::builder(format!("127.0.0.1:{port}")).connect(),
+    )
+    .await
+    .unwrap();
+    restarted.get_data("/").await.unwrap();
+}

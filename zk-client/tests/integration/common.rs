@@ -74,27 +74,14 @@ impl Target {
 
     /// A fresh in-process ensemble configured as the reference servers are.
     async fn embedded(members: usize) -> Target {
-        let ensemble = zk_testserver::Ensemble::builder()
-            .members(members)
-            .tick(EMBEDDED_TICK)
-            .extended_types(true)
-            .super_digest(format!(
-                "super:{}",
-                zk_client::proto::digest_id("super", "superpw").trim_start_matches("super:")
-            ))
-            .container_check_interval(Duration::from_millis(50))
-            .zookeeper_version(zookeeper_version())
-            // Read-only mode on, as the reference script's servers
-            // (readonlymode.enabled), with a grace shorter than the
-            // 2 s session timeouts of this tick.
-            .read_only_grace(EMBEDDED_TICK * 5)
-            // Every four-letter word and no per-address connection
-            // cap, as the reference script's servers.
-            .four_letter_words(zk_testserver::FourLetterWords::all())
-            .max_client_cnxns(0)
-            .start()
-            .await
-            .expect("start the embedded ensemble");
+        Self::embedded_from(embedded_builder(members)).await
+    }
+
+    /// A fresh in-process ensemble from `builder` (start from
+    /// [`embedded_builder`] to keep the reference servers' settings).
+    pub async fn embedded_from(builder: zk_testserver::EnsembleBuilder) -> Target {
+        init_tracing();
+        let ensemble = builder.start().await.expect("start the embedded ensemble");
         Target {
             connect: ensemble.connect_string(),
             tick: Some(EMBEDDED_TICK),
@@ -106,6 +93,29 @@ impl Target {
     pub fn is_real_ensemble(&self) -> bool {
         std::env::var("ZK_REFERENCE").as_deref() == Ok("ensemble")
     }
+}
+
+/// The settings of the in-process ensembles: `members` members configured
+/// as the reference script's servers are.
+pub fn embedded_builder(members: usize) -> zk_testserver::EnsembleBuilder {
+    zk_testserver::Ensemble::builder()
+        .members(members)
+        .tick(EMBEDDED_TICK)
+        .extended_types(true)
+        .super_digest(format!(
+            "super:{}",
+            zk_client::proto::digest_id("super", "superpw").trim_start_matches("super:")
+        ))
+        .container_check_interval(Duration::from_millis(50))
+        .zookeeper_version(zookeeper_version())
+        // Read-only mode on, as the reference script's servers
+        // (readonlymode.enabled), with a grace shorter than the
+        // 2 s session timeouts of this tick.
+        .read_only_grace(EMBEDDED_TICK * 5)
+        // Every four-letter word and no per-address connection
+        // cap, as the reference script's servers.
+        .four_letter_words(zk_testserver::FourLetterWords::all())
+        .max_client_cnxns(0)
 }
 
 /// The ZooKeeper release under test, for the few behaviours where 3.8 and
@@ -139,7 +149,8 @@ impl Namespace {
         Some(Self::on(Target::replicated().await?).await)
     }
 
-    async fn on(target: Target) -> Namespace {
+    /// Creates `/it/<unique>` on `target`.
+    pub async fn on(target: Target) -> Namespace {
         let root = format!("/it/{:016x}", rand_id());
         let admin = Client::connect(&target.connect).await.expect("connect");
         admin

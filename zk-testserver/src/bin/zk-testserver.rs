@@ -17,6 +17,16 @@
 //! `--observers K` adds K observers (ZooKeeper's non-voting members) as
 //! members N+1 to N+K, on the client ports after the voters'.
 //!
+//! Dynamic reconfiguration: `--reconfig-enabled` allows `reconfig`
+//! (ZooKeeper's `reconfigEnabled`; only the superuser of `--super-digest`
+//! may, unless `--skip-acl`, ZooKeeper's `zookeeper.skipACL=yes`, turns
+//! every ACL check off). `--spares S` starts S more members after the
+//! observers, running and synced but not in `/zookeeper/config` until a
+//! reconfig adds them with their `server.N=127.0.0.1:0:0:participant;
+//! 127.0.0.1:<port>` line (the control endpoint's `/status` gives it). A
+//! reconfig that gives a member another client port moves its listener
+//! there, as ZooKeeper does.
+//!
 //! `--control ADDR` serves the fault API over HTTP/JSON on ADDR (see
 //! `zk_testserver::control`: kill, restart, partition, heal, expire a
 //! session, wait for a leader, ...) and prints `control http://<addr>` as the
@@ -108,6 +118,15 @@ struct Args {
     /// Non-voting observers, members N+1 to N+K.
     #[arg(long, value_name = "K", default_value_t = 0)]
     observers: usize,
+    /// Allow reconfig (ZooKeeper's `reconfigEnabled`): the superuser only, unless --skip-acl.
+    #[arg(long)]
+    reconfig_enabled: bool,
+    /// Spare members after the observers: running and synced, added by a reconfig.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    spares: usize,
+    /// Skip every ACL check (ZooKeeper's `zookeeper.skipACL=yes`).
+    #[arg(long)]
+    skip_acl: bool,
     /// Connections of one client address per member (0: no limit) [default: 60].
     #[arg(long, value_name = "N")]
     max_client_cnxns: Option<usize>,
@@ -137,7 +156,10 @@ impl Args {
             .extended_types(self.extended_types)
             .zookeeper_version(self.zk_version)
             .read_only_mode(self.read_only)
-            .observers(self.observers);
+            .observers(self.observers)
+            .reconfig_enabled(self.reconfig_enabled)
+            .spares(self.spares)
+            .skip_acl(self.skip_acl);
         if let Some(ip) = self.bind {
             builder = builder.bind(ip);
         }
@@ -474,6 +496,7 @@ mod tests {
             "--super-digest super:abc= --read-only-mode --admin-port 8080 --bind 0.0.0.0 \
              --observers 2 --4lw-whitelist srvr,mntr --tls-cert c.pem --tls-key k.pem \
              --tls-client-ca ca.pem --zk-version 3.9.3",
+            "--members 3 --reconfig-enabled --spares 2 --skip-acl",
             "",
         ] {
             if let Err(e) = parse(line) {
@@ -494,8 +517,12 @@ mod tests {
         assert!(a.read_only && !a.extended_types);
         assert_eq!(a.four_letter_words, Some(FourLetterWords::all()));
         assert_eq!(a.secure.tls_client_auth, Some(ClientAuth::Want));
+        let r = parse("--members 3 --observers 1 --reconfig-enabled --spares 2").unwrap();
+        assert!(r.reconfig_enabled && !r.skip_acl);
+        assert_eq!((r.observers, r.spares), (1, 2));
         let d = parse("").unwrap();
         assert_eq!((d.members, d.port, d.tick_ms, d.observers), (1, 0, 2000, 0));
+        assert!(!d.reconfig_enabled && !d.skip_acl && d.spares == 0);
         assert_eq!(d.zk_version, ZkVersion::default());
     }
 
@@ -512,6 +539,7 @@ mod tests {
             ("--4lw-whitelist nope", "--4lw-whitelist"),
             ("--tls-client-auth maybe", "--tls-client-auth"),
             ("--max-client-cnxns many", "--max-client-cnxns"),
+            ("--spares many", "--spares"),
         ] {
             let e = parse(line).expect_err(line);
             assert_eq!(e.kind(), ErrorKind::ValueValidation, "{line}: {e}");

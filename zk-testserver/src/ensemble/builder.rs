@@ -52,6 +52,8 @@ pub struct EnsembleBuilder {
     pub(super) spares: usize,
     /// `reconfigEnabled`.
     pub(super) reconfig_enabled: bool,
+    /// `zookeeper.skipACL`.
+    skip_acl: bool,
 }
 
 impl Default for EnsembleBuilder {
@@ -87,6 +89,7 @@ impl Default for EnsembleBuilder {
             observers: 0,
             spares: 0,
             reconfig_enabled: false,
+            skip_acl: false,
         }
     }
 }
@@ -349,7 +352,9 @@ impl EnsembleBuilder {
     /// Allows `reconfig` (ZooKeeper's `reconfigEnabled`; off by default,
     /// when every reconfig fails with ReconfigDisabled). As in ZooKeeper,
     /// only the superuser (see [`EnsembleBuilder::super_digest`]) may
-    /// reconfigure.
+    /// reconfigure, unless ACL checks are off
+    /// ([`EnsembleBuilder::skip_acl`]). A reconfig that gives a member
+    /// another client port moves its listener there (connections stay).
     pub fn reconfig_enabled(mut self, on: bool) -> Self {
         self.reconfig_enabled = on;
         self
@@ -366,9 +371,18 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Skips every ACL check (ZooKeeper's `zookeeper.skipACL=yes`; off by
+    /// default): any client may read and change any node, and `reconfig`
+    /// needs no superuser.
+    pub fn skip_acl(mut self, on: bool) -> Self {
+        self.skip_acl = on;
+        self
+    }
+
     fn server_config(&self) -> ServerConfig {
         let mut c = ServerConfig::with_tick(ms(self.tick).max(1));
         c.reconfig_enabled = self.reconfig_enabled;
+        c.skip_acl = self.skip_acl;
         c.version = self.version;
         c.extended_types = self.extended_types;
         c.super_digest = self.super_digest.clone();

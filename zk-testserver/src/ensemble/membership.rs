@@ -19,9 +19,12 @@ pub(super) fn reachable(addr: SocketAddr) -> SocketAddr {
 impl Ensemble {
     /// The configuration every member publishes in `/zookeeper/config`
     /// (empty for a standalone server, as ZooKeeper's): one line per member
-    /// (participant, or observer) with its client address, `version=0` as ZooKeeper writes
-    /// without `reconfigEnabled`. Members talk over an in-process network,
-    /// so their quorum and election ports are given as 0.
+    /// (participant, or observer) with its client address, and the version
+    /// real ZooKeeper (3.8 and 3.9) gives a fresh ensemble: `version=0`
+    /// without `reconfigEnabled`; with it, the zxid its first leader started
+    /// from, `version=100000000` (also the node's mzxid). Members talk over
+    /// an in-process network, so their quorum and election ports are given
+    /// as 0.
     pub fn ensemble_config(&self) -> EnsembleConfig {
         if self.addrs.len() < 2 {
             return EnsembleConfig::default();
@@ -31,7 +34,7 @@ impl Ensemble {
             .iter()
             .take(self.config.members + self.config.observers)
             .enumerate()
-            .map(|(i, addr)| (i, reachable(*addr)))
+            .map(|(i, addr)| (i, reachable(addr.get())))
             .map(|(i, addr)| ServerSpec {
                 id: i as u64 + 1,
                 host: addr.ip().to_string(),
@@ -45,10 +48,12 @@ impl Ensemble {
                 client: Some((addr.ip().to_string(), addr.port())),
             })
             .collect();
-        EnsembleConfig {
-            servers,
-            version: 0,
-        }
+        let version = if self.config.reconfig_enabled {
+            crate::zab::make_zxid(1, 0)
+        } else {
+            0
+        };
+        EnsembleConfig { servers, version }
     }
 
     /// Where `member`'s AdminServer-compatible endpoint listens (see
@@ -83,7 +88,7 @@ impl Ensemble {
     /// an in-process network); None if there is no such member.
     pub fn server_line(&self, id: u64) -> Option<String> {
         let i = usize::try_from(id).ok()?.checked_sub(1)?;
-        let addr = reachable(*self.addrs.get(i)?);
+        let addr = reachable(self.addrs.get(i)?.get());
         let spec = ServerSpec {
             id,
             host: addr.ip().to_string(),

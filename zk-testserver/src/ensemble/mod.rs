@@ -29,6 +29,7 @@
 //! ```
 
 mod builder;
+mod client_addr;
 mod membership;
 mod secret;
 mod slot;
@@ -42,6 +43,7 @@ use crate::failpoint::{Action, Failpoint};
 use crate::net::core::{Command, Inspection, Publisher, Report};
 use crate::net::links::Network;
 use crate::zab::{MemberId, Role};
+use client_addr::ClientAddr;
 use slot::{Prepared, Slot};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -160,7 +162,9 @@ pub struct Ensemble {
     config: EnsembleBuilder,
     network: Network,
     reports: watch::Sender<Vec<Option<Report>>>,
-    addrs: Vec<SocketAddr>,
+    /// Each member's client address (shared with its slot: a reconfig may
+    /// move the port).
+    addrs: Vec<ClientAddr>,
     secure_addrs: Vec<SocketAddr>,
     admin_addrs: Vec<Option<SocketAddr>>,
     slots: Vec<Mutex<Slot>>,
@@ -169,7 +173,7 @@ pub struct Ensemble {
 impl std::fmt::Debug for Ensemble {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ensemble")
-            .field("addrs", &self.addrs)
+            .field("addrs", &self.addresses())
             .finish_non_exhaustive()
     }
 }
@@ -193,7 +197,7 @@ impl Ensemble {
             config,
             network,
             reports,
-            addrs: slots.iter().map(|s| s.addr).collect(),
+            addrs: slots.iter().map(|s| s.addr.clone()).collect(),
             secure_addrs: slots.iter().filter_map(|s| s.secure_addr()).collect(),
             admin_addrs: slots.iter().map(|s| s.admin_addr).collect(),
             slots: slots.into_iter().map(Mutex::new).collect(),
@@ -240,7 +244,7 @@ impl Ensemble {
     pub fn connect_string(&self) -> String {
         self.addrs
             .iter()
-            .map(|a| membership::reachable(*a).to_string())
+            .map(|a| membership::reachable(a.get()).to_string())
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -266,12 +270,14 @@ impl Ensemble {
 
     /// Client address of every member, member 1 first.
     pub fn addresses(&self) -> Vec<SocketAddr> {
-        self.addrs.clone()
+        self.addrs.iter().map(ClientAddr::get).collect()
     }
 
-    /// Client address of `member`.
+    /// Client address of `member`: where it listens now (a reconfig that
+    /// gives it another client port moves it, as ZooKeeper's server
+    /// rebinds).
     pub fn addr(&self, member: MemberId) -> Result<SocketAddr> {
-        Ok(self.addrs[self.index(member)?])
+        Ok(self.addrs[self.index(member)?].get())
     }
 
     /// The member ids, 1 to n (voters, then observers).
@@ -283,7 +289,7 @@ impl Ensemble {
     pub fn member_at(&self, addr: SocketAddr) -> Option<MemberId> {
         self.addrs
             .iter()
-            .position(|a| *a == addr)
+            .position(|a| a.get() == addr)
             .map(|i| i as u64 + 1)
     }
 
@@ -321,6 +327,13 @@ impl Ensemble {
         self.publish_down(i);
         if wipe {
             slot.wipe()?;
+        }
+        // A reconfig may have moved its client port: it starts there.
+        let moved = current
+            .as_ref()
+            .and_then(|c| c.server(member)?.client.clone());
+        if let Some((_, port)) = moved {
+            slot.addr.set_port(port);
         }
         let prepared = slot.prepare(&self.network).await?;
         let mut config = self.config.member_config(slot.id, slot.starts());

@@ -1,6 +1,7 @@
 //! One member slot of an ensemble: its client address, its storage (which
 //! outlives kills), and the tasks of its running incarnation.
 
+use super::client_addr::{follow_port, ClientAddr};
 use super::{Error, Result};
 use crate::failpoint::Failpoints;
 use crate::member::{MemberConfig, MemberMachine};
@@ -9,7 +10,7 @@ use crate::net::core::{Command, Driver, Publisher};
 use crate::net::four_letter::FourLetterWords;
 use crate::net::limits::ConnectionLimits;
 use crate::net::links::{Network, PeerInput};
-use crate::net::listener::accept_loop;
+use crate::net::listener::{accept_loop, accept_moving};
 use crate::storage::{DirOptions, DirStorage, MemoryStorage, Storage};
 use crate::zab::MemberId;
 use std::io;
@@ -17,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use zk_client::proto::DEFAULT_MAX_BUFFER;
 
@@ -93,7 +94,8 @@ pub(super) struct ClientPort {
 /// One member of the ensemble, running or not.
 pub(super) struct Slot {
     pub(super) id: MemberId,
-    pub(super) addr: SocketAddr,
+    /// Its client address (the port moves if a reconfig moves it).
+    pub(super) addr: ClientAddr,
     store: Store,
     starts: u64,
     running: Option<Running>,
@@ -111,7 +113,7 @@ impl Slot {
     pub(super) fn new(id: MemberId, addr: SocketAddr, store: Store) -> Slot {
         Slot {
             id,
-            addr,
+            addr: ClientAddr::new(addr),
             store,
             starts: 0,
             running: None,
@@ -146,13 +148,13 @@ impl Slot {
         }
     }
 
-    /// Binds the client port (the same one on every start) and connects the
-    /// member's mailbox.
+    /// Binds the client port (the same one on every start, unless a
+    /// reconfig moved it) and connects the member's mailbox.
     pub(super) async fn prepare(&mut self, network: &Network) -> Result<Prepared> {
         // Bound here, registered with the ensemble's runtime at launch.
-        let listener = std::net::TcpListener::bind(self.addr)?;
+        let listener = std::net::TcpListener::bind(self.addr.get())?;
         listener.set_nonblocking(true)?;
-        self.addr = listener.local_addr()?;
+        self.addr.set_port(listener.local_addr()?.port());
         let secure_listener = match &mut self.secure {
             Some(secure) => {
                 let l = std::net::TcpListener::bind(secure.addr)?;
@@ -202,19 +204,23 @@ impl Slot {
         let logged = recovered.log.len();
         let machine = MemberMachine::new(config, recovered, Instant::now(), wall_ms)?;
         let (commands, rx) = mpsc::unbounded_channel();
-        let driver = Driver::new(machine, storage, network, prepared.peers, rx, publisher);
+        let (port_tx, ports) = watch::channel(self.addr.get().port());
+        let driver = Driver::new(machine, storage, network, prepared.peers, rx, publisher)
+            .announce_client_port(port_tx);
         // Everything of the member runs on the ensemble's own runtime.
         let _entered = runtime.enter();
         let driver = tokio::spawn(driver.run());
         let info = PortInfo {
-            port: self.addr.port(),
+            port: self.addr.get().port(),
             max_frame: DEFAULT_MAX_BUFFER,
             started: Instant::now(),
             limits: port.limits,
             four_letter_words: port.four_letter_words,
         };
         let listener = TcpListener::from_std(prepared.listener)?;
-        let plain = accept_loop(listener, commands.clone(), info, None);
+        let (moves_tx, moves) = mpsc::channel(1);
+        let plain = accept_moving(listener, Some(moves), commands.clone(), info, None);
+        let mover = follow_port(self.id, self.addr.clone(), ports, moves_tx);
         let secure = match (prepared.secure_listener, &self.secure) {
             (Some(l), Some(port)) => {
                 let info = PortInfo {
@@ -231,18 +237,21 @@ impl Slot {
             _ => None,
         };
         let listener = tokio::spawn(async move {
-            match secure {
-                Some(secure) => {
-                    tokio::join!(plain, secure);
+            let serve = async move {
+                match secure {
+                    Some(secure) => {
+                        tokio::join!(plain, secure);
+                    }
+                    None => plain.await,
                 }
-                None => plain.await,
-            }
+            };
+            tokio::join!(serve, mover);
         });
         let admin = match prepared.admin {
             Some(admin) => {
                 let ctx = crate::admin::AdminContext {
                     id: self.id,
-                    client_port: self.addr.port(),
+                    client_port: self.addr.get().port(),
                     ensemble: self.admin_ensemble.clone(),
                     started: info.started,
                 };
@@ -256,7 +265,7 @@ impl Slot {
             None => None,
         };
         self.starts += 1;
-        tracing::info!(member = self.id, addr = %self.addr, logged, "member started");
+        tracing::info!(member = self.id, addr = %self.addr.get(), logged, "member started");
         self.running = Some(Running {
             commands,
             driver,

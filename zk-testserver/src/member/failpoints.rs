@@ -33,7 +33,7 @@ impl MemberMachine {
         if !self.failpoints.is_armed(Failpoint::CloseSessionProposal) {
             return true;
         }
-        let ZabMessage::Proposal { entry, .. } = msg else {
+        let (ZabMessage::Proposal { entry, .. } | ZabMessage::Inform { entry, .. }) = msg else {
             return true;
         };
         if !is_close_session(entry) {

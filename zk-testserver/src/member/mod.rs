@@ -215,6 +215,8 @@ pub struct MemberMachine {
     spares: Vec<MemberId>,
     /// When the member last started looking for a leader.
     looking_since: Option<Instant>,
+    /// The client port the configuration in force gives this member.
+    client_port: Option<u16>,
 }
 
 impl MemberMachine {
@@ -244,6 +246,7 @@ impl MemberMachine {
         let voters = config.zab.members.len();
         let observer = config.zab.is_observer();
         let spares = reconfig::spares_of(&config.zab.observers, config.ensemble_config.as_deref());
+        let client_port = reconfig::client_port_in(config.ensemble_config.as_deref(), id);
         let repl = Replication::new(config.zab, recovered, now)?;
         let mut m = MemberMachine {
             id,
@@ -274,6 +277,7 @@ impl MemberMachine {
             observer,
             spares,
             looking_since: Some(now),
+            client_port,
         };
         m.pump(now);
         Ok(m)
@@ -329,6 +333,14 @@ impl MemberMachine {
     /// The server's clock reading for `now` (wall and monotonic ms).
     pub fn time(&self, now: Instant) -> Time {
         self.base.time(now)
+    }
+
+    /// The client port the configuration in force (`/zookeeper/config`)
+    /// gives this member; None when it names none. A reconfig that changes
+    /// it asks the member to listen there instead (ZooKeeper rebinds its
+    /// client port at runtime); the driver carries that out.
+    pub fn client_port(&self) -> Option<u16> {
+        self.client_port
     }
 
     /// The server part (read-only).

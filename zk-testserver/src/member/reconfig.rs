@@ -10,6 +10,13 @@ use crate::zab::MemberId;
 use std::time::Instant;
 use zk_client::ensemble_config::EnsembleConfig;
 
+/// The client port `text` (a `/zookeeper/config`) gives member `id`, if it
+/// names one.
+pub(super) fn client_port_in(text: Option<&str>, id: MemberId) -> Option<u16> {
+    let config = EnsembleConfig::parse(text?).ok()?;
+    config.server(id)?.client.as_ref().map(|(_, port)| *port)
+}
+
 /// The spares: non-voting learners `observers` (this member's replication
 /// observers) that the published configuration `text` does not list.
 pub(super) fn spares_of(observers: &[MemberId], text: Option<&str>) -> Vec<MemberId> {
@@ -45,6 +52,9 @@ impl MemberMachine {
         self.voters = members.len();
         self.observer = observers.contains(&self.id);
         self.members = members.len() + observers.len();
+        if let Some(port) = client_port_in(Some(text), self.id) {
+            self.client_port = Some(port);
+        }
         tracing::info!(id = self.id, ?members, ?observers, "configuration adopted");
         self.repl.adopt_config(now, members, observers);
     }

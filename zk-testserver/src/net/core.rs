@@ -159,6 +159,9 @@ pub struct Driver {
     appends: Vec<LogEntry>,
     /// A failpoint paused the member: stall this long before going on.
     pause: Option<std::time::Duration>,
+    /// Where to announce the client port the member's configuration gives
+    /// it (see [`Driver::announce_client_port`]).
+    client_port: Option<watch::Sender<u16>>,
 }
 
 impl Driver {
@@ -182,7 +185,16 @@ impl Driver {
             publisher,
             appends: Vec::new(),
             pause: None,
+            client_port: None,
         }
+    }
+
+    /// Announces on `tx` every change of the client port the member's
+    /// configuration gives it ([`MemberMachine::client_port`]), so whoever
+    /// runs the client listener can move it there.
+    pub fn announce_client_port(mut self, tx: watch::Sender<u16>) -> Driver {
+        self.client_port = Some(tx);
+        self
     }
 
     fn id(&self) -> MemberId {
@@ -384,6 +396,9 @@ impl Driver {
             failpoint_hits: self.machine.failpoints().hits(),
             read_only: self.machine.is_read_only(),
         }));
+        if let (Some(tx), Some(port)) = (&self.client_port, self.machine.client_port()) {
+            tx.send_if_modified(|current| std::mem::replace(current, port) != port);
+        }
     }
 
     fn route(&mut self) {

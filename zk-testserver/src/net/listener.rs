@@ -37,6 +37,24 @@ pub async fn accept_loop(
     info: PortInfo,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
 ) {
+    accept_moving(listener, None, core, info, acceptor).await;
+}
+
+/// [`accept_loop`] on a port that may move: each listener received from
+/// `moves` replaces the current one (which closes), while the connections
+/// accepted so far stay open — as ZooKeeper's server rebinds its client
+/// port when a reconfig gives it a new one.
+///
+/// # Cancel safety
+///
+/// As [`accept_loop`].
+pub async fn accept_moving(
+    mut listener: TcpListener,
+    mut moves: Option<mpsc::Receiver<TcpListener>>,
+    core: mpsc::UnboundedSender<Command>,
+    info: PortInfo,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+) {
     let next = Arc::new(AtomicU64::new(1));
     let budget = Arc::new(OutboundBudget::new(info.limits.max_total_queued_bytes));
     let mut per_address = Addresses::new(info.limits.max_per_address);
@@ -76,12 +94,28 @@ pub async fn accept_loop(
                     pause = (pause * 2).min(ACCEPT_PAUSE_MAX);
                 }
             },
+            moved = next_listener(&mut moves) => match moved {
+                Some(moved) => {
+                    tracing::info!(addr = ?moved.local_addr().ok(), "client port moved");
+                    listener = moved;
+                }
+                None => moves = None,
+            },
             Some(done) = conns.join_next(), if !conns.is_empty() => {
                 if let Ok(ip) = done {
                     per_address.release(ip);
                 }
             }
         }
+    }
+}
+
+/// The next listener to move to; None once its sender is gone (and
+/// pending forever without `moves`).
+async fn next_listener(moves: &mut Option<mpsc::Receiver<TcpListener>>) -> Option<TcpListener> {
+    match moves {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -33,6 +33,10 @@ pub struct ServerConfig {
     /// Whether `reconfig` is allowed (ZooKeeper's `reconfigEnabled`; off by
     /// default, when every reconfig fails with ReconfigDisabled).
     pub reconfig_enabled: bool,
+    /// Whether ACL checks are skipped (ZooKeeper's `zookeeper.skipACL=yes`;
+    /// off by default): every client may do anything, and `reconfig` needs
+    /// no superuser.
+    pub skip_acl: bool,
 }
 
 impl ServerConfig {
@@ -53,6 +57,7 @@ impl ServerConfig {
             x509: false,
             version: ZkVersion::default(),
             reconfig_enabled: false,
+            skip_acl: false,
         }
     }
 

@@ -31,7 +31,10 @@ pub struct ReconfigContext<'a> {
 }
 
 /// Checks `req` and builds the next configuration's text for the reconfig
-/// with zxid `zxid`.
+/// with zxid `zxid`. The checks run in real ZooKeeper's order (3.8 and 3.9
+/// checked): disabled, standalone, in progress, version, arguments, quorum
+/// of the next voters, and only then the permission — a client without it
+/// learns of a bad version or bad arguments first.
 pub fn prepare(
     ctx: ReconfigContext<'_>,
     auth: &AuthInfo,
@@ -40,11 +43,6 @@ pub fn prepare(
 ) -> Result<TxnBody, ErrorCode> {
     if !ctx.enabled {
         return Err(ErrorCode::ReconfigDisabled);
-    }
-    // /zookeeper/config is read-only to the world: only the superuser passes
-    // ZooKeeper's WRITE check on it.
-    if !auth.is_super() {
-        return Err(ErrorCode::NoAuth);
     }
     if ctx.standalone {
         return Err(ErrorCode::Unimplemented);
@@ -56,6 +54,9 @@ pub fn prepare(
         .ok()
         .and_then(|t| EnsembleConfig::parse(t).ok())
         .ok_or(ErrorCode::BadArguments)?;
+    if req.cur_config_id != -1 && req.cur_config_id != current.version {
+        return Err(ErrorCode::BadVersion);
+    }
     let mut next = match &req.new_members {
         Some(members) => EnsembleConfig {
             servers: parse_specs(members)?,
@@ -63,9 +64,6 @@ pub fn prepare(
         },
         None => incremental(&current, req)?,
     };
-    if req.cur_config_id != -1 && req.cur_config_id != current.version {
-        return Err(ErrorCode::BadVersion);
-    }
     let voters = voters(&next);
     if voters.is_empty() {
         return Err(ErrorCode::BadArguments);
@@ -73,6 +71,11 @@ pub fn prepare(
     let synced = voters.iter().filter(|v| ctx.synced.contains(v)).count();
     if synced <= voters.len() / 2 {
         return Err(ErrorCode::NewConfigNoQuorum);
+    }
+    // /zookeeper/config is read-only to the world: only the superuser passes
+    // ZooKeeper's WRITE check on it, unless the server skips ACL checks.
+    if !auth.is_super() && !auth.skip_acl {
+        return Err(ErrorCode::NoAuth);
     }
     next.servers.sort_by_key(|s| s.id);
     next.version = zxid;
@@ -181,6 +184,7 @@ mod tests {
                 scheme: "super".into(),
                 id: "super".into(),
             }],
+            skip_acl: false,
         }
     }
 
@@ -217,6 +221,20 @@ mod tests {
         let next = EnsembleConfig::parse(&text(body)).unwrap();
         assert_eq!(voters(&next), vec![1, 3, 4]);
         assert_eq!(next.version, 0x1_0000_0005);
+    }
+
+    #[test]
+    fn a_server_skipping_acl_checks_lets_anyone_reconfigure() {
+        let anyone = AuthInfo {
+            skip_acl: true,
+            ..AuthInfo::default()
+        };
+        let r = req(None, Some("3"), -1);
+        assert!(prepare(ctx(&[1, 2, 3]), &anyone, &r, 9).is_ok());
+        assert_eq!(
+            prepare(ctx(&[1, 2, 3]), &AuthInfo::default(), &r, 9),
+            Err(ErrorCode::NoAuth)
+        );
     }
 
     #[test]
@@ -263,5 +281,43 @@ mod tests {
             prepare(ctx(&[1, 2, 3]), &superuser(), &swap, 9),
             Err(ErrorCode::NewConfigNoQuorum)
         );
+    }
+
+    /// What real ZooKeeper (3.8.0 and 3.9.3) answered a client without the
+    /// permission: every other refusal comes first, the permission last;
+    /// a standalone server answers Unimplemented whoever asks.
+    #[test]
+    fn the_permission_is_checked_last() {
+        let anyone = AuthInfo::default();
+        let cases = [
+            (req(None, Some("3"), 7), ErrorCode::BadVersion),
+            (
+                req(Some("server.9=nonsense"), None, 7),
+                ErrorCode::BadVersion,
+            ),
+            (req(None, Some("1,2,3"), -1), ErrorCode::BadArguments),
+            (
+                req(Some("server.9=nonsense"), None, -1),
+                ErrorCode::BadArguments,
+            ),
+            (
+                req(Some("server.9=h:1:2:participant;h:3"), Some("1,2,3"), -1),
+                ErrorCode::NewConfigNoQuorum,
+            ),
+            (req(None, Some("3"), -1), ErrorCode::NoAuth),
+        ];
+        for (r, code) in cases {
+            assert_eq!(prepare(ctx(&[1, 2, 3]), &anyone, &r, 9), Err(code), "{r:?}");
+        }
+        let standalone = ReconfigContext {
+            standalone: true,
+            ..ctx(&[1])
+        };
+        for auth in [anyone, superuser()] {
+            assert_eq!(
+                prepare(standalone, &auth, &req(None, Some("3"), 5), 9),
+                Err(ErrorCode::Unimplemented)
+            );
+        }
     }
 }

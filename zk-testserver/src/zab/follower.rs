@@ -3,6 +3,11 @@
 //! The follower acknowledges NEWLEADER only after every entry it received
 //! before it is durable and its `currentEpoch` is saved (the ordering whose
 //! absence lost data in ZOOKEEPER-3642 and ZOOKEEPER-3911). It serves on UPTODATE.
+//!
+//! An observer follows the same way but acknowledges no entry: after the
+//! sync the leader sends it only committed entries (INFORM). A learner the
+//! leader sends proposals to after NEWLEADER votes in a reconfiguration
+//! not yet committed here, and acknowledges them as a voter does.
 
 use std::time::Instant;
 
@@ -10,7 +15,7 @@ use super::core::Core;
 use super::message::ZabMessage;
 use super::timers::Timer;
 use super::{MemberId, Next, Output, Role};
-use crate::storage::{Snapshot, Zxid};
+use crate::storage::{LogEntry, Snapshot, Zxid};
 
 /// Where this follower is in its exchange with the leader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +54,10 @@ pub(crate) struct Follower {
     /// The sync must be complete (UPTODATE received) by then.
     sync_deadline: Instant,
     acked_sent: Zxid,
+    /// The leader sent proposals (not INFORMs) after NEWLEADER: it counts
+    /// this learner's acks though the configuration here has it observing
+    /// (it votes in a pending reconfiguration).
+    proposed_to: bool,
 }
 
 fn send_follower_info(core: &mut Core, leader: MemberId) {
@@ -59,6 +68,16 @@ fn send_follower_info(core: &mut Core, leader: MemberId) {
             last_zxid: core.log.last(),
         },
     );
+}
+
+/// Logs an entry of the leader's stream, which must follow `prev`; a gap
+/// makes the follower rejoin.
+fn append(core: &mut Core, prev: Zxid, entry: LogEntry) -> Next {
+    if prev != core.log.last() || !core.append(entry) {
+        tracing::debug!(prev, last = core.log.last(), "gap in the proposal stream");
+        return Next::Look;
+    }
+    Next::Stay
 }
 
 impl Follower {
@@ -74,7 +93,14 @@ impl Follower {
             last_heard: now,
             sync_deadline,
             acked_sent: 0,
+            proposed_to: false,
         }
+    }
+
+    /// Whether this learner acknowledges entries: it votes, here or in the
+    /// leader's pending configuration.
+    fn acks(&self, core: &Core) -> bool {
+        core.is_voter(core.id()) || self.proposed_to
     }
 
     pub(crate) fn leader(&self) -> MemberId {
@@ -141,11 +167,15 @@ impl Follower {
                 Next::Stay
             }
             (stage, ZabMessage::Proposal { prev, entry }) if stage.aligned() => {
-                if prev != core.log.last() || !core.append(entry) {
-                    tracing::debug!(prev, last = core.log.last(), "gap in the proposal stream");
-                    return Next::Look;
+                // Proposals after NEWLEADER are the broadcast's, not the sync's.
+                if !matches!(stage, Stage::Syncing { .. }) {
+                    self.proposed_to = true;
                 }
-                Next::Stay
+                append(core, prev, entry)
+            }
+            (stage, ZabMessage::Inform { prev, entry }) if stage.aligned() => {
+                self.proposed_to = false;
+                append(core, prev, entry)
             }
             (stage, ZabMessage::Commit(zxid)) if stage.aligned() => {
                 if zxid > core.log.last() {
@@ -188,7 +218,11 @@ impl Follower {
                     }
                     core.commit_to(committed);
                 }
-                let acked = if stage.acked() { core.log.durable() } else { 0 };
+                let acked = if stage.acked() && self.acks(core) {
+                    core.log.durable()
+                } else {
+                    0
+                };
                 core.send(from, ZabMessage::PingReply { acked });
                 Next::Stay
             }
@@ -260,7 +294,7 @@ impl Follower {
 
     fn maybe_ack(&mut self, core: &mut Core) {
         let durable = core.log.durable();
-        if self.stage.acked() && durable > self.acked_sent {
+        if self.stage.acked() && self.acks(core) && durable > self.acked_sent {
             self.acked_sent = durable;
             core.send(self.leader, ZabMessage::Ack(durable));
         }

@@ -9,8 +9,10 @@
 //!
 //! A follower is in the forwarding set from the moment its sync is queued, so
 //! it sees every later proposal and commit in order. An observer in that set
-//! sees no proposal until it commits: it is then sent the proposal and the
-//! commit together (ZooKeeper's INFORM), so it never logs what may be lost.
+//! sees no proposal until it commits: it is then sent the entry as an
+//! INFORM and the commit, so it never logs what may be lost and never
+//! acknowledges (its acks would count for nothing anyway: only voters'
+//! durable points decide a commit).
 
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -567,8 +569,8 @@ impl Leader {
         self.learners.retain(|&id, _| core.is_member(id));
     }
 
-    /// Sends each forwarding observer the proposals committed since the last
-    /// it got (the commit that follows completes ZooKeeper's INFORM).
+    /// Sends each forwarding observer the entries committed since the last
+    /// it got, as INFORMs (the commit follows).
     fn inform_observers(&mut self, core: &mut Core) {
         let committed = core.log.committed();
         let pending = self.pending.as_ref();
@@ -585,7 +587,7 @@ impl Leader {
             for entry in entries {
                 let zxid = entry.zxid;
                 let prev = std::mem::replace(&mut l.sent, zxid);
-                core.send(id, ZabMessage::Proposal { prev, entry });
+                core.send(id, ZabMessage::Inform { prev, entry });
             }
         }
     }

@@ -121,6 +121,15 @@ pub enum ZabMessage {
         /// The proposed entry.
         entry: LogEntry,
     },
+    /// Leader → observer: log this entry, already committed (it directly
+    /// follows `prev`; the commit point follows). Unlike a proposal, it is
+    /// never acknowledged: ZooKeeper's INFORM, for learners without a vote.
+    Inform {
+        /// The zxid of the entry before this one in the leader's history.
+        prev: Zxid,
+        /// The committed entry.
+        entry: LogEntry,
+    },
     /// Leader → follower: every entry up to and including this zxid is committed.
     Commit(Zxid),
     /// Leader → follower: end of sync; acknowledge once all of it is durable.
@@ -185,6 +194,7 @@ impl ZabMessage {
             ZabMessage::Trunc { .. } => "Trunc",
             ZabMessage::Snap { .. } => "Snap",
             ZabMessage::Proposal { .. } => "Proposal",
+            ZabMessage::Inform { .. } => "Inform",
             ZabMessage::Commit(_) => "Commit",
             ZabMessage::NewLeader { .. } => "NewLeader",
             ZabMessage::AckNewLeader { .. } => "AckNewLeader",

@@ -36,12 +36,15 @@ fn reconfig_text(txn: &Txn) -> Option<String> {
 impl Server {
     /// Sets `/zookeeper/config` to `text` (`server.N=...` lines and
     /// `version=<hex>`), as a ZooKeeper member does when it loads its
-    /// configuration: outside any transaction, data version -1, zxids 0.
-    /// (ZooKeeper stamps the node's mtime with the load time; here it is 0,
-    /// so that every member holds the same tree.)
+    /// configuration: outside any transaction, data version -1, mzxid the
+    /// configuration's version (the zxid that made it; 0 for a static
+    /// one), as real ZooKeeper shows it. (ZooKeeper stamps the node's mtime
+    /// with the load time; here it is 0, so that every member holds the
+    /// same tree.)
     pub fn set_ensemble_config(&mut self, text: &str) {
         let data = Some(Bytes::copy_from_slice(text.as_bytes()));
-        if let Err(e) = self.db.tree.set_data(CONFIG, data, -1, 0, 0) {
+        let zxid = zk_client::ensemble_config::EnsembleConfig::parse(text).map_or(0, |c| c.version);
+        if let Err(e) = self.db.tree.set_data(CONFIG, data, -1, zxid, 0) {
             tracing::warn!(error = ?e, "cannot set /zookeeper/config");
         }
     }

@@ -562,7 +562,10 @@ impl Server {
                     if op == OpCode::CloseSession {
                         self.tracker.set_closing(write.session_id);
                     }
-                    let auth = AuthInfo { ids: write.auth };
+                    let auth = AuthInfo {
+                        ids: write.auth,
+                        skip_acl: self.config.skip_acl,
+                    };
                     self.prepare_write(write.session_id, write.cxid, &request, &auth, now)
                 }
                 Err(_) => self.prep.failed(

@@ -292,7 +292,10 @@ impl Server {
             conn,
             Conn {
                 peer,
-                auth: AuthInfo::from_ip(&peer.ip().to_string()),
+                auth: AuthInfo {
+                    skip_acl: self.config.skip_acl,
+                    ..AuthInfo::from_ip(&peer.ip().to_string())
+                },
                 session: None,
                 timeout_ms: 0,
                 closing: false,

@@ -64,6 +64,9 @@ pub(crate) struct ZabHarness {
     cut: BTreeSet<(MemberId, MemberId)>,
     /// Messages delivered, by (receiver, kind).
     pub delivered: BTreeMap<(MemberId, &'static str), usize>,
+    /// Acknowledgements sent, by sender: ACKs and PINGREPLYs carrying a
+    /// durable point (what a leader could count toward a quorum).
+    pub acks_sent: BTreeMap<MemberId, usize>,
     /// The one sequence every member's tree must be a prefix of.
     pub global: Vec<(Zxid, Bytes)>,
     /// Entries a serving leader reported committed (acknowledged to clients).
@@ -124,6 +127,7 @@ impl ZabHarness {
             links: BTreeMap::new(),
             cut: BTreeSet::new(),
             delivered: BTreeMap::new(),
+            acks_sent: BTreeMap::new(),
             global: Vec::new(),
             acked: BTreeMap::new(),
             leaders: BTreeMap::new(),

@@ -49,7 +49,18 @@ impl ZabHarness {
         self.cut.clear();
     }
 
+    /// Queues `msg` on the link from `from` to `to` as if `from` sent it.
+    pub fn forge(&mut self, from: MemberId, to: MemberId, msg: ZabMessage) {
+        self.send(from, to, msg);
+    }
+
     pub(super) fn send(&mut self, from: MemberId, to: MemberId, msg: ZabMessage) {
+        if matches!(
+            msg,
+            ZabMessage::Ack(_) | ZabMessage::PingReply { acked: 1.. }
+        ) {
+            *self.acks_sent.entry(from).or_default() += 1;
+        }
         if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
             return;
         }

@@ -2,6 +2,7 @@
 
 mod basic;
 mod faults;
+mod observers;
 mod races;
 mod random;
 mod reconfig;

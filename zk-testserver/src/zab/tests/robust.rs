@@ -20,7 +20,7 @@ fn zxid(rng: &mut Xoshiro256PlusPlus) -> i64 {
 fn message(rng: &mut Xoshiro256PlusPlus) -> ZabMessage {
     let epoch = rng.random_range(0..5u32);
     let z = zxid(rng);
-    match rng.random_range(0..18) {
+    match rng.random_range(0..19) {
         0 => {
             let state = [PeerState::Looking, PeerState::Following, PeerState::Leading]
                 [rng.random_range(0..3)];
@@ -72,6 +72,13 @@ fn message(rng: &mut Xoshiro256PlusPlus) -> ZabMessage {
         16 => ZabMessage::SyncReply {
             token: 1,
             committed: z,
+        },
+        17 => ZabMessage::Inform {
+            prev: zxid(rng),
+            entry: LogEntry {
+                zxid: z,
+                payload: Bytes::from_static(b"i"),
+            },
         },
         _ => ZabMessage::App(Bytes::from_static(b"app")),
     }
