@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use crate::zab::harness::{Sim, SimConfig};
+use crate::zab::harness::{ZabHarness, ZabHarnessConfig};
 use crate::zab::ZabMessage;
 
 const S: Duration = Duration::from_secs(1);
 
 /// Three voters and observer 4 (a learner no configuration lets vote).
-fn with_observer(seed: u64) -> (Sim, u64) {
-    let mut sim = Sim::with_spares(3, 1, seed, SimConfig::default());
+fn with_observer(seed: u64) -> (ZabHarness, u64) {
+    let mut sim = ZabHarness::with_spares(3, 1, seed, ZabHarnessConfig::default());
     assert!(sim.settle(5 * S), "no leader");
     let leader = sim.leader().expect("leader");
     (sim, leader)
