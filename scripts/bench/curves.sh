@@ -68,6 +68,7 @@ Parts (--parts, any of):
              N children (--children-steps) -> children.tsv; RSS, restart and
              first write after N znodes (--znode-steps; zk-testserver in
              memory and with --data-dir) -> znodes.tsv
+             (pings, fanout, children and znodes also run alone)
   ensemble   start -> first acknowledged write and leader kill -> next
              acknowledged write, zk-testserver binary vs real ZooKeeper, per
              ensemble size (--ensemble-sizes, --ensemble-rounds)
@@ -304,7 +305,10 @@ footprint() {
         fi
     done
     exec {from_fp}<&- {to_fp}>&-
-    wait "$COPROC_PID" || die "zk-footprint ($client, $mode) failed on $target: $(tail -3 "$OUT_DIR/runs/footprint-$target-$client-$mode.err")"
+    # A failure (e.g. a server that stops admitting sessions) keeps the
+    # steps measured before it, and is logged.
+    wait "$COPROC_PID" ||
+        log "zk-footprint ($client, $mode) failed on $target: $(tail -3 "$OUT_DIR/runs/footprint-$target-$client-$mode.err")"
     COPROC_PID=""
 }
 
@@ -348,12 +352,16 @@ ping_step() {
 }
 
 part_server() {
-    local target line
+    part_pings
+    part_fanout
+    part_children
+    part_znodes
+}
+
+part_pings() {
+    local target
     printf 'target\tsessions\tops_per_sec\tp50_us\tp99_us\tnot_connected_before\tserver_rss_kib\tload1\n' \
         >"$OUT_DIR/pings.tsv"
-    printf 'target\twatchers\trounds\tset_p50_ms\tlast_p50_ms\tlast_min_ms\tlast_max_ms\tload1\n' \
-        >"$OUT_DIR/fanout.tsv"
-    printf 'target\tchildren\trounds\tp50_ms\tmin_ms\tfill_secs\tload1\n' >"$OUT_DIR/children.tsv"
     for target in $TARGETS; do
         # Sessions of 2 s: zk-testserver allows 2..20 ticks, so a 1 s tick.
         local extra=()
@@ -365,7 +373,14 @@ part_server() {
         footprint "$target" ours sessions "$PING_STEPS" --session-timeout-ms 2000
         ON_STEP=""
         stop_server
+    done
+}
 
+part_fanout() {
+    local target line
+    printf 'target\twatchers\trounds\tset_p50_ms\tlast_p50_ms\tlast_min_ms\tlast_max_ms\tload1\n' \
+        >"$OUT_DIR/fanout.tsv"
+    for target in $TARGETS; do
         start_server "$target"
         note_load "fanout $target"
         # A failure keeps the steps measured before it (and is logged).
@@ -377,6 +392,15 @@ part_server() {
                 "$(kv rounds "$line")" "$(kv set_p50_ms "$line")" "$(kv last_p50_ms "$line")" \
                 "$(kv last_min_ms "$line")" "$(kv last_max_ms "$line")" "$(load1)" >>"$OUT_DIR/fanout.tsv"
         done <"$OUT_DIR/runs/fanout-$target.out"
+        stop_server
+    done
+}
+
+part_children() {
+    local target line
+    printf 'target\tchildren\trounds\tp50_ms\tmin_ms\tfill_secs\tload1\n' >"$OUT_DIR/children.tsv"
+    for target in $TARGETS; do
+        start_server "$target"
         note_load "children $target"
         "$REL/zk-scale" children --connect "$CONNECT" --steps "$CHILDREN_STEPS" --rounds 5 \
             >"$OUT_DIR/runs/children-$target.out" 2>"$OUT_DIR/runs/children-$target.err" ||
@@ -388,7 +412,6 @@ part_server() {
         done <"$OUT_DIR/runs/children-$target.out"
         stop_server
     done
-    part_znodes
 }
 
 # Memory after N znodes (zk-fill), then a restart from the data and the
@@ -512,11 +535,17 @@ log "building (release): zk-bench, zk-footprint, zk-scale, zk-fill, zk-testserve
 (cd "$REPO_ROOT" && cargo build --release -q -p examples --bin zk-bench --bin zk-footprint \
     --bin zk-scale --bin zk-fill -p zk-testserver --bin zk-testserver)
 cargo build --release -q --manifest-path "$PEER_DIR/Cargo.toml"
+# Built: compare.sh's zk-testserver starts need no cargo (which would wait
+# for any other cargo command holding the target directory's lock).
+export TS_BUILT=yes
 describe_machine | tee "$OUT_DIR/machine.txt" >&2
 printf 'time\tphase\tload1\n' >"$LOAD_LOG"
 for part in $PARTS; do
     case $part in
-        client|footprint|server|ensemble) log "part $part"; "part_$part" ;;
+        client|footprint|server|pings|fanout|children|znodes|ensemble)
+            log "part $part"
+            "part_$part"
+            ;;
         *) die "unknown part '$part' (see --help)" ;;
     esac
 done

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Draw the cost curves measured by scripts/bench/curves.sh (issue 21).
 
-Usage: python3 scripts/bench/draw.py RUN_DIR [--out docs/bench]
+Usage: python3 scripts/bench/draw.py RUN_DIR [RUN_DIR...] [--out docs/bench] [--format svg|png]
 
 RUN_DIR is a curves.sh output directory (target/bench/curves-<timestamp>).
+With several, each TSV file is taken from the last directory that has it
+(e.g. a later run of `--parts fanout` with a longer range); the two sides
+of every curve always come from one run.
 Writes one SVG per figure into --out (default docs/bench/, committed) and
 prints the ratios read off the same run as Markdown (also written to
 RUN_DIR/ratios.md). Files whose part was not run are skipped.
@@ -53,10 +56,11 @@ TARGET_NAMES = {
 }
 
 
-def read_tsv(run_dir, name):
-    path = os.path.join(run_dir, name)
-    if not os.path.exists(path):
+def read_tsv(run_dirs, name):
+    found = [os.path.join(d, name) for d in run_dirs if os.path.exists(os.path.join(d, name))]
+    if not found:
         return []
+    path = found[-1]
     with open(path, newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
 
@@ -78,9 +82,16 @@ def median_by(rows, keys, field):
     return {k: statistics.median(v) for k, v in groups.items()}
 
 
+FORMAT = "svg"
+
+
 def save(fig, out_dir, name, written):
     path = os.path.join(out_dir, name)
-    fig.savefig(path, format="svg", metadata=SVG_META, bbox_inches="tight")
+    if FORMAT == "png":  # for a quick look; the committed figures are SVG
+        path = path[: -len(".svg")] + ".png"
+        fig.savefig(path, format="png", dpi=80, bbox_inches="tight")
+    else:
+        fig.savefig(path, format="svg", metadata=SVG_META, bbox_inches="tight")
     plt.close(fig)
     written.append(path)
 
@@ -130,6 +141,10 @@ def draw_client(rows, out_dir, written, ratios):
                         p99 = series(med["p99_us"], fixed, xi)
                         ax.plot(*zip(*p99), marker=".", linestyle="--", color=color)
                 ax.set_xscale("log", base=2 if sweep == "conc" else 10)
+                if sweep == "conc":
+                    steps = sorted({float(r["conc"]) for r in subset})
+                    ax.set_xticks(steps, [f"{x:g}" for x in steps])
+                    ax.minorticks_off()
                 if field == "cpu_us_per_op":
                     ax.set_ylim(bottom=0)
                 else:
@@ -171,6 +186,9 @@ def slope(pts):
     return (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
 
 
+UNIT = {"sessions": "session", "watches": "watch"}
+
+
 def draw_footprint(rows, out_dir, written, ratios):
     rows = [r for r in rows if r.get("step") != "final"]
     if not rows:
@@ -194,7 +212,7 @@ def draw_footprint(rows, out_dir, written, ratios):
                 s = slope(series(client_rss, (target, mode, client, None), 3))
                 per[client] = s
             if per.get("ours") is not None and per.get("peer"):
-                lines.append(f"| client KiB per {mode[:-1]} | {target} | {per['ours']:.2f} | "
+                lines.append(f"| client KiB per {UNIT[mode]} | {target} | {per['ours']:.2f} | "
                              f"{per['peer']:.2f} | {per['ours'] / per['peer']:.2f} |")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -228,7 +246,7 @@ def draw_footprint(rows, out_dir, written, ratios):
     for mode in ("sessions", "watches"):
         a, b = per_server.get((mode, "ts1")), per_server.get((mode, "zk1"))
         if a is not None and b:
-            lines.append(f"| server KiB per {mode[:-1]} | ts1 vs zk1 | {a:.2f} | {b:.2f} | {a / b:.2f} |")
+            lines.append(f"| server KiB per {UNIT[mode]} | ts1 vs zk1 | {a:.2f} | {b:.2f} | {a / b:.2f} |")
     ratios.append("### Memory: growth from the first to the last step (KiB per unit; "
                   "server rows: zk-testserver / real ZooKeeper)\n\n" + "\n".join(lines))
 
@@ -338,11 +356,15 @@ def draw_ensemble(rows, out_dir, written, ratios):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run_dir")
+    ap.add_argument("run_dir", nargs="+")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "docs", "bench"))
+    ap.add_argument("--format", choices=["svg", "png"], default="svg")
     a = ap.parse_args()
-    if not os.path.isdir(a.run_dir):
-        sys.exit(f"draw.py: {a.run_dir} is not a directory")
+    global FORMAT
+    FORMAT = a.format
+    for d in a.run_dir:
+        if not os.path.isdir(d):
+            sys.exit(f"draw.py: {d} is not a directory")
     os.makedirs(a.out, exist_ok=True)
     written, ratios = [], []
     draw_client(read_tsv(a.run_dir, "client.tsv"), a.out, written, ratios)
@@ -350,7 +372,7 @@ def main():
     draw_server(a.run_dir, a.out, written, ratios)
     draw_ensemble(read_tsv(a.run_dir, "ensemble.tsv"), a.out, written, ratios)
     text = "\n\n".join(ratios) + "\n"
-    with open(os.path.join(a.run_dir, "ratios.md"), "w") as f:
+    with open(os.path.join(a.run_dir[-1], "ratios.md"), "w") as f:
         f.write(text)
     print(text)
     for p in written:
