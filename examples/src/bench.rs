@@ -19,6 +19,7 @@
 //! | `get` | get the data of key node *i* mod 16 |
 //! | `set` | set `--size` bytes on key node *i* mod 16 (any version) |
 //! | `mixed` | a set like `set` when *i* mod 5 = 4, otherwise a get like `get`: 80 % reads, 20 % writes |
+//! | `multi` | one transaction of two sets of `--size` bytes (any version), on key nodes *i* and *i* + 1 mod 16 |
 //!
 //! The 16 key nodes (`<scratch>/k00` .. `k15`, `--size` bytes each) exist
 //! before the clock starts. A warm-up of
@@ -63,6 +64,8 @@ pub enum OpKind {
     Set,
     /// 80 % get, 20 % set (every fifth operation is a set).
     Mixed,
+    /// A transaction of two sets on neighbouring prepared nodes.
+    Multi,
 }
 
 impl OpKind {
@@ -73,6 +76,7 @@ impl OpKind {
             OpKind::Get => "get",
             OpKind::Set => "set",
             OpKind::Mixed => "mixed",
+            OpKind::Multi => "multi",
         }
     }
 }
@@ -150,6 +154,9 @@ pub trait Target: Send + Sync + 'static {
     fn get(&self, path: &str) -> impl Future<Output = Result<(), String>> + Send;
     /// Writes the payload to `path`, whatever its version.
     fn set(&self, path: &str) -> impl Future<Output = Result<(), String>> + Send;
+    /// One transaction (multi) writing the payload to each of `paths`,
+    /// whatever their versions.
+    fn multi(&self, paths: [&str; 2]) -> impl Future<Output = Result<(), String>> + Send;
     /// Deletes `path`, whatever its version.
     fn delete(&self, path: &str) -> impl Future<Output = Result<(), String>> + Send;
     /// The names of the children of `path`.
@@ -366,6 +373,7 @@ async fn one_op<T: Target>(
     i: usize,
 ) -> Result<Duration, String> {
     let key = || plan.keys[i % plan.keys.len()].as_str();
+    let next_key = || plan.keys[(i + 1) % plan.keys.len()].as_str();
     match plan.op {
         OpKind::Create => {
             let path = plan.create_path(warm, i);
@@ -396,6 +404,11 @@ async fn one_op<T: Target>(
             } else {
                 target.get(key()).await?;
             }
+            Ok(t0.elapsed())
+        }
+        OpKind::Multi => {
+            let t0 = Instant::now();
+            target.multi([key(), next_key()]).await?;
             Ok(t0.elapsed())
         }
     }
@@ -517,6 +530,8 @@ mod tests {
             "--connect h:1 --op set --ops 3000 --concurrency 1",
             "--connect h:1 --op create --ops 1 --concurrency 1",
             "--connect h:2 --op mixed --ops 30000 --concurrency 64 --tls-ca /p/ca.pem",
+            // scripts/bench/curves.sh
+            "--connect h:1 --op multi --ops 30000 --concurrency 1024 --size 1048576",
         ] {
             if let Err(e) = parse(line) {
                 panic!("{line:?}: {e}");

@@ -20,6 +20,10 @@
 //!   `zk-lock-bench`: lock handoffs per second with `zk_recipes::Lock`;
 //!   `zk-lock-floor`: the same on the bare protocol;
 //!   `zk-fill`: loads a server with many znodes (memory measurements);
+//!   `zk-footprint`: resident memory per idle session and per watch
+//!   ([`mod@footprint`], also compiled into the peer);
+//!   `zk-scale`: server costs seen through one client (watch fan-out,
+//!   getChildren of many children, time to a first acknowledged write);
 //!   `zk-interop`: the Rust side of the interop suite with real Curator
 //!   ([`mod@interop`]).
 //!
@@ -29,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod footprint;
 pub mod interop;
 pub mod lock_bench;
 pub mod quickstart;

@@ -57,6 +57,8 @@ Options:
                                 canned data, so the client is the bottleneck
                                 (not ZooKeeper: a client-cost figure only)
   --cases LIST      space-separated op:concurrency pairs         [$CASES]
+                      ops: get, create, set, mixed, multi (a
+                      transaction of two sets)
   --pin             pin the server to CPU 0 and the clients to CPU 1 (less
                     noise, but a different machine than the default)
   --out DIR         where results go      [target/bench/<timestamp>]
@@ -280,7 +282,7 @@ for target in $TARGETS; do
     for case in $CASES; do
         op=${case%%:*}
         conc=${case##*:}
-        if [[ ($target == *-sync || $target == *-disk) && $op != create && $op != set ]]; then
+        if [[ ($target == *-sync || $target == *-disk) && $op != create && $op != set && $op != multi ]]; then
             continue
         fi
         for round in $(seq "$ROUNDS"); do

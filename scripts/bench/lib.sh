@@ -10,14 +10,17 @@ TS_PID=""      # the zk-testserver process started by ts_start
 TS_CONNECT=""  # its connect string (first stdout line)
 
 # ts_start MEMBERS PORT LOG [extra zk-testserver arguments...]
-# Builds (release) and starts zk-testserver with MEMBERS members on client
-# ports PORT.., waits for its connect string, sets TS_PID and TS_CONNECT. Its
-# stderr and the rest of its stdout go to LOG.
+# Builds (release; not when TS_BUILT=yes, for callers that time the start)
+# and starts zk-testserver with MEMBERS members on client ports PORT.., waits
+# for its connect string, sets TS_PID and TS_CONNECT. Its stderr and the rest
+# of its stdout go to LOG.
 ts_start() {
     local members=$1 port=$2 logfile=$3 fifo fd
     shift 3
-    (cd "$REPO_ROOT" && cargo build --release -q -p zk-testserver --bin zk-testserver) ||
-        die "zk-testserver does not build"
+    if [[ ${TS_BUILT:-no} != yes ]]; then
+        (cd "$REPO_ROOT" && cargo build --release -q -p zk-testserver --bin zk-testserver) ||
+            die "zk-testserver does not build"
+    fi
     fifo=$(mktemp -u "${TMPDIR:-/tmp}/zk-testserver.XXXXXX.fifo")
     mkfifo "$fifo"
     # As the reference ZooKeeper runs (scripts/zk-reference.sh): no cap on

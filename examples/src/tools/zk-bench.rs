@@ -2,7 +2,7 @@
 //! ensemble.
 //!
 //! ```text
-//! zk-bench --connect HOSTS --op create|get|set|mixed --ops N --concurrency C [--size BYTES]
+//! zk-bench --connect HOSTS --op create|get|set|mixed|multi --ops N --concurrency C [--size BYTES]
 //! ```
 //!
 //! prints one line `op=… ops=… conc=… ops_per_sec=… p50_us=… p99_us=…`.
@@ -14,7 +14,7 @@ use clap::Parser as _;
 use examples::bench::{self, Args, Target};
 use std::process::ExitCode;
 use std::sync::Arc;
-use zk_client::{Client, CreateMode, TlsConfig};
+use zk_client::{Client, CreateMode, Op, TlsConfig};
 
 /// zk-client as a benchmark target.
 struct ZkClient {
@@ -42,6 +42,18 @@ impl Target for ZkClient {
     async fn set(&self, path: &str) -> Result<(), String> {
         self.client
             .set_data(path, self.payload.clone(), None)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn multi(&self, paths: [&str; 2]) -> Result<(), String> {
+        let ops = paths
+            .iter()
+            .map(|p| Op::set_data(*p, self.payload.clone(), None))
+            .collect();
+        self.client
+            .multi(ops)
             .await
             .map(drop)
             .map_err(|e| e.to_string())

@@ -47,6 +47,16 @@ impl Target for Peer {
             .map_err(|e| e.to_string())
     }
 
+    async fn multi(&self, paths: [&str; 2]) -> Result<(), String> {
+        let mut writer = self.client.new_multi_writer();
+        for path in paths {
+            writer
+                .add_set_data(path, &self.payload, None)
+                .map_err(|e| e.to_string())?;
+        }
+        writer.commit().await.map(drop).map_err(|e| e.to_string())
+    }
+
     async fn delete(&self, path: &str) -> Result<(), String> {
         self.client
             .delete(path, None)
