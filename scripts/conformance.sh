@@ -40,6 +40,7 @@ STEPS=(
     client-ensemble
     read-only-ensemble
     reconfig-ensemble
+    observer-ensemble
     recipes-standalone
     recipes-ensemble
     examples-standalone
@@ -149,6 +150,17 @@ step_reconfig_ensemble() {
     cargo test -p zk-client --test integration reconfig -- --include-ignored --test-threads=1
     stop_reference
     unset ZK_REF_RECONFIG
+}
+
+# Observers: the ensemble starts with a fourth member as an observer
+# (peerType=observer, listed as server.4=...:observer by every member); a
+# client of it reads, writes through it and gets its watches fired.
+step_observer_ensemble() {
+    export ZK_REF_OBSERVERS=1
+    start_reference ensemble
+    cargo test -p zk-client --test integration observers -- --test-threads=1
+    stop_reference
+    unset ZK_REF_OBSERVERS
 }
 
 # Read-only mode: the ensemble's members run with readonlymode.enabled=true

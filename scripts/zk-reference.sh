@@ -27,6 +27,7 @@ MAX_SESSION_TIMEOUT=${ZK_REF_MAX_SESSION_TIMEOUT:-}
 FORCE_SYNC=${ZK_REF_FORCE_SYNC:-no}
 LOCAL_SESSIONS=${ZK_REF_LOCAL_SESSIONS:-no}
 RECONFIG=${ZK_REF_RECONFIG:-no}
+OBSERVERS=${ZK_REF_OBSERVERS:-0}
 ADMIN_BASE=${ZK_REF_ADMIN_PORT_BASE:-}
 CONTAINER_CHECK_MS=${ZK_REF_CONTAINER_CHECK_MS:-1000}
 READY_TIMEOUT=${ZK_REF_READY_TIMEOUT:-60}
@@ -95,7 +96,7 @@ Commands:
   kill <member>          SIGKILL one member (data kept)
   stop-member <member>   SIGTERM one member (data kept)
   start-member <member>  start a stopped/killed member with its data, wait until ready
-  join <member>          (ZK_REF_RECONFIG=yes) start a new member $((ENSEMBLE_SIZE + 1))..9 configured with the
+  join <member>          (ZK_REF_RECONFIG=yes) start a new member $((ENSEMBLE_SIZE + OBSERVERS + 1))..9 configured with the
                          ensemble and itself, wait until it serves; then reconfig -add it
   restart <member>       kill (SIGKILL) if running, then start-member
   kill-all-members       SIGKILL every ensemble member (data kept)
@@ -106,7 +107,7 @@ Commands:
   connect-string <name|member>
                          e.g. $HOST:$((CLIENT_BASE + 1)),$HOST:$((CLIENT_BASE + 2)),$HOST:$((CLIENT_BASE + 3))
   leader                 print the member id of the ensemble's current leader
-  mode <member>          print the member's mode (standalone|leader|follower) or "down"
+  mode <member>          print the member's mode (standalone|leader|follower|observer) or "down"
   4lw <member> <word>    send a four-letter word (ruok, srvr, mntr, ...) and print the
                          answer's exact bytes
   cli <name|member> [zkCli args]
@@ -134,6 +135,9 @@ Settings (environment):
                                  on 127.0.0.1:base + i (standalone: base) [off]
   ZK_REF_RECONFIG                reconfigEnabled yes|no [$RECONFIG] (the super user may reconfig;
                                  join <member> starts a member beyond the configured ones)
+  ZK_REF_OBSERVERS               observers started with the ensemble (peerType=observer) as members
+                                 ENSEMBLE_SIZE+1 .. ENSEMBLE_SIZE+K, listed in every member's
+                                 config as server.N=...:observer [$OBSERVERS]
   ZK_REF_LOCAL_SESSIONS          localSessionsEnabled and localSessionsUpgradingEnabled
                                  yes|no [$LOCAL_SESSIONS]; a read-only member (every member runs
                                  with readonlymode.enabled=true) admits new sessions only with yes
@@ -168,10 +172,11 @@ validate_settings() {
     local v
     for v in STANDALONE_PORT ENSEMBLE_SIZE CLIENT_BASE QUORUM_BASE ELECTION_BASE TICK_TIME \
         INIT_LIMIT SYNC_LIMIT CONTAINER_CHECK_MS READY_TIMEOUT STOP_TIMEOUT LOG_LINES \
-        TLS_PORT TLS_SECURE_PORT MTLS_PORT MTLS_SECURE_PORT KRB_PORT KDC_PORT; do
+        TLS_PORT TLS_SECURE_PORT MTLS_PORT MTLS_SECURE_PORT KRB_PORT KDC_PORT OBSERVERS; do
         is_uint "${!v}" || die "ZK_REF_$v must be a non-negative integer, got '${!v}'"
     done
     ((ENSEMBLE_SIZE >= 2 && ENSEMBLE_SIZE <= 9)) || die "ZK_REF_ENSEMBLE_SIZE must be 2..9"
+    ((ENSEMBLE_SIZE + OBSERVERS <= 9)) || die "ZK_REF_ENSEMBLE_SIZE + ZK_REF_OBSERVERS must be at most 9"
     [[ $FORCE_SYNC == yes || $FORCE_SYNC == no ]] || die "ZK_REF_FORCE_SYNC must be yes or no"
     [[ $LOCAL_SESSIONS == yes || $LOCAL_SESSIONS == no ]] || die "ZK_REF_LOCAL_SESSIONS must be yes or no"
     [[ $RECONFIG == yes || $RECONFIG == no ]] || die "ZK_REF_RECONFIG must be yes or no"
@@ -317,16 +322,25 @@ all_members() {
     local i
     echo standalone
     for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
+    observer_members
     secure_members
     echo krb
     joined_members
 }
 
-# Members started with `join` beyond the configured ensemble (ids above
-# ENSEMBLE_SIZE, up to 9), as long as their directory exists.
+# The observers (ZK_REF_OBSERVERS): ids after the voters'.
+observer_members() {
+    local i
+    for ((i = ENSEMBLE_SIZE + 1; i <= ENSEMBLE_SIZE + OBSERVERS; i++)); do echo "$i"; done
+}
+
+is_observer() { is_uint "$1" && (($1 > ENSEMBLE_SIZE && $1 <= ENSEMBLE_SIZE + OBSERVERS)); }
+
+# Members started with `join` beyond the configured ensemble and its
+# observers (ids up to 9), as long as their directory exists.
 joined_members() {
     local i
-    for ((i = ENSEMBLE_SIZE + 1; i <= 9; i++)); do
+    for ((i = ENSEMBLE_SIZE + OBSERVERS + 1; i <= 9; i++)); do
         if [[ -d $STATE_DIR/ensemble/member$i ]]; then echo "$i"; fi
     done
 }
@@ -337,6 +351,7 @@ members_of() {
     ensemble)
         local i
         for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do echo "$i"; done
+        observer_members
         joined_members
         ;;
     all) all_members ;;
@@ -344,7 +359,7 @@ members_of() {
     kerberos) echo krb ;;
     tls | mtls | krb) echo "$1" ;;
     *)
-        if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE)) && [[ ! -d $STATE_DIR/ensemble/member$1 ]]; then
+        if ! is_uint "$1" || (($1 < 1 || $1 > ENSEMBLE_SIZE + OBSERVERS)) && [[ ! -d $STATE_DIR/ensemble/member$1 ]]; then
             die "unknown name '$1' (expected standalone, ensemble, secure, all, tls, mtls or a member 1..$ENSEMBLE_SIZE)"
         fi
         echo "$1"
@@ -358,7 +373,7 @@ check_member() {
     if ! is_uint "$m" || ((m < 1 || m > 9)); then
         die "unknown member '$m' (expected standalone or 1..$ENSEMBLE_SIZE)"
     fi
-    if ((m > ENSEMBLE_SIZE)) && [[ ! -d $STATE_DIR/ensemble/member$m ]]; then
+    if ((m > ENSEMBLE_SIZE + OBSERVERS)) && [[ ! -d $STATE_DIR/ensemble/member$m ]]; then
         die "unknown member '$m' (expected standalone or 1..$ENSEMBLE_SIZE, or a joined member)"
     fi
 }
@@ -521,9 +536,14 @@ write_config() {
             for ((i = 1; i <= ENSEMBLE_SIZE; i++)); do
                 echo "server.$i=$HOST:$((QUORUM_BASE + i)):$((ELECTION_BASE + i));$HOST:$((CLIENT_BASE + i))"
             done
+            # Observers: every member lists them; each runs as peerType=observer.
+            for i in $(observer_members); do
+                echo "server.$i=$HOST:$((QUORUM_BASE + i)):$((ELECTION_BASE + i)):observer;$HOST:$((CLIENT_BASE + i))"
+            done
+            if is_observer "$m"; then echo "peerType=observer"; fi
             # A joining member lists the ensemble and itself (ZooKeeper's way
             # to add a server: start it so, then reconfig -add it).
-            if ((m > ENSEMBLE_SIZE)); then
+            if ((m > ENSEMBLE_SIZE + OBSERVERS)); then
                 echo "server.$m=$HOST:$((QUORUM_BASE + m)):$((ELECTION_BASE + m));$HOST:$((CLIENT_BASE + m))"
             fi
         fi
@@ -654,7 +674,9 @@ wait_ready() {
     fi
     if [[ $name == ensemble ]]; then
         quorum=$((ENSEMBLE_SIZE / 2 + 1))
-        ((n_up >= quorum)) || die "only $n_up of $ENSEMBLE_SIZE ensemble members are running" \
+        local voters_up=0
+        for m in "${up[@]}"; do is_observer "$m" || voters_up=$((voters_up + 1)); done
+        ((voters_up >= quorum)) || die "only $voters_up of $ENSEMBLE_SIZE voting members are running" \
             "(members ${up[*]}); a quorum needs $quorum, so no leader can be elected"
     fi
     deadline=$((SECONDS + READY_TIMEOUT))
@@ -674,7 +696,7 @@ wait_ready() {
             leader)
                 leaders=$((leaders + 1))
                 ;;
-            standalone | follower) ;;
+            standalone | follower | observer) ;;
             *) ready=no ;;
             esac
         done
@@ -887,7 +909,8 @@ cmd_stop() {
 cmd_join() {
     local m=${1:-} deadline mode
     [[ $RECONFIG == yes ]] || die "join needs ZK_REF_RECONFIG=yes"
-    is_uint "$m" && ((m > ENSEMBLE_SIZE && m <= 9)) || die "usage: join <member $((ENSEMBLE_SIZE + 1))..9>"
+    is_uint "$m" && ((m > ENSEMBLE_SIZE + OBSERVERS && m <= 9)) ||
+        die "usage: join <member $((ENSEMBLE_SIZE + OBSERVERS + 1))..9>"
     require_installed
     signal_member "$m" KILL 2>/dev/null || true
     rm -rf "$STATE_DIR/ensemble/member$m"

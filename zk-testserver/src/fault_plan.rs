@@ -112,10 +112,14 @@ pub(crate) enum Kind {
     Pause,
     Failpoint,
     SlowDisk,
+    /// An observer crashes (a quarter of the time with its disk).
+    CrashObserver,
+    /// An observer is cut off from every other member.
+    IsolateObserver,
 }
 
 /// How often each kind is drawn, relative to the others.
-pub(crate) const WEIGHTS: [(Kind, u32); 15] = [
+pub(crate) const WEIGHTS: [(Kind, u32); 17] = [
     (Kind::Crash, 8),
     (Kind::PowerLoss, 3),
     (Kind::CrashWipe, 3),
@@ -131,6 +135,8 @@ pub(crate) const WEIGHTS: [(Kind, u32); 15] = [
     (Kind::Pause, 4),
     (Kind::Failpoint, 6),
     (Kind::SlowDisk, 3),
+    (Kind::CrashObserver, 4),
+    (Kind::IsolateObserver, 4),
 ];
 
 /// What an executor can carry out beyond what every executor can.
@@ -171,9 +177,21 @@ pub(crate) struct Snapshot {
     /// Members that may lose their disk now: the others can stand in for
     /// them (the executor knows how to tell).
     pub(crate) may_wipe: Vec<MemberId>,
+    /// The members without a vote (observers), in id order.
+    pub(crate) observers: Vec<MemberId>,
 }
 
 impl Snapshot {
+    /// Whether faults of `kind` can have a target in this ensemble at all:
+    /// the observer faults only where there are observers (so a seed of an
+    /// ensemble without them draws what it drew before they existed).
+    fn offers(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::CrashObserver | Kind::IsolateObserver => !self.observers.is_empty(),
+            _ => true,
+        }
+    }
+
     fn down(&self) -> Vec<MemberId> {
         self.members
             .iter()
@@ -206,12 +224,14 @@ impl FaultPlan {
     /// The next fault, or None when the kind drawn has no target now (no
     /// member down to restart, no leader to isolate, ...).
     pub(crate) fn draw(&self, rng: &mut impl Rng, now: &Snapshot) -> Option<Fault> {
-        let kind = self.kind(rng);
+        let kind = self.kind(rng, now);
         self.fault(kind, rng, now)
     }
 
-    fn kind(&self, rng: &mut impl Rng) -> Kind {
-        let allowed = WEIGHTS.iter().filter(|(k, _)| self.abilities.allow(*k));
+    fn kind(&self, rng: &mut impl Rng, now: &Snapshot) -> Kind {
+        let allowed = WEIGHTS
+            .iter()
+            .filter(|(k, _)| self.abilities.allow(*k) && now.offers(*k));
         let total: u32 = allowed.clone().map(|(_, w)| w).sum();
         let mut r = rng.random_range(0..total.max(1));
         for &(k, w) in allowed {
@@ -298,6 +318,28 @@ impl FaultPlan {
                 flush: self.ticks(rng, 1.0, 8.0),
                 heal_after: self.ticks(rng, 5.0, 40.0),
             },
+            Kind::CrashObserver => {
+                let up: Vec<MemberId> = now
+                    .observers
+                    .iter()
+                    .copied()
+                    .filter(|o| now.up.contains(o))
+                    .collect();
+                Fault::Crash {
+                    member: pick(rng, &up)?,
+                    // Its log counts toward no quorum: it may always go.
+                    wipe: rng.random_bool(0.25),
+                    down: self.ticks(rng, 0.5, 30.0),
+                }
+            }
+            Kind::IsolateObserver => {
+                let observer = pick(rng, &now.observers)?;
+                let others = now.members.iter().copied().filter(|m| *m != observer);
+                Fault::Partition {
+                    sides: [vec![observer], others.collect()],
+                    heal_after: self.ticks(rng, 3.0, 40.0),
+                }
+            }
         })
     }
     /// Two or more running members lose power at once, each down for its
@@ -392,6 +434,7 @@ mod tests {
             sessions: vec![0x10, 0x20],
             clients: vec![(0, Some(2)), (1, None)],
             may_wipe: vec![2],
+            observers: vec![],
         }
     }
 
@@ -404,10 +447,46 @@ mod tests {
     }
 
     fn draws(plan: &FaultPlan, seed: u64, n: usize) -> Vec<Fault> {
+        draws_on(plan, seed, n, &snapshot())
+    }
+
+    fn draws_on(plan: &FaultPlan, seed: u64, n: usize, now: &Snapshot) -> Vec<Fault> {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        (0..n)
-            .filter_map(|_| plan.draw(&mut rng, &snapshot()))
-            .collect()
+        (0..n).filter_map(|_| plan.draw(&mut rng, now)).collect()
+    }
+
+    #[test]
+    fn observer_faults_aim_at_observers_where_there_are_some() {
+        let with = Snapshot {
+            members: vec![1, 2, 3, 4],
+            up: vec![1, 2, 4],
+            observers: vec![4],
+            ..snapshot()
+        };
+        // Only the observer faults wipe member 4 (not in may_wipe).
+        let wiped_4 = |f: &Fault| {
+            matches!(
+                f,
+                Fault::Crash {
+                    member: 4,
+                    wipe: true,
+                    ..
+                }
+            )
+        };
+        let faults = draws_on(&plan(Abilities::default()), 9, 3000, &with);
+        assert!(faults.iter().filter(|f| wiped_4(f)).count() > 5);
+        let isolated_4 = faults
+            .iter()
+            .filter(|f| matches!(f, Fault::Partition { sides, .. } if sides[0] == [4]))
+            .count();
+        assert!(isolated_4 > 20, "{isolated_4}");
+        let without = Snapshot {
+            observers: vec![],
+            ..with
+        };
+        let faults = draws_on(&plan(Abilities::default()), 9, 3000, &without);
+        assert!(!faults.iter().any(wiped_4));
     }
 
     #[test]

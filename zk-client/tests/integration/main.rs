@@ -11,6 +11,7 @@ mod chroot;
 mod faults;
 mod multi;
 mod nodes;
+mod observers;
 mod pacing;
 mod read_only;
 mod reconfig;

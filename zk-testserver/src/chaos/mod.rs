@@ -7,7 +7,8 @@
 //! runs the workload processes while a nemesis injects faults — member
 //! kills and restarts (a minority with a wiped disk), partitions, leader
 //! isolation, one-way cuts, slow and lossy links, session expiry, dropped
-//! client connections, failpoints (crash, pause, rejoin) — then heals
+//! client connections, failpoints (crash, pause, rejoin), observers killed
+//! or cut off — then heals
 //! everything, waits until the ensemble is quiescent and every abandoned
 //! session has expired, reads the final state and runs every checker.
 //!
@@ -63,8 +64,11 @@ use std::time::{Duration, Instant};
 pub struct RealConfig {
     /// The seed of every choice the run makes.
     pub seed: u64,
-    /// Members.
+    /// Voting members.
     pub members: usize,
+    /// Observers (non-voting members; the nemesis crashes and isolates
+    /// them too).
+    pub observers: usize,
     /// The ensemble's tick.
     pub tick: Duration,
     /// Session timeout clients ask for.
@@ -87,9 +91,10 @@ impl RealConfig {
     pub fn for_seed(seed: u64) -> RealConfig {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x7265_616c_0000_0000);
         let ms = Duration::from_millis;
-        RealConfig {
+        let mut cfg = RealConfig {
             seed,
             members: if rng.random_bool(0.75) { 3 } else { 5 },
+            observers: 0,
             tick: ms(25),
             session_timeout: ms(rng.random_range(300..500)),
             request_deadline: Duration::from_secs(2),
@@ -107,7 +112,10 @@ impl RealConfig {
             duration: Duration::from_secs(3),
             faults: true,
             fault_interval: ms(rng.random_range(150..500)),
-        }
+        };
+        // Drawn last, so the draws before it stay what they were.
+        cfg.observers = if rng.random_bool(0.35) { 1 } else { 0 };
+        cfg
     }
 }
 
@@ -193,6 +201,7 @@ async fn drive<W: Workload>(
 ) -> Result<Summary, Violation> {
     let zk = Ensemble::builder()
         .members(cfg.members)
+        .observers(cfg.observers)
         .tick(cfg.tick)
         .seed(cfg.seed)
         .diff_retention(50)

@@ -118,6 +118,7 @@ impl Nemesis {
             sessions,
             clients: Vec::new(),
             may_wipe,
+            observers: self.zk.observers(),
         }
     }
 

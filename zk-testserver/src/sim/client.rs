@@ -66,7 +66,7 @@ impl Sim {
         };
         let members: Vec<MemberId> = match pin {
             Some(m) => vec![m],
-            None => (1..=self.cfg.members as u64).collect(),
+            None => self.cfg.ids(),
         };
         let Some(hosts) = HostOrder::new(members, &mut self.rng) else {
             unreachable!("an ensemble has at least one member");

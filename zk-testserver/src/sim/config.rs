@@ -11,8 +11,10 @@ use std::time::Duration;
 pub struct SimConfig {
     /// The seed of every random choice.
     pub seed: u64,
-    /// Members of the ensemble.
+    /// Voting members of the ensemble (ids 1 to `members`).
     pub members: usize,
+    /// Observers (non-voting members), ids after the voters'.
+    pub observers: usize,
     /// ZooKeeper's tickTime (also ZAB's tick).
     pub tick: Duration,
     /// ZAB's initLimit, in ticks.
@@ -48,14 +50,16 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
-    /// The configuration of `seed`: its ensemble size, retention, snapshot
-    /// frequency, delays and disks are drawn from the seed.
+    /// The configuration of `seed`: its ensemble size, observers,
+    /// retention, snapshot frequency, delays and disks are drawn from the
+    /// seed.
     pub fn for_seed(seed: u64) -> SimConfig {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5eed_c0f1_9000_0000);
         let ms = Duration::from_millis;
-        SimConfig {
+        let mut cfg = SimConfig {
             seed,
             members: if rng.random_bool(0.7) { 3 } else { 5 },
+            observers: 0,
             tick: ms(100),
             init_limit: 10,
             sync_limit: 5,
@@ -72,7 +76,20 @@ impl SimConfig {
             settle_limit: Duration::from_secs(120),
             keep_events: 0,
             print_events: false,
-        }
+        };
+        // Drawn last, so the draws before it stay what they were.
+        cfg.observers = if rng.random_bool(0.35) { 1 } else { 0 };
+        cfg
+    }
+
+    /// Every member's id: the voters', then the observers'.
+    pub fn ids(&self) -> Vec<u64> {
+        (1..=(self.members + self.observers) as u64).collect()
+    }
+
+    /// The observers' ids.
+    pub fn observer_ids(&self) -> Vec<u64> {
+        (self.members as u64 + 1..=(self.members + self.observers) as u64).collect()
     }
 
     /// The largest session timeout the ensemble grants (20 ticks).

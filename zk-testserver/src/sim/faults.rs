@@ -47,7 +47,7 @@ impl Sim {
     }
 
     fn ids(&self) -> Vec<MemberId> {
-        (1..=self.cfg.members as u64).collect()
+        self.cfg.ids()
     }
 
     fn up(&self) -> Vec<MemberId> {
@@ -90,6 +90,7 @@ impl Sim {
             sessions,
             clients,
             may_wipe,
+            observers: self.cfg.observer_ids(),
         }
     }
 
@@ -225,10 +226,11 @@ impl Sim {
         }
         let me = &self.nodes[(id - 1) as usize].storage;
         let (last, epochs) = (me.last_zxid(), me.epochs());
+        // Only the voters' disks count: an observer's stands in for nothing.
         let covering = self
             .nodes
             .iter()
-            .filter(|n| n.id != id)
+            .filter(|n| n.id != id && n.id <= self.cfg.members as u64)
             .filter(|n| {
                 let e = n.storage.epochs();
                 n.storage.durable_zxid() >= last

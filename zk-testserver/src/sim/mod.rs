@@ -19,7 +19,8 @@
 //!   members at once (each losing its unflushed appends), restarts, partitions,
 //!   leader isolation, one-way cuts, lossy and slow links, session expiry,
 //!   dropped client connections, client ↔ member cuts, paused members, slow
-//!   disks, and failpoints armed at random.
+//!   disks, failpoints armed at random, and observers (a third of the
+//!   seeds have one) crashed, wiped or cut off.
 //!
 //! There is no tokio, no socket and no real clock here: time is an
 //! [`Instant`](std::time::Instant) anchor plus simulated offsets, and every

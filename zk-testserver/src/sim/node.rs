@@ -72,6 +72,7 @@ impl Sim {
         // Session passwords follow from the run's seed, so a run replays.
         server.secret = self.cfg.seed.wrapping_mul(0xa076_1d64_78bd_642f) ^ 0x5345_5353;
         let mut c = MemberConfig::new(id, ids, server);
+        c.zab.observers = self.cfg.observer_ids();
         c.zab.tick = self.cfg.tick;
         c.zab.init_limit = self.cfg.init_limit;
         c.zab.sync_limit = self.cfg.sync_limit;
@@ -140,7 +141,7 @@ impl Sim {
         for conn in conns {
             self.member_closed_conn(conn, false);
         }
-        for p in 1..=self.cfg.members as u64 {
+        for p in self.cfg.ids() {
             if p != id {
                 let incarnation = self.nodes[(p - 1) as usize].incarnation;
                 self.send_link(

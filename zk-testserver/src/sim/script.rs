@@ -112,7 +112,7 @@ impl Sim {
 
     /// Cuts `member` off from every other member (both ways), or restores.
     pub fn set_isolated(&mut self, member: MemberId, cut: bool) {
-        for other in 1..=self.cfg.members as u64 {
+        for other in self.cfg.ids() {
             if other != member {
                 self.set_cut(member, other, cut);
                 self.set_cut(other, member, cut);
@@ -137,7 +137,9 @@ impl Sim {
     /// The serving followers, in id order.
     pub fn followers(&self) -> Vec<MemberId> {
         let leader = self.leader();
-        (1..=self.cfg.members as u64)
+        self.cfg
+            .ids()
+            .into_iter()
             .filter(|&m| Some(m) != leader && self.serving(m))
             .collect()
     }

@@ -191,7 +191,9 @@ impl Sim {
     pub fn new(cfg: SimConfig) -> Sim {
         let base = Instant::now();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
-        let nodes = (1..=cfg.members as u64)
+        let nodes = cfg
+            .ids()
+            .into_iter()
             .map(|id| {
                 let slow = rng.random_bool(0.3);
                 let max = if slow { cfg.slow_flush } else { cfg.flush };
@@ -227,7 +229,7 @@ impl Sim {
             amnesiac: BTreeSet::new(),
             faulting: false,
         };
-        for id in 1..=sim.cfg.members as u64 {
+        for id in sim.cfg.ids() {
             sim.start_member(id);
         }
         sim.drain_all();
@@ -451,7 +453,7 @@ impl Sim {
     pub(super) fn drain_all(&mut self) {
         loop {
             let mut busy = false;
-            for id in 1..=self.cfg.members as u64 {
+            for id in self.cfg.ids() {
                 busy |= self.drain_member(id);
             }
             for c in 0..self.clients.len() {

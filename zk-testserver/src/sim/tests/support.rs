@@ -11,6 +11,7 @@ pub const S: Duration = Duration::from_secs(1);
 pub fn quiet(seed: u64, tweak: impl FnOnce(&mut SimConfig)) -> Sim {
     let mut cfg = SimConfig::for_seed(seed);
     cfg.members = 3;
+    cfg.observers = 0;
     cfg.faults = false;
     cfg.flush = Duration::from_millis(2);
     cfg.slow_flush = Duration::from_millis(2);
