@@ -184,16 +184,21 @@ impl Election {
     }
 
     fn check_quorum(&mut self, core: &mut Core, now: Instant) -> Next {
-        let agreeing = self
-            .recv
-            .values()
-            .filter(|n| n.vote == self.proposal)
-            .count();
         if !agree(&self.recv, self.proposal, &core.cfg.members) {
             core.timers.stop(Timer::Finalize);
             return Next::Stay;
         }
-        if agreeing == core.cfg.members.len() || core.cfg.finalize_ticks == 0 {
+        // Only voters count: an observer's own notification (it adopts the
+        // voters' choice) must not complete "everyone agrees", or an
+        // observer that started late decides on the first stale votes in
+        // its mailbox, follows a member that does not lead, and waits out
+        // initLimit before it looks again.
+        let voters_agreeing = self
+            .recv
+            .iter()
+            .filter(|(id, n)| core.cfg.members.contains(id) && n.vote == self.proposal)
+            .count();
+        if voters_agreeing == core.cfg.members.len() || core.cfg.finalize_ticks == 0 {
             return decide(core, self.proposal);
         }
         if core.timers.get(Timer::Finalize).is_none() {

@@ -105,3 +105,25 @@ fn a_connecting_follower_repeats_its_followerinfo() {
     );
     assert_eq!(m.role(), Role::Following);
 }
+
+/// An observer that starts late finds the voters' first votes of the round
+/// in its mailbox: two voters still naming member 2 (member 3 had not
+/// started when they voted). Two of three voters plus the observer's own
+/// notification are not "every member agrees": it waits for the finalize
+/// tick, and the voters' later votes for member 3 win.
+#[test]
+fn a_late_observer_does_not_decide_on_stale_votes() {
+    let now = Instant::now();
+    let mut cfg = ZabConfig::new(4, vec![1, 2, 3]);
+    cfg.observers = vec![4];
+    let mut m = Member::new(cfg, Recovered::default(), now).unwrap();
+    sent(&mut m);
+    m.step(now, 1, vote(2, 0, 1, PeerState::Looking));
+    m.step(now, 2, vote(2, 0, 1, PeerState::Looking));
+    assert_eq!(m.role(), Role::Looking, "decided on two stale votes");
+    for voter in [1, 2, 3] {
+        m.step(now, voter, vote(3, 0, 1, PeerState::Looking));
+    }
+    assert_eq!(m.role(), Role::Following);
+    assert_eq!(m.leader(), Some(3));
+}
