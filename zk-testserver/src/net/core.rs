@@ -177,7 +177,7 @@ impl Driver {
         let name = format!("zk-storage-{}", machine.id());
         Driver {
             machine,
-            storage: StorageWorker::spawn(storage, name),
+            storage: StorageWorker::for_storage(storage, name),
             network,
             peers,
             commands,

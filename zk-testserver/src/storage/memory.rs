@@ -167,6 +167,10 @@ impl MemoryStorage {
 }
 
 impl Storage for MemoryStorage {
+    fn never_blocks(&self) -> bool {
+        true
+    }
+
     fn recover(&mut self) -> io::Result<Recovered> {
         let s = self.state();
         Ok(Recovered {

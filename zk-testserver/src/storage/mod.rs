@@ -115,6 +115,12 @@ pub trait Storage: Send {
     fn usage(&self) -> StorageUsage {
         StorageUsage::default()
     }
+    /// True if no operation ever waits for a device (storage in memory), so
+    /// a driver may carry them out on its own task instead of a thread. A
+    /// wrapper that can delay operations keeps the default, false.
+    fn never_blocks(&self) -> bool {
+        false
+    }
 }
 
 /// What a member's storage holds, in bytes (ZooKeeper's `dirs` reports the
