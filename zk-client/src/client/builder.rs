@@ -206,7 +206,8 @@ impl ClientBuilder {
     /// server-side limit). Past that, calls wait for room before their
     /// request is queued, so callers that keep abandoning calls (a timeout
     /// around each) against a stalled server cannot grow memory without
-    /// bound.
+    /// bound. Once the client is full, it takes new requests again when an
+    /// eighth of the room is free, so that they go out in batches.
     pub fn max_pending_requests(mut self, requests: usize) -> Self {
         self.max_pending = requests.max(1);
         self

@@ -391,11 +391,17 @@ impl Client {
     /// builder asked for the chroot to be created, creates it and sends the
     /// request once more: it was not applied).
     async fn call(&self, request: Request) -> Result<(Reply, bool)> {
-        let idem = idempotence(&request);
+        self.call_ref(&request).await
+    }
+
+    /// [`Self::call`] for a caller that needs the request afterwards (each
+    /// attempt sends a copy of it anyway).
+    async fn call_ref(&self, request: &Request) -> Result<(Reply, bool)> {
+        let idem = idempotence(request);
         let attempt = || self.retrying(idem, || self.submit(request.clone(), None));
         match attempt().await {
             Err(e) if e.is_no_node() && !matches!(request, Request::Exists(_)) => {
-                self.after_no_node(e, &request, attempt).await
+                self.after_no_node(e, request, attempt).await
             }
             other => other,
         }

@@ -395,12 +395,16 @@ impl Client {
         for op in &ops {
             requests.push(self.op_request(op)?);
         }
-        let (reply, _) = self.call(Request::Multi(requests.clone())).await?;
+        let request = Request::Multi(requests);
+        let (reply, _) = self.call_ref(&request).await?;
         let results = match reply.response {
             Response::Multi(results) => results,
             other => return Err(unexpected(other)),
         };
         if results.iter().any(|r| r.error().is_some()) {
+            let Request::Multi(requests) = &request else {
+                return Err(Error::protocol("multi request changed kind"));
+            };
             let err = multi_failed(&ops, results);
             let failing = err.failed_op().and_then(|i| requests.get(i));
             if let (true, Some(request)) = (err.is_no_node(), failing) {

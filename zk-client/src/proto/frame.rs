@@ -122,10 +122,25 @@ pub fn decode_reply_header(frame: Bytes) -> Result<(ReplyHeader, Reader), Decode
     Ok((header, body))
 }
 
+/// How much one read into [`FrameDecoder::read_buffer`] may take, and the
+/// size from which the rest of a frame is read in place rather than staged.
+pub const READ_CHUNK: usize = 64 * 1024;
+
 /// Splits a byte stream into frames.
+///
+/// Frames are slices of one buffer ([`Bytes`], no copy), so what a caller
+/// keeps of a frame (a node's data) keeps that buffer's allocation alive.
+/// Reads through [`FrameDecoder::read_buffer`] therefore land in a reused
+/// staging buffer and are appended to the frame buffer, which then holds
+/// no more than the frames need, except the rest of a frame of more than
+/// [`READ_CHUNK`] bytes: that is read straight into the room reserved for
+/// it when its length arrived, so a large frame is copied once, by the read.
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: BytesMut,
+    /// Bytes read and not yet appended to `buf` (never split, so its
+    /// allocation is reused from read to read).
+    staging: BytesMut,
     max_frame: usize,
 }
 
@@ -140,6 +155,7 @@ impl FrameDecoder {
     pub fn new(max_frame: usize) -> Self {
         FrameDecoder {
             buf: BytesMut::new(),
+            staging: BytesMut::new(),
             max_frame,
         }
     }
@@ -154,20 +170,54 @@ impl FrameDecoder {
         &mut self.buf
     }
 
+    /// Where the next read from the stream goes (with room for it; never
+    /// none, which a reader would take for the end of the stream): the
+    /// frame buffer while more than [`READ_CHUNK`] bytes of the frame in
+    /// progress are missing, else the staging buffer. Either way
+    /// [`next_frame`](Self::next_frame) sees the bytes read.
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        let missing = self.missing_bytes();
+        if missing > READ_CHUNK && self.staging.is_empty() {
+            // Reserved when the length prefix arrived; a no-op then.
+            self.buf.reserve(missing);
+            return &mut self.buf;
+        }
+        self.staging.reserve(READ_CHUNK);
+        &mut self.staging
+    }
+
+    /// Bytes still missing from the frame at the front of the buffer (0 if
+    /// its length is not known yet or is refused).
+    fn missing_bytes(&self) -> usize {
+        let Some(prefix) = self.buf.get(..4) else {
+            return 0;
+        };
+        let len = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+        match usize::try_from(len) {
+            Ok(len) if len <= self.max_frame => (4 + len).saturating_sub(self.buf.len()),
+            _ => 0,
+        }
+    }
+
     /// Bytes buffered but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.staging.len()
     }
 
     /// Returns the next complete frame (without its length prefix), `None` if
     /// more bytes are needed, or an error for a frame that must not be read.
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, FrameError> {
+        if !self.staging.is_empty() {
+            self.buf.extend_from_slice(&self.staging);
+            self.staging.clear();
+        }
         split_frame(&mut self.buf, self.max_frame)
     }
 
     /// Discards everything buffered (after a reconnect).
     pub fn clear(&mut self) {
         self.buf.clear();
+        self.staging.clear();
     }
 }
 
@@ -222,6 +272,54 @@ mod tests {
         assert_eq!(h.xid, 7);
         assert_eq!(req.opcode(), OpCode::GetData);
         assert_eq!(d.buffered(), 0);
+    }
+
+    /// Feeds `stream` as a socket would (each read at most `max_read` bytes
+    /// and what [`FrameDecoder::read_buffer`] has room for), taking frames
+    /// after each read. Returns the frames and the bytes read in place.
+    fn feed(d: &mut FrameDecoder, stream: &[u8], max_read: usize) -> (Vec<Bytes>, usize) {
+        let (mut frames, mut in_place, mut fed) = (Vec::new(), 0, 0);
+        while fed < stream.len() {
+            let buf = d.read_buffer();
+            let n = (stream.len() - fed)
+                .min(max_read)
+                .min(buf.capacity() - buf.len());
+            assert!(n > 0, "a read buffer without room");
+            if !buf.is_empty() {
+                // Only the frame buffer holds bytes before a read.
+                in_place += n;
+            }
+            buf.extend_from_slice(&stream[fed..fed + n]);
+            fed += n;
+            while let Some(frame) = d.next_frame().unwrap() {
+                frames.push(frame);
+            }
+        }
+        (frames, in_place)
+    }
+
+    #[test]
+    fn a_large_frame_is_read_in_place_and_small_ones_are_staged() {
+        let mut stream = Vec::new();
+        for (len, byte) in [(300_000, 7), (10, 8), (20, 9)] {
+            stream.extend_from_slice(&(len as i32).to_be_bytes());
+            stream.resize(stream.len() + len, byte);
+        }
+        let mut d = FrameDecoder::new(1 << 20);
+        let (frames, in_place) = feed(&mut d, &stream, 10_000);
+        let lens: Vec<usize> = frames.iter().map(Bytes::len).collect();
+        assert_eq!(lens, [300_000, 10, 20]);
+        assert!(frames[0].iter().all(|&b| b == 7));
+        assert_eq!(&frames[2][..], &[9u8; 20]);
+        // All but the first and the last READ_CHUNK bytes of the large one.
+        assert!(
+            in_place >= 300_000 - 2 * READ_CHUNK,
+            "{in_place} bytes read in place"
+        );
+        assert_eq!(d.buffered(), 0);
+        // Small frames only: every read is staged.
+        let (frames, in_place) = feed(&mut d, &stream[300_004..], 7);
+        assert_eq!((frames.len(), in_place), (2, 0));
     }
 
     #[test]

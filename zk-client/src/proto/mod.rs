@@ -38,7 +38,7 @@ pub use error_code::ErrorCode;
 pub use frame::{
     decode_reply_header, decode_request, decode_request_header, encode_frame, encode_notification,
     encode_record, encode_reply, encode_request, encode_request_into, split_frame, FrameDecoder,
-    FrameError, RawRequest,
+    FrameError, RawRequest, READ_CHUNK,
 };
 pub use jute::{DecodeError, Reader, Record, DEFAULT_MAX_BUFFER};
 pub use multi::{allowed_in_multi, MultiResult};

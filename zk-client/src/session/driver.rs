@@ -48,7 +48,7 @@ impl ReplySink for ReplySender {
 /// Delivers watch events to a one-shot future or a persistent stream.
 pub(crate) enum WatchSender {
     /// Resolves a [`crate::watch::OneshotWatch`].
-    OneShot(Option<oneshot::Sender<WatchEvent>>),
+    OneShot(Option<oneshot::Sender<Box<WatchEvent>>>),
     /// Feeds a [`crate::watch::PersistentWatch`] (bounded; overflow is
     /// marked with a `Resync`).
     Stream(EventSender),
@@ -59,7 +59,7 @@ impl WatchSink for WatchSender {
         match self {
             WatchSender::OneShot(tx) => {
                 if let Some(tx) = tx.take() {
-                    let _ = tx.send(event);
+                    let _ = tx.send(Box::new(event));
                 }
                 false
             }
@@ -175,6 +175,10 @@ type ConnectFuture = Pin<Box<dyn std::future::Future<Output = ConnectOutcome> + 
 
 type ProbeFuture = Pin<Box<dyn std::future::Future<Output = Option<(String, u16)>> + Send>>;
 
+/// A saturated task takes new commands again once this fraction of
+/// `max_pending` (1/8) is free.
+const RESUME_FREE: usize = 8;
+
 /// The pause before each probe for a read-write server while connected to
 /// a read-only one: 100 ms, doubling up to 10 s.
 const PROBE_PAUSE: Doubling = Doubling::new(Duration::from_millis(100), Duration::from_secs(10));
@@ -197,10 +201,19 @@ pub(crate) struct Driver {
     /// holds back part of a record until flushed).
     unflushed: bool,
     write_buf: BytesMut,
-    read_buf: BytesMut,
+    /// Wakes the task for the machine's next deadline. Kept across turns
+    /// and moved only to an earlier deadline: one that passes early just
+    /// makes the machine find nothing due and a later deadline is armed
+    /// then, instead of registering a new timer every turn.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The deadline `timer` is armed for (None: not armed).
+    timer_at: Option<Instant>,
     connecting: Option<ConnectFuture>,
     server: Option<SocketAddr>,
     pacer: ReconnectPacer,
+    /// Taking no commands until the machine holds fewer requests (see
+    /// [`Driver::saturated`]).
+    paused: bool,
     commands_closed: bool,
     closes_closed: bool,
     unwatch_closed: bool,
@@ -230,10 +243,12 @@ impl Driver {
             writer: None,
             unflushed: false,
             write_buf: BytesMut::with_capacity(64 * 1024),
-            read_buf: BytesMut::with_capacity(64 * 1024),
+            timer: None,
+            timer_at: None,
             connecting: None,
             server: None,
             pacer,
+            paused: false,
             commands_closed: false,
             closes_closed: false,
             unwatch_closed: false,
@@ -266,7 +281,7 @@ impl Driver {
             if self.machine.state() == ConnectionState::ReadOnly && self.probe.is_none() {
                 self.start_probe();
             }
-            let deadline = self.machine.poll_timeout().map(Instant::from_std);
+            self.arm_timer();
             let has_output = !self.write_buf.is_empty() || self.unflushed;
             tokio::select! {
                 cmd = self.inbox.commands.recv(), if !self.commands_closed && !self.saturated() => {
@@ -303,7 +318,7 @@ impl Driver {
                     Some(id) => self.machine.remove_watcher(id),
                     None => self.unwatch_closed = true,
                 },
-                n = read_some(&mut self.reader, &mut self.read_buf) => {
+                n = read_some(&mut self.reader, self.machine.read_buffer()) => {
                     let now = Self::now();
                     match n {
                         Ok(0) => {
@@ -315,10 +330,7 @@ impl Driver {
                             self.drop_transport();
                             self.machine.transport_closed(now);
                         }
-                        Ok(_) => {
-                            self.machine.handle_bytes(now, &self.read_buf);
-                            self.read_buf.clear();
-                        }
+                        Ok(_) => self.machine.handle_read(now),
                         Err(e) => {
                             tracing::debug!(error = %e, "read failed");
                             self.note_handshake_failure(FailureCause::Io(e));
@@ -343,11 +355,28 @@ impl Driver {
                     self.probe = None;
                     self.finish_probe(found);
                 }
-                _ = sleep_until(deadline) => {
+                _ = poll_timer(&mut self.timer), if self.timer_at.is_some() => {
+                    self.timer_at = None;
                     self.machine.handle_timeout(Self::now());
                 }
             }
         }
+    }
+
+    /// Arms the timer for the machine's next deadline if it is not armed
+    /// yet or armed for a later one.
+    fn arm_timer(&mut self) {
+        let Some(deadline) = self.machine.poll_timeout().map(Instant::from_std) else {
+            return;
+        };
+        if self.timer_at.is_some_and(|at| at <= deadline) {
+            return;
+        }
+        match &mut self.timer {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+        self.timer_at = Some(deadline);
     }
 
     fn apply(&mut self, now: std::time::Instant, cmd: Command) {
@@ -403,19 +432,34 @@ impl Driver {
         }
     }
 
-    /// Whether the machine holds as many requests as it may; new commands
-    /// wait in the (bounded) channel meanwhile.
-    fn saturated(&self) -> bool {
-        self.machine.in_flight() + self.machine.queued_requests() >= self.config.max_pending
+    /// Whether the task takes no new commands now (they wait in the
+    /// bounded channel meanwhile): from the moment the machine holds as many
+    /// requests as it may until `max_pending / `[`RESUME_FREE`] places are
+    /// free, or nothing is in flight (no reply will free more). Taking
+    /// commands again only once a batch of room is free keeps a client that
+    /// runs at the limit sending requests in batches, one write each, rather
+    /// than one request (and one write and one turn) per reply.
+    fn saturated(&mut self) -> bool {
+        let held = self.machine.in_flight() + self.machine.queued_requests();
+        let max = self.config.max_pending;
+        if held >= max {
+            self.paused = true;
+        } else if self.paused && (held <= max - max / RESUME_FREE || self.machine.in_flight() == 0)
+        {
+            // Room enough, or no reply on the way to make more.
+            self.paused = false;
+        }
+        self.paused
     }
 
     /// Moves the machine's output into the write buffer and acts on its events.
     fn drain_machine(&mut self) {
         loop {
-            while let Some(frame) = self.machine.poll_transmit() {
-                if self.writer.is_some() {
-                    self.write_buf.extend_from_slice(&frame);
-                }
+            if self.writer.is_some() {
+                self.machine.transmit_into(&mut self.write_buf);
+            } else {
+                // Nothing to send it on; the machine resends what matters.
+                let _ = self.machine.poll_transmit();
             }
             let Some(event) = self.machine.poll_event() else {
                 break;
@@ -506,7 +550,6 @@ impl Driver {
         self.writer = None;
         self.unflushed = false;
         self.write_buf.clear();
-        self.read_buf.clear();
     }
 
     fn start_connect(&mut self) {
@@ -605,9 +648,7 @@ impl Driver {
     }
 
     async fn flush_best_effort(&mut self) {
-        while let Some(frame) = self.machine.poll_transmit() {
-            self.write_buf.extend_from_slice(&frame);
-        }
+        self.machine.transmit_into(&mut self.write_buf);
         if let Some(w) = self.writer.as_mut() {
             let _ = tokio::time::timeout(Duration::from_millis(100), async {
                 w.write_all(&self.write_buf).await?;
@@ -620,10 +661,8 @@ impl Driver {
 
 async fn read_some(reader: &mut Option<Reader>, buf: &mut BytesMut) -> std::io::Result<usize> {
     match reader {
-        Some(r) => {
-            buf.reserve(16 * 1024);
-            r.read_buf(buf).await
-        }
+        // The machine's buffer comes with room for the read.
+        Some(r) => r.read_buf(buf).await,
         None => std::future::pending().await,
     }
 }
@@ -678,9 +717,9 @@ async fn ask_isro(mut transport: Transport) -> Option<String> {
     String::from_utf8(answer).ok().map(|s| s.trim().to_string())
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
+async fn poll_timer(timer: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
+    match timer {
+        Some(t) => t.as_mut().await,
         None => std::future::pending().await,
     }
 }

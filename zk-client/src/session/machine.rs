@@ -305,19 +305,31 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
 
     /// Feeds bytes read from the transport.
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        if !matches!(
-            self.phase,
-            Phase::Handshaking | Phase::Authenticating | Phase::Connected | Phase::Closing
-        ) {
+        if !self.reading() {
+            return;
+        }
+        self.decoder.extend(bytes);
+        self.handle_read(now);
+    }
+
+    /// The buffer a driver reads transport bytes into (then calls
+    /// [`handle_read`](Self::handle_read)), instead of passing them to
+    /// [`handle_bytes`](Self::handle_bytes): the rest of a large frame is
+    /// then read in place, with no copy (see [`FrameDecoder::read_buffer`]).
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        self.decoder.read_buffer()
+    }
+
+    /// Processes the bytes a driver read into [`read_buffer`](Self::read_buffer).
+    pub fn handle_read(&mut self, now: Instant) {
+        if !self.reading() {
+            // No transport is expected to deliver anything now.
+            self.decoder.clear();
             return;
         }
         self.last_recv = now;
-        self.decoder.extend(bytes);
         loop {
-            if !matches!(
-                self.phase,
-                Phase::Handshaking | Phase::Authenticating | Phase::Connected | Phase::Closing
-            ) {
+            if !self.reading() {
                 return;
             }
             let frame = match self.decoder.next_frame() {
@@ -335,6 +347,15 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
             }
         }
         self.rearm_connected_timers();
+    }
+
+    /// Whether bytes from the transport are expected (a handshake or a
+    /// session is under way on it).
+    fn reading(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Handshaking | Phase::Authenticating | Phase::Connected | Phase::Closing
+        )
     }
 
     /// The timer from [`poll_timeout`](Self::poll_timeout) fired.
@@ -585,6 +606,19 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
     /// the last call, back to back.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
         (!self.transmit.is_empty()).then(|| self.transmit.split().freeze())
+    }
+
+    /// Moves every frame queued since the last call to the end of `out`
+    /// (what [`poll_transmit`](Self::poll_transmit) returns, without a
+    /// copy when `out` is empty: the two buffers are swapped, so each keeps
+    /// its capacity for the next round).
+    pub fn transmit_into(&mut self, out: &mut BytesMut) {
+        if out.is_empty() {
+            std::mem::swap(&mut self.transmit, out);
+        } else {
+            out.extend_from_slice(&self.transmit);
+            self.transmit.clear();
+        }
     }
 
     /// The next event for the driver.

@@ -734,3 +734,61 @@ fn another_handle_keeps_a_persistent_watch_whose_twin_was_abandoned() {
         "watcher 1 still needs the server's watch"
     );
 }
+
+/// The driver's way in: replies read straight into the machine's buffer,
+/// in pieces that split frames anywhere.
+#[test]
+fn replies_read_into_the_machines_buffer_in_pieces() {
+    let mut h = Harness::connected(1);
+    let a = h.submit(get("/a", false));
+    let b = h.submit(get("/b", false));
+    let (xa, xb) = (h.server_seen[0].0.xid, h.server_seen[1].0.xid);
+    let mut bytes = BytesMut::new();
+    for (xid, data) in [(xa, b"A"), (xb, b"B")] {
+        let header = ReplyHeader {
+            xid,
+            zxid: 7,
+            err: 0,
+        };
+        bytes.extend_from_slice(&encode_reply(&header, &data_reply(data)));
+    }
+    for piece in bytes.chunks(5) {
+        h.m.read_buffer().extend_from_slice(piece);
+        h.m.handle_read(h.now);
+    }
+    let a = a.borrow_mut().take().unwrap().unwrap();
+    assert_eq!(a.response, data_reply(b"A"));
+    let b = b.borrow_mut().take().unwrap().unwrap();
+    assert_eq!(b.response, data_reply(b"B"));
+    // Bytes that arrive with no transport expected are dropped.
+    h.m.transport_closed(h.now);
+    h.m.read_buffer().extend_from_slice(&bytes);
+    h.m.handle_read(h.now);
+    assert!(h.m.read_buffer().is_empty());
+}
+
+/// The driver's way out: queued frames moved into its write buffer, whole
+/// when it is empty and appended when a write is still under way.
+#[test]
+fn transmit_into_moves_every_queued_frame() {
+    let mut h = Harness::connected(1);
+    let mut out = BytesMut::new();
+    let send = |h: &mut Harness, path: &str| {
+        h.m.submit(h.now, get(path, false), None, Sink(Outcome::default()));
+    };
+    send(&mut h, "/a");
+    h.m.transmit_into(&mut out);
+    send(&mut h, "/b");
+    send(&mut h, "/c");
+    h.m.transmit_into(&mut out);
+    h.m.transmit_into(&mut out);
+    assert_eq!(h.m.poll_transmit(), None);
+    let mut decoder = FrameDecoder::default();
+    decoder.extend(&out);
+    let mut paths = Vec::new();
+    while let Some(frame) = decoder.next_frame().unwrap() {
+        let (_, request) = decode_request(frame).unwrap();
+        paths.push(request.path().unwrap().to_string());
+    }
+    assert_eq!(paths, ["/a", "/b", "/c"]);
+}

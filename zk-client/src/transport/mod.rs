@@ -6,6 +6,7 @@
 //! handshake included) and says clearly when the two ends disagree about TLS.
 
 pub(crate) mod tls;
+mod tls_reader;
 
 use std::io;
 use std::net::SocketAddr;
@@ -105,12 +106,12 @@ impl Connector {
         let name = tls.server_name_for(host)?;
         let stream = tls
             .connector()
-            .connect(name, stream)
+            .connect(name, tls_reader::buffered_tcp(stream))
             .await
             .map_err(|e| handshake_failure(addr, e))?;
         let (reader, writer) = tokio::io::split(stream);
         Ok(Transport {
-            reader: Box::new(reader),
+            reader: Box::new(tls_reader::DrainingReader::new(reader)),
             writer: Box::new(writer),
             addr,
         })

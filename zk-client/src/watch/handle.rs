@@ -46,13 +46,16 @@ impl Drop for Registration {
 #[derive(Debug)]
 #[must_use = "a watch does nothing unless awaited"]
 pub struct OneshotWatch {
-    rx: oneshot::Receiver<WatchEvent>,
+    /// Boxed: the channel's shared state then holds a pointer rather than
+    /// the event, which keeps a waiting watch small (a client may hold
+    /// hundreds of thousands); the one event a watch gets is boxed once.
+    rx: oneshot::Receiver<Box<WatchEvent>>,
     registration: Registration,
 }
 
 impl OneshotWatch {
     pub(crate) fn new(
-        rx: oneshot::Receiver<WatchEvent>,
+        rx: oneshot::Receiver<Box<WatchEvent>>,
         id: WatcherId,
         unwatch: mpsc::UnboundedSender<WatcherId>,
     ) -> OneshotWatch {
@@ -76,7 +79,7 @@ impl Future for OneshotWatch {
             Poll::Ready(result) => {
                 self.registration.done = true;
                 // The connection task ended without a word: the client is gone.
-                Poll::Ready(result.unwrap_or(WatchEvent::Closed))
+                Poll::Ready(result.map_or(WatchEvent::Closed, |event| *event))
             }
         }
     }

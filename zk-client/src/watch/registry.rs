@@ -4,11 +4,16 @@
 //! Paths are stored as the server sees them (chroot included), because
 //! notifications and SetWatches use server paths; events handed to watchers
 //! carry client paths.
+//!
+//! A client may hold hundreds of thousands of watches, so an entry is kept
+//! small: the path is stored once (shared by the by-path table and the
+//! by-id index), and a path's watcher list starts with room for one.
 
 use super::event::{WatchEvent, WatchedEvent};
 use crate::connect_string::Chroot;
 use crate::proto::{EventType, Request, SetWatches, SetWatches2, WatcherType};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Identifies one registered watcher.
 pub type WatcherId = u64;
@@ -79,8 +84,8 @@ struct Entry<W> {
 
 /// The watch table.
 pub struct WatchRegistry<W> {
-    by_kind: [HashMap<String, Vec<Entry<W>>>; 5],
-    index: HashMap<WatcherId, (WatchKind, String)>,
+    by_kind: [HashMap<Arc<str>, Vec<Entry<W>>>; 5],
+    index: HashMap<WatcherId, (WatchKind, Arc<str>)>,
 }
 
 impl<W> Default for WatchRegistry<W> {
@@ -113,11 +118,21 @@ impl<W: WatchSink> WatchRegistry<W> {
 
     /// Registers a watcher on a server path.
     pub fn add(&mut self, kind: WatchKind, server_path: String, id: WatcherId, sink: W) {
-        self.index.insert(id, (kind, server_path.clone()));
-        self.by_kind[kind.index()]
-            .entry(server_path)
-            .or_default()
-            .push(Entry { id, sink });
+        let map = &mut self.by_kind[kind.index()];
+        let entry = Entry { id, sink };
+        let path = match map.get_key_value(server_path.as_str()) {
+            Some((path, _)) => path.clone(),
+            None => Arc::from(server_path),
+        };
+        match map.get_mut(&path) {
+            Some(list) => list.push(entry),
+            // Most paths have one watcher of a kind: room for exactly one
+            // (a first `push` would make room for four).
+            None => {
+                map.insert(path.clone(), vec![entry]);
+            }
+        }
+        self.index.insert(id, (kind, path));
     }
 
     /// Unregisters one watcher (its handle was dropped). Returns its kind and
@@ -133,7 +148,7 @@ impl<W: WatchSink> WatchRegistry<W> {
                 map.remove(&path);
             }
         }
-        Some((kind, path, remaining))
+        Some((kind, path.to_string(), remaining))
     }
 
     /// Whether a watcher that `t` addresses exists on the path.
@@ -262,7 +277,7 @@ impl<W: WatchSink> WatchRegistry<W> {
         };
         let mut size = 0;
         for kind in WatchKind::ALL {
-            let mut paths: Vec<&String> = self.by_kind[kind.index()].keys().collect();
+            let mut paths: Vec<&Arc<str>> = self.by_kind[kind.index()].keys().collect();
             paths.sort();
             for path in paths {
                 if size > 0 && size + path.len() > SET_WATCHES_BATCH_BYTES {
@@ -283,7 +298,7 @@ impl<W: WatchSink> WatchRegistry<W> {
                     WatchKind::Persistent => &mut batch.persistent_watches,
                     WatchKind::PersistentRecursive => &mut batch.persistent_recursive_watches,
                 };
-                list.push(path.clone());
+                list.push(path.to_string());
             }
         }
         if size > 0 {
@@ -394,6 +409,26 @@ mod tests {
                 zxid: 3
             })
         );
+    }
+
+    #[test]
+    fn a_path_is_stored_once() {
+        let (mut r, log) = reg();
+        add(&mut r, &log, 1, WatchKind::Data, "/a");
+        add(&mut r, &log, 2, WatchKind::Data, "/a");
+        let (key, list) = r.by_kind[WatchKind::Data.index()]
+            .get_key_value("/a")
+            .unwrap();
+        assert_eq!(list.len(), 2);
+        // The table's key and both index entries share one allocation.
+        assert_eq!(Arc::strong_count(key), 3);
+        assert!(r.index.values().all(|(_, p)| Arc::ptr_eq(p, key)));
+        assert_eq!(r.remove(1), Some((WatchKind::Data, "/a".to_string(), true)));
+        assert_eq!(
+            r.remove(2),
+            Some((WatchKind::Data, "/a".to_string(), false))
+        );
+        assert!(r.is_empty() && r.by_kind.iter().all(HashMap::is_empty));
     }
 
     #[test]
