@@ -219,15 +219,17 @@ impl Children {
             return Vec::new();
         };
         let cap = hash_map_capacity(CHILDREN_INITIAL_CAPACITY, t.max_len);
-        let keyed = t
-            .entries
-            .iter()
-            .map(|(n, c)| {
-                let s = n.as_str();
-                (spread(string_hash(s)), u64::from(c.seq), (s, c.id))
-            })
-            .collect();
-        table_order(keyed, cap)
+        let mut keyed = Vec::with_capacity(t.entries.len());
+        let mut children = Vec::with_capacity(t.entries.len());
+        for (n, c) in &t.entries {
+            let s = n.as_str();
+            keyed.push((spread(string_hash(s)), u64::from(c.seq)));
+            children.push((s, c.id));
+        }
+        table_order(&keyed, cap)
+            .into_iter()
+            .map(|i| children[i])
+            .collect()
     }
 }
 
