@@ -6,11 +6,12 @@
 //!
 //! The connection works over any byte stream (plain TCP, or TLS around it).
 
-use super::core::Command;
+use super::core::{output_channel, Command, OutputReceiver};
 use super::four_letter::{self, FourLetterWords};
 use super::limits::{ConnectionLimits, Flow, OutboundBudget};
 use crate::server::{ConnId, ConnOutput};
 use bytes::{Buf, Bytes};
+use futures::StreamExt as _;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -23,6 +24,14 @@ use zk_client::proto::FrameDecoder;
 /// Small, so that an idle connection holds little: the buffer is released
 /// whenever everything read has been handed on.
 const READ_CHUNK: usize = 2048;
+
+/// Bytes asked of the socket by a quiet connection (its last read was
+/// smaller than this) that has nothing buffered: enough for a ping or a
+/// short request, so that the thousands of idle sessions a server holds
+/// do not each keep a [`READ_CHUNK`] buffer while they wait. A read that
+/// fills it makes the connection busy again (one more read call when a
+/// quiet connection starts streaming).
+const QUIET_READ: usize = 64;
 
 /// Frames written with one vectored write, at most.
 const WRITE_BATCH: usize = 32;
@@ -93,7 +102,7 @@ pub async fn serve<S>(
         let _ = stream.shutdown().await;
         return;
     }
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = output_channel();
     if core.send(Command::Open { conn, peer, tx }).is_err() {
         return;
     }
@@ -114,6 +123,7 @@ pub async fn serve<S>(
         flow: Flow::new(budget, info.limits),
         outbox: VecDeque::new(),
         handshake_deadline: Some(deadline),
+        quiet: true,
     };
     pump.run().await;
     let _ = core.send(Command::Closed { conn });
@@ -134,7 +144,7 @@ struct Pump<'a, S> {
     core: &'a mpsc::UnboundedSender<Command>,
     reader: ReadHalf<S>,
     writer: WriteHalf<S>,
-    rx: mpsc::UnboundedReceiver<ConnOutput>,
+    rx: OutputReceiver,
     decoder: FrameDecoder,
     flow: Flow<'a>,
     /// Frames from the member not yet written (the front may be partly
@@ -142,6 +152,8 @@ struct Pump<'a, S> {
     outbox: VecDeque<Bytes>,
     /// Until the first frame is complete: when the connection is closed.
     handshake_deadline: Option<Instant>,
+    /// The last read was shorter than [`QUIET_READ`].
+    quiet: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Pump<'_, S> {
@@ -205,16 +217,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Pump<'_, S> {
         let reading = self.flow.may_forward();
         let waiting_for_budget = self.flow.waits_for_budget();
         if reading {
-            self.decoder.buffer_mut().reserve(READ_CHUNK);
+            let chunk = if self.quiet && self.decoder.buffered() == 0 {
+                QUIET_READ
+            } else {
+                READ_CHUNK
+            };
+            self.decoder.buffer_mut().reserve(chunk);
         }
         let deadline = self.handshake_deadline;
         let writing = !self.outbox.is_empty();
         tokio::select! {
             n = self.reader.read_buf(self.decoder.buffer_mut()), if reading => match n {
                 Ok(0) | Err(_) => Err(End::Gone),
-                Ok(_) => Ok(()),
+                Ok(n) => {
+                    self.quiet = n < QUIET_READ;
+                    Ok(())
+                }
             },
-            out = self.rx.recv() => match out {
+            out = self.rx.next() => match out {
                 Some(ConnOutput::Frame(f)) => {
                     self.flow.produced(f.len(), is_reply(&f));
                     self.outbox.push_back(f);

@@ -31,7 +31,11 @@ pub async fn accepted(
         serve(stream, peer, conn, core, info, None, budget).await;
         return;
     };
-    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+    // The handshake and the TLS connection are boxed: their futures hold a
+    // TLS session, and unboxed they would make every connection's task,
+    // plain ones included, as large as a TLS one's.
+    let handshake = Box::pin(acceptor.accept(stream));
+    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
             // rustls names the failure (bad certificate, not TLS, ...);
@@ -46,5 +50,5 @@ pub async fn accepted(
     };
     let x509 = crate::tls::client_identity(stream.get_ref().1);
     tracing::debug!(%peer, conn, x509 = ?x509, "TLS connection");
-    serve(stream, peer, conn, core, info, x509, budget).await;
+    Box::pin(serve(stream, peer, conn, core, info, x509, budget)).await;
 }

@@ -75,6 +75,16 @@ struct State {
     flushed: usize,
     /// Number of flushes that made at least one entry durable.
     flushes: u64,
+    /// What [`Storage::usage`] reports, kept as the log and the snapshot
+    /// change: usage is asked for after every group of operations, so it
+    /// must not walk the log or the snapshot's tree.
+    usage: StorageUsage,
+}
+
+/// Bytes a log entry counts for in [`StorageUsage::log`] (its payload and
+/// a record header).
+fn entry_bytes(e: &LogEntry) -> u64 {
+    e.payload.len() as u64 + 16
 }
 
 impl State {
@@ -88,6 +98,26 @@ impl State {
             .map(|e| e.zxid)
             .or_else(|| self.newest_snapshot())
             .unwrap_or(0)
+    }
+
+    /// Keeps the first `keep` entries of the log.
+    fn truncate_log(&mut self, keep: usize) {
+        let dropped: u64 = self.log.get(keep..).unwrap_or_default().iter().map(entry_bytes).sum();
+        self.usage.log -= dropped;
+        self.log.truncate(keep);
+    }
+
+    /// Drops the first `covered` entries of the log.
+    fn drain_log(&mut self, covered: usize) {
+        let dropped: u64 = self.log.drain(..covered).map(|e| entry_bytes(&e)).sum();
+        self.usage.log -= dropped;
+    }
+
+    /// Keeps `snapshot`, whose encoding is `len` bytes, as the newest
+    /// snapshot.
+    fn keep_snapshot(&mut self, snapshot: &Snapshot, len: u64) {
+        self.usage.snapshots = len;
+        self.snapshot = Some(snapshot.clone());
     }
 
     /// Makes the whole log durable.
@@ -116,7 +146,7 @@ impl MemoryStorage {
     pub fn crash(&self) {
         let mut s = self.state();
         let flushed = s.flushed;
-        s.log.truncate(flushed);
+        s.truncate_log(flushed);
     }
 
     /// Zxid of the last appended entry (flushed or not); if the log is empty,
@@ -183,6 +213,7 @@ impl Storage for MemoryStorage {
     fn append(&mut self, entries: &[LogEntry]) -> io::Result<()> {
         let mut s = self.state();
         rules::check_append(s.last_zxid(), entries)?;
+        s.usage.log += entries.iter().map(entry_bytes).sum::<u64>();
         s.log.extend_from_slice(entries);
         Ok(())
     }
@@ -196,7 +227,7 @@ impl Storage for MemoryStorage {
         let mut s = self.state();
         rules::check_truncate(zxid, s.newest_snapshot())?;
         let keep = s.log.partition_point(|e| e.zxid <= zxid);
-        s.log.truncate(keep);
+        s.truncate_log(keep);
         s.flush();
         Ok(())
     }
@@ -207,34 +238,31 @@ impl Storage for MemoryStorage {
     }
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()> {
+        // Measured once, here, and before taking the lock (for an image
+        // it is a walk of the image's tree).
+        let len = snapshot.data.encoded_len() as u64;
         let mut s = self.state();
         rules::check_save_snapshot(snapshot.zxid, s.newest_snapshot(), s.last_zxid())?;
         s.flush();
         let covered = s.log.partition_point(|e| e.zxid <= snapshot.zxid);
-        s.log.drain(..covered);
+        s.drain_log(covered);
         s.flushed = s.log.len();
-        s.snapshot = Some(snapshot.clone());
+        s.keep_snapshot(snapshot, len);
         Ok(())
     }
 
     fn install_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()> {
         rules::check_install_snapshot(snapshot.zxid)?;
+        let len = snapshot.data.encoded_len() as u64;
         let mut s = self.state();
-        s.log.clear();
+        s.truncate_log(0);
         s.flushed = 0;
-        s.snapshot = Some(snapshot.clone());
+        s.keep_snapshot(snapshot, len);
         Ok(())
     }
 
     fn usage(&self) -> StorageUsage {
-        let s = self.state();
-        StorageUsage {
-            snapshots: s
-                .snapshot
-                .as_ref()
-                .map_or(0, |snap| snap.data.encoded_len() as u64),
-            log: s.log.iter().map(|e| e.payload.len() as u64 + 16).sum(),
-        }
+        self.state().usage
     }
 }
 
@@ -325,6 +353,89 @@ mod tests {
             io::ErrorKind::InvalidInput
         );
         assert_eq!(m.snapshot_zxid(), Some(5));
+    }
+
+    /// What usage() reports: the entries the log holds and the newest
+    /// snapshot's encoding, through every call that changes either.
+    #[test]
+    fn usage_follows_the_log_and_the_snapshot() {
+        fn recount(m: &MemoryStorage) -> StorageUsage {
+            let s = m.state();
+            StorageUsage {
+                snapshots: s.snapshot.as_ref().map_or(0, |x| x.data.to_bytes().len() as u64),
+                log: s.log.iter().map(entry_bytes).sum(),
+            }
+        }
+        fn check(m: &MemoryStorage) {
+            assert_eq!(m.usage(), recount(m));
+        }
+        let mut m = MemoryStorage::new();
+        check(&m);
+        m.append(&[e(1), e(2), e(3)]).unwrap();
+        m.flush().unwrap();
+        m.append(&[e(4), e(5)]).unwrap();
+        check(&m);
+        m.crash();
+        check(&m);
+        m.append(&[e(4), e(5), e(6)]).unwrap();
+        m.truncate_after(5).unwrap();
+        check(&m);
+        m.save_snapshot(&Snapshot {
+            zxid: 2,
+            data: Bytes::from_static(b"snap at 2").into(),
+        })
+        .unwrap();
+        check(&m);
+        assert_eq!(m.usage().snapshots, 9);
+        let db = crate::server::Database::default();
+        m.save_snapshot(&Snapshot {
+            zxid: 4,
+            data: crate::storage::SnapshotData::image_of(&db),
+        })
+        .unwrap();
+        check(&m);
+        m.install_snapshot(&Snapshot {
+            zxid: 9,
+            data: Bytes::from_static(b"s9").into(),
+        })
+        .unwrap();
+        check(&m);
+        assert_eq!(m.usage(), StorageUsage { snapshots: 2, log: 0 });
+    }
+
+    /// The storage thread asks for usage() after every group of writes. Once
+    /// a snapshot image was kept, usage() walked the image's whole tree each
+    /// time, so every write cost time in proportion to the number of znodes
+    /// (filling a million children stalled after the first snapshot). The
+    /// image is measured once, when it is saved.
+    #[test]
+    fn usage_does_not_walk_the_snapshot_tree() {
+        let mut db = crate::server::Database::default();
+        let open = zk_client::proto::Acl::open_unsafe();
+        for i in 0..100 {
+            let path = format!("/n{i}");
+            let kind = crate::tree::NodeKind::Persistent;
+            db.tree.create(&path, None, &open, kind, i, 1, 0).unwrap();
+        }
+        let mut m = MemoryStorage::new();
+        m.append(&[e(1)]).unwrap();
+        m.save_snapshot(&Snapshot {
+            zxid: 1,
+            data: crate::storage::SnapshotData::image_of(&db),
+        })
+        .unwrap();
+        let walks = crate::tree::data_tree::walks_on_this_thread();
+        for zxid in 2..1000 {
+            m.append(&[e(zxid)]).unwrap();
+            m.flush().unwrap();
+            let _ = m.usage();
+        }
+        assert_eq!(
+            crate::tree::data_tree::walks_on_this_thread(),
+            walks,
+            "usage() walked the snapshot's tree"
+        );
+        assert_eq!(m.usage().snapshots, db.snapshot().len() as u64);
     }
 
     #[test]

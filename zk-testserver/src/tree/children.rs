@@ -89,13 +89,40 @@ struct Child {
 }
 
 /// The children of one node that ever had one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Table {
     entries: HashMap<Name, Child, BuildHasherDefault<DefaultHasher>>,
     next_seq: u32,
     /// The largest number of children the node ever had (the Java table
     /// grew to hold it and never shrinks).
     max_len: usize,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Child entries copied on this thread (a table shared with an image is
+    /// copied when first changed). Tests count them: a copy per insert
+    /// makes filling a directory quadratic, which no timing-free test
+    /// would notice otherwise.
+    static COPIED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Child entries copied on this thread so far (see [`COPIED`]).
+#[cfg(test)]
+pub(crate) fn entries_copied_on_this_thread() -> usize {
+    COPIED.with(std::cell::Cell::get)
+}
+
+impl Clone for Table {
+    fn clone(&self) -> Table {
+        #[cfg(test)]
+        COPIED.with(|c| c.set(c.get() + self.entries.len()));
+        Table {
+            entries: self.entries.clone(),
+            next_seq: self.next_seq,
+            max_len: self.max_len,
+        }
+    }
 }
 
 impl Table {
@@ -192,15 +219,17 @@ impl Children {
             return Vec::new();
         };
         let cap = hash_map_capacity(CHILDREN_INITIAL_CAPACITY, t.max_len);
-        let keyed = t
-            .entries
-            .iter()
-            .map(|(n, c)| {
-                let s = n.as_str();
-                (spread(string_hash(s)), u64::from(c.seq), (s, c.id))
-            })
-            .collect();
-        table_order(keyed, cap)
+        let mut keyed = Vec::with_capacity(t.entries.len());
+        let mut children = Vec::with_capacity(t.entries.len());
+        for (n, c) in &t.entries {
+            let s = n.as_str();
+            keyed.push((spread(string_hash(s)), u64::from(c.seq)));
+            children.push((s, c.id));
+        }
+        table_order(&keyed, cap)
+            .into_iter()
+            .map(|i| children[i])
+            .collect()
     }
 }
 

@@ -30,6 +30,26 @@ pub const CONFIG: &str = "/zookeeper/config";
 /// The root's place in the node store.
 const ROOT: NodeId = 0;
 
+#[cfg(test)]
+thread_local! {
+    /// Walks of a whole tree made on this thread. Tests count them: a walk
+    /// per operation makes each operation cost time in proportion to the
+    /// number of znodes, which no timing-free test would notice otherwise.
+    static WALKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whole-tree walks made on this thread so far (see [`WALKS`]).
+#[cfg(test)]
+pub(crate) fn walks_on_this_thread() -> usize {
+    WALKS.with(std::cell::Cell::get)
+}
+
+/// Counts one whole-tree walk (tests only).
+fn count_walk() {
+    #[cfg(test)]
+    WALKS.with(|w| w.set(w.get() + 1));
+}
+
 /// Nodes per chunk of the node store.
 const CHUNK: usize = 4096;
 
@@ -383,6 +403,7 @@ impl DataTree {
             next: usize,
             base: usize,
         }
+        count_walk();
         let Some(root) = self.nodes.get(ROOT) else {
             return;
         };
@@ -473,6 +494,7 @@ impl DataTree {
     /// Calls `f` with every node and the length of its path, without
     /// building any path (depth first, in no particular order).
     fn for_each_path_len(&self, mut f: impl FnMut(usize, &Node)) {
+        count_walk();
         // (node, length of its path)
         let mut stack = vec![(ROOT, 1)];
         while let Some((id, path_len)) = stack.pop() {
@@ -1055,6 +1077,38 @@ mod tests {
         assert_eq!(t.digest(), live);
         assert!(t.get("/d/n2").is_some());
         assert_eq!(image.digest(), digest);
+    }
+
+    /// Filling a directory costs each create a bounded amount of work: no
+    /// walk of the tree, and no copy of the child table except the one copy
+    /// of a table an image shares, on its first change after the image.
+    #[test]
+    fn filling_a_directory_copies_its_children_once_per_image() {
+        use crate::tree::children::entries_copied_on_this_thread as copied;
+        let open = Acl::open_unsafe();
+        let fill = |t: &mut DataTree, from: i32, to: i32| {
+            for i in from..to {
+                let path = format!("/d/c{i:07}");
+                t.create(&path, None, &open, NodeKind::Persistent, i + 1, 2, 0)
+                    .unwrap();
+            }
+        };
+        let mut t = DataTree::new();
+        t.create("/d", None, &open, NodeKind::Persistent, 0, 1, 0)
+            .unwrap();
+        let (copies, walks) = (copied(), walks_on_this_thread());
+        fill(&mut t, 0, 3000);
+        assert_eq!(copied(), copies, "no image: nothing copied");
+        let image = t.image();
+        fill(&mut t, 3000, 6000);
+        assert_eq!(
+            copied() - copies,
+            3000,
+            "the 3000 children the image shares are copied once"
+        );
+        assert_eq!(walks_on_this_thread(), walks, "a create walked the tree");
+        assert_eq!(image.get("/d").unwrap().children.len(), 3000);
+        assert_eq!(t.get("/d").unwrap().children.len(), 6000);
     }
 
     #[test]

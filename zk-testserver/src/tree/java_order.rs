@@ -67,13 +67,41 @@ fn cloned_capacity(len: usize) -> usize {
     t.max(1).next_power_of_two()
 }
 
-/// Orders `keys` (with their hashes and insertion sequence numbers) as a
-/// table of `cap` buckets iterates them.
-pub(crate) fn table_order<T>(mut keys: Vec<(u32, u64, T)>, cap: usize) -> Vec<T> {
-    let mask = (cap - 1) as u32;
-    // Sequence numbers are unique within a set, so the keys are too.
-    keys.sort_unstable_by_key(|(h, seq, _)| (h & mask, *seq));
-    keys.into_iter().map(|(_, _, k)| k).collect()
+/// The positions of `keys` (each a hash and an insertion sequence number,
+/// unique within the set) in the order a table of `cap` buckets iterates
+/// them: by bucket, then by sequence within a bucket.
+///
+/// A counting sort over the buckets, so the cost is that of walking the
+/// table (keys plus buckets), as Java's iteration is, rather than a
+/// comparison sort: a getChildren of a million children sorts nothing but
+/// the few keys that share a bucket.
+pub(crate) fn table_order(keys: &[(u32, u64)], cap: usize) -> Vec<usize> {
+    let mask = cap - 1;
+    let bucket = |h: u32| h as usize & mask;
+    // First the end of each bucket's run, then (filling each run from its
+    // end) its start: bucket b holds order[bounds[b]..bounds[b + 1]].
+    let mut bounds = vec![0usize; cap + 1];
+    for &(h, _) in keys {
+        bounds[bucket(h)] += 1;
+    }
+    let mut end = 0;
+    for b in bounds.iter_mut().take(cap) {
+        end += *b;
+        *b = end;
+    }
+    bounds[cap] = keys.len();
+    let mut order = vec![0usize; keys.len()];
+    for (i, &(h, _)) in keys.iter().enumerate() {
+        let b = bucket(h);
+        bounds[b] -= 1;
+        order[bounds[b]] = i;
+    }
+    for run in bounds.windows(2) {
+        if run[1] - run[0] > 1 {
+            order[run[0]..run[1]].sort_unstable_by_key(|&i| keys[i].1);
+        }
+    }
+    order
 }
 
 /// A set of strings that remembers what a Java `HashSet<String>` would, to
@@ -135,19 +163,17 @@ impl JavaHashSet {
         self.entries.keys()
     }
 
-    fn keyed(&self) -> Vec<(u32, u64, &String)> {
-        self.entries
-            .iter()
-            .map(|(k, seq)| (spread(string_hash(k)), *seq, k))
-            .collect()
-    }
-
     /// The keys in the order Java iterates the set.
     pub fn java_order(&self) -> Vec<String> {
         let cap = hash_map_capacity(self.initial_capacity, self.max_len);
-        table_order(self.keyed(), cap)
+        let (keyed, keys): (Vec<(u32, u64)>, Vec<&String>) = self
+            .entries
+            .iter()
+            .map(|(k, seq)| ((spread(string_hash(k)), *seq), k))
+            .unzip();
+        table_order(&keyed, cap)
             .into_iter()
-            .cloned()
+            .map(|i| keys[i].clone())
             .collect()
     }
 
@@ -167,16 +193,19 @@ impl JavaHashSet {
 /// the order they were added.
 pub fn identity_order<T: Clone>(ids: &[(T, &str, &str)]) -> Vec<T> {
     let cap = concurrent_map_capacity(ids.len());
-    let keyed = ids
+    let keyed: Vec<(u32, u64)> = ids
         .iter()
         .enumerate()
-        .map(|(i, (item, scheme, id))| {
+        .map(|(i, (_, scheme, id))| {
             // ConcurrentHashMap.spread also clears the sign bit, which does
             // not change the bucket.
-            (spread(id_hash(scheme, id)), i as u64, item.clone())
+            (spread(id_hash(scheme, id)), i as u64)
         })
         .collect();
-    table_order(keyed, cap)
+    table_order(&keyed, cap)
+        .into_iter()
+        .map(|i| ids[i].0.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -205,6 +234,27 @@ mod tests {
         assert_eq!(cloned_capacity(1), 2);
         assert_eq!(cloned_capacity(3), 8);
         assert_eq!(cloned_capacity(6), 16);
+    }
+
+    /// The counting sort orders as a sort by (bucket, sequence) does, with
+    /// many keys per bucket as well as with empty buckets.
+    #[test]
+    fn table_order_is_by_bucket_then_sequence() {
+        // A seeded linear congruential generator: the same keys every run.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 32) as u32
+        };
+        for (n, cap) in [(0, 16), (1, 16), (5, 8), (300, 64), (1000, 2048)] {
+            // Sequence numbers unique and far from insertion order.
+            let keys: Vec<(u32, u64)> = (0..n).map(|i| (next(), i * 7919 % 10_007)).collect();
+            let mut expect: Vec<usize> = (0..keys.len()).collect();
+            expect.sort_by_key(|&i| (keys[i].0 as usize & (cap - 1), keys[i].1));
+            assert_eq!(table_order(&keys, cap), expect, "{n} keys, {cap} buckets");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::server::apply::{Applied, TxnResult};
 use crate::server::sessions::session_password;
 use crate::tree::acl;
 use bytes::Bytes;
+use std::collections::VecDeque;
 use zk_client::proto::{
     encode_notification, encode_record, encode_reply, ConnectResponse, Create2Response,
     CreateResponse, ErrorCode, OpCode, Perms, ReplyHeader, Response, StatResponse, WatcherEvent,
@@ -158,6 +159,13 @@ impl Server {
                 Some(Pending::Read { .. } | Pending::Failed { .. }) => {}
                 Some(Pending::Sync { done: true, .. }) => {}
                 Some(Pending::Write { reply: Some(_), .. }) => {}
+                None => {
+                    // Nothing waits: give back the room a burst (or just
+                    // the handshake) made, which every idle connection
+                    // would otherwise keep.
+                    c.queue = VecDeque::new();
+                    return;
+                }
                 _ => return,
             }
             match c.queue.pop_front() {

@@ -13,6 +13,7 @@ use crate::server::ZkVersion;
 use crate::tree::acl::{authenticate, AuthOutcome};
 use crate::tree::AuthInfo;
 use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
 use zk_client::proto::{
     decode_request_header, encode_record, encode_reply, xid, ConnectRequest, ConnectResponse,
     ErrorCode, OpCode, Reader, Record, ReplyHeader, Request, Response,
@@ -163,6 +164,8 @@ impl Server {
                 return;
             }
             let Some(frame) = c.deferred.pop_front() else {
+                // Give back the room the frames took while they waited.
+                c.deferred = VecDeque::new();
                 return;
             };
             self.request(conn, frame, now);
