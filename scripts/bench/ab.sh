@@ -17,9 +17,10 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NULL_DIR="$SCRIPT_DIR/nullserver"
 PROG=ab
+# shellcheck source=scripts/bench/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 A="" B="" OP=get CONC=64 OPS=300000 ROUNDS=6 PIN=no
-die() { echo "$PROG: $*" >&2; exit 1; }
 
 while [[ $# -gt 0 ]]; do
     case $1 in

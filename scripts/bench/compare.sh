@@ -72,9 +72,6 @@ apply); zk-testserver listens on BENCH_TESTSERVER_PORT.. [$TESTSERVER_PORT].
 EOF
 }
 
-die() { echo "$PROG: $*" >&2; exit 1; }
-log() { echo "$PROG: $*" >&2; }
-
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rounds) ROUNDS=${2:?}; shift 2 ;;

@@ -15,6 +15,7 @@ REL="$REPO_ROOT/target/release"
 PEER_DIR="$SCRIPT_DIR/peer"
 PEER_REL="$PEER_DIR/target/release"
 PROG=curves
+LOG_CLOCK=yes
 # shellcheck source=scripts/bench/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
@@ -106,9 +107,6 @@ its control endpoint on BENCH_CONTROL_PORT [$CONTROL_PORT]. JVM options:
 ZK_REF_JVM_OPTS [$ZK_REF_JVM_OPTS].
 EOF
 }
-
-die() { echo "$PROG: $*" >&2; exit 1; }
-log() { echo "$PROG: $(date -u +%H:%M:%S) $*" >&2; }
 
 while [[ $# -gt 0 ]]; do
     case $1 in

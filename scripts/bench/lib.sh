@@ -2,9 +2,23 @@
 # stopping a zk-testserver process, four-letter words, picking a follower,
 # resident memory of a process, CPU time of finished children.
 #
-# The caller sets REPO_ROOT (and TIMES_FILE for children_cpu_ms) and defines
-# die() and log().
+# The caller sets PROG (its name, the prefix of its messages), REPO_ROOT (and
+# TIMES_FILE for children_cpu_ms); LOG_CLOCK=yes puts the UTC time of day in
+# its log lines.
 # shellcheck shell=bash disable=SC2034 # TS_* are read by the callers
+
+# die MESSAGE...: prints "PROG: MESSAGE" on stderr and exits 1.
+die() { echo "$PROG: $*" >&2; exit 1; }
+
+# log MESSAGE...: prints "PROG: MESSAGE" on stderr ("PROG: HH:MM:SS MESSAGE"
+# with LOG_CLOCK=yes).
+log() {
+    if [[ ${LOG_CLOCK:-no} == yes ]]; then
+        echo "$PROG: $(date -u +%H:%M:%S) $*" >&2
+    else
+        echo "$PROG: $*" >&2
+    fi
+}
 
 TS_PID=""      # the zk-testserver process started by ts_start
 TS_CONNECT=""  # its connect string (first stdout line)

@@ -38,8 +38,6 @@ TARGETS="zk1 zk3 ts1 ts3"
 CLIENTS="kazoo zk-recipes"
 OUT_DIR=""
 
-die() { echo "$PROG: $*" >&2; exit 1; }
-log() { echo "$PROG: $*" >&2; }
 # shellcheck source=scripts/bench/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 

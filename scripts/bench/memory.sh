@@ -31,8 +31,6 @@ FANOUT=1000
 SETTLE=10
 OUT_DIR=""
 
-die() { echo "$PROG: $*" >&2; exit 1; }
-log() { echo "$PROG: $*" >&2; }
 # shellcheck source=scripts/bench/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 

@@ -25,8 +25,6 @@ SERIAL_OPS=3000
 CASES="get:64 create:64 get:1"
 OUT_DIR=""
 TESTSERVER_PORT=${BENCH_TESTSERVER_PORT:-26181}
-die() { echo "$PROG: $*" >&2; exit 1; }
-log() { echo "$PROG: $*" >&2; }
 # shellcheck source=scripts/bench/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 

@@ -32,6 +32,13 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Serves the control endpoint for `ensemble` on `listener` until aborted.
+///
+/// # Cancel safety
+///
+/// Dropping the future closes `listener` at once and cancels the requests
+/// in flight (their clients see the connection close); an ensemble
+/// operation a request had begun ends as its own "Cancel safety" section
+/// says (a kill or restart under way completes).
 pub async fn serve(listener: TcpListener, ensemble: Arc<Ensemble>) {
     http::serve(listener, move |request: Request| {
         let ensemble = ensemble.clone();

@@ -50,6 +50,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -167,6 +168,11 @@ struct Rule {
 impl Injection {
     /// Waits until the fault has taken effect (the connection was dropped, or
     /// the reply is being held) and returns the request it hit.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits; the fault stays injected, and a later
+    /// call returns the same request.
     pub async fn triggered(&self) -> Observed {
         let mut rx = self.rule.fired.subscribe();
         let result = rx.wait_for(Option::is_some).await;
@@ -247,10 +253,14 @@ impl Shared {
 
 /// A TCP proxy in front of one ZooKeeper server, with faults controlled by
 /// the test (see the [module docs](self)). Dropping it closes the listener
-/// and every connection.
+/// at once (its port can be bound again as soon as the drop returns) and
+/// every connection (each closes when the runtime next runs its task).
 pub struct FaultProxy {
     shared: Arc<Shared>,
     local: SocketAddr,
+    /// The listening socket, shared with the accept task so that dropping
+    /// the proxy closes it at once rather than when the task is next run.
+    listener: Arc<Mutex<Option<TcpListener>>>,
     accept_task: JoinHandle<()>,
 }
 
@@ -265,6 +275,11 @@ impl std::fmt::Debug for FaultProxy {
 
 impl FaultProxy {
     /// Listens on an ephemeral port of 127.0.0.1, forwarding to `upstream`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropped before it returns, it has started nothing (a
+    /// port it bound is closed with the future).
     pub async fn start(upstream: SocketAddr) -> std::io::Result<FaultProxy> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let local = listener.local_addr()?;
@@ -280,25 +295,23 @@ impl FaultProxy {
                 accepted: 0,
             }),
         });
-        let accept_shared = shared.clone();
-        let accept_task = tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = socket.set_nodelay(true);
-                accept(&accept_shared, socket);
-            }
-        });
+        let listener = Arc::new(Mutex::new(Some(listener)));
+        let accept_task = tokio::spawn(accept_all(listener.clone(), shared.clone()));
         Ok(FaultProxy {
             shared,
             local,
+            listener,
             accept_task,
         })
     }
 
     /// Resolves `upstream` (`host:port`) and starts a proxy in front of its
     /// first address.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`FaultProxy::start`] (a name lookup under way on
+    /// tokio's blocking threads finishes there, unused).
     pub async fn start_for(upstream: &str) -> std::io::Result<FaultProxy> {
         let addr = tokio::net::lookup_host(upstream)
             .await?
@@ -417,8 +430,36 @@ impl FaultProxy {
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
+        drop(
+            self.listener
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         self.accept_task.abort();
         self.set_fates(Fate::Closed);
+    }
+}
+
+/// Accepts connections until the proxy takes the listener away (dropped).
+async fn accept_all(listener: Arc<Mutex<Option<TcpListener>>>, shared: Arc<Shared>) {
+    loop {
+        let accepted =
+            std::future::poll_fn(
+                |cx| match &*listener.lock().unwrap_or_else(|e| e.into_inner()) {
+                    Some(listener) => listener.poll_accept(cx).map(Some),
+                    None => Poll::Ready(None),
+                },
+            )
+            .await;
+        match accepted {
+            Some(Ok((socket, _))) => {
+                let _ = socket.set_nodelay(true);
+                accept(&shared, socket);
+            }
+            Some(Err(_)) => continue,
+            None => return,
+        }
     }
 }
 

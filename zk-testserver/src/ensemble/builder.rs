@@ -449,6 +449,14 @@ impl EnsembleBuilder {
     /// quorum; otherwise `start` fails with its error. Such a member rejoins
     /// with [`Ensemble::restart`] once its storage is repaired, or with
     /// [`Ensemble::restart_wiped`] (it then catches up from the leader).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops whatever it started, as dropping the
+    /// [`Ensemble`] does: once the drop returns, the members' tasks, client
+    /// ports and threads are gone, so a new `start` on the same ports
+    /// succeeds. Only files persist: with a [`data_dir`](Self::data_dir), the
+    /// session secret and what the members wrote before the drop.
     pub async fn start(mut self) -> Result<Ensemble> {
         let total = self.members + self.observers + self.spares;
         if self.members == 0 || total > 255 {
@@ -483,19 +491,15 @@ impl EnsembleBuilder {
         // so the first election messages reach everyone.
         let mut prepared = Vec::with_capacity(slots.len());
         for slot in &mut slots {
-            prepared.push(slot.prepare(&network).await?);
+            prepared.push(slot.prepare(&network)?);
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("zk-testserver")
-            .enable_all()
-            .build()?;
+        let runtime = super::runtime::build()?;
         let members = self.members;
         let ensemble = Ensemble::assemble(runtime, self, network, reports, slots);
         let mut down = Vec::new();
         let mut first_error = None;
         for (i, p) in prepared.into_iter().enumerate() {
-            if let Err(e) = ensemble.launch(i, p).await {
+            if let Err(e) = ensemble.launch_first(i, p) {
                 // A member whose storage cannot be recovered stays down; the
                 // others go on if they are a quorum (as ZooKeeper's servers
                 // would, each started on its own). It can rejoin once its

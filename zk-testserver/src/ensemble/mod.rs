@@ -31,6 +31,7 @@
 mod builder;
 mod client_addr;
 mod membership;
+mod runtime;
 mod secret;
 mod slot;
 mod wait;
@@ -44,11 +45,15 @@ use crate::net::core::{Command, Inspection, Publisher, Report};
 use crate::net::links::Network;
 use crate::zab::{MemberId, Role};
 use client_addr::ClientAddr;
-use slot::{Prepared, Slot};
+use slot::{Launch, Prepared, Slot};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::{oneshot, watch, Mutex};
+use tokio::sync::{oneshot, watch, Mutex, OwnedMutexGuard};
+use tokio::task::JoinHandle;
+use zk_client::ensemble_config::EnsembleConfig;
 
 /// Errors of the ensemble API.
 #[derive(Debug, Error)]
@@ -130,7 +135,9 @@ pub struct MemberStatus {
     pub read_only: bool,
 }
 
-/// Running ZooKeeper-compatible members. Dropping it shuts them down.
+/// Running ZooKeeper-compatible members. Dropping it shuts them down: once
+/// the drop returns, their tasks, client ports and threads are gone (their
+/// storage in memory with them; a data directory stays).
 ///
 /// # API
 ///
@@ -155,6 +162,18 @@ pub struct MemberStatus {
 ///   [`Ensemble::wait_until_converged`], [`Ensemble::wait_for_status`].
 ///
 /// Every method takes `&self`, so a test can share the ensemble.
+///
+/// # Cancel safety
+///
+/// Every async method can be dropped (a `select!`, a timeout) without
+/// leaving the ensemble half changed. An operation that starts or stops
+/// members ([`kill`](Ensemble::kill), [`restart`](Ensemble::restart),
+/// [`restart_wiped`](Ensemble::restart_wiped), [`stop`](Ensemble::stop),
+/// [`restart_all`](Ensemble::restart_all)) either has not touched the
+/// members yet when dropped, or runs to its end on the members' runtime;
+/// the next operation on those members waits for that end. The other
+/// methods send their command before their first wait, or only observe;
+/// each method's section says what is lost.
 pub struct Ensemble {
     /// The members' own runtime: a busy or blocked test body cannot starve
     /// them (as a separate ZooKeeper process would not be).
@@ -167,7 +186,9 @@ pub struct Ensemble {
     addrs: Vec<ClientAddr>,
     secure_addrs: Vec<SocketAddr>,
     admin_addrs: Vec<Option<SocketAddr>>,
-    slots: Vec<Mutex<Slot>>,
+    /// Locked by whatever starts, stops or commands a member; held by a
+    /// task of the members' runtime while a start or stop finishes there.
+    slots: Vec<Arc<Mutex<Slot>>>,
 }
 
 impl std::fmt::Debug for Ensemble {
@@ -200,27 +221,70 @@ impl Ensemble {
             addrs: slots.iter().map(|s| s.addr.clone()).collect(),
             secure_addrs: slots.iter().filter_map(|s| s.secure_addr()).collect(),
             admin_addrs: slots.iter().map(|s| s.admin_addr).collect(),
-            slots: slots.into_iter().map(Mutex::new).collect(),
+            slots: slots.into_iter().map(|s| Arc::new(Mutex::new(s))).collect(),
         }
     }
 
-    async fn launch(&self, index: usize, prepared: Prepared) -> Result<()> {
-        let mut slot = self.slots[index].lock().await;
+    /// What the member in `slot` (at `index`) needs to start: its
+    /// configuration, with `current` if a reconfig installed one.
+    fn launch_plan(
+        &self,
+        index: usize,
+        slot: &Slot,
+        current: Option<EnsembleConfig>,
+    ) -> Result<Launch> {
         let mut config = self.config.member_config(slot.id, slot.starts());
         config.ensemble_config = self.config_node_text();
-        slot.admin_ensemble = self.ensemble_config();
-        let publisher = Publisher {
+        let mut admin_ensemble = self.ensemble_config();
+        if let Some(current) = current {
+            self.reconfigured(&mut config, &mut admin_ensemble, current);
+        }
+        Ok(Launch {
+            runtime: self.handle()?.clone(),
+            config,
+            admin_ensemble,
+            network: self.network.clone(),
+            publisher: self.publisher(index),
+            port: self.config.client_port(),
+        })
+    }
+
+    /// Starts member `index` for the first time (while the ensemble is being
+    /// started, so nothing else holds its slot).
+    fn launch_first(&self, index: usize, prepared: Prepared) -> Result<()> {
+        let mut slot = self.slots[index]
+            .try_lock()
+            .map_err(|_| Error::Unsupported("starting a member twice"))?;
+        let launch = self.launch_plan(index, &slot, None)?;
+        slot.launch(launch, prepared)
+    }
+
+    fn publisher(&self, index: usize) -> Publisher {
+        Publisher {
             tx: self.reports.clone(),
             index,
-        };
-        slot.launch(
-            self.handle()?,
-            prepared,
-            config,
-            self.network.clone(),
-            publisher,
-            self.config.client_port(),
-        )
+        }
+    }
+
+    /// Every member's slot, locked in order (so two callers cannot deadlock).
+    async fn lock_all(&self) -> Vec<OwnedMutexGuard<Slot>> {
+        let mut all = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
+            all.push(slot.clone().lock_owned().await);
+        }
+        all
+    }
+
+    /// Runs `work` on the members' runtime to its end, even if the caller
+    /// stops waiting for it: a start or stop of members, once under way, is
+    /// never left half done (tasks aborted but the member still recorded as
+    /// running, a port still bound, a report never withdrawn).
+    fn run_to_end<T, F>(&self, work: F) -> Result<JoinHandle<Result<T>>>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        Ok(self.handle()?.spawn(work))
     }
 
     fn handle(&self) -> Result<&tokio::runtime::Handle> {
@@ -296,23 +360,51 @@ impl Ensemble {
     // ----- processes -----
 
     /// Kills `member` as a crash would: its connections drop, its peers see
-    /// the reset, what it had not flushed is lost; its storage stays.
+    /// the reset, what it had not flushed is lost; its storage stays. Once
+    /// this returns its client port is closed, its driver and storage thread
+    /// have ended (its connections' tasks are cancelled and close as the
+    /// members' runtime gets to them), and [`Ensemble::status`] reports it
+    /// down.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while it waits for the member (another operation on it under
+    /// way), nothing happened; dropped later, the kill completes on the
+    /// members' runtime, and the next operation on the member waits for it.
+    /// Either way the member is never left half killed.
     pub async fn kill(&self, member: MemberId) -> Result<()> {
         let i = self.index(member)?;
-        self.slots[i].lock().await.kill(&self.network).await;
-        self.publish_down(i);
-        Ok(())
+        let mut slot = self.slots[i].clone().lock_owned().await;
+        let (network, publisher) = (self.network.clone(), self.publisher(i));
+        let kill = self.run_to_end(async move {
+            kill_slot(&mut slot, &network, &publisher).await;
+            Ok(())
+        })?;
+        finished(kill).await
     }
 
     /// Starts `member` again on its port from its storage (killing it first
     /// if it runs). Returns once it runs, not necessarily serving: see
     /// [`Ensemble::wait_for_serving`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Ensemble::kill`]: dropped before it has the member, nothing
+    /// happened (it may have asked the other members for the current
+    /// configuration); dropped later, the restart completes on the members'
+    /// runtime — the member runs again, or, if the start failed, stays
+    /// down — and the next operation on it waits for that.
     pub async fn restart(&self, member: MemberId) -> Result<()> {
         self.restart_inner(member, false).await
     }
 
     /// Like [`Ensemble::restart`], with empty storage (a replaced disk): the
     /// member catches up from the leader by snapshot.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Ensemble::restart`]; the storage is wiped only if the restart
+    /// went ahead.
     pub async fn restart_wiped(&self, member: MemberId) -> Result<()> {
         self.restart_inner(member, true).await
     }
@@ -322,73 +414,96 @@ impl Ensemble {
         // Asked before this member's slot is locked (another restart may
         // hold another slot and ask this one).
         let current = self.latest_config(member).await;
-        let mut slot = self.slots[i].lock().await;
-        slot.kill(&self.network).await;
-        self.publish_down(i);
-        if wipe {
-            slot.wipe()?;
-        }
+        let mut slot = self.slots[i].clone().lock_owned().await;
         // A reconfig may have moved its client port: it starts there.
         let moved = current
             .as_ref()
             .and_then(|c| c.server(member)?.client.clone());
-        if let Some((_, port)) = moved {
-            slot.addr.set_port(port);
-        }
-        let prepared = slot.prepare(&self.network).await?;
-        let mut config = self.config.member_config(slot.id, slot.starts());
-        config.ensemble_config = self.config_node_text();
-        slot.admin_ensemble = self.ensemble_config();
-        if let Some(current) = current {
-            self.reconfigured(&mut config, &mut slot.admin_ensemble, current);
-        }
-        let publisher = Publisher {
-            tx: self.reports.clone(),
-            index: i,
-        };
-        slot.launch(
-            self.handle()?,
-            prepared,
-            config,
-            self.network.clone(),
-            publisher,
-            self.config.client_port(),
-        )
+        let launch = self.launch_plan(i, &slot, current)?;
+        let network = self.network.clone();
+        let restart = self.run_to_end(async move {
+            kill_slot(&mut slot, &network, &launch.publisher).await;
+            if wipe {
+                slot.wipe()?;
+            }
+            if let Some((_, port)) = moved {
+                slot.addr.set_port(port);
+            }
+            let prepared = slot.prepare(&network)?;
+            slot.launch(launch, prepared)
+        })?;
+        finished(restart).await
     }
 
     /// Whether `member` runs.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits for an operation on the member under way.
     pub async fn is_running(&self, member: MemberId) -> Result<bool> {
         Ok(self.slots[self.index(member)?].lock().await.is_running())
     }
 
-    /// Kills every member (storage is kept).
+    /// Kills every member (storage is kept); once this returns every client
+    /// port is closed, as after [`Ensemble::kill`] of each.
+    ///
+    /// # Cancel safety
+    ///
+    /// All or nothing: dropped while it waits for members that other
+    /// operations hold, no member was touched; dropped later, every member
+    /// is killed on the members' runtime, and the next operation on any of
+    /// them waits for that.
     pub async fn stop(&self) {
-        for (i, slot) in self.slots.iter().enumerate() {
-            slot.lock().await.kill(&self.network).await;
-            self.publish_down(i);
+        let mut slots = self.lock_all().await;
+        let network = self.network.clone();
+        let publishers: Vec<Publisher> = (0..slots.len()).map(|i| self.publisher(i)).collect();
+        let stop = self.run_to_end(async move {
+            for (slot, publisher) in slots.iter_mut().zip(&publishers) {
+                kill_slot(slot, &network, publisher).await;
+            }
+            Ok(())
+        });
+        // Without a runtime (never while `self` lives) nothing runs to stop.
+        if let Ok(stop) = stop {
+            let _ = finished(stop).await;
         }
     }
 
     /// Kills every member, starts them all again from their storage, and
     /// waits until every one serves.
+    ///
+    /// # Cancel safety
+    ///
+    /// The restart is all or nothing, as [`Ensemble::stop`]: dropped while
+    /// it waits for members that other operations hold, nothing happened;
+    /// dropped later, every member is restarted on the members' runtime. Only
+    /// the final wait for every member to serve is lost (see
+    /// [`Ensemble::wait_for_quorum`] and the other waits).
     pub async fn restart_all(&self) -> Result<()> {
-        self.stop().await;
-        let mut prepared = Vec::with_capacity(self.slots.len());
-        for slot in &self.slots {
-            prepared.push(slot.lock().await.prepare(&self.network).await?);
-        }
-        for (i, p) in prepared.into_iter().enumerate() {
-            self.launch(i, p).await?;
-        }
+        let mut slots = self.lock_all().await;
+        let launches = slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| self.launch_plan(i, slot, None))
+            .collect::<Result<Vec<_>>>()?;
+        let network = self.network.clone();
+        let restart = self.run_to_end(async move {
+            for (slot, launch) in slots.iter_mut().zip(&launches) {
+                kill_slot(slot, &network, &launch.publisher).await;
+            }
+            // Every port bound and every mailbox connected before any member
+            // runs, as at the first start.
+            let mut prepared = Vec::with_capacity(slots.len());
+            for slot in &mut slots {
+                prepared.push(slot.prepare(&network)?);
+            }
+            for ((slot, prepared), launch) in slots.iter_mut().zip(prepared).zip(launches) {
+                slot.launch(launch, prepared)?;
+            }
+            Ok(())
+        })?;
+        finished(restart).await?;
         self.wait_all_serving().await
-    }
-
-    fn publish_down(&self, index: usize) {
-        Publisher {
-            tx: self.reports.clone(),
-            index,
-        }
-        .publish(None);
     }
 
     // ----- network -----
@@ -429,6 +544,13 @@ impl Ensemble {
     /// [`MemberStatus::failpoint_hits`] counts what fired; a member crashed
     /// by a failpoint reports as not running until [`Ensemble::restart`]
     /// (which loses what it had not flushed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while it waits for the member (another operation on it under
+    /// way), nothing is armed. Dropped later, the failpoint is armed all the
+    /// same (on the running member, or at its next start); only the wait
+    /// for the running member to confirm is lost.
     pub async fn set_failpoint(
         &self,
         member: MemberId,
@@ -455,6 +577,12 @@ impl Ensemble {
 
     /// Disarms `point` on `member` (running or at its next start); a running
     /// member is disarmed before this returns.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Ensemble::set_failpoint`]: dropped before it has the member,
+    /// nothing changes; dropped later, the point is disarmed all the same
+    /// and only the wait for the running member to confirm is lost.
     pub async fn clear_failpoint(&self, member: MemberId, point: Failpoint) -> Result<()> {
         let disarmed = {
             let mut slot = self.slots[self.index(member)?].lock().await;
@@ -492,11 +620,25 @@ impl Ensemble {
 
     /// Closes every client connection of `member`; sessions stay alive and
     /// clients reconnect.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before the command reached the member (while it waits for
+    /// another operation on the member), nothing happens; dropped later, the
+    /// connections are closed all the same, and only the wait for the
+    /// member to confirm is lost.
     pub async fn drop_client_connections(&self, member: MemberId) -> Result<()> {
         self.ask(member, Command::DropConnections).await
     }
 
     /// Closes every client connection of every running member.
+    ///
+    /// # Cancel safety
+    ///
+    /// Members are done one after the other (as
+    /// [`Ensemble::drop_client_connections`]): dropped half way, the members
+    /// before the one it was at have closed their connections, that one
+    /// may, and the later ones keep theirs.
     pub async fn drop_all_client_connections(&self) -> Result<()> {
         for m in self.members() {
             match self.drop_client_connections(m).await {
@@ -510,6 +652,12 @@ impl Ensemble {
     /// Expires a session at the leader as if its timeout had passed: its
     /// ephemerals go on every member, its connection is closed, reattach
     /// attempts get the expired reply. Unknown sessions are ignored.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Ensemble::drop_client_connections`]: once the command reached
+    /// the leader the session expires all the same; only the wait for the
+    /// leader to confirm is lost.
     pub async fn expire_session(&self, session_id: i64) -> Result<()> {
         let leader = self.leader().ok_or(Error::NoLeader)?;
         self.ask(leader, |tx| Command::ExpireSession(session_id, tx))
@@ -518,6 +666,10 @@ impl Ensemble {
     }
 
     /// Sessions in the leader's applied session table.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
     pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
         let leader = self.leader().ok_or(Error::NoLeader)?;
         Ok(self
@@ -535,6 +687,10 @@ impl Ensemble {
     // ----- observation -----
 
     /// Zxid of the last transaction `member` applied.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
     pub async fn last_zxid(&self, member: MemberId) -> Result<i64> {
         Ok(self.inspect(member).await?.last_zxid)
     }
@@ -542,29 +698,55 @@ impl Ensemble {
     /// `member`'s zxid, digest, session table and ephemerals: what the
     /// history checkers compare across members (`check::members`, feature
     /// `verification`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
     pub async fn view(&self, member: MemberId) -> Result<crate::MemberView> {
         self.ask(member, Command::View).await
     }
 
     /// Digest of `member`'s data tree (equal on members that applied the
     /// same transactions).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
     pub async fn digest(&self, member: MemberId) -> Result<u64> {
         Ok(self.inspect(member).await?.digest)
     }
 }
 
+/// Kills the member in `slot` and withdraws its report.
+async fn kill_slot(slot: &mut Slot, network: &Network, publisher: &Publisher) {
+    slot.kill(network).await;
+    publisher.publish(None);
+}
+
+/// The result of work given to [`Ensemble::run_to_end`].
+async fn finished<T>(work: JoinHandle<Result<T>>) -> Result<T> {
+    match work.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: the runtime shut down, which only the drop of the
+        // ensemble does.
+        Err(_) => Err(Error::Unsupported("ensemble already shut down")),
+    }
+}
+
 impl Drop for Ensemble {
     fn drop(&mut self) {
-        // Stop the members first (their tasks, listeners and connections),
-        // then let the runtime go without blocking the caller, which may be
-        // an async context.
+        // Cancel the members' tasks (with their listeners and connections),
+        // then wait until the runtime has dropped them and its threads have
+        // ended: the ports are free once this returns. A slot held by a
+        // start or stop under way goes with its task.
         for slot in &self.slots {
             if let Ok(mut slot) = slot.try_lock() {
                 slot.abort();
             }
         }
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+            runtime::shut_down(runtime);
         }
     }
 }

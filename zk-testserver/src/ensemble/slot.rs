@@ -20,6 +20,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use zk_client::ensemble_config::EnsembleConfig;
 use zk_client::proto::DEFAULT_MAX_BUFFER;
 
 /// Where a member keeps its log, snapshots and epochs.
@@ -84,6 +85,19 @@ pub(super) struct SecurePort {
     pub(super) acceptor: tokio_rustls::TlsAcceptor,
 }
 
+/// What a member takes from its ensemble to start, gathered beforehand so
+/// that the start can finish on the members' runtime.
+pub(super) struct Launch {
+    /// The members' runtime, where its tasks run.
+    pub(super) runtime: tokio::runtime::Handle,
+    pub(super) config: MemberConfig,
+    /// What its admin endpoint knows of the ensemble.
+    pub(super) admin_ensemble: EnsembleConfig,
+    pub(super) network: Network,
+    pub(super) publisher: Publisher,
+    pub(super) port: ClientPort,
+}
+
 /// How a member's client port treats its connections.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ClientPort {
@@ -105,8 +119,6 @@ pub(super) struct Slot {
     /// Where its AdminServer-compatible endpoint listens, if enabled (port 0
     /// until first bound).
     pub(super) admin_addr: Option<SocketAddr>,
-    /// What that endpoint knows of the ensemble.
-    pub(super) admin_ensemble: zk_client::ensemble_config::EnsembleConfig,
 }
 
 impl Slot {
@@ -120,7 +132,6 @@ impl Slot {
             armed_on_start: Failpoints::default(),
             secure: None,
             admin_addr: None,
-            admin_ensemble: Default::default(),
         }
     }
 
@@ -150,7 +161,7 @@ impl Slot {
 
     /// Binds the client port (the same one on every start, unless a
     /// reconfig moved it) and connects the member's mailbox.
-    pub(super) async fn prepare(&mut self, network: &Network) -> Result<Prepared> {
+    pub(super) fn prepare(&mut self, network: &Network) -> Result<Prepared> {
         // Bound here, registered with the ensemble's runtime at launch.
         let listener = std::net::TcpListener::bind(self.addr.get())?;
         listener.set_nonblocking(true)?;
@@ -183,15 +194,15 @@ impl Slot {
     }
 
     /// Recovers storage, builds the member machine and spawns its tasks.
-    pub(super) fn launch(
-        &mut self,
-        runtime: &tokio::runtime::Handle,
-        prepared: Prepared,
-        mut config: MemberConfig,
-        network: Network,
-        publisher: Publisher,
-        port: ClientPort,
-    ) -> Result<()> {
+    pub(super) fn launch(&mut self, launch: Launch, prepared: Prepared) -> Result<()> {
+        let Launch {
+            runtime,
+            mut config,
+            admin_ensemble,
+            network,
+            publisher,
+            port,
+        } = launch;
         for (point, action) in std::mem::take(&mut self.armed_on_start).armed() {
             config.failpoints.arm(point, action);
         }
@@ -252,7 +263,7 @@ impl Slot {
                 let ctx = crate::admin::AdminContext {
                     id: self.id,
                     client_port: self.addr.get().port(),
-                    ensemble: self.admin_ensemble.clone(),
+                    ensemble: admin_ensemble,
                     started: info.started,
                 };
                 let admin = TcpListener::from_std(admin)?;
@@ -282,6 +293,10 @@ impl Slot {
 
     /// Stops the member as a crash would: its tasks end, its connections
     /// drop, its peers see a reset, unflushed appends are lost.
+    ///
+    /// Not cancel safe (dropped half way, the tasks are aborted but the
+    /// member is neither detached nor crashed): the ensemble runs it to its
+    /// end in a task of its own.
     pub(super) async fn kill(&mut self, network: &Network) {
         if let Some(r) = self.running.take() {
             r.listener.abort();

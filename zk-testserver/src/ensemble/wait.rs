@@ -91,6 +91,10 @@ impl Ensemble {
 
     /// Waits until the members' statuses (member 1 first) satisfy `pred`;
     /// `what` names the condition in the timeout error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits on the members' reports.
     pub async fn wait_for_status(
         &self,
         what: &'static str,
@@ -126,6 +130,10 @@ impl Ensemble {
     }
 
     /// Waits until some member leads and serves; returns it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits on the members' reports.
     pub async fn wait_for_leader(&self) -> Result<MemberId> {
         self.wait_for("a leader", |v| leader_of(v).is_some())
             .await?;
@@ -134,6 +142,10 @@ impl Ensemble {
 
     /// Waits until a leader serves with a quorum of members synced with it
     /// (so writes can commit); returns the leader.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits on the members' reports.
     pub async fn wait_for_quorum(&self) -> Result<MemberId> {
         // Voters only: observers (ids after the voters') never count.
         let voters = self.config.members;
@@ -148,6 +160,10 @@ impl Ensemble {
     }
 
     /// Waits until `member` serves clients.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits on the members' reports.
     pub async fn wait_for_serving(&self, member: MemberId) -> Result<()> {
         let i = self.index(member)?;
         self.wait_for("the member to serve", |v| {
@@ -179,6 +195,11 @@ impl Ensemble {
     /// and returns the common data digest; [`Error::Diverged`] if the
     /// members hold different data at the same zxid. Members partitioned
     /// away keep it waiting (heal first).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits on the members' reports and reads their
+    /// state.
     pub async fn wait_until_converged(&self) -> Result<u64> {
         loop {
             self.wait_for("convergence", quiescent).await?;

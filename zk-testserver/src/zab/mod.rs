@@ -451,19 +451,7 @@ impl Member {
     /// accepts; the zxid is returned, and an [`Output::Commit`] for it follows
     /// once a quorum has it durable.
     pub fn propose(&mut self, now: Instant, payload: Bytes) -> Result<Zxid, NotLeader> {
-        let State::Leading(l) = &mut self.state else {
-            return Err(NotLeader {
-                leader: self.leader(),
-            });
-        };
-        if l.exhausted() {
-            // The zxid counter is spent: a new epoch is needed (as ZooKeeper does).
-            self.transition(now, Next::Look);
-            return Err(NotLeader { leader: None });
-        }
-        l.propose(&mut self.core, payload).ok_or(NotLeader {
-            leader: Some(self.core.id()),
-        })
+        self.as_leader(now, |l, core| l.propose(core, payload))
     }
 
     /// Proposes a reconfiguration: `payload` is the entry (replicated and
@@ -481,19 +469,31 @@ impl Member {
         members: Vec<MemberId>,
         observers: Vec<MemberId>,
     ) -> Result<Zxid, NotLeader> {
+        self.as_leader(now, |l, core| {
+            l.propose_reconfig(core, payload, members, observers)
+        })
+    }
+
+    /// Makes a proposal with `propose` if this member is an established
+    /// leader; [`NotLeader`] otherwise, or when `propose` declines.
+    fn as_leader(
+        &mut self,
+        now: Instant,
+        propose: impl FnOnce(&mut Leader, &mut Core) -> Option<Zxid>,
+    ) -> Result<Zxid, NotLeader> {
         let State::Leading(l) = &mut self.state else {
             return Err(NotLeader {
                 leader: self.leader(),
             });
         };
         if l.exhausted() {
+            // The zxid counter is spent: a new epoch is needed (as ZooKeeper does).
             self.transition(now, Next::Look);
             return Err(NotLeader { leader: None });
         }
-        l.propose_reconfig(&mut self.core, payload, members, observers)
-            .ok_or(NotLeader {
-                leader: Some(self.core.id()),
-            })
+        propose(l, &mut self.core).ok_or(NotLeader {
+            leader: Some(self.core.id()),
+        })
     }
 
     /// Switches to a committed configuration (call it when the

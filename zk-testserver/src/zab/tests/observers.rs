@@ -3,25 +3,17 @@
 
 use std::time::Duration;
 
-use crate::zab::harness::{ZabHarness, ZabHarnessConfig};
+use super::three_voters_and;
 use crate::zab::ZabMessage;
 
 const S: Duration = Duration::from_secs(1);
-
-/// Three voters and observer 4 (a learner no configuration lets vote).
-fn with_observer(seed: u64) -> (ZabHarness, u64) {
-    let mut sim = ZabHarness::with_spares(3, 1, seed, ZabHarnessConfig::default());
-    assert!(sim.settle(5 * S), "no leader");
-    let leader = sim.leader().expect("leader");
-    (sim, leader)
-}
 
 /// The observer applies every write, and sends neither an ACK nor a
 /// PINGREPLY with a durable point, while every voter acknowledges.
 #[test]
 fn an_observer_learns_every_entry_and_acknowledges_none() {
     for seed in 0..3 {
-        let (mut sim, leader) = with_observer(300 + seed);
+        let (mut sim, leader) = three_voters_and(1, 300 + seed);
         for i in 0..20 {
             assert!(sim.propose(&format!("w{i}")).is_some());
             sim.run_for(S / 20);
@@ -49,7 +41,7 @@ fn an_observer_learns_every_entry_and_acknowledges_none() {
 /// (forged: a real one never sends it) commits nothing.
 #[test]
 fn an_observers_ack_counts_for_nothing() {
-    let (mut sim, leader) = with_observer(7);
+    let (mut sim, leader) = three_voters_and(1, 7);
     let voters: Vec<u64> = [1, 2, 3].into_iter().filter(|&v| v != leader).collect();
     for &v in &voters {
         sim.cut_one_way(v, leader);

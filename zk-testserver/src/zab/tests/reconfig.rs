@@ -3,18 +3,11 @@
 
 use std::time::Duration;
 
-use crate::zab::harness::{ZabHarness, ZabHarnessConfig};
+use super::three_voters_and;
+use crate::zab::harness::ZabHarness;
 use crate::zab::Role;
 
 const S: Duration = Duration::from_secs(1);
-
-/// Three voters and two spares (4, 5), settled; returns the leader.
-fn with_spares(seed: u64) -> (ZabHarness, u64) {
-    let mut sim = ZabHarness::with_spares(3, 2, seed, ZabHarnessConfig::default());
-    assert!(sim.settle(5 * S), "no leader");
-    let leader = sim.leader().expect("leader");
-    (sim, leader)
-}
 
 fn committed_everywhere(sim: &ZabHarness, ids: &[u64], payload: &str) -> bool {
     ids.iter()
@@ -27,7 +20,7 @@ fn committed_everywhere(sim: &ZabHarness, ids: &[u64], payload: &str) -> bool {
 #[test]
 fn replaced_voters_leave_and_the_new_quorum_commits_and_elects() {
     for seed in 0..4 {
-        let (mut sim, leader) = with_spares(100 + seed);
+        let (mut sim, leader) = three_voters_and(2, 100 + seed);
         let old: Vec<u64> = [1, 2, 3].into_iter().filter(|&m| m != leader).collect();
         assert!(sim.propose("before").is_some());
         sim.propose_reconfig(vec![leader, 4, 5], old.clone())
@@ -58,7 +51,7 @@ fn replaced_voters_leave_and_the_new_quorum_commits_and_elects() {
 /// after it commits, though the old quorum acked both.
 #[test]
 fn entries_from_a_pending_reconfig_on_need_the_new_quorum_too() {
-    let (mut sim, leader) = with_spares(7);
+    let (mut sim, leader) = three_voters_and(2, 7);
     sim.isolate(4);
     sim.isolate(5);
     let zxid = sim
@@ -83,7 +76,7 @@ fn entries_from_a_pending_reconfig_on_need_the_new_quorum_too() {
 /// A removed follower stops serving; the two left are the quorum.
 #[test]
 fn removed_follower_stops_serving_and_two_voters_go_on() {
-    let (mut sim, leader) = with_spares(9);
+    let (mut sim, leader) = three_voters_and(2, 9);
     let gone = [1, 2, 3].into_iter().find(|&m| m != leader).unwrap();
     let kept: Vec<u64> = [1, 2, 3].into_iter().filter(|&m| m != gone).collect();
     sim.propose_reconfig(kept.clone(), vec![4, 5])
@@ -106,7 +99,7 @@ fn removed_follower_stops_serving_and_two_voters_go_on() {
 /// A second reconfiguration is refused while one is pending.
 #[test]
 fn one_reconfig_at_a_time() {
-    let (mut sim, leader) = with_spares(11);
+    let (mut sim, leader) = three_voters_and(2, 11);
     sim.isolate(4);
     assert!(sim.propose_reconfig(vec![leader, 4, 5], vec![]).is_some());
     assert!(sim.propose_reconfig(vec![1, 2, 3, 4], vec![]).is_none());
