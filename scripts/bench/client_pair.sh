@@ -33,8 +33,6 @@ ts1 multi 1024 10000 100
 zk1tls get 64 30000 100
 zk1tls get 1 3000 100"}
 TS_PORT=${BENCH_TESTSERVER_PORT:-25601}
-die() { echo "$PROG: $*" >&2; exit 1; }
-log() { echo "$PROG: $*" >&2; }
 # shellcheck source=scripts/bench/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 

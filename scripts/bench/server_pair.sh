@@ -39,11 +39,10 @@ SCALE=$REPO_ROOT/target/release/zk-scale
 FOOTPRINT=$REPO_ROOT/target/release/zk-footprint
 OUT_DIR=""
 
-die() {
-    echo "server_pair: $*" >&2
-    exit 1
-}
-log() { echo "server_pair: $(date -u +%H:%M:%S) $*" >&2; }
+PROG=server_pair
+LOG_CLOCK=yes
+# shellcheck source=scripts/bench/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
 while (($#)); do
     case $1 in
