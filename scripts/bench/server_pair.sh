@@ -75,7 +75,6 @@ printf 'part\tvariant\tround\tkey\tvalue\tload1\n' >"$RESULTS"
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
-rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 # User + system CPU of a live process, in ms.
 cpu_ms() {
     awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"
