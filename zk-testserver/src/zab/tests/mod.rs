@@ -6,4 +6,5 @@ mod observers;
 mod races;
 mod random;
 mod reconfig;
+mod retention;
 mod robust;
