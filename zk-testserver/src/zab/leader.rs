@@ -59,6 +59,34 @@ impl Learner {
     fn forwarding(&self) -> bool {
         matches!(self.stage, Stage::Syncing { .. } | Stage::Broadcast)
     }
+
+    /// Sends learner `id` the entries of our history after the last one it
+    /// got, up to `upto`, each built by `message(prev, entry)`. False, and
+    /// nothing sent, if the history no longer holds the entry it got last:
+    /// retention dropped entries it lacks, and the stream would have a hole
+    /// its `prev` checks could not see.
+    fn catch_up(
+        &mut self,
+        core: &mut Core,
+        id: MemberId,
+        upto: Zxid,
+        message: fn(Zxid, LogEntry) -> ZabMessage,
+    ) -> bool {
+        if !core.log.has(self.sent) {
+            return false;
+        }
+        let entries: Vec<LogEntry> = core
+            .log
+            .after(self.sent)
+            .take_while(|e| e.zxid <= upto)
+            .cloned()
+            .collect();
+        for entry in entries {
+            let prev = std::mem::replace(&mut self.sent, entry.zxid);
+            core.send(id, message(prev, entry));
+        }
+        true
+    }
 }
 
 #[derive(Debug)]
@@ -467,8 +495,12 @@ impl Leader {
         if mark <= core.log.committed() {
             return;
         }
+        // Observers get the newly committed entries before `commit_to`,
+        // which may drop them from the retained history at once (retention
+        // counts committed entries): an observer informed afterwards,
+        // behind by more than the retention, would miss some.
+        self.inform_observers(core, mark);
         core.commit_to(mark);
-        self.inform_observers(core);
         let committed = core.log.committed();
         for id in self.forwarding() {
             core.send(id, ZabMessage::Commit(committed));
@@ -532,17 +564,23 @@ impl Leader {
             .map(|(&id, _)| id)
             .filter(|&id| gets_proposals(core, self.pending.as_ref(), id))
             .collect();
+        let last = core.log.last();
         for id in ids {
             let Some(l) = self.learners.get_mut(&id) else {
                 continue;
             };
-            let entries: Vec<LogEntry> = core.log.after(l.sent).cloned().collect();
-            for entry in entries {
-                let zxid = entry.zxid;
-                let prev = std::mem::replace(&mut l.sent, zxid);
-                core.send(id, ZabMessage::Proposal { prev, entry });
+            if !l.catch_up(core, id, last, |prev, entry| ZabMessage::Proposal { prev, entry }) {
+                self.drop_behind(id);
             }
         }
+    }
+
+    /// A learner lacks entries the history no longer holds: forget it, so
+    /// that it times out, rejoins and syncs again (by SNAP), rather than
+    /// get a stream with a hole in it.
+    fn drop_behind(&mut self, id: MemberId) {
+        tracing::warn!(id, "learner behind the retained history; dropped");
+        self.learners.remove(&id);
     }
 
     /// The pending reconfiguration committed: count acks, decide quorums and
@@ -569,26 +607,23 @@ impl Leader {
         self.learners.retain(|&id, _| core.is_member(id));
     }
 
-    /// Sends each forwarding observer the entries committed since the last
-    /// it got, as INFORMs (the commit follows).
-    fn inform_observers(&mut self, core: &mut Core) {
-        let committed = core.log.committed();
+    /// Sends each forwarding observer the entries up to `committed` (just
+    /// decided) since the last it got, as INFORMs (the commit follows).
+    /// ZooKeeper's leader informs its observers of each proposal as it
+    /// commits; here an observer may be behind by several (it was syncing).
+    fn inform_observers(&mut self, core: &mut Core, committed: Zxid) {
         let pending = self.pending.as_ref();
+        let mut behind = Vec::new();
         for (&id, l) in &mut self.learners {
             if !l.forwarding() || gets_proposals(core, pending, id) || l.sent >= committed {
                 continue;
             }
-            let entries: Vec<LogEntry> = core
-                .log
-                .after(l.sent)
-                .take_while(|e| e.zxid <= committed)
-                .cloned()
-                .collect();
-            for entry in entries {
-                let zxid = entry.zxid;
-                let prev = std::mem::replace(&mut l.sent, zxid);
-                core.send(id, ZabMessage::Inform { prev, entry });
+            if !l.catch_up(core, id, committed, |prev, entry| ZabMessage::Inform { prev, entry }) {
+                behind.push(id);
             }
+        }
+        for id in behind {
+            self.drop_behind(id);
         }
     }
 

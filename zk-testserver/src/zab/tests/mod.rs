@@ -6,6 +6,7 @@ mod observers;
 mod races;
 mod random;
 mod reconfig;
+mod retention;
 mod robust;
 
 use crate::zab::harness::{ZabHarness, ZabHarnessConfig};
