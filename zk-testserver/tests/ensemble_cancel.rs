@@ -313,7 +313,14 @@ async fn start_dropped_at_each_await_frees_its_ports_and_threads() {
 async fn dropping_an_ensemble_frees_its_ports_and_threads_at_once() {
     let _turn = serial().await;
     let before = ensemble_threads();
-    let zk = builder(3).admin_port(0).start().await.unwrap();
+    // On disk, so each member has a storage thread (in memory it has none).
+    let dir = std::env::temp_dir().join(format!("zk-ensemble-drop-{}", std::process::id()));
+    let zk = builder(3)
+        .admin_port(0)
+        .data_dir(&dir)
+        .start()
+        .await
+        .unwrap();
     let client = client(&zk).await;
     writes(&client, "before-drop").await;
     assert!(
@@ -329,6 +336,7 @@ async fn dropping_an_ensemble_frees_its_ports_and_threads_at_once() {
         port_free(addr, "dropped ensemble");
     }
     ensemble_threads_back_to(before, "dropped ensemble").await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
