@@ -28,6 +28,10 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Vec<MemberView>, Violation>>,
 {
+    tracing::debug!(
+        sessions = closed.len(),
+        "waiting for closed sessions to end"
+    );
     let deadline = Instant::now() + limit;
     loop {
         let views = read().await?;
