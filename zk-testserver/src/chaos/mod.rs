@@ -9,8 +9,9 @@
 //! isolation, one-way cuts, slow and lossy links, session expiry, dropped
 //! client connections, failpoints (crash, pause, rejoin), observers killed
 //! or cut off — then heals
-//! everything, waits until the ensemble is quiescent and every abandoned
-//! session has expired, reads the final state and runs every checker.
+//! everything, waits until the ensemble is quiescent, every abandoned
+//! session has expired and every session the workload closed has ended at
+//! the server, reads the final state and runs every checker.
 //!
 //! [`run`] drives the built-in [`Mixed`] workload of raw-request processes;
 //! [`run_workload`] drives any [`Workload`] under the same faults and
@@ -43,13 +44,14 @@
 //! ```
 
 mod nemesis;
+mod settle;
 mod workload;
 mod world;
 
 pub use workload::{Mixed, Workload};
 pub use world::{RealSession, RealWorld};
 
-use crate::check::Violation;
+use crate::check::{MemberView, Violation};
 use crate::ensemble::Ensemble;
 use crate::workload::{Plan, Summary};
 use nemesis::{heal_all, FaultLog, Nemesis};
@@ -264,9 +266,21 @@ async fn drive<W: Workload>(
             liveness("processes did not finish after healing").with_ops(&workload.pending())
         })?;
     converge(&zk).await?;
-    // Sessions whose close was lost expire within their timeout.
+    // Abandoned sessions expire within their timeout (at most 20 ticks).
     tokio::time::sleep(cfg.tick * 20 + cfg.tick * 4).await;
+    // A close the client could not confirm ends the session only when it
+    // times out, late on a starved machine: wait for it (see `settle`).
+    let closed = workload.closed_sessions();
+    let read = || read_views(&zk);
+    let views = settle::views_once_ended(read, &closed, cfg.tick, Duration::from_secs(30)).await?;
+    let summary = workload.verdict(&world, &views).await?;
     converge(&zk).await?;
+    Ok(summary)
+}
+
+/// Every member's view, once the ensemble has converged.
+async fn read_views(zk: &Ensemble) -> Result<Vec<MemberView>, Violation> {
+    converge(zk).await?;
     let mut views = Vec::new();
     for m in zk.members() {
         views.push(
@@ -275,9 +289,7 @@ async fn drive<W: Workload>(
                 .map_err(|e| liveness(format!("member {m}: {e}")))?,
         );
     }
-    let summary = workload.verdict(&world, &views).await?;
-    converge(&zk).await?;
-    Ok(summary)
+    Ok(views)
 }
 
 async fn converge(zk: &Ensemble) -> Result<u64, Violation> {

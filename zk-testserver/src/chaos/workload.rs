@@ -2,6 +2,7 @@
 //! built-in workload of raw-request processes.
 
 use super::world::RealWorld;
+use crate::check::members::closed_sessions;
 use crate::check::{HistoryOp, MemberView, Recorder, Violation};
 use crate::workload::{self, Plan, Process, Session, Summary, Watches, World};
 use std::future::Future;
@@ -13,8 +14,9 @@ use std::time::Duration;
 /// The run calls [`Workload::setup`] once the ensemble is up,
 /// [`Workload::processes`] to start the processes, which must return soon
 /// after [`RealWorld::running`] turns false; after the faults are healed,
-/// the processes ended, the ensemble converged and every abandoned session
-/// expired, it calls [`Workload::verdict`] with every member's view.
+/// the processes ended, the ensemble converged, every abandoned session
+/// expired and every session of [`Workload::closed_sessions`] ended, it
+/// calls [`Workload::verdict`] with every member's view.
 ///
 /// Outside this crate a workload drives what it likes — `zk-recipes`' tests
 /// drive the real recipes — over clients from
@@ -33,6 +35,14 @@ pub trait Workload: 'static {
         world: &RealWorld,
         views: &[MemberView],
     ) -> impl Future<Output = Result<Summary, Violation>>;
+    /// Sessions the workload closed that its checks take as ended: before
+    /// reading the members' views the run waits (up to 30 s) until no
+    /// member holds any of them, for a close the client could not confirm
+    /// ends the session at the server only when it times out
+    /// ([`crate::check::members::closed_sessions`]). None by default.
+    fn closed_sessions(&self) -> Vec<i64> {
+        Vec::new()
+    }
     /// Operations recorded so far.
     fn ops(&self) -> usize;
     /// Operations still waiting for their outcome (named when the
@@ -108,6 +118,12 @@ impl Workload for Mixed {
             let history = this.recorder.snapshot();
             workload::verdict(&history, &this.watches.streams(), &finals, &views)
         }
+    }
+
+    fn closed_sessions(&self) -> Vec<i64> {
+        closed_sessions(&self.recorder.snapshot())
+            .into_keys()
+            .collect()
     }
 
     fn ops(&self) -> usize {

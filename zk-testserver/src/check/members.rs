@@ -37,16 +37,52 @@ pub fn check_digests(members: &[MemberView]) -> Result<(), Violation> {
     Ok(())
 }
 
+/// The sessions a client closed (`Close -> Ok`), each with its close.
+///
+/// A close returning `Ok` does not say that the server ended the session:
+/// `zk_client::Client::close`, like ZooKeeper's own clients, returns `Ok`
+/// when no server was connected or the connection dropped before the reply,
+/// and the session then ends at the server only when its timeout passes
+/// (its ephemerals live until then). So [`check_ephemerals`] must be given
+/// views taken once no member holds any of these sessions any more
+/// ([`first_held`] says when).
+pub fn closed_sessions(history: &History) -> BTreeMap<i64, &HistoryOp> {
+    history
+        .ops()
+        .iter()
+        .filter(|op| op.session != 0 && matches!((&op.call, &op.ret), (Call::Close, Ret::Ok)))
+        .map(|op| (op.session, op))
+        .collect()
+}
+
+/// The first member (and session) still holding one of `sessions`, if any.
+pub fn first_held<'a>(
+    sessions: impl IntoIterator<Item = &'a i64>,
+    members: &[MemberView],
+) -> Option<(u64, i64)> {
+    sessions.into_iter().find_map(|s| {
+        members
+            .iter()
+            .find(|m| m.sessions.contains(s))
+            .map(|m| (m.id, *s))
+    })
+}
+
 /// Checks ephemerals on every member: none outlives its session (its owner
-/// is in the member's session table, and no session whose close was
-/// acknowledged or whose expiry a client saw owns one), and no acknowledged
-/// ephemeral of a session still alive is missing.
+/// is in the member's session table, and no session its client closed or
+/// saw expire owns one), and no acknowledged ephemeral of a session still
+/// alive is missing.
+///
+/// The views must be taken after every session of [`closed_sessions`] left
+/// the members' session tables: until then a close the client could not
+/// confirm may not have reached the server, and the session and its
+/// ephemerals legitimately live on.
 pub fn check_ephemerals(history: &History, members: &[MemberView]) -> Result<usize, Violation> {
-    let mut ended: BTreeMap<i64, &HistoryOp> = BTreeMap::new();
+    let mut ended = closed_sessions(history);
     let mut created: Vec<&HistoryOp> = Vec::new();
     for op in history.ops() {
         match (&op.call, &op.ret) {
-            (Call::Close | Call::SessionLost, Ret::Ok) if op.session != 0 => {
+            (Call::SessionLost, Ret::Ok) if op.session != 0 => {
                 ended.insert(op.session, op);
             }
             (Call::CreateEphemeral { .. }, Ret::Ok) => created.push(op),
