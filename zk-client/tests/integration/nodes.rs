@@ -287,6 +287,9 @@ async fn chroot_maps_every_path() {
     let root = ns.root_client().await;
     let (p, _) = c.create("/x", "", CreateMode::Persistent).await.unwrap();
     assert_eq!(p, "/x");
+    // On an ensemble the two clients may read from different members:
+    // ZooKeeper orders reads per client, so the reader syncs first.
+    root.sync(&ns.root).await.unwrap();
     assert!(root
         .exists(&format!("{}/x", ns.root))
         .await
