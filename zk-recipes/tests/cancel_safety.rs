@@ -610,6 +610,9 @@ async fn queue() {
                 .into_iter()
                 .collect();
             let completed = !delivered.is_empty();
+            // The producer wrote through another session (on an ensemble,
+            // maybe another member): sync before reading what is left.
+            c.sync(&path).await.unwrap();
             drain(&q, delivered, &["late".to_string()].into()).await;
             completed
         },
