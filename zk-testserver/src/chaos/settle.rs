@@ -59,21 +59,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::members::tests::view;
     use crate::check::members::{check_ephemerals, closed_sessions};
     use crate::check::{Call, History, Ret};
     use std::cell::Cell;
 
     const SESSION: i64 = 0x2a;
-
-    fn view(id: u64, sessions: &[i64], eph: &[(&str, i64)]) -> MemberView {
-        MemberView {
-            id,
-            last_zxid: 0x105,
-            digest: 7,
-            sessions: sessions.iter().copied().collect(),
-            ephemerals: eph.iter().map(|(p, o)| (p.to_string(), *o)).collect(),
-        }
-    }
 
     /// Seed 569's history: an ephemeral, then a close that returned `Ok`
     /// without the server's reply.

@@ -134,11 +134,12 @@ pub fn check_ephemerals(history: &History, members: &[MemberView]) -> Result<usi
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn view(id: u64, sessions: &[i64], eph: &[(&str, i64)]) -> MemberView {
+    /// A member's view for checker tests (also used by `chaos::settle`'s).
+    pub(crate) fn view(id: u64, sessions: &[i64], eph: &[(&str, i64)]) -> MemberView {
         MemberView {
             id,
             last_zxid: 0x105,
