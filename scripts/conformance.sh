@@ -61,6 +61,19 @@ section() { printf '\n===== conformance: %s =====\n' "$*"; }
 note() { printf 'conformance: %s\n' "$*"; }
 die() { note "ERROR: $*"; exit 1; }
 
+# Every cargo command of a step (a build and a test run) gets at most
+# CARGO_LIMIT seconds: a test that hangs fails its step with its name in the
+# log, instead of using up CI's whole time limit.
+CARGO_LIMIT=${CARGO_LIMIT:-1500}
+cargo() {
+    local rc=0
+    timeout --kill-after=30 "$CARGO_LIMIT" command cargo "$@" || rc=$?
+    if ((rc == 124 || rc == 137)); then
+        note "cargo $* did not finish within ${CARGO_LIMIT}s (the tests still running are named above)"
+    fi
+    return "$rc"
+}
+
 # A step calls `skip "reason"` (and returns) when it has nothing to run yet.
 SKIPPED=""
 skip() {

@@ -489,7 +489,14 @@ async fn release_leaves_no_watch_on_the_server() {
 async fn lost_fires_in_time_when_the_monitors_first_request_stalls() {
     let env = env().await;
     let (proxy, builder) = env.proxied().await;
-    let holder = builder.connect().await.unwrap();
+    // The grace timer gives up a twelfth of the session timeout before the
+    // client would count the session lost; a long timeout keeps that
+    // margin (500 ms) above the scheduling delays of a loaded machine.
+    let holder = builder
+        .session_timeout(Duration::from_secs(6))
+        .connect()
+        .await
+        .unwrap();
     let rival = env.client().await;
     let held = proxy.inject(
         Match::op(OpCode::Exists).path_contains("/locks/stall/"),

@@ -274,6 +274,23 @@ pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> T {
     }
 }
 
+/// Drives `op` until `held` (a [`zk_testserver::proxy::Fault::HoldReply`]
+/// rule) has caught its request, then drops `op` there: the drop lands while
+/// that request is in flight, whatever the machine's speed. Fails the test
+/// if `op` finishes first or the request does not come within [`PATIENCE`].
+pub async fn drop_when_held<T: std::fmt::Debug>(
+    op: impl Future<Output = T>,
+    held: &zk_testserver::proxy::Injection,
+) -> zk_testserver::proxy::Observed {
+    within(PATIENCE, async {
+        tokio::select! {
+            done = op => panic!("finished while its request was to be held: {done:?}"),
+            seen = held.triggered() => seen,
+        }
+    })
+    .await
+}
+
 /// Waits until `client` is connected (Connected or Reconnected).
 pub async fn connected(client: &Client) {
     within(
