@@ -67,7 +67,7 @@ die() { note "ERROR: $*"; exit 1; }
 CARGO_LIMIT=${CARGO_LIMIT:-1500}
 cargo() {
     local rc=0
-    timeout --kill-after=30 "$CARGO_LIMIT" command cargo "$@" || rc=$?
+    timeout --kill-after=30 "$CARGO_LIMIT" cargo "$@" || rc=$?
     if ((rc == 124 || rc == 137)); then
         note "cargo $* did not finish within ${CARGO_LIMIT}s (the tests still running are named above)"
     fi
