@@ -5,7 +5,8 @@
 //! persistent). Each (path, watcher) holds a set of modes, so a standard and a
 //! persistent watch on the same path coexist (ZooKeeper 3.9 semantics).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use zk_client::proto::{path as zkpath, EventType};
 
 /// Who receives events: a connection id.
@@ -39,25 +40,85 @@ pub enum ServerWatchKind {
 
 #[derive(Debug, Default, Clone)]
 struct WatchTable {
-    by_path: HashMap<String, HashMap<WatcherId, u8>>,
+    by_path: HashMap<Arc<str>, HashMap<WatcherId, u8>>,
+    /// The paths each watcher has registrations on, so that closing a
+    /// connection visits its own watches only (ZooKeeper's `watch2Paths`).
+    by_watcher: HashMap<WatcherId, WatcherPaths>,
     /// Registrations with the RECURSIVE bit, so that a trigger knows in
     /// O(1) whether ancestors need a look (ZooKeeper keeps the same count,
     /// `recursiveWatchQty`).
     recursive: usize,
 }
 
+/// The paths one watcher may have registrations on. A registration that
+/// ends (a one-shot watch firing, a removal) only counts `live` down, so a
+/// change fired to many watchers costs one integer update each rather than
+/// a path lookup each; the stale entries are swept when a registration
+/// finds them outnumbering the live ones, which keeps the list within twice
+/// the most registrations the watcher held at once (plus [`STALE_SLACK`]).
+#[derive(Debug, Default, Clone)]
+struct WatcherPaths {
+    paths: Vec<Arc<str>>,
+    live: usize,
+}
+
+/// Entries a watcher's path list may hold beyond twice its registrations
+/// before it is swept.
+const STALE_SLACK: usize = 16;
+
+impl WatcherPaths {
+    /// Counts one registration of this watcher gone; true if none is left.
+    fn ended(&mut self) -> bool {
+        self.live -= 1;
+        self.live == 0
+    }
+}
+
 impl WatchTable {
     fn add(&mut self, path: &str, w: WatcherId, mode: u8) {
+        let key = match self.by_path.get_key_value(path) {
+            Some((key, _)) => key.clone(),
+            None => Arc::from(path),
+        };
         let bits = self
             .by_path
-            .entry(path.to_string())
+            .entry(key.clone())
             .or_default()
             .entry(w)
             .or_default();
+        let new = *bits == 0;
         if mode & RECURSIVE != 0 && *bits & RECURSIVE == 0 {
             self.recursive += 1;
         }
         *bits |= mode;
+        if new {
+            self.registered(w, key);
+        }
+    }
+
+    /// Notes a new (path, watcher) registration in the watcher's list,
+    /// sweeping the list when stale entries have piled up.
+    fn registered(&mut self, w: WatcherId, path: Arc<str>) {
+        let list = self.by_watcher.entry(w).or_default();
+        list.paths.push(path);
+        list.live += 1;
+        if list.paths.len() >= 2 * list.live + STALE_SLACK {
+            let by_path = &self.by_path;
+            let mut seen = HashSet::with_capacity(list.live);
+            list.paths.retain(|p| {
+                by_path.get(p).is_some_and(|m| m.contains_key(&w)) && seen.insert(p.clone())
+            });
+            debug_assert_eq!(list.paths.len(), list.live);
+        }
+    }
+
+    /// Counts a registration of `w` gone from its list.
+    fn ended(by_watcher: &mut HashMap<WatcherId, WatcherPaths>, w: WatcherId) {
+        if let Some(list) = by_watcher.get_mut(&w) {
+            if list.ended() {
+                by_watcher.remove(&w);
+            }
+        }
     }
 
     fn modes(&self, path: &str, w: WatcherId) -> u8 {
@@ -83,6 +144,7 @@ impl WatchTable {
         *bits &= !mask;
         if *bits == 0 {
             m.remove(&w);
+            Self::ended(&mut self.by_watcher, w);
         }
         if m.is_empty() {
             self.by_path.remove(path);
@@ -90,15 +152,22 @@ impl WatchTable {
         had
     }
 
+    /// Drops every registration of `w`, visiting only its own paths.
     fn remove_watcher(&mut self, w: WatcherId) {
-        let mut recursive_removed = 0;
-        self.by_path.retain(|_, m| {
+        let Some(list) = self.by_watcher.remove(&w) else {
+            return;
+        };
+        for path in list.paths {
+            let Some(m) = self.by_path.get_mut(&path) else {
+                continue;
+            };
             if m.remove(&w).is_some_and(|b| b & RECURSIVE != 0) {
-                recursive_removed += 1;
+                self.recursive -= 1;
             }
-            !m.is_empty()
-        });
-        self.recursive -= recursive_removed;
+            if m.is_empty() {
+                self.by_path.remove(&path);
+            }
+        }
     }
 
     fn has_recursive(&self) -> bool {
@@ -113,6 +182,7 @@ impl WatchTable {
         skip: &BTreeSet<WatcherId>,
     ) -> BTreeSet<WatcherId> {
         let mut out = BTreeSet::new();
+        let by_watcher = &mut self.by_watcher;
         if let Some(m) = self.by_path.get_mut(path) {
             for (w, bits) in m.iter_mut() {
                 if skip.contains(w) {
@@ -125,7 +195,12 @@ impl WatchTable {
                 }
                 *bits &= !STANDARD;
             }
-            m.retain(|_, b| *b != 0);
+            m.retain(|w, b| {
+                if *b == 0 {
+                    Self::ended(by_watcher, *w);
+                }
+                *b != 0
+            });
             if m.is_empty() {
                 self.by_path.remove(path);
             }
@@ -346,7 +421,7 @@ impl WatchManager {
             .collect();
         for (p, m) in &self.data.by_path {
             for w in m.keys() {
-                out.entry(*w).or_default().insert(p.clone());
+                out.entry(*w).or_default().insert(p.to_string());
             }
         }
         out
@@ -501,5 +576,57 @@ mod tests {
         assert_eq!(m.data.recursive, 0);
         // With none left, deep changes notify nobody.
         assert!(m.node_created("/s/t").is_empty());
+    }
+
+    /// Closing a connection removes its registrations, and only its own,
+    /// in both tables and whatever fired or was removed before.
+    #[test]
+    fn closing_a_watcher_removes_its_registrations_only() {
+        let mut m = WatchManager::default();
+        for w in 1..=3 {
+            m.add("/shared", w, ServerWatchKind::Data);
+            m.add("/shared", w, ServerWatchKind::Child);
+            m.add(&format!("/own{w}"), w, ServerWatchKind::PersistentRecursive);
+            m.add(&format!("/own{w}"), w, ServerWatchKind::Persistent);
+        }
+        // Watcher 2's data watch fires (and goes); its child watch stays.
+        assert_eq!(m.data_changed("/shared").len(), 3);
+        m.remove_watcher(2);
+        assert!(!m.contains("/shared", 2, RemoveKind::Any));
+        assert!(!m.contains("/own2", 2, RemoveKind::Any));
+        assert!(m.contains("/shared", 1, RemoveKind::Children));
+        assert!(m.contains("/own3", 3, RemoveKind::PersistentRecursive));
+        assert_eq!(m.data.recursive, 2);
+        assert!(!m.data.by_watcher.contains_key(&2));
+        assert!(!m.child.by_watcher.contains_key(&2));
+        m.remove_watcher(1);
+        m.remove_watcher(3);
+        assert_eq!(m.count(true), 0);
+        assert!(m.data.by_path.is_empty() && m.child.by_path.is_empty());
+        assert!(m.data.by_watcher.is_empty() && m.child.by_watcher.is_empty());
+    }
+
+    /// A watcher that re-arms a one-shot watch after every event (a config
+    /// reader) or watches a new node each time (a lock waiter) keeps a path
+    /// list within twice its registrations, and closing it still finds
+    /// the one that is live.
+    #[test]
+    fn a_watchers_path_list_stays_bounded_as_watches_fire() {
+        let mut m = WatchManager::default();
+        m.add("/held", 7, ServerWatchKind::Persistent);
+        for i in 0..10_000 {
+            m.add("/config", 7, ServerWatchKind::Data);
+            assert_eq!(m.data_changed("/config").len(), 1);
+            let node = format!("/lock/n{i}");
+            m.add(&node, 7, ServerWatchKind::Data);
+            m.node_deleted(&node);
+            // It never held more than three registrations at once.
+            assert!(m.data.by_watcher[&7].paths.len() <= 2 * 3 + STALE_SLACK);
+        }
+        m.add("/config", 7, ServerWatchKind::Data);
+        assert_eq!(m.data.by_watcher[&7].live, 2);
+        m.remove_watcher(7);
+        assert_eq!(m.count(true), 0);
+        assert!(m.data.by_path.is_empty() && m.child.by_path.is_empty());
     }
 }
