@@ -4,6 +4,7 @@
 //! ```text
 //! zk-scale fanout      --connect HOSTS --steps 1,10,100,1000 [--rounds 5]
 //! zk-scale children    --connect HOSTS --steps 10,1000,100000 [--rounds 5]
+//! zk-scale close       --connect HOSTS --steps 1000,10000 [--rounds 5]
 //! zk-scale first-write --connect HOSTS [--deadline-ms 60000]
 //! ```
 //!
@@ -21,6 +22,12 @@
 //!   per step: `children count=N rounds=R p50_ms=… min_ms=… fill_secs=…`.
 //!   The client accepts frames up to `--max-frame` bytes (a million
 //!   children of 8-character names make a reply of 12 MB).
+//! - `close`: each round opens N sessions (N the step, not cumulative),
+//!   each leaves an exists watch on an absent node of its own, then all are
+//!   closed, `--concurrency` at a time; the round's time runs from the first
+//!   close to the last one acknowledged (the server dropping each closing
+//!   session's watches is in it). One line per step:
+//!   `close sessions=N rounds=R close_p50_ms=… close_min_ms=… close_max_ms=…`.
 //! - `first-write`: connects and creates one ephemeral node, retrying
 //!   (connection and request) until one create is acknowledged or the
 //!   deadline passes; prints `first_write_ms=… attempts=…` measured from the
@@ -56,6 +63,8 @@ enum Command {
     Fanout(Steps),
     /// Time of getChildren on a node with N children.
     Children(Steps),
+    /// Time to close N sessions that each watch a node of their own.
+    Close(Steps),
     /// Time to the first acknowledged create, retrying until the deadline.
     FirstWrite {
         /// ZooKeeper connect string.
@@ -179,6 +188,48 @@ async fn fanout(a: Steps) -> Result<(), String> {
         let _ = c.close().await;
     }
     outcome
+}
+
+/// Each round opens N sessions, lets each leave an exists watch on its own
+/// absent node, then closes them all (`--concurrency` at a time) and times
+/// the closes: the server drops each closing session's watches.
+async fn close(a: Steps) -> Result<(), String> {
+    a.check()?;
+    let owner = a.session().await?;
+    let base = scratch(&owner).await?;
+    for &n in &a.steps {
+        let mut times = Vec::new();
+        for round in 0..a.rounds {
+            let sessions = all(n, a.concurrency, |_| a.session()).await?;
+            let base = &base;
+            all(n, a.concurrency, |i| {
+                let path = format!("{base}/r{round}-w{i}");
+                let client = &sessions[i];
+                async move {
+                    client
+                        .exists_watch(&path)
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("watching {path}: {e}"))
+                }
+            })
+            .await?;
+            let t0 = Instant::now();
+            all(n, a.concurrency, |i| {
+                let client = &sessions[i];
+                async move { client.close().await.map_err(|e| format!("closing: {e}")) }
+            })
+            .await?;
+            times.push(t0.elapsed());
+        }
+        let (p50, min, max) = stats_ms(times);
+        println!(
+            "close sessions={n} rounds={} close_p50_ms={p50:.2} close_min_ms={min:.2} close_max_ms={max:.2}",
+            a.rounds
+        );
+    }
+    let _ = owner.close().await;
+    Ok(())
 }
 
 /// The rounds of one fan-out step; prints its line.
@@ -316,6 +367,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Fanout(a) => fanout(a).await,
             Command::Children(a) => children(a).await,
+            Command::Close(a) => close(a).await,
             Command::FirstWrite {
                 connect,
                 deadline_ms,
