@@ -28,7 +28,12 @@
 //!
 //! Concurrency *C* means *C* requests in flight at once on one client: one
 //! task keeps *C* operation futures in a [`FuturesUnordered`] and starts the
-//! next operation as soon as one completes. The latency of an operation runs
+//! next operation as soon as one completes; concurrency 1 is a plain loop
+//! that awaits one operation after another, as a serial caller writes it
+//! (a `FuturesUnordered` that has polled all of its futures yields to the
+//! runtime, which with a single future happens on every operation and wakes
+//! a second worker thread each time: a cost of the harness, not of the
+//! client measured). The latency of an operation runs
 //! from the moment it is issued (just before the client call) to its reply;
 //! throughput is the number of measured operations divided by the wall time
 //! from the first issue to the last reply.
@@ -350,6 +355,12 @@ async fn timed_run<T: Target>(
     samples: &mut Vec<u64>,
 ) -> Result<Duration, String> {
     let start = Instant::now();
+    if conc == 1 {
+        for i in 0..n {
+            samples.push(one_op(target, plan, warm, i).await?.as_nanos() as u64);
+        }
+        return Ok(start.elapsed());
+    }
     let mut inflight = FuturesUnordered::new();
     let mut next = 0;
     loop {
