@@ -56,12 +56,19 @@ impl ChrootState {
 }
 
 impl Client {
+    /// Whether [`Client::ensure_chroot`] has work to do (the builder asked
+    /// for the chroot to be created and it is not confirmed yet).
+    pub(super) fn chroot_pending(&self) -> bool {
+        let state = &self.inner.chroot_state;
+        state.create && !state.ready.load(Ordering::Acquire)
+    }
+
     /// Before a request under the chroot: creates the chroot if the builder
     /// asked for it and it has not been found yet. Cancel-safe: a dropped
     /// call leaves whatever it created, and the next call finishes the job.
     pub(super) async fn ensure_chroot(&self) -> Result<()> {
         let state = &self.inner.chroot_state;
-        if !state.create || state.ready.load(Ordering::Acquire) {
+        if !self.chroot_pending() {
             return Ok(());
         }
         let Some(root) = self.inner.chroot.prefix() else {

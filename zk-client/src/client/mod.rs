@@ -320,28 +320,55 @@ impl Client {
 
     /// Hands a request to the connection task (creating the chroot first
     /// if the builder asked for it) and waits for its reply.
-    async fn submit(
+    ///
+    /// Builds the command at once (nothing is sent before the future is
+    /// polled): a request's future then holds it once, not once per layer.
+    fn submit(
         &self,
         request: Request,
         watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
-    ) -> Result<Reply> {
-        self.ensure_chroot().await?;
-        self.submit_raw(request, watch).await
+    ) -> impl Future<Output = Result<Reply>> + Send + '_ {
+        self.exchange(request, watch, true)
     }
 
     /// [`Self::submit`] without the chroot check.
-    async fn submit_raw(
+    fn submit_raw(
         &self,
         request: Request,
         watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
-    ) -> Result<Reply> {
+    ) -> impl Future<Output = Result<Reply>> + Send + '_ {
+        self.exchange(request, watch, false)
+    }
+
+    fn exchange(
+        &self,
+        request: Request,
+        watch: Option<(WatchKind, WatchRequest<WatchSender>)>,
+        chroot_first: bool,
+    ) -> impl Future<Output = Result<Reply>> + Send + '_ {
         let (reply, rx) = ReplySender::new();
-        self.send_command(Command::Submit {
+        let command = Command::Submit {
             request,
             watch,
             reply,
-        })
-        .await?;
+        };
+        self.send_and_wait(command, rx, chroot_first)
+    }
+
+    /// Sends a `Submit` command (after the chroot check if `chroot_first`)
+    /// and waits for the reply `rx` will carry.
+    async fn send_and_wait(
+        &self,
+        command: Command,
+        rx: tokio::sync::oneshot::Receiver<Result<Reply>>,
+        chroot_first: bool,
+    ) -> Result<Reply> {
+        if chroot_first && self.chroot_pending() {
+            // Once per client at most: boxed, so that every request's future
+            // does not carry the chroot creation's state.
+            Box::pin(self.ensure_chroot()).await?;
+        }
+        self.send_command(command).await?;
         let result = rx.await.unwrap_or_else(|_| Err(Error::closed()));
         // Visible to the caller as soon as it holds the reply (the
         // connection task publishes its own view a moment later).
@@ -358,21 +385,43 @@ impl Client {
         result
     }
 
-    /// Hands `command` to the connection task, waiting for room in its
-    /// queue. Cancel safe: if dropped before it completes, the command was
-    /// not queued.
+    /// Hands `command` to the connection task: at once if its queue has
+    /// room, otherwise through the returned future, which waits for room.
+    /// Call it where the command is due (inside the caller's async body):
+    /// unlike an async fn, it queues the command before it is polled.
     ///
-    /// Exempt from tokio's cooperative budget: once a task's budget is spent,
-    /// a budgeted send returns `Pending` without taking its place in the
-    /// channel's queue, so a call started later in the same task (a
-    /// `join_all` of writes) could reach the server first. Unbudgeted, the
+    /// Cancel safety: once queued the command stays queued; a waiting
+    /// future dropped before it completes leaves the command unqueued.
+    ///
+    /// The wait is exempt from tokio's cooperative budget: once a task's
+    /// budget is spent, a budgeted send returns `Pending` without taking its
+    /// place in the channel's queue, so a call started later in the same task
+    /// (a `join_all` of writes) could reach the server first. Unbudgeted, the
     /// send either queues the command or waits in the channel's FIFO, and
     /// one task's calls go out in the order they were first polled. What
-    /// follows (awaiting the reply) stays under the budget.
-    pub(super) async fn send_command(&self, command: Command) -> Result<()> {
-        tokio::task::unconstrained(self.inner.commands.send(command))
-            .await
-            .map_err(|_| Error::closed())
+    /// follows (awaiting the reply) stays under the budget. `try_send` never
+    /// overtakes waiting senders (the channel hands freed room to them
+    /// first), so the order holds for the immediate path too.
+    ///
+    /// Only the waiting path builds tokio's send future (several hundred
+    /// bytes), boxed: every request's future would otherwise carry it.
+    pub(super) fn send_command(
+        &self,
+        command: Command,
+    ) -> futures::future::Either<
+        futures::future::Ready<Result<()>>,
+        futures::future::BoxFuture<'_, Result<()>>,
+    > {
+        use futures::future::{ready, Either, FutureExt};
+        match self.inner.commands.try_send(command) {
+            Ok(()) => Either::Left(ready(Ok(()))),
+            Err(mpsc::error::TrySendError::Closed(_)) => Either::Left(ready(Err(Error::closed()))),
+            Err(mpsc::error::TrySendError::Full(command)) => Either::Right(
+                tokio::task::unconstrained(self.inner.commands.send(command))
+                    .map(|sent| sent.map_err(|_| Error::closed()))
+                    .boxed(),
+            ),
+        }
     }
 
     async fn bounded<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
@@ -401,7 +450,9 @@ impl Client {
         let attempt = || self.retrying(idem, || self.submit(request.clone(), None));
         match attempt().await {
             Err(e) if e.is_no_node() && !matches!(request, Request::Exists(_)) => {
-                self.after_no_node(e, request, attempt).await
+                // Rare (a missing node under a chroot): boxed, so that the
+                // common path's future does not carry a second attempt.
+                Box::pin(self.after_no_node(e, request, attempt)).await
             }
             other => other,
         }

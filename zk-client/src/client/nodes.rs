@@ -51,7 +51,9 @@ impl Client {
             },
             Err(e) if e.is_node_exists() && e.after_retry() && ephemeral => {
                 // Did the lost first attempt create it? Only if it is ours.
-                match self.exists(path).await? {
+                // Boxed: this rare check would otherwise double the size of
+                // every create's future.
+                match Box::pin(self.exists(path)).await? {
                     Some(stat) if stat.ephemeral_owner == self.session_id() => {
                         Ok((path.to_string(), stat))
                     }

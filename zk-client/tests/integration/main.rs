@@ -9,6 +9,7 @@ mod bounded;
 mod cancel;
 mod chroot;
 mod faults;
+mod future_size;
 mod multi;
 mod nodes;
 mod observers;
