@@ -235,8 +235,10 @@ impl Client {
     /// answered first. Other clones of this handle stop working.
     ///
     /// If no server is connected, or the connection drops before the server
-    /// confirms, the client is closed all the same and the session ends at
-    /// the server when its timeout passes (its ephemerals live until then).
+    /// confirms (dropped, or broken by a reply the client cannot read), the
+    /// client is closed all the same and `close` returns `Ok`, as the Java
+    /// client's does; the session then ends at the server when its timeout
+    /// passes (its ephemerals live until then).
     ///
     /// # Cancel safety
     ///

@@ -765,7 +765,10 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
     fn fail_in_flight(&mut self, err: impl Fn() -> Error) {
         for p in self.pending.drain(..) {
             if p.op == OpCode::CloseSession {
-                // A close whose reply got lost still closed the session.
+                // The session is over for this client whether or not the
+                // server saw the close (if it did not, the session expires
+                // there), so a close reports success, as the Java client's
+                // does; a closing client never reconnects to repeat it.
                 p.sink.complete(Ok(Reply {
                     zxid: self.last_zxid,
                     response: Response::Empty,
@@ -783,11 +786,9 @@ impl<R: ReplySink, W: WatchSink> SessionMachine<R, W> {
         tracing::warn!(%message, "dropping connection");
         let carried = message.clone();
         self.events.push_back(SessionEvent::Disconnect(message));
-        // Fail in-flight requests with a connection loss that says why.
-        for p in self.pending.drain(..) {
-            p.sink
-                .complete(Err(Error::connection_loss().with_message(carried.clone())));
-        }
+        // Fail in-flight requests with a connection loss that says why (a
+        // close in flight ends as any lost close does).
+        self.fail_in_flight(|| Error::connection_loss().with_message(carried.clone()));
         self.transport_closed(now);
     }
 

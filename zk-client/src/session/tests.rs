@@ -575,6 +575,30 @@ fn close_waits_for_reply_then_ends() {
 }
 
 #[test]
+fn a_close_ends_the_same_way_whatever_breaks_the_connection() {
+    // The connection drops while the close is in flight.
+    let mut h = Harness::connected(1);
+    let closed = Outcome::default();
+    h.m.close(h.now, Sink(closed.clone()));
+    h.pump_client();
+    h.m.transport_closed(h.now);
+    assert!(closed.borrow().as_ref().unwrap().is_ok());
+    assert_eq!(h.m.state(), ConnectionState::Closed);
+    // The server answers with a reply the client cannot place: the same.
+    let mut h = Harness::connected(1);
+    let before = h.submit(get("/a", false));
+    let closed = Outcome::default();
+    h.m.close(h.now, Sink(closed.clone()));
+    h.pump_client();
+    let xid = h.last_seen().0.xid;
+    h.reply(xid + 7, 0, Response::Empty);
+    let err = before.borrow_mut().take().unwrap().unwrap_err();
+    assert!(err.to_string().contains("out of order"), "{err}");
+    assert!(closed.borrow().as_ref().unwrap().is_ok());
+    assert_eq!(h.m.state(), ConnectionState::Closed);
+}
+
+#[test]
 fn remove_watches_is_checked_locally_first() {
     let mut h = Harness::connected(1);
     let rw = |t: WatcherType| {
