@@ -428,12 +428,16 @@ member_pid() {
     fi
 }
 
-# True while pid exists and is not a zombie.
+# True while pid exists and is not a zombie. A main thread that exited
+# before the others shows as a zombie while they still run (and hold the
+# process's sockets), so a zombie with other threads left counts as alive.
 process_alive() {
-    local stat
+    local stat threads
     stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
     stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
+    [[ ${stat:0:1} != Z ]] && return 0
+    threads=(/proc/"$1"/task/*)
+    ((${#threads[@]} > 1))
 }
 
 # Processes started from this state directory whose pid file is gone (e.g. a
@@ -625,7 +629,11 @@ signal_member() {
     fi
     kill "-$sig" "$pid" 2>/dev/null || true
     deadline=$((SECONDS + STOP_TIMEOUT))
-    while [[ -n $(member_pid "$m") ]]; do
+    # An exiting JVM loses its command line (its memory is released, or its
+    # main thread has ended) before its sockets are closed; with a large heap
+    # that takes long enough for a start right after to find the client port
+    # still bound. So wait until every thread of it is gone, too.
+    while [[ -n $(member_pid "$m") ]] || process_alive "$pid"; do
         if ((SECONDS >= deadline)); then
             if [[ $sig == KILL ]]; then
                 die "$(member_label "$m") (pid $pid) did not exit after SIGKILL"
